@@ -1,0 +1,108 @@
+# Starling build. `make` builds everything into build/; `make test` runs every
+# test and ends with one line "N passed, N failed"; `make deps` installs what
+# pkg-config cannot find. SANITIZE=1 builds with AddressSanitizer and UBSan
+# into build-san/ so that both builds can live side by side.
+
+CC ?= cc
+PKGS := libsodium msgpack libuv jansson
+TEST_PKGS := cmocka
+DEB_PKGS := libsodium-dev libmsgpack-dev libuv1-dev libcmocka-dev libjansson-dev pkg-config
+
+ifeq ($(SANITIZE),1)
+BUILD ?= build-san
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT ?= -O1 -g
+else
+BUILD ?= build
+SAN_FLAGS :=
+OPT ?= -O2 -g
+endif
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SAN_FLAGS) -Iinclude -MMD -MP \
+             $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
+LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
+LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+TEST_LIBS := $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
+
+GOSSIP_SRC := $(wildcard gossip/*.c)
+PLACEMENT_SRC := $(wildcard placement/*.c)
+SIMLIB_SRC := $(filter-out sim/main.c,$(wildcard sim/*.c))
+NODE_SRC := $(wildcard node/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+TESTLIB_SRC := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+GOSSIP_LIB := $(BUILD)/libstarling_gossip.a
+PLACEMENT_LIB := $(BUILD)/libstarling_placement.a
+SIM_LIB := $(BUILD)/libstarling_sim.a
+STARLING := $(BUILD)/starling
+STARLING_SIM := $(BUILD)/starling-sim
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+BENCH_SRC := $(wildcard tests/bench/*.c)
+BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+
+.PHONY: all deps test bench demo clean format check-sansio
+
+all: deps $(STARLING) $(STARLING_SIM) $(UNIT_BINS) $(BENCH_BINS)
+
+# Installs the Debian packages that pkg-config cannot find. Quiet when all is there.
+deps:
+	@missing=""; \
+	for p in $(PKGS) $(TEST_PKGS); do pkg-config --exists $$p 2>/dev/null || missing=1; done; \
+	command -v pkg-config >/dev/null 2>&1 || missing=1; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing $(DEB_PKGS)"; \
+	  if [ "$$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(DEB_PKGS) >/dev/null || \
+	    { echo "make deps: apt-get failed; install $(DEB_PKGS) by hand" >&2; exit 1; }; \
+	fi
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(GOSSIP_LIB): $(call obj,$(GOSSIP_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(PLACEMENT_LIB): $(call obj,$(PLACEMENT_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(SIM_LIB): $(call obj,$(SIMLIB_SRC))
+	@rm -f $@; ar rcs $@ $^
+
+$(STARLING): $(call obj,$(NODE_SRC)) $(PLACEMENT_LIB) $(GOSSIP_LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+$(STARLING_SIM): $(call obj,sim/main.c) $(SIM_LIB) $(PLACEMENT_LIB) $(GOSSIP_LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(call obj,$(TESTLIB_SRC)) $(SIM_LIB) $(PLACEMENT_LIB) $(GOSSIP_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(TEST_LIBS) $(LIBS)
+
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(SIM_LIB) $(PLACEMENT_LIB) $(GOSSIP_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+test: all
+	@BUILD=$(BUILD) tests/run.sh
+
+bench: all
+	@BUILD=$(BUILD) tests/bench.sh
+
+demo: all
+	@BUILD=$(BUILD) tests/demo.sh
+
+# The core must stay sans-IO: no clocks, sockets, files, threads, libuv or
+# global randomness in gossip/ or placement/.
+check-sansio:
+	@! grep -rnE '#include *[<"](uv|sys/socket|pthread|time)\.h[>"]|\b(clock_gettime|gettimeofday|time|rand|srand|random|randombytes_[a-z_]+|getrandom|socket|sendto|recvfrom|fopen|open|pthread_[a-z_]+|sleep|usleep)\s*\(' gossip placement \
+	  || { echo "check-sansio: I/O found in the sans-IO core" >&2; exit 1; }
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,17 @@
+/* The subcommands of the `starling` binary. Each lives in its own file
+ * node/cmd_<name>.c and is listed once in node/main.c's table. A command gets
+ * argv with argv[0] being its own name and returns the process exit code:
+ * 0 on success, 1 on a failure it reported, 2 on a usage error. */
+#ifndef STARLING_NODE_COMMANDS_H
+#define STARLING_NODE_COMMANDS_H
+
+typedef struct sl_command {
+    const char *name;
+    const char *summary; /* one line for `starling --help` */
+    int (*run)(int argc, char **argv);
+} sl_command;
+
+/* The table, terminated by an entry with a NULL name. */
+extern const sl_command sl_commands[];
+
+#endif

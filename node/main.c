@@ -1,0 +1,51 @@
+/* `starling`: one binary, subcommands in the style of Serf and Consul. This
+ * file only dispatches; every subcommand lives in node/cmd_<name>.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+#define SL_VERSION "0.1.0"
+
+static int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("starling %s\n", SL_VERSION);
+    return 0;
+}
+
+const sl_command sl_commands[] = {
+    {"version", "Print the version", cmd_version},
+    {NULL, NULL, NULL},
+};
+
+static void usage(FILE *to)
+{
+    fprintf(to, "Usage: starling <command> [options]\n\n"
+                "A masterless runtime for services: every machine runs the same peer.\n\n"
+                "Commands:\n");
+    for (const sl_command *c = sl_commands; c->name; c++)
+        fprintf(to, "  %-10s %s\n", c->name, c->summary);
+    fprintf(to, "\nRun 'starling <command> --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version"))
+        return cmd_version(0, NULL);
+    for (const sl_command *c = sl_commands; c->name; c++)
+        if (!strcmp(c->name, argv[1]))
+            return c->run(argc - 1, argv + 1);
+    fprintf(stderr, "starling: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
