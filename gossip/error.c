@@ -1,0 +1,19 @@
+/* sl_strerror: the one place error codes become words. */
+#include "starling/error.h"
+
+const char *sl_strerror(int err)
+{
+    switch (err) {
+    case SL_OK: return "success";
+    case SL_EINVAL: return "invalid argument";
+    case SL_ENOMEM: return "out of memory";
+    case SL_ETOOBIG: return "too large to ever fit";
+    case SL_EMALFORMED: return "malformed input";
+    case SL_EVERSION: return "unsupported wire version";
+    case SL_ECLUSTER: return "belongs to another cluster";
+    case SL_ENOTFOUND: return "not found";
+    case SL_ESTATE: return "not valid in the current state";
+    case SL_ESPACE: return "output buffer too small";
+    default: return "unknown error";
+    }
+}
