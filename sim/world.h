@@ -1,0 +1,118 @@
+/* The fake world: many sl_swim cores on one virtual clock.
+ *
+ * A deterministic discrete-event driver for the sans-IO membership core. The
+ * clock is a heap of events ordered by (time, sequence); nothing here reads a
+ * real clock, opens a socket or draws randomness other than from the world's
+ * own seeded generator. The same calls with the same seed give the same run,
+ * bit for bit. Used by the core's unit tests and by starling-sim.
+ *
+ * Nodes are numbered from 0 in the order they are added. Each has a fake
+ * IPv4 address (127.a.b.c:7946, never used for real I/O). The network
+ * delivers datagrams after a one-way latency plus uniform jitter, loses them
+ * with a probability (global, per node, per link), and honours one-way cuts.
+ * Push-pull exchanges travel as reliable streams with the same latency: a cut
+ * or partition stops them, random loss does not. */
+#ifndef STARLING_SIM_WORLD_H
+#define STARLING_SIM_WORLD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "starling/swim.h"
+
+typedef struct sl_world sl_world;
+
+typedef struct sl_world_config {
+    uint64_t seed;
+    sl_swim_timing timing; /* used by every node; fill with sl_swim_profile() */
+    const char *cluster;   /* cluster label; NULL means "" */
+    uint32_t latency_us;   /* one-way base latency */
+    uint32_t jitter_us;    /* uniform extra latency in [0, jitter_us] */
+    double loss;           /* probability that any datagram is lost */
+} sl_world_config;
+
+/* Called for every membership event any node reports, with the node's index
+ * and the virtual time. */
+typedef void (*sl_world_event_fn)(void *ud, int node, uint64_t now_ms, const sl_swim_event *ev);
+
+/* Creates an empty world at time 0. Returns NULL when out of memory. */
+sl_world *sl_world_new(const sl_world_config *cfg);
+
+/* Frees the world, its nodes and pending events. */
+void sl_world_free(sl_world *w);
+
+/* Sets the event observer (NULL to clear). */
+void sl_world_on_event(sl_world *w, sl_world_event_fn fn, void *ud);
+
+/* Adds a node named `name` (copied) with optional metadata, started now.
+ * When seed >= 0 it joins through node `seed` with a push-pull. Returns the
+ * new node's index, or a negative SL_E* code. */
+int sl_world_add_node(sl_world *w, const char *name, const uint8_t *meta, size_t meta_len,
+                      int seed);
+
+/* Makes `node` join through `seed` with a push-pull exchange. */
+void sl_world_join(sl_world *w, int node, int seed);
+
+/* Stops a node at once, silently (a machine lost): its core is freed. */
+void sl_world_crash(sl_world *w, int node);
+
+/* Starts a fresh core under the same name and address with a higher
+ * generation, joining through `seed` (if >= 0). Crashes it first if it still
+ * runs. */
+void sl_world_restart(sl_world *w, int node, int seed);
+
+/* Asks a node to leave gracefully; it keeps running so the news spreads. */
+void sl_world_leave(sl_world *w, int node);
+
+/* Stalls a node for duration_ms: no receive, no timers. Datagrams that
+ * arrive meanwhile wait in a bounded backlog, as in a socket buffer. */
+void sl_world_pause(sl_world *w, int node, uint64_t duration_ms);
+
+/* Cuts (or restores) the one-way link from -> to. */
+void sl_world_set_cut(sl_world *w, int from, int to, bool cut);
+
+/* Sets the loss probability on every link of `node` (both directions). */
+void sl_world_set_node_loss(sl_world *w, int node, double loss);
+
+/* Lifts every cut and per-node loss. */
+void sl_world_heal(sl_world *w);
+
+/* Runs events until virtual time t (inclusive); the clock then reads t. */
+void sl_world_run_until(sl_world *w, uint64_t t_ms);
+
+/* Runs until pred(w, ud) is true, checking after every event, or until
+ * deadline_ms. Returns true when pred became true. */
+bool sl_world_run_until_pred(sl_world *w, bool (*pred)(sl_world *w, void *ud), void *ud,
+                             uint64_t deadline_ms);
+
+/* Current virtual time. */
+uint64_t sl_world_now(const sl_world *w);
+
+/* Number of nodes ever added (crashed ones included). */
+int sl_world_size(const sl_world *w);
+
+/* The node's core, or NULL if it is crashed. Do not free it. */
+sl_swim *sl_world_core(sl_world *w, int node);
+
+/* Returns true when the node runs (not crashed; a paused node runs). */
+bool sl_world_is_up(const sl_world *w, int node);
+
+/* The node's name. */
+const char *sl_world_name(const sl_world *w, int node);
+
+/* What `observer` believes about `name`: 0 and *st, or SL_ENOTFOUND when it
+ * does not know it (or the observer is down). */
+int sl_world_state_of(sl_world *w, int observer, const char *name, sl_member_state *st);
+
+/* Returns true when every running node other than the subject (and other
+ * than nodes that have left) sees `name` in state st. */
+bool sl_world_all_see(sl_world *w, const char *name, sl_member_state st);
+
+/* Total datagrams and bytes sent by all nodes so far. */
+uint64_t sl_world_packets_sent(const sl_world *w);
+uint64_t sl_world_bytes_sent(const sl_world *w);
+
+/* Number of events processed so far. */
+uint64_t sl_world_events_processed(const sl_world *w);
+
+#endif
