@@ -24,7 +24,7 @@
 #define SL_SWIM_NAME_MAX 64    /* bytes, without the terminator */
 #define SL_SWIM_CLUSTER_MAX 64 /* bytes of the cluster label */
 #define SL_SWIM_META_MAX 512   /* bytes of opaque member metadata */
-#define SL_SWIM_PACKET_MIN 512 /* smallest max_packet we accept */
+#define SL_SWIM_PACKET_MIN 1024 /* smallest max_packet we accept */
 #define SL_SWIM_STATE_MAX (64u << 20) /* largest push-pull state accepted */
 
 /* An incarnation orders what a member says about itself. gen is a boot

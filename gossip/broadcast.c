@@ -1,0 +1,160 @@
+/* The dissemination queue: updates that ride piggyback on every packet.
+ *
+ * SWIM spreads membership changes epidemically: each update is attached to
+ * the packets we send anyway (pings, acks, gossip) and retransmitted a
+ * limited number of times, mult * ceil(log10(N + 1)), enough for it to reach
+ * everyone with high probability. Which updates go first matters when there
+ * are more than fit in a packet: the least sent first (new news travels
+ * fastest), and among equals the newest first.
+ *
+ * The queue keeps one list per transmit count, newest at the head, so the
+ * pick is O(1) and a send moves an update to the tail of the next list (it
+ * is then the oldest of its new class, which keeps newest-first order within
+ * each list). A member has at most one queued update: a newer one replaces
+ * it, so stale news never outlives fresh news. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "starling/error.h"
+#include "swim_internal.h"
+
+uint32_t sl__retransmit_limit(const sl_swim *s)
+{
+    uint32_t lim = s->t.retransmit_mult * (uint32_t)ceil(log10((double)s->nlive + 1.0));
+    if (lim < 1)
+        lim = 1;
+    return lim < SL__BCAST_BUCKETS - 1 ? lim : SL__BCAST_BUCKETS - 1;
+}
+
+static void unlink_b(sl__bcast_queue *q, sl__bcast *b)
+{
+    uint32_t t = b->transmits;
+    if (b->prev)
+        b->prev->next = b->next;
+    else
+        q->head[t] = b->next;
+    if (b->next)
+        b->next->prev = b->prev;
+    else
+        q->tail[t] = b->prev;
+    b->prev = b->next = NULL;
+    q->count--;
+}
+
+static void push_head(sl__bcast_queue *q, sl__bcast *b)
+{
+    uint32_t t = b->transmits;
+    b->prev = NULL;
+    b->next = q->head[t];
+    if (q->head[t])
+        q->head[t]->prev = b;
+    else
+        q->tail[t] = b;
+    q->head[t] = b;
+    q->count++;
+}
+
+static void push_tail(sl__bcast_queue *q, sl__bcast *b)
+{
+    uint32_t t = b->transmits;
+    b->next = NULL;
+    b->prev = q->tail[t];
+    if (q->tail[t])
+        q->tail[t]->next = b;
+    else
+        q->head[t] = b;
+    q->tail[t] = b;
+    q->count++;
+}
+
+static void forget(sl_swim *s, sl__bcast *b)
+{
+    unlink_b(&s->bq, b);
+    if (b->member != SL__NO_INDEX && b->member < s->nm && s->m[b->member].bcast == b)
+        s->m[b->member].bcast = NULL;
+    free(b);
+}
+
+int sl__bcast_push(sl_swim *s, uint32_t about, const uint8_t *msg, size_t len)
+{
+    sl__bcast *b = malloc(sizeof *b + len);
+    if (!b)
+        return SL_ENOMEM;
+    b->member = about;
+    b->transmits = 0;
+    b->len = (uint16_t)len;
+    memcpy(b->msg, msg, len);
+    if (about != SL__NO_INDEX) {
+        if (s->m[about].bcast)
+            forget(s, s->m[about].bcast);
+        s->m[about].bcast = b;
+    }
+    push_head(&s->bq, b);
+    return 0;
+}
+
+size_t sl__bcast_fill(sl_swim *s, uint8_t *buf, size_t len, size_t cap)
+{
+    if (s->bq.count == 0)
+        return len;
+    uint32_t limit = sl__retransmit_limit(s);
+    sl__bcast *sent[64];
+    size_t nsent = 0;
+    for (uint32_t t = 0; t < SL__BCAST_BUCKETS && nsent < 64; t++) {
+        for (sl__bcast *b = s->bq.head[t]; b && nsent < 64; b = b->next) {
+            if (cap - len < 8) /* no message is smaller than this */
+                goto done;
+            if (b->len > cap - len)
+                continue;
+            memcpy(buf + len, b->msg, b->len);
+            len += b->len;
+            sent[nsent++] = b;
+        }
+    }
+done:
+    /* Move what we sent to the next transmit class, or retire it. */
+    for (size_t i = 0; i < nsent; i++) {
+        sl__bcast *b = sent[i];
+        unlink_b(&s->bq, b);
+        b->transmits++;
+        s->stats.msgs_out++;
+        if (b->transmits < limit) {
+            push_tail(&s->bq, b);
+            continue;
+        }
+        if (b->member != SL__NO_INDEX && s->m[b->member].bcast == b)
+            s->m[b->member].bcast = NULL;
+        free(b);
+    }
+    return len;
+}
+
+void sl__bcast_drop_member(sl_swim *s, uint32_t pos)
+{
+    if (s->m[pos].bcast)
+        forget(s, s->m[pos].bcast);
+}
+
+void sl__bcast_moved(sl_swim *s, uint32_t from, uint32_t to)
+{
+    (void)from;
+    if (s->m[to].bcast)
+        s->m[to].bcast->member = to;
+}
+
+void sl__bcast_clear(sl_swim *s)
+{
+    for (uint32_t t = 0; t < SL__BCAST_BUCKETS; t++) {
+        sl__bcast *b = s->bq.head[t];
+        while (b) {
+            sl__bcast *next = b->next;
+            if (b->member != SL__NO_INDEX && b->member < s->nm)
+                s->m[b->member].bcast = NULL;
+            free(b);
+            b = next;
+        }
+        s->bq.head[t] = s->bq.tail[t] = NULL;
+    }
+    s->bq.count = 0;
+}

@@ -1,0 +1,172 @@
+/* Push-pull: the whole membership view as one message, for joins and for
+ * the periodic anti-entropy that repairs what gossip missed.
+ *
+ *   state  := 0x01 [cluster, join, sender, [member*]]
+ *   member := [name, addr, gen, ctr, state, meta]
+ *
+ * Merging applies each member as if it had been gossiped, with two twists
+ * taken from memberlist. A remote "dead" is merged as a suspicion: the peer
+ * may be on the far side of a partition, and suspicion gives the member the
+ * chance to refute. And news learned this way is not re-broadcast, except
+ * news about the sender itself (a joiner's arrival must spread) and changes
+ * of state of members we already knew (a healed partition's news must): the
+ * bulk of a state is what everyone already knows. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mp.h"
+#include "starling/error.h"
+#include "swim_internal.h"
+
+/* Upper bound of one encoded member: name, addr, incarnation, state, meta. */
+#define MEMBER_MAX_BYTES (SL_SWIM_NAME_MAX + SL_SWIM_META_MAX + 48)
+
+int sl_swim_encode_state(sl_swim *s, bool join, uint8_t **out, size_t *len)
+{
+    size_t cap = 1 + 16 + SL_SWIM_CLUSTER_MAX + SL_SWIM_NAME_MAX + (size_t)s->nm * MEMBER_MAX_BYTES;
+    uint8_t *buf = malloc(cap);
+    if (!buf)
+        return SL_ENOMEM;
+    buf[0] = SL_WIRE_VERSION;
+    sl__mp_writer w;
+    sl__mp_writer_init(&w, buf + 1, cap - 1);
+    msgpack_pack_array(&w.pk, 4);
+    sl__mp_put_str(&w, s->cluster, strlen(s->cluster));
+    if (join)
+        msgpack_pack_true(&w.pk);
+    else
+        msgpack_pack_false(&w.pk);
+    sl__mp_put_str(&w, s->m[0].name, strlen(s->m[0].name));
+    msgpack_pack_array(&w.pk, s->nm);
+    for (uint32_t i = 0; i < s->nm; i++) {
+        const sl__member *m = &s->m[i];
+        uint8_t a[18];
+        size_t iplen = m->addr.family == SL_ADDR_V6 ? 16 : 4;
+        memcpy(a, m->addr.ip, iplen);
+        a[iplen] = (uint8_t)(m->addr.port >> 8);
+        a[iplen + 1] = (uint8_t)m->addr.port;
+        msgpack_pack_array(&w.pk, 6);
+        sl__mp_put_str(&w, m->name, strlen(m->name));
+        sl__mp_put_bin(&w, a, iplen + 2);
+        msgpack_pack_uint32(&w.pk, m->inc.gen);
+        msgpack_pack_uint32(&w.pk, m->inc.ctr);
+        msgpack_pack_uint8(&w.pk, m->state);
+        sl__mp_put_bin(&w, m->meta, m->meta_len);
+    }
+    if (w.overflow) {
+        free(buf);
+        return SL_ENOMEM;
+    }
+    *out = buf;
+    *len = w.len + 1;
+    return 0;
+}
+
+/* One decoded member of a state; strings point into the state buffer. */
+typedef struct remote_member {
+    sl_msg msg; /* name, addr, inc, meta as an ALIVE message would carry */
+    uint64_t state;
+} remote_member;
+
+static int read_member(sl__mp_reader *r, remote_member *rm)
+{
+    uint32_t n, alen;
+    uint64_t gen, ctr;
+    const uint8_t *a;
+    memset(rm, 0, sizeof *rm);
+    if (sl__mp_read_array(r, &n) || n < 6 || sl__mp_read_str(r, &rm->msg.name, &rm->msg.name_len) ||
+        rm->msg.name_len == 0 || rm->msg.name_len > SL_SWIM_NAME_MAX ||
+        memchr(rm->msg.name, 0, rm->msg.name_len) || sl__mp_read_bin(r, &a, &alen) ||
+        (alen != 6 && alen != 18) || sl__mp_read_uint(r, &gen) || gen > UINT32_MAX ||
+        sl__mp_read_uint(r, &ctr) || ctr > UINT32_MAX || sl__mp_read_uint(r, &rm->state) ||
+        rm->state > SL_MEMBER_LEFT || sl__mp_read_bin(r, &rm->msg.meta, &rm->msg.meta_len) ||
+        rm->msg.meta_len > SL_SWIM_META_MAX)
+        return SL_EMALFORMED;
+    for (uint32_t i = 6; i < n; i++)
+        if (sl__mp_skip(r))
+            return SL_EMALFORMED;
+    size_t iplen = alen - 2;
+    rm->msg.addr.family = alen == 6 ? SL_ADDR_V4 : SL_ADDR_V6;
+    memcpy(rm->msg.addr.ip, a, iplen);
+    rm->msg.addr.port = (uint16_t)((a[iplen] << 8) | a[iplen + 1]);
+    rm->msg.inc.gen = (uint32_t)gen;
+    rm->msg.inc.ctr = (uint32_t)ctr;
+    return 0;
+}
+
+/* Validates the header and every member before anything is merged, so that
+ * a bad state changes nothing. Leaves r at the first member. */
+static int open_state(sl_swim *s, const uint8_t *buf, size_t len, sl__mp_reader *r, bool *join,
+                      const char **sender, uint32_t *sender_len, uint32_t *count)
+{
+    uint32_t n, cl;
+    const char *cluster;
+    if (len < 1 || len > SL_SWIM_STATE_MAX)
+        return SL_EMALFORMED;
+    if (buf[0] != SL_WIRE_VERSION)
+        return SL_EVERSION;
+    sl__mp_reader_init(r, buf + 1, len - 1);
+    if (sl__mp_read_array(r, &n) || n < 4 || sl__mp_read_str(r, &cluster, &cl) ||
+        sl__mp_read_bool(r, join) || sl__mp_read_str(r, sender, sender_len))
+        return SL_EMALFORMED;
+    if (cl != strlen(s->cluster) || memcmp(cluster, s->cluster, cl) != 0)
+        return SL_ECLUSTER;
+    if (sl__mp_read_array(r, count))
+        return SL_EMALFORMED;
+    sl__mp_reader check = *r;
+    remote_member rm;
+    for (uint32_t i = 0; i < *count; i++)
+        if (read_member(&check, &rm))
+            return SL_EMALFORMED;
+    return 0;
+}
+
+static void merge_one(sl_swim *s, remote_member *rm, bool from_sender, uint64_t now_ms)
+{
+    sl__member *known = sl__member_find(s, rm->msg.name, rm->msg.name_len);
+    bool quiet = !from_sender && !known;
+    switch (rm->state) {
+    case SL_MEMBER_ALIVE:
+        rm->msg.type = SL_MSG_ALIVE;
+        sl__on_alive(s, &rm->msg, now_ms, quiet);
+        break;
+    case SL_MEMBER_SUSPECT:
+    case SL_MEMBER_DEAD:
+        rm->msg.type = SL_MSG_SUSPECT;
+        rm->msg.from = s->m[0].name;
+        rm->msg.from_len = (uint32_t)strlen(s->m[0].name);
+        sl__on_suspect(s, &rm->msg, now_ms);
+        break;
+    default:
+        rm->msg.type = SL_MSG_LEFT;
+        sl__on_dead(s, &rm->msg, now_ms);
+        break;
+    }
+}
+
+int sl_swim_merge_state(sl_swim *s, const uint8_t *buf, size_t len, uint64_t now_ms,
+                        bool *is_join)
+{
+    sl__mp_reader r;
+    bool join;
+    const char *sender;
+    uint32_t sender_len, count;
+    int rc = open_state(s, buf, len, &r, &join, &sender, &sender_len, &count);
+    if (rc != 0) {
+        sl__drop(s, rc == SL_EVERSION   ? SL_DROP_VERSION
+                    : rc == SL_ECLUSTER ? SL_DROP_CLUSTER
+                                        : SL_DROP_MALFORMED);
+        return rc;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        remote_member rm;
+        read_member(&r, &rm); /* validated by open_state */
+        bool from_sender =
+            rm.msg.name_len == sender_len && memcmp(rm.msg.name, sender, sender_len) == 0;
+        merge_one(s, &rm, from_sender, now_ms);
+    }
+    s->stats.pushpull_merged++;
+    if (is_join)
+        *is_join = join;
+    return 0;
+}

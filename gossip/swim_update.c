@@ -1,0 +1,283 @@
+/* The membership state machine: what to do with news about a member.
+ *
+ * News is ordered by incarnation. For one incarnation, the precedence is
+ * left/dead > suspect > alive, so an alive message must carry a strictly
+ * newer incarnation to overturn anything. News about ourselves is special:
+ * a suspicion or death we hear of is refuted by raising our incarnation past
+ * it (unless we have left), and news with another address than ours means
+ * someone else uses our name: a conflict, reported, never fought over (two
+ * members refuting each other forever would flap).
+ *
+ * Accepted news is re-broadcast (piggybacked) so it spreads, except where
+ * the caller says it is quiet: merging a push-pull state teaches us what the
+ * peer already spreads, and re-broadcasting a whole cluster's state on every
+ * join would flood every queue.
+ *
+ * Dead and left members stay as tombstones for timing.reap_ms, then are
+ * forgotten. A forgotten member's last incarnation is remembered for one more
+ * reap period, so stale alive gossip from a straggler cannot raise a ghost;
+ * a real restart comes with a newer generation and passes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "starling/error.h"
+#include "swim_internal.h"
+
+static void susp_list_add(sl_swim *s, uint32_t pos)
+{
+    if (s->nsusp == s->susp_cap) {
+        uint32_t cap = s->susp_cap ? s->susp_cap * 2 : 8;
+        uint32_t *p = realloc(s->susp_pos, cap * sizeof *p);
+        if (!p)
+            return; /* the suspicion still runs out via the next full scan */
+        s->susp_pos = p;
+        s->susp_cap = cap;
+    }
+    s->susp_pos[s->nsusp++] = pos;
+}
+
+static void susp_list_remove(sl_swim *s, uint32_t pos)
+{
+    for (uint32_t i = 0; i < s->nsusp; i++)
+        if (s->susp_pos[i] == pos) {
+            s->susp_pos[i] = s->susp_pos[--s->nsusp];
+            return;
+        }
+}
+
+/* Moves member m into state st at now_ms, keeping the live count and the
+ * suspect list in step. */
+static void set_state(sl_swim *s, sl__member *m, sl_member_state st, uint64_t now_ms)
+{
+    bool was_live = sl__member_is_live(m), live = st == SL_MEMBER_ALIVE || st == SL_MEMBER_SUSPECT;
+    if (m->state == SL_MEMBER_SUSPECT && st != SL_MEMBER_SUSPECT) {
+        susp_list_remove(s, sl__member_pos(s, m));
+        free(m->susp);
+        m->susp = NULL;
+    }
+    if (st == SL_MEMBER_SUSPECT && m->state != SL_MEMBER_SUSPECT)
+        susp_list_add(s, sl__member_pos(s, m));
+    if (was_live && !live)
+        s->nlive--;
+    else if (!was_live && live)
+        s->nlive++;
+    if (m->state != st)
+        m->since_ms = now_ms;
+    m->state = (uint8_t)st;
+    m->conflict_reported = 0;
+}
+
+static char *copy_name(char *buf, const char *s, uint32_t len)
+{
+    memcpy(buf, s, len);
+    buf[len] = 0;
+    return buf;
+}
+
+static bool is_self(const sl_swim *s, const char *name, uint32_t len)
+{
+    return strncmp(s->m[0].name, name, len) == 0 && s->m[0].name[len] == 0;
+}
+
+void sl__refute(sl_swim *s, sl_incarnation seen, uint64_t now_ms)
+{
+    (void)now_ms;
+    sl__member *self = &s->m[0];
+    if (sl_incarnation_cmp(seen, self->inc) > 0)
+        self->inc = seen;
+    self->inc.ctr++;
+    s->stats.refutes++;
+    sl__broadcast_member(s, self, NULL);
+}
+
+static void report_conflict(sl_swim *s, sl__member *m, const sl_addr *other)
+{
+    sl__drop(s, SL_DROP_CONFLICT);
+    if (m->conflict_reported)
+        return;
+    m->conflict_reported = 1;
+    s->stats.events[SL_EVENT_CONFLICT]++;
+    if (!s->cb.event)
+        return;
+    sl_swim_event ev = {.type = SL_EVENT_CONFLICT,
+                        .name = m->name,
+                        .addr = m->addr,
+                        .other_addr = *other,
+                        .inc = m->inc,
+                        .state = (sl_member_state)m->state};
+    s->cb.event(s->cb.ud, &ev);
+}
+
+static bool forgotten_blocks(sl_swim *s, const sl_msg *msg, uint64_t now_ms)
+{
+    uint64_t h = sl__name_hash(msg->name, msg->name_len);
+    for (uint32_t i = 0; i < s->nforgotten; i++)
+        if (s->forgotten[i].hash == h && s->forgotten[i].until_ms > now_ms)
+            return sl_incarnation_cmp(msg->inc, s->forgotten[i].inc) <= 0;
+    return false;
+}
+
+static void on_alive_self(sl_swim *s, const sl_msg *msg, uint64_t now_ms)
+{
+    sl__member *self = &s->m[0];
+    if (!sl_addr_eq(&msg->addr, &self->addr)) {
+        report_conflict(s, self, &msg->addr);
+        return;
+    }
+    /* An older life of ours may still be gossiped about with a counter
+     * above ours: move past it so that our news wins. */
+    if (sl_incarnation_cmp(msg->inc, self->inc) > 0 && !s->left)
+        sl__refute(s, msg->inc, now_ms);
+    else
+        sl__drop(s, SL_DROP_STALE);
+}
+
+void sl__on_alive(sl_swim *s, const sl_msg *msg, uint64_t now_ms, bool quiet)
+{
+    if (is_self(s, msg->name, msg->name_len)) {
+        on_alive_self(s, msg, now_ms);
+        return;
+    }
+    sl__member *m = sl__member_find(s, msg->name, msg->name_len);
+    if (!m) {
+        if (forgotten_blocks(s, msg, now_ms)) {
+            sl__drop(s, SL_DROP_STALE);
+            return;
+        }
+        m = sl__member_add(s, msg->name, msg->name_len);
+        if (!m)
+            return;
+        m->state = SL_MEMBER_DEAD; /* set_state below counts it as new life */
+        m->addr = msg->addr;
+        m->inc = msg->inc;
+        sl__member_set_meta(m, msg->meta, msg->meta_len);
+        set_state(s, m, SL_MEMBER_ALIVE, now_ms);
+        sl__emit(s, SL_EVENT_JOINED, m, NULL);
+        if (!quiet)
+            sl__broadcast_member(s, m, NULL);
+        return;
+    }
+    bool same_addr = sl_addr_eq(&m->addr, &msg->addr);
+    if (!same_addr && sl__member_is_live(m)) {
+        report_conflict(s, m, &msg->addr);
+        return;
+    }
+    if (sl_incarnation_cmp(msg->inc, m->inc) <= 0) {
+        sl__drop(s, SL_DROP_STALE);
+        return;
+    }
+    sl_member_state old = (sl_member_state)m->state;
+    int meta_changed = sl__member_set_meta(m, msg->meta, msg->meta_len);
+    m->addr = msg->addr;
+    m->inc = msg->inc;
+    set_state(s, m, SL_MEMBER_ALIVE, now_ms);
+    if (old != SL_MEMBER_ALIVE)
+        sl__emit(s, SL_EVENT_ALIVE_AGAIN, m, NULL);
+    else if (meta_changed > 0 || !same_addr)
+        sl__emit(s, SL_EVENT_UPDATED, m, NULL);
+    if (!quiet)
+        sl__broadcast_member(s, m, NULL);
+}
+
+void sl__on_suspect(sl_swim *s, const sl_msg *msg, uint64_t now_ms)
+{
+    if (is_self(s, msg->name, msg->name_len)) {
+        if (s->left || sl_incarnation_cmp(msg->inc, s->m[0].inc) < 0)
+            sl__drop(s, SL_DROP_STALE);
+        else
+            sl__refute(s, msg->inc, now_ms);
+        return;
+    }
+    sl__member *m = sl__member_find(s, msg->name, msg->name_len);
+    if (!m || !sl__member_is_live(m) || sl_incarnation_cmp(msg->inc, m->inc) < 0) {
+        sl__drop(s, SL_DROP_STALE);
+        return;
+    }
+    char from[SL_SWIM_NAME_MAX + 1];
+    copy_name(from, msg->from, msg->from_len);
+    uint64_t from_hash = sl__name_hash(msg->from, msg->from_len);
+    if (m->state == SL_MEMBER_SUSPECT && sl_incarnation_cmp(msg->inc, m->inc) == 0) {
+        /* Another member suspects it independently: that confirms. */
+        if (m->susp && sl__suspicion_confirm(m->susp, from_hash))
+            sl__broadcast_member(s, m, from);
+        else
+            sl__drop(s, SL_DROP_STALE);
+        return;
+    }
+    m->inc = msg->inc;
+    set_state(s, m, SL_MEMBER_SUSPECT, now_ms);
+    m->susp = sl__suspicion_new(s, now_ms, from_hash);
+    sl__emit(s, SL_EVENT_SUSPECT, m, from);
+    sl__broadcast_member(s, m, from);
+}
+
+void sl__on_dead(sl_swim *s, const sl_msg *msg, uint64_t now_ms)
+{
+    bool leave = msg->type == SL_MSG_LEFT;
+    if (is_self(s, msg->name, msg->name_len)) {
+        if (s->left || sl_incarnation_cmp(msg->inc, s->m[0].inc) < 0)
+            sl__drop(s, SL_DROP_STALE);
+        else
+            sl__refute(s, msg->inc, now_ms);
+        return;
+    }
+    sl__member *m = sl__member_find(s, msg->name, msg->name_len);
+    int cmp = m ? sl_incarnation_cmp(msg->inc, m->inc) : -1;
+    /* A dead member may still turn out to have left (leave is the better
+     * news); nothing else overturns a tombstone of the same incarnation. */
+    bool upgrade = m && leave && m->state == SL_MEMBER_DEAD && cmp >= 0;
+    if (!m || cmp < 0 || (!sl__member_is_live(m) && !upgrade)) {
+        sl__drop(s, SL_DROP_STALE);
+        return;
+    }
+    char from[SL_SWIM_NAME_MAX + 1];
+    if (!leave)
+        copy_name(from, msg->from, msg->from_len);
+    m->inc = msg->inc;
+    set_state(s, m, leave ? SL_MEMBER_LEFT : SL_MEMBER_DEAD, now_ms);
+    sl__emit(s, leave ? SL_EVENT_LEFT : SL_EVENT_FAILED, m, leave ? m->name : from);
+    sl__broadcast_member(s, m, leave ? NULL : from);
+}
+
+void sl__declare_dead(sl_swim *s, sl__member *m, uint64_t now_ms)
+{
+    set_state(s, m, SL_MEMBER_DEAD, now_ms);
+    sl__emit(s, SL_EVENT_FAILED, m, s->m[0].name);
+    sl__broadcast_member(s, m, NULL);
+}
+
+static void remember_forgotten(sl_swim *s, const sl__member *m, uint64_t now_ms)
+{
+    /* Drop expired entries, then append. */
+    uint32_t j = 0;
+    for (uint32_t i = 0; i < s->nforgotten; i++)
+        if (s->forgotten[i].until_ms > now_ms)
+            s->forgotten[j++] = s->forgotten[i];
+    s->nforgotten = j;
+    if (s->nforgotten == s->forgotten_cap) {
+        uint32_t cap = s->forgotten_cap ? s->forgotten_cap * 2 : 8;
+        sl__forgotten *f = realloc(s->forgotten, cap * sizeof *f);
+        if (!f)
+            return;
+        s->forgotten = f;
+        s->forgotten_cap = cap;
+    }
+    sl__forgotten *f = &s->forgotten[s->nforgotten++];
+    f->hash = sl__name_hash(m->name, strlen(m->name));
+    f->inc = m->inc;
+    f->until_ms = now_ms + s->t.reap_ms;
+}
+
+void sl__reap(sl_swim *s, uint64_t now_ms)
+{
+    for (uint32_t p = 1; p < s->nm;) {
+        sl__member *m = &s->m[p];
+        if (sl__member_is_live(m) || now_ms - m->since_ms < s->t.reap_ms) {
+            p++;
+            continue;
+        }
+        remember_forgotten(s, m, now_ms);
+        sl__emit(s, SL_EVENT_REAPED, m, NULL);
+        sl__member_remove(s, m); /* the last member moves into p */
+    }
+}
