@@ -210,6 +210,8 @@ int sl__mp_skip(sl__mp_reader *r)
 static int writer_cb(void *data, const char *buf, size_t len)
 {
     sl__mp_writer *w = data;
+    if (len == 0)
+        return 0;
     if (w->overflow || len > w->cap - w->len) {
         w->overflow = true;
         return -1;
