@@ -22,8 +22,8 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SAN_FLAGS) -Iinclude -MMD -MP \
              $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
 LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
-LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
-TEST_LIBS := $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
+LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+TEST_LIBS = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
 GOSSIP_SRC := $(wildcard gossip/*.c)
 PLACEMENT_SRC := $(wildcard placement/*.c)
@@ -43,9 +43,14 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: all deps test bench demo clean format check-sansio
+.PHONY: all build deps test bench demo clean format check-sansio
 
-all: deps $(STARLING) $(STARLING_SIM) $(UNIT_BINS) $(BENCH_BINS)
+# Every entry point installs what is missing first, then re-enters make so
+# that pkg-config's answers are read after the install.
+all: deps
+	@$(MAKE) --no-print-directory build
+
+build: $(STARLING) $(STARLING_SIM) $(UNIT_BINS) $(BENCH_BINS)
 
 # Installs the Debian packages that pkg-config cannot find. Quiet when all is there.
 deps:
@@ -85,6 +90,7 @@ $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(SIM_LIB) $(PLACEMENT_LIB) $(GOS
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
 test: all
+	@$(MAKE) --no-print-directory check-sansio
 	@BUILD=$(BUILD) tests/run.sh
 
 bench: all
