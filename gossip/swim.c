@@ -397,7 +397,7 @@ static void probe_end(sl_swim *s, uint64_t now_ms)
     sl__on_suspect(s, &sus, now_ms);
 }
 
-static void on_ping(sl_swim *s, const sl_addr *from, const sl_msg *m)
+static void on_ping(sl_swim *s, const sl_addr *from, const sl_msg *m, uint64_t now_ms)
 {
     const char *me = s->m[0].name;
     if (m->name_len != strlen(me) || memcmp(m->name, me, m->name_len) != 0) {
@@ -406,6 +406,17 @@ static void on_ping(sl_swim *s, const sl_addr *from, const sl_msg *m)
     }
     sl_msg ack = {.type = SL_MSG_ACK, .seq = m->seq};
     send_packet(s, from, &ack);
+    /* Someone knows us whom we do not know: members that joined at the same
+     * moment can miss each other's news. Rather than wait for the periodic
+     * push-pull, sync with the prober now (at most once per probe period). */
+    if (s->cb.pushpull && !s->left && now_ms >= s->next_unknown_sync_ms &&
+        !sl__member_find(s, m->from, m->from_len)) {
+        char name[SL_SWIM_NAME_MAX + 1];
+        memcpy(name, m->from, m->from_len);
+        name[m->from_len] = 0;
+        s->next_unknown_sync_ms = now_ms + s->t.probe_interval_ms;
+        s->cb.pushpull(s->cb.ud, &m->addr, name);
+    }
 }
 
 static void on_ping_req(sl_swim *s, const sl_addr *from, const sl_msg *m, uint64_t now_ms)
@@ -451,7 +462,7 @@ static void dispatch(sl_swim *s, const sl_addr *from, const sl_msg *m, uint64_t 
 {
     s->stats.msgs_in++;
     switch (m->type) {
-    case SL_MSG_PING: on_ping(s, from, m); break;
+    case SL_MSG_PING: on_ping(s, from, m, now_ms); break;
     case SL_MSG_PING_REQ: on_ping_req(s, from, m, now_ms); break;
     case SL_MSG_ACK: on_ack(s, m); break;
     case SL_MSG_ALIVE: sl__on_alive(s, m, now_ms, false); break;

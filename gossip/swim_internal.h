@@ -106,7 +106,8 @@ struct sl_swim {
     uint32_t *susp_pos; /* positions of suspect members */
     uint32_t nsusp, susp_cap;
 
-    uint64_t next_probe_ms, next_gossip_ms, next_pushpull_ms, next_reap_ms;
+    uint64_t next_probe_ms, next_gossip_ms, next_pushpull_ms;
+    uint64_t next_unknown_sync_ms; /* rate limit of syncs with unknown probers */
 
     sl__bcast_queue bq;
     uint8_t *pkt; /* scratch packet buffer, t.max_packet bytes */
