@@ -1,0 +1,354 @@
+/* Reports of a run: JSON (jansson, keys in a fixed insertion order), CSV and
+ * a human summary, plus the verdict on expectations and invariants.
+ *
+ * Times are rounded to the millisecond and rates to three decimals before
+ * they become JSON reals, and reals are printed with 15 significant digits,
+ * so the bytes depend only on the run. Values that do not exist (a crash not
+ * seen by every live node, a run that did not converge) are JSON null. */
+#include "report.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static double round3(double x) {
+    return round(x * 1000.0) / 1000.0;
+}
+
+static json_t *seconds(uint64_t ms) {
+    return ms == SL_SIM_NEVER ? json_null() : json_real((double)ms / 1000.0);
+}
+
+static double per_node_s(const sl_sim_run *r, uint64_t total) {
+    return r->node_ms ? round3((double)total * 1000.0 / (double)r->node_ms) : 0.0;
+}
+
+static uint64_t total(const sl_sim_run *r, bool bytes) {
+    uint64_t t = 0;
+    for (size_t i = 0; i < r->nsamples; i++)
+        t += bytes ? r->samples[i].bytes : r->samples[i].packets;
+    return t;
+}
+
+/* The worst (largest) delay of a list, or SL_SIM_NEVER if any is missing or
+ * the list is empty. */
+static uint64_t worst(const uint64_t *d, size_t n) {
+    uint64_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (d[i] == SL_SIM_NEVER) return SL_SIM_NEVER;
+        if (d[i] > w) w = d[i];
+    }
+    return n ? w : SL_SIM_NEVER;
+}
+
+static uint64_t worst_delay(const sl_sim_run *r, sl_sim_metric m) {
+    size_t n;
+    uint64_t buf[64], *d = buf;
+    if (m == SL_SIM_M_LEAVE_SEEN) {
+        const sl_sim_leave *l = sl_sim_track_leaves(r->track, &n);
+        if (n > 64 && !(d = malloc(n * sizeof *d))) return SL_SIM_NEVER;
+        for (size_t i = 0; i < n; i++)
+            d[i] = l[i].all_ms;
+    } else {
+        const sl_sim_failure *f = sl_sim_track_failures(r->track, &n);
+        if (n > 64 && !(d = malloc(n * sizeof *d))) return SL_SIM_NEVER;
+        for (size_t i = 0; i < n; i++)
+            d[i] = m == SL_SIM_M_DETECT_FIRST ? f[i].first_ms : f[i].all_ms;
+    }
+    uint64_t w = worst(d, n);
+    if (d != buf) free(d);
+    return w;
+}
+
+sl_sim_verdict sl_sim_check(const sl_sim_run *r, const sl_sim_expect *e) {
+    sl_sim_verdict v = {.e = e, .has = true};
+    uint64_t ms, conv = sl_sim_track_converged_since(r->track);
+    switch (e->metric) {
+    case SL_SIM_M_CONVERGED:
+        v.value = conv != SL_SIM_NEVER;
+        v.ok = v.value != 0;
+        return v;
+    case SL_SIM_M_DETECT_FIRST:
+    case SL_SIM_M_DETECT_ALL:
+    case SL_SIM_M_LEAVE_SEEN:
+        ms = worst_delay(r, e->metric);
+        v.has = ms != SL_SIM_NEVER;
+        v.value = (double)ms / 1000.0;
+        break;
+    case SL_SIM_M_CONVERGED_AT:
+        v.has = conv != SL_SIM_NEVER;
+        v.value = (double)conv / 1000.0;
+        break;
+    case SL_SIM_M_FALSE_POSITIVES:
+    case SL_SIM_M_FALSE_POSITIVES_PAUSED:
+        v.value = (double)sl_sim_track_false_positives(
+            r->track, e->metric == SL_SIM_M_FALSE_POSITIVES_PAUSED);
+        break;
+    case SL_SIM_M_GHOSTS:
+        v.value = (double)sl_sim_track_ghosts(r->track);
+        break;
+    case SL_SIM_M_LIVE:
+        v.value = sl_sim_track_live(r->track);
+        break;
+    case SL_SIM_M_MSGS:
+        v.value = per_node_s(r, total(r, false));
+        break;
+    default:
+        v.has = false;
+    }
+    if (!v.has) return v;
+    switch (e->op) {
+    case SL_SIM_OP_LE:
+        v.ok = v.value <= e->value;
+        break;
+    case SL_SIM_OP_LT:
+        v.ok = v.value < e->value;
+        break;
+    case SL_SIM_OP_GE:
+        v.ok = v.value >= e->value;
+        break;
+    case SL_SIM_OP_GT:
+        v.ok = v.value > e->value;
+        break;
+    case SL_SIM_OP_EQ:
+        v.ok = v.value == e->value;
+        break;
+    }
+    return v;
+}
+
+bool sl_sim_invariants_ok(const sl_sim_run *r) {
+    return sl_sim_track_ghosts(r->track) == 0 && r->verify_bad == 0;
+}
+
+bool sl_sim_run_ok(const sl_sim_run *r) {
+    for (size_t i = 0; i < r->sc->nexpects; i++)
+        if (!sl_sim_check(r, &r->sc->expects[i]).ok) return false;
+    return sl_sim_invariants_ok(r);
+}
+
+static char *node_name(int i, char *buf, size_t cap) {
+    snprintf(buf, cap, "n%d", i);
+    return buf;
+}
+
+static json_t *json_failures(const sl_sim_run *r) {
+    size_t n;
+    const sl_sim_failure *f = sl_sim_track_failures(r->track, &n);
+    json_t *a = json_array();
+    char nm[24];
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "node", json_string(node_name(f[i].node, nm, sizeof nm)));
+        json_object_set_new(o, "at_s", seconds(f[i].at_ms));
+        json_object_set_new(o, "first_detect_s", seconds(f[i].first_ms));
+        json_object_set_new(o, "all_detect_s", seconds(f[i].all_ms));
+        json_object_set_new(o, "detected_by", json_integer(f[i].detected_by));
+        json_object_set_new(o, "of", json_integer(f[i].of));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+static json_t *json_leaves(const sl_sim_run *r) {
+    size_t n;
+    const sl_sim_leave *l = sl_sim_track_leaves(r->track, &n);
+    json_t *a = json_array();
+    char nm[24];
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "node", json_string(node_name(l[i].node, nm, sizeof nm)));
+        json_object_set_new(o, "at_s", seconds(l[i].at_ms));
+        json_object_set_new(o, "all_seen_s", seconds(l[i].all_ms));
+        json_object_set_new(o, "seen_by", json_integer(l[i].seen_by));
+        json_object_set_new(o, "of", json_integer(l[i].of));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+static json_t *json_fp_examples(const sl_sim_run *r) {
+    size_t n;
+    const sl_sim_fp *fp = sl_sim_track_fp_samples(r->track, &n);
+    json_t *a = json_array();
+    char nm[24];
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "declarer", json_string(node_name(fp[i].declarer, nm, sizeof nm)));
+        json_object_set_new(o, "node", json_string(node_name(fp[i].node, nm, sizeof nm)));
+        json_object_set_new(o, "at_s", seconds(fp[i].at_ms));
+        json_object_set_new(o, "paused", json_boolean(fp[i].paused));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+static json_t *json_messages(const sl_sim_run *r) {
+    json_t *o = json_object();
+    uint64_t p = total(r, false), b = total(r, true);
+    json_object_set_new(o, "packets", json_integer((json_int_t)p));
+    json_object_set_new(o, "bytes", json_integer((json_int_t)b));
+    json_object_set_new(o, "per_node_per_s", json_real(per_node_s(r, p)));
+    json_object_set_new(o, "bytes_per_node_per_s", json_real(per_node_s(r, b)));
+    return o;
+}
+
+static json_t *json_final(const sl_sim_run *r) {
+    sl_sim_views v;
+    sl_sim_track_views(r->track, &v);
+    json_t *o = json_object();
+    json_object_set_new(o, "live", json_integer(v.live));
+    json_object_set_new(o, "view_min", json_integer(v.view_min));
+    json_object_set_new(o, "view_max", json_integer(v.view_max));
+    json_object_set_new(o, "suspect", json_integer((json_int_t)v.suspect));
+    json_object_set_new(o, "dead", json_integer((json_int_t)v.dead));
+    json_object_set_new(o, "bad_views", json_integer(v.bad_views));
+    return o;
+}
+
+static json_t *json_verdict(const sl_sim_run *r, json_t **invariants) {
+    json_t *a = json_array();
+    for (size_t i = 0; i < r->sc->nexpects; i++) {
+        sl_sim_verdict v = sl_sim_check(r, &r->sc->expects[i]);
+        json_t *o = json_object();
+        json_object_set_new(o, "expect", json_string(v.e->text));
+        json_object_set_new(o, "line", json_integer(v.e->line));
+        json_object_set_new(o, "value", v.has ? json_real(round3(v.value)) : json_null());
+        json_object_set_new(o, "ok", json_boolean(v.ok));
+        json_array_append_new(a, o);
+    }
+    json_t *inv = json_object(), *viol = json_array();
+    char msg[320];
+    if (sl_sim_track_ghosts(r->track)) {
+        snprintf(msg, sizeof msg, "%llu ghosts: reaped members came back while down",
+                 (unsigned long long)sl_sim_track_ghosts(r->track));
+        json_array_append_new(viol, json_string(msg));
+    }
+    if (r->verify_bad) {
+        snprintf(msg, sizeof msg, "%llu views differ from their events, e.g. %s",
+                 (unsigned long long)r->verify_bad, r->verify_msg);
+        json_array_append_new(viol, json_string(msg));
+    }
+    json_object_set_new(inv, "ok", json_boolean(sl_sim_invariants_ok(r)));
+    json_object_set_new(inv, "violations", viol);
+    *invariants = inv;
+    return a;
+}
+
+int sl_sim_report_json(const sl_sim_run *r, const char *file, const sl_sim_perf *perf, FILE *f) {
+    const sl_sim_scenario *sc = r->sc;
+    json_t *o = json_object(), *inv = NULL;
+    uint64_t conv = sl_sim_track_converged_since(r->track);
+    json_object_set_new(o, "scenario", json_string(file));
+    json_object_set_new(o, "seed", json_integer((json_int_t)r->seed));
+    json_object_set_new(o, "nodes", json_integer(sc->nodes));
+    json_object_set_new(o, "nodes_total", json_integer(sc->max_nodes));
+    json_object_set_new(o, "profile", json_string(sc->profile));
+    json_object_set_new(o, "simulated_s", seconds(sc->run_ms));
+    json_object_set_new(o, "failures", json_failures(r));
+    json_object_set_new(o, "leaves", json_leaves(r));
+    json_object_set_new(o, "false_positives",
+                        json_integer((json_int_t)sl_sim_track_false_positives(r->track, false)));
+    json_object_set_new(o, "false_positives_paused",
+                        json_integer((json_int_t)sl_sim_track_false_positives(r->track, true)));
+    json_object_set_new(o, "false_positive_examples", json_fp_examples(r));
+    json_object_set_new(o, "converged", json_boolean(conv != SL_SIM_NEVER));
+    json_object_set_new(o, "converged_at_s", seconds(conv));
+    json_object_set_new(o, "ghosts", json_integer((json_int_t)sl_sim_track_ghosts(r->track)));
+    json_object_set_new(o, "final", json_final(r));
+    json_object_set_new(o, "messages", json_messages(r));
+    json_object_set_new(o, "skipped_actions", json_integer((json_int_t)r->skipped_actions));
+    json_object_set_new(o, "expectations", json_verdict(r, &inv));
+    json_object_set_new(o, "invariants", inv);
+    json_object_set_new(o, "ok", json_boolean(sl_sim_run_ok(r)));
+    json_t *p = json_object();
+    json_object_set_new(p, "wall_s", json_real(round3(perf->wall_s)));
+    json_object_set_new(p, "events", json_integer((json_int_t)perf->events));
+    json_object_set_new(p, "events_per_s",
+                        json_real(perf->wall_s > 0 ? round(perf->events / perf->wall_s) : 0.0));
+    json_object_set_new(p, "peak_rss_mb", json_real(round3(perf->peak_rss_mb)));
+    json_object_set_new(o, "perf", p);
+    int rc = json_dumpf(o, f, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+    json_decref(o);
+    if (rc == 0 && fputc('\n', f) == EOF) rc = -1;
+    return rc == 0 ? 0 : -1;
+}
+
+int sl_sim_report_csv(const sl_sim_run *r, FILE *f) {
+    fprintf(f, "t_s,live,view_min,view_max,view_mean,suspect,dead,bad_views,converged,packets,"
+               "bytes\n");
+    for (size_t i = 0; i < r->nsamples; i++) {
+        const sl_sim_sample *s = &r->samples[i];
+        fprintf(f, "%u,%d,%d,%d,%.3f,%llu,%llu,%d,%d,%llu,%llu\n", s->t_s, s->v.live, s->v.view_min,
+                s->v.view_max, s->v.view_mean, (unsigned long long)s->v.suspect,
+                (unsigned long long)s->v.dead, s->v.bad_views, s->converged ? 1 : 0,
+                (unsigned long long)s->packets, (unsigned long long)s->bytes);
+    }
+    return ferror(f) ? -1 : 0;
+}
+
+static void text_delay(FILE *f, const char *what, uint64_t ms) {
+    if (ms == SL_SIM_NEVER)
+        fprintf(f, "%s never", what);
+    else
+        fprintf(f, "%s after %.3fs", what, (double)ms / 1000.0);
+}
+
+static void text_events(const sl_sim_run *r, FILE *f) {
+    size_t n;
+    const sl_sim_failure *fl = sl_sim_track_failures(r->track, &n);
+    for (size_t i = 0; i < n; i++) {
+        fprintf(f, "  crash n%d at %.3fs: ", fl[i].node, (double)fl[i].at_ms / 1000.0);
+        text_delay(f, "first detected", fl[i].first_ms);
+        fprintf(f, ", by %d of %d; ", fl[i].detected_by, fl[i].of);
+        text_delay(f, "by all", fl[i].all_ms);
+        fputc('\n', f);
+    }
+    const sl_sim_leave *lv = sl_sim_track_leaves(r->track, &n);
+    for (size_t i = 0; i < n; i++) {
+        fprintf(f, "  leave n%d at %.3fs: seen by %d of %d; ", lv[i].node,
+                (double)lv[i].at_ms / 1000.0, lv[i].seen_by, lv[i].of);
+        text_delay(f, "by all", lv[i].all_ms);
+        fputc('\n', f);
+    }
+}
+
+void sl_sim_report_text(const sl_sim_run *r, const char *file, const sl_sim_perf *perf, FILE *f) {
+    const sl_sim_scenario *sc = r->sc;
+    double sim_s = (double)sc->run_ms / 1000.0;
+    sl_sim_views v;
+    sl_sim_track_views(r->track, &v);
+    fprintf(f, "%s: seed %llu, %d nodes (%d in all), profile %s, %.3fs simulated\n", file,
+            (unsigned long long)r->seed, sc->nodes, sc->max_nodes, sc->profile, sim_s);
+    text_events(r, f);
+    fprintf(f, "  false positives: %llu (about or by paused nodes: %llu)\n",
+            (unsigned long long)sl_sim_track_false_positives(r->track, false),
+            (unsigned long long)sl_sim_track_false_positives(r->track, true));
+    uint64_t conv = sl_sim_track_converged_since(r->track);
+    if (conv == SL_SIM_NEVER)
+        fprintf(f, "  converged: no (%d of %d live views differ from the truth)\n", v.bad_views,
+                v.live);
+    else
+        fprintf(f, "  converged: yes, since %.3fs\n", (double)conv / 1000.0);
+    fprintf(f, "  final: %d live, views %d..%d, ghosts %llu\n", v.live, v.view_min, v.view_max,
+            (unsigned long long)sl_sim_track_ghosts(r->track));
+    fprintf(f, "  messages: %.3f packets and %.3f bytes per node per second\n",
+            per_node_s(r, total(r, false)), per_node_s(r, total(r, true)));
+    for (size_t i = 0; i < sc->nexpects; i++) {
+        sl_sim_verdict vd = sl_sim_check(r, &sc->expects[i]);
+        fprintf(f, "  %s %s (line %d): ", vd.ok ? "ok  " : "FAIL", vd.e->text, vd.e->line);
+        if (vd.has)
+            fprintf(f, "%.3f\n", vd.value);
+        else
+            fprintf(f, "no value\n");
+    }
+    if (sl_sim_track_ghosts(r->track)) fprintf(f, "  INVARIANT: ghosts came back\n");
+    if (r->verify_bad)
+        fprintf(f, "  INVARIANT: %llu views differ from their events, e.g. %s\n",
+                (unsigned long long)r->verify_bad, r->verify_msg);
+    fprintf(f, "  perf: %.3fs wall (%.0fx real time), %llu events (%.0f/s), %.1f MB peak RSS\n",
+            perf->wall_s, perf->wall_s > 0 ? sim_s / perf->wall_s : 0.0,
+            (unsigned long long)perf->events, perf->wall_s > 0 ? perf->events / perf->wall_s : 0.0,
+            perf->peak_rss_mb);
+}

@@ -1,0 +1,51 @@
+/* Runs a scenario on a fake world and keeps what the report needs.
+ *
+ * The runner owns the world and the tracker for one run: it starts the
+ * nodes, applies each `at` action at its time, samples the views once per
+ * simulated second for the time series, and at the end checks the tracker
+ * against the cores. Everything it does is a function of the scenario and
+ * the seed; it never reads a clock (progress timing is the caller's). */
+#ifndef STARLING_SIM_RUNNER_H
+#define STARLING_SIM_RUNNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "scenario.h"
+#include "track.h"
+#include "world.h"
+
+/* One row of the time series: the state at the end of second t_s. */
+typedef struct sl_sim_sample {
+    uint32_t t_s;
+    sl_sim_views v;
+    bool converged;
+    uint64_t packets, bytes; /* sent during this second, by all nodes */
+} sl_sim_sample;
+
+typedef struct sl_sim_run {
+    const sl_sim_scenario *sc;
+    uint64_t seed;
+    sl_world *w;
+    sl_sim_track *track;
+    sl_sim_sample *samples;
+    size_t nsamples;
+    uint64_t node_ms;         /* live node-milliseconds, for per-node rates */
+    uint64_t verify_bad;      /* (observer, member) pairs where events and cores disagree */
+    char verify_msg[256];     /* the first of them */
+    uint64_t skipped_actions; /* actions on nodes in the wrong state (crash a crashed node) */
+} sl_sim_run;
+
+/* Called once per simulated second. */
+typedef void (*sl_sim_progress_fn)(void *ud, const sl_sim_run *r, uint64_t now_ms);
+
+/* Runs the scenario with the given seed to its end. Returns 0 and sets
+ * *out (free it with sl_sim_run_free()), or -1 with a message in err. The
+ * scenario must outlive the run. */
+int sl_sim_execute(const sl_sim_scenario *sc, uint64_t seed, sl_sim_progress_fn progress, void *ud,
+                   sl_sim_run **out, char *err, size_t errcap);
+
+void sl_sim_run_free(sl_sim_run *r);
+
+#endif
