@@ -11,6 +11,14 @@ typedef struct sl_command {
     int (*run)(int argc, char **argv);
 } sl_command;
 
+/* The agent and the membership CLI (node/cmd_agent.c, cmd_members.c, ...). */
+int sl__cmd_agent(int argc, char **argv);
+int sl__cmd_members(int argc, char **argv);
+int sl__cmd_info(int argc, char **argv);
+int sl__cmd_join(int argc, char **argv);
+int sl__cmd_leave(int argc, char **argv);
+int sl__cmd_monitor(int argc, char **argv);
+
 /* The table, terminated by an entry with a NULL name. */
 extern const sl_command sl_commands[];
 

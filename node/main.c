@@ -16,6 +16,12 @@ static int cmd_version(int argc, char **argv)
 }
 
 const sl_command sl_commands[] = {
+    {"agent", "Run a peer: gossip membership, answer the CLI", sl__cmd_agent},
+    {"members", "List the members one peer knows", sl__cmd_members},
+    {"info", "Show one peer's name, addresses and counters", sl__cmd_info},
+    {"join", "Ask a peer to join other peers", sl__cmd_join},
+    {"leave", "Make a peer leave the cluster gracefully and stop", sl__cmd_leave},
+    {"monitor", "Stream membership events from a peer", sl__cmd_monitor},
     {"version", "Print the version", cmd_version},
     {NULL, NULL, NULL},
 };

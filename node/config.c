@@ -1,0 +1,198 @@
+/* The agent's flags. Every flag is checked here, before anything is opened,
+ * so that a typo costs one clear line and exit code 2 rather than a half
+ * started agent. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "starling/error.h"
+
+void sl__agent_usage(FILE *to)
+{
+    fprintf(to,
+            "Usage: starling agent [options]\n\n"
+            "Runs a Starling peer: gossips membership with the other peers and answers\n"
+            "the command-line tools on its RPC address. Stop it with SIGTERM or SIGINT:\n"
+            "it announces its leave, waits until the news has spread, and exits 0.\n\n"
+            "Options:\n"
+            "  --name NAME          unique member name (default: the host name)\n"
+            "  --bind HOST:PORT     gossip address, UDP and TCP (default 0.0.0.0:%d)\n"
+            "  --advertise HOST:PORT  address the others reach us at (default: the bind\n"
+            "                       address, or the first non-loopback IPv4 address when\n"
+            "                       binding 0.0.0.0); 0.0.0.0 is refused\n"
+            "  --join HOST:PORT     a peer to join; repeatable; retried with backoff until\n"
+            "                       one answers, and again whenever we find ourselves alone\n"
+            "  --rpc HOST:PORT      RPC address for the CLI (default 127.0.0.1:%d)\n"
+            "  --data-dir DIR       remembers peers and the boot generation here; restarted\n"
+            "                       without --join, the agent rejoins the peers it knew\n"
+            "  --zone ZONE          failure zone, spread in the member's metadata\n"
+            "  --tag KEY=VALUE      a tag in the member's metadata; repeatable\n"
+            "  --profile P          lan (default), local (loopback, fast) or wan\n"
+            "  --cluster LABEL      only peers with the same label talk to each other\n"
+            "  --log-level L        debug, info (default), warn or error\n"
+            "  -h, --help           this help\n",
+            SL__GOSSIP_PORT, SL__RPC_PORT);
+}
+
+static int bad(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "starling agent: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n");
+    sl__agent_usage(stderr);
+    return 2;
+}
+
+static int parse_tag(sl__agent_config *cfg, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    char key[SL_META_TAG_KEY_MAX + 2];
+    if (!eq || eq == arg || (size_t)(eq - arg) > SL_META_TAG_KEY_MAX)
+        return -1;
+    memcpy(key, arg, (size_t)(eq - arg));
+    key[eq - arg] = 0;
+    return sl_meta_set_tag(&cfg->meta, key, eq + 1) == 0 ? 0 : -1;
+}
+
+static int copy_str(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap)
+        return -1;
+    memcpy(dst, src, n + 1);
+    return 0;
+}
+
+static void set_defaults(sl__agent_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    if (gethostname(cfg->name, sizeof cfg->name) != 0 || !cfg->name[0])
+        strcpy(cfg->name, "starling");
+    cfg->name[SL_SWIM_NAME_MAX] = 0;
+    strcpy(cfg->profile, "lan");
+    sl_addr_parse("0.0.0.0", SL__GOSSIP_PORT, &cfg->bind);
+    sl_addr_parse("127.0.0.1", SL__RPC_PORT, &cfg->rpc);
+    cfg->log_level = SL__LOG_INFO;
+}
+
+enum {
+    OPT_NAME = 256,
+    OPT_BIND,
+    OPT_ADV,
+    OPT_JOIN,
+    OPT_RPC,
+    OPT_DATA,
+    OPT_ZONE,
+    OPT_TAG,
+    OPT_PROFILE,
+    OPT_CLUSTER,
+    OPT_LOG
+};
+
+static const struct option long_opts[] = {
+    {"name", required_argument, NULL, OPT_NAME},
+    {"bind", required_argument, NULL, OPT_BIND},
+    {"advertise", required_argument, NULL, OPT_ADV},
+    {"join", required_argument, NULL, OPT_JOIN},
+    {"rpc", required_argument, NULL, OPT_RPC},
+    {"data-dir", required_argument, NULL, OPT_DATA},
+    {"zone", required_argument, NULL, OPT_ZONE},
+    {"tag", required_argument, NULL, OPT_TAG},
+    {"profile", required_argument, NULL, OPT_PROFILE},
+    {"cluster", required_argument, NULL, OPT_CLUSTER},
+    {"log-level", required_argument, NULL, OPT_LOG},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Applies one parsed flag. Returns 0 or the exit code of a usage error. */
+static int apply(sl__agent_config *cfg, int opt, const char *arg)
+{
+    switch (opt) {
+    case OPT_NAME:
+        if (!arg[0] || copy_str(cfg->name, sizeof cfg->name, arg) != 0)
+            return bad("--name must be 1 to 64 bytes: '%s'", arg);
+        return 0;
+    case OPT_BIND:
+        if (sl_addr_parse(arg, SL__GOSSIP_PORT, &cfg->bind) != 0)
+            return bad("--bind wants HOST:PORT with a numeric host: '%s'", arg);
+        return 0;
+    case OPT_ADV:
+        if (sl_addr_parse(arg, 0, &cfg->advertise) != 0)
+            return bad("--advertise wants HOST:PORT with a numeric host: '%s'", arg);
+        if (sl_addr_is_unspecified(&cfg->advertise) || cfg->advertise.port == 0)
+            return bad("--advertise must be an address others can reach, not '%s'", arg);
+        return 0;
+    case OPT_JOIN:
+        if (cfg->nseeds == SL__SEEDS_MAX)
+            return bad("too many --join flags (at most 64): '%s'", arg);
+        if (!strchr(arg, ':') || copy_str(cfg->seeds[cfg->nseeds], SL__HOSTPORT_MAX, arg) != 0)
+            return bad("--join wants HOST:PORT: '%s'", arg);
+        cfg->nseeds++;
+        return 0;
+    case OPT_RPC:
+        if (sl_addr_parse(arg, SL__RPC_PORT, &cfg->rpc) != 0)
+            return bad("--rpc wants HOST:PORT with a numeric host: '%s'", arg);
+        return 0;
+    case OPT_DATA:
+        if (!arg[0] || copy_str(cfg->data_dir, sizeof cfg->data_dir - 32, arg) != 0)
+            return bad("--data-dir is empty or too long: '%s'", arg);
+        return 0;
+    case OPT_ZONE:
+        if (copy_str(cfg->meta.zone, sizeof cfg->meta.zone, arg) != 0)
+            return bad("--zone is longer than 63 bytes: '%s'", arg);
+        return 0;
+    case OPT_TAG:
+        if (parse_tag(cfg, arg) != 0)
+            return bad("--tag wants KEY=VALUE (key <= 63, value <= 127 bytes, <= 16 tags): "
+                       "'%s'",
+                       arg);
+        return 0;
+    case OPT_PROFILE:
+        if (sl_swim_profile(arg, &cfg->timing) != 0 ||
+            copy_str(cfg->profile, sizeof cfg->profile, arg) != 0)
+            return bad("--profile must be lan, local or wan: '%s'", arg);
+        return 0;
+    case OPT_CLUSTER:
+        if (copy_str(cfg->cluster, sizeof cfg->cluster, arg) != 0)
+            return bad("--cluster is longer than 64 bytes: '%s'", arg);
+        return 0;
+    case OPT_LOG:
+        if (sl__log_parse_level(arg, &cfg->log_level) != 0)
+            return bad("--log-level must be debug, info, warn or error: '%s'", arg);
+        return 0;
+    }
+    return 2;
+}
+
+int sl__agent_config_parse(int argc, char **argv, sl__agent_config *cfg)
+{
+    set_defaults(cfg);
+    sl_swim_profile("lan", &cfg->timing);
+    opterr = 0;
+    optind = 1;
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
+        if (opt == 'h') {
+            sl__agent_usage(stdout);
+            return 1;
+        }
+        if (opt == ':')
+            return bad("%s needs a value", argv[optind - 1]);
+        if (opt == '?')
+            return bad("unknown option '%s'", argv[optind - 1]);
+        int rc = apply(cfg, opt, optarg);
+        if (rc)
+            return rc;
+    }
+    if (optind < argc)
+        return bad("unexpected argument '%s'", argv[optind]);
+    if (cfg->bind.port == 0)
+        return bad("--bind needs a non-zero port%s", "");
+    if (cfg->advertise.family && cfg->advertise.family != cfg->bind.family &&
+        !sl_addr_is_unspecified(&cfg->bind))
+        return bad("--advertise and --bind are of different address families%s", "");
+    return 0;
+}

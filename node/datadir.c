@@ -1,0 +1,130 @@
+/* The data directory: see datadir.h. Plain POSIX file I/O; this runs at start,
+ * at shutdown and at most once a second in between (debounced by the agent),
+ * so blocking the loop for a few fsyncs is acceptable. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "datadir.h"
+
+int sl__datadir_open(const char *dir)
+{
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return -errno;
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return -errno;
+    if (!S_ISDIR(st.st_mode))
+        return -ENOTDIR;
+    return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int sl__datadir_write(const char *dir, const char *name, const char *data, size_t len)
+{
+    char tmp[4200], path[4200];
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    int rc = write_all(fd, data, len);
+    if (rc == 0 && fsync(fd) != 0)
+        rc = -errno;
+    if (close(fd) != 0 && rc == 0)
+        rc = -errno;
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = -errno;
+    if (rc != 0) {
+        unlink(tmp);
+        return rc;
+    }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+}
+
+int sl__datadir_next_generation(const char *dir, uint32_t *gen)
+{
+    char path[4200], buf[32];
+    snprintf(path, sizeof path, "%s/generation", dir);
+    uint64_t last = 0;
+    FILE *f = fopen(path, "re");
+    if (f) {
+        if (fgets(buf, sizeof buf, f))
+            last = strtoull(buf, NULL, 10);
+        fclose(f);
+    }
+    uint64_t next = last + 1;
+    uint64_t now = (uint64_t)time(NULL);
+    if (now > next)
+        next = now;
+    if (next > UINT32_MAX)
+        next = UINT32_MAX;
+    int n = snprintf(buf, sizeof buf, "%llu\n", (unsigned long long)next);
+    int rc = sl__datadir_write(dir, "generation", buf, (size_t)n);
+    if (rc != 0)
+        return rc;
+    *gen = (uint32_t)next;
+    return 0;
+}
+
+int sl__datadir_save_peers(const char *dir, const char *const *names, const sl_addr *addrs,
+                           size_t n)
+{
+    /* A name is at most 64 bytes and an address 56: 128 per line is enough. */
+    size_t cap = n * 128 + 1, len = 0;
+    char *text = malloc(cap);
+    if (!text)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        char a[SL_ADDR_STRLEN];
+        sl_addr_format(&addrs[i], a, sizeof a);
+        len += (size_t)snprintf(text + len, cap - len, "%s %s\n", names[i], a);
+    }
+    int rc = sl__datadir_write(dir, "peers", text, len);
+    free(text);
+    return rc;
+}
+
+size_t sl__datadir_load_peers(const char *dir, sl_addr *addrs, size_t cap)
+{
+    char path[4200], line[512];
+    snprintf(path, sizeof path, "%s/peers", dir);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    size_t n = 0;
+    while (n < cap && fgets(line, sizeof line, f)) {
+        char *sp = strrchr(line, ' ');
+        if (!sp)
+            continue;
+        sp[strcspn(sp, "\r\n")] = 0;
+        if (sl_addr_parse(sp + 1, 0, &addrs[n]) == 0)
+            n++;
+    }
+    fclose(f);
+    return n;
+}
