@@ -82,6 +82,7 @@ int sl__bcast_push(sl_swim *s, uint32_t about, const uint8_t *msg, size_t len)
     if (!b)
         return SL_ENOMEM;
     b->member = about;
+    b->key = 0;
     b->transmits = 0;
     b->len = (uint16_t)len;
     memcpy(b->msg, msg, len);
@@ -91,6 +92,22 @@ int sl__bcast_push(sl_swim *s, uint32_t about, const uint8_t *msg, size_t len)
         s->m[about].bcast = b;
     }
     push_head(&s->bq, b);
+    return 0;
+}
+
+int sl__bcast_push_keyed(sl_swim *s, uint64_t key, const uint8_t *msg, size_t len)
+{
+    /* Application messages are few; a scan finds the one this replaces. */
+    for (uint32_t t = 0; t < SL__BCAST_BUCKETS; t++)
+        for (sl__bcast *b = s->bq.head[t]; b; b = b->next)
+            if (b->member == SL__NO_INDEX && b->key == key) {
+                forget(s, b);
+                goto push;
+            }
+push:
+    if (sl__bcast_push(s, SL__NO_INDEX, msg, len) != 0)
+        return SL_ENOMEM;
+    s->bq.head[0]->key = key;
     return 0;
 }
 

@@ -69,7 +69,7 @@ const char *sl_swim_drop_name(sl_swim_drop d)
 {
     static const char *names[] = {"malformed", "version",     "cluster",   "unknown_type",
                                   "conflict",  "stale",       "not_for_us", "unknown_ack",
-                                  "too_large", "after_leave"};
+                                  "too_large", "user"};
     return (unsigned)d < SL_DROP__COUNT ? names[d] : "unknown";
 }
 
@@ -469,6 +469,10 @@ static void dispatch(sl_swim *s, const sl_addr *from, const sl_msg *m, uint64_t 
     case SL_MSG_SUSPECT: sl__on_suspect(s, m, now_ms); break;
     case SL_MSG_DEAD:
     case SL_MSG_LEFT: sl__on_dead(s, m, now_ms); break;
+    case SL_MSG_USER:
+        if (!s->cb.user_msg || s->cb.user_msg(s->cb.ud, m->meta, m->meta_len, now_ms) < 0)
+            sl__drop(s, SL_DROP_USER);
+        break;
     default: sl__drop(s, SL_DROP_UNKNOWN_TYPE); break;
     }
 }
@@ -606,6 +610,18 @@ int sl_swim_set_meta(sl_swim *s, const uint8_t *meta, size_t len, uint64_t now_m
     if (!s->left)
         sl__broadcast_member(s, self, NULL);
     return 0;
+}
+
+int sl_swim_broadcast(sl_swim *s, uint64_t key, const uint8_t *buf, size_t len)
+{
+    uint8_t msg[SL_SWIM_USER_MAX + 16];
+    if (len > SL_SWIM_USER_MAX)
+        return SL_ETOOBIG;
+    sl_msg m = {.type = SL_MSG_USER, .meta = buf, .meta_len = (uint32_t)len};
+    int n = sl_wire_put_msg(msg, sizeof msg, &m);
+    if (n < 0)
+        return SL_ETOOBIG;
+    return sl__bcast_push_keyed(s, key, msg, (size_t)n);
 }
 
 void sl_swim_leave(sl_swim *s, uint64_t now_ms)

@@ -19,6 +19,7 @@
 typedef struct sl__bcast {
     struct sl__bcast *prev, *next;
     uint32_t member;    /* index of the member it is about, or SL__NO_INDEX */
+    uint64_t key;       /* application messages: what it is about */
     uint16_t transmits; /* times sent so far */
     uint16_t len;
     uint8_t msg[]; /* the encoded message */
@@ -135,6 +136,8 @@ static inline bool sl__member_is_live(const sl__member *m)
 int sl__bcast_push(sl_swim *s, uint32_t about, const uint8_t *msg, size_t len);
 /* Appends as many queued messages as fit in buf[len..cap), least sent and
  * newest first, counting one transmission each. Returns the new length. */
+/* Queues an application message, replacing a queued one with the same key. */
+int sl__bcast_push_keyed(sl_swim *s, uint64_t key, const uint8_t *msg, size_t len);
 size_t sl__bcast_fill(sl_swim *s, uint8_t *buf, size_t len, size_t cap);
 void sl__bcast_drop_member(sl_swim *s, uint32_t pos);
 void sl__bcast_moved(sl_swim *s, uint32_t from, uint32_t to);

@@ -1,7 +1,8 @@
 /* Push-pull: the whole membership view as one message, for joins and for
  * the periodic anti-entropy that repairs what gossip missed.
  *
- *   state  := 0x01 [cluster, join, sender, [member*]]
+ *   state  := 0x01 [cluster, join, sender, [member*], user]
+ *   user   := bin (the application's state, sl_swim_callbacks.user_state)
  *   member := [name, addr, gen, ctr, state, meta]
  *
  * Merging applies each member as if it had been gossiped, with two twists
@@ -24,13 +25,22 @@
 int sl_swim_encode_state(sl_swim *s, bool join, uint8_t **out, size_t *len)
 {
     size_t cap = 1 + 16 + SL_SWIM_CLUSTER_MAX + SL_SWIM_NAME_MAX + (size_t)s->nm * MEMBER_MAX_BYTES;
+    uint8_t *user = NULL;
+    size_t user_len = 0;
+    if (s->cb.user_state && s->cb.user_state(s->cb.ud, &user, &user_len) != 0) {
+        user = NULL;
+        user_len = 0;
+    }
+    cap += user_len + 8;
     uint8_t *buf = malloc(cap);
-    if (!buf)
+    if (!buf) {
+        free(user);
         return SL_ENOMEM;
+    }
     buf[0] = SL_WIRE_VERSION;
     sl__mp_writer w;
     sl__mp_writer_init(&w, buf + 1, cap - 1);
-    msgpack_pack_array(&w.pk, 4);
+    msgpack_pack_array(&w.pk, 5);
     sl__mp_put_str(&w, s->cluster, strlen(s->cluster));
     if (join)
         msgpack_pack_true(&w.pk);
@@ -53,7 +63,9 @@ int sl_swim_encode_state(sl_swim *s, bool join, uint8_t **out, size_t *len)
         msgpack_pack_uint8(&w.pk, m->state);
         sl__mp_put_bin(&w, m->meta, m->meta_len);
     }
-    if (w.overflow) {
+    sl__mp_put_bin(&w, user, user_len);
+    free(user);
+    if (w.overflow || w.len + 1 > SL_SWIM_STATE_MAX) {
         free(buf);
         return SL_ENOMEM;
     }
@@ -96,8 +108,17 @@ static int read_member(sl__mp_reader *r, remote_member *rm)
 
 /* Validates the header and every member before anything is merged, so that
  * a bad state changes nothing. Leaves r at the first member. */
-static int open_state(sl_swim *s, const uint8_t *buf, size_t len, sl__mp_reader *r, bool *join,
-                      const char **sender, uint32_t *sender_len, uint32_t *count)
+typedef struct state_header {
+    bool join;
+    const char *sender;
+    uint32_t sender_len;
+    uint32_t count;           /* members */
+    const uint8_t *user;      /* application state, may be NULL */
+    uint32_t user_len;
+} state_header;
+
+static int open_state(sl_swim *s, const uint8_t *buf, size_t len, sl__mp_reader *r,
+                      state_header *h)
 {
     uint32_t n, cl;
     const char *cluster;
@@ -106,17 +127,23 @@ static int open_state(sl_swim *s, const uint8_t *buf, size_t len, sl__mp_reader 
     if (buf[0] != SL_WIRE_VERSION)
         return SL_EVERSION;
     sl__mp_reader_init(r, buf + 1, len - 1);
+    memset(h, 0, sizeof *h);
     if (sl__mp_read_array(r, &n) || n < 4 || sl__mp_read_str(r, &cluster, &cl) ||
-        sl__mp_read_bool(r, join) || sl__mp_read_str(r, sender, sender_len))
+        sl__mp_read_bool(r, &h->join) || sl__mp_read_str(r, &h->sender, &h->sender_len))
         return SL_EMALFORMED;
     if (cl != strlen(s->cluster) || memcmp(cluster, s->cluster, cl) != 0)
         return SL_ECLUSTER;
-    if (sl__mp_read_array(r, count))
+    if (sl__mp_read_array(r, &h->count))
         return SL_EMALFORMED;
     sl__mp_reader check = *r;
     remote_member rm;
-    for (uint32_t i = 0; i < *count; i++)
+    for (uint32_t i = 0; i < h->count; i++)
         if (read_member(&check, &rm))
+            return SL_EMALFORMED;
+    if (n >= 5 && sl__mp_read_bin(&check, &h->user, &h->user_len))
+        return SL_EMALFORMED;
+    for (uint32_t i = 5; i < n; i++)
+        if (sl__mp_skip(&check))
             return SL_EMALFORMED;
     return 0;
 }
@@ -148,25 +175,26 @@ int sl_swim_merge_state(sl_swim *s, const uint8_t *buf, size_t len, uint64_t now
                         bool *is_join)
 {
     sl__mp_reader r;
-    bool join;
-    const char *sender;
-    uint32_t sender_len, count;
-    int rc = open_state(s, buf, len, &r, &join, &sender, &sender_len, &count);
+    state_header h;
+    int rc = open_state(s, buf, len, &r, &h);
     if (rc != 0) {
         sl__drop(s, rc == SL_EVERSION   ? SL_DROP_VERSION
                     : rc == SL_ECLUSTER ? SL_DROP_CLUSTER
                                         : SL_DROP_MALFORMED);
         return rc;
     }
-    for (uint32_t i = 0; i < count; i++) {
+    for (uint32_t i = 0; i < h.count; i++) {
         remote_member rm;
         read_member(&r, &rm); /* validated by open_state */
         bool from_sender =
-            rm.msg.name_len == sender_len && memcmp(rm.msg.name, sender, sender_len) == 0;
+            rm.msg.name_len == h.sender_len && memcmp(rm.msg.name, h.sender, h.sender_len) == 0;
         merge_one(s, &rm, from_sender, now_ms);
     }
+    if (h.user_len && s->cb.user_merge &&
+        s->cb.user_merge(s->cb.ud, h.user, h.user_len, now_ms) < 0)
+        sl__drop(s, SL_DROP_USER);
     s->stats.pushpull_merged++;
     if (is_join)
-        *is_join = join;
+        *is_join = h.join;
     return 0;
 }

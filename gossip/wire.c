@@ -98,6 +98,11 @@ static int read_fields(sl__mp_reader *r, sl_msg *m, uint32_t nfields)
         if (nfields < 3 || read_name(r, &m->name, &m->name_len) || read_inc(r, &m->inc))
             return SL_EMALFORMED;
         return 3;
+    case SL_MSG_USER:
+        if (nfields < 1 || sl__mp_read_bin(r, &m->meta, &m->meta_len) ||
+            m->meta_len > SL_SWIM_USER_MAX)
+            return SL_EMALFORMED;
+        return 1;
     default:
         return 0; /* unknown: every field is skipped */
     }
@@ -200,6 +205,11 @@ int sl_wire_put_msg(uint8_t *buf, size_t cap, const sl_msg *m)
         sl__mp_put_str(&w, m->name, m->name_len);
         msgpack_pack_uint32(pk, m->inc.gen);
         msgpack_pack_uint32(pk, m->inc.ctr);
+        break;
+    case SL_MSG_USER:
+        msgpack_pack_array(pk, 2);
+        msgpack_pack_uint32(pk, m->type);
+        sl__mp_put_bin(&w, m->meta, m->meta_len);
         break;
     default:
         return SL_EINVAL;

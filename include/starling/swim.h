@@ -26,6 +26,7 @@
 #define SL_SWIM_META_MAX 512   /* bytes of opaque member metadata */
 #define SL_SWIM_PACKET_MIN 1024 /* smallest max_packet we accept */
 #define SL_SWIM_STATE_MAX (64u << 20) /* largest push-pull state accepted */
+#define SL_SWIM_USER_MAX 1024  /* largest application message (sl_swim_broadcast) */
 
 /* An incarnation orders what a member says about itself. gen is a boot
  * generation that the driver makes grow across restarts (the agent persists a
@@ -86,7 +87,7 @@ typedef enum sl_swim_drop {
     SL_DROP_NOT_FOR_US,    /* a ping addressed to another name */
     SL_DROP_UNKNOWN_ACK,   /* an ack for no outstanding probe */
     SL_DROP_TOO_LARGE,     /* a message we cannot relay within max_packet */
-    SL_DROP_LEFT,          /* input after we left */
+    SL_DROP_USER,          /* an application message its handler refused */
     SL_DROP__COUNT
 } sl_swim_drop;
 
@@ -134,6 +135,19 @@ typedef struct sl_swim_callbacks {
      * in the agent): send sl_swim_encode_state(), then merge the reply with
      * sl_swim_merge_state(). Optional; without it there is no periodic sync. */
     void (*pushpull)(void *ud, const sl_addr *to, const char *name);
+    /* Application messages, as memberlist's delegate: the catalog and node
+     * reports ride the same packets and push-pulls as membership.
+     * user_msg receives one message queued by some member's
+     * sl_swim_broadcast(); it may call sl_swim_broadcast() to pass news on.
+     * It returns 0, or a negative code to have it counted as SL_DROP_USER. */
+    int (*user_msg)(void *ud, const uint8_t *buf, size_t len, uint64_t now_ms);
+    /* Encodes the application's whole state for a push-pull into a buffer
+     * allocated with malloc(), which the core frees. Returns 0 or an error
+     * (the push-pull then carries no application state). */
+    int (*user_state)(void *ud, uint8_t **out, size_t *len);
+    /* Merges an application state received in a push-pull. Returns 0 or a
+     * negative code (counted as SL_DROP_USER). */
+    int (*user_merge)(void *ud, const uint8_t *buf, size_t len, uint64_t now_ms);
     void *ud;
 } sl_swim_callbacks;
 
@@ -187,6 +201,13 @@ int sl_swim_merge_state(sl_swim *s, const uint8_t *buf, size_t len, uint64_t now
  * Returns 0, SL_EINVAL (over SL_SWIM_META_MAX) or SL_ETOOBIG (would never fit
  * a packet). */
 int sl_swim_set_meta(sl_swim *s, const uint8_t *meta, size_t len, uint64_t now_ms);
+
+/* Queues an application message to ride piggyback on our packets, like a
+ * membership update, retransmitted about mult*ceil(log10(N+1)) times. `key`
+ * says what it is about: it replaces any queued message with the same key.
+ * May be called from the user_msg callback. Returns 0, SL_ETOOBIG (over
+ * SL_SWIM_USER_MAX: it could never fit a packet) or SL_ENOMEM. */
+int sl_swim_broadcast(sl_swim *s, uint64_t key, const uint8_t *buf, size_t len);
 
 /* Announces a graceful leave: we become "left" and the news spreads as a
  * leave, not a failure. The core stops probing but keeps gossiping so the

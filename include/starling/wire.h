@@ -10,6 +10,7 @@
  *   SUSPECT  [5, name, gen, ctr, from]
  *   DEAD     [6, name, gen, ctr, from]
  *   LEFT     [7, name, gen, ctr]
+ *   USER     [8, payload]          (an application message, opaque here)
  *   addr    := bin(6: IPv4 + port) | bin(18: IPv6 + port), big endian
  *
  * Decoding is strict and allocation-free: decoded messages point into the
@@ -37,6 +38,7 @@ typedef enum sl_msg_type {
     SL_MSG_SUSPECT = 5,
     SL_MSG_DEAD = 6,
     SL_MSG_LEFT = 7,
+    SL_MSG_USER = 8,
 } sl_msg_type;
 
 /* A decoded message; strings are not NUL-terminated and point into the
@@ -50,7 +52,7 @@ typedef struct sl_msg {
     uint32_t from_len;
     sl_addr addr; /* ALIVE: member; PING: sender; PING_REQ: target */
     sl_incarnation inc;
-    const uint8_t *meta;
+    const uint8_t *meta; /* ALIVE: metadata; USER: the payload */
     uint32_t meta_len;
 } sl_msg;
 

@@ -284,6 +284,93 @@ static void decoders_survive_random_and_truncated_input(void **state)
     sl_swim_free(peer);
 }
 
+/* A peer for the application-message test: what it sent and what its
+ * application handlers saw. */
+typedef struct peer {
+    capture out;
+    int msgs;
+    size_t last_len;
+    int merges;
+    size_t merged_len;
+} peer;
+
+static int app_msg(void *ud, const uint8_t *buf, size_t len, uint64_t now)
+{
+    (void)now;
+    peer *p = ud;
+    p->msgs++;
+    p->last_len = len;
+    return len && buf[0] == 'x' ? SL_EMALFORMED : 0;
+}
+
+static int app_state(void *ud, uint8_t **out, size_t *len)
+{
+    (void)ud;
+    *out = malloc(3);
+    memcpy(*out, "abc", 3);
+    *len = 3;
+    return 0;
+}
+
+static int app_merge(void *ud, const uint8_t *buf, size_t len, uint64_t now)
+{
+    (void)now;
+    peer *p = ud;
+    p->merges++;
+    p->merged_len = len;
+    return len == 3 && !memcmp(buf, "abc", 3) ? 0 : SL_EMALFORMED;
+}
+
+static sl_swim *make_app_core(const char *name, uint8_t host, peer *p)
+{
+    sl_swim_config cfg = {.name = name,
+                          .addr = sl_addr_v4(127, 0, 0, host, 7946),
+                          .generation = 1,
+                          .cb = {.send = capture_send, /* capture is peer's first field */
+                                 .user_msg = app_msg,
+                                 .user_state = app_state,
+                                 .user_merge = app_merge,
+                                 .ud = p}};
+    assert_int_equal(sl_swim_profile("lan", &cfg.timing), 0);
+    sl_swim *s;
+    assert_int_equal(sl_swim_new(&cfg, 0, &s), 0);
+    return s;
+}
+
+/* Application messages ride the packets and push-pulls of the core: a
+ * newer message with the same key replaces the queued one, the receiver's
+ * handler sees what was sent, and a refused one is counted. */
+static void application_messages_ride_gossip_and_pushpull(void **state)
+{
+    (void)state;
+    peer pa = {0}, pb = {0};
+    sl_swim *a = make_app_core("a", 1, &pa);
+    sl_swim *b = make_app_core("b", 2, &pb);
+    uint8_t *st;
+    size_t stlen;
+    /* b joins a; b's application state reaches a's merge handler. */
+    assert_int_equal(sl_swim_encode_state(b, true, &st, &stlen), 0);
+    assert_int_equal(sl_swim_merge_state(a, st, stlen, 1, NULL), 0);
+    free(st);
+    assert_int_equal(pa.merges, 1);
+    assert_int_equal(pa.merged_len, 3);
+    assert_int_equal(sl_swim_broadcast(a, 7, (const uint8_t *)"old", 3), 0);
+    assert_int_equal(sl_swim_broadcast(a, 7, (const uint8_t *)"new!", 4), 0);
+    assert_int_equal(sl_swim_broadcast(a, 8, (const uint8_t *)"x-bad", 5), 0);
+    uint8_t big[SL_SWIM_USER_MAX + 1] = {0};
+    assert_int_equal(sl_swim_broadcast(a, 9, big, sizeof big), SL_ETOOBIG);
+    pa.out.packets = 0;
+    for (uint64_t t = 0; t < 1000 && pa.out.packets == 0; t += 50)
+        sl_swim_tick(a, t);
+    assert_true(pa.out.packets > 0);
+    sl_addr from = sl_addr_v4(127, 0, 0, 1, 7946);
+    sl_swim_recv(b, &from, pa.out.last, pa.out.last_len, 1000);
+    assert_int_equal(pb.msgs, 2); /* "new!" and "x-bad"; "old" was replaced */
+    assert_int_equal(sl_swim_get_stats(b)->drops[SL_DROP_USER], 1);
+    sl_swim_free(a);
+    sl_swim_free(b);
+}
+
 static void profiles_match_memberlist(void **state)
 {
     (void)state;
@@ -314,6 +401,7 @@ int main(void)
         cmocka_unit_test(wrong_cluster_label_is_dropped_and_counted),
         cmocka_unit_test(packets_never_exceed_max_size),
         cmocka_unit_test(decoders_survive_random_and_truncated_input),
+        cmocka_unit_test(application_messages_ride_gossip_and_pushpull),
         cmocka_unit_test(profiles_match_memberlist),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
