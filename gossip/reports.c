@@ -1,0 +1,269 @@
+/* Node reports (see include/starling/reports.h).
+ *
+ *   report := [2, node, service, version, [[replica, status, port, restarts]...]]
+ *
+ * A report replaces an older one for the same (node, service) when its
+ * version is higher. Only the node itself writes its reports, so versions
+ * never tie between different contents. The table is an array sorted by
+ * (node, service), like the catalog: small and deterministic. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mp.h"
+#include "starling/error.h"
+#include "starling/reports.h"
+
+struct sl_reports {
+    sl_report *r;
+    size_t n, cap;
+    uint64_t version;
+};
+
+const char *sl_replica_status_name(sl_replica_status s)
+{
+    static const char *names[] = {"starting", "running", "failed", "stopping"};
+    return (unsigned)s < 4 ? names[s] : "unknown";
+}
+
+sl_reports *sl_reports_new(void)
+{
+    return calloc(1, sizeof(sl_reports));
+}
+
+void sl_reports_free(sl_reports *t)
+{
+    if (t)
+        free(t->r);
+    free(t);
+}
+
+static int report_check(const sl_report *r)
+{
+    if (!r->node[0] || sl_service_name_check(r->service) || r->n > SL_REPORT_REPLICAS_MAX)
+        return SL_EINVAL;
+    for (uint32_t i = 0; i < r->n; i++)
+        if (r->replicas[i].status > SL_REPLICA_STOPPING || r->replicas[i].port > 65535 ||
+            r->replicas[i].replica >= SL_SVC_REPLICAS_MAX)
+            return SL_EINVAL;
+    return 0;
+}
+
+static void report_encode(const sl_report *r, sl__mp_writer *w)
+{
+    msgpack_packer *pk = &w->pk;
+    msgpack_pack_array(pk, 5);
+    msgpack_pack_uint8(pk, SL_APPMSG_REPORT);
+    sl__mp_put_str(w, r->node, strlen(r->node));
+    sl__mp_put_str(w, r->service, strlen(r->service));
+    msgpack_pack_uint64(pk, r->version);
+    msgpack_pack_array(pk, r->n);
+    for (uint32_t i = 0; i < r->n; i++) {
+        msgpack_pack_array(pk, 4);
+        msgpack_pack_uint32(pk, r->replicas[i].replica);
+        msgpack_pack_uint32(pk, r->replicas[i].status);
+        msgpack_pack_uint32(pk, r->replicas[i].port);
+        msgpack_pack_uint32(pk, r->replicas[i].restarts);
+    }
+}
+
+static int read_cstr(sl__mp_reader *rd, char *out, size_t max)
+{
+    const char *s;
+    uint32_t n;
+    if (sl__mp_read_str(rd, &s, &n) || n > max || memchr(s, 0, n))
+        return SL_EMALFORMED;
+    memcpy(out, s, n);
+    out[n] = 0;
+    return 0;
+}
+
+static int read_u32(sl__mp_reader *rd, uint32_t *v)
+{
+    uint64_t x;
+    if (sl__mp_read_uint(rd, &x) || x > UINT32_MAX)
+        return SL_EMALFORMED;
+    *v = (uint32_t)x;
+    return 0;
+}
+
+static int report_decode(sl__mp_reader *rd, sl_report *r)
+{
+    uint32_t n, m;
+    uint64_t kind;
+    memset(r, 0, sizeof *r);
+    if (sl__mp_read_array(rd, &n) || n < 5 || sl__mp_read_uint(rd, &kind) ||
+        kind != SL_APPMSG_REPORT || read_cstr(rd, r->node, 64) ||
+        read_cstr(rd, r->service, SL_SVC_NAME_MAX) || sl__mp_read_uint(rd, &r->version) ||
+        sl__mp_read_array(rd, &m) || m > SL_REPORT_REPLICAS_MAX)
+        return SL_EMALFORMED;
+    r->n = m;
+    for (uint32_t i = 0; i < m; i++) {
+        uint32_t f;
+        sl_replica_report *x = &r->replicas[i];
+        if (sl__mp_read_array(rd, &f) || f < 4 || read_u32(rd, &x->replica) ||
+            read_u32(rd, &x->status) || read_u32(rd, &x->port) || read_u32(rd, &x->restarts))
+            return SL_EMALFORMED;
+        for (uint32_t k = 4; k < f; k++)
+            if (sl__mp_skip(rd))
+                return SL_EMALFORMED;
+    }
+    for (uint32_t k = 5; k < n; k++)
+        if (sl__mp_skip(rd))
+            return SL_EMALFORMED;
+    return report_check(r) ? SL_EMALFORMED : 0;
+}
+
+static int cmp_key(const sl_report *a, const char *node, const char *service)
+{
+    int c = strcmp(a->node, node);
+    return c ? c : strcmp(a->service, service);
+}
+
+static size_t locate(const sl_reports *t, const char *node, const char *service, bool *found)
+{
+    size_t lo = 0, hi = t->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = cmp_key(&t->r[mid], node, service);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+static int store(sl_reports *t, const sl_report *r)
+{
+    bool found;
+    size_t pos = locate(t, r->node, r->service, &found);
+    if (found) {
+        if (r->version <= t->r[pos].version)
+            return 0;
+        t->r[pos] = *r;
+    } else {
+        if (t->n >= SL_REPORTS_MAX)
+            return SL_ETOOBIG;
+        if (t->n == t->cap) {
+            size_t cap = t->cap ? t->cap * 2 : 16;
+            sl_report *p = realloc(t->r, cap * sizeof *p);
+            if (!p)
+                return SL_ENOMEM;
+            t->r = p;
+            t->cap = cap;
+        }
+        memmove(&t->r[pos + 1], &t->r[pos], (t->n - pos) * sizeof *t->r);
+        t->r[pos] = *r;
+        t->n++;
+    }
+    t->version++;
+    return 1;
+}
+
+int sl_reports_put(sl_reports *t, const sl_report *r, uint8_t *msg, size_t cap, size_t *msg_len)
+{
+    if (report_check(r))
+        return SL_EINVAL;
+    sl__mp_writer w;
+    sl__mp_writer_init(&w, msg, cap);
+    report_encode(r, &w);
+    if (w.overflow)
+        return SL_ESPACE;
+    int rc = store(t, r);
+    if (rc < 0)
+        return rc;
+    *msg_len = w.len;
+    return 0;
+}
+
+int sl_reports_apply(sl_reports *t, const uint8_t *buf, size_t len)
+{
+    sl__mp_reader rd;
+    sl_report r;
+    sl__mp_reader_init(&rd, buf, len);
+    if (report_decode(&rd, &r) || sl__mp_remaining(&rd) != 0)
+        return SL_EMALFORMED;
+    int rc = store(t, &r);
+    return rc < 0 ? SL_EMALFORMED : rc;
+}
+
+int sl_reports_encode(const sl_reports *t, uint8_t **out, size_t *len)
+{
+    size_t cap = 16 + t->n * (64 + 80 + SL_REPORT_REPLICAS_MAX * 24);
+    uint8_t *buf = malloc(cap);
+    if (!buf)
+        return SL_ENOMEM;
+    sl__mp_writer w;
+    sl__mp_writer_init(&w, buf, cap);
+    msgpack_pack_array(&w.pk, t->n);
+    for (size_t i = 0; i < t->n; i++)
+        report_encode(&t->r[i], &w);
+    if (w.overflow) {
+        free(buf);
+        return SL_ENOMEM;
+    }
+    *out = buf;
+    *len = w.len;
+    return 0;
+}
+
+int sl_reports_merge(sl_reports *t, const uint8_t *buf, size_t len)
+{
+    sl__mp_reader rd, check;
+    uint32_t n;
+    sl_report r;
+    sl__mp_reader_init(&rd, buf, len);
+    if (sl__mp_read_array(&rd, &n) || n > SL_REPORTS_MAX)
+        return SL_EMALFORMED;
+    check = rd;
+    for (uint32_t i = 0; i < n; i++)
+        if (report_decode(&check, &r))
+            return SL_EMALFORMED;
+    if (sl__mp_remaining(&check) != 0)
+        return SL_EMALFORMED;
+    int stored = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        report_decode(&rd, &r);
+        if (store(t, &r) == 1)
+            stored++;
+    }
+    return stored;
+}
+
+void sl_reports_forget_node(sl_reports *t, const char *node)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->r[i].node, node) != 0)
+            t->r[j++] = t->r[i];
+    if (j != t->n)
+        t->version++;
+    t->n = j;
+}
+
+size_t sl_reports_size(const sl_reports *t)
+{
+    return t->n;
+}
+
+const sl_report *sl_reports_at(const sl_reports *t, size_t i)
+{
+    return i < t->n ? &t->r[i] : NULL;
+}
+
+const sl_report *sl_reports_find(const sl_reports *t, const char *node, const char *service)
+{
+    bool found;
+    size_t pos = locate(t, node, service, &found);
+    return found ? &t->r[pos] : NULL;
+}
+
+uint64_t sl_reports_version(const sl_reports *t)
+{
+    return t->version;
+}
