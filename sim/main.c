@@ -32,7 +32,7 @@
 #include "scenario.h"
 
 static const char usage[] =
-    "usage: starling-sim SCENARIO [--seed N] [--json FILE] [--csv FILE] [--quiet]\n"
+    "usage: starling-sim SCENARIO [--seed N] [--json FILE] [--csv FILE] [--trace FILE] [--quiet]\n"
     "\n"
     "Runs the SWIM gossip core for every node of SCENARIO on a virtual clock and\n"
     "reports detection times, false positives, convergence, ghosts and traffic.\n"
@@ -41,6 +41,8 @@ static const char usage[] =
     "  --json FILE  write the JSON report to FILE ('-' for stdout) instead of\n"
     "               printing the human summary\n"
     "  --csv FILE   write the per-second time series to FILE ('-' for stdout)\n"
+    "  --trace FILE write every membership event every live node reports to FILE,\n"
+    "               one line each: TIME OBSERVER EVENT MEMBER [by DECLARER] GEN.CTR\n"
     "  --quiet      print neither the summary nor progress on stderr\n"
     "  --help       show this help\n"
     "\n"
@@ -50,7 +52,7 @@ static const char usage[] =
     "The scenario language is described in README.md, \"Simulating a cluster\".\n";
 
 typedef struct options {
-    const char *scenario, *json, *csv;
+    const char *scenario, *json, *csv, *trace;
     bool quiet, seed_given;
     uint64_t seed;
 } options;
@@ -113,6 +115,8 @@ static int parse_args(int argc, char **argv, options *o) {
             o->seed_given = true;
         } else if (strcmp(a, "--json") == 0 && has_value) {
             o->json = argv[++i];
+        } else if (strcmp(a, "--trace") == 0 && has_value) {
+            o->trace = argv[++i];
         } else if (strcmp(a, "--csv") == 0 && has_value) {
             o->csv = argv[++i];
         } else if (a[0] == '-' && a[1] != '\0') {
@@ -165,17 +169,26 @@ int main(int argc, char **argv) {
     uint64_t seed = o.seed_given ? o.seed : sc.seed;
     progress p = {.on = !o.quiet, .tty = isatty(2) == 1};
     p.start = p.last = wall_now();
+    sl_sim_hooks hooks = {.progress = on_progress, .ud = &p};
+    if (o.trace && !(hooks.trace = strcmp(o.trace, "-") ? fopen(o.trace, "w") : stdout)) {
+        fprintf(stderr, "starling-sim: %s: %s\n", o.trace, strerror(errno));
+        sl_sim_scenario_deinit(&sc);
+        return 1;
+    }
     sl_sim_run *r;
-    if (sl_sim_execute(&sc, seed, on_progress, &p, &r, err, sizeof err) != 0) {
+    int run_rc = sl_sim_execute(&sc, seed, &hooks, &r, err, sizeof err);
+    bool trace_bad = hooks.trace && (hooks.trace == stdout ? fflush(stdout) : fclose(hooks.trace));
+    if (run_rc != 0) {
         fprintf(stderr, "starling-sim: %s\n", err);
         sl_sim_scenario_deinit(&sc);
         return 1;
     }
+    if (trace_bad) fprintf(stderr, "starling-sim: cannot write %s\n", o.trace);
     if (p.shown && p.tty) fputs("\n", stderr);
     sl_sim_perf perf = {.wall_s = wall_now() - p.start,
                         .events = sl_world_events_processed(r->w),
                         .peak_rss_mb = peak_rss_mb()};
-    int rc = sl_sim_run_ok(r) ? 0 : 1;
+    int rc = sl_sim_run_ok(r) && !trace_bad ? 0 : 1;
     if (o.json && write_out(o.json, r, o.scenario, &perf, true) != 0) rc = 1;
     if (o.csv && write_out(o.csv, r, o.scenario, &perf, false) != 0) rc = 1;
     if (!o.json && !o.quiet) sl_sim_report_text(r, o.scenario, &perf, stdout);

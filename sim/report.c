@@ -204,6 +204,19 @@ static json_t *json_final(const sl_sim_run *r) {
     json_object_set_new(o, "suspect", json_integer((json_int_t)v.suspect));
     json_object_set_new(o, "dead", json_integer((json_int_t)v.dead));
     json_object_set_new(o, "bad_views", json_integer(v.bad_views));
+    sl_sim_mismatch mm[10];
+    size_t n = sl_sim_track_mismatches(r->track, mm, sizeof mm / sizeof *mm);
+    json_t *a = json_array();
+    char nm[24];
+    for (size_t i = 0; i < n; i++) {
+        json_t *x = json_object();
+        json_object_set_new(x, "observer", json_string(node_name(mm[i].observer, nm, sizeof nm)));
+        json_object_set_new(x, "node", json_string(node_name(mm[i].node, nm, sizeof nm)));
+        json_object_set_new(x, "believed", json_string(mm[i].believed));
+        json_object_set_new(x, "is", json_string(mm[i].truth_alive ? "alive" : "down"));
+        json_array_append_new(a, x);
+    }
+    json_object_set_new(o, "wrong_beliefs", a);
     return o;
 }
 

@@ -22,6 +22,7 @@
 
 typedef struct ctx {
     sl_sim_run *r;
+    sl_sim_hooks hooks;
     sl_rng rng;
     int next_node; /* the next free name for a join */
     int *live;     /* scratch for picking a random live node */
@@ -153,7 +154,20 @@ static void sample(ctx *c, uint64_t t, uint64_t *packets, uint64_t *bytes) {
     *bytes += s->bytes;
 }
 
-static int timeline(ctx *c, sl_sim_progress_fn progress, void *ud, char *err, size_t errcap) {
+/* The world's event observer when tracing: write the line, then track. */
+static void trace_event(void *ud, int node, uint64_t now_ms, const sl_swim_event *ev) {
+    ctx *c = ud;
+    if (sl_sim_track_is_live(c->r->track, node)) {
+        fprintf(c->hooks.trace, "%llu.%03llu n%d %s %s", (unsigned long long)(now_ms / 1000),
+                (unsigned long long)(now_ms % 1000), node, sl_swim_event_name(ev->type), ev->name);
+        if (ev->from && (ev->type == SL_EVENT_SUSPECT || ev->type == SL_EVENT_FAILED))
+            fprintf(c->hooks.trace, " by %s", ev->from);
+        fprintf(c->hooks.trace, " %u.%u\n", ev->inc.gen, ev->inc.ctr);
+    }
+    sl_sim_track_event(c->r->track, node, now_ms, ev);
+}
+
+static int timeline(ctx *c, char *err, size_t errcap) {
     sl_sim_run *r = c->r;
     const sl_sim_scenario *sc = r->sc;
     size_t next = 0;
@@ -168,7 +182,7 @@ static int timeline(ctx *c, sl_sim_progress_fn progress, void *ud, char *err, si
         }
         advance(c, end);
         sample(c, end, &packets, &bytes);
-        if (progress) progress(ud, r, end);
+        if (c->hooks.progress) c->hooks.progress(c->hooks.ud, r, end);
     }
     return 0;
 }
@@ -181,11 +195,12 @@ static uint64_t grace_ms(const sl_swim_timing *t, int n) {
     return (uint64_t)max + 2 * (uint64_t)t->probe_interval_ms;
 }
 
-int sl_sim_execute(const sl_sim_scenario *sc, uint64_t seed, sl_sim_progress_fn progress, void *ud,
+int sl_sim_execute(const sl_sim_scenario *sc, uint64_t seed, const sl_sim_hooks *hooks,
                    sl_sim_run **out, char *err, size_t errcap) {
     *out = NULL;
     sl_sim_run *r = calloc(1, sizeof *r);
     ctx c = {.r = r};
+    if (hooks) c.hooks = *hooks;
     sl_world_config cfg = {
         .seed = seed, .latency_us = sc->latency_us, .jitter_us = sc->jitter_us, .loss = sc->loss};
     if (!r || sl_swim_profile(sc->profile, &cfg.timing) != 0) goto oom;
@@ -197,8 +212,11 @@ int sl_sim_execute(const sl_sim_scenario *sc, uint64_t seed, sl_sim_progress_fn 
     c.live = malloc((size_t)sc->max_nodes * sizeof *c.live);
     if (!r->samples || !r->track || !r->w || !c.live) goto oom;
     sl_rng_seed(&c.rng, sl_mix64(seed ^ 0x72756e6e6572ull));
-    sl_world_on_event(r->w, sl_sim_track_event, r->track);
-    if (timeline(&c, progress, ud, err, errcap) != 0) {
+    if (c.hooks.trace)
+        sl_world_on_event(r->w, trace_event, &c);
+    else
+        sl_world_on_event(r->w, sl_sim_track_event, r->track);
+    if (timeline(&c, err, errcap) != 0) {
         free(c.live);
         sl_sim_run_free(r);
         return -1;

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "scenario.h"
 #include "track.h"
@@ -37,13 +38,20 @@ typedef struct sl_sim_run {
     uint64_t skipped_actions; /* actions on nodes in the wrong state (crash a crashed node) */
 } sl_sim_run;
 
-/* Called once per simulated second. */
-typedef void (*sl_sim_progress_fn)(void *ud, const sl_sim_run *r, uint64_t now_ms);
+/* What the caller wants to see while the run goes. */
+typedef struct sl_sim_hooks {
+    /* Called once per simulated second; may be NULL. */
+    void (*progress)(void *ud, const sl_sim_run *r, uint64_t now_ms);
+    void *ud;
+    /* When set, every membership event every live node reports is written
+     * there, one line each: "TIME OBSERVER EVENT MEMBER [by DECLARER] GEN.CTR". */
+    FILE *trace;
+} sl_sim_hooks;
 
 /* Runs the scenario with the given seed to its end. Returns 0 and sets
  * *out (free it with sl_sim_run_free()), or -1 with a message in err. The
- * scenario must outlive the run. */
-int sl_sim_execute(const sl_sim_scenario *sc, uint64_t seed, sl_sim_progress_fn progress, void *ud,
+ * scenario must outlive the run; hooks may be NULL. */
+int sl_sim_execute(const sl_sim_scenario *sc, uint64_t seed, const sl_sim_hooks *hooks,
                    sl_sim_run **out, char *err, size_t errcap);
 
 void sl_sim_run_free(sl_sim_run *r);

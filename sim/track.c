@@ -197,10 +197,13 @@ static record *record_open(sl_sim_track *t, record_list *l, int m, uint64_t now_
     }
     uint32_t *d = malloc((size_t)t->max * sizeof *d);
     if (!d) return NULL;
+    /* Observers that do not know m have nothing to see; those that already
+     * hold it dead (or left, for a leave) saw it at once. */
     for (int o = 0; o < t->max; o++) {
         uint8_t b = row(t, o)[m];
-        bool seen = leave ? (b == B_LEFT || b == B_UNKNOWN || b == B_REAPED) : !aliveish(b);
-        d[o] = o == m || !t->observing[o] ? D_NA : seen ? 0 : D_PENDING;
+        bool seen = leave ? b == B_LEFT : (b == B_DEAD || b == B_LEFT);
+        bool na = o == m || !t->observing[o] || b == B_UNKNOWN || b == B_REAPED;
+        d[o] = na ? D_NA : seen ? 0 : D_PENDING;
     }
     l->open[m] = (int)l->n;
     l->r[l->n++] = (record){.node = m, .at_ms = now_ms, .delay = d};
@@ -514,8 +517,21 @@ static uint8_t belief_of_state(sl_member_state st) {
     }
 }
 
+static const char *const belief_names[] = {"unknown", "alive", "suspect", "dead", "left", "reaped"};
+
+size_t sl_sim_track_mismatches(const sl_sim_track *t, sl_sim_mismatch *out, size_t max) {
+    size_t n = 0;
+    for (int o = 0; o < t->max && n < max; o++) {
+        if (!t->observing[o] || t->mismatch[o] == 0) continue;
+        const uint8_t *r = row(t, o);
+        for (int m = 0; m < t->max && n < max; m++)
+            if (aliveish(r[m]) != t->truth[m])
+                out[n++] = (sl_sim_mismatch){o, m, belief_names[r[m]], t->truth[m] != 0};
+    }
+    return n;
+}
+
 uint64_t sl_sim_track_verify(const sl_sim_track *t, sl_world *w, char *msg, size_t cap) {
-    static const char *const names[] = {"unknown", "alive", "suspect", "dead", "left", "reaped"};
     uint64_t bad = 0;
     if (cap) msg[0] = '\0';
     for (int o = 0; o < t->max && o < sl_world_size(w); o++) {
@@ -536,7 +552,7 @@ uint64_t sl_sim_track_verify(const sl_sim_track *t, sl_world *w, char *msg, size
             }
             if (bad++ == 0 && cap)
                 snprintf(msg, cap, "n%d holds %s as %s, the events said %s", o, v.name,
-                         sl_member_state_name(v.state), m >= 0 ? names[r[m]] : "nothing");
+                         sl_member_state_name(v.state), m >= 0 ? belief_names[r[m]] : "nothing");
         }
         if (known > matched) {
             if (bad == 0 && cap)

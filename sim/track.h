@@ -95,6 +95,17 @@ uint64_t sl_sim_track_false_positives(const sl_sim_track *t, bool paused);
 const sl_sim_fp *sl_sim_track_fp_samples(const sl_sim_track *t, size_t *n);
 uint64_t sl_sim_track_ghosts(const sl_sim_track *t);
 
+/* A live node's wrong belief about a member, for the report. */
+typedef struct sl_sim_mismatch {
+    int observer, node;
+    const char *believed; /* "alive", "suspect", "dead", "left", "unknown" or "reaped" */
+    bool truth_alive;
+} sl_sim_mismatch;
+
+/* Fills out[0..max) with the first wrong beliefs live nodes hold now, in
+ * (observer, node) order; returns how many it wrote. O(max_nodes^2). */
+size_t sl_sim_track_mismatches(const sl_sim_track *t, sl_sim_mismatch *out, size_t max);
+
 /* Compares every live node's core with what the events said. Returns the
  * number of disagreeing (observer, member) pairs; writes the first into msg. */
 uint64_t sl_sim_track_verify(const sl_sim_track *t, sl_world *w, char *msg, size_t cap);
