@@ -67,6 +67,7 @@ for bin in "$BUILD"/tests/test_*; do
 done
 for script in tests/cli/*.sh tests/sim/*.sh tests/cluster/*.sh; do
     [ -f "$script" ] || continue
+    case $(basename "$script") in lib*.sh) continue ;; esac # sourced helpers, not tests
     [[ $script =~ $only ]] || continue
     run_script "$script"
 done
