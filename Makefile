@@ -29,6 +29,9 @@ GOSSIP_SRC := $(wildcard gossip/*.c)
 PLACEMENT_SRC := $(wildcard placement/*.c)
 SIMLIB_SRC := $(filter-out sim/main.c,$(wildcard sim/*.c))
 NODE_SRC := $(wildcard node/*.c)
+NODELIB_SRC := $(filter-out node/main.c,$(NODE_SRC))
+SVC_SRC := $(wildcard tests/svc/*.c)
+SVC_BINS := $(patsubst tests/svc/%.c,$(BUILD)/svc/%,$(SVC_SRC))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 TESTLIB_SRC := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
 
@@ -37,6 +40,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 GOSSIP_LIB := $(BUILD)/libstarling_gossip.a
 PLACEMENT_LIB := $(BUILD)/libstarling_placement.a
 SIM_LIB := $(BUILD)/libstarling_sim.a
+NODE_LIB := $(BUILD)/libstarling_node.a
 STARLING := $(BUILD)/starling
 STARLING_SIM := $(BUILD)/starling-sim
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -50,7 +54,7 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 all: deps
 	@$(MAKE) --no-print-directory build
 
-build: $(STARLING) $(STARLING_SIM) $(UNIT_BINS) $(BENCH_BINS)
+build: $(STARLING) $(STARLING_SIM) $(UNIT_BINS) $(BENCH_BINS) $(SVC_BINS)
 
 # Installs the Debian packages that pkg-config cannot find. Quiet when all is there.
 deps:
@@ -74,18 +78,25 @@ $(PLACEMENT_LIB): $(call obj,$(PLACEMENT_SRC))
 	@rm -f $@; ar rcs $@ $^
 $(SIM_LIB): $(call obj,$(SIMLIB_SRC))
 	@rm -f $@; ar rcs $@ $^
+$(NODE_LIB): $(call obj,$(NODELIB_SRC))
+	@rm -f $@; ar rcs $@ $^
 
-$(STARLING): $(call obj,$(NODE_SRC)) $(PLACEMENT_LIB) $(GOSSIP_LIB)
+$(STARLING): $(call obj,node/main.c) $(NODE_LIB) $(PLACEMENT_LIB) $(GOSSIP_LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
 $(STARLING_SIM): $(call obj,sim/main.c) $(SIM_LIB) $(PLACEMENT_LIB) $(GOSSIP_LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(call obj,$(TESTLIB_SRC)) $(SIM_LIB) $(PLACEMENT_LIB) $(GOSSIP_LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(call obj,$(TESTLIB_SRC)) $(SIM_LIB) $(NODE_LIB) $(PLACEMENT_LIB) $(GOSSIP_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(TEST_LIBS) $(LIBS)
 
 $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(SIM_LIB) $(PLACEMENT_LIB) $(GOSSIP_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+# Small programs the tests run as replicas (tests/svc/*.c).
+$(BUILD)/svc/%: $(BUILD)/obj/tests/svc/%.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
