@@ -108,6 +108,7 @@ struct sl_swim {
     uint32_t nsusp, susp_cap;
 
     uint64_t next_probe_ms, next_gossip_ms, next_pushpull_ms;
+    uint64_t next_reap_ms; /* no tombstone is due before this (sl__reap) */
     uint64_t next_unknown_sync_ms; /* rate limit of syncs with unknown probers */
 
     sl__bcast_queue bq;

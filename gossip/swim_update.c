@@ -63,6 +63,8 @@ static void set_state(sl_swim *s, sl__member *m, sl_member_state st, uint64_t no
         s->nlive++;
     if (m->state != st)
         m->since_ms = now_ms;
+    if (!live && m->state != st && now_ms + s->t.reap_ms < s->next_reap_ms)
+        s->next_reap_ms = now_ms + s->t.reap_ms; /* a new tombstone to reap then */
     m->state = (uint8_t)st;
     m->conflict_reported = 0;
 }
@@ -268,11 +270,20 @@ static void remember_forgotten(sl_swim *s, const sl__member *m, uint64_t now_ms)
     f->until_ms = now_ms + s->t.reap_ms;
 }
 
+/* Forgets the tombstones that are due. Called every probe interval, it scans
+ * the members only when next_reap_ms (the earliest time a tombstone can be
+ * due, kept by set_state) has come: with every simulated node holding the
+ * whole cluster, a scan per tick was a quarter of the simulator's time. */
 void sl__reap(sl_swim *s, uint64_t now_ms)
 {
+    if (now_ms < s->next_reap_ms)
+        return;
+    s->next_reap_ms = UINT64_MAX;
     for (uint32_t p = 1; p < s->nm;) {
         sl__member *m = &s->m[p];
         if (sl__member_is_live(m) || now_ms - m->since_ms < s->t.reap_ms) {
+            if (!sl__member_is_live(m) && m->since_ms + s->t.reap_ms < s->next_reap_ms)
+                s->next_reap_ms = m->since_ms + s->t.reap_ms;
             p++;
             continue;
         }
