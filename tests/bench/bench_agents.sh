@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# Agents on loopback, Starling next to Serf: join convergence time, kill -9
+# detection time (first peer and all peers), resident memory per agent, and
+# CPU per idle agent. Writes the figures into BENCHMARKS.md, "## Agents".
+#
+#   N=50 PROFILE=lan IDLE=30 tests/bench/bench_agents.sh     (what `make bench` runs)
+#
+# Method, the same for both systems:
+#   - agent n1 starts first; once it answers its RPC, the clock starts and
+#     n2..nN start at once, each told to join n1;
+#   - convergence: when every agent has logged a join for each of the N-1
+#     others (timestamps are taken as each log line is written, by a reader
+#     on the agent's log pipe, with bash's $EPOCHREALTIME);
+#   - memory: VmRSS from /proc/PID/status, 5 s after convergence;
+#   - idle CPU: utime+stime from /proc/PID/stat over IDLE seconds;
+#   - detection: n(N/2) is killed with SIGKILL; the time until the first and
+#     until the last of the others logs it as failed.
+# Serf (Debian package `serf`) runs only when installed; otherwise its
+# columns say so.
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+BUILD=${BUILD:-build}
+STARLING=${STARLING:-$BUILD/starling}
+N=${N:-50}
+PROFILE=${PROFILE:-lan}
+IDLE=${IDLE:-30}
+OUT=${OUT:-BENCHMARKS.md}
+if [ ! -x "$STARLING" ]; then
+    echo "bench_agents: $STARLING is missing; run make first" >&2
+    exit 1
+fi
+if [ "$N" -lt 3 ] || [ "$N" -gt 250 ]; then
+    echo "bench_agents: N must be between 3 and 250" >&2
+    exit 2
+fi
+DIR=$(mktemp -d "${TMPDIR:-/tmp}/starling-bench.XXXXXX")
+HZ=$(getconf CLK_TCK)
+declare -a PIDS=() TSPIDS=() FDS=()
+
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null; done
+    for p in "${PIDS[@]}"; do [ -n "$p" ] && wait "$p" 2>/dev/null; done
+    close_logs
+    rm -rf "$DIR"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# Copies stdin to stdout with each line prefixed by the time it was read.
+ts_lines() {
+    local l
+    while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "$l"; done
+}
+
+close_logs() {
+    local fd p
+    for fd in "${FDS[@]}"; do exec {fd}>&-; done
+    for p in "${TSPIDS[@]}"; do
+        kill "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    FDS=()
+    TSPIDS=()
+}
+
+# start SYSTEM I NET [join address]: starts agent nI of SYSTEM on NET.I.
+start() {
+    local sys=$1 i=$2 net=$3 join=${4:-} fd
+    local ip=$net.$((10 + i)) log=$DIR/$sys/n$i.log
+    exec {fd}> >(ts_lines >"$log")
+    TSPIDS+=($!)
+    FDS+=("$fd")
+    if [ "$sys" = starling ]; then
+        "$STARLING" agent --name "n$i" --bind "$ip:7946" --rpc "$ip:7373" --profile "$PROFILE" \
+            ${join:+--join "$join"} >&"$fd" 2>&1 &
+    else
+        serf agent -node "n$i" -bind "$ip:7946" -rpc-addr "$ip:7373" -profile "$PROFILE" \
+            -log-level info ${join:+-join "$join"} >&"$fd" 2>&1 &
+    fi
+    PIDS[i]=$!
+}
+
+# answers SYSTEM IP: the agent's RPC answers.
+answers() {
+    if [ "$1" = starling ]; then
+        "$STARLING" members --rpc "$2:7373" >/dev/null 2>&1
+    else
+        serf members -rpc-addr "$2:7373" >/dev/null 2>&1
+    fi
+}
+
+# join_pattern / fail_pattern SYSTEM: the log lines that report a member
+# joining / failing, with the member's name as the first word after them.
+join_pattern() { [ "$1" = starling ] && echo ' member ' || echo 'EventMemberJoin: '; }
+
+# converged_at SYSTEM I: the time at which agent nI had logged N-1 joins, or
+# nothing yet.
+converged_at() {
+    local pat
+    pat=$(join_pattern "$1")
+    awk -v pat="$pat" -v self="n$2" -v want=$((N - 1)) -v sys="$1" '
+        index($0, pat) {
+            rest = substr($0, index($0, pat) + length(pat))
+            split(rest, w, /[ :]/)
+            name = w[1]
+            if (sys == "starling" && rest !~ /^[^ ]+ joined /) next
+            if (name != self && !(name in seen)) { seen[name] = 1; n++ }
+            if (n == want) { print $1; exit }
+        }' "$DIR/$1/n$2.log"
+}
+
+# failed_at SYSTEM I VICTIM: when agent nI logged VICTIM as failed, if it has.
+failed_at() {
+    local pat
+    if [ "$1" = starling ]; then pat=" member $3 failed "; else pat="EventMemberFailed: $3 "; fi
+    grep -F -m1 -- "$pat" "$DIR/$1/n$2.log" | awk '{ print $1 }'
+}
+
+# poll_all SECONDS FUNC SYSTEM [ARGS...]: waits until FUNC prints something
+# for every agent but the victim (when set); bounded.
+poll_all() {
+    local secs=$1 fn=$2 sys=$3 deadline i ok
+    shift 3
+    deadline=$((SECONDS + secs))
+    while :; do
+        ok=1
+        for i in $(seq 1 "$N"); do
+            [ "$i" = "${VICTIM:-0}" ] && continue
+            [ -n "$("$fn" "$sys" "$i" "$@")" ] || { ok=0; break; }
+        done
+        [ $ok = 1 ] && return 0
+        [ "$SECONDS" -ge "$deadline" ] && return 1
+        sleep 0.5
+    done
+}
+
+# ticks PID: utime + stime in clock ticks.
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+run_system() {
+    local sys=$1 net=$2 i t0 tk last first
+    mkdir -p "$DIR/$sys"
+    VICTIM=
+    echo "[$sys] starting $N agents on $net.0/24, profile $PROFILE"
+    start "$sys" 1 "$net"
+    local deadline=$((SECONDS + 20))
+    until answers "$sys" "$net.11"; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "[$sys] the first agent does not answer" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+    t0=$EPOCHREALTIME
+    for i in $(seq 2 "$N"); do start "$sys" "$i" "$net" "$net.11:7946"; done
+    if ! poll_all 120 converged_at "$sys"; then
+        echo "[$sys] did not converge within 120 s" >&2
+        return 1
+    fi
+    last=$(for i in $(seq 1 "$N"); do converged_at "$sys" "$i"; done | sort -n | tail -n1)
+    R_CONV[$sys]=$(awk -v a="$t0" -v b="$last" 'BEGIN { printf "%.2f", b - a }')
+    echo "[$sys] converged in ${R_CONV[$sys]} s"
+    sleep 5 # let the joins' push-pulls and broadcasts settle before measuring
+    # VmRSS counts every shared page in full in every process; Pss splits the
+    # shared ones among the processes that map them; RssAnon is the private
+    # part. Means over the N agents (KiB): VmRSS, max VmRSS, Pss, RssAnon.
+    R_RSS[$sys]=$(for i in $(seq 1 "$N"); do
+        p=${PIDS[i]}
+        echo "$(awk '/^VmRSS:/ { r = $2 } /^RssAnon:/ { a = $2 } END { print r, a }' \
+            "/proc/$p/status") $(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup")"
+    done | awk '{ r += $1; a += $2; p += $3; if ($1 > m) m = $1 }
+        END { printf "%.0f %.0f %.0f %.0f", r / NR, m, p / NR, a / NR }')
+    echo "[$sys] memory per agent (KiB; VmRSS mean, VmRSS max, Pss mean, RssAnon mean): ${R_RSS[$sys]}"
+
+    local -a before
+    for i in $(seq 1 "$N"); do before[i]=$(ticks "${PIDS[i]}"); done
+    sleep "$IDLE" # the measurement window itself
+    tk=0
+    for i in $(seq 1 "$N"); do tk=$((tk + $(ticks "${PIDS[i]}") - before[i])); done
+    R_CPU[$sys]=$(awk -v t="$tk" -v n="$N" -v hz="$HZ" -v s="$IDLE" \
+        'BEGIN { printf "%.3f", 100 * t / hz / s / n }')
+    echo "[$sys] idle CPU per agent over $IDLE s: ${R_CPU[$sys]} % of a core"
+
+    VICTIM=$((N / 2))
+    local tk0=$EPOCHREALTIME
+    kill -9 "${PIDS[VICTIM]}"
+    wait "${PIDS[VICTIM]}" 2>/dev/null
+    PIDS[VICTIM]=
+    if ! poll_all 120 failed_at "$sys" "n$VICTIM"; then
+        echo "[$sys] not every peer noticed n$VICTIM within 120 s" >&2
+        return 1
+    fi
+    read -r first last < <(for i in $(seq 1 "$N"); do
+        [ "$i" = "$VICTIM" ] || failed_at "$sys" "$i" "n$VICTIM"
+    done | sort -n | awk 'NR == 1 { f = $1 } { l = $1 } END { print f, l }')
+    R_DET1[$sys]=$(awk -v a="$tk0" -v b="$first" 'BEGIN { printf "%.2f", b - a }')
+    R_DETN[$sys]=$(awk -v a="$tk0" -v b="$last" 'BEGIN { printf "%.2f", b - a }')
+    echo "[$sys] kill -9 detected by the first peer in ${R_DET1[$sys]} s, by all in ${R_DETN[$sys]} s"
+    stop_all
+}
+
+stop_all() {
+    local i deadline=$((SECONDS + 30))
+    for i in "${!PIDS[@]}"; do [ -n "${PIDS[i]}" ] && kill -TERM "${PIDS[i]}" 2>/dev/null; done
+    for i in "${!PIDS[@]}"; do
+        [ -n "${PIDS[i]}" ] || continue
+        while kill -0 "${PIDS[i]}" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+        kill -9 "${PIDS[i]}" 2>/dev/null
+        wait "${PIDS[i]}" 2>/dev/null
+    done
+    PIDS=()
+    close_logs
+}
+
+declare -A R_CONV R_RSS R_CPU R_DET1 R_DETN
+base=$((RANDOM % 200 + 20))
+run_system starling "127.$base.$((RANDOM % 125 + 1))" || exit 1
+have_serf=0
+if command -v serf >/dev/null 2>&1; then
+    have_serf=1
+    run_system serf "127.$base.$((RANDOM % 125 + 126))" || exit 1
+else
+    echo "[serf] not installed (Debian package 'serf'): Starling's figures only"
+fi
+
+# ---- the report ----
+ratio() { # serf / starling, or "-"
+    [ "$have_serf" = 1 ] || { echo "-"; return; }
+    awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.1f", b / a; else print "-" }'
+}
+col() { [ "$have_serf" = 1 ] && echo "$1" || echo "not installed"; }
+f() { echo "${R_RSS[$2]:-0 0 0 0}" | awk -v k="$1" '{ print $k }'; } # memory field K of SYSTEM
+cmd="N=$N PROFILE=$PROFILE IDLE=$IDLE tests/bench/bench_agents.sh"
+report=$(
+    cat <<REPORT
+## Agents
+
+\`make bench\` runs \`$cmd\`: $N agents of each system on loopback
+(127.0.0.0/8, one address per agent), profile \`$PROFILE\` for both, on
+$(nproc) cores ($(uname -sr), $(date -u +%Y-%m-%d)). Serf: $([ "$have_serf" = 1 ] && serf version | head -n1 || echo "not installed").
+Method: see the comment at the top of tests/bench/bench_agents.sh.
+
+| figure | Starling | Serf | Serf / Starling |
+|---|---|---|---|
+| join convergence: every agent has seen the other $((N - 1)) join | ${R_CONV[starling]} s | $(col "${R_CONV[serf]:-} s") | $(ratio "${R_CONV[starling]}" "${R_CONV[serf]:-0}") |
+| \`kill -9\` detection, first peer | ${R_DET1[starling]} s | $(col "${R_DET1[serf]:-} s") | $(ratio "${R_DET1[starling]}" "${R_DET1[serf]:-0}") |
+| \`kill -9\` detection, all peers | ${R_DETN[starling]} s | $(col "${R_DETN[serf]:-} s") | $(ratio "${R_DETN[starling]}" "${R_DETN[serf]:-0}") |
+| resident memory per agent: VmRSS, mean (max) | $(f 1 starling) KiB ($(f 2 starling) KiB) | $(col "$(f 1 serf) KiB ($(f 2 serf) KiB)") | $(ratio "$(f 1 starling)" "$(f 1 serf)") |
+| proportional memory per agent: Pss, mean | $(f 3 starling) KiB | $(col "$(f 3 serf) KiB") | $(ratio "$(f 3 starling)" "$(f 3 serf)") |
+| private memory per agent: RssAnon, mean | $(f 4 starling) KiB | $(col "$(f 4 serf) KiB") | $(ratio "$(f 4 starling)" "$(f 4 serf)") |
+| CPU per idle agent over $IDLE s (% of one core) | ${R_CPU[starling]} % | $(col "${R_CPU[serf]:-} %") | $(ratio "${R_CPU[starling]}" "${R_CPU[serf]:-0}") |
+
+Targets: memory at most 1/10 of Serf's (ratio >= 10); idle CPU and detection
+time no worse than Serf's (ratio >= 1).
+REPORT
+)
+echo
+echo "$report"
+
+# Replaces the "## Agents" section of $OUT (up to the next "## " heading),
+# or appends it; creates the file when missing.
+[ -f "$OUT" ] || printf '# Benchmarks\n' >"$OUT"
+tmp=$(mktemp "$OUT.XXXXXX")
+printf '%s\n' "$report" >"$DIR/section"
+awk -v sec="$DIR/section" '
+    function emit() { while ((getline l < sec) > 0) print l; print ""; done = 1 }
+    /^## Agents[ \t]*$/ { emit(); skip = 1; next }
+    skip && /^## / { skip = 0 }
+    !skip { print }
+    END { if (!done) { print ""; emit() } }' "$OUT" >"$tmp" && mv "$tmp" "$OUT"
+echo "wrote the results into $OUT"

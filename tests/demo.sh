@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# `make demo`: five Starling peers on this machine, narrated.
+#
+# Starts five agents on loopback addresses, shows the membership, kills one
+# with SIGKILL and shows the others noticing, restarts it, shows a graceful
+# leave, and stops everything. Every wait is bounded; every process started
+# here is stopped by its PID when the demo ends, however it ends.
+set -u
+cd "$(dirname "$0")/.." || exit 2
+BUILD=${BUILD:-build}
+STARLING=$BUILD/starling
+if [ ! -x "$STARLING" ]; then
+    echo "demo: $STARLING is missing; run make first" >&2
+    exit 1
+fi
+NET=127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1))
+DIR=$(mktemp -d "${TMPDIR:-/tmp}/starling-demo.XXXXXX")
+declare -A PID
+NAMES=(n1 n2 n3 n4 n5)
+
+cleanup() {
+    local n
+    for n in "${!PID[@]}"; do kill -9 "${PID[$n]}" 2>/dev/null; done
+    for n in "${!PID[@]}"; do wait "${PID[$n]}" 2>/dev/null; done
+    rm -rf "$DIR"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+if [ -t 1 ]; then B=$'\e[1m' D=$'\e[2m' R=$'\e[0m'; else B= D= R=; fi
+say() { printf '\n%s%s%s\n' "$B" "$*" "$R"; }
+note() { printf '%s\n' "$*" | fold -s -w 78; }
+# show CMD...: prints the command as typed, then runs it.
+show() {
+    printf '%s$ %s%s\n' "$D" "$*" "$R"
+    "$@"
+}
+ip() { echo "$NET.${1#n}"; }
+
+start() {
+    local n=$1
+    shift
+    "$STARLING" agent --name "$n" --bind "$(ip "$n"):7946" --rpc "$(ip "$n"):7373" \
+        --profile local "$@" 2>>"$DIR/$n.log" &
+    PID[$n]=$!
+}
+
+status_of() { # status_of OBSERVER TARGET
+    "$STARLING" members --rpc "$(ip "$1"):7373" 2>/dev/null | awk -v n="$2" '$1 == n { print $3 }'
+}
+# wait_all SECONDS STATUS TARGET OBSERVER...: until every observer says so.
+wait_all() {
+    local deadline=$((SECONDS + $1)) st=$2 target=$3 o ok
+    shift 3
+    while :; do
+        ok=1
+        for o in "$@"; do [ "$(status_of "$o" "$target")" = "$st" ] || ok=0; done
+        [ $ok = 1 ] && return 0
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "demo: gave up waiting for $target to be $st everywhere" >&2
+            exit 1
+        fi
+        sleep 0.2
+    done
+}
+others() {
+    local n
+    for n in "${NAMES[@]}"; do [ "$n" != "$1" ] && echo "$n"; done
+}
+
+say "Starling: five peers, no leader."
+note "Every machine runs the same program, 'starling agent'. Peers find each \
+other with SWIM gossip: each one pings a random peer every second, asks \
+others to ping it when it does not answer, and spreads what it learns on \
+the back of those pings. Here the five 'machines' are five processes on \
+the loopback addresses $NET.1 to $NET.5 (gossip port 7946, RPC port 7373 \
+for the command-line tool), with the fast 'local' timing profile."
+
+say "1. Start n1 alone, then four more peers that join it."
+start n1
+for n in n2 n3 n4 n5; do start "$n" --join "$(ip n1):7946" --zone "zone-$(((${n#n} % 2) + 1))"; done
+for n in "${NAMES[@]}"; do wait_all 20 alive "$n" "${NAMES[@]}"; done
+note "Each peer only contacted n1, yet every peer now knows all five. Ask any \
+one of them; here n3:"
+show "$STARLING" members --rpc "$(ip n3):7373"
+
+say "2. Kill n4 with SIGKILL: no goodbye, as if its machine lost power."
+t0=$SECONDS
+{
+    kill -9 "${PID[n4]}"
+    wait "${PID[n4]}"
+} 2>/dev/null # no "Killed" notice from the shell: we know
+unset "PID[n4]"
+mapfile -t rest < <(others n4)
+note "The peers that probe n4 get no answer, ask others to try, then suspect \
+it; when nobody vouches for it in time, it is declared dead, and the news \
+spreads by gossip..."
+wait_all 30 dead n4 "${rest[@]}"
+note "...all four survivors agree n4 is dead after about $((SECONDS - t0)) s. n1's view:"
+show "$STARLING" members --rpc "$(ip n1):7373"
+note "What n2 logged meanwhile:"
+grep -h 'member n4' "$DIR/n2.log" | sed 's/^/  /'
+
+say "3. Restart n4 under the same name."
+note "It starts with a larger boot generation, so its 'I am alive' beats the \
+old news of its death."
+start n4 --join "$(ip n1):7946" --zone zone-1
+wait_all 20 alive n4 "${NAMES[@]}"
+show "$STARLING" members --rpc "$(ip n5):7373"
+
+say "4. A graceful leave: SIGTERM to n5."
+note "n5 announces that it leaves, waits until the news has spread, and exits \
+0. The others list it as 'left', not 'dead': nobody will wait for it to \
+come back."
+kill -TERM "${PID[n5]}"
+deadline=$((SECONDS + 15))
+while kill -0 "${PID[n5]}" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+wait "${PID[n5]}"
+rc=$?
+unset "PID[n5]"
+note "n5 exited with status $rc."
+mapfile -t rest < <(others n5)
+wait_all 15 left n5 "${rest[@]}"
+show "$STARLING" members --rpc "$(ip n2):7373"
+
+say "5. One peer's own view: starling info (first lines)."
+show "$STARLING" info --rpc "$(ip n1):7373" | head -n 16
+
+say "6. Stop everything."
+for n in "${!PID[@]}"; do kill -TERM "${PID[$n]}"; done
+bad=
+for n in "${!PID[@]}"; do
+    deadline=$((SECONDS + 15))
+    while kill -0 "${PID[$n]}" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+    wait "${PID[$n]}" || bad="$bad $n"
+    unset "PID[$n]"
+done
+if [ -n "$bad" ]; then
+    echo "demo: these peers did not stop cleanly:$bad" >&2
+    exit 1
+fi
+note "Every peer left gracefully and exited 0. To run your own: see 'Running a \
+cluster' in README.md, or 'starling agent --help'."
