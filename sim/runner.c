@@ -98,13 +98,30 @@ static void apply_nodes(ctx *c, const sl_sim_action *a) {
         }
 }
 
-static void cut_sets(sl_world *w, const sl_sim_set *from, const sl_sim_set *to, bool both) {
+/* A partition: every node gets its group's label (1, 2, ...), the rest 0. */
+static int partition(ctx *c, const sl_sim_action *a, char *err, size_t errcap) {
+    int *group = calloc((size_t)c->next_node, sizeof *group);
+    if (!group) goto oom;
+    for (size_t g = 0; g < a->ngroups; g++)
+        for (size_t k = 0; k < a->groups[g].n; k++)
+            for (int i = a->groups[g].r[k].lo; i <= a->groups[g].r[k].hi; i++)
+                group[i] = (int)g + 1;
+    int rc = sl_world_partition(c->r->w, group, c->next_node);
+    free(group);
+    if (rc != 0) goto oom;
+    sl_sim_track_cut(c->r->track, a, a->at_ms);
+    return 0;
+oom:
+    snprintf(err, errcap, "out of memory for the partition of line %d", a->line);
+    return -1;
+}
+
+static void cut_sets(sl_world *w, const sl_sim_set *from, const sl_sim_set *to) {
     for (size_t x = 0; x < from->n; x++)
         for (int i = from->r[x].lo; i <= from->r[x].hi; i++)
             for (size_t y = 0; y < to->n; y++)
                 for (int j = to->r[y].lo; j <= to->r[y].hi; j++) {
                     sl_world_set_cut(w, i, j, true);
-                    if (both) sl_world_set_cut(w, j, i, true);
                 }
 }
 
@@ -112,13 +129,9 @@ static int apply(ctx *c, const sl_sim_action *a, char *err, size_t errcap) {
     sl_sim_run *r = c->r;
     switch (a->type) {
     case SL_SIM_PARTITION:
-        for (size_t g = 0; g < a->ngroups; g++)
-            for (size_t h = g + 1; h < a->ngroups; h++)
-                cut_sets(r->w, &a->groups[g], &a->groups[h], true);
-        sl_sim_track_cut(r->track, a, a->at_ms);
-        return 0;
+        return partition(c, a, err, errcap);
     case SL_SIM_CUT:
-        cut_sets(r->w, &a->groups[0], &a->groups[1], false);
+        cut_sets(r->w, &a->groups[0], &a->groups[1]);
         sl_sim_track_cut(r->track, a, a->at_ms);
         return 0;
     case SL_SIM_HEAL:

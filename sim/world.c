@@ -75,6 +75,9 @@ struct sl_world {
     int nnodes, nodes_cap;
     uint64_t *cuts; /* open addressing set of (from << 32 | to) + 1 */
     size_t cuts_mask, ncuts;
+    int **parts; /* partitions: per node a group label, 0 for none */
+    int *parts_len;
+    size_t nparts;
     sl_world_event_fn on_event;
     void *on_event_ud;
     uint64_t packets_sent, bytes_sent, events_processed;
@@ -179,9 +182,45 @@ static uint64_t latency_us(sl_world *w) {
     return w->cfg.latency_us + j;
 }
 
-/* Whether a stream or datagram from -> to can pass (cuts only). */
+/* Whether two nodes sit in different groups of some partition. */
+static bool partitioned(const sl_world *w, int a, int b) {
+    for (size_t p = 0; p < w->nparts; p++) {
+        int n = w->parts_len[p];
+        int ga = a < n ? w->parts[p][a] : 0, gb = b < n ? w->parts[p][b] : 0;
+        if (ga && gb && ga != gb) return true;
+    }
+    return false;
+}
+
+/* Whether a stream or datagram from -> to can pass (cuts and partitions). */
 static bool reachable(const sl_world *w, int from, int to) {
-    return !is_cut(w, from, to);
+    return !is_cut(w, from, to) && !partitioned(w, from, to);
+}
+
+int sl_world_partition(sl_world *w, const int *group, int n) {
+    int **parts = realloc(w->parts, (w->nparts + 1) * sizeof *parts);
+    if (parts) w->parts = parts;
+    int *lens = realloc(w->parts_len, (w->nparts + 1) * sizeof *lens);
+    if (lens) w->parts_len = lens;
+    int *copy = n > 0 ? malloc((size_t)n * sizeof *copy) : NULL;
+    if (!parts || !lens || !copy) {
+        free(copy);
+        return SL_ENOMEM;
+    }
+    memcpy(copy, group, (size_t)n * sizeof *copy);
+    w->parts[w->nparts] = copy;
+    w->parts_len[w->nparts++] = n;
+    return 0;
+}
+
+static void parts_clear(sl_world *w) {
+    for (size_t p = 0; p < w->nparts; p++)
+        free(w->parts[p]);
+    free(w->parts);
+    free(w->parts_len);
+    w->parts = NULL;
+    w->parts_len = NULL;
+    w->nparts = 0;
 }
 
 static void net_send(void *ud, const sl_addr *to, const uint8_t *buf, size_t len) {
@@ -359,6 +398,7 @@ void sl_world_heal(sl_world *w) {
     w->cuts = NULL;
     w->ncuts = 0;
     w->cuts_mask = 0;
+    parts_clear(w);
 }
 
 /* ---- running ---- */
@@ -494,6 +534,7 @@ void sl_world_free(sl_world *w) {
     free(w->heap);
     free(w->nodes);
     free(w->cuts);
+    parts_clear(w);
     free(w);
 }
 

@@ -71,10 +71,18 @@ void sl_world_pause(sl_world *w, int node, uint64_t duration_ms);
 /* Cuts (or restores) the one-way link from -> to. */
 void sl_world_set_cut(sl_world *w, int from, int to, bool cut);
 
+/* Partitions the network: group[i] (0 <= i < n) is node i's group label, 0
+ * for a node outside the partition. Datagrams and streams between nodes of
+ * two different non-zero groups are lost, both ways, until sl_world_heal().
+ * Partitions stack; the array is copied. Costs O(n) memory, where cutting
+ * every pair with sl_world_set_cut() would cost O(n^2). Returns 0 or
+ * SL_ENOMEM. */
+int sl_world_partition(sl_world *w, const int *group, int n);
+
 /* Sets the loss probability on every link of `node` (both directions). */
 void sl_world_set_node_loss(sl_world *w, int node, double loss);
 
-/* Lifts every cut and per-node loss. */
+/* Lifts every cut, partition and per-node loss. */
 void sl_world_heal(sl_world *w);
 
 /* Runs events until virtual time t (inclusive); the clock then reads t. */
