@@ -19,6 +19,9 @@ int sl__cmd_join(int argc, char **argv);
 int sl__cmd_leave(int argc, char **argv);
 int sl__cmd_monitor(int argc, char **argv);
 
+/* The internal shim that spawns replicas (node/cmd_exec.c); not listed. */
+int sl__cmd_exec(int argc, char **argv);
+
 /* The table, terminated by an entry with a NULL name. */
 extern const sl_command sl_commands[];
 

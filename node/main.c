@@ -23,6 +23,7 @@ const sl_command sl_commands[] = {
     {"leave", "Make a peer leave the cluster gracefully and stop", sl__cmd_leave},
     {"monitor", "Stream membership events from a peer", sl__cmd_monitor},
     {"version", "Print the version", cmd_version},
+    {"_exec", "internal: the shim that runs a replica", sl__cmd_exec},
     {NULL, NULL, NULL},
 };
 
@@ -32,7 +33,8 @@ static void usage(FILE *to)
                 "A masterless runtime for services: every machine runs the same peer.\n\n"
                 "Commands:\n");
     for (const sl_command *c = sl_commands; c->name; c++)
-        fprintf(to, "  %-10s %s\n", c->name, c->summary);
+        if (c->name[0] != '_') /* internal commands are not listed */
+            fprintf(to, "  %-10s %s\n", c->name, c->summary);
     fprintf(to, "\nRun 'starling <command> --help' for a command's options.\n");
 }
 
