@@ -1,0 +1,119 @@
+/* Internal: the replica supervisor. It runs the service replicas that
+ * placement gives this agent as child processes on the agent's libuv loop:
+ * it allocates each a port, spawns it through the `starling _exec` shim (so
+ * that it dies with the agent), sends its output to a log file, watches it
+ * become ready, restarts it with exponential backoff when it crashes, and
+ * stops it with SIGTERM then SIGKILL. The agent decides what should run and
+ * calls start and stop; the supervisor tells it every status change.
+ *
+ * Errors are negative errno values (the UV_E* codes; print them with
+ * uv_strerror). Every function must be called on the loop's thread, and that
+ * thread must live as long as the process: the death signal that takes the
+ * replicas down fires when the thread that spawned them exits. */
+#ifndef STARLING_NODE_SUPERVISOR_H
+#define STARLING_NODE_SUPERVISOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "starling/reports.h"
+
+#define SL__SUP_PORT_MIN 20000         /* default first port handed out */
+#define SL__SUP_PORT_MAX 29999         /* default last port handed out */
+#define SL__SUP_GRACE_MS 5000          /* SIGTERM to SIGKILL */
+#define SL__SUP_BACKOFF_BASE_MS 500    /* first restart delay */
+#define SL__SUP_BACKOFF_MAX_MS 30000   /* the delay doubles up to this */
+#define SL__SUP_READY_AFTER_MS 2000    /* running without listening after this */
+#define SL__SUP_HEALTHY_AFTER_MS 10000 /* a run this long resets the backoff */
+#define SL__SUP_PROBE_MS 150           /* readiness probe period */
+
+/* What the supervisor knows about one replica. The service string belongs to
+ * the supervisor and is valid only during the callback or until the next
+ * call into the supervisor. */
+typedef struct sl__replica_info {
+    const char *service;
+    uint32_t replica;
+    sl_replica_status status;
+    uint16_t port;       /* STARLING_PORT; kept across restarts when still free */
+    uint32_t restarts;   /* respawns after a crash since start() */
+    int pid;             /* the process (the shim execs into the command); 0 if none */
+    int64_t exit_status; /* of the last exit, or 0 */
+    int term_signal;     /* that killed the last run, or 0 */
+} sl__replica_info;
+
+typedef struct sl__supervisor_config {
+    const char *node;            /* STARLING_NODE; copied */
+    const char *host;            /* IP literal the replicas listen on (STARLING_HOST); copied */
+    const char *log_dir;         /* created (one level) if missing; copied */
+    const char *shim;            /* the starling binary, usually /proc/self/exe resolved; copied */
+    uint16_t port_min, port_max; /* 0: SL__SUP_PORT_MIN..SL__SUP_PORT_MAX */
+    uint32_t grace_ms;           /* 0: SL__SUP_GRACE_MS */
+    uint32_t backoff_base_ms;    /* 0: SL__SUP_BACKOFF_BASE_MS */
+    uint32_t backoff_max_ms;     /* 0: SL__SUP_BACKOFF_MAX_MS */
+    uint32_t ready_after_ms;     /* 0: SL__SUP_READY_AFTER_MS */
+    uint32_t healthy_after_ms;   /* 0: SL__SUP_HEALTHY_AFTER_MS */
+    /* Called on every status change (after the change, with the new status).
+     * It may call start and stop, but not close. Optional. */
+    void (*on_change)(void *ud, const sl__replica_info *r);
+    /* Called once when a stopped replica is gone: its process has exited, its
+     * port is free, and find() no longer knows it. r->status is
+     * SL_REPLICA_STOPPING. It may call start and stop, but not close.
+     * Optional. */
+    void (*on_removed)(void *ud, const sl__replica_info *r);
+    void *ud;
+} sl__supervisor_config;
+
+typedef struct sl__supervisor sl__supervisor;
+
+/* How close() stops the replicas that are still running. */
+typedef enum sl__supervisor_close_mode {
+    SL__SUP_CLOSE_GRACEFUL = 0,  /* SIGTERM, then SIGKILL after the grace period */
+    SL__SUP_CLOSE_IMMEDIATE = 1, /* SIGKILL at once (the agent is shutting down) */
+} sl__supervisor_close_mode;
+
+/* Creates a supervisor on `loop`, creating cfg->log_dir when missing; the
+ * supervisor copies what it needs from cfg. Returns NULL with *err set
+ * (UV_EINVAL for a bad config, UV_ENOMEM, or the error of mkdir). */
+sl__supervisor *sl__supervisor_new(uv_loop_t *loop, const sl__supervisor_config *cfg, int *err);
+
+/* Starts replica `replica` of `service` with the command argv[0..argc) and
+ * the extra environment entries env[0..envc) ("KEY=VALUE"; they override the
+ * agent's environment, but not the STARLING_* variables the supervisor sets).
+ * Everything is copied. A replica that is starting, running or failed (and
+ * waiting to restart) is left alone; one that is stopping is started again
+ * with the new command once it has exited. Returns 0, or UV_EINVAL (bad
+ * name, empty argv, entry without '='), UV_ENOMEM, or UV_ESHUTDOWN after
+ * close. Spawn failures are not errors here: they make the replica FAILED and
+ * it is retried with backoff (the reason goes to its log file). */
+int sl__supervisor_start(sl__supervisor *s, const char *service, uint32_t replica,
+                         char *const *argv, uint32_t argc, char *const *env, uint32_t envc);
+
+/* Stops a replica: STOPPING, SIGTERM to its process group, SIGKILL to the
+ * group after the grace period; on_removed fires once it has exited. A
+ * replica without a process (failed, waiting to restart) is removed at once
+ * (on_removed fires before this returns). Returns 0 (also when it is already
+ * stopping) or UV_ENOENT. */
+int sl__supervisor_stop(sl__supervisor *s, const char *service, uint32_t replica);
+
+/* Fills *out for one replica. Returns 0 or UV_ENOENT. */
+int sl__supervisor_find(const sl__supervisor *s, const char *service, uint32_t replica,
+                        sl__replica_info *out);
+
+/* Number of replicas known (stopping ones included, removed ones not). */
+size_t sl__supervisor_count(const sl__supervisor *s);
+
+/* Calls fn for every replica known, sorted by (service, replica). fn must not
+ * call into the supervisor. */
+void sl__supervisor_foreach(const sl__supervisor *s,
+                            void (*fn)(void *ud, const sl__replica_info *r), void *ud);
+
+/* Stops every replica as `mode` says, waits for them to exit, closes every
+ * libuv handle, frees the supervisor, and then calls done(ud) from the loop
+ * (never from inside this call). No callback of cfg fires after this call.
+ * s must not be used after it. done may be NULL. */
+void sl__supervisor_close(sl__supervisor *s, sl__supervisor_close_mode mode, void (*done)(void *ud),
+                          void *ud);
+
+#endif

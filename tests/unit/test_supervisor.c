@@ -1,0 +1,652 @@
+/* The replica supervisor with real processes: the test service
+ * ($BUILD/svc/whoami) spawned through the real shim ($BUILD/starling _exec)
+ * on a real libuv loop. Every wait is bounded and driven by the loop; no test
+ * sleeps to synchronise. The test process is a child subreaper, so that the
+ * orphans a test makes on purpose come back to it to be reaped, and the
+ * teardown kills and reaps whatever a failed test left behind. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <uv.h>
+
+#include "../../node/supervisor.h"
+
+#define EVENTS_MAX 256
+
+typedef struct event {
+    char service[64];
+    uint32_t replica;
+    sl_replica_status status;
+    uint16_t port;
+    uint32_t restarts;
+    int pid;
+    int64_t exit_status;
+    int term_signal;
+    uint64_t at; /* uv_now() */
+    bool removed;
+} event;
+
+typedef struct fixture {
+    uv_loop_t loop;
+    sl__supervisor *sup;
+    bool closed;
+    char dir[64]; /* the log directory, under /tmp */
+    char shim[PATH_MAX], whoami[PATH_MAX];
+    event ev[EVENTS_MAX];
+    size_t nev;
+    pid_t forked; /* a child process of the death-signal test, or 0 */
+} fixture;
+
+/* ---- the world -------------------------------------------------------- */
+
+static void record(fixture *f, const sl__replica_info *r, bool removed) {
+    if (f->nev == EVENTS_MAX) return;
+    event *e = &f->ev[f->nev++];
+    snprintf(e->service, sizeof e->service, "%s", r->service);
+    e->replica = r->replica;
+    e->status = r->status;
+    e->port = r->port;
+    e->restarts = r->restarts;
+    e->pid = r->pid;
+    e->exit_status = r->exit_status;
+    e->term_signal = r->term_signal;
+    e->at = uv_now(&f->loop);
+    e->removed = removed;
+}
+
+static void on_change(void *ud, const sl__replica_info *r) {
+    record(ud, r, false);
+}
+
+static void on_removed(void *ud, const sl__replica_info *r) {
+    record(ud, r, true);
+}
+
+static void find_binary(char *out, const char *rel) {
+    const char *build = getenv("BUILD");
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", build && *build ? build : "build", rel);
+    if (!realpath(path, out) || access(out, X_OK) != 0)
+        fail_msg("%s is missing: build it first (make)", path);
+}
+
+static sl__supervisor_config base_config(fixture *f) {
+    return (sl__supervisor_config){
+        .node = "n1",
+        .host = "127.0.0.1",
+        .log_dir = f->dir,
+        .shim = f->shim,
+        .grace_ms = 2000,
+        .backoff_base_ms = 100,
+        .backoff_max_ms = 1000,
+        .on_change = on_change,
+        .on_removed = on_removed,
+        .ud = f,
+    };
+}
+
+static void open_sup(fixture *f, const sl__supervisor_config *cfg) {
+    int err = 0;
+    f->sup = sl__supervisor_new(&f->loop, cfg, &err);
+    if (!f->sup) fail_msg("sl__supervisor_new: %s", uv_strerror(err));
+}
+
+static int setup(void **state) {
+    fixture *f = calloc(1, sizeof *f);
+    if (!f) return -1;
+    uv_loop_init(&f->loop);
+    snprintf(f->dir, sizeof f->dir, "/tmp/sl-sup-XXXXXX");
+    if (!mkdtemp(f->dir)) return -1;
+    *state = f;
+    return 0;
+}
+
+static void wake(uv_timer_t *t) {
+    (void)t;
+}
+
+/* Runs the loop until pred(f, arg) holds or `ms` have passed; returns
+ * whether it holds. A 10 ms tick keeps the loop turning so that predicates
+ * about the outside world (kill(pid, 0)) are seen. */
+static bool wait_for(fixture *f, bool (*pred)(fixture *, const void *), const void *arg,
+                     uint64_t ms) {
+    uv_timer_t tick;
+    uv_timer_init(&f->loop, &tick);
+    uv_timer_start(&tick, wake, 10, 10);
+    uv_update_time(&f->loop);
+    uint64_t deadline = uv_now(&f->loop) + ms;
+    bool ok;
+    while (!(ok = pred(f, arg)) && uv_now(&f->loop) < deadline)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&tick, NULL);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    return ok;
+}
+
+static void close_done(void *ud) {
+    ((fixture *)ud)->closed = true;
+}
+
+static bool is_closed(fixture *f, const void *arg) {
+    (void)arg;
+    return f->closed;
+}
+
+static void close_sup(fixture *f, sl__supervisor_close_mode mode) {
+    if (!f->sup) return;
+    sl__supervisor_close(f->sup, mode, close_done, f);
+    f->sup = NULL;
+    assert_true(wait_for(f, is_closed, NULL, 5000));
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void close_stray(uv_handle_t *h, void *arg) {
+    (void)arg;
+    if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+static int teardown(void **state) {
+    fixture *f = *state;
+    if (f->sup) {
+        sl__supervisor_close(f->sup, SL__SUP_CLOSE_IMMEDIATE, close_done, f);
+        f->sup = NULL;
+        wait_for(f, is_closed, NULL, 5000);
+    }
+    if (f->forked > 0) {
+        kill(f->forked, SIGKILL);
+        waitpid(f->forked, NULL, 0);
+    }
+    /* Orphans of this test came back to us (we are a subreaper): reap them. */
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+    if (uv_loop_close(&f->loop) == UV_EBUSY) {
+        uv_walk(&f->loop, close_stray, NULL);
+        uv_run(&f->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&f->loop);
+    }
+    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
+}
+
+/* ---- predicates and probes -------------------------------------------- */
+
+typedef struct want {
+    const char *service;
+    uint32_t replica;
+    sl_replica_status status;
+    uint32_t restarts;
+} want;
+
+static bool has_status(fixture *f, const void *arg) {
+    const want *w = arg;
+    sl__replica_info r;
+    return f->sup && sl__supervisor_find(f->sup, w->service, w->replica, &r) == 0 &&
+           r.status == w->status && r.restarts >= w->restarts;
+}
+
+static bool was_removed(fixture *f, const void *arg) {
+    const want *w = arg;
+    for (size_t i = 0; i < f->nev; i++)
+        if (f->ev[i].removed && !strcmp(f->ev[i].service, w->service) &&
+            f->ev[i].replica == w->replica)
+            return true;
+    return false;
+}
+
+/* Counts the events with status st (and not removals) of one replica. */
+static size_t count_events(const fixture *f, const char *service, uint32_t replica,
+                           sl_replica_status st) {
+    size_t n = 0;
+    for (size_t i = 0; i < f->nev; i++)
+        if (!f->ev[i].removed && f->ev[i].status == st && f->ev[i].replica == replica &&
+            !strcmp(f->ev[i].service, service))
+            n++;
+    return n;
+}
+
+typedef struct count_want {
+    const char *service;
+    sl_replica_status status;
+    size_t n;
+} count_want;
+
+static bool has_events(fixture *f, const void *arg) {
+    const count_want *w = arg;
+    return count_events(f, w->service, 0, w->status) >= w->n;
+}
+
+/* True when pid is gone: reaped by us (it was our orphan) or not there. */
+static bool pid_gone_now(pid_t pid) {
+    if (waitpid(pid, NULL, WNOHANG) == pid) return true;
+    return kill(pid, 0) == -1 && errno == ESRCH;
+}
+
+static bool pid_gone(fixture *f, const void *arg) {
+    (void)f;
+    return pid_gone_now(*(const pid_t *)arg);
+}
+
+static bool group_gone(fixture *f, const void *arg) {
+    (void)f;
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+    return kill(-*(const pid_t *)arg, 0) == -1 && errno == ESRCH;
+}
+
+static char *read_file(const char *path);
+
+/* True when the process has a child (it has got to its first command). */
+static bool has_children(fixture *f, const void *arg) {
+    (void)f;
+    int pid = *(const int *)arg;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", pid, pid);
+    const char *kids = read_file(path);
+    return kids && *kids;
+}
+
+/* Connects to 127.0.0.1:port and reads what the service says, up to EOF. */
+static void ask(uint16_t port, char *buf, size_t cap) {
+    buf[0] = '\0';
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct timeval tv = {.tv_sec = 3};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        fail_msg("connect to port %u: %s", (unsigned)port, strerror(errno));
+    }
+    size_t n = 0;
+    ssize_t got;
+    while (n < cap - 1 && (got = read(fd, buf + n, cap - 1 - n)) > 0)
+        n += (size_t)got;
+    buf[n] = '\0';
+    close(fd);
+}
+
+static bool port_bindable(uint16_t port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+static char *read_file(const char *path) {
+    static char buf[65536];
+    FILE *fp = fopen(path, "r");
+    if (!fp) return NULL;
+    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    buf[n] = '\0';
+    fclose(fp);
+    return buf;
+}
+
+static void start_whoami(fixture *f, const char *service, uint32_t replica, char *const *env,
+                         uint32_t envc) {
+    char *argv[] = {f->whoami};
+    assert_int_equal(sl__supervisor_start(f->sup, service, replica, argv, 1, env, envc), 0);
+}
+
+static void open_default(fixture *f) {
+    find_binary(f->shim, "starling");
+    find_binary(f->whoami, "svc/whoami");
+    sl__supervisor_config cfg = base_config(f);
+    open_sup(f, &cfg);
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+static void start_runs_and_answers(void **state) {
+    fixture *f = *state;
+    open_default(f);
+    start_whoami(f, "web", 0, NULL, 0);
+    start_whoami(f, "web", 1, NULL, 0);
+    want w0 = {"web", 0, SL_REPLICA_RUNNING, 0}, w1 = {"web", 1, SL_REPLICA_RUNNING, 0};
+    assert_true(wait_for(f, has_status, &w0, 5000));
+    assert_true(wait_for(f, has_status, &w1, 5000));
+    assert_int_equal(f->ev[0].status, SL_REPLICA_STARTING);
+    assert_int_equal(sl__supervisor_count(f->sup), 2);
+
+    sl__replica_info r0, r1;
+    assert_int_equal(sl__supervisor_find(f->sup, "web", 0, &r0), 0);
+    assert_int_equal(sl__supervisor_find(f->sup, "web", 1, &r1), 0);
+    assert_true(r0.port >= SL__SUP_PORT_MIN && r0.port <= SL__SUP_PORT_MAX);
+    assert_int_not_equal(r0.port, r1.port);
+    assert_true(r0.pid > 0 && r1.pid > 0);
+    assert_int_equal(r0.restarts, 0);
+
+    char got[512], expect[512];
+    ask(r0.port, got, sizeof got);
+    snprintf(expect, sizeof expect, "service=web replica=0 node=n1 port=%u pid=%d\n",
+             (unsigned)r0.port, r0.pid);
+    assert_string_equal(got, expect);
+    ask(r1.port, got, sizeof got);
+    assert_non_null(strstr(got, "service=web replica=1 node=n1 "));
+
+    /* Starting what runs changes nothing. */
+    start_whoami(f, "web", 0, NULL, 0);
+    sl__replica_info again;
+    assert_int_equal(sl__supervisor_find(f->sup, "web", 0, &again), 0);
+    assert_int_equal(again.pid, r0.pid);
+
+    /* Its stderr went to its log file, next to the supervisor's notes. */
+    char path[256];
+    snprintf(path, sizeof path, "%s/web.0.log", f->dir);
+    const char *log = read_file(path);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "whoami: web.0 listening on 127.0.0.1:"));
+    assert_non_null(strstr(log, "[starling] "));
+
+    /* A graceful close stops both and calls done from the loop. */
+    close_sup(f, SL__SUP_CLOSE_GRACEFUL);
+    assert_true(pid_gone_now(r0.pid));
+    assert_true(pid_gone_now(r1.pid));
+}
+
+static void env_reaches_the_replica(void **state) {
+    fixture *f = *state;
+    open_default(f);
+    setenv("SL_TEST_AGENT", "agent", 1);
+    setenv("SL_TEST_OVER", "agent", 1);
+    setenv("STARLING_PORT", "1", 1); /* reserved: the supervisor's wins */
+    char *env[] = {"SL_TEST_OVER=svc", "SL_TEST_SVC=a=b",
+                   "WHOAMI_ECHO=SL_TEST_AGENT,SL_TEST_OVER,SL_TEST_SVC,STARLING_HOST",
+                   "STARLING_NODE=evil"};
+    start_whoami(f, "api", 2, env, 4);
+    unsetenv("SL_TEST_AGENT");
+    unsetenv("SL_TEST_OVER");
+    unsetenv("STARLING_PORT");
+    want w = {"api", 2, SL_REPLICA_RUNNING, 0};
+    assert_true(wait_for(f, has_status, &w, 5000));
+    sl__replica_info r;
+    assert_int_equal(sl__supervisor_find(f->sup, "api", 2, &r), 0);
+    char got[512], expect[512];
+    ask(r.port, got, sizeof got);
+    snprintf(expect, sizeof expect,
+             "service=api replica=2 node=n1 port=%u pid=%d SL_TEST_AGENT=agent SL_TEST_OVER=svc "
+             "SL_TEST_SVC=a=b STARLING_HOST=127.0.0.1\n",
+             (unsigned)r.port, r.pid);
+    assert_string_equal(got, expect);
+
+    /* Bad arguments are refused before anything runs. */
+    char *argv[] = {f->whoami};
+    char *bad_env[] = {"NOEQUALS"};
+    assert_int_equal(sl__supervisor_start(f->sup, "bad/name", 0, argv, 1, NULL, 0), UV_EINVAL);
+    assert_int_equal(sl__supervisor_start(f->sup, "", 0, argv, 1, NULL, 0), UV_EINVAL);
+    assert_int_equal(sl__supervisor_start(f->sup, "ok", 0, argv, 0, NULL, 0), UV_EINVAL);
+    assert_int_equal(sl__supervisor_start(f->sup, "ok", 0, argv, 1, bad_env, 1), UV_EINVAL);
+    assert_int_equal(sl__supervisor_stop(f->sup, "nope", 0), UV_ENOENT);
+    assert_int_equal(sl__supervisor_count(f->sup), 1);
+}
+
+static void a_crash_is_restarted(void **state) {
+    fixture *f = *state;
+    open_default(f);
+    start_whoami(f, "web", 0, NULL, 0);
+    want running = {"web", 0, SL_REPLICA_RUNNING, 0};
+    assert_true(wait_for(f, has_status, &running, 5000));
+    sl__replica_info before;
+    assert_int_equal(sl__supervisor_find(f->sup, "web", 0, &before), 0);
+
+    assert_int_equal(kill(before.pid, SIGKILL), 0);
+    want failed = {"web", 0, SL_REPLICA_FAILED, 0};
+    assert_true(wait_for(f, has_status, &failed, 3000));
+    sl__replica_info down;
+    assert_int_equal(sl__supervisor_find(f->sup, "web", 0, &down), 0);
+    assert_int_equal(down.term_signal, SIGKILL);
+    assert_int_equal(down.pid, 0);
+
+    want again = {"web", 0, SL_REPLICA_RUNNING, 1};
+    assert_true(wait_for(f, has_status, &again, 5000));
+    sl__replica_info after;
+    assert_int_equal(sl__supervisor_find(f->sup, "web", 0, &after), 0);
+    assert_int_equal(after.restarts, 1);
+    assert_int_not_equal(after.pid, before.pid);
+    assert_int_equal(after.port, before.port); /* a stable address */
+    char got[512];
+    ask(after.port, got, sizeof got);
+    assert_non_null(strstr(got, "service=web replica=0 "));
+
+    /* A service that exits by itself: its status is recorded. */
+    char *env[] = {"WHOAMI_CRASH_AFTER_MS=200"};
+    start_whoami(f, "crashy", 0, env, 1);
+    count_want fails = {"crashy", SL_REPLICA_FAILED, 1};
+    assert_true(wait_for(f, has_events, &fails, 3000));
+    sl__replica_info c;
+    assert_int_equal(sl__supervisor_find(f->sup, "crashy", 0, &c), 0);
+    assert_int_equal(c.exit_status, 3);
+}
+
+static void stop_ends_the_process_and_frees_the_port(void **state) {
+    fixture *f = *state;
+    open_default(f);
+    start_whoami(f, "web", 0, NULL, 0);
+    want running = {"web", 0, SL_REPLICA_RUNNING, 0};
+    assert_true(wait_for(f, has_status, &running, 5000));
+    sl__replica_info r;
+    assert_int_equal(sl__supervisor_find(f->sup, "web", 0, &r), 0);
+    assert_false(port_bindable(r.port));
+
+    assert_int_equal(sl__supervisor_stop(f->sup, "web", 0), 0);
+    assert_int_equal(f->ev[f->nev - 1].status, SL_REPLICA_STOPPING);
+    assert_int_equal(sl__supervisor_stop(f->sup, "web", 0), 0); /* again: no-op */
+    want gone = {"web", 0, 0, 0};
+    assert_true(wait_for(f, was_removed, &gone, 3000));
+    const event *last = &f->ev[f->nev - 1];
+    assert_true(last->removed);
+    assert_int_equal(last->exit_status, 0); /* whoami exits 0 on SIGTERM */
+    assert_int_equal(last->term_signal, 0);
+    assert_int_equal(kill(r.pid, 0), -1);
+    assert_int_equal(errno, ESRCH);
+    assert_true(port_bindable(r.port));
+    assert_int_equal(sl__supervisor_find(f->sup, "web", 0, &r), UV_ENOENT);
+    assert_int_equal(sl__supervisor_count(f->sup), 0);
+}
+
+static void start_while_stopping_runs_it_again(void **state) {
+    fixture *f = *state;
+    open_default(f);
+    start_whoami(f, "web", 0, NULL, 0);
+    want running = {"web", 0, SL_REPLICA_RUNNING, 0};
+    assert_true(wait_for(f, has_status, &running, 5000));
+    sl__replica_info before;
+    assert_int_equal(sl__supervisor_find(f->sup, "web", 0, &before), 0);
+    assert_int_equal(sl__supervisor_stop(f->sup, "web", 0), 0);
+    start_whoami(f, "web", 0, NULL, 0);
+    size_t mark = f->nev;
+    assert_true(wait_for(f, has_status, &running, 5000));
+    sl__replica_info after;
+    assert_int_equal(sl__supervisor_find(f->sup, "web", 0, &after), 0);
+    assert_int_not_equal(after.pid, before.pid);
+    assert_true(pid_gone_now(before.pid));
+    for (size_t i = mark; i < f->nev; i++)
+        assert_false(f->ev[i].removed);
+
+    /* Stopping a failed replica that waits for its restart removes it at once. */
+    assert_int_equal(kill(after.pid, SIGKILL), 0);
+    want failed = {"web", 0, SL_REPLICA_FAILED, 0};
+    assert_true(wait_for(f, has_status, &failed, 3000));
+    assert_int_equal(sl__supervisor_stop(f->sup, "web", 0), 0);
+    assert_true(f->ev[f->nev - 1].removed);
+    assert_int_equal(sl__supervisor_count(f->sup), 0);
+}
+
+static void sigterm_ignored_means_sigkill(void **state) {
+    fixture *f = *state;
+    find_binary(f->shim, "starling");
+    sl__supervisor_config cfg = base_config(f);
+    cfg.grace_ms = 300;
+    open_sup(f, &cfg);
+    char *argv[] = {"sh", "-c", "trap '' TERM; sleep 100; exit 0"};
+    assert_int_equal(sl__supervisor_start(f->sup, "stubborn", 0, argv, 3, NULL, 0), 0);
+    want starting = {"stubborn", 0, SL_REPLICA_STARTING, 0};
+    assert_true(wait_for(f, has_status, &starting, 1000));
+    sl__replica_info r;
+    assert_int_equal(sl__supervisor_find(f->sup, "stubborn", 0, &r), 0);
+    /* Once sh has a child, it has run its trap: then the SIGTERM. */
+    assert_true(wait_for(f, has_children, &r.pid, 3000));
+    assert_int_equal(sl__supervisor_stop(f->sup, "stubborn", 0), 0);
+    uv_update_time(&f->loop);
+    uint64_t stopped = uv_now(&f->loop);
+    want gone = {"stubborn", 0, 0, 0};
+    assert_true(wait_for(f, was_removed, &gone, 3000));
+    const event *last = &f->ev[f->nev - 1];
+    assert_true(last->removed);
+    assert_int_equal(last->term_signal, SIGKILL);
+    assert_true(last->at - stopped >= 300);
+    /* The whole group went: sh's sleep too. */
+    pid_t pgid = r.pid;
+    assert_true(wait_for(f, group_gone, &pgid, 3000));
+}
+
+static void an_unknown_command_fails_with_backoff(void **state) {
+    fixture *f = *state;
+    open_default(f);
+    char *argv[] = {"/nonexistent/starling-test-cmd", "x"};
+    assert_int_equal(sl__supervisor_start(f->sup, "typo", 0, argv, 2, NULL, 0), 0);
+    count_want four = {"typo", SL_REPLICA_STARTING, 4};
+    assert_true(wait_for(f, has_events, &four, 5000));
+    assert_int_equal(count_events(f, "typo", 0, SL_REPLICA_RUNNING), 0);
+
+    /* Each restart waits twice as long as the one before: 100, 200, 400 ms. */
+    uint64_t failed_at = 0, gaps[3];
+    size_t ngaps = 0;
+    for (size_t i = 0; i < f->nev && ngaps < 3; i++) {
+        if (f->ev[i].status == SL_REPLICA_FAILED) {
+            assert_int_equal(f->ev[i].exit_status, 127);
+            failed_at = f->ev[i].at;
+        } else if (f->ev[i].status == SL_REPLICA_STARTING && failed_at) {
+            gaps[ngaps++] = f->ev[i].at - failed_at;
+            assert_int_equal(f->ev[i].restarts, ngaps);
+        }
+    }
+    assert_int_equal(ngaps, 3);
+    assert_true(gaps[0] >= 100);
+    assert_true(gaps[1] >= 200);
+    assert_true(gaps[2] >= 400);
+
+    char path[256];
+    snprintf(path, sizeof path, "%s/typo.0.log", f->dir);
+    const char *log = read_file(path);
+    assert_non_null(log);
+    assert_non_null(strstr(log,
+                           "starling: cannot run '/nonexistent/starling-test-cmd': No such file or "
+                           "directory\n"));
+}
+
+/* ---- the death signal ------------------------------------------------- */
+
+typedef struct child_ctx {
+    int fd; /* the pipe to the test */
+    bool sent;
+} child_ctx;
+
+static void child_on_change(void *ud, const sl__replica_info *r) {
+    child_ctx *c = ud;
+    if (r->status == SL_REPLICA_RUNNING && !c->sent) {
+        int32_t pid = r->pid;
+        c->sent = write(c->fd, &pid, sizeof pid) == (ssize_t)sizeof pid;
+    }
+}
+
+/* The forked agent stand-in: its own loop and supervisor, one replica, then
+ * it runs until the test kills it. Never returns. */
+static void run_child_agent(fixture *f, int fd) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
+    uv_loop_t loop;
+    child_ctx ctx = {.fd = fd};
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/child", f->dir);
+    sl__supervisor_config cfg = {.node = "child",
+                                 .host = "127.0.0.1",
+                                 .log_dir = dir,
+                                 .shim = f->shim,
+                                 .on_change = child_on_change,
+                                 .ud = &ctx};
+    char *argv[] = {f->whoami};
+    int err;
+    sl__supervisor *s;
+    if (uv_loop_init(&loop) != 0 || !(s = sl__supervisor_new(&loop, &cfg, &err)) ||
+        sl__supervisor_start(s, "orphan", 0, argv, 1, NULL, 0) != 0)
+        _exit(1);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    _exit(1);
+}
+
+static void replicas_die_with_their_agent(void **state) {
+    fixture *f = *state;
+    find_binary(f->shim, "starling");
+    find_binary(f->whoami, "svc/whoami");
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    f->forked = fork();
+    assert_true(f->forked >= 0);
+    if (f->forked == 0) {
+        close(p[0]);
+        run_child_agent(f, p[1]);
+    }
+    close(p[1]);
+    struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+    int32_t rpid = 0;
+    bool got = poll(&pfd, 1, 5000) == 1 && read(p[0], &rpid, sizeof rpid) == sizeof rpid;
+    close(p[0]);
+    assert_true(got);
+    assert_true(rpid > 0);
+    assert_int_equal(kill(rpid, 0), 0);
+
+    /* kill -9 the agent: nothing gets to clean up but the kernel. */
+    assert_int_equal(kill(f->forked, SIGKILL), 0);
+    assert_int_equal(waitpid(f->forked, NULL, 0), f->forked);
+    f->forked = 0;
+    pid_t replica = rpid;
+    assert_true(wait_for(f, pid_gone, &replica, 3000));
+}
+
+int main(void) {
+    /* Orphans re-parent to us rather than to init, so that we can reap them
+     * and see them gone, whatever init does in this container. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(start_runs_and_answers, setup, teardown),
+        cmocka_unit_test_setup_teardown(env_reaches_the_replica, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_crash_is_restarted, setup, teardown),
+        cmocka_unit_test_setup_teardown(stop_ends_the_process_and_frees_the_port, setup, teardown),
+        cmocka_unit_test_setup_teardown(start_while_stopping_runs_it_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(sigterm_ignored_means_sigkill, setup, teardown),
+        cmocka_unit_test_setup_teardown(an_unknown_command_fails_with_backoff, setup, teardown),
+        cmocka_unit_test_setup_teardown(replicas_die_with_their_agent, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
