@@ -408,6 +408,15 @@ static int pick_generation(sl__agent *a)
     a->known = calloc(SL__PEERS_MAX, sizeof *a->known);
     if (a->known)
         a->nknown = sl__datadir_load_peers(a->cfg.data_dir, a->known, SL__PEERS_MAX);
+    /* Keep only what was read. */
+    if (a->nknown == 0) {
+        free(a->known);
+        a->known = NULL;
+    } else {
+        sl_addr *fit = realloc(a->known, a->nknown * sizeof *fit);
+        if (fit)
+            a->known = fit;
+    }
     return 0;
 }
 

@@ -223,7 +223,11 @@ static json_t *info_json(sl__agent *a)
                             json_integer((json_int_t)sl_swim_count(a->swim, states[i])));
     json_object_set_new(counts, "total", json_integer((json_int_t)sl_swim_size(a->swim)));
     const sl_swim_timing *t = sl_swim_get_timing(a->swim);
-    return json_pack(
+    json_int_t monitors = 0;
+    for (sl__rpc_conn *c = a->rpcs; c; c = c->next)
+        monitors += c->monitor && !c->closing;
+    json_t *rpc = json_pack("{s:I,s:I}", "connections", (json_int_t)a->nrpc, "monitors", monitors);
+    json_t *info = json_pack(
         "{s:s,s:o,s:o,s:o,s:s,s:s,s:I,s:o,s:I,s:b,s:o,s:o,s:{s:I,s:I,s:I}}", "name", a->cfg.name,
         "addr", addr_json(&a->cfg.advertise), "bind", addr_json(&a->cfg.bind), "rpc",
         addr_json(&a->cfg.rpc), "cluster", a->cfg.cluster, "profile", a->cfg.profile, "generation",
@@ -232,6 +236,11 @@ static json_t *info_json(sl__agent *a)
         "members", counts, "counters", counters_json(a), "timing", "probe_interval_ms",
         (json_int_t)t->probe_interval_ms, "gossip_interval_ms", (json_int_t)t->gossip_interval_ms,
         "pushpull_interval_ms", (json_int_t)t->pushpull_interval_ms);
+    if (info)
+        json_object_set_new(info, "rpc_clients", rpc);
+    else
+        json_decref(rpc);
+    return info;
 }
 
 /* ---- commands ---- */
