@@ -58,6 +58,15 @@ expect_fail 1 "^starling agent: cannot bind RPC $(rpc_of a1): address already in
     exec 3<>"/dev/tcp/${CL_IP[a1]}/7946" && printf '\xff\xff\xff\xff' >&3
     exec 3>&-
     for i in 1 2 3 4 5; do head -c 300 /dev/urandom >"/dev/udp/${CL_IP[a1]}/7946"; done
+    # Random payloads behind well-formed frame headers reach the decoders.
+    for i in $(seq 1 40); do
+        len=$((RANDOM % 200 + 1))
+        port=$((i % 2 ? 7373 : 7946))
+        exec 3<>"/dev/tcp/${CL_IP[a1]}/$port" || continue
+        printf "\\x00\\x00\\x$(printf %02x $((len >> 8)))\\x$(printf %02x $((len & 255)))" >&3
+        head -c "$len" /dev/urandom >&3
+        exec 3>&-
+    done
 } 2>/dev/null
 check "garbage on the RPC, stream and UDP ports leaves the agent answering" \
     wait_until 5 sees a1 a1 alive
