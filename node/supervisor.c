@@ -632,7 +632,11 @@ static int configure(sl__supervisor *s, const sl__supervisor_config *cfg) {
     s->port_min = cfg->port_min ? cfg->port_min : SL__SUP_PORT_MIN;
     s->port_max = cfg->port_max ? cfg->port_max : SL__SUP_PORT_MAX;
     if (s->port_max < s->port_min) return UV_EINVAL;
-    s->next_port = s->port_min;
+    /* Supervisors of several agents on one host (tests, demos) start at
+     * different places of the range, so that they do not all probe the same
+     * ports in the same order. */
+    uint32_t span = (uint32_t)s->port_max - s->port_min + 1;
+    s->next_port = (uint16_t)(s->port_min + ((uint32_t)getpid() * 2654435761u) % span);
     s->grace_ms = cfg->grace_ms ? cfg->grace_ms : SL__SUP_GRACE_MS;
     s->backoff_base_ms = cfg->backoff_base_ms ? cfg->backoff_base_ms : SL__SUP_BACKOFF_BASE_MS;
     s->backoff_max_ms = cfg->backoff_max_ms ? cfg->backoff_max_ms : SL__SUP_BACKOFF_MAX_MS;

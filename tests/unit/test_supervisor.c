@@ -49,11 +49,13 @@ typedef struct fixture {
     uv_loop_t loop;
     sl__supervisor *sup;
     bool closed;
-    char dir[64]; /* the log directory, under /tmp */
+    char dir[64];  /* the log directory, under /tmp */
+    char host[32]; /* a loopback address of this test process's own */
     char shim[PATH_MAX], whoami[PATH_MAX];
     event ev[EVENTS_MAX];
     size_t nev;
     pid_t forked; /* a child process of the death-signal test, or 0 */
+    pid_t orphan; /* the replica of that child, or 0 */
 } fixture;
 
 /* ---- the world -------------------------------------------------------- */
@@ -92,7 +94,7 @@ static void find_binary(char *out, const char *rel) {
 static sl__supervisor_config base_config(fixture *f) {
     return (sl__supervisor_config){
         .node = "n1",
-        .host = "127.0.0.1",
+        .host = f->host,
         .log_dir = f->dir,
         .shim = f->shim,
         .grace_ms = 2000,
@@ -116,6 +118,10 @@ static int setup(void **state) {
     uv_loop_init(&f->loop);
     snprintf(f->dir, sizeof f->dir, "/tmp/sl-sup-XXXXXX");
     if (!mkdtemp(f->dir)) return -1;
+    /* Test runs in parallel (build/ and build-san/) must not race for the
+     * same ports: each listens on a loopback address of its own. */
+    pid_t pid = getpid();
+    snprintf(f->host, sizeof f->host, "127.7.%d.%d", (pid >> 8) & 255, pid & 255);
     *state = f;
     return 0;
 }
@@ -170,6 +176,8 @@ static void close_stray(uv_handle_t *h, void *arg) {
     if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
+static bool pid_gone_now(pid_t pid);
+
 static int teardown(void **state) {
     fixture *f = *state;
     if (f->sup) {
@@ -180,6 +188,10 @@ static int teardown(void **state) {
     if (f->forked > 0) {
         kill(f->forked, SIGKILL);
         waitpid(f->forked, NULL, 0);
+    }
+    if (f->orphan > 0 && !pid_gone_now(f->orphan)) { /* the death signal failed */
+        kill(f->orphan, SIGKILL);
+        waitpid(f->orphan, NULL, 0);
     }
     /* Orphans of this test came back to us (we are a subreaper): reap them. */
     while (waitpid(-1, NULL, WNOHANG) > 0)
@@ -271,15 +283,15 @@ static bool has_children(fixture *f, const void *arg) {
     return kids && *kids;
 }
 
-/* Connects to 127.0.0.1:port and reads what the service says, up to EOF. */
-static void ask(uint16_t port, char *buf, size_t cap) {
+/* Connects to host:port and reads what the service says, up to EOF. */
+static void ask(const char *host, uint16_t port, char *buf, size_t cap) {
     buf[0] = '\0';
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(fd >= 0);
     struct timeval tv = {.tv_sec = 3};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(inet_pton(AF_INET, host, &a.sin_addr), 1);
     if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
         close(fd);
         fail_msg("connect to port %u: %s", (unsigned)port, strerror(errno));
@@ -292,12 +304,12 @@ static void ask(uint16_t port, char *buf, size_t cap) {
     close(fd);
 }
 
-static bool port_bindable(uint16_t port) {
+static bool port_bindable(const char *host, uint16_t port) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    inet_pton(AF_INET, host, &a.sin_addr);
     bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
     close(fd);
     return ok;
@@ -348,11 +360,11 @@ static void start_runs_and_answers(void **state) {
     assert_int_equal(r0.restarts, 0);
 
     char got[512], expect[512];
-    ask(r0.port, got, sizeof got);
+    ask(f->host, r0.port, got, sizeof got);
     snprintf(expect, sizeof expect, "service=web replica=0 node=n1 port=%u pid=%d\n",
              (unsigned)r0.port, r0.pid);
     assert_string_equal(got, expect);
-    ask(r1.port, got, sizeof got);
+    ask(f->host, r1.port, got, sizeof got);
     assert_non_null(strstr(got, "service=web replica=1 node=n1 "));
 
     /* Starting what runs changes nothing. */
@@ -366,7 +378,10 @@ static void start_runs_and_answers(void **state) {
     snprintf(path, sizeof path, "%s/web.0.log", f->dir);
     const char *log = read_file(path);
     assert_non_null(log);
-    assert_non_null(strstr(log, "whoami: web.0 listening on 127.0.0.1:"));
+    char listening[128];
+    snprintf(listening, sizeof listening, "whoami: web.0 listening on %s:%u\n", f->host,
+             (unsigned)r0.port);
+    assert_non_null(strstr(log, listening));
     assert_non_null(strstr(log, "[starling] "));
 
     /* A graceful close stops both and calls done from the loop. */
@@ -393,11 +408,11 @@ static void env_reaches_the_replica(void **state) {
     sl__replica_info r;
     assert_int_equal(sl__supervisor_find(f->sup, "api", 2, &r), 0);
     char got[512], expect[512];
-    ask(r.port, got, sizeof got);
+    ask(f->host, r.port, got, sizeof got);
     snprintf(expect, sizeof expect,
              "service=api replica=2 node=n1 port=%u pid=%d SL_TEST_AGENT=agent SL_TEST_OVER=svc "
-             "SL_TEST_SVC=a=b STARLING_HOST=127.0.0.1\n",
-             (unsigned)r.port, r.pid);
+             "SL_TEST_SVC=a=b STARLING_HOST=%s\n",
+             (unsigned)r.port, r.pid, f->host);
     assert_string_equal(got, expect);
 
     /* Bad arguments are refused before anything runs. */
@@ -436,7 +451,7 @@ static void a_crash_is_restarted(void **state) {
     assert_int_not_equal(after.pid, before.pid);
     assert_int_equal(after.port, before.port); /* a stable address */
     char got[512];
-    ask(after.port, got, sizeof got);
+    ask(f->host, after.port, got, sizeof got);
     assert_non_null(strstr(got, "service=web replica=0 "));
 
     /* A service that exits by itself: its status is recorded. */
@@ -457,7 +472,7 @@ static void stop_ends_the_process_and_frees_the_port(void **state) {
     assert_true(wait_for(f, has_status, &running, 5000));
     sl__replica_info r;
     assert_int_equal(sl__supervisor_find(f->sup, "web", 0, &r), 0);
-    assert_false(port_bindable(r.port));
+    assert_false(port_bindable(f->host, r.port));
 
     assert_int_equal(sl__supervisor_stop(f->sup, "web", 0), 0);
     assert_int_equal(f->ev[f->nev - 1].status, SL_REPLICA_STOPPING);
@@ -470,7 +485,7 @@ static void stop_ends_the_process_and_frees_the_port(void **state) {
     assert_int_equal(last->term_signal, 0);
     assert_int_equal(kill(r.pid, 0), -1);
     assert_int_equal(errno, ESRCH);
-    assert_true(port_bindable(r.port));
+    assert_true(port_bindable(f->host, r.port));
     assert_int_equal(sl__supervisor_find(f->sup, "web", 0, &r), UV_ENOENT);
     assert_int_equal(sl__supervisor_count(f->sup), 0);
 }
@@ -590,7 +605,7 @@ static void run_child_agent(fixture *f, int fd) {
     char dir[128];
     snprintf(dir, sizeof dir, "%s/child", f->dir);
     sl__supervisor_config cfg = {.node = "child",
-                                 .host = "127.0.0.1",
+                                 .host = f->host,
                                  .log_dir = dir,
                                  .shim = f->shim,
                                  .on_change = child_on_change,
@@ -624,6 +639,7 @@ static void replicas_die_with_their_agent(void **state) {
     close(p[0]);
     assert_true(got);
     assert_true(rpid > 0);
+    f->orphan = rpid;
     assert_int_equal(kill(rpid, 0), 0);
 
     /* kill -9 the agent: nothing gets to clean up but the kernel. */
@@ -632,6 +648,7 @@ static void replicas_die_with_their_agent(void **state) {
     f->forked = 0;
     pid_t replica = rpid;
     assert_true(wait_for(f, pid_gone, &replica, 3000));
+    f->orphan = 0;
 }
 
 int main(void) {
