@@ -208,6 +208,7 @@ void sl__on_suspect(sl_swim *s, const sl_msg *msg, uint64_t now_ms)
     }
     m->inc = msg->inc;
     set_state(s, m, SL_MEMBER_SUSPECT, now_ms);
+    free(m->susp); /* a suspicion of an older incarnation, if it was suspect */
     m->susp = sl__suspicion_new(s, now_ms, from_hash);
     sl__emit(s, SL_EVENT_SUSPECT, m, from);
     sl__broadcast_member(s, m, from);
