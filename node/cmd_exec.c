@@ -21,7 +21,8 @@
 
 static const char usage[] = "Usage: starling _exec PARENT_PID -- CMD [ARGS...]\n";
 
-int sl__cmd_exec(int argc, char **argv) {
+int sl__cmd_exec(int argc, char **argv)
+{
     if (argc < 4 || strcmp(argv[2], "--") != 0) {
         fputs(usage, stderr);
         return 2;
@@ -39,7 +40,8 @@ int sl__cmd_exec(int argc, char **argv) {
     }
     /* After the prctl: a parent that dies from now on sends the signal, and
      * one that died before is not our parent any more. */
-    if (getppid() != (pid_t)parent) return 1;
+    if (getppid() != (pid_t)parent)
+        return 1;
     execvp(argv[3], argv + 3);
     fprintf(stderr, "starling: cannot run '%s': %s\n", argv[3], strerror(errno));
     return 127;

@@ -136,7 +136,6 @@ struct sl__supervisor {
     size_t count;
     size_t zombies; /* removed, handles still closing */
     bool closing, finishing;
-    sl__supervisor_close_mode close_mode;
     void (*done)(void *ud);
     void *done_ud;
     uv_timer_t close_handle; /* never started: its close callback ends close() */
@@ -147,7 +146,8 @@ static void remove_replica(sup_replica *r);
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static void info_of(const sup_replica *r, sl__replica_info *out) {
+static void info_of(const sup_replica *r, sl__replica_info *out)
+{
     *out = (sl__replica_info){
         .service = r->service,
         .replica = r->index,
@@ -160,16 +160,19 @@ static void info_of(const sup_replica *r, sl__replica_info *out) {
     };
 }
 
-static void set_status(sup_replica *r, sl_replica_status st) {
+static void set_status(sup_replica *r, sl_replica_status st)
+{
     r->status = st;
     sl__supervisor *s = r->sup;
-    if (s->closing || !s->on_change) return;
+    if (s->closing || !s->on_change)
+        return;
     sl__replica_info info;
     info_of(r, &info);
     s->on_change(s->ud, &info);
 }
 
-static bool valid_service(const char *name) {
+static bool valid_service(const char *name)
+{
     size_t n = name ? strlen(name) : 0;
     if (n == 0 || n > SL_SVC_NAME_MAX || name[0] == '.' || name[0] == '-' || name[0] == '_')
         return false;
@@ -177,22 +180,27 @@ static bool valid_service(const char *name) {
         char c = name[i];
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                   c == '.' || c == '_' || c == '-';
-        if (!ok) return false;
+        if (!ok)
+            return false;
     }
     return true;
 }
 
-static void free_strv(char **v) {
-    if (!v) return;
+static void free_strv(char **v)
+{
+    if (!v)
+        return;
     for (char **p = v; *p; p++)
         free(*p);
     free(v);
 }
 
 /* Returns a NULL-terminated copy of v[0..n), or NULL when out of memory. */
-static char **copy_strv(char *const *v, uint32_t n) {
+static char **copy_strv(char *const *v, uint32_t n)
+{
     char **out = calloc((size_t)n + 1, sizeof *out);
-    if (!out) return NULL;
+    if (!out)
+        return NULL;
     for (uint32_t i = 0; i < n; i++) {
         if (!(out[i] = strdup(v[i]))) {
             free_strv(out);
@@ -202,11 +210,13 @@ static char **copy_strv(char *const *v, uint32_t n) {
     return out;
 }
 
-static void log_path(const sup_replica *r, char *buf, size_t cap) {
+static void log_path(const sup_replica *r, char *buf, size_t cap)
+{
     snprintf(buf, cap, "%s/%s.%u.log", r->sup->log_dir, r->service, (unsigned)r->index);
 }
 
-static int open_log(const sup_replica *r) {
+static int open_log(const sup_replica *r)
+{
     char path[4096];
     log_path(r, path, sizeof path);
     return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -214,9 +224,11 @@ static int open_log(const sup_replica *r) {
 
 /* Appends one "[starling] TIME what" line to the replica's log file, so that
  * its own output reads with its starts and exits. Best effort. */
-__attribute__((format(printf, 2, 3))) static void note(const sup_replica *r, const char *fmt, ...) {
+__attribute__((format(printf, 2, 3))) static void note(const sup_replica *r, const char *fmt, ...)
+{
     int fd = open_log(r);
-    if (fd < 0) return;
+    if (fd < 0)
+        return;
     char line[1024], stamp[32];
     struct timeval tv;
     struct tm tm;
@@ -228,7 +240,8 @@ __attribute__((format(printf, 2, 3))) static void note(const sup_replica *r, con
     va_start(ap, fmt);
     n += vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
     va_end(ap);
-    if ((size_t)n > sizeof line - 2) n = (int)sizeof line - 2;
+    if ((size_t)n > sizeof line - 2)
+        n = (int)sizeof line - 2;
     line[n++] = '\n';
     ssize_t w = write(fd, line, (size_t)n);
     (void)w;
@@ -237,13 +250,16 @@ __attribute__((format(printf, 2, 3))) static void note(const sup_replica *r, con
 
 /* ---- ports ------------------------------------------------------------ */
 
-static bool port_held(const sl__supervisor *s, const sup_replica *except, uint16_t port) {
+static bool port_held(const sl__supervisor *s, const sup_replica *except, uint16_t port)
+{
     for (const sup_replica *r = s->head; r; r = r->next)
-        if (r != except && r->port == port) return true;
+        if (r != except && r->port == port)
+            return true;
     return false;
 }
 
-static void set_port(struct sockaddr_storage *a, uint16_t port) {
+static void set_port(struct sockaddr_storage *a, uint16_t port)
+{
     if (a->ss_family == AF_INET)
         ((struct sockaddr_in *)a)->sin_port = htons(port);
     else
@@ -251,11 +267,13 @@ static void set_port(struct sockaddr_storage *a, uint16_t port) {
 }
 
 /* True when a TCP socket can bind host:port right now. */
-static bool port_bindable(const sl__supervisor *s, uint16_t port) {
+static bool port_bindable(const sl__supervisor *s, uint16_t port)
+{
     struct sockaddr_storage a = s->addr;
     set_port(&a, port);
     int fd = socket(a.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
+    if (fd < 0)
+        return false;
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     bool ok = bind(fd, (struct sockaddr *)&a, s->addr_len) == 0;
@@ -264,14 +282,17 @@ static bool port_bindable(const sl__supervisor *s, uint16_t port) {
 }
 
 /* Returns a free port for r (its own one when still free), or 0. */
-static uint16_t pick_port(sup_replica *r) {
+static uint16_t pick_port(sup_replica *r)
+{
     sl__supervisor *s = r->sup;
-    if (r->port && port_bindable(s, r->port)) return r->port;
+    if (r->port && port_bindable(s, r->port))
+        return r->port;
     uint32_t span = (uint32_t)s->port_max - s->port_min + 1;
     for (uint32_t i = 0; i < span; i++) {
         uint16_t p = s->next_port;
         s->next_port = p == s->port_max ? s->port_min : (uint16_t)(p + 1);
-        if (!port_held(s, r, p) && port_bindable(s, p)) return p;
+        if (!port_held(s, r, p) && port_bindable(s, p))
+            return p;
     }
     return 0;
 }
@@ -281,21 +302,26 @@ static uint16_t pick_port(sup_replica *r) {
 static const char *const reserved[] = {"STARLING_SERVICE", "STARLING_REPLICA", "STARLING_NODE",
                                        "STARLING_PORT", "STARLING_HOST"};
 
-static bool same_key(const char *a, const char *b) {
+static bool same_key(const char *a, const char *b)
+{
     size_t n = strcspn(a, "=");
     return strncmp(a, b, n) == 0 && (b[n] == '=' || b[n] == '\0');
 }
 
-static bool is_reserved(const char *entry) {
+static bool is_reserved(const char *entry)
+{
     for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
-        if (same_key(entry, reserved[i])) return true;
+        if (same_key(entry, reserved[i]))
+            return true;
     return false;
 }
 
 /* True when r->env[after+1..] sets the key of `entry`. */
-static bool overridden(const sup_replica *r, const char *entry, int64_t after) {
+static bool overridden(const sup_replica *r, const char *entry, int64_t after)
+{
     for (int64_t i = after + 1; i < (int64_t)r->envc; i++)
-        if (same_key(entry, r->env[i])) return true;
+        if (same_key(entry, r->env[i]))
+            return true;
     return false;
 }
 
@@ -303,19 +329,23 @@ static bool overridden(const sup_replica *r, const char *entry, int64_t after) {
  * (the last of a key wins), then the STARLING_* variables, which nothing
  * overrides. Returns a NULL-terminated malloc()ed vector of malloc()ed
  * strings, or NULL when out of memory. */
-static char **build_env(const sup_replica *r) {
+static char **build_env(const sup_replica *r)
+{
     size_t n = 0;
     while (environ && environ[n])
         n++;
     size_t cap = n + r->envc + 6, k = 0;
     char **out = calloc(cap, sizeof *out);
-    if (!out) return NULL;
+    if (!out)
+        return NULL;
     for (size_t i = 0; i < n; i++)
         if (!is_reserved(environ[i]) && !overridden(r, environ[i], -1))
-            if (!(out[k++] = strdup(environ[i]))) goto oom;
+            if (!(out[k++] = strdup(environ[i])))
+                goto oom;
     for (uint32_t i = 0; i < r->envc; i++)
         if (!is_reserved(r->env[i]) && !overridden(r, r->env[i], i))
-            if (!(out[k++] = strdup(r->env[i]))) goto oom;
+            if (!(out[k++] = strdup(r->env[i])))
+                goto oom;
     const sl__supervisor *s = r->sup;
     if (asprintf(&out[k++], "STARLING_SERVICE=%s", r->service) < 0 ||
         asprintf(&out[k++], "STARLING_REPLICA=%u", (unsigned)r->index) < 0 ||
@@ -335,8 +365,10 @@ oom:
 
 static void maybe_finish(sl__supervisor *s);
 
-static void maybe_free(sup_replica *r) {
-    if (!r->removed || r->open_handles > 0) return;
+static void maybe_free(sup_replica *r)
+{
+    if (!r->removed || r->open_handles > 0)
+        return;
     sl__supervisor *s = r->sup;
     free_strv(r->argv);
     free_strv(r->env);
@@ -345,13 +377,15 @@ static void maybe_free(sup_replica *r) {
     maybe_finish(s);
 }
 
-static void handle_closed(uv_handle_t *h) {
+static void handle_closed(uv_handle_t *h)
+{
     sup_replica *r = h->data;
     r->open_handles--;
     maybe_free(r);
 }
 
-static void proc_closed(uv_handle_t *h) {
+static void proc_closed(uv_handle_t *h)
+{
     sup_replica *r = h->data;
     r->proc_open = false;
     r->open_handles--;
@@ -362,7 +396,8 @@ static void proc_closed(uv_handle_t *h) {
     maybe_free(r);
 }
 
-static void probe_closed(uv_handle_t *h) {
+static void probe_closed(uv_handle_t *h)
+{
     sup_replica *r = h->data;
     r->probe_open = false;
     r->open_handles--;
@@ -371,22 +406,27 @@ static void probe_closed(uv_handle_t *h) {
 
 /* ---- readiness -------------------------------------------------------- */
 
-static void set_running(sup_replica *r) {
+static void set_running(sup_replica *r)
+{
     uv_timer_stop(&r->timer);
     set_status(r, SL_REPLICA_RUNNING);
 }
 
-static void probe_done(uv_connect_t *req, int status) {
+static void probe_done(uv_connect_t *req, int status)
+{
     sup_replica *r = req->data;
-    if (!uv_is_closing((uv_handle_t *)&r->probe)) uv_close((uv_handle_t *)&r->probe, probe_closed);
+    if (!uv_is_closing((uv_handle_t *)&r->probe))
+        uv_close((uv_handle_t *)&r->probe, probe_closed);
     if (status == 0 && !r->removed && r->status == SL_REPLICA_STARTING && r->pid &&
         r->probe_run == r->run)
         set_running(r);
 }
 
-static void start_probe(sup_replica *r) {
+static void start_probe(sup_replica *r)
+{
     sl__supervisor *s = r->sup;
-    if (uv_tcp_init(s->loop, &r->probe) != 0) return;
+    if (uv_tcp_init(s->loop, &r->probe) != 0)
+        return;
     r->probe.data = r;
     r->probe_open = true;
     r->open_handles++;
@@ -398,7 +438,8 @@ static void start_probe(sup_replica *r) {
         uv_close((uv_handle_t *)&r->probe, probe_closed);
 }
 
-static void probe_tick(uv_timer_t *t) {
+static void probe_tick(uv_timer_t *t)
+{
     sup_replica *r = t->data;
     sl__supervisor *s = r->sup;
     if (r->status != SL_REPLICA_STARTING || !r->pid) {
@@ -413,16 +454,19 @@ static void probe_tick(uv_timer_t *t) {
 
 /* ---- crashes and restarts --------------------------------------------- */
 
-static void restart_due(uv_timer_t *t) {
+static void restart_due(uv_timer_t *t)
+{
     sup_replica *r = t->data;
     r->restarts++;
     spawn(r);
 }
 
 /* Marks r FAILED after a run of `uptime` ms and schedules its restart. */
-static void schedule_restart(sup_replica *r, uint64_t uptime) {
+static void schedule_restart(sup_replica *r, uint64_t uptime)
+{
     sl__supervisor *s = r->sup;
-    if (uptime >= s->healthy_after_ms) r->backoff_ms = s->backoff_base_ms;
+    if (uptime >= s->healthy_after_ms)
+        r->backoff_ms = s->backoff_base_ms;
     uint32_t delay = r->backoff_ms;
     r->backoff_ms = delay >= s->backoff_max_ms / 2 ? s->backoff_max_ms : delay * 2;
     uv_timer_start(&r->timer, restart_due, delay, 0);
@@ -430,11 +474,13 @@ static void schedule_restart(sup_replica *r, uint64_t uptime) {
     set_status(r, SL_REPLICA_FAILED);
 }
 
-static void process_exited(uv_process_t *p, int64_t exit_status, int term_signal) {
+static void process_exited(uv_process_t *p, int64_t exit_status, int term_signal)
+{
     sup_replica *r = p->data;
     sl__supervisor *s = r->sup;
     int pid = r->pid;
-    if (pid > 0) kill(-pid, SIGKILL); /* whatever the leader left behind in its group */
+    if (pid > 0)
+        kill(-pid, SIGKILL); /* whatever the leader left behind in its group */
     r->pid = 0;
     r->exit_status = exit_status;
     r->term_signal = term_signal;
@@ -463,33 +509,18 @@ static void process_exited(uv_process_t *p, int64_t exit_status, int term_signal
 
 /* ---- spawning --------------------------------------------------------- */
 
-/* Runs r's command through the shim. On failure r becomes FAILED and its
- * restart is scheduled, as if it had crashed at once. */
-static void spawn(sup_replica *r) {
+/* Spawns the shim with r's command, its output to log_fd. Returns 0 or the
+ * error of uv_spawn; either way r->proc is open afterwards (libuv initialises
+ * the handle even when the spawn fails), and closed on failure. */
+static int spawn_shim(sup_replica *r, int log_fd, const char **why)
+{
     sl__supervisor *s = r->sup;
-    if (r->proc_open) { /* the last process handle is still closing */
-        r->spawn_pending = true;
-        return;
-    }
-    const char *why = NULL;
-    int err = 0;
-    char **env = NULL, **args = NULL;
-    int fd = -1;
-    if (!(r->port = pick_port(r))) {
-        why = "no free port";
-        goto failed;
-    }
-    if ((fd = open_log(r)) < 0) {
-        err = -errno;
-        why = "cannot open the log file";
-        goto failed;
-    }
-    env = build_env(r);
-    args = calloc((size_t)r->argc + 5, sizeof *args);
+    char **env = build_env(r), **args = calloc((size_t)r->argc + 5, sizeof *args);
     if (!env || !args) {
-        err = UV_ENOMEM;
-        why = "out of memory";
-        goto failed;
+        free_strv(env);
+        free(args);
+        *why = "out of memory";
+        return UV_ENOMEM;
     }
     args[0] = s->shim;
     args[1] = "_exec";
@@ -498,58 +529,76 @@ static void spawn(sup_replica *r) {
     memcpy(args + 4, r->argv, (size_t)r->argc * sizeof *args);
     uv_stdio_container_t stdio[3] = {
         {.flags = UV_IGNORE},
-        {.flags = UV_INHERIT_FD, .data.fd = fd},
-        {.flags = UV_INHERIT_FD, .data.fd = fd},
+        {.flags = UV_INHERIT_FD, .data.fd = log_fd},
+        {.flags = UV_INHERIT_FD, .data.fd = log_fd},
     };
     uv_process_options_t opt = {
         .exit_cb = process_exited,
         .file = s->shim,
         .args = args,
         .env = env,
-        .flags = UV_PROCESS_DETACHED,
+        .flags = UV_PROCESS_DETACHED, /* its own session and process group */
         .stdio_count = 3,
         .stdio = stdio,
     };
     note(r, "starting %s.%u on port %u: %s", r->service, (unsigned)r->index, (unsigned)r->port,
          r->argv[0]);
-    err = uv_spawn(s->loop, &r->proc, &opt);
-    /* The handle is initialised even when uv_spawn fails. */
+    int err = uv_spawn(s->loop, &r->proc, &opt);
+    free_strv(env);
+    free(args);
     r->proc.data = r;
     r->proc_open = true;
     r->open_handles++;
     if (err) {
         uv_close((uv_handle_t *)&r->proc, proc_closed);
-        why = "cannot spawn the shim";
-        goto failed;
+        *why = "cannot spawn the shim";
     }
-    free_strv(env);
-    free(args);
-    close(fd);
+    return err;
+}
+
+/* Runs r's command through the shim: STARTING. On failure r becomes FAILED
+ * and its restart is scheduled, as if it had crashed at once. */
+static void spawn(sup_replica *r)
+{
+    sl__supervisor *s = r->sup;
+    if (r->proc_open) { /* the last process handle is still closing */
+        r->spawn_pending = true;
+        return;
+    }
+    const char *why = NULL;
+    int err = 0, fd = -1;
+    if (!(r->port = pick_port(r))) {
+        why = "no free port";
+    } else if ((fd = open_log(r)) < 0) {
+        err = -errno;
+        why = "cannot open the log file";
+    } else {
+        err = spawn_shim(r, fd, &why);
+        close(fd);
+    }
+    if (why) {
+        note(r, "cannot start %s.%u: %s%s%s", r->service, (unsigned)r->index, why, err ? ": " : "",
+             err ? uv_strerror(err) : "");
+        sl__warn("replica %s.%u: %s%s%s", r->service, (unsigned)r->index, why, err ? ": " : "",
+                 err ? uv_strerror(err) : "");
+        schedule_restart(r, 0);
+        return;
+    }
     r->pid = r->proc.pid;
     r->run++;
     r->spawned_at = uv_now(s->loop);
-    r->exit_status = r->term_signal = 0;
     sl__info("replica %s.%u started (pid %d, port %u)", r->service, (unsigned)r->index, r->pid,
              (unsigned)r->port);
     uv_timer_start(&r->timer, probe_tick, SL__SUP_PROBE_MS, SL__SUP_PROBE_MS);
     set_status(r, SL_REPLICA_STARTING);
-    return;
-failed:
-    free_strv(env);
-    free(args);
-    if (fd >= 0) close(fd);
-    note(r, "cannot start %s.%u: %s%s%s", r->service, (unsigned)r->index, why, err ? ": " : "",
-         err ? uv_strerror(err) : "");
-    sl__warn("replica %s.%u: %s%s%s", r->service, (unsigned)r->index, why, err ? ": " : "",
-             err ? uv_strerror(err) : "");
-    schedule_restart(r, 0);
 }
 
 /* ---- stopping and removal --------------------------------------------- */
 
 /* Unlinks r, tells the caller, and closes its handles; r is freed by the
  * last close callback. */
-static void remove_replica(sup_replica *r) {
+static void remove_replica(sup_replica *r)
+{
     sl__supervisor *s = r->sup;
     for (sup_replica **pp = &s->head; *pp; pp = &(*pp)->next) {
         if (*pp == r) {
@@ -573,16 +622,19 @@ static void remove_replica(sup_replica *r) {
     maybe_free(r);
 }
 
-static void grace_over(uv_timer_t *t) {
+static void grace_over(uv_timer_t *t)
+{
     sup_replica *r = t->data;
-    if (!r->pid) return;
+    if (!r->pid)
+        return;
     note(r, "%s.%u (pid %d) still there after %u ms: SIGKILL", r->service, (unsigned)r->index,
          r->pid, (unsigned)r->sup->grace_ms);
     kill(-r->pid, SIGKILL);
 }
 
 /* Stops r with `sig` first (SIGTERM or SIGKILL). */
-static void stop_replica(sup_replica *r, int sig) {
+static void stop_replica(sup_replica *r, int sig)
+{
     sl__supervisor *s = r->sup;
     r->start_after_stop = false;
     if (!r->pid) { /* failed and waiting, or between two processes */
@@ -591,7 +643,8 @@ static void stop_replica(sup_replica *r, int sig) {
         remove_replica(r);
         return;
     }
-    if (r->stop_requested && sig != SIGKILL) return;
+    if (r->stop_requested && sig != SIGKILL)
+        return;
     r->stop_requested = true;
     note(r, "stopping %s.%u (pid %d) with %s", r->service, (unsigned)r->index, r->pid,
          sig == SIGKILL ? "SIGKILL" : "SIGTERM");
@@ -600,18 +653,22 @@ static void stop_replica(sup_replica *r, int sig) {
         uv_timer_start(&r->timer, grace_over, s->grace_ms, 0);
     else
         uv_timer_stop(&r->timer);
-    if (r->status != SL_REPLICA_STOPPING) set_status(r, SL_REPLICA_STOPPING);
+    if (r->status != SL_REPLICA_STOPPING)
+        set_status(r, SL_REPLICA_STOPPING);
 }
 
 /* ---- the API ---------------------------------------------------------- */
 
-static sup_replica *lookup(const sl__supervisor *s, const char *service, uint32_t index) {
+static sup_replica *lookup(const sl__supervisor *s, const char *service, uint32_t index)
+{
     for (sup_replica *r = s->head; r; r = r->next)
-        if (r->index == index && !strcmp(r->service, service)) return r;
+        if (r->index == index && !strcmp(r->service, service))
+            return r;
     return NULL;
 }
 
-static int parse_host(sl__supervisor *s, const char *host) {
+static int parse_host(sl__supervisor *s, const char *host)
+{
     struct sockaddr_in *a4 = (struct sockaddr_in *)&s->addr;
     struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&s->addr;
     if (uv_ip4_addr(host, 0, a4) == 0) {
@@ -625,13 +682,15 @@ static int parse_host(sl__supervisor *s, const char *host) {
     return UV_EINVAL;
 }
 
-static int configure(sl__supervisor *s, const sl__supervisor_config *cfg) {
+static int configure(sl__supervisor *s, const sl__supervisor_config *cfg)
+{
     if (!cfg->node || !cfg->host || !cfg->log_dir || !cfg->shim || !*cfg->log_dir ||
         strlen(cfg->log_dir) > 3000 || parse_host(s, cfg->host))
         return UV_EINVAL;
     s->port_min = cfg->port_min ? cfg->port_min : SL__SUP_PORT_MIN;
     s->port_max = cfg->port_max ? cfg->port_max : SL__SUP_PORT_MAX;
-    if (s->port_max < s->port_min) return UV_EINVAL;
+    if (s->port_max < s->port_min)
+        return UV_EINVAL;
     /* Supervisors of several agents on one host (tests, demos) start at
      * different places of the range, so that they do not all probe the same
      * ports in the same order. */
@@ -640,7 +699,8 @@ static int configure(sl__supervisor *s, const sl__supervisor_config *cfg) {
     s->grace_ms = cfg->grace_ms ? cfg->grace_ms : SL__SUP_GRACE_MS;
     s->backoff_base_ms = cfg->backoff_base_ms ? cfg->backoff_base_ms : SL__SUP_BACKOFF_BASE_MS;
     s->backoff_max_ms = cfg->backoff_max_ms ? cfg->backoff_max_ms : SL__SUP_BACKOFF_MAX_MS;
-    if (s->backoff_max_ms < s->backoff_base_ms) s->backoff_max_ms = s->backoff_base_ms;
+    if (s->backoff_max_ms < s->backoff_base_ms)
+        s->backoff_max_ms = s->backoff_base_ms;
     s->ready_after_ms = cfg->ready_after_ms ? cfg->ready_after_ms : SL__SUP_READY_AFTER_MS;
     s->healthy_after_ms = cfg->healthy_after_ms ? cfg->healthy_after_ms : SL__SUP_HEALTHY_AFTER_MS;
     s->on_change = cfg->on_change;
@@ -651,12 +711,15 @@ static int configure(sl__supervisor *s, const sl__supervisor_config *cfg) {
     s->host = strdup(cfg->host);
     s->log_dir = strdup(cfg->log_dir);
     s->shim = strdup(cfg->shim);
-    if (!s->node || !s->host || !s->log_dir || !s->shim) return UV_ENOMEM;
-    if (mkdir(s->log_dir, 0755) != 0 && errno != EEXIST) return -errno;
+    if (!s->node || !s->host || !s->log_dir || !s->shim)
+        return UV_ENOMEM;
+    if (mkdir(s->log_dir, 0755) != 0 && errno != EEXIST)
+        return -errno;
     return 0;
 }
 
-static void free_supervisor(sl__supervisor *s) {
+static void free_supervisor(sl__supervisor *s)
+{
     free(s->node);
     free(s->host);
     free(s->log_dir);
@@ -664,13 +727,17 @@ static void free_supervisor(sl__supervisor *s) {
     free(s);
 }
 
-sl__supervisor *sl__supervisor_new(uv_loop_t *loop, const sl__supervisor_config *cfg, int *err) {
+sl__supervisor *sl__supervisor_new(uv_loop_t *loop, const sl__supervisor_config *cfg, int *err)
+{
     sl__supervisor *s = calloc(1, sizeof *s);
     int rc = s ? configure(s, cfg) : UV_ENOMEM;
-    if (rc == 0) rc = uv_timer_init(loop, &s->close_handle);
+    if (rc == 0)
+        rc = uv_timer_init(loop, &s->close_handle);
     if (rc != 0) {
-        if (s) free_supervisor(s);
-        if (err) *err = rc;
+        if (s)
+            free_supervisor(s);
+        if (err)
+            *err = rc;
         return NULL;
     }
     s->loop = loop;
@@ -679,21 +746,27 @@ sl__supervisor *sl__supervisor_new(uv_loop_t *loop, const sl__supervisor_config 
 }
 
 static int check_start_args(const char *service, char *const *argv, uint32_t argc, char *const *env,
-                            uint32_t envc) {
-    if (!valid_service(service) || argc == 0 || !argv) return UV_EINVAL;
+                            uint32_t envc)
+{
+    if (!valid_service(service) || argc == 0 || !argv)
+        return UV_EINVAL;
     for (uint32_t i = 0; i < argc; i++)
-        if (!argv[i] || (i == 0 && !*argv[0])) return UV_EINVAL;
+        if (!argv[i] || (i == 0 && !*argv[0]))
+            return UV_EINVAL;
     for (uint32_t i = 0; i < envc; i++)
-        if (!env[i] || !strchr(env[i], '=') || env[i][0] == '=') return UV_EINVAL;
+        if (!env[i] || !strchr(env[i], '=') || env[i][0] == '=')
+            return UV_EINVAL;
     return 0;
 }
 
 /* Inserts r into the list, sorted by (service, index). */
-static void insert_sorted(sl__supervisor *s, sup_replica *r) {
+static void insert_sorted(sl__supervisor *s, sup_replica *r)
+{
     sup_replica **pp = &s->head;
     while (*pp) {
         int c = strcmp((*pp)->service, r->service);
-        if (c > 0 || (c == 0 && (*pp)->index > r->index)) break;
+        if (c > 0 || (c == 0 && (*pp)->index > r->index))
+            break;
         pp = &(*pp)->next;
     }
     r->next = *pp;
@@ -702,12 +775,16 @@ static void insert_sorted(sl__supervisor *s, sup_replica *r) {
 }
 
 int sl__supervisor_start(sl__supervisor *s, const char *service, uint32_t replica,
-                         char *const *argv, uint32_t argc, char *const *env, uint32_t envc) {
+                         char *const *argv, uint32_t argc, char *const *env, uint32_t envc)
+{
     int rc = check_start_args(service, argv, argc, env, envc);
-    if (rc) return rc;
-    if (s->closing) return UV_ESHUTDOWN;
+    if (rc)
+        return rc;
+    if (s->closing)
+        return UV_ESHUTDOWN;
     sup_replica *r = lookup(s, service, replica);
-    if (r && !r->stop_requested) return 0;
+    if (r && !r->stop_requested)
+        return 0;
     char **av = copy_strv(argv, argc), **ev = copy_strv(env, envc);
     if (!av || !ev || (!r && !(r = calloc(1, sizeof *r)))) {
         free_strv(av);
@@ -736,27 +813,33 @@ int sl__supervisor_start(sl__supervisor *s, const char *service, uint32_t replic
     return 0;
 }
 
-int sl__supervisor_stop(sl__supervisor *s, const char *service, uint32_t replica) {
+int sl__supervisor_stop(sl__supervisor *s, const char *service, uint32_t replica)
+{
     sup_replica *r = lookup(s, service ? service : "", replica);
-    if (!r) return UV_ENOENT;
+    if (!r)
+        return UV_ENOENT;
     stop_replica(r, SIGTERM);
     return 0;
 }
 
 int sl__supervisor_find(const sl__supervisor *s, const char *service, uint32_t replica,
-                        sl__replica_info *out) {
+                        sl__replica_info *out)
+{
     const sup_replica *r = lookup(s, service ? service : "", replica);
-    if (!r) return UV_ENOENT;
+    if (!r)
+        return UV_ENOENT;
     info_of(r, out);
     return 0;
 }
 
-size_t sl__supervisor_count(const sl__supervisor *s) {
+size_t sl__supervisor_count(const sl__supervisor *s)
+{
     return s->count;
 }
 
 void sl__supervisor_foreach(const sl__supervisor *s,
-                            void (*fn)(void *ud, const sl__replica_info *r), void *ud) {
+                            void (*fn)(void *ud, const sl__replica_info *r), void *ud)
+{
     for (const sup_replica *r = s->head; r; r = r->next) {
         sl__replica_info info;
         info_of(r, &info);
@@ -764,25 +847,30 @@ void sl__supervisor_foreach(const sl__supervisor *s,
     }
 }
 
-static void supervisor_closed(uv_handle_t *h) {
+static void supervisor_closed(uv_handle_t *h)
+{
     sl__supervisor *s = h->data;
     void (*done)(void *) = s->done;
     void *ud = s->done_ud;
     free_supervisor(s);
-    if (done) done(ud);
+    if (done)
+        done(ud);
 }
 
-static void maybe_finish(sl__supervisor *s) {
-    if (!s->closing || s->finishing || s->head || s->zombies) return;
+static void maybe_finish(sl__supervisor *s)
+{
+    if (!s->closing || s->finishing || s->head || s->zombies)
+        return;
     s->finishing = true;
     uv_close((uv_handle_t *)&s->close_handle, supervisor_closed);
 }
 
 void sl__supervisor_close(sl__supervisor *s, sl__supervisor_close_mode mode, void (*done)(void *ud),
-                          void *ud) {
-    if (s->closing) return;
+                          void *ud)
+{
+    if (s->closing)
+        return;
     s->closing = true;
-    s->close_mode = mode;
     s->done = done;
     s->done_ud = ud;
     sup_replica *next;

@@ -40,7 +40,7 @@ typedef struct sl__replica_info {
     uint32_t restarts;   /* respawns after a crash since start() */
     int pid;             /* the process (the shim execs into the command); 0 if none */
     int64_t exit_status; /* of the last exit, or 0 */
-    int term_signal;     /* that killed the last run, or 0 */
+    int term_signal;     /* the signal that ended the last exit, or 0 */
 } sl__replica_info;
 
 typedef struct sl__supervisor_config {
@@ -54,8 +54,9 @@ typedef struct sl__supervisor_config {
     uint32_t backoff_max_ms;     /* 0: SL__SUP_BACKOFF_MAX_MS */
     uint32_t ready_after_ms;     /* 0: SL__SUP_READY_AFTER_MS */
     uint32_t healthy_after_ms;   /* 0: SL__SUP_HEALTHY_AFTER_MS */
-    /* Called on every status change (after the change, with the new status).
-     * It may call start and stop, but not close. Optional. */
+    /* Called on every status change, with the new status, from the loop or
+     * from within start() and stop() (STARTING, STOPPING). It may call start
+     * and stop, but not close. Optional. */
     void (*on_change)(void *ud, const sl__replica_info *r);
     /* Called once when a stopped replica is gone: its process has exited, its
      * port is free, and find() no longer knows it. r->status is

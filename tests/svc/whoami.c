@@ -23,12 +23,14 @@
 #include <time.h>
 #include <unistd.h>
 
-static void on_term(int sig) {
+static void on_term(int sig)
+{
     (void)sig;
     _exit(0);
 }
 
-static const char *need(const char *name) {
+static const char *need(const char *name)
+{
     const char *v = getenv(name);
     if (!v || !*v) {
         fprintf(stderr, "whoami: %s is not set\n", name);
@@ -37,13 +39,15 @@ static const char *need(const char *name) {
     return v;
 }
 
-static long long now_ms(void) {
+static long long now_ms(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int listen_on(const char *host, const char *port_s) {
+static int listen_on(const char *host, const char *port_s)
+{
     char *end;
     long port = strtol(port_s, &end, 10);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -63,7 +67,8 @@ static int listen_on(const char *host, const char *port_s) {
 
 /* Formats the answer line into buf. */
 static void answer(char *buf, size_t cap, const char *service, const char *replica,
-                   const char *node, const char *port) {
+                   const char *node, const char *port)
+{
     size_t n = (size_t)snprintf(buf, cap, "service=%s replica=%s node=%s port=%s pid=%ld", service,
                                 replica, node, port, (long)getpid());
     const char *echo = getenv("WHOAMI_ECHO");
@@ -80,11 +85,13 @@ static void answer(char *buf, size_t cap, const char *service, const char *repli
     }
 }
 
-int main(void) {
+int main(void)
+{
     const char *service = need("STARLING_SERVICE"), *replica = need("STARLING_REPLICA"),
                *node = need("STARLING_NODE"), *port = need("STARLING_PORT");
     const char *host = getenv("STARLING_HOST");
-    if (!host || !*host) host = "127.0.0.1";
+    if (!host || !*host)
+        host = "127.0.0.1";
     const char *crash = getenv("WHOAMI_CRASH_AFTER_MS");
     long long crash_at = crash ? now_ms() + atoll(crash) : -1;
 
@@ -107,9 +114,11 @@ int main(void) {
             timeout = (int)left;
         }
         struct pollfd p = {.fd = lfd, .events = POLLIN};
-        if (poll(&p, 1, timeout) <= 0) continue;
+        if (poll(&p, 1, timeout) <= 0)
+            continue;
         int c = accept(lfd, NULL, NULL);
-        if (c < 0) continue;
+        if (c < 0)
+            continue;
         ssize_t w = write(c, line, strlen(line));
         (void)w;
         close(c);

@@ -60,8 +60,10 @@ typedef struct fixture {
 
 /* ---- the world -------------------------------------------------------- */
 
-static void record(fixture *f, const sl__replica_info *r, bool removed) {
-    if (f->nev == EVENTS_MAX) return;
+static void record(fixture *f, const sl__replica_info *r, bool removed)
+{
+    if (f->nev == EVENTS_MAX)
+        return;
     event *e = &f->ev[f->nev++];
     snprintf(e->service, sizeof e->service, "%s", r->service);
     e->replica = r->replica;
@@ -75,15 +77,18 @@ static void record(fixture *f, const sl__replica_info *r, bool removed) {
     e->removed = removed;
 }
 
-static void on_change(void *ud, const sl__replica_info *r) {
+static void on_change(void *ud, const sl__replica_info *r)
+{
     record(ud, r, false);
 }
 
-static void on_removed(void *ud, const sl__replica_info *r) {
+static void on_removed(void *ud, const sl__replica_info *r)
+{
     record(ud, r, true);
 }
 
-static void find_binary(char *out, const char *rel) {
+static void find_binary(char *out, const char *rel)
+{
     const char *build = getenv("BUILD");
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", build && *build ? build : "build", rel);
@@ -91,7 +96,8 @@ static void find_binary(char *out, const char *rel) {
         fail_msg("%s is missing: build it first (make)", path);
 }
 
-static sl__supervisor_config base_config(fixture *f) {
+static sl__supervisor_config base_config(fixture *f)
+{
     return (sl__supervisor_config){
         .node = "n1",
         .host = f->host,
@@ -106,18 +112,23 @@ static sl__supervisor_config base_config(fixture *f) {
     };
 }
 
-static void open_sup(fixture *f, const sl__supervisor_config *cfg) {
+static void open_sup(fixture *f, const sl__supervisor_config *cfg)
+{
     int err = 0;
     f->sup = sl__supervisor_new(&f->loop, cfg, &err);
-    if (!f->sup) fail_msg("sl__supervisor_new: %s", uv_strerror(err));
+    if (!f->sup)
+        fail_msg("sl__supervisor_new: %s", uv_strerror(err));
 }
 
-static int setup(void **state) {
+static int setup(void **state)
+{
     fixture *f = calloc(1, sizeof *f);
-    if (!f) return -1;
+    if (!f)
+        return -1;
     uv_loop_init(&f->loop);
     snprintf(f->dir, sizeof f->dir, "/tmp/sl-sup-XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
+    if (!mkdtemp(f->dir))
+        return -1;
     /* Test runs in parallel (build/ and build-san/) must not race for the
      * same ports: each listens on a loopback address of its own. */
     pid_t pid = getpid();
@@ -126,7 +137,8 @@ static int setup(void **state) {
     return 0;
 }
 
-static void wake(uv_timer_t *t) {
+static void wake(uv_timer_t *t)
+{
     (void)t;
 }
 
@@ -134,7 +146,8 @@ static void wake(uv_timer_t *t) {
  * whether it holds. A 10 ms tick keeps the loop turning so that predicates
  * about the outside world (kill(pid, 0)) are seen. */
 static bool wait_for(fixture *f, bool (*pred)(fixture *, const void *), const void *arg,
-                     uint64_t ms) {
+                     uint64_t ms)
+{
     uv_timer_t tick;
     uv_timer_init(&f->loop, &tick);
     uv_timer_start(&tick, wake, 10, 10);
@@ -148,37 +161,45 @@ static bool wait_for(fixture *f, bool (*pred)(fixture *, const void *), const vo
     return ok;
 }
 
-static void close_done(void *ud) {
+static void close_done(void *ud)
+{
     ((fixture *)ud)->closed = true;
 }
 
-static bool is_closed(fixture *f, const void *arg) {
+static bool is_closed(fixture *f, const void *arg)
+{
     (void)arg;
     return f->closed;
 }
 
-static void close_sup(fixture *f, sl__supervisor_close_mode mode) {
-    if (!f->sup) return;
+static void close_sup(fixture *f, sl__supervisor_close_mode mode)
+{
+    if (!f->sup)
+        return;
     sl__supervisor_close(f->sup, mode, close_done, f);
     f->sup = NULL;
     assert_true(wait_for(f, is_closed, NULL, 5000));
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
     (void)st;
     (void)flag;
     (void)ftw;
     return remove(path);
 }
 
-static void close_stray(uv_handle_t *h, void *arg) {
+static void close_stray(uv_handle_t *h, void *arg)
+{
     (void)arg;
-    if (!uv_is_closing(h)) uv_close(h, NULL);
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
 }
 
 static bool pid_gone_now(pid_t pid);
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
     fixture *f = *state;
     if (f->sup) {
         sl__supervisor_close(f->sup, SL__SUP_CLOSE_IMMEDIATE, close_done, f);
@@ -215,14 +236,16 @@ typedef struct want {
     uint32_t restarts;
 } want;
 
-static bool has_status(fixture *f, const void *arg) {
+static bool has_status(fixture *f, const void *arg)
+{
     const want *w = arg;
     sl__replica_info r;
     return f->sup && sl__supervisor_find(f->sup, w->service, w->replica, &r) == 0 &&
            r.status == w->status && r.restarts >= w->restarts;
 }
 
-static bool was_removed(fixture *f, const void *arg) {
+static bool was_removed(fixture *f, const void *arg)
+{
     const want *w = arg;
     for (size_t i = 0; i < f->nev; i++)
         if (f->ev[i].removed && !strcmp(f->ev[i].service, w->service) &&
@@ -233,7 +256,8 @@ static bool was_removed(fixture *f, const void *arg) {
 
 /* Counts the events with status st (and not removals) of one replica. */
 static size_t count_events(const fixture *f, const char *service, uint32_t replica,
-                           sl_replica_status st) {
+                           sl_replica_status st)
+{
     size_t n = 0;
     for (size_t i = 0; i < f->nev; i++)
         if (!f->ev[i].removed && f->ev[i].status == st && f->ev[i].replica == replica &&
@@ -248,23 +272,28 @@ typedef struct count_want {
     size_t n;
 } count_want;
 
-static bool has_events(fixture *f, const void *arg) {
+static bool has_events(fixture *f, const void *arg)
+{
     const count_want *w = arg;
     return count_events(f, w->service, 0, w->status) >= w->n;
 }
 
 /* True when pid is gone: reaped by us (it was our orphan) or not there. */
-static bool pid_gone_now(pid_t pid) {
-    if (waitpid(pid, NULL, WNOHANG) == pid) return true;
+static bool pid_gone_now(pid_t pid)
+{
+    if (waitpid(pid, NULL, WNOHANG) == pid)
+        return true;
     return kill(pid, 0) == -1 && errno == ESRCH;
 }
 
-static bool pid_gone(fixture *f, const void *arg) {
+static bool pid_gone(fixture *f, const void *arg)
+{
     (void)f;
     return pid_gone_now(*(const pid_t *)arg);
 }
 
-static bool group_gone(fixture *f, const void *arg) {
+static bool group_gone(fixture *f, const void *arg)
+{
     (void)f;
     while (waitpid(-1, NULL, WNOHANG) > 0)
         ;
@@ -274,7 +303,8 @@ static bool group_gone(fixture *f, const void *arg) {
 static char *read_file(const char *path);
 
 /* True when the process has a child (it has got to its first command). */
-static bool has_children(fixture *f, const void *arg) {
+static bool has_children(fixture *f, const void *arg)
+{
     (void)f;
     int pid = *(const int *)arg;
     char path[64];
@@ -284,7 +314,8 @@ static bool has_children(fixture *f, const void *arg) {
 }
 
 /* Connects to host:port and reads what the service says, up to EOF. */
-static void ask(const char *host, uint16_t port, char *buf, size_t cap) {
+static void ask(const char *host, uint16_t port, char *buf, size_t cap)
+{
     buf[0] = '\0';
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(fd >= 0);
@@ -304,7 +335,8 @@ static void ask(const char *host, uint16_t port, char *buf, size_t cap) {
     close(fd);
 }
 
-static bool port_bindable(const char *host, uint16_t port) {
+static bool port_bindable(const char *host, uint16_t port)
+{
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -315,10 +347,12 @@ static bool port_bindable(const char *host, uint16_t port) {
     return ok;
 }
 
-static char *read_file(const char *path) {
+static char *read_file(const char *path)
+{
     static char buf[65536];
     FILE *fp = fopen(path, "r");
-    if (!fp) return NULL;
+    if (!fp)
+        return NULL;
     size_t n = fread(buf, 1, sizeof buf - 1, fp);
     buf[n] = '\0';
     fclose(fp);
@@ -326,12 +360,14 @@ static char *read_file(const char *path) {
 }
 
 static void start_whoami(fixture *f, const char *service, uint32_t replica, char *const *env,
-                         uint32_t envc) {
+                         uint32_t envc)
+{
     char *argv[] = {f->whoami};
     assert_int_equal(sl__supervisor_start(f->sup, service, replica, argv, 1, env, envc), 0);
 }
 
-static void open_default(fixture *f) {
+static void open_default(fixture *f)
+{
     find_binary(f->shim, "starling");
     find_binary(f->whoami, "svc/whoami");
     sl__supervisor_config cfg = base_config(f);
@@ -340,7 +376,8 @@ static void open_default(fixture *f) {
 
 /* ---- tests ------------------------------------------------------------ */
 
-static void start_runs_and_answers(void **state) {
+static void start_runs_and_answers(void **state)
+{
     fixture *f = *state;
     open_default(f);
     start_whoami(f, "web", 0, NULL, 0);
@@ -390,7 +427,8 @@ static void start_runs_and_answers(void **state) {
     assert_true(pid_gone_now(r1.pid));
 }
 
-static void env_reaches_the_replica(void **state) {
+static void env_reaches_the_replica(void **state)
+{
     fixture *f = *state;
     open_default(f);
     setenv("SL_TEST_AGENT", "agent", 1);
@@ -426,7 +464,8 @@ static void env_reaches_the_replica(void **state) {
     assert_int_equal(sl__supervisor_count(f->sup), 1);
 }
 
-static void a_crash_is_restarted(void **state) {
+static void a_crash_is_restarted(void **state)
+{
     fixture *f = *state;
     open_default(f);
     start_whoami(f, "web", 0, NULL, 0);
@@ -464,7 +503,8 @@ static void a_crash_is_restarted(void **state) {
     assert_int_equal(c.exit_status, 3);
 }
 
-static void stop_ends_the_process_and_frees_the_port(void **state) {
+static void stop_ends_the_process_and_frees_the_port(void **state)
+{
     fixture *f = *state;
     open_default(f);
     start_whoami(f, "web", 0, NULL, 0);
@@ -490,7 +530,8 @@ static void stop_ends_the_process_and_frees_the_port(void **state) {
     assert_int_equal(sl__supervisor_count(f->sup), 0);
 }
 
-static void start_while_stopping_runs_it_again(void **state) {
+static void start_while_stopping_runs_it_again(void **state)
+{
     fixture *f = *state;
     open_default(f);
     start_whoami(f, "web", 0, NULL, 0);
@@ -518,7 +559,8 @@ static void start_while_stopping_runs_it_again(void **state) {
     assert_int_equal(sl__supervisor_count(f->sup), 0);
 }
 
-static void sigterm_ignored_means_sigkill(void **state) {
+static void sigterm_ignored_means_sigkill(void **state)
+{
     fixture *f = *state;
     find_binary(f->shim, "starling");
     sl__supervisor_config cfg = base_config(f);
@@ -546,7 +588,8 @@ static void sigterm_ignored_means_sigkill(void **state) {
     assert_true(wait_for(f, group_gone, &pgid, 3000));
 }
 
-static void an_unknown_command_fails_with_backoff(void **state) {
+static void an_unknown_command_fails_with_backoff(void **state)
+{
     fixture *f = *state;
     open_default(f);
     char *argv[] = {"/nonexistent/starling-test-cmd", "x"};
@@ -581,6 +624,27 @@ static void an_unknown_command_fails_with_backoff(void **state) {
                            "directory\n"));
 }
 
+static void a_missing_shim_is_a_failure(void **state)
+{
+    fixture *f = *state;
+    snprintf(f->shim, sizeof f->shim, "/nonexistent/starling");
+    sl__supervisor_config cfg = base_config(f);
+    open_sup(f, &cfg);
+    char *argv[] = {"true"};
+    assert_int_equal(sl__supervisor_start(f->sup, "noshim", 0, argv, 1, NULL, 0), 0);
+    assert_int_equal(f->nev, 1);
+    assert_int_equal(f->ev[0].status, SL_REPLICA_FAILED);
+    char path[256];
+    snprintf(path, sizeof path, "%s/noshim.0.log", f->dir);
+    const char *log = read_file(path);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "cannot start noshim.0: cannot spawn the shim: "));
+    count_want two = {"noshim", SL_REPLICA_FAILED, 2};
+    assert_true(wait_for(f, has_events, &two, 2000));
+    assert_int_equal(sl__supervisor_stop(f->sup, "noshim", 0), 0);
+    assert_true(f->ev[f->nev - 1].removed);
+}
+
 /* ---- the death signal ------------------------------------------------- */
 
 typedef struct child_ctx {
@@ -588,7 +652,8 @@ typedef struct child_ctx {
     bool sent;
 } child_ctx;
 
-static void child_on_change(void *ud, const sl__replica_info *r) {
+static void child_on_change(void *ud, const sl__replica_info *r)
+{
     child_ctx *c = ud;
     if (r->status == SL_REPLICA_RUNNING && !c->sent) {
         int32_t pid = r->pid;
@@ -598,7 +663,8 @@ static void child_on_change(void *ud, const sl__replica_info *r) {
 
 /* The forked agent stand-in: its own loop and supervisor, one replica, then
  * it runs until the test kills it. Never returns. */
-static void run_child_agent(fixture *f, int fd) {
+static void run_child_agent(fixture *f, int fd)
+{
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
     uv_loop_t loop;
     child_ctx ctx = {.fd = fd};
@@ -620,7 +686,8 @@ static void run_child_agent(fixture *f, int fd) {
     _exit(1);
 }
 
-static void replicas_die_with_their_agent(void **state) {
+static void replicas_die_with_their_agent(void **state)
+{
     fixture *f = *state;
     find_binary(f->shim, "starling");
     find_binary(f->whoami, "svc/whoami");
@@ -651,7 +718,8 @@ static void replicas_die_with_their_agent(void **state) {
     f->orphan = 0;
 }
 
-int main(void) {
+int main(void)
+{
     /* Orphans re-parent to us rather than to init, so that we can reap them
      * and see them gone, whatever init does in this container. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -663,6 +731,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(start_while_stopping_runs_it_again, setup, teardown),
         cmocka_unit_test_setup_teardown(sigterm_ignored_means_sigkill, setup, teardown),
         cmocka_unit_test_setup_teardown(an_unknown_command_fails_with_backoff, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_missing_shim_is_a_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(replicas_die_with_their_agent, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
