@@ -479,7 +479,7 @@ static int check_timeline(parser *p) {
     sl_sim_scenario *sc = p->sc;
     if (sc->nodes == 0) return fail(p, "expected 'nodes N' as the first statement");
     if (!p->seen_run) return fail(p, "expected 'run TIME' as the last statement");
-    qsort(sc->actions, sc->nactions, sizeof *sc->actions, cmp_action);
+    if (sc->nactions) qsort(sc->actions, sc->nactions, sizeof *sc->actions, cmp_action);
     long avail = sc->nodes;
     for (size_t i = 0; i < sc->nactions; i++) {
         const sl_sim_action *a = &sc->actions[i];

@@ -156,6 +156,7 @@ static const struct {
     {"nodes 3\nat 1s crash n3\nrun 1s\n",
      "f:2: n3 does not exist at 1.000s (3 nodes by then: n0-n2)"},
     {"nodes 3\nat 2s crash n3\nat 1s join 1\nrun 3s\n", NULL}, /* n3 exists by 2s */
+    {"nodes 3\nrun 1s\n", NULL},                               /* no action at all */
     {"nodes 3\nat 1s crash n3\nat 2s join 1\nrun 3s\n",
      "f:2: n3 does not exist at 1.000s (3 nodes by then: n0-n2)"},
     {"nodes 3\nat 1s pause n1\nrun 1s\n",
