@@ -88,6 +88,8 @@ static void seed_round_done(void *ud, int ok, int first_error)
     a->seed_join = NULL;
     if (a->stopping || a->leaving)
         return;
+    a->ctr.joins_ok += (uint64_t)ok;
+    a->ctr.joins_failed += ok > 0 ? 0 : 1;
     uint64_t now = sl__agent_now(a);
     const char *what = a->cfg.nseeds ? "seeds" : "remembered peers";
     if (ok > 0) {
