@@ -105,6 +105,7 @@ struct sup_replica {
     int64_t exit_status;
     int term_signal;
     uint32_t backoff_ms; /* the delay of the next restart */
+    uint32_t retry_ms;   /* the delay of the restart that is pending */
     uint64_t spawned_at; /* uv_now() of the last successful spawn */
     uint32_t run;        /* counts spawns, to tell a stale probe */
     uint32_t probe_run;  /* the run the probe in flight belongs to */
@@ -154,6 +155,7 @@ static void info_of(const sup_replica *r, sl__replica_info *out)
         .status = r->status,
         .port = r->port,
         .restarts = r->restarts,
+        .retry_ms = r->status == SL_REPLICA_FAILED ? r->retry_ms : 0,
         .pid = r->pid,
         .exit_status = r->exit_status,
         .term_signal = r->term_signal,
@@ -469,6 +471,7 @@ static void schedule_restart(sup_replica *r, uint64_t uptime)
         r->backoff_ms = s->backoff_base_ms;
     uint32_t delay = r->backoff_ms;
     r->backoff_ms = delay >= s->backoff_max_ms / 2 ? s->backoff_max_ms : delay * 2;
+    r->retry_ms = delay;
     uv_timer_start(&r->timer, restart_due, delay, 0);
     note(r, "restarting %s.%u in %u ms", r->service, (unsigned)r->index, (unsigned)delay);
     set_status(r, SL_REPLICA_FAILED);

@@ -38,6 +38,7 @@ typedef struct sl__replica_info {
     sl_replica_status status;
     uint16_t port;       /* STARLING_PORT; kept across restarts when still free */
     uint32_t restarts;   /* respawns after a crash since start() */
+    uint32_t retry_ms;   /* FAILED: the delay before the restart; else 0 */
     int pid;             /* the process (the shim execs into the command); 0 if none */
     int64_t exit_status; /* of the last exit, or 0 */
     int term_signal;     /* the signal that ended the last exit, or 0 */

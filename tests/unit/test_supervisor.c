@@ -38,6 +38,7 @@ typedef struct event {
     sl_replica_status status;
     uint16_t port;
     uint32_t restarts;
+    uint32_t retry_ms;
     int pid;
     int64_t exit_status;
     int term_signal;
@@ -70,6 +71,7 @@ static void record(fixture *f, const sl__replica_info *r, bool removed)
     e->status = r->status;
     e->port = r->port;
     e->restarts = r->restarts;
+    e->retry_ms = r->retry_ms;
     e->pid = r->pid;
     e->exit_status = r->exit_status;
     e->term_signal = r->term_signal;
@@ -591,29 +593,33 @@ static void sigterm_ignored_means_sigkill(void **state)
 static void an_unknown_command_fails_with_backoff(void **state)
 {
     fixture *f = *state;
-    open_default(f);
+    find_binary(f->shim, "starling");
+    sl__supervisor_config cfg = base_config(f);
+    cfg.backoff_max_ms = 400;
+    open_sup(f, &cfg);
     char *argv[] = {"/nonexistent/starling-test-cmd", "x"};
     assert_int_equal(sl__supervisor_start(f->sup, "typo", 0, argv, 2, NULL, 0), 0);
-    count_want four = {"typo", SL_REPLICA_STARTING, 4};
-    assert_true(wait_for(f, has_events, &four, 5000));
+    count_want five = {"typo", SL_REPLICA_STARTING, 5};
+    assert_true(wait_for(f, has_events, &five, 5000));
     assert_int_equal(count_events(f, "typo", 0, SL_REPLICA_RUNNING), 0);
 
-    /* Each restart waits twice as long as the one before: 100, 200, 400 ms. */
-    uint64_t failed_at = 0, gaps[3];
-    size_t ngaps = 0;
-    for (size_t i = 0; i < f->nev && ngaps < 3; i++) {
+    /* Each restart waits twice as long as the one before, up to the cap:
+     * 100, 200, 400, 400 ms; and it does wait that long. */
+    static const uint32_t delays[] = {100, 200, 400, 400};
+    uint64_t failed_at = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < f->nev && n < 4; i++) {
         if (f->ev[i].status == SL_REPLICA_FAILED) {
             assert_int_equal(f->ev[i].exit_status, 127);
+            assert_int_equal(f->ev[i].retry_ms, delays[n]);
             failed_at = f->ev[i].at;
         } else if (f->ev[i].status == SL_REPLICA_STARTING && failed_at) {
-            gaps[ngaps++] = f->ev[i].at - failed_at;
-            assert_int_equal(f->ev[i].restarts, ngaps);
+            assert_true(f->ev[i].at - failed_at >= delays[n]);
+            assert_int_equal(f->ev[i].restarts, ++n);
+            assert_int_equal(f->ev[i].retry_ms, 0);
         }
     }
-    assert_int_equal(ngaps, 3);
-    assert_true(gaps[0] >= 100);
-    assert_true(gaps[1] >= 200);
-    assert_true(gaps[2] >= 400);
+    assert_int_equal(n, 4);
 
     char path[256];
     snprintf(path, sizeof path, "%s/typo.0.log", f->dir);
@@ -622,6 +628,25 @@ static void an_unknown_command_fails_with_backoff(void **state)
     assert_non_null(strstr(log,
                            "starling: cannot run '/nonexistent/starling-test-cmd': No such file or "
                            "directory\n"));
+}
+
+static void a_long_run_resets_the_backoff(void **state)
+{
+    fixture *f = *state;
+    find_binary(f->shim, "starling");
+    find_binary(f->whoami, "svc/whoami");
+    sl__supervisor_config cfg = base_config(f);
+    cfg.healthy_after_ms = 300;
+    open_sup(f, &cfg);
+    char *env[] = {"WHOAMI_CRASH_AFTER_MS=350"};
+    start_whoami(f, "flaky", 0, env, 1);
+    count_want two = {"flaky", SL_REPLICA_FAILED, 2};
+    assert_true(wait_for(f, has_events, &two, 5000));
+    /* Both runs lasted past healthy_after_ms: the delay stays at the base
+     * (it would be 200 ms the second time otherwise). */
+    for (size_t i = 0; i < f->nev; i++)
+        if (f->ev[i].status == SL_REPLICA_FAILED)
+            assert_int_equal(f->ev[i].retry_ms, 100);
 }
 
 static void a_missing_shim_is_a_failure(void **state)
@@ -731,6 +756,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(start_while_stopping_runs_it_again, setup, teardown),
         cmocka_unit_test_setup_teardown(sigterm_ignored_means_sigkill, setup, teardown),
         cmocka_unit_test_setup_teardown(an_unknown_command_fails_with_backoff, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_long_run_resets_the_backoff, setup, teardown),
         cmocka_unit_test_setup_teardown(a_missing_shim_is_a_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(replicas_die_with_their_agent, setup, teardown),
     };
