@@ -14,6 +14,7 @@
 #define STARLING_NODE_SUPERVISOR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <uv.h>
@@ -45,9 +46,12 @@ typedef struct sl__replica_info {
 } sl__replica_info;
 
 typedef struct sl__supervisor_config {
-    const char *node;            /* STARLING_NODE; copied */
-    const char *host;            /* IP literal the replicas listen on (STARLING_HOST); copied */
-    const char *log_dir;         /* created (one level) if missing; copied */
+    const char *node; /* STARLING_NODE; copied */
+    const char *host; /* IP literal the replicas listen on (STARLING_HOST); copied */
+    /* Created (one level) if missing; copied. Each replica appends its stdout,
+     * its stderr and the supervisor's "[starling] ..." notes (starts, exits,
+     * restarts, signals) to LOG_DIR/<service>.<replica>.log. */
+    const char *log_dir;
     const char *shim;            /* the starling binary, usually /proc/self/exe resolved; copied */
     uint16_t port_min, port_max; /* 0: SL__SUP_PORT_MIN..SL__SUP_PORT_MAX */
     uint32_t grace_ms;           /* 0: SL__SUP_GRACE_MS */
@@ -61,8 +65,8 @@ typedef struct sl__supervisor_config {
     void (*on_change)(void *ud, const sl__replica_info *r);
     /* Called once when a stopped replica is gone: its process has exited, its
      * port is free, and find() no longer knows it. r->status is
-     * SL_REPLICA_STOPPING. It may call start and stop, but not close.
-     * Optional. */
+     * SL_REPLICA_STOPPING, with how its last process ended (exit_status,
+     * term_signal). It may call start and stop, but not close. Optional. */
     void (*on_removed)(void *ud, const sl__replica_info *r);
     void *ud;
 } sl__supervisor_config;

@@ -376,6 +376,19 @@ static void open_default(fixture *f)
     open_sup(f, &cfg);
 }
 
+struct collect_ctx {
+    event *out;
+    size_t *n;
+};
+
+static void collect(void *ud, const sl__replica_info *r)
+{
+    struct collect_ctx *c = ud;
+    event *e = &c->out[(*c->n)++];
+    e->replica = r->replica;
+    e->pid = r->pid;
+}
+
 /* ---- tests ------------------------------------------------------------ */
 
 static void start_runs_and_answers(void **state)
@@ -405,6 +418,15 @@ static void start_runs_and_answers(void **state)
     assert_string_equal(got, expect);
     ask(f->host, r1.port, got, sizeof got);
     assert_non_null(strstr(got, "service=web replica=1 node=n1 "));
+
+    /* foreach walks them in (service, replica) order. */
+    event seen[2];
+    size_t nseen = 0;
+    sl__supervisor_foreach(f->sup, collect, &(struct collect_ctx){seen, &nseen});
+    assert_int_equal(nseen, 2);
+    assert_int_equal(seen[0].replica, 0);
+    assert_int_equal(seen[1].replica, 1);
+    assert_int_equal(seen[1].pid, r1.pid);
 
     /* Starting what runs changes nothing. */
     start_whoami(f, "web", 0, NULL, 0);
