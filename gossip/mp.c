@@ -22,8 +22,8 @@ static uint64_t be(const uint8_t *p, int n)
 /* Reads a container header. fix_base/fix_mask describe the fix form; b16/b32
  * are the 16- and 32-bit forms. Each element takes at least one byte (a map
  * entry two), so a count beyond the remaining bytes is malformed. */
-static int read_container(sl__mp_reader *r, uint32_t *n, uint8_t fix_base, uint8_t b16,
-                          uint8_t b32, uint32_t bytes_per_elem)
+static int read_container(sl__mp_reader *r, uint32_t *n, uint8_t fix_base, uint8_t b16, uint8_t b32,
+                          uint32_t bytes_per_elem)
 {
     if (need(r, 1))
         return SL_EMALFORMED;
@@ -179,15 +179,24 @@ static int skip(sl__mp_reader *r, int depth)
         return read_bytes(r, false, &b, &n);
     size_t fixed = 0;
     switch (t) {
-    case 0xcc: case 0xd0: fixed = 2; break;
-    case 0xcd: case 0xd1: case 0xd4: fixed = 3; break;
-    case 0xce: case 0xd2: case 0xca: fixed = 5; break;
-    case 0xcf: case 0xd3: case 0xcb: fixed = 9; break;
+    case 0xcc:
+    case 0xd0: fixed = 2; break;
+    case 0xcd:
+    case 0xd1:
+    case 0xd4: fixed = 3; break;
+    case 0xce:
+    case 0xd2:
+    case 0xca: fixed = 5; break;
+    case 0xcf:
+    case 0xd3:
+    case 0xcb: fixed = 9; break;
     case 0xd5: fixed = 4; break;
     case 0xd6: fixed = 6; break;
     case 0xd7: fixed = 10; break;
     case 0xd8: fixed = 18; break;
-    case 0xc7: case 0xc8: case 0xc9: {
+    case 0xc7:
+    case 0xc8:
+    case 0xc9: {
         int ln = t == 0xc7 ? 1 : t == 0xc8 ? 2 : 4;
         if (need(r, 1 + (size_t)ln))
             return SL_EMALFORMED;

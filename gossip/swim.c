@@ -67,8 +67,8 @@ const char *sl_swim_event_name(sl_swim_event_type t)
 
 const char *sl_swim_drop_name(sl_swim_drop d)
 {
-    static const char *names[] = {"malformed", "version",     "cluster",   "unknown_type",
-                                  "conflict",  "stale",       "not_for_us", "unknown_ack",
+    static const char *names[] = {"malformed", "version", "cluster",    "unknown_type",
+                                  "conflict",  "stale",   "not_for_us", "unknown_ack",
                                   "too_large", "user"};
     return (unsigned)d < SL_DROP__COUNT ? names[d] : "unknown";
 }
@@ -158,9 +158,7 @@ void sl__broadcast_member(sl_swim *s, sl__member *m, const char *from)
         msg.from = from ? from : s->m[0].name;
         msg.from_len = (uint32_t)strlen(msg.from);
         break;
-    default:
-        msg.type = SL_MSG_LEFT;
-        break;
+    default: msg.type = SL_MSG_LEFT; break;
     }
     int n = sl_wire_put_msg(buf, sizeof buf, &msg);
     if (n < 0 || (size_t)n > s->t.max_packet - s->hdr_len) {
@@ -208,16 +206,24 @@ int sl_swim_new(const sl_swim_config *cfg, uint64_t now_ms, sl_swim **out)
     s->hdr_len = (uint8_t)sl_wire_put_header(s->pkt, s->t.max_packet, s->cluster);
     s->next_probe_ms = now_ms + s->t.probe_interval_ms;
     s->next_gossip_ms = now_ms + s->t.gossip_interval_ms;
-    s->next_pushpull_ms = s->t.pushpull_interval_ms ? now_ms + s->t.pushpull_interval_ms : UINT64_MAX;
+    s->next_pushpull_ms =
+        s->t.pushpull_interval_ms ? now_ms + s->t.pushpull_interval_ms : UINT64_MAX;
     /* An alive message about us must always fit a packet with a ping. */
     uint8_t probe[SL_SWIM_META_MAX + 2 * SL_SWIM_NAME_MAX + 64];
-    sl_msg a = {.type = SL_MSG_ALIVE, .name = cfg->name, .name_len = (uint32_t)nl,
-                .addr = cfg->addr, .meta = cfg->meta, .meta_len = (uint32_t)cfg->meta_len};
+    sl_msg a = {.type = SL_MSG_ALIVE,
+                .name = cfg->name,
+                .name_len = (uint32_t)nl,
+                .addr = cfg->addr,
+                .meta = cfg->meta,
+                .meta_len = (uint32_t)cfg->meta_len};
     if (sl_wire_put_msg(probe, sizeof probe, &a) + s->hdr_len + 2 * SL_SWIM_NAME_MAX + 40 >
         (int)s->t.max_packet) {
         sl_swim_free(s);
         return SL_ETOOBIG;
     }
+    /* Announce ourselves, as memberlist does: whoever we meet first passes
+     * our arrival on. */
+    sl__broadcast_member(s, self, NULL);
     *out = s;
     return 0;
 }
@@ -477,8 +483,7 @@ static void dispatch(sl_swim *s, const sl_addr *from, const sl_msg *m, uint64_t 
     }
 }
 
-void sl_swim_recv(sl_swim *s, const sl_addr *from, const uint8_t *buf, size_t len,
-                  uint64_t now_ms)
+void sl_swim_recv(sl_swim *s, const sl_addr *from, const uint8_t *buf, size_t len, uint64_t now_ms)
 {
     const char *cluster;
     uint32_t cl;
@@ -501,14 +506,25 @@ void sl_swim_recv(sl_swim *s, const sl_addr *from, const uint8_t *buf, size_t le
         sl__drop(s, SL_DROP_MALFORMED);
 }
 
+/* Gossips to gossip_nodes distinct members: live ones, and dead ones for a
+ * while (gossip_to_dead_ms), which may only be cut off. Distinct, because in
+ * a small cluster a few draws with replacement can miss a member entirely
+ * while an update's few retransmissions run out. */
 static void gossip(sl_swim *s, uint64_t now_ms)
 {
+    uint32_t chosen[16], n = 0, k = s->t.gossip_nodes < 16 ? s->t.gossip_nodes : 16;
     if (s->bq.count == 0)
         return;
-    for (uint32_t i = 0; i < s->t.gossip_nodes && s->bq.count; i++) {
+    for (uint32_t tries = 0; n < k && tries < 4 * k && s->bq.count; tries++) {
         uint32_t p = random_member(s, is_gossip_target, now_ms);
         if (p == SL__NO_INDEX)
             return;
+        bool dup = false;
+        for (uint32_t i = 0; i < n; i++)
+            dup |= chosen[i] == p;
+        if (dup)
+            continue;
+        chosen[n++] = p;
         send_packet(s, &s->m[p].addr, NULL);
     }
 }
@@ -598,8 +614,12 @@ int sl_swim_set_meta(sl_swim *s, const uint8_t *meta, size_t len, uint64_t now_m
         return SL_EINVAL;
     sl__member *self = &s->m[0];
     uint8_t probe[SL_SWIM_META_MAX + 2 * SL_SWIM_NAME_MAX + 64];
-    sl_msg a = {.type = SL_MSG_ALIVE, .name = self->name, .name_len = (uint32_t)strlen(self->name),
-                .addr = self->addr, .meta = meta, .meta_len = (uint32_t)len};
+    sl_msg a = {.type = SL_MSG_ALIVE,
+                .name = self->name,
+                .name_len = (uint32_t)strlen(self->name),
+                .addr = self->addr,
+                .meta = meta,
+                .meta_len = (uint32_t)len};
     if (sl_wire_put_msg(probe, sizeof probe, &a) + s->hdr_len + 2 * SL_SWIM_NAME_MAX + 40 >
         (int)s->t.max_packet)
         return SL_ETOOBIG;

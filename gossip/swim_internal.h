@@ -36,16 +36,16 @@ typedef struct sl__bcast_queue {
 typedef struct sl__suspicion {
     uint64_t start_ms;
     uint32_t min_ms, max_ms;
-    uint32_t k; /* confirmations that shrink the timeout to min_ms */
-    uint32_t n; /* confirmations so far */
+    uint32_t k;             /* confirmations that shrink the timeout to min_ms */
+    uint32_t n;             /* confirmations so far */
     uint64_t confirmers[8]; /* hashes of who confirmed; bounded */
 } sl__suspicion;
 
 typedef struct sl__member {
-    char *name; /* owned, NUL-terminated */
-    uint8_t *meta; /* owned, may be NULL */
+    char *name;          /* owned, NUL-terminated */
+    uint8_t *meta;       /* owned, may be NULL */
     sl__suspicion *susp; /* owned while suspect */
-    sl__bcast *bcast; /* our queued update about this member, if any */
+    sl__bcast *bcast;    /* our queued update about this member, if any */
     sl_addr addr;
     sl_incarnation inc;
     uint64_t since_ms; /* when it entered its state */
@@ -108,11 +108,11 @@ struct sl_swim {
     uint32_t nsusp, susp_cap;
 
     uint64_t next_probe_ms, next_gossip_ms, next_pushpull_ms;
-    uint64_t next_reap_ms; /* no tombstone is due before this (sl__reap) */
+    uint64_t next_reap_ms;         /* no tombstone is due before this (sl__reap) */
     uint64_t next_unknown_sync_ms; /* rate limit of syncs with unknown probers */
 
     sl__bcast_queue bq;
-    uint8_t *pkt; /* scratch packet buffer, t.max_packet bytes */
+    uint8_t *pkt;    /* scratch packet buffer, t.max_packet bytes */
     uint8_t hdr_len; /* length of the encoded packet header */
 };
 

@@ -112,13 +112,12 @@ typedef struct state_header {
     bool join;
     const char *sender;
     uint32_t sender_len;
-    uint32_t count;           /* members */
-    const uint8_t *user;      /* application state, may be NULL */
+    uint32_t count;      /* members */
+    const uint8_t *user; /* application state, may be NULL */
     uint32_t user_len;
 } state_header;
 
-static int open_state(sl_swim *s, const uint8_t *buf, size_t len, sl__mp_reader *r,
-                      state_header *h)
+static int open_state(sl_swim *s, const uint8_t *buf, size_t len, sl__mp_reader *r, state_header *h)
 {
     uint32_t n, cl;
     const char *cluster;
@@ -171,8 +170,7 @@ static void merge_one(sl_swim *s, remote_member *rm, bool from_sender, uint64_t 
     }
 }
 
-int sl_swim_merge_state(sl_swim *s, const uint8_t *buf, size_t len, uint64_t now_ms,
-                        bool *is_join)
+int sl_swim_merge_state(sl_swim *s, const uint8_t *buf, size_t len, uint64_t now_ms, bool *is_join)
 {
     sl__mp_reader r;
     state_header h;

@@ -103,8 +103,7 @@ static int read_fields(sl__mp_reader *r, sl_msg *m, uint32_t nfields)
             m->meta_len > SL_SWIM_USER_MAX)
             return SL_EMALFORMED;
         return 1;
-    default:
-        return 0; /* unknown: every field is skipped */
+    default: return 0; /* unknown: every field is skipped */
     }
 }
 
@@ -211,8 +210,7 @@ int sl_wire_put_msg(uint8_t *buf, size_t cap, const sl_msg *m)
         msgpack_pack_uint32(pk, m->type);
         sl__mp_put_bin(&w, m->meta, m->meta_len);
         break;
-    default:
-        return SL_EINVAL;
+    default: return SL_EINVAL;
     }
     return w.overflow ? SL_ESPACE : (int)w.len;
 }

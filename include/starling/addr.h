@@ -19,7 +19,7 @@ enum { SL_ADDR_V4 = 4, SL_ADDR_V6 = 6 };
 typedef struct sl_addr {
     uint8_t family; /* SL_ADDR_V4, SL_ADDR_V6, or 0 for "no address" */
     uint8_t pad;
-    uint16_t port; /* host byte order */
+    uint16_t port;  /* host byte order */
     uint8_t ip[16]; /* network byte order; IPv4 uses the first 4 bytes */
 } sl_addr;
 

@@ -19,14 +19,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SL_SVC_NAME_MAX 63     /* [a-zA-Z0-9._-], starting with a letter or digit */
-#define SL_SVC_ARGS_MAX 32     /* command plus arguments */
-#define SL_SVC_ENV_MAX 32      /* KEY=VALUE entries */
-#define SL_SVC_STR_MAX 256     /* bytes of one argument or environment entry */
+#define SL_SVC_NAME_MAX 63 /* [a-zA-Z0-9._-], starting with a letter or digit */
+#define SL_SVC_ARGS_MAX 32 /* command plus arguments */
+#define SL_SVC_ENV_MAX 32  /* KEY=VALUE entries */
+#define SL_SVC_STR_MAX 256 /* bytes of one argument or environment entry */
 #define SL_SVC_REPLICAS_MAX 1000
 #define SL_SVC_RECORD_MAX 1000 /* bytes of one encoded record: it must fit a gossip message */
 #define SL_CATALOG_SERVICES_MAX 10000
-#define SL_APPMSG_SERVICE 1    /* application message kind of a service record */
+#define SL_APPMSG_SERVICE 1 /* application message kind of a service record */
 
 typedef enum sl_spread {
     SL_SPREAD_ZONES = 0, /* distinct nodes, spread over zones first (default) */

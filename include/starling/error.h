@@ -5,15 +5,15 @@
 
 enum {
     SL_OK = 0,
-    SL_EINVAL = -1,    /* an argument is out of its documented range */
-    SL_ENOMEM = -2,    /* an allocation failed */
-    SL_ETOOBIG = -3,   /* the value can never fit its bound (packet, field) */
+    SL_EINVAL = -1,     /* an argument is out of its documented range */
+    SL_ENOMEM = -2,     /* an allocation failed */
+    SL_ETOOBIG = -3,    /* the value can never fit its bound (packet, field) */
     SL_EMALFORMED = -4, /* input bytes are not a valid encoding */
-    SL_EVERSION = -5,  /* the input carries a wire version we do not speak */
-    SL_ECLUSTER = -6,  /* the input belongs to another cluster label */
-    SL_ENOTFOUND = -7, /* no such member, service or key */
-    SL_ESTATE = -8,    /* the call is not valid in the current state */
-    SL_ESPACE = -9,    /* the output buffer is too small this time */
+    SL_EVERSION = -5,   /* the input carries a wire version we do not speak */
+    SL_ECLUSTER = -6,   /* the input belongs to another cluster label */
+    SL_ENOTFOUND = -7,  /* no such member, service or key */
+    SL_ESTATE = -8,     /* the call is not valid in the current state */
+    SL_ESPACE = -9,     /* the output buffer is too small this time */
 };
 
 /* Returns a static, human-readable description of an SL_E* code. */

@@ -21,7 +21,7 @@ typedef struct sl_meta_tag {
 
 typedef struct sl_meta {
     char zone[SL_META_ZONE_MAX + 1];
-    uint32_t slots;   /* replica slots (placement weight); 0 means "default 1" */
+    uint32_t slots;     /* replica slots (placement weight); 0 means "default 1" */
     uint32_t cpu_milli; /* 0 means unlimited */
     uint32_t mem_mb;    /* 0 means unlimited */
     uint32_t ntags;

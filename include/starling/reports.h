@@ -16,9 +16,9 @@
 
 #include "starling/catalog.h"
 
-#define SL_APPMSG_REPORT 2     /* application message kind of a report */
+#define SL_APPMSG_REPORT 2        /* application message kind of a report */
 #define SL_REPORT_REPLICAS_MAX 16 /* replicas of one service on one node in one report */
-#define SL_REPORTS_MAX 100000  /* (node, service) reports held */
+#define SL_REPORTS_MAX 100000     /* (node, service) reports held */
 
 /* Replica status values. Wire values: append only. */
 typedef enum sl_replica_status {

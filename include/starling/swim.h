@@ -9,7 +9,7 @@
  * in the code that ships.
  *
  * Callbacks are called synchronously from inside sl_swim_recv(),
- * sl_swim_tick(), sl_swim_join_state() and friends. A callback must not call
+ * sl_swim_tick(), sl_swim_merge_state() and friends. A callback must not call
  * back into the same sl_swim except for the read-only queries. Every pointer
  * a callback receives is valid only for the duration of that call. */
 #ifndef STARLING_SWIM_H
@@ -21,12 +21,12 @@
 
 #include "starling/addr.h"
 
-#define SL_SWIM_NAME_MAX 64    /* bytes, without the terminator */
-#define SL_SWIM_CLUSTER_MAX 64 /* bytes of the cluster label */
-#define SL_SWIM_META_MAX 512   /* bytes of opaque member metadata */
-#define SL_SWIM_PACKET_MIN 1024 /* smallest max_packet we accept */
+#define SL_SWIM_NAME_MAX 64           /* bytes, without the terminator */
+#define SL_SWIM_CLUSTER_MAX 64        /* bytes of the cluster label */
+#define SL_SWIM_META_MAX 512          /* bytes of opaque member metadata */
+#define SL_SWIM_PACKET_MIN 1024       /* smallest max_packet we accept */
 #define SL_SWIM_STATE_MAX (64u << 20) /* largest push-pull state accepted */
-#define SL_SWIM_USER_MAX 1024  /* largest application message (sl_swim_broadcast) */
+#define SL_SWIM_USER_MAX 1024         /* largest application message (sl_swim_broadcast) */
 
 /* An incarnation orders what a member says about itself. gen is a boot
  * generation that the driver makes grow across restarts (the agent persists a
@@ -68,26 +68,26 @@ const char *sl_swim_event_name(sl_swim_event_type t);
 
 typedef struct sl_swim_event {
     sl_swim_event_type type;
-    const char *name;     /* the member the event is about */
-    sl_addr addr;         /* its address */
-    sl_addr other_addr;   /* SL_EVENT_CONFLICT: the address that also claims it */
-    sl_incarnation inc;   /* its incarnation after the event */
+    const char *name;      /* the member the event is about */
+    sl_addr addr;          /* its address */
+    sl_addr other_addr;    /* SL_EVENT_CONFLICT: the address that also claims it */
+    sl_incarnation inc;    /* its incarnation after the event */
     sl_member_state state; /* its state after the event */
-    const char *from;     /* SUSPECT/FAILED: who declared it, when known */
+    const char *from;      /* SUSPECT/FAILED: who declared it, when known */
 } sl_swim_event;
 
 /* Reasons a packet or a message is dropped. Each is counted. */
 typedef enum sl_swim_drop {
-    SL_DROP_MALFORMED,     /* bytes that do not decode */
-    SL_DROP_VERSION,       /* an unknown wire version */
-    SL_DROP_CLUSTER,       /* a packet for another cluster label */
-    SL_DROP_UNKNOWN_TYPE,  /* a message type we do not know (skipped) */
-    SL_DROP_CONFLICT,      /* an update that conflicts with a live member's address */
-    SL_DROP_STALE,         /* an update older than what we hold, or about a forgotten member */
-    SL_DROP_NOT_FOR_US,    /* a ping addressed to another name */
-    SL_DROP_UNKNOWN_ACK,   /* an ack for no outstanding probe */
-    SL_DROP_TOO_LARGE,     /* a message we cannot relay within max_packet */
-    SL_DROP_USER,          /* an application message its handler refused */
+    SL_DROP_MALFORMED,    /* bytes that do not decode */
+    SL_DROP_VERSION,      /* an unknown wire version */
+    SL_DROP_CLUSTER,      /* a packet for another cluster label */
+    SL_DROP_UNKNOWN_TYPE, /* a message type we do not know (skipped) */
+    SL_DROP_CONFLICT,     /* an update that conflicts with a live member's address */
+    SL_DROP_STALE,        /* an update older than what we hold, or about a forgotten member */
+    SL_DROP_NOT_FOR_US,   /* a ping addressed to another name */
+    SL_DROP_UNKNOWN_ACK,  /* an ack for no outstanding probe */
+    SL_DROP_TOO_LARGE,    /* a message we cannot relay within max_packet */
+    SL_DROP_USER,         /* an application message its handler refused */
     SL_DROP__COUNT
 } sl_swim_drop;
 
@@ -98,8 +98,8 @@ typedef struct sl_swim_stats {
     uint64_t packets_in, packets_out, bytes_in, bytes_out;
     uint64_t msgs_in, msgs_out; /* messages, piggybacked updates included */
     uint64_t probes, indirect_probes, acks_in;
-    uint64_t refutes;          /* times we raised our incarnation to refute */
-    uint64_t pushpull_merged;  /* push-pull states merged */
+    uint64_t refutes;            /* times we raised our incarnation to refute */
+    uint64_t pushpull_merged;    /* push-pull states merged */
     uint64_t broadcasts_refused; /* updates too large to ever fit a packet */
     uint64_t events[SL_EVENT__COUNT];
     uint64_t drops[SL_DROP__COUNT];
@@ -109,16 +109,16 @@ typedef struct sl_swim_stats {
 typedef struct sl_swim_timing {
     uint32_t probe_interval_ms;
     uint32_t probe_timeout_ms;
-    uint32_t indirect_checks;   /* k: members asked to ping-req */
+    uint32_t indirect_checks; /* k: members asked to ping-req */
     uint32_t gossip_interval_ms;
-    uint32_t gossip_nodes;      /* members gossiped to per interval */
-    uint32_t retransmit_mult;   /* each update is sent mult*ceil(log10(N+1)) times */
-    uint32_t suspicion_mult;    /* suspicion timeout = mult*log10(max(N,1))*probe_interval */
-    uint32_t suspicion_max_mult; /* upper timeout = max_mult * lower timeout */
+    uint32_t gossip_nodes;         /* members gossiped to per interval */
+    uint32_t retransmit_mult;      /* each update is sent mult*ceil(log10(N+1)) times */
+    uint32_t suspicion_mult;       /* suspicion timeout = mult*log10(max(N,1))*probe_interval */
+    uint32_t suspicion_max_mult;   /* upper timeout = max_mult * lower timeout */
     uint32_t pushpull_interval_ms; /* 0 disables periodic push-pull */
-    uint32_t gossip_to_dead_ms; /* dead members still receive gossip this long */
-    uint32_t reap_ms;           /* dead/left members are forgotten after this */
-    uint32_t max_packet;        /* bytes; every packet we send is at most this */
+    uint32_t gossip_to_dead_ms;    /* dead members still receive gossip this long */
+    uint32_t reap_ms;              /* dead/left members are forgotten after this */
+    uint32_t max_packet;           /* bytes; every packet we send is at most this */
 } sl_swim_timing;
 
 /* Fills *t with the named profile: "lan" (memberlist's DefaultLANConfig),
@@ -175,8 +175,7 @@ void sl_swim_free(sl_swim *s);
 
 /* Feeds one datagram received from `from` at now_ms. Never fails: bad input
  * is dropped and counted in the stats. The bytes are not retained. */
-void sl_swim_recv(sl_swim *s, const sl_addr *from, const uint8_t *buf, size_t len,
-                  uint64_t now_ms);
+void sl_swim_recv(sl_swim *s, const sl_addr *from, const uint8_t *buf, size_t len, uint64_t now_ms);
 
 /* Runs every timer due at or before now_ms (probes, gossip, suspicion
  * timeouts, reaping, push-pull). */
@@ -194,8 +193,7 @@ int sl_swim_encode_state(sl_swim *s, bool join, uint8_t **out, size_t *len);
  * 0, or SL_EMALFORMED/SL_EVERSION/SL_ECLUSTER (also counted as drops) for a
  * state that is not acceptable; nothing is merged then. *is_join tells
  * whether the peer sent it as a join (may be NULL). */
-int sl_swim_merge_state(sl_swim *s, const uint8_t *buf, size_t len, uint64_t now_ms,
-                        bool *is_join);
+int sl_swim_merge_state(sl_swim *s, const uint8_t *buf, size_t len, uint64_t now_ms, bool *is_join);
 
 /* Replaces our metadata, raises our incarnation and spreads the change.
  * Returns 0, SL_EINVAL (over SL_SWIM_META_MAX) or SL_ETOOBIG (would never fit

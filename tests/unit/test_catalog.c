@@ -108,8 +108,8 @@ static void any_order_gives_the_same_catalog(void **state)
                                                sizeof recs[i].b, &recs[i].len),
                              0);
         else
-            assert_int_equal(sl_catalog_put(c, &s, writer, (uint64_t)i, recs[i].b,
-                                            sizeof recs[i].b, &recs[i].len),
+            assert_int_equal(sl_catalog_put(c, &s, writer, (uint64_t)i, recs[i].b, sizeof recs[i].b,
+                                            &recs[i].len),
                              0);
     }
     uint8_t *first = NULL;

@@ -344,8 +344,8 @@ static void reaped_member_is_not_resurrected(void **state)
     /* Replay the stale alive as if a straggler gossiped it. */
     uint8_t pkt[256];
     int hl = sl_wire_put_header(pkt, sizeof pkt, "");
-    sl_msg alive = {.type = SL_MSG_ALIVE, .name = "n3", .name_len = 2, .addr = old_addr,
-                    .inc = old};
+    sl_msg alive = {
+        .type = SL_MSG_ALIVE, .name = "n3", .name_len = 2, .addr = old_addr, .inc = old};
     int ml = sl_wire_put_msg(pkt + hl, sizeof pkt - (size_t)hl, &alive);
     assert_true(hl > 0 && ml > 0);
     sl_swim *c0 = sl_world_core(w, 0);

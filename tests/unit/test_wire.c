@@ -22,16 +22,37 @@ static void roundtrip_every_message_type(void **state)
     (void)state;
     uint8_t meta[] = {1, 2, 3};
     sl_msg in[] = {
-        {.type = SL_MSG_PING, .seq = 7, .name = "target", .name_len = 6, .from = "me",
-         .from_len = 2, .addr = sl_addr_v4(127, 0, 0, 1, 7946)},
-        {.type = SL_MSG_PING_REQ, .seq = 8, .name = "t", .name_len = 1,
+        {.type = SL_MSG_PING,
+         .seq = 7,
+         .name = "target",
+         .name_len = 6,
+         .from = "me",
+         .from_len = 2,
+         .addr = sl_addr_v4(127, 0, 0, 1, 7946)},
+        {.type = SL_MSG_PING_REQ,
+         .seq = 8,
+         .name = "t",
+         .name_len = 1,
          .addr = sl_addr_v4(127, 0, 0, 2, 1)},
         {.type = SL_MSG_ACK, .seq = 4000000000u},
-        {.type = SL_MSG_ALIVE, .name = "n1", .name_len = 2, .addr = sl_addr_v4(10, 0, 0, 1, 65535),
-         .inc = {3, 9}, .meta = meta, .meta_len = 3},
-        {.type = SL_MSG_SUSPECT, .name = "n2", .name_len = 2, .inc = {1, 2}, .from = "n3",
+        {.type = SL_MSG_ALIVE,
+         .name = "n1",
+         .name_len = 2,
+         .addr = sl_addr_v4(10, 0, 0, 1, 65535),
+         .inc = {3, 9},
+         .meta = meta,
+         .meta_len = 3},
+        {.type = SL_MSG_SUSPECT,
+         .name = "n2",
+         .name_len = 2,
+         .inc = {1, 2},
+         .from = "n3",
          .from_len = 2},
-        {.type = SL_MSG_DEAD, .name = "n2", .name_len = 2, .inc = {1, 2}, .from = "n3",
+        {.type = SL_MSG_DEAD,
+         .name = "n2",
+         .name_len = 2,
+         .inc = {1, 2},
+         .from = "n3",
          .from_len = 2},
         {.type = SL_MSG_LEFT, .name = "n9", .name_len = 2, .inc = {5, 0}},
     };
@@ -142,8 +163,11 @@ static void wrong_cluster_label_is_dropped_and_counted(void **state)
     /* An alive about "x" sent under b's label never reaches a's table. */
     uint8_t pkt[256];
     int len = sl_wire_put_header(pkt, sizeof pkt, "green");
-    sl_msg alive = {.type = SL_MSG_ALIVE, .name = "x", .name_len = 1,
-                    .addr = sl_addr_v4(127, 0, 0, 9, 1), .inc = {1, 0}};
+    sl_msg alive = {.type = SL_MSG_ALIVE,
+                    .name = "x",
+                    .name_len = 1,
+                    .addr = sl_addr_v4(127, 0, 0, 9, 1),
+                    .inc = {1, 0}};
     len += sl_wire_put_msg(pkt + len, sizeof pkt - (size_t)len, &alive);
     sl_addr from = sl_addr_v4(127, 0, 0, 2, 7946);
     sl_swim_recv(a, &from, pkt, (size_t)len, 10);
@@ -180,9 +204,13 @@ static void packets_never_exceed_max_size(void **state)
         char name[16];
         int nl = snprintf(name, sizeof name, "member-%d", i);
         int len = sl_wire_put_header(pkt, sizeof pkt, "");
-        sl_msg alive = {.type = SL_MSG_ALIVE, .name = name, .name_len = (uint32_t)nl,
+        sl_msg alive = {.type = SL_MSG_ALIVE,
+                        .name = name,
+                        .name_len = (uint32_t)nl,
                         .addr = sl_addr_v4(127, 1, (uint8_t)(i >> 8), (uint8_t)i, 7946),
-                        .inc = {1, 0}, .meta = meta, .meta_len = (uint32_t)(i % 2 ? 400 : 10)};
+                        .inc = {1, 0},
+                        .meta = meta,
+                        .meta_len = (uint32_t)(i % 2 ? 400 : 10)};
         len += sl_wire_put_msg(pkt + len, sizeof pkt - (size_t)len, &alive);
         sl_swim_recv(s, &alive.addr, pkt, (size_t)len, 1);
     }
@@ -236,11 +264,25 @@ static void decoders_survive_random_and_truncated_input(void **state)
     uint8_t pkt[512];
     int plen = sl_wire_put_header(pkt, sizeof pkt, "");
     sl_msg msgs[] = {
-        {.type = SL_MSG_PING, .seq = 1, .name = "fuzz", .name_len = 4, .from = "p", .from_len = 1,
+        {.type = SL_MSG_PING,
+         .seq = 1,
+         .name = "fuzz",
+         .name_len = 4,
+         .from = "p",
+         .from_len = 1,
          .addr = sl_addr_v4(127, 0, 0, 3, 7946)},
-        {.type = SL_MSG_ALIVE, .name = "zz", .name_len = 2, .addr = sl_addr_v4(127, 0, 0, 4, 1),
-         .inc = {1, 1}, .meta = meta, .meta_len = (uint32_t)ml},
-        {.type = SL_MSG_SUSPECT, .name = "zz", .name_len = 2, .inc = {1, 1}, .from = "p",
+        {.type = SL_MSG_ALIVE,
+         .name = "zz",
+         .name_len = 2,
+         .addr = sl_addr_v4(127, 0, 0, 4, 1),
+         .inc = {1, 1},
+         .meta = meta,
+         .meta_len = (uint32_t)ml},
+        {.type = SL_MSG_SUSPECT,
+         .name = "zz",
+         .name_len = 2,
+         .inc = {1, 1},
+         .from = "p",
          .from_len = 1},
     };
     for (size_t i = 0; i < 3; i++)
