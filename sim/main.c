@@ -64,24 +64,30 @@ typedef struct progress {
     bool shown;
 } progress;
 
-static double wall_now(void) {
+static double wall_now(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static double peak_rss_mb(void) {
+static double peak_rss_mb(void)
+{
     struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0.0;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0.0;
     return (double)ru.ru_maxrss / 1024.0; /* kilobytes on Linux */
 }
 
 /* Shows progress on stderr once a run has taken more than two seconds. */
-static void on_progress(void *ud, const sl_sim_run *r, uint64_t now_ms) {
+static void on_progress(void *ud, const sl_sim_run *r, uint64_t now_ms)
+{
     progress *p = ud;
-    if (!p->on) return;
+    if (!p->on)
+        return;
     double t = wall_now(), every = p->tty ? 0.5 : 10.0;
-    if (t - p->start < 2.0 || t - p->last < every) return;
+    if (t - p->start < 2.0 || t - p->last < every)
+        return;
     p->last = t;
     p->shown = true;
     double sim = (double)now_ms / 1000.0, wall = t - p->start;
@@ -93,7 +99,8 @@ static void on_progress(void *ud, const sl_sim_run *r, uint64_t now_ms) {
             p->tty ? "   \r" : "\n");
 }
 
-static int parse_args(int argc, char **argv, options *o) {
+static int parse_args(int argc, char **argv, options *o)
+{
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -139,7 +146,8 @@ static int parse_args(int argc, char **argv, options *o) {
 
 /* Writes one report to path ("-" is stdout). Returns 0 or -1. */
 static int write_out(const char *path, const sl_sim_run *r, const char *scn,
-                     const sl_sim_perf *perf, bool json) {
+                     const sl_sim_perf *perf, bool json)
+{
     FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
     if (!f) {
         fprintf(stderr, "starling-sim: %s: %s\n", path, strerror(errno));
@@ -150,11 +158,13 @@ static int write_out(const char *path, const sl_sim_run *r, const char *scn,
         rc |= fflush(f) == 0 ? 0 : -1;
     else
         rc |= fclose(f) == 0 ? 0 : -1;
-    if (rc != 0) fprintf(stderr, "starling-sim: cannot write %s\n", path);
+    if (rc != 0)
+        fprintf(stderr, "starling-sim: cannot write %s\n", path);
     return rc;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     options o = {0};
     if (parse_args(argc, argv, &o) != 0) {
         fputs("run 'starling-sim --help' for usage\n", stderr);
@@ -183,15 +193,20 @@ int main(int argc, char **argv) {
         sl_sim_scenario_deinit(&sc);
         return 1;
     }
-    if (trace_bad) fprintf(stderr, "starling-sim: cannot write %s\n", o.trace);
-    if (p.shown && p.tty) fputs("\n", stderr);
+    if (trace_bad)
+        fprintf(stderr, "starling-sim: cannot write %s\n", o.trace);
+    if (p.shown && p.tty)
+        fputs("\n", stderr);
     sl_sim_perf perf = {.wall_s = wall_now() - p.start,
                         .events = sl_world_events_processed(r->w),
                         .peak_rss_mb = peak_rss_mb()};
     int rc = sl_sim_run_ok(r) && !trace_bad ? 0 : 1;
-    if (o.json && write_out(o.json, r, o.scenario, &perf, true) != 0) rc = 1;
-    if (o.csv && write_out(o.csv, r, o.scenario, &perf, false) != 0) rc = 1;
-    if (!o.json && !o.quiet) sl_sim_report_text(r, o.scenario, &perf, stdout);
+    if (o.json && write_out(o.json, r, o.scenario, &perf, true) != 0)
+        rc = 1;
+    if (o.csv && write_out(o.csv, r, o.scenario, &perf, false) != 0)
+        rc = 1;
+    if (!o.json && !o.quiet)
+        sl_sim_report_text(r, o.scenario, &perf, stdout);
     sl_sim_run_free(r);
     sl_sim_scenario_deinit(&sc);
     return rc;

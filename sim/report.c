@@ -12,19 +12,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-static double round3(double x) {
+static double round3(double x)
+{
     return round(x * 1000.0) / 1000.0;
 }
 
-static json_t *seconds(uint64_t ms) {
+static json_t *seconds(uint64_t ms)
+{
     return ms == SL_SIM_NEVER ? json_null() : json_real((double)ms / 1000.0);
 }
 
-static double per_node_s(const sl_sim_run *r, uint64_t total) {
+static double per_node_s(const sl_sim_run *r, uint64_t total)
+{
     return r->node_ms ? round3((double)total * 1000.0 / (double)r->node_ms) : 0.0;
 }
 
-static uint64_t total(const sl_sim_run *r, bool bytes) {
+static uint64_t total(const sl_sim_run *r, bool bytes)
+{
     uint64_t t = 0;
     for (size_t i = 0; i < r->nsamples; i++)
         t += bytes ? r->samples[i].bytes : r->samples[i].packets;
@@ -33,35 +37,43 @@ static uint64_t total(const sl_sim_run *r, bool bytes) {
 
 /* The worst (largest) delay of a list, or SL_SIM_NEVER if any is missing or
  * the list is empty. */
-static uint64_t worst(const uint64_t *d, size_t n) {
+static uint64_t worst(const uint64_t *d, size_t n)
+{
     uint64_t w = 0;
     for (size_t i = 0; i < n; i++) {
-        if (d[i] == SL_SIM_NEVER) return SL_SIM_NEVER;
-        if (d[i] > w) w = d[i];
+        if (d[i] == SL_SIM_NEVER)
+            return SL_SIM_NEVER;
+        if (d[i] > w)
+            w = d[i];
     }
     return n ? w : SL_SIM_NEVER;
 }
 
-static uint64_t worst_delay(const sl_sim_run *r, sl_sim_metric m) {
+static uint64_t worst_delay(const sl_sim_run *r, sl_sim_metric m)
+{
     size_t n;
     uint64_t buf[64], *d = buf;
     if (m == SL_SIM_M_LEAVE_SEEN) {
         const sl_sim_leave *l = sl_sim_track_leaves(r->track, &n);
-        if (n > 64 && !(d = malloc(n * sizeof *d))) return SL_SIM_NEVER;
+        if (n > 64 && !(d = malloc(n * sizeof *d)))
+            return SL_SIM_NEVER;
         for (size_t i = 0; i < n; i++)
             d[i] = l[i].all_ms;
     } else {
         const sl_sim_failure *f = sl_sim_track_failures(r->track, &n);
-        if (n > 64 && !(d = malloc(n * sizeof *d))) return SL_SIM_NEVER;
+        if (n > 64 && !(d = malloc(n * sizeof *d)))
+            return SL_SIM_NEVER;
         for (size_t i = 0; i < n; i++)
             d[i] = m == SL_SIM_M_DETECT_FIRST ? f[i].first_ms : f[i].all_ms;
     }
     uint64_t w = worst(d, n);
-    if (d != buf) free(d);
+    if (d != buf)
+        free(d);
     return w;
 }
 
-sl_sim_verdict sl_sim_check(const sl_sim_run *r, const sl_sim_expect *e) {
+sl_sim_verdict sl_sim_check(const sl_sim_run *r, const sl_sim_expect *e)
+{
     sl_sim_verdict v = {.e = e, .has = true};
     uint64_t ms, conv = sl_sim_track_converged_since(r->track);
     switch (e->metric) {
@@ -85,55 +97,44 @@ sl_sim_verdict sl_sim_check(const sl_sim_run *r, const sl_sim_expect *e) {
         v.value = (double)sl_sim_track_false_positives(
             r->track, e->metric == SL_SIM_M_FALSE_POSITIVES_PAUSED);
         break;
-    case SL_SIM_M_GHOSTS:
-        v.value = (double)sl_sim_track_ghosts(r->track);
-        break;
-    case SL_SIM_M_LIVE:
-        v.value = sl_sim_track_live(r->track);
-        break;
-    case SL_SIM_M_MSGS:
-        v.value = per_node_s(r, total(r, false));
-        break;
-    default:
-        v.has = false;
+    case SL_SIM_M_GHOSTS: v.value = (double)sl_sim_track_ghosts(r->track); break;
+    case SL_SIM_M_LIVE: v.value = sl_sim_track_live(r->track); break;
+    case SL_SIM_M_MSGS: v.value = per_node_s(r, total(r, false)); break;
+    default: v.has = false;
     }
-    if (!v.has) return v;
+    if (!v.has)
+        return v;
     switch (e->op) {
-    case SL_SIM_OP_LE:
-        v.ok = v.value <= e->value;
-        break;
-    case SL_SIM_OP_LT:
-        v.ok = v.value < e->value;
-        break;
-    case SL_SIM_OP_GE:
-        v.ok = v.value >= e->value;
-        break;
-    case SL_SIM_OP_GT:
-        v.ok = v.value > e->value;
-        break;
-    case SL_SIM_OP_EQ:
-        v.ok = v.value == e->value;
-        break;
+    case SL_SIM_OP_LE: v.ok = v.value <= e->value; break;
+    case SL_SIM_OP_LT: v.ok = v.value < e->value; break;
+    case SL_SIM_OP_GE: v.ok = v.value >= e->value; break;
+    case SL_SIM_OP_GT: v.ok = v.value > e->value; break;
+    case SL_SIM_OP_EQ: v.ok = v.value == e->value; break;
     }
     return v;
 }
 
-bool sl_sim_invariants_ok(const sl_sim_run *r) {
+bool sl_sim_invariants_ok(const sl_sim_run *r)
+{
     return sl_sim_track_ghosts(r->track) == 0 && r->verify_bad == 0;
 }
 
-bool sl_sim_run_ok(const sl_sim_run *r) {
+bool sl_sim_run_ok(const sl_sim_run *r)
+{
     for (size_t i = 0; i < r->sc->nexpects; i++)
-        if (!sl_sim_check(r, &r->sc->expects[i]).ok) return false;
+        if (!sl_sim_check(r, &r->sc->expects[i]).ok)
+            return false;
     return sl_sim_invariants_ok(r);
 }
 
-static char *node_name(int i, char *buf, size_t cap) {
+static char *node_name(int i, char *buf, size_t cap)
+{
     snprintf(buf, cap, "n%d", i);
     return buf;
 }
 
-static json_t *json_failures(const sl_sim_run *r) {
+static json_t *json_failures(const sl_sim_run *r)
+{
     size_t n;
     const sl_sim_failure *f = sl_sim_track_failures(r->track, &n);
     json_t *a = json_array();
@@ -151,7 +152,8 @@ static json_t *json_failures(const sl_sim_run *r) {
     return a;
 }
 
-static json_t *json_leaves(const sl_sim_run *r) {
+static json_t *json_leaves(const sl_sim_run *r)
+{
     size_t n;
     const sl_sim_leave *l = sl_sim_track_leaves(r->track, &n);
     json_t *a = json_array();
@@ -168,7 +170,8 @@ static json_t *json_leaves(const sl_sim_run *r) {
     return a;
 }
 
-static json_t *json_fp_examples(const sl_sim_run *r) {
+static json_t *json_fp_examples(const sl_sim_run *r)
+{
     size_t n;
     const sl_sim_fp *fp = sl_sim_track_fp_samples(r->track, &n);
     json_t *a = json_array();
@@ -184,7 +187,8 @@ static json_t *json_fp_examples(const sl_sim_run *r) {
     return a;
 }
 
-static json_t *json_messages(const sl_sim_run *r) {
+static json_t *json_messages(const sl_sim_run *r)
+{
     json_t *o = json_object();
     uint64_t p = total(r, false), b = total(r, true);
     json_object_set_new(o, "packets", json_integer((json_int_t)p));
@@ -194,7 +198,8 @@ static json_t *json_messages(const sl_sim_run *r) {
     return o;
 }
 
-static json_t *json_final(const sl_sim_run *r) {
+static json_t *json_final(const sl_sim_run *r)
+{
     sl_sim_views v;
     sl_sim_track_views(r->track, &v);
     json_t *o = json_object();
@@ -220,7 +225,8 @@ static json_t *json_final(const sl_sim_run *r) {
     return o;
 }
 
-static json_t *json_verdict(const sl_sim_run *r, json_t **invariants) {
+static json_t *json_verdict(const sl_sim_run *r, json_t **invariants)
+{
     json_t *a = json_array();
     for (size_t i = 0; i < r->sc->nexpects; i++) {
         sl_sim_verdict v = sl_sim_check(r, &r->sc->expects[i]);
@@ -249,7 +255,8 @@ static json_t *json_verdict(const sl_sim_run *r, json_t **invariants) {
     return a;
 }
 
-int sl_sim_report_json(const sl_sim_run *r, const char *file, const sl_sim_perf *perf, FILE *f) {
+int sl_sim_report_json(const sl_sim_run *r, const char *file, const sl_sim_perf *perf, FILE *f)
+{
     const sl_sim_scenario *sc = r->sc;
     json_t *o = json_object(), *inv = NULL;
     uint64_t conv = sl_sim_track_converged_since(r->track);
@@ -284,11 +291,13 @@ int sl_sim_report_json(const sl_sim_run *r, const char *file, const sl_sim_perf 
     json_object_set_new(o, "perf", p);
     int rc = json_dumpf(o, f, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
     json_decref(o);
-    if (rc == 0 && fputc('\n', f) == EOF) rc = -1;
+    if (rc == 0 && fputc('\n', f) == EOF)
+        rc = -1;
     return rc == 0 ? 0 : -1;
 }
 
-int sl_sim_report_csv(const sl_sim_run *r, FILE *f) {
+int sl_sim_report_csv(const sl_sim_run *r, FILE *f)
+{
     fprintf(f, "t_s,live,view_min,view_max,view_mean,suspect,dead,bad_views,converged,packets,"
                "bytes\n");
     for (size_t i = 0; i < r->nsamples; i++) {
@@ -301,14 +310,16 @@ int sl_sim_report_csv(const sl_sim_run *r, FILE *f) {
     return ferror(f) ? -1 : 0;
 }
 
-static void text_delay(FILE *f, const char *what, uint64_t ms) {
+static void text_delay(FILE *f, const char *what, uint64_t ms)
+{
     if (ms == SL_SIM_NEVER)
         fprintf(f, "%s never", what);
     else
         fprintf(f, "%s after %.3fs", what, (double)ms / 1000.0);
 }
 
-static void text_events(const sl_sim_run *r, FILE *f) {
+static void text_events(const sl_sim_run *r, FILE *f)
+{
     size_t n;
     const sl_sim_failure *fl = sl_sim_track_failures(r->track, &n);
     for (size_t i = 0; i < n; i++) {
@@ -327,7 +338,8 @@ static void text_events(const sl_sim_run *r, FILE *f) {
     }
 }
 
-void sl_sim_report_text(const sl_sim_run *r, const char *file, const sl_sim_perf *perf, FILE *f) {
+void sl_sim_report_text(const sl_sim_run *r, const char *file, const sl_sim_perf *perf, FILE *f)
+{
     const sl_sim_scenario *sc = r->sc;
     double sim_s = (double)sc->run_ms / 1000.0;
     sl_sim_views v;
@@ -356,7 +368,8 @@ void sl_sim_report_text(const sl_sim_run *r, const char *file, const sl_sim_perf
         else
             fprintf(f, "no value\n");
     }
-    if (sl_sim_track_ghosts(r->track)) fprintf(f, "  INVARIANT: ghosts came back\n");
+    if (sl_sim_track_ghosts(r->track))
+        fprintf(f, "  INVARIANT: ghosts came back\n");
     if (r->verify_bad)
         fprintf(f, "  INVARIANT: %llu views differ from their events, e.g. %s\n",
                 (unsigned long long)r->verify_bad, r->verify_msg);

@@ -30,15 +30,18 @@ typedef struct ctx {
 } ctx;
 
 /* Picks a random live node other than `not`, or -1 when there is none. */
-static int random_live(ctx *c, int not ) {
+static int random_live(ctx *c, int not )
+{
     int n = 0;
     for (int i = 0; i < c->next_node; i++)
-        if (i != not &&sl_sim_track_is_live(c->r->track, i)) c->live[n++] = i;
+        if (i != not &&sl_sim_track_is_live(c->r->track, i))
+            c->live[n++] = i;
     return n ? c->live[sl_rng_below(&c->rng, (uint64_t)n)] : -1;
 }
 
 /* Adds node i (named "n<i>") to the world, joining through seed. */
-static int add_node(ctx *c, int seed, char *err, size_t errcap) {
+static int add_node(ctx *c, int seed, char *err, size_t errcap)
+{
     sl_sim_run *r = c->r;
     int i = c->next_node++;
     char name[24];
@@ -49,7 +52,8 @@ static int add_node(ctx *c, int seed, char *err, size_t errcap) {
         sl_meta m = {0};
         snprintf(m.zone, sizeof m.zone, "z%d", i % r->sc->zones);
         meta_len = sl_meta_encode(&m, meta, sizeof meta);
-        if (meta_len < 0) meta_len = 0;
+        if (meta_len < 0)
+            meta_len = 0;
     }
     sl_sim_track_up(r->track, i, sl_world_now(r->w));
     int idx = sl_world_add_node(r->w, name, meta, (size_t)meta_len, seed);
@@ -61,7 +65,8 @@ static int add_node(ctx *c, int seed, char *err, size_t errcap) {
 }
 
 /* Applies fn to every node of a set, counting the nodes it refused. */
-static void apply_nodes(ctx *c, const sl_sim_action *a) {
+static void apply_nodes(ctx *c, const sl_sim_action *a)
+{
     sl_sim_run *r = c->r;
     uint64_t now = a->at_ms;
     for (size_t k = 0; k < a->nodes.n; k++)
@@ -69,17 +74,20 @@ static void apply_nodes(ctx *c, const sl_sim_action *a) {
             bool up = sl_world_is_up(r->w, i), live = sl_sim_track_is_live(r->track, i);
             switch (a->type) {
             case SL_SIM_CRASH:
-                if (!up) break;
+                if (!up)
+                    break;
                 sl_world_crash(r->w, i);
                 sl_sim_track_crash(r->track, i, now);
                 continue;
             case SL_SIM_PAUSE:
-                if (!up) break;
+                if (!up)
+                    break;
                 sl_world_pause(r->w, i, a->duration_ms);
                 sl_sim_track_pause(r->track, i, now, now + a->duration_ms);
                 continue;
             case SL_SIM_LEAVE:
-                if (!live) break;
+                if (!live)
+                    break;
                 sl_sim_track_leave(r->track, i, now);
                 sl_world_leave(r->w, i);
                 continue;
@@ -91,24 +99,26 @@ static void apply_nodes(ctx *c, const sl_sim_action *a) {
                 sl_world_set_node_loss(r->w, i, a->loss);
                 sl_sim_track_node_loss(r->track, i, a->loss, now);
                 continue;
-            default:
-                continue;
+            default: continue;
             }
             r->skipped_actions++;
         }
 }
 
 /* A partition: every node gets its group's label (1, 2, ...), the rest 0. */
-static int partition(ctx *c, const sl_sim_action *a, char *err, size_t errcap) {
+static int partition(ctx *c, const sl_sim_action *a, char *err, size_t errcap)
+{
     int *group = calloc((size_t)c->next_node, sizeof *group);
-    if (!group) goto oom;
+    if (!group)
+        goto oom;
     for (size_t g = 0; g < a->ngroups; g++)
         for (size_t k = 0; k < a->groups[g].n; k++)
             for (int i = a->groups[g].r[k].lo; i <= a->groups[g].r[k].hi; i++)
                 group[i] = (int)g + 1;
     int rc = sl_world_partition(c->r->w, group, c->next_node);
     free(group);
-    if (rc != 0) goto oom;
+    if (rc != 0)
+        goto oom;
     sl_sim_track_cut(c->r->track, a, a->at_ms);
     return 0;
 oom:
@@ -116,7 +126,8 @@ oom:
     return -1;
 }
 
-static void cut_sets(sl_world *w, const sl_sim_set *from, const sl_sim_set *to) {
+static void cut_sets(sl_world *w, const sl_sim_set *from, const sl_sim_set *to)
+{
     for (size_t x = 0; x < from->n; x++)
         for (int i = from->r[x].lo; i <= from->r[x].hi; i++)
             for (size_t y = 0; y < to->n; y++)
@@ -125,11 +136,11 @@ static void cut_sets(sl_world *w, const sl_sim_set *from, const sl_sim_set *to) 
                 }
 }
 
-static int apply(ctx *c, const sl_sim_action *a, char *err, size_t errcap) {
+static int apply(ctx *c, const sl_sim_action *a, char *err, size_t errcap)
+{
     sl_sim_run *r = c->r;
     switch (a->type) {
-    case SL_SIM_PARTITION:
-        return partition(c, a, err, errcap);
+    case SL_SIM_PARTITION: return partition(c, a, err, errcap);
     case SL_SIM_CUT:
         cut_sets(r->w, &a->groups[0], &a->groups[1]);
         sl_sim_track_cut(r->track, a, a->at_ms);
@@ -140,22 +151,23 @@ static int apply(ctx *c, const sl_sim_action *a, char *err, size_t errcap) {
         return 0;
     case SL_SIM_JOIN:
         for (int k = 0; k < a->count; k++)
-            if (add_node(c, random_live(c, -1), err, errcap) != 0) return -1;
+            if (add_node(c, random_live(c, -1), err, errcap) != 0)
+                return -1;
         return 0;
-    default:
-        apply_nodes(c, a);
-        return 0;
+    default: apply_nodes(c, a); return 0;
     }
 }
 
 /* Runs the world to t, accounting live node-time on the way. */
-static void advance(ctx *c, uint64_t t) {
+static void advance(ctx *c, uint64_t t)
+{
     sl_world_run_until(c->r->w, t);
     c->r->node_ms += (uint64_t)sl_sim_track_live(c->r->track) * (t - c->last_ms);
     c->last_ms = t;
 }
 
-static void sample(ctx *c, uint64_t t, uint64_t *packets, uint64_t *bytes) {
+static void sample(ctx *c, uint64_t t, uint64_t *packets, uint64_t *bytes)
+{
     sl_sim_run *r = c->r;
     sl_sim_sample *s = &r->samples[r->nsamples++];
     s->t_s = (uint32_t)((t + 999) / 1000);
@@ -168,7 +180,8 @@ static void sample(ctx *c, uint64_t t, uint64_t *packets, uint64_t *bytes) {
 }
 
 /* The world's event observer when tracing: write the line, then track. */
-static void trace_event(void *ud, int node, uint64_t now_ms, const sl_swim_event *ev) {
+static void trace_event(void *ud, int node, uint64_t now_ms, const sl_swim_event *ev)
+{
     ctx *c = ud;
     if (sl_sim_track_is_live(c->r->track, node)) {
         fprintf(c->hooks.trace, "%llu.%03llu n%d %s %s", (unsigned long long)(now_ms / 1000),
@@ -180,50 +193,59 @@ static void trace_event(void *ud, int node, uint64_t now_ms, const sl_swim_event
     sl_sim_track_event(c->r->track, node, now_ms, ev);
 }
 
-static int timeline(ctx *c, char *err, size_t errcap) {
+static int timeline(ctx *c, char *err, size_t errcap)
+{
     sl_sim_run *r = c->r;
     const sl_sim_scenario *sc = r->sc;
     size_t next = 0;
     uint64_t packets = 0, bytes = 0;
     for (int i = 0; i < sc->nodes; i++)
-        if (add_node(c, i == 0 ? -1 : 0, err, errcap) != 0) return -1;
+        if (add_node(c, i == 0 ? -1 : 0, err, errcap) != 0)
+            return -1;
     for (uint64_t sec = 1; (sec - 1) * 1000 < sc->run_ms; sec++) {
         uint64_t end = sec * 1000 < sc->run_ms ? sec * 1000 : sc->run_ms;
         for (; next < sc->nactions && sc->actions[next].at_ms <= end; next++) {
             advance(c, sc->actions[next].at_ms);
-            if (apply(c, &sc->actions[next], err, errcap) != 0) return -1;
+            if (apply(c, &sc->actions[next], err, errcap) != 0)
+                return -1;
         }
         advance(c, end);
         sample(c, end, &packets, &bytes);
-        if (c->hooks.progress) c->hooks.progress(c->hooks.ud, r, end);
+        if (c->hooks.progress)
+            c->hooks.progress(c->hooks.ud, r, end);
     }
     return 0;
 }
 
 /* How long after a cut or pause a dead declaration may still stem from it:
  * the longest suspicion timeout (see gossip/suspicion.c) plus two probes. */
-static uint64_t grace_ms(const sl_swim_timing *t, int n) {
+static uint64_t grace_ms(const sl_swim_timing *t, int n)
+{
     double lg = log10(n > 10 ? (double)n : 10.0);
     double max = (double)t->suspicion_max_mult * t->suspicion_mult * lg * t->probe_interval_ms;
     return (uint64_t)max + 2 * (uint64_t)t->probe_interval_ms;
 }
 
 int sl_sim_execute(const sl_sim_scenario *sc, uint64_t seed, const sl_sim_hooks *hooks,
-                   sl_sim_run **out, char *err, size_t errcap) {
+                   sl_sim_run **out, char *err, size_t errcap)
+{
     *out = NULL;
     sl_sim_run *r = calloc(1, sizeof *r);
     ctx c = {.r = r};
-    if (hooks) c.hooks = *hooks;
+    if (hooks)
+        c.hooks = *hooks;
     sl_world_config cfg = {
         .seed = seed, .latency_us = sc->latency_us, .jitter_us = sc->jitter_us, .loss = sc->loss};
-    if (!r || sl_swim_profile(sc->profile, &cfg.timing) != 0) goto oom;
+    if (!r || sl_swim_profile(sc->profile, &cfg.timing) != 0)
+        goto oom;
     r->sc = sc;
     r->seed = seed;
     r->samples = calloc(sc->run_ms / 1000 + 2, sizeof *r->samples);
     r->track = sl_sim_track_new(sc->max_nodes, grace_ms(&cfg.timing, sc->max_nodes));
     r->w = sl_world_new(&cfg);
     c.live = malloc((size_t)sc->max_nodes * sizeof *c.live);
-    if (!r->samples || !r->track || !r->w || !c.live) goto oom;
+    if (!r->samples || !r->track || !r->w || !c.live)
+        goto oom;
     sl_rng_seed(&c.rng, sl_mix64(seed ^ 0x72756e6e6572ull));
     if (c.hooks.trace)
         sl_world_on_event(r->w, trace_event, &c);
@@ -245,8 +267,10 @@ oom:
     return -1;
 }
 
-void sl_sim_run_free(sl_sim_run *r) {
-    if (!r) return;
+void sl_sim_run_free(sl_sim_run *r)
+{
+    if (!r)
+        return;
     sl_world_free(r->w);
     sl_sim_track_free(r->track);
     free(r->samples);

@@ -63,21 +63,26 @@ static const char *const op_names[] = {
     [SL_SIM_OP_GT] = ">",  [SL_SIM_OP_EQ] = "==",
 };
 
-const char *sl_sim_action_name(sl_sim_action_type t) {
+const char *sl_sim_action_name(sl_sim_action_type t)
+{
     return (unsigned)t < sizeof action_names / sizeof *action_names ? action_names[t] : "?";
 }
 
-const char *sl_sim_metric_name(sl_sim_metric m) {
+const char *sl_sim_metric_name(sl_sim_metric m)
+{
     return (unsigned)m < SL_SIM_M__COUNT ? metric_names[m] : "?";
 }
 
-const char *sl_sim_op_name(sl_sim_op op) {
+const char *sl_sim_op_name(sl_sim_op op)
+{
     return (unsigned)op < sizeof op_names / sizeof *op_names ? op_names[op] : "?";
 }
 
-bool sl_sim_set_has(const sl_sim_set *s, int i) {
+bool sl_sim_set_has(const sl_sim_set *s, int i)
+{
     for (size_t k = 0; k < s->n; k++)
-        if (i >= s->r[k].lo && i <= s->r[k].hi) return true;
+        if (i >= s->r[k].lo && i <= s->r[k].hi)
+            return true;
     return false;
 }
 
@@ -86,9 +91,11 @@ bool sl_sim_set_has(const sl_sim_set *s, int i) {
 __attribute__((format(printf, 2, 3)))
 #endif
 static int
-fail(parser *p, const char *fmt, ...) {
+fail(parser *p, const char *fmt, ...)
+{
     int n = snprintf(p->err, p->errcap, "%s:%d: ", p->file, p->line);
-    if (n < 0 || (size_t)n >= p->errcap) return -1;
+    if (n < 0 || (size_t)n >= p->errcap)
+        return -1;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(p->err + n, p->errcap - (size_t)n, fmt, ap);
@@ -97,28 +104,36 @@ fail(parser *p, const char *fmt, ...) {
 }
 
 /* The token at index i, or "end of line" for messages. */
-static const char *tok_or_eol(const parser *p, int i) {
+static const char *tok_or_eol(const parser *p, int i)
+{
     return i < p->ntok ? p->tok[i] : "end of line";
 }
 
-static int expected(parser *p, int i, const char *what) {
-    if (i < p->ntok) return fail(p, "expected %s, got '%s'", what, p->tok[i]);
+static int expected(parser *p, int i, const char *what)
+{
+    if (i < p->ntok)
+        return fail(p, "expected %s, got '%s'", what, p->tok[i]);
     return fail(p, "expected %s, got end of line", what);
 }
 
-int sl_sim_parse_duration_us(const char *s, uint64_t *us) {
+int sl_sim_parse_duration_us(const char *s, uint64_t *us)
+{
     uint64_t ip = 0, fp = 0, scale = 1;
     const char *c = s;
-    if (*c < '0' || *c > '9') return -1;
+    if (*c < '0' || *c > '9')
+        return -1;
     for (; *c >= '0' && *c <= '9'; c++) {
-        if (ip > UINT64_MAX / 100) return -1;
+        if (ip > UINT64_MAX / 100)
+            return -1;
         ip = ip * 10 + (uint64_t)(*c - '0');
     }
     if (*c == '.') {
         c++;
-        if (*c < '0' || *c > '9') return -1;
+        if (*c < '0' || *c > '9')
+            return -1;
         for (; *c >= '0' && *c <= '9'; c++) {
-            if (scale >= 1000000000ull) return -1; /* at most 9 decimals */
+            if (scale >= 1000000000ull)
+                return -1; /* at most 9 decimals */
             fp = fp * 10 + (uint64_t)(*c - '0');
             scale *= 10;
         }
@@ -134,74 +149,94 @@ int sl_sim_parse_duration_us(const char *s, uint64_t *us) {
         unit = 60000000;
     else
         return -1;
-    if (ip > UINT64_MAX / unit / 2) return -1;
+    if (ip > UINT64_MAX / unit / 2)
+        return -1;
     *us = ip * unit + fp * unit / scale;
     return 0;
 }
 
 /* Parses a duration that must be a whole number of milliseconds. */
-static int parse_ms(parser *p, int i, const char *what, uint64_t *ms) {
+static int parse_ms(parser *p, int i, const char *what, uint64_t *ms)
+{
     uint64_t us;
-    if (i >= p->ntok || sl_sim_parse_duration_us(p->tok[i], &us) != 0) return expected(p, i, what);
+    if (i >= p->ntok || sl_sim_parse_duration_us(p->tok[i], &us) != 0)
+        return expected(p, i, what);
     if (us % 1000 != 0)
         return fail(p, "expected a whole number of milliseconds, got '%s'", p->tok[i]);
     *ms = us / 1000;
     return 0;
 }
 
-static int parse_uint(const char *s, uint64_t max, uint64_t *out) {
-    if (*s < '0' || *s > '9') return -1;
+static int parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+    if (*s < '0' || *s > '9')
+        return -1;
     errno = 0;
     char *end;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v > max) return -1;
+    if (errno != 0 || *end != '\0' || v > max)
+        return -1;
     *out = v;
     return 0;
 }
 
-static int parse_prob(const char *s, double *out) {
-    if ((*s < '0' || *s > '9') && *s != '.') return -1;
+static int parse_prob(const char *s, double *out)
+{
+    if ((*s < '0' || *s > '9') && *s != '.')
+        return -1;
     char *end;
     double v = strtod(s, &end);
-    if (*end != '\0' || !(v >= 0.0 && v <= 1.0)) return -1;
+    if (*end != '\0' || !(v >= 0.0 && v <= 1.0))
+        return -1;
     *out = v;
     return 0;
 }
 
 /* Parses "nK" into K; no sign, no leading zeros (so each node has one name). */
-static int parse_node_name(const char *s, size_t len, int *out) {
-    if (len < 2 || s[0] != 'n') return -1;
-    if (s[1] == '0' && len > 2) return -1;
+static int parse_node_name(const char *s, size_t len, int *out)
+{
+    if (len < 2 || s[0] != 'n')
+        return -1;
+    if (s[1] == '0' && len > 2)
+        return -1;
     long v = 0;
     for (size_t i = 1; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9') return -1;
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
         v = v * 10 + (s[i] - '0');
-        if (v >= SL_SIM_NODES_MAX) return -1;
+        if (v >= SL_SIM_NODES_MAX)
+            return -1;
     }
     *out = (int)v;
     return 0;
 }
 
 /* Parses "nA" or "nA-nB" into a range. */
-static int parse_range(const char *s, sl_sim_range *r) {
+static int parse_range(const char *s, sl_sim_range *r)
+{
     const char *dash = strchr(s, '-');
     if (!dash) {
-        if (parse_node_name(s, strlen(s), &r->lo) != 0) return -1;
+        if (parse_node_name(s, strlen(s), &r->lo) != 0)
+            return -1;
         r->hi = r->lo;
         return 0;
     }
-    if (parse_node_name(s, (size_t)(dash - s), &r->lo) != 0) return -1;
-    if (parse_node_name(dash + 1, strlen(dash + 1), &r->hi) != 0) return -1;
+    if (parse_node_name(s, (size_t)(dash - s), &r->lo) != 0)
+        return -1;
+    if (parse_node_name(dash + 1, strlen(dash + 1), &r->hi) != 0)
+        return -1;
     return r->lo <= r->hi ? 0 : -1;
 }
 
-static bool is_node_token(const char *s) {
+static bool is_node_token(const char *s)
+{
     sl_sim_range r;
     return parse_range(s, &r) == 0;
 }
 
 /* Reads node ranges from token *i while they parse; at least one. */
-static int parse_set(parser *p, int *i, sl_sim_set *set) {
+static int parse_set(parser *p, int *i, sl_sim_set *set)
+{
     int start = *i;
     while (*i < p->ntok && is_node_token(p->tok[*i]))
         (*i)++;
@@ -212,25 +247,31 @@ static int parse_set(parser *p, int *i, sl_sim_set *set) {
     }
     set->n = (size_t)(*i - start);
     set->r = calloc(set->n, sizeof *set->r);
-    if (!set->r) return fail(p, "out of memory");
+    if (!set->r)
+        return fail(p, "out of memory");
     for (int k = start; k < *i; k++)
         parse_range(p->tok[k], &set->r[k - start]);
     return 0;
 }
 
-static int end_of_line(parser *p, int i) {
-    if (i < p->ntok) return fail(p, "expected end of line, got '%s'", p->tok[i]);
+static int end_of_line(parser *p, int i)
+{
+    if (i < p->ntok)
+        return fail(p, "expected end of line, got '%s'", p->tok[i]);
     return 0;
 }
 
 /* Parses groups separated by `sep` ("|" or ">") into a->groups. */
-static int parse_groups(parser *p, int i, const char *sep, sl_sim_action *a) {
+static int parse_groups(parser *p, int i, const char *sep, sl_sim_action *a)
+{
     for (;;) {
         sl_sim_set *g = realloc(a->groups, (a->ngroups + 1) * sizeof *g);
-        if (!g) return fail(p, "out of memory");
+        if (!g)
+            return fail(p, "out of memory");
         a->groups = g;
         memset(&g[a->ngroups], 0, sizeof *g);
-        if (parse_set(p, &i, &g[a->ngroups++]) != 0) return -1;
+        if (parse_set(p, &i, &g[a->ngroups++]) != 0)
+            return -1;
         if (i < p->ntok && strcmp(p->tok[i], sep) == 0) {
             i++;
             continue;
@@ -248,69 +289,79 @@ static int parse_groups(parser *p, int i, const char *sep, sl_sim_action *a) {
 }
 
 /* Parses what follows "at TIME VERB". */
-static int parse_action_args(parser *p, int i, sl_sim_action *a) {
+static int parse_action_args(parser *p, int i, sl_sim_action *a)
+{
     uint64_t v;
     switch (a->type) {
     case SL_SIM_CRASH:
     case SL_SIM_LEAVE:
     case SL_SIM_RESTART:
-        if (parse_set(p, &i, &a->nodes) != 0) return -1;
+        if (parse_set(p, &i, &a->nodes) != 0)
+            return -1;
         return end_of_line(p, i);
     case SL_SIM_PAUSE:
-        if (parse_set(p, &i, &a->nodes) != 0) return -1;
-        if (parse_ms(p, i, "a pause duration like 4s", &a->duration_ms) != 0) return -1;
-        if (a->duration_ms == 0) return fail(p, "expected a pause longer than 0ms");
+        if (parse_set(p, &i, &a->nodes) != 0)
+            return -1;
+        if (parse_ms(p, i, "a pause duration like 4s", &a->duration_ms) != 0)
+            return -1;
+        if (a->duration_ms == 0)
+            return fail(p, "expected a pause longer than 0ms");
         return end_of_line(p, i + 1);
     case SL_SIM_LOSS:
-        if (parse_set(p, &i, &a->nodes) != 0) return -1;
+        if (parse_set(p, &i, &a->nodes) != 0)
+            return -1;
         if (i >= p->ntok || parse_prob(p->tok[i], &a->loss) != 0)
             return expected(p, i, "a loss probability between 0 and 1");
         return end_of_line(p, i + 1);
-    case SL_SIM_PARTITION:
-        return parse_groups(p, i, "|", a);
-    case SL_SIM_CUT:
-        return parse_groups(p, i, ">", a);
+    case SL_SIM_PARTITION: return parse_groups(p, i, "|", a);
+    case SL_SIM_CUT: return parse_groups(p, i, ">", a);
     case SL_SIM_JOIN:
         if (i >= p->ntok || parse_uint(p->tok[i], SL_SIM_NODES_MAX, &v) != 0 || v == 0)
             return expected(p, i, "a number of nodes to join");
         a->count = (int)v;
         return end_of_line(p, i + 1);
-    case SL_SIM_HEAL:
-        return end_of_line(p, i);
+    case SL_SIM_HEAL: return end_of_line(p, i);
     }
     return -1;
 }
 
-static int stmt_at(parser *p) {
+static int stmt_at(parser *p)
+{
     sl_sim_scenario *sc = p->sc;
     sl_sim_action a = {.line = p->line};
-    if (parse_ms(p, 1, "a time like 30s", &a.at_ms) != 0) return -1;
+    if (parse_ms(p, 1, "a time like 30s", &a.at_ms) != 0)
+        return -1;
     const char *verb = tok_or_eol(p, 2);
     size_t t;
     for (t = 0; t < sizeof action_names / sizeof *action_names; t++)
-        if (strcmp(verb, action_names[t]) == 0) break;
+        if (strcmp(verb, action_names[t]) == 0)
+            break;
     if (t == sizeof action_names / sizeof *action_names)
         return expected(p, 2, "crash, pause, leave, restart, partition, cut, loss, join or heal");
     a.type = (sl_sim_action_type)t;
     sl_sim_action *arr = realloc(sc->actions, (sc->nactions + 1) * sizeof *arr);
-    if (!arr) return fail(p, "out of memory");
+    if (!arr)
+        return fail(p, "out of memory");
     sc->actions = arr;
     arr[sc->nactions++] = a; /* owned by the scenario from here, even on error */
     return parse_action_args(p, 3, &arr[sc->nactions - 1]);
 }
 
-static bool metric_is_time(sl_sim_metric m) {
+static bool metric_is_time(sl_sim_metric m)
+{
     return m == SL_SIM_M_DETECT_FIRST || m == SL_SIM_M_DETECT_ALL || m == SL_SIM_M_LEAVE_SEEN ||
            m == SL_SIM_M_CONVERGED_AT;
 }
 
 /* expect converged | expect METRIC OP VALUE */
-static int stmt_expect(parser *p) {
+static int stmt_expect(parser *p)
+{
     sl_sim_expect e = {.line = p->line};
     const char *name = tok_or_eol(p, 1);
     size_t m;
     for (m = 0; m < SL_SIM_M__COUNT; m++)
-        if (strcmp(name, metric_names[m]) == 0) break;
+        if (strcmp(name, metric_names[m]) == 0)
+            break;
     if (m == SL_SIM_M__COUNT)
         return expected(p, 1,
                         "converged, detect_first, detect_all, leave_seen, false_positives, "
@@ -321,8 +372,10 @@ static int stmt_expect(parser *p) {
     if (e.metric != SL_SIM_M_CONVERGED) {
         size_t o;
         for (o = 0; o < sizeof op_names / sizeof *op_names; o++)
-            if (strcmp(tok_or_eol(p, 2), op_names[o]) == 0) break;
-        if (o == sizeof op_names / sizeof *op_names) return expected(p, 2, "one of <= < >= > ==");
+            if (strcmp(tok_or_eol(p, 2), op_names[o]) == 0)
+                break;
+        if (o == sizeof op_names / sizeof *op_names)
+            return expected(p, 2, "one of <= < >= > ==");
         e.op = (sl_sim_op)o;
         uint64_t us;
         const char *v = tok_or_eol(p, 3);
@@ -338,30 +391,36 @@ static int stmt_expect(parser *p) {
         }
         i = 4;
     }
-    if (end_of_line(p, i) != 0) return -1;
+    if (end_of_line(p, i) != 0)
+        return -1;
     size_t off = 0;
     for (int k = 0; k < p->ntok; k++)
         off += (size_t)snprintf(e.text + off, off < sizeof e.text ? sizeof e.text - off : 0, "%s%s",
                                 k ? " " : "", p->tok[k]);
     sl_sim_expect *arr = realloc(p->sc->expects, (p->sc->nexpects + 1) * sizeof *arr);
-    if (!arr) return fail(p, "out of memory");
+    if (!arr)
+        return fail(p, "out of memory");
     p->sc->expects = arr;
     arr[p->sc->nexpects++] = e;
     return 0;
 }
 
-static int once(parser *p, int which) {
-    if (p->seen[which]) return fail(p, "'%s' is given twice", p->tok[0]);
+static int once(parser *p, int which)
+{
+    if (p->seen[which])
+        return fail(p, "'%s' is given twice", p->tok[0]);
     p->seen[which] = true;
     return 0;
 }
 
-static int stmt_setting(parser *p) {
+static int stmt_setting(parser *p)
+{
     sl_sim_scenario *sc = p->sc;
     const char *k = p->tok[0];
     uint64_t v;
     if (strcmp(k, "seed") == 0) {
-        if (once(p, SET_SEED) != 0) return -1;
+        if (once(p, SET_SEED) != 0)
+            return -1;
         if (p->ntok < 2 || parse_uint(p->tok[1], UINT64_MAX, &v) != 0)
             return expected(p, 1, "a seed (an unsigned integer)");
         sc->seed = v;
@@ -369,7 +428,8 @@ static int stmt_setting(parser *p) {
         return end_of_line(p, 2);
     }
     if (strcmp(k, "profile") == 0) {
-        if (once(p, SET_PROFILE) != 0) return -1;
+        if (once(p, SET_PROFILE) != 0)
+            return -1;
         const char *n = tok_or_eol(p, 1);
         if (strcmp(n, "lan") != 0 && strcmp(n, "local") != 0 && strcmp(n, "wan") != 0)
             return expected(p, 1, "a profile: lan, local or wan");
@@ -377,7 +437,8 @@ static int stmt_setting(parser *p) {
         return end_of_line(p, 2);
     }
     if (strcmp(k, "latency") == 0) {
-        if (once(p, SET_LATENCY) != 0) return -1;
+        if (once(p, SET_LATENCY) != 0)
+            return -1;
         uint64_t base, jit = 0;
         if (p->ntok < 2 || sl_sim_parse_duration_us(p->tok[1], &base) != 0 || base > 60000000)
             return expected(p, 1, "a latency like 1ms (at most 60s)");
@@ -388,24 +449,28 @@ static int stmt_setting(parser *p) {
         return end_of_line(p, p->ntok >= 3 ? 3 : 2);
     }
     if (strcmp(k, "loss") == 0) {
-        if (once(p, SET_LOSS) != 0) return -1;
+        if (once(p, SET_LOSS) != 0)
+            return -1;
         if (p->ntok < 2 || parse_prob(p->tok[1], &sc->loss) != 0)
             return expected(p, 1, "a loss probability between 0 and 1");
         return end_of_line(p, 2);
     }
-    if (once(p, SET_ZONES) != 0) return -1; /* "zones" */
+    if (once(p, SET_ZONES) != 0)
+        return -1; /* "zones" */
     if (p->ntok < 2 || parse_uint(p->tok[1], 1000, &v) != 0 || v == 0)
         return expected(p, 1, "a number of zones from 1 to 1000");
     sc->zones = (int)v;
     return end_of_line(p, 2);
 }
 
-static int statement(parser *p) {
+static int statement(parser *p)
+{
     sl_sim_scenario *sc = p->sc;
     const char *k = p->tok[0];
     bool first = sc->nodes == 0;
     if (first != (strcmp(k, "nodes") == 0)) {
-        if (first) return fail(p, "expected 'nodes N' as the first statement, got '%s'", k);
+        if (first)
+            return fail(p, "expected 'nodes N' as the first statement, got '%s'", k);
         return fail(p, "'nodes' is given twice");
     }
     if (p->seen_run && strcmp(k, "expect") != 0)
@@ -417,11 +482,15 @@ static int statement(parser *p) {
         sc->nodes = (int)v;
         return end_of_line(p, 2);
     }
-    if (strcmp(k, "at") == 0) return stmt_at(p);
-    if (strcmp(k, "expect") == 0) return stmt_expect(p);
+    if (strcmp(k, "at") == 0)
+        return stmt_at(p);
+    if (strcmp(k, "expect") == 0)
+        return stmt_expect(p);
     if (strcmp(k, "run") == 0) {
-        if (parse_ms(p, 1, "a run time like 300s", &sc->run_ms) != 0) return -1;
-        if (sc->run_ms == 0) return fail(p, "expected a run time longer than 0s");
+        if (parse_ms(p, 1, "a run time like 300s", &sc->run_ms) != 0)
+            return -1;
+        if (sc->run_ms == 0)
+            return fail(p, "expected a run time longer than 0s");
         p->seen_run = true;
         return end_of_line(p, 2);
     }
@@ -436,10 +505,12 @@ static int statement(parser *p) {
 
 /* Splits line into p->tok. Tokens need their own terminators and `|` and `>`
  * are split off, so they are copied into p->scratch (twice the line's size). */
-static int tokenize(parser *p, char *line) {
+static int tokenize(parser *p, char *line)
+{
     p->ntok = 0;
     char *hash = strchr(line, '#');
-    if (hash) *hash = '\0';
+    if (hash)
+        *hash = '\0';
     static const char sep[] = " \t\r\v\f";
     char *out = p->scratch;
     for (char *c = line; *c;) {
@@ -447,7 +518,8 @@ static int tokenize(parser *p, char *line) {
             c++;
             continue;
         }
-        if (p->ntok == MAX_TOKENS) return fail(p, "expected at most %d words", MAX_TOKENS);
+        if (p->ntok == MAX_TOKENS)
+            return fail(p, "expected at most %d words", MAX_TOKENS);
         p->tok[p->ntok++] = out;
         if (*c == '|' || (*c == '>' && c[1] != '=')) {
             *out++ = *c++;
@@ -460,13 +532,16 @@ static int tokenize(parser *p, char *line) {
     return 0;
 }
 
-static int cmp_action(const void *x, const void *y) {
+static int cmp_action(const void *x, const void *y)
+{
     const sl_sim_action *a = x, *b = y;
-    if (a->at_ms != b->at_ms) return a->at_ms < b->at_ms ? -1 : 1;
+    if (a->at_ms != b->at_ms)
+        return a->at_ms < b->at_ms ? -1 : 1;
     return a->line < b->line ? -1 : a->line > b->line;
 }
 
-static int check_set(parser *p, const sl_sim_action *a, const sl_sim_set *s, int avail) {
+static int check_set(parser *p, const sl_sim_action *a, const sl_sim_set *s, int avail)
+{
     for (size_t k = 0; k < s->n; k++)
         if (s->r[k].hi >= avail)
             return fail(p, "n%d does not exist at %.3fs (%d nodes by then: n0-n%d)", s->r[k].hi,
@@ -475,11 +550,15 @@ static int check_set(parser *p, const sl_sim_action *a, const sl_sim_set *s, int
 }
 
 /* The second pass: sorts the timeline and checks it. */
-static int check_timeline(parser *p) {
+static int check_timeline(parser *p)
+{
     sl_sim_scenario *sc = p->sc;
-    if (sc->nodes == 0) return fail(p, "expected 'nodes N' as the first statement");
-    if (!p->seen_run) return fail(p, "expected 'run TIME' as the last statement");
-    if (sc->nactions) qsort(sc->actions, sc->nactions, sizeof *sc->actions, cmp_action);
+    if (sc->nodes == 0)
+        return fail(p, "expected 'nodes N' as the first statement");
+    if (!p->seen_run)
+        return fail(p, "expected 'run TIME' as the last statement");
+    if (sc->nactions)
+        qsort(sc->actions, sc->nactions, sizeof *sc->actions, cmp_action);
     long avail = sc->nodes;
     for (size_t i = 0; i < sc->nactions; i++) {
         const sl_sim_action *a = &sc->actions[i];
@@ -487,9 +566,11 @@ static int check_timeline(parser *p) {
         if (a->at_ms > sc->run_ms)
             return fail(p, "expected a time within the run (%.3fs), got %.3fs",
                         (double)sc->run_ms / 1000.0, (double)a->at_ms / 1000.0);
-        if (check_set(p, a, &a->nodes, (int)avail) != 0) return -1;
+        if (check_set(p, a, &a->nodes, (int)avail) != 0)
+            return -1;
         for (size_t g = 0; g < a->ngroups; g++) {
-            if (check_set(p, a, &a->groups[g], (int)avail) != 0) return -1;
+            if (check_set(p, a, &a->groups[g], (int)avail) != 0)
+                return -1;
             for (size_t h = 0; h < g && a->type == SL_SIM_PARTITION; h++)
                 for (size_t k = 0; k < a->groups[g].n; k++)
                     for (int n = a->groups[g].r[k].lo; n <= a->groups[g].r[k].hi; n++)
@@ -504,7 +585,8 @@ static int check_timeline(parser *p) {
     return 0;
 }
 
-static int parse_text(parser *p, const char *text) {
+static int parse_text(parser *p, const char *text)
+{
     char *line = malloc(MAX_LINE + 1);
     p->tok = malloc(MAX_TOKENS * sizeof *p->tok);
     p->scratch = malloc(2 * MAX_LINE + 2);
@@ -525,9 +607,11 @@ static int parse_text(parser *p, const char *text) {
         line[len] = '\0';
         c += len + (nl ? 1 : 0);
         rc = tokenize(p, line);
-        if (rc == 0 && p->ntok > 0) rc = statement(p);
+        if (rc == 0 && p->ntok > 0)
+            rc = statement(p);
     }
-    if (rc == 0) rc = check_timeline(p);
+    if (rc == 0)
+        rc = check_timeline(p);
 out:
     free(line);
     free(p->tok);
@@ -538,12 +622,14 @@ out:
 }
 
 int sl_sim_scenario_parse(const char *text, const char *file, sl_sim_scenario *out, char *err,
-                          size_t errcap) {
+                          size_t errcap)
+{
     memset(out, 0, sizeof *out);
     out->seed = 1;
     snprintf(out->profile, sizeof out->profile, "lan");
     parser p = {.file = file, .err = err, .errcap = errcap, .sc = out};
-    if (errcap) err[0] = '\0';
+    if (errcap)
+        err[0] = '\0';
     if (parse_text(&p, text) != 0) {
         sl_sim_scenario_deinit(out);
         return -1;
@@ -551,7 +637,8 @@ int sl_sim_scenario_parse(const char *text, const char *file, sl_sim_scenario *o
     return 0;
 }
 
-int sl_sim_scenario_load(const char *path, sl_sim_scenario *out, char *err, size_t errcap) {
+int sl_sim_scenario_load(const char *path, sl_sim_scenario *out, char *err, size_t errcap)
+{
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -574,7 +661,8 @@ int sl_sim_scenario_load(const char *path, sl_sim_scenario *out, char *err, size
         }
         size_t n = fread(buf + len, 1, cap - len, f);
         len += n;
-        if (n == 0) break;
+        if (n == 0)
+            break;
     }
     bool bad = ferror(f) != 0;
     fclose(f);
@@ -589,7 +677,8 @@ int sl_sim_scenario_load(const char *path, sl_sim_scenario *out, char *err, size
     return rc;
 }
 
-void sl_sim_scenario_deinit(sl_sim_scenario *sc) {
+void sl_sim_scenario_deinit(sl_sim_scenario *sc)
+{
     for (size_t i = 0; i < sc->nactions; i++) {
         free(sc->actions[i].nodes.r);
         for (size_t g = 0; g < sc->actions[i].ngroups; g++)

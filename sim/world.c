@@ -85,11 +85,13 @@ struct sl_world {
 
 /* ---- the event heap ---- */
 
-static bool ev_less(const event *a, const event *b) {
+static bool ev_less(const event *a, const event *b)
+{
     return a->at_us < b->at_us || (a->at_us == b->at_us && a->seq < b->seq);
 }
 
-static void heap_push(sl_world *w, event ev) {
+static void heap_push(sl_world *w, event ev)
+{
     if (w->nheap == w->heap_cap) {
         size_t cap = w->heap_cap ? w->heap_cap * 2 : 1024;
         event *h = realloc(w->heap, cap * sizeof *h);
@@ -104,63 +106,77 @@ static void heap_push(sl_world *w, event ev) {
     size_t i = w->nheap++;
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (!ev_less(&ev, &w->heap[parent])) break;
+        if (!ev_less(&ev, &w->heap[parent]))
+            break;
         w->heap[i] = w->heap[parent];
         i = parent;
     }
     w->heap[i] = ev;
 }
 
-static event heap_pop(sl_world *w) {
+static event heap_pop(sl_world *w)
+{
     event top = w->heap[0];
     event last = w->heap[--w->nheap];
     size_t i = 0, n = w->nheap;
     for (;;) {
         size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && ev_less(&w->heap[c + 1], &w->heap[c])) c++;
-        if (!ev_less(&w->heap[c], &last)) break;
+        if (c >= n)
+            break;
+        if (c + 1 < n && ev_less(&w->heap[c + 1], &w->heap[c]))
+            c++;
+        if (!ev_less(&w->heap[c], &last))
+            break;
         w->heap[i] = w->heap[c];
         i = c;
     }
-    if (n) w->heap[i] = last;
+    if (n)
+        w->heap[i] = last;
     return top;
 }
 
 /* ---- cuts ---- */
 
-static uint64_t cut_key(int from, int to) {
+static uint64_t cut_key(int from, int to)
+{
     return (((uint64_t)(uint32_t)from << 32) | (uint32_t)to) + 1;
 }
 
-static size_t cut_slot(const sl_world *w, uint64_t key) {
+static size_t cut_slot(const sl_world *w, uint64_t key)
+{
     size_t i = sl_mix64(key) & w->cuts_mask;
     while (w->cuts[i] && w->cuts[i] != key)
         i = (i + 1) & w->cuts_mask;
     return i;
 }
 
-static bool is_cut(const sl_world *w, int from, int to) {
+static bool is_cut(const sl_world *w, int from, int to)
+{
     return w->ncuts && w->cuts[cut_slot(w, cut_key(from, to))] != 0;
 }
 
-static void cuts_rebuild(sl_world *w, size_t size) {
+static void cuts_rebuild(sl_world *w, size_t size)
+{
     uint64_t *old = w->cuts;
     size_t old_size = w->cuts ? w->cuts_mask + 1 : 0;
     w->cuts = calloc(size, sizeof *w->cuts);
     w->cuts_mask = size - 1;
     for (size_t i = 0; i < old_size; i++)
-        if (old[i] && old[i] != UINT64_MAX) w->cuts[cut_slot(w, old[i])] = old[i];
+        if (old[i] && old[i] != UINT64_MAX)
+            w->cuts[cut_slot(w, old[i])] = old[i];
     free(old);
 }
 
-void sl_world_set_cut(sl_world *w, int from, int to, bool cut) {
-    if (!w->cuts) cuts_rebuild(w, 1024);
+void sl_world_set_cut(sl_world *w, int from, int to, bool cut)
+{
+    if (!w->cuts)
+        cuts_rebuild(w, 1024);
     uint64_t key = cut_key(from, to);
     size_t i = cut_slot(w, key);
     if (cut && !w->cuts[i]) {
         w->cuts[i] = key;
-        if (++w->ncuts * 2 > w->cuts_mask + 1) cuts_rebuild(w, (w->cuts_mask + 1) * 2);
+        if (++w->ncuts * 2 > w->cuts_mask + 1)
+            cuts_rebuild(w, (w->cuts_mask + 1) * 2);
     } else if (!cut && w->cuts[i]) {
         /* Rebuild without the key: simple, and cuts change rarely. */
         w->cuts[i] = UINT64_MAX;
@@ -171,37 +187,46 @@ void sl_world_set_cut(sl_world *w, int from, int to, bool cut) {
 
 /* ---- the network ---- */
 
-static int addr_to_index(const sl_world *w, const sl_addr *a) {
-    if (a->family != SL_ADDR_V4 || a->ip[0] != 127) return -1;
+static int addr_to_index(const sl_world *w, const sl_addr *a)
+{
+    if (a->family != SL_ADDR_V4 || a->ip[0] != 127)
+        return -1;
     int i = (a->ip[1] << 16) | (a->ip[2] << 8) | a->ip[3];
     return i < w->nnodes ? i : -1;
 }
 
-static uint64_t latency_us(sl_world *w) {
+static uint64_t latency_us(sl_world *w)
+{
     uint64_t j = w->cfg.jitter_us ? sl_rng_below(&w->rng, (uint64_t)w->cfg.jitter_us + 1) : 0;
     return w->cfg.latency_us + j;
 }
 
 /* Whether two nodes sit in different groups of some partition. */
-static bool partitioned(const sl_world *w, int a, int b) {
+static bool partitioned(const sl_world *w, int a, int b)
+{
     for (size_t p = 0; p < w->nparts; p++) {
         int n = w->parts_len[p];
         int ga = a < n ? w->parts[p][a] : 0, gb = b < n ? w->parts[p][b] : 0;
-        if (ga && gb && ga != gb) return true;
+        if (ga && gb && ga != gb)
+            return true;
     }
     return false;
 }
 
 /* Whether a stream or datagram from -> to can pass (cuts and partitions). */
-static bool reachable(const sl_world *w, int from, int to) {
+static bool reachable(const sl_world *w, int from, int to)
+{
     return !is_cut(w, from, to) && !partitioned(w, from, to);
 }
 
-int sl_world_partition(sl_world *w, const int *group, int n) {
+int sl_world_partition(sl_world *w, const int *group, int n)
+{
     int **parts = realloc(w->parts, (w->nparts + 1) * sizeof *parts);
-    if (parts) w->parts = parts;
+    if (parts)
+        w->parts = parts;
     int *lens = realloc(w->parts_len, (w->nparts + 1) * sizeof *lens);
-    if (lens) w->parts_len = lens;
+    if (lens)
+        w->parts_len = lens;
     int *copy = n > 0 ? malloc((size_t)n * sizeof *copy) : NULL;
     if (!parts || !lens || !copy) {
         free(copy);
@@ -213,7 +238,8 @@ int sl_world_partition(sl_world *w, const int *group, int n) {
     return 0;
 }
 
-static void parts_clear(sl_world *w) {
+static void parts_clear(sl_world *w)
+{
     for (size_t p = 0; p < w->nparts; p++)
         free(w->parts[p]);
     free(w->parts);
@@ -223,19 +249,25 @@ static void parts_clear(sl_world *w) {
     w->nparts = 0;
 }
 
-static void net_send(void *ud, const sl_addr *to, const uint8_t *buf, size_t len) {
+static void net_send(void *ud, const sl_addr *to, const uint8_t *buf, size_t len)
+{
     node *src = ud;
     sl_world *w = src->w;
     w->packets_sent++;
     w->bytes_sent += len;
     int dst = addr_to_index(w, to);
-    if (dst < 0 || !reachable(w, src->index, dst)) return;
+    if (dst < 0 || !reachable(w, src->index, dst))
+        return;
     double loss = w->cfg.loss;
-    if (src->loss > loss) loss = src->loss;
-    if (w->nodes[dst]->loss > loss) loss = w->nodes[dst]->loss;
-    if (loss > 0 && sl_rng_unit(&w->rng) < loss) return;
+    if (src->loss > loss)
+        loss = src->loss;
+    if (w->nodes[dst]->loss > loss)
+        loss = w->nodes[dst]->loss;
+    if (loss > 0 && sl_rng_unit(&w->rng) < loss)
+        return;
     uint8_t *copy = malloc(len);
-    if (!copy) return;
+    if (!copy)
+        return;
     memcpy(copy, buf, len);
     heap_push(w, (event){.at_us = w->now_us + latency_us(w),
                          .type = EV_DELIVER,
@@ -245,11 +277,14 @@ static void net_send(void *ud, const sl_addr *to, const uint8_t *buf, size_t len
                          .len = len});
 }
 
-static void start_pushpull(sl_world *w, node *src, int dst, bool join) {
-    if (!src->core || dst < 0 || dst == src->index || !reachable(w, src->index, dst)) return;
+static void start_pushpull(sl_world *w, node *src, int dst, bool join)
+{
+    if (!src->core || dst < 0 || dst == src->index || !reachable(w, src->index, dst))
+        return;
     uint8_t *state;
     size_t len;
-    if (sl_swim_encode_state(src->core, join, &state, &len) != 0) return;
+    if (sl_swim_encode_state(src->core, join, &state, &len) != 0)
+        return;
     heap_push(w, (event){.at_us = w->now_us + latency_us(w),
                          .type = EV_PP_REQUEST,
                          .node = dst,
@@ -259,30 +294,38 @@ static void start_pushpull(sl_world *w, node *src, int dst, bool join) {
                          .len = len});
 }
 
-static void net_pushpull(void *ud, const sl_addr *to, const char *name) {
+static void net_pushpull(void *ud, const sl_addr *to, const char *name)
+{
     (void)name;
     node *src = ud;
     start_pushpull(src->w, src, addr_to_index(src->w, to), false);
 }
 
-static void net_event(void *ud, const sl_swim_event *ev) {
+static void net_event(void *ud, const sl_swim_event *ev)
+{
     node *n = ud;
-    if (n->w->on_event) n->w->on_event(n->w->on_event_ud, n->index, n->w->now_us / 1000, ev);
+    if (n->w->on_event)
+        n->w->on_event(n->w->on_event_ud, n->index, n->w->now_us / 1000, ev);
 }
 
 /* ---- nodes ---- */
 
 /* Makes sure a TICK is pending at or before the core's next deadline. */
-static void schedule(sl_world *w, node *n) {
-    if (!n->core || n->paused) return;
+static void schedule(sl_world *w, node *n)
+{
+    if (!n->core || n->paused)
+        return;
     uint64_t d = sl_swim_next_deadline(n->core) * 1000;
-    if (d < w->now_us) d = w->now_us;
-    if (d >= n->timer_us) return;
+    if (d < w->now_us)
+        d = w->now_us;
+    if (d >= n->timer_us)
+        return;
     n->timer_us = d;
     heap_push(w, (event){.at_us = d, .type = EV_TICK, .node = n->index, .life = n->life});
 }
 
-static int boot(sl_world *w, node *n) {
+static int boot(sl_world *w, node *n)
+{
     sl_swim_config cfg = {
         .name = n->name,
         .addr = n->addr,
@@ -295,19 +338,22 @@ static int boot(sl_world *w, node *n) {
         .cb = {.send = net_send, .event = net_event, .pushpull = net_pushpull, .ud = n},
     };
     int rc = sl_swim_new(&cfg, w->now_us / 1000, &n->core);
-    if (rc != 0) return rc;
+    if (rc != 0)
+        return rc;
     n->timer_us = UINT64_MAX;
     schedule(w, n);
     return 0;
 }
 
-int sl_world_add_node(sl_world *w, const char *name, const uint8_t *meta, size_t meta_len,
-                      int seed) {
-    if (w->nnodes >= (1 << 24)) return SL_EINVAL;
+int sl_world_add_node(sl_world *w, const char *name, const uint8_t *meta, size_t meta_len, int seed)
+{
+    if (w->nnodes >= (1 << 24))
+        return SL_EINVAL;
     if (w->nnodes == w->nodes_cap) {
         int cap = w->nodes_cap ? w->nodes_cap * 2 : 64;
         node **ns = realloc(w->nodes, (size_t)cap * sizeof *ns);
-        if (!ns) return SL_ENOMEM;
+        if (!ns)
+            return SL_ENOMEM;
         w->nodes = ns;
         w->nodes_cap = cap;
     }
@@ -323,7 +369,8 @@ int sl_world_add_node(sl_world *w, const char *name, const uint8_t *meta, size_t
     n->gen = 1;
     if (meta_len) {
         n->meta = malloc(meta_len);
-        if (n->meta) memcpy(n->meta, meta, meta_len);
+        if (n->meta)
+            memcpy(n->meta, meta, meta_len);
         n->meta_len = n->meta ? meta_len : 0;
     }
     int rc = boot(w, n);
@@ -334,23 +381,29 @@ int sl_world_add_node(sl_world *w, const char *name, const uint8_t *meta, size_t
         return rc;
     }
     w->nodes[w->nnodes++] = n;
-    if (seed >= 0) sl_world_join(w, n->index, seed);
+    if (seed >= 0)
+        sl_world_join(w, n->index, seed);
     return n->index;
 }
 
-void sl_world_join(sl_world *w, int index, int seed) {
-    if (index < 0 || index >= w->nnodes || seed < 0 || seed >= w->nnodes) return;
+void sl_world_join(sl_world *w, int index, int seed)
+{
+    if (index < 0 || index >= w->nnodes || seed < 0 || seed >= w->nnodes)
+        return;
     start_pushpull(w, w->nodes[index], seed, true);
 }
 
-static void drop_backlog(node *n) {
+static void drop_backlog(node *n)
+{
     for (uint32_t i = 0; i < n->nbacklog; i++)
         free(n->backlog[i].data);
     n->nbacklog = 0;
 }
 
-void sl_world_crash(sl_world *w, int index) {
-    if (index < 0 || index >= w->nnodes) return;
+void sl_world_crash(sl_world *w, int index)
+{
+    if (index < 0 || index >= w->nnodes)
+        return;
     node *n = w->nodes[index];
     sl_swim_free(n->core);
     n->core = NULL;
@@ -360,22 +413,29 @@ void sl_world_crash(sl_world *w, int index) {
     drop_backlog(n);
 }
 
-void sl_world_restart(sl_world *w, int index, int seed) {
-    if (index < 0 || index >= w->nnodes) return;
+void sl_world_restart(sl_world *w, int index, int seed)
+{
+    if (index < 0 || index >= w->nnodes)
+        return;
     node *n = w->nodes[index];
-    if (n->core) sl_world_crash(w, index);
+    if (n->core)
+        sl_world_crash(w, index);
     n->gen++;
-    if (boot(w, n) == 0 && seed >= 0 && seed != index) sl_world_join(w, index, seed);
+    if (boot(w, n) == 0 && seed >= 0 && seed != index)
+        sl_world_join(w, index, seed);
 }
 
-void sl_world_leave(sl_world *w, int index) {
-    if (index < 0 || index >= w->nnodes || !w->nodes[index]->core) return;
+void sl_world_leave(sl_world *w, int index)
+{
+    if (index < 0 || index >= w->nnodes || !w->nodes[index]->core)
+        return;
     node *n = w->nodes[index];
     sl_swim_leave(n->core, w->now_us / 1000);
     schedule(w, n);
 }
 
-void sl_world_pause(sl_world *w, int index, uint64_t duration_ms) {
+void sl_world_pause(sl_world *w, int index, uint64_t duration_ms)
+{
     if (index < 0 || index >= w->nnodes || !w->nodes[index]->core || w->nodes[index]->paused)
         return;
     node *n = w->nodes[index];
@@ -387,11 +447,14 @@ void sl_world_pause(sl_world *w, int index, uint64_t duration_ms) {
                          .life = n->life});
 }
 
-void sl_world_set_node_loss(sl_world *w, int index, double loss) {
-    if (index >= 0 && index < w->nnodes) w->nodes[index]->loss = loss;
+void sl_world_set_node_loss(sl_world *w, int index, double loss)
+{
+    if (index >= 0 && index < w->nnodes)
+        w->nodes[index]->loss = loss;
 }
 
-void sl_world_heal(sl_world *w) {
+void sl_world_heal(sl_world *w)
+{
     for (int i = 0; i < w->nnodes; i++)
         w->nodes[i]->loss = 0;
     free(w->cuts);
@@ -403,15 +466,19 @@ void sl_world_heal(sl_world *w) {
 
 /* ---- running ---- */
 
-static void deliver(sl_world *w, node *n, int from, const uint8_t *data, size_t len) {
+static void deliver(sl_world *w, node *n, int from, const uint8_t *data, size_t len)
+{
     sl_swim_recv(n->core, &w->nodes[from]->addr, data, len, w->now_us / 1000);
     schedule(w, n);
 }
 
-static void on_pp_request(sl_world *w, event *ev) {
+static void on_pp_request(sl_world *w, event *ev)
+{
     node *n = w->nodes[ev->node];
-    if (!n->core || n->paused) return; /* connection refused or timed out */
-    if (sl_swim_merge_state(n->core, ev->data, ev->len, w->now_us / 1000, NULL) != 0) return;
+    if (!n->core || n->paused)
+        return; /* connection refused or timed out */
+    if (sl_swim_merge_state(n->core, ev->data, ev->len, w->now_us / 1000, NULL) != 0)
+        return;
     schedule(w, n);
     node *src = w->nodes[ev->from];
     uint8_t *state;
@@ -428,7 +495,8 @@ static void on_pp_request(sl_world *w, event *ev) {
                          .len = len});
 }
 
-static void on_resume(sl_world *w, node *n) {
+static void on_resume(sl_world *w, node *n)
+{
     n->paused = false;
     for (uint32_t i = 0; i < n->nbacklog && n->core; i++)
         sl_swim_recv(n->core, &w->nodes[n->backlog[i].from]->addr, n->backlog[i].data,
@@ -440,17 +508,20 @@ static void on_resume(sl_world *w, node *n) {
     }
 }
 
-static void process(sl_world *w, event *ev) {
+static void process(sl_world *w, event *ev)
+{
     node *n = w->nodes[ev->node];
     switch (ev->type) {
     case EV_TICK:
-        if (n->life != ev->life || n->timer_us != ev->at_us || !n->core || n->paused) break;
+        if (n->life != ev->life || n->timer_us != ev->at_us || !n->core || n->paused)
+            break;
         n->timer_us = UINT64_MAX;
         sl_swim_tick(n->core, w->now_us / 1000);
         schedule(w, n);
         break;
     case EV_DELIVER:
-        if (!n->core) break;
+        if (!n->core)
+            break;
         if (n->paused) {
             if (n->nbacklog < BACKLOG_MAX) {
                 packet *b = realloc(n->backlog, (n->nbacklog + 1) * sizeof *b);
@@ -464,22 +535,24 @@ static void process(sl_world *w, event *ev) {
         }
         deliver(w, n, ev->from, ev->data, ev->len);
         break;
-    case EV_PP_REQUEST:
-        on_pp_request(w, ev);
-        break;
+    case EV_PP_REQUEST: on_pp_request(w, ev); break;
     case EV_PP_REPLY:
-        if (n->life != ev->life || !n->core || n->paused) break;
+        if (n->life != ev->life || !n->core || n->paused)
+            break;
         if (sl_swim_merge_state(n->core, ev->data, ev->len, w->now_us / 1000, NULL) == 0)
             schedule(w, n);
         break;
     case EV_RESUME:
-        if (n->life == ev->life) on_resume(w, n);
+        if (n->life == ev->life)
+            on_resume(w, n);
         break;
     }
 }
 
-static bool step(sl_world *w, uint64_t limit_us) {
-    if (w->nheap == 0 || w->heap[0].at_us > limit_us) return false;
+static bool step(sl_world *w, uint64_t limit_us)
+{
+    if (w->nheap == 0 || w->heap[0].at_us > limit_us)
+        return false;
     event ev = heap_pop(w);
     w->now_us = ev.at_us;
     w->events_processed++;
@@ -488,28 +561,36 @@ static bool step(sl_world *w, uint64_t limit_us) {
     return true;
 }
 
-void sl_world_run_until(sl_world *w, uint64_t t_ms) {
+void sl_world_run_until(sl_world *w, uint64_t t_ms)
+{
     uint64_t limit = t_ms * 1000;
     while (step(w, limit))
         ;
-    if (w->now_us < limit) w->now_us = limit;
+    if (w->now_us < limit)
+        w->now_us = limit;
 }
 
 bool sl_world_run_until_pred(sl_world *w, bool (*pred)(sl_world *w, void *ud), void *ud,
-                             uint64_t deadline_ms) {
+                             uint64_t deadline_ms)
+{
     uint64_t limit = deadline_ms * 1000;
-    if (pred(w, ud)) return true;
+    if (pred(w, ud))
+        return true;
     while (step(w, limit))
-        if (pred(w, ud)) return true;
-    if (w->now_us < limit) w->now_us = limit;
+        if (pred(w, ud))
+            return true;
+    if (w->now_us < limit)
+        w->now_us = limit;
     return pred(w, ud);
 }
 
 /* ---- creation and queries ---- */
 
-sl_world *sl_world_new(const sl_world_config *cfg) {
+sl_world *sl_world_new(const sl_world_config *cfg)
+{
     sl_world *w = calloc(1, sizeof *w);
-    if (!w) return NULL;
+    if (!w)
+        return NULL;
     w->cfg = *cfg;
     const char *cluster = cfg->cluster ? cfg->cluster : "";
     strncpy(w->cluster, cluster, SL_SWIM_CLUSTER_MAX);
@@ -518,8 +599,10 @@ sl_world *sl_world_new(const sl_world_config *cfg) {
     return w;
 }
 
-void sl_world_free(sl_world *w) {
-    if (!w) return;
+void sl_world_free(sl_world *w)
+{
+    if (!w)
+        return;
     for (int i = 0; i < w->nnodes; i++) {
         node *n = w->nodes[i];
         sl_swim_free(n->core);
@@ -538,60 +621,75 @@ void sl_world_free(sl_world *w) {
     free(w);
 }
 
-void sl_world_on_event(sl_world *w, sl_world_event_fn fn, void *ud) {
+void sl_world_on_event(sl_world *w, sl_world_event_fn fn, void *ud)
+{
     w->on_event = fn;
     w->on_event_ud = ud;
 }
 
-uint64_t sl_world_now(const sl_world *w) {
+uint64_t sl_world_now(const sl_world *w)
+{
     return w->now_us / 1000;
 }
 
-int sl_world_size(const sl_world *w) {
+int sl_world_size(const sl_world *w)
+{
     return w->nnodes;
 }
 
-sl_swim *sl_world_core(sl_world *w, int index) {
+sl_swim *sl_world_core(sl_world *w, int index)
+{
     return index >= 0 && index < w->nnodes ? w->nodes[index]->core : NULL;
 }
 
-bool sl_world_is_up(const sl_world *w, int index) {
+bool sl_world_is_up(const sl_world *w, int index)
+{
     return index >= 0 && index < w->nnodes && w->nodes[index]->core;
 }
 
-const char *sl_world_name(const sl_world *w, int index) {
+const char *sl_world_name(const sl_world *w, int index)
+{
     return index >= 0 && index < w->nnodes ? w->nodes[index]->name : NULL;
 }
 
-int sl_world_state_of(sl_world *w, int observer, const char *name, sl_member_state *st) {
+int sl_world_state_of(sl_world *w, int observer, const char *name, sl_member_state *st)
+{
     sl_swim *c = sl_world_core(w, observer);
     sl_member_view v;
-    if (!c || sl_swim_find(c, name, &v) != 0) return SL_ENOTFOUND;
+    if (!c || sl_swim_find(c, name, &v) != 0)
+        return SL_ENOTFOUND;
     *st = v.state;
     return 0;
 }
 
-bool sl_world_all_see(sl_world *w, const char *name, sl_member_state st) {
+bool sl_world_all_see(sl_world *w, const char *name, sl_member_state st)
+{
     for (int i = 0; i < w->nnodes; i++) {
         node *n = w->nodes[i];
-        if (!n->core || !strcmp(n->name, name)) continue;
+        if (!n->core || !strcmp(n->name, name))
+            continue;
         sl_member_view self;
         sl_swim_find(n->core, n->name, &self);
-        if (self.state == SL_MEMBER_LEFT) continue;
+        if (self.state == SL_MEMBER_LEFT)
+            continue;
         sl_member_state seen;
-        if (sl_world_state_of(w, i, name, &seen) != 0 || seen != st) return false;
+        if (sl_world_state_of(w, i, name, &seen) != 0 || seen != st)
+            return false;
     }
     return true;
 }
 
-uint64_t sl_world_packets_sent(const sl_world *w) {
+uint64_t sl_world_packets_sent(const sl_world *w)
+{
     return w->packets_sent;
 }
 
-uint64_t sl_world_bytes_sent(const sl_world *w) {
+uint64_t sl_world_bytes_sent(const sl_world *w)
+{
     return w->bytes_sent;
 }
 
-uint64_t sl_world_events_processed(const sl_world *w) {
+uint64_t sl_world_events_processed(const sl_world *w)
+{
     return w->events_processed;
 }

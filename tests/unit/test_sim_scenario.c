@@ -28,7 +28,8 @@ static const char example[] =
     "at 120s heal              # lift every partition, cut and per-node loss\n"
     "run 300s                  # simulated time (last statement)\n";
 
-static void parses_the_documented_example(void **state) {
+static void parses_the_documented_example(void **state)
+{
     (void)state;
     sl_sim_scenario sc;
     char err[256];
@@ -73,7 +74,8 @@ static void parses_the_documented_example(void **state) {
     sl_sim_scenario_deinit(&sc);
 }
 
-static void defaults_sorting_and_expectations(void **state) {
+static void defaults_sorting_and_expectations(void **state)
+{
     (void)state;
     static const char text[] = "nodes 5\n"
                                "at 2m heal\n"
@@ -116,7 +118,8 @@ static void defaults_sorting_and_expectations(void **state) {
     sl_sim_scenario_deinit(&sc);
 }
 
-static void durations(void **state) {
+static void durations(void **state)
+{
     (void)state;
     uint64_t us;
     assert_int_equal(sl_sim_parse_duration_us("1ms", &us), 0);
@@ -192,7 +195,8 @@ static const struct {
      "'happiness'"},
 };
 
-static void errors_name_the_line(void **state) {
+static void errors_name_the_line(void **state)
+{
     (void)state;
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         sl_sim_scenario sc;
@@ -209,7 +213,8 @@ static void errors_name_the_line(void **state) {
     }
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parses_the_documented_example),
         cmocka_unit_test(defaults_sorting_and_expectations),
