@@ -1,0 +1,914 @@
+/* Placement: weighted rendezvous hashing with bounded loads and zone spread.
+ *
+ * Every peer computes the placement alone, from its own view of the members
+ * and of the catalog, and starts the replicas it finds itself hosting. There
+ * is no leader to settle disagreements, so this is a pure function: the same
+ * members and services give the same answer everywhere.
+ *
+ * Why no previous assignment among the inputs. A "sticky" placement (keep
+ * each replica where it was if still allowed) moves the fewest replicas, but
+ * the previous assignment would then be an input that every peer must share
+ * exactly, and peers do not share it: each one computed its own, from views
+ * that differed for a moment (a join seen here before there), and sticky
+ * answers would never reconverge. So the answer depends on the current
+ * members and services only, and stability comes from the construction:
+ *
+ * 1. Canonical inputs. Members and services are sorted by name (names are
+ *    unique); their indexes in the caller's arrays appear only in the output.
+ *    Zones are compared by name.
+ *
+ * 2. One ranking per replica. Replica i of service s has its own key,
+ *    hash(s) mixed with i, and ranks every member by the weighted rendezvous
+ *    score of (key, member) (score.c: -ln(u) / weight in fixed point; lower is
+ *    better). A replica's identity is its index: replica 1 keeps its member
+ *    when replica 0's member fails, because replica 1 never looked at the
+ *    ranking of replica 0. Rankings by index, rather than one ranking per
+ *    service whose top R are "the replicas", are what keep indexes stable.
+ *
+ * 3. Greedy by score, over all replicas of all services at once. Every
+ *    replica proposes its best member that is allowed right now; the
+ *    proposal with the lowest score in the whole cluster is granted first,
+ *    then the next, and so on (a heap of proposals). A member is allowed for
+ *    a replica when it is eligible (alive or suspect), is below its load
+ *    bound, has the cpu and memory left, does not already host a replica of
+ *    the same service, and (zone spread) lies in a zone where the service
+ *    has as few replicas as in any zone that still has an allowed member:
+ *    the choice minimises (replicas of the service in the member's zone,
+ *    score), so zones fill evenly before any zone takes a second replica.
+ *    When a proposal's member has meanwhile become full, the replica
+ *    proposes again further down its ranking; when a replica is granted, its
+ *    siblings propose again, because the zone counts changed.
+ *
+ *    Greedy by score is the unique stable matching in which members prefer
+ *    the replicas that prefer them most (the preferences are acyclic), and it
+ *    is what makes moves few. When a member leaves, its replicas propose
+ *    again; each one now offers its second-best score, which is usually worse
+ *    than those of the replicas already at its next member (they offer their
+ *    best), so it seldom displaces one of them even where that member is
+ *    full: it moves on instead. Processing services one after another in a
+ *    fixed order (serial dictatorship) would let a displaced replica bump
+ *    whatever came later in that order, and the bumps cascade. Zone conflicts
+ *    between siblings resolve the same way: a sibling keeps its zone against a
+ *    displaced replica that offers a worse score.
+ *
+ * 4. Bounded loads (Mirrokni, Thorup, Zadimoghaddam, "Consistent Hashing with
+ *    Bounded Loads"): a member of weight w may hold at most
+ *    ceil((1 + eps) * T * w / W) replicas, T the total replica count and W the
+ *    total weight of eligible members, computed with integers (eps in
+ *    thousandths). Without the bound, rendezvous hashing leaves the busiest
+ *    member of a large cluster far above the mean; with it, a replica whose
+ *    best members are full goes further down its ranking.
+ *
+ * Moves. When a member leaves, its replicas move, plus those that bounded
+ * loads or zone spread cascade (the load bound also changes slightly, since
+ * W changes). When one joins, the replicas that rank it first move to it (its
+ * fair share, bounded), plus those that the freed slots let return to a
+ * better member. tests/unit/test_placement.c measures both over random
+ * clusters; BENCHMARKS.md records the numbers.
+ *
+ * Draining members get no replica: "nothing new" cannot be told apart from
+ * "nothing" without a previous assignment. The runtime keeps a draining
+ * member's running replicas until their new owners report them running
+ * (make before break), which is what makes draining graceful.
+ *
+ * Cost. Each replica computes its best few members once (CAND_MAX of them,
+ * one pass over the members) and walks that list afterwards; it scans all
+ * members again only when the list runs out. So the whole call is about
+ * O(T * M) hashes for T replicas on M members, plus heap work. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "starling/error.h"
+#include "starling/placement.h"
+
+#include "internal.h"
+
+#define CAND_MAX 16
+#define CAND_UNSET 0xff
+#define NO_ZONE UINT32_MAX
+
+typedef struct pnode {
+    uint64_t hash;
+    uint32_t input; /* index in the caller's array */
+    uint32_t zone;  /* zone id: equal ids for equal zone names */
+    uint32_t weight;
+    uint32_t cpu_cap; /* 0: unlimited */
+    uint32_t mem_cap; /* 0: unlimited */
+    uint64_t cpu_used;
+    uint64_t mem_used;
+    uint32_t load;
+    uint32_t bound;
+    bool eligible;
+} pnode;
+
+typedef struct psvc {
+    uint64_t hash;
+    uint32_t input;
+    uint32_t replicas;
+    uint32_t cpu;
+    uint32_t mem;
+    sl_placement_spread spread;
+    uint32_t first; /* id of its replica 0 */
+} psvc;
+
+typedef struct prep {
+    uint64_t key;
+    uint32_t svc; /* canonical service index */
+    uint32_t version;
+    int32_t node;        /* canonical member index, or -1 */
+    uint32_t pref_zone;  /* the zone it goes to when it has room, or NO_ZONE */
+    uint32_t pref_quota; /* replicas of its service dealt to that zone */
+    uint8_t reason;
+    uint8_t ncand; /* entries in its candidate list, CAND_UNSET before */
+    bool complete; /* the list holds every member that could ever fit */
+} prep;
+
+typedef struct proposal {
+    uint64_t score;
+    uint32_t rep;
+    uint32_t node;
+    uint32_t version;
+} proposal;
+
+typedef struct ctx {
+    pnode *nodes;
+    size_t nn;
+    psvc *svcs;
+    size_t ns;
+    prep *reps;
+    size_t nr;
+    uint32_t *cand;       /* nr * CAND_MAX member indexes, best first */
+    uint64_t *cand_score; /* their scores */
+    uint32_t nzones;      /* distinct zones */
+    uint32_t nzones_elig; /* distinct zones with an eligible member */
+    bool *zone_elig;      /* nzones */
+    uint32_t *zone_count; /* nzones, all zero between uses */
+    uint64_t *zone_hash;  /* nzones: hash of the zone's name */
+    proposal *heap;
+    size_t nheap;
+    size_t capheap;
+} ctx;
+
+struct sl_placement {
+    size_t nmembers;
+    size_t nservices;
+    uint32_t *first; /* by input service index; nservices + 1 */
+    int32_t *node;   /* input member index or -1, at first[s] + i */
+    uint8_t *reason;
+    uint32_t *load; /* by input member index */
+    uint32_t *bound;
+    size_t unplaced;
+};
+
+/* ---- Name tables ---- */
+
+static const char *const state_names[SL_PLACEMENT_STATE_COUNT] = {"alive", "suspect", "draining"};
+static const char *const spread_names[SL_PLACEMENT_SPREAD_COUNT] = {"zone", "node"};
+static const char *const reason_names[SL_PLACEMENT_REASON_COUNT] = {
+    "placed",
+    "no eligible member (alive or suspect)",
+    "fewer eligible members than replicas",
+    "no member has enough free cpu or memory",
+    "every member that fits is at its load bound",
+};
+
+const char *sl_placement_state_name(sl_placement_state s)
+{
+    return (unsigned)s < SL_PLACEMENT_STATE_COUNT ? state_names[s] : "?";
+}
+
+const char *sl_placement_spread_name(sl_placement_spread s)
+{
+    return (unsigned)s < SL_PLACEMENT_SPREAD_COUNT ? spread_names[s] : "?";
+}
+
+const char *sl_placement_reason_name(sl_placement_reason r)
+{
+    return (unsigned)r < SL_PLACEMENT_REASON_COUNT ? reason_names[r] : "?";
+}
+
+int sl_placement_state_parse(const char *name, sl_placement_state *out)
+{
+    for (int i = 0; name && i < SL_PLACEMENT_STATE_COUNT; i++)
+        if (!strcmp(name, state_names[i])) {
+            *out = (sl_placement_state)i;
+            return 0;
+        }
+    return SL_EINVAL;
+}
+
+int sl_placement_spread_parse(const char *name, sl_placement_spread *out)
+{
+    for (int i = 0; name && i < SL_PLACEMENT_SPREAD_COUNT; i++)
+        if (!strcmp(name, spread_names[i])) {
+            *out = (sl_placement_spread)i;
+            return 0;
+        }
+    return SL_EINVAL;
+}
+
+void sl_placement_options_init(sl_placement_options *o)
+{
+    o->eps_milli = SL_PLACEMENT_EPS_MILLI_DEFAULT;
+    o->unbounded = false;
+}
+
+/* ---- Canonical order ---- */
+
+typedef struct named {
+    const char *name;
+    uint32_t input;
+} named;
+
+static int named_cmp(const void *a, const void *b)
+{
+    const named *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->input > y->input) - (x->input < y->input);
+}
+
+/* Sorts n names; returns 0, or SL_EINVAL when two are equal. */
+static int sort_unique(named *v, size_t n)
+{
+    qsort(v, n, sizeof *v, named_cmp);
+    for (size_t i = 1; i < n; i++)
+        if (!strcmp(v[i - 1].name, v[i].name))
+            return SL_EINVAL;
+    return 0;
+}
+
+static int check_inputs(const sl_placement_member *members, size_t nmembers,
+                        const sl_placement_service *services, size_t nservices,
+                        const sl_placement_options *o)
+{
+    if ((nmembers && !members) || (nservices && !services) || nmembers > INT32_MAX)
+        return SL_EINVAL;
+    if (o->eps_milli > SL_PLACEMENT_EPS_MILLI_MAX)
+        return SL_EINVAL;
+    for (size_t i = 0; i < nmembers; i++)
+        if (!members[i].name || members[i].weight > SL_PLACEMENT_WEIGHT_MAX ||
+            (unsigned)members[i].state >= SL_PLACEMENT_STATE_COUNT)
+            return SL_EINVAL;
+    uint64_t total = 0;
+    for (size_t i = 0; i < nservices; i++) {
+        if (!services[i].name || (unsigned)services[i].spread >= SL_PLACEMENT_SPREAD_COUNT)
+            return SL_EINVAL;
+        total += services[i].replicas;
+        if (total > SL_PLACEMENT_REPLICAS_MAX)
+            return SL_EINVAL;
+    }
+    return 0;
+}
+
+static int named_zone_cmp(const void *a, const void *b)
+{
+    return named_cmp(a, b);
+}
+
+/* Fills the canonical member array and zone ids. Returns 0 or an error. */
+static int load_members(ctx *c, const sl_placement_member *members, size_t n)
+{
+    named *v = malloc((n ? n : 1) * sizeof *v);
+    if (!v)
+        return SL_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        v[i] = (named){members[i].name, (uint32_t)i};
+    int rc = sort_unique(v, n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const sl_placement_member *m = &members[v[i].input];
+        pnode *p = &c->nodes[i];
+        memset(p, 0, sizeof *p);
+        p->hash = sl__placement_hash_str(m->name);
+        p->input = v[i].input;
+        p->weight = m->weight ? m->weight : 1;
+        p->cpu_cap = m->cpu_milli;
+        p->mem_cap = m->mem_mb;
+        p->eligible = m->state != SL_PLACEMENT_DRAINING;
+    }
+    /* Zone ids: sort (zone, canonical index) and number the distinct names. */
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const char *z = members[c->nodes[i].input].zone;
+        v[i] = (named){z ? z : "", (uint32_t)i};
+    }
+    if (rc == 0) {
+        qsort(v, n, sizeof *v, named_zone_cmp);
+        uint32_t id = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (i > 0 && strcmp(v[i - 1].name, v[i].name))
+                id++;
+            c->nodes[v[i].input].zone = id;
+            c->zone_hash[id] = sl__placement_hash_str(v[i].name);
+        }
+        c->nzones = n ? id + 1 : 0;
+    }
+    free(v);
+    return rc;
+}
+
+/* Fills the canonical service and replica arrays. Returns 0 or an error. */
+static int load_services(ctx *c, const sl_placement_service *services, size_t n)
+{
+    named *v = malloc((n ? n : 1) * sizeof *v);
+    if (!v)
+        return SL_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        v[i] = (named){services[i].name, (uint32_t)i};
+    int rc = sort_unique(v, n);
+    uint32_t next = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const sl_placement_service *s = &services[v[i].input];
+        psvc *p = &c->svcs[i];
+        p->hash = sl__placement_hash_str(s->name);
+        p->input = v[i].input;
+        p->replicas = s->replicas;
+        p->cpu = s->cpu_milli;
+        p->mem = s->mem_mb;
+        p->spread = s->spread;
+        p->first = next;
+        for (uint32_t r = 0; r < s->replicas; r++) {
+            prep *q = &c->reps[next++];
+            q->key = sl__placement_replica_key(p->hash, r);
+            q->svc = (uint32_t)i;
+            q->version = 0;
+            q->node = -1;
+            q->reason = SL_PLACEMENT_PLACED;
+            q->ncand = CAND_UNSET;
+            q->pref_zone = NO_ZONE;
+            q->complete = false;
+        }
+    }
+    free(v);
+    return rc;
+}
+
+/* Sets every member's load bound, ceil((1000 + eps) * T * w / (1000 * W)),
+ * and the eligible zones. Fits in 64 bits: T <= 2^30, w < 2^16, 1000 + eps
+ * < 2^14. */
+static void set_bounds(ctx *c, const sl_placement_options *o)
+{
+    uint64_t total_w = 0;
+    for (size_t i = 0; i < c->nn; i++)
+        if (c->nodes[i].eligible)
+            total_w += c->nodes[i].weight;
+    uint64_t num = 1000 + (uint64_t)o->eps_milli;
+    for (size_t i = 0; i < c->nn; i++) {
+        pnode *p = &c->nodes[i];
+        if (!p->eligible) {
+            p->bound = 0;
+        } else if (o->unbounded) {
+            p->bound = UINT32_MAX;
+        } else {
+            uint64_t top = num * c->nr * p->weight, den = 1000 * total_w;
+            p->bound = (uint32_t)((top + den - 1) / den);
+        }
+        if (p->eligible && !c->zone_elig[p->zone]) {
+            c->zone_elig[p->zone] = true;
+            c->nzones_elig++;
+        }
+    }
+}
+
+typedef struct zrank {
+    uint64_t h;
+    uint32_t zone;
+} zrank;
+
+static int zrank_cmp(const void *a, const void *b)
+{
+    const zrank *x = a, *y = b;
+    if (x->h != y->h)
+        return x->h < y->h ? -1 : 1;
+    return (x->zone > y->zone) - (x->zone < y->zone);
+}
+
+/* Services with at least as many replicas as there are eligible zones use
+ * every zone anyway, so their replica indexes are dealt to zones in a fixed
+ * order: the eligible zones ranked by an unweighted hash of (service, zone),
+ * replica i to the (i mod zones)-th. That order changes only when a zone
+ * appears or vanishes, so a replica whose member leaves stays in its zone
+ * and no sibling has to make room. A replica goes to its zone only while
+ * that zone holds fewer replicas of the service than were dealt to it (a
+ * sibling whose own zone was full may have gone there); otherwise, like
+ * every other replica, it takes the least used zone. Returns 0 or
+ * SL_ENOMEM. */
+static int set_preferred_zones(ctx *c)
+{
+    if (c->nzones_elig < 2)
+        return 0;
+    zrank *z = malloc(c->nzones_elig * sizeof *z);
+    if (!z)
+        return SL_ENOMEM;
+    for (size_t i = 0; i < c->ns; i++) {
+        const psvc *s = &c->svcs[i];
+        if (s->spread != SL_PLACEMENT_SPREAD_ZONE || s->replicas < c->nzones_elig)
+            continue;
+        size_t k = 0;
+        for (uint32_t id = 0; id < c->nzones; id++)
+            if (c->zone_elig[id])
+                z[k++] = (zrank){sl__placement_mix(s->hash ^ c->zone_hash[id]), id};
+        qsort(z, k, sizeof *z, zrank_cmp);
+        for (uint32_t r = 0; r < s->replicas; r++) {
+            prep *q = &c->reps[s->first + r];
+            q->pref_zone = z[r % k].zone;
+            q->pref_quota = s->replicas / (uint32_t)k + (r % k < s->replicas % k);
+        }
+    }
+    free(z);
+    return 0;
+}
+
+/* ---- The proposal heap, ordered by (score, replica id, version) ---- */
+
+static bool prop_less(const proposal *a, const proposal *b)
+{
+    if (a->score != b->score)
+        return a->score < b->score;
+    if (a->rep != b->rep)
+        return a->rep < b->rep;
+    return a->version < b->version;
+}
+
+static int heap_push(ctx *c, proposal p)
+{
+    if (c->nheap == c->capheap) {
+        size_t cap = c->capheap ? 2 * c->capheap : 1024;
+        proposal *h = realloc(c->heap, cap * sizeof *h);
+        if (!h)
+            return SL_ENOMEM;
+        c->heap = h;
+        c->capheap = cap;
+    }
+    size_t i = c->nheap++;
+    while (i > 0 && prop_less(&p, &c->heap[(i - 1) / 2])) {
+        c->heap[i] = c->heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    c->heap[i] = p;
+    return 0;
+}
+
+static proposal heap_pop(ctx *c)
+{
+    proposal top = c->heap[0], last = c->heap[--c->nheap];
+    size_t i = 0, n = c->nheap;
+    for (;;) {
+        size_t k = 2 * i + 1;
+        if (k >= n)
+            break;
+        if (k + 1 < n && prop_less(&c->heap[k + 1], &c->heap[k]))
+            k++;
+        if (!prop_less(&c->heap[k], &last))
+            break;
+        c->heap[i] = c->heap[k];
+        i = k;
+    }
+    if (n)
+        c->heap[i] = last;
+    return top;
+}
+
+/* ---- Who may host what ---- */
+
+static bool fits_cap(uint32_t cap, uint64_t used, uint32_t req)
+{
+    return cap == 0 || used + req <= cap;
+}
+
+/* Whether member n could ever host a replica of s (state and capacity). */
+static bool fits_static(const pnode *n, const psvc *s)
+{
+    return n->eligible && fits_cap(n->cpu_cap, 0, s->cpu) && fits_cap(n->mem_cap, 0, s->mem);
+}
+
+/* Whether member n has the load and resources left for one more of s. */
+static bool fits_now(const pnode *n, const psvc *s)
+{
+    return n->load < n->bound && fits_cap(n->cpu_cap, n->cpu_used, s->cpu) &&
+           fits_cap(n->mem_cap, n->mem_used, s->mem);
+}
+
+/* Looks at the placed replicas of s: sets *used when one is on member n and
+ * returns how many are in n's zone. */
+static uint32_t siblings_at(const ctx *c, const psvc *s, uint32_t n, bool *used)
+{
+    uint32_t zc = 0;
+    *used = false;
+    for (uint32_t i = 0; i < s->replicas; i++) {
+        int32_t at = c->reps[s->first + i].node;
+        if (at < 0)
+            continue;
+        if ((uint32_t)at == n)
+            *used = true;
+        if (c->nodes[at].zone == c->nodes[n].zone)
+            zc++;
+    }
+    return zc;
+}
+
+static bool zone_mode(const ctx *c, const psvc *s)
+{
+    return s->spread == SL_PLACEMENT_SPREAD_ZONE && c->nzones_elig > 1;
+}
+
+/* Returns the fewest replicas of s in any eligible zone: a lower bound on the
+ * zone count of whatever member a replica of s gets. */
+static uint32_t min_zone_count(ctx *c, const psvc *s)
+{
+    uint32_t placed = 0;
+    for (uint32_t i = 0; i < s->replicas; i++)
+        placed += c->reps[s->first + i].node >= 0;
+    if (placed < c->nzones_elig)
+        return 0;
+    for (uint32_t i = 0; i < s->replicas; i++) {
+        int32_t at = c->reps[s->first + i].node;
+        if (at >= 0)
+            c->zone_count[c->nodes[at].zone]++;
+    }
+    uint32_t m = UINT32_MAX;
+    for (uint32_t z = 0; z < c->nzones; z++)
+        if (c->zone_elig[z] && c->zone_count[z] < m)
+            m = c->zone_count[z];
+    for (uint32_t i = 0; i < s->replicas; i++) {
+        int32_t at = c->reps[s->first + i].node;
+        if (at >= 0)
+            c->zone_count[c->nodes[at].zone] = 0;
+    }
+    return m;
+}
+
+/* Computes replica r's candidate list: its CAND_MAX best members among those
+ * that could ever host it, best first, ties to the lower member index. */
+static void build_candidates(ctx *c, uint32_t r)
+{
+    prep *q = &c->reps[r];
+    const psvc *s = &c->svcs[q->svc];
+    uint32_t *cn = &c->cand[(size_t)r * CAND_MAX];
+    uint64_t *cs = &c->cand_score[(size_t)r * CAND_MAX];
+    size_t k = 0, fitting = 0;
+    for (uint32_t n = 0; n < c->nn; n++) {
+        const pnode *p = &c->nodes[n];
+        if (!fits_static(p, s))
+            continue;
+        fitting++;
+        uint64_t sc = sl__placement_score(q->key, p->hash, p->weight);
+        if (k == CAND_MAX && sc >= cs[k - 1])
+            continue; /* equal scores keep the lower index, already in */
+        size_t j = k < CAND_MAX ? k++ : k - 1;
+        while (j > 0 && cs[j - 1] > sc) {
+            cs[j] = cs[j - 1];
+            cn[j] = cn[j - 1];
+            j--;
+        }
+        cs[j] = sc;
+        cn[j] = n;
+    }
+    q->ncand = (uint8_t)k;
+    q->complete = fitting <= CAND_MAX;
+}
+
+/* Says why no member can take a replica of s now. */
+static sl_placement_reason why_not(const ctx *c, const psvc *s)
+{
+    bool any_elig = false, any_free = false, any_bound = false;
+    for (uint32_t n = 0; n < c->nn; n++) {
+        const pnode *p = &c->nodes[n];
+        bool used;
+        if (!p->eligible)
+            continue;
+        any_elig = true;
+        siblings_at(c, s, n, &used);
+        if (used)
+            continue;
+        any_free = true;
+        if (fits_cap(p->cpu_cap, p->cpu_used, s->cpu) && fits_cap(p->mem_cap, p->mem_used, s->mem))
+            any_bound = true; /* resources fit, so the bound is what stops it */
+    }
+    if (!any_elig)
+        return SL_PLACEMENT_NO_NODES;
+    if (!any_free)
+        return SL_PLACEMENT_TOO_FEW_NODES;
+    return any_bound ? SL_PLACEMENT_LOAD_BOUND : SL_PLACEMENT_NO_RESOURCES;
+}
+
+/* Scans every member for replica r's best allowed one, minimising (zone
+ * count, score, index). Returns its index or -1; sets *score. */
+static int32_t scan_all(ctx *c, uint32_t r, bool zones, uint64_t *score)
+{
+    const prep *q = &c->reps[r];
+    const psvc *s = &c->svcs[q->svc];
+    int32_t best = -1;
+    uint32_t best_zc = UINT32_MAX;
+    uint64_t best_sc = UINT64_MAX;
+    for (uint32_t n = 0; n < c->nn; n++) {
+        const pnode *p = &c->nodes[n];
+        bool used;
+        if (!fits_static(p, s) || !fits_now(p, s))
+            continue;
+        uint32_t zc = siblings_at(c, s, n, &used);
+        if (used)
+            continue;
+        zc = zones ? zc : 0;
+        if (zc > best_zc)
+            continue;
+        uint64_t sc = sl__placement_score(q->key, p->hash, p->weight);
+        if (zc < best_zc || sc < best_sc) {
+            best = (int32_t)n;
+            best_zc = zc;
+            best_sc = sc;
+        }
+    }
+    *score = best_sc;
+    return best;
+}
+
+/* Returns replica r's best member with room in its preferred zone z (by
+ * score, then index) and sets *score, or returns -1, also when z already
+ * holds its quota of the service's replicas. */
+static int32_t best_in_zone(ctx *c, uint32_t r, uint32_t z, uint64_t *score)
+{
+    const prep *q = &c->reps[r];
+    const psvc *s = &c->svcs[q->svc];
+    const uint32_t *cn = &c->cand[(size_t)r * CAND_MAX];
+    const uint64_t *cs = &c->cand_score[(size_t)r * CAND_MAX];
+    bool used;
+    uint32_t zc = 0;
+    for (uint32_t i = 0; i < s->replicas; i++) {
+        int32_t at = c->reps[s->first + i].node;
+        zc += at >= 0 && c->nodes[at].zone == z;
+    }
+    if (zc >= q->pref_quota)
+        return -1;
+    for (size_t k = 0; k < q->ncand; k++) {
+        if (c->nodes[cn[k]].zone != z || !fits_now(&c->nodes[cn[k]], s))
+            continue;
+        siblings_at(c, s, cn[k], &used);
+        if (!used) {
+            *score = cs[k];
+            return (int32_t)cn[k];
+        }
+    }
+    if (q->complete)
+        return -1;
+    int32_t best = -1;
+    uint64_t best_sc = UINT64_MAX;
+    for (uint32_t n = 0; n < c->nn; n++) {
+        const pnode *p = &c->nodes[n];
+        if (p->zone != z || !fits_static(p, s) || !fits_now(p, s))
+            continue;
+        siblings_at(c, s, n, &used);
+        uint64_t sc = sl__placement_score(q->key, p->hash, p->weight);
+        if (!used && sc < best_sc) {
+            best = (int32_t)n;
+            best_sc = sc;
+        }
+    }
+    *score = best_sc;
+    return best;
+}
+
+/* Finds replica r's best allowed member now: the one minimising (replicas
+ * of its service in the member's zone, score). Returns its index and sets
+ * *score, or returns -1. */
+static int32_t best_member(ctx *c, uint32_t r, uint64_t *score)
+{
+    prep *q = &c->reps[r];
+    const psvc *s = &c->svcs[q->svc];
+    bool zones = zone_mode(c, s);
+    if (q->ncand == CAND_UNSET)
+        build_candidates(c, r);
+    uint32_t m0 = zones ? min_zone_count(c, s) : 0;
+    const uint32_t *cn = &c->cand[(size_t)r * CAND_MAX];
+    const uint64_t *cs = &c->cand_score[(size_t)r * CAND_MAX];
+    if (zones && q->pref_zone != NO_ZONE) {
+        int32_t n = best_in_zone(c, r, q->pref_zone, score);
+        if (n >= 0)
+            return n;
+    }
+    int32_t best = -1;
+    uint32_t best_zc = UINT32_MAX;
+    for (size_t k = 0; k < q->ncand; k++) {
+        const pnode *p = &c->nodes[cn[k]];
+        bool used;
+        if (!fits_now(p, s))
+            continue;
+        uint32_t zc = siblings_at(c, s, cn[k], &used);
+        if (used)
+            continue;
+        zc = zones ? zc : 0;
+        if (zc < best_zc) {
+            best = (int32_t)cn[k];
+            best_zc = zc;
+            *score = cs[k];
+        }
+        if (zc == m0)
+            return best;
+    }
+    if (q->complete)
+        return best;
+    return scan_all(c, r, zones, score);
+}
+
+/* Replica r proposes its best allowed member, or is marked unplaced for
+ * good (what is allowed only shrinks, except for zone counts, and no member
+ * at all is allowed). Returns 0 or SL_ENOMEM. */
+static int propose(ctx *c, uint32_t r)
+{
+    prep *q = &c->reps[r];
+    uint64_t score = 0;
+    int32_t n = best_member(c, r, &score);
+    if (n < 0) {
+        q->reason = (uint8_t)why_not(c, &c->svcs[q->svc]);
+        return 0;
+    }
+    return heap_push(c, (proposal){score, r, (uint32_t)n, q->version});
+}
+
+static void grant(ctx *c, uint32_t r, uint32_t n)
+{
+    prep *q = &c->reps[r];
+    const psvc *s = &c->svcs[q->svc];
+    pnode *p = &c->nodes[n];
+    q->node = (int32_t)n;
+    p->load++;
+    p->cpu_used += s->cpu;
+    p->mem_used += s->mem;
+}
+
+/* Runs the proposals until every replica is placed or unplaceable. */
+static int run(ctx *c)
+{
+    int rc = 0;
+    for (uint32_t r = 0; rc == 0 && r < c->nr; r++)
+        rc = propose(c, r);
+    while (rc == 0 && c->nheap > 0) {
+        proposal e = heap_pop(c);
+        prep *q = &c->reps[e.rep];
+        if (e.version != q->version || q->node >= 0)
+            continue;
+        const psvc *s = &c->svcs[q->svc];
+        if (!fits_now(&c->nodes[e.node], s)) {
+            q->version++;
+            rc = propose(c, e.rep);
+            continue;
+        }
+        grant(c, e.rep, e.node);
+        /* The siblings' zone counts changed: they propose again. */
+        for (uint32_t i = 0; rc == 0 && i < s->replicas; i++) {
+            prep *sib = &c->reps[s->first + i];
+            if (sib->node >= 0 || sib->reason != SL_PLACEMENT_PLACED)
+                continue;
+            sib->version++;
+            rc = propose(c, s->first + i);
+        }
+    }
+    return rc;
+}
+
+/* Builds the caller-facing result from the canonical arrays. */
+static sl_placement *make_result(const ctx *c, size_t nmembers, size_t nservices)
+{
+    sl_placement *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->nmembers = nmembers;
+    p->nservices = nservices;
+    p->first = calloc(nservices + 1, sizeof *p->first);
+    p->node = malloc((c->nr ? c->nr : 1) * sizeof *p->node);
+    p->reason = malloc(c->nr ? c->nr : 1);
+    p->load = calloc(nmembers ? nmembers : 1, sizeof *p->load);
+    p->bound = calloc(nmembers ? nmembers : 1, sizeof *p->bound);
+    if (!p->first || !p->node || !p->reason || !p->load || !p->bound) {
+        sl_placement_free(p);
+        return NULL;
+    }
+    for (size_t i = 0; i < c->ns; i++)
+        p->first[c->svcs[i].input + 1] = c->svcs[i].replicas;
+    for (size_t i = 0; i < nservices; i++)
+        p->first[i + 1] += p->first[i];
+    for (size_t i = 0; i < c->ns; i++) {
+        const psvc *s = &c->svcs[i];
+        for (uint32_t r = 0; r < s->replicas; r++) {
+            const prep *q = &c->reps[s->first + r];
+            size_t at = p->first[s->input] + r;
+            p->node[at] = q->node >= 0 ? (int32_t)c->nodes[q->node].input : -1;
+            p->reason[at] = q->reason;
+            p->unplaced += q->node < 0;
+        }
+    }
+    for (size_t i = 0; i < c->nn; i++) {
+        p->load[c->nodes[i].input] = c->nodes[i].load;
+        p->bound[c->nodes[i].input] = c->nodes[i].bound;
+    }
+    return p;
+}
+
+static void ctx_free(ctx *c)
+{
+    free(c->nodes);
+    free(c->svcs);
+    free(c->reps);
+    free(c->cand);
+    free(c->cand_score);
+    free(c->zone_elig);
+    free(c->zone_count);
+    free(c->zone_hash);
+    free(c->heap);
+}
+
+static int ctx_alloc(ctx *c, size_t nn, size_t ns, size_t nr)
+{
+    c->nn = nn;
+    c->ns = ns;
+    c->nr = nr;
+    c->nodes = calloc(nn ? nn : 1, sizeof *c->nodes);
+    c->svcs = calloc(ns ? ns : 1, sizeof *c->svcs);
+    c->reps = calloc(nr ? nr : 1, sizeof *c->reps);
+    c->cand = malloc((nr ? nr : 1) * CAND_MAX * sizeof *c->cand);
+    c->cand_score = malloc((nr ? nr : 1) * CAND_MAX * sizeof *c->cand_score);
+    c->zone_elig = calloc(nn ? nn : 1, sizeof *c->zone_elig);
+    c->zone_count = calloc(nn ? nn : 1, sizeof *c->zone_count);
+    c->zone_hash = calloc(nn ? nn : 1, sizeof *c->zone_hash);
+    if (!c->nodes || !c->svcs || !c->reps || !c->cand || !c->cand_score || !c->zone_elig ||
+        !c->zone_count || !c->zone_hash)
+        return SL_ENOMEM;
+    return 0;
+}
+
+int sl_placement_compute(const sl_placement_member *members, size_t nmembers,
+                         const sl_placement_service *services, size_t nservices,
+                         const sl_placement_options *opts, sl_placement **out)
+{
+    sl_placement_options defaults;
+    sl_placement_options_init(&defaults);
+    const sl_placement_options *o = opts ? opts : &defaults;
+    if (!out)
+        return SL_EINVAL;
+    int rc = check_inputs(members, nmembers, services, nservices, o);
+    if (rc)
+        return rc;
+    size_t nr = 0;
+    for (size_t i = 0; i < nservices; i++)
+        nr += services[i].replicas;
+    ctx c;
+    memset(&c, 0, sizeof c);
+    rc = ctx_alloc(&c, nmembers, nservices, nr);
+    if (rc == 0)
+        rc = load_members(&c, members, nmembers);
+    if (rc == 0)
+        rc = load_services(&c, services, nservices);
+    if (rc == 0) {
+        set_bounds(&c, o);
+        rc = set_preferred_zones(&c);
+    }
+    if (rc == 0) {
+        rc = run(&c);
+    }
+    if (rc == 0) {
+        *out = make_result(&c, nmembers, nservices);
+        if (!*out)
+            rc = SL_ENOMEM;
+    }
+    ctx_free(&c);
+    return rc;
+}
+
+void sl_placement_free(sl_placement *p)
+{
+    if (!p)
+        return;
+    free(p->first);
+    free(p->node);
+    free(p->reason);
+    free(p->load);
+    free(p->bound);
+    free(p);
+}
+
+int32_t sl_placement_node(const sl_placement *p, size_t service, uint32_t replica)
+{
+    if (service >= p->nservices || replica >= p->first[service + 1] - p->first[service])
+        return -1;
+    return p->node[p->first[service] + replica];
+}
+
+sl_placement_reason sl_placement_reason_of(const sl_placement *p, size_t service, uint32_t replica)
+{
+    if (service >= p->nservices || replica >= p->first[service + 1] - p->first[service])
+        return SL_PLACEMENT_PLACED;
+    return (sl_placement_reason)p->reason[p->first[service] + replica];
+}
+
+size_t sl_placement_unplaced(const sl_placement *p)
+{
+    return p->unplaced;
+}
+
+uint32_t sl_placement_load(const sl_placement *p, size_t member)
+{
+    return member < p->nmembers ? p->load[member] : 0;
+}
+
+uint32_t sl_placement_bound(const sl_placement *p, size_t member)
+{
+    return member < p->nmembers ? p->bound[member] : 0;
+}

@@ -1,0 +1,99 @@
+/* Platform-stable weighted rendezvous scores.
+ *
+ * Rendezvous (highest random weight) hashing gives each (item, node) pair a
+ * pseudo-random score and gives the item to the node with the best score.
+ * Weighted rendezvous (Schindelhauer and Schomaker, and the "logarithmic
+ * method" of Resch) draws u uniform in (0, 1] from the pair's hash and scores
+ * the node -ln(u) / w: that is an exponential random variable of rate w, and
+ * the smallest of independent exponentials of rates w1..wn is the one of rate
+ * wi with probability wi / (w1 + ... + wn). So each node wins exactly its
+ * weight's share of the items, and removing a node only moves the items it
+ * won; no other pair's score changes.
+ *
+ * Every peer must compute the same winner, so nothing here may depend on the
+ * platform: no floating point (libm's log is not correctly rounded and
+ * differs between libcs; x87 and SSE round differently), no hash that depends
+ * on the machine's word size or endianness, no seeded or per-process hash.
+ *
+ * - Hashing a name: 64-bit FNV-1a over its bytes, then splitmix64's
+ *   finaliser (FNV alone mixes its last bytes poorly). Names are hashed once
+ *   per call.
+ * - Hashing a pair: the replica key (service hash mixed with the replica
+ *   index) and the node hash are combined by a multiply, an exclusive-or and
+ *   two rounds of the finaliser, so that neither the same node nor the same
+ *   replica makes correlated scores.
+ * - u: the top 53 bits of the pair's hash, plus one, over 2^53: in (0, 1].
+ * - -log2(u) = 53 - log2(x): log2 in fixed point with 32 fractional bits,
+ *   computed with integers only: the integer part is the position of the top
+ *   bit; the fractional bits come one at a time from squaring the mantissa
+ *   (a Q1.31 value in [1, 2)): if the square is 2 or more, the next bit is 1
+ *   and the square is halved. Each squaring truncates, so the last bits are
+ *   not exact, but they are the same everywhere, which is what matters; the
+ *   error is far below what would bias a weight's share measurably. The
+ *   constant factor ln 2 between log2 and ln changes no comparison.
+ * - The score is that value shifted left by 16 bits and divided by the
+ *   weight (at most 65535), an integer division: -log2(u) < 54, so the
+ *   shifted value stays under 2^54 and nothing overflows.
+ *
+ * Ties (equal scores) are left to the caller, who breaks them by the
+ * canonical (name) order of the nodes. */
+#include "internal.h"
+
+#define FNV_OFFSET 0xcbf29ce484222325ull
+#define FNV_PRIME 0x100000001b3ull
+#define GOLDEN 0x9e3779b97f4a7c15ull
+
+uint64_t sl__placement_mix(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return x;
+}
+
+uint64_t sl__placement_hash_str(const char *s)
+{
+    uint64_t h = FNV_OFFSET;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        h ^= *p;
+        h *= FNV_PRIME;
+    }
+    return sl__placement_mix(h);
+}
+
+uint64_t sl__placement_replica_key(uint64_t service_hash, uint32_t index)
+{
+    return sl__placement_mix(service_hash + GOLDEN * ((uint64_t)index + 1));
+}
+
+uint64_t sl__placement_log2_q32(uint64_t x)
+{
+    if (x == 0)
+        return 0;
+    unsigned n = 0; /* position of the top bit, by binary search */
+    for (unsigned step = 32; step; step >>= 1)
+        if (x >> (n + step))
+            n += step;
+    /* The mantissa as Q1.31 in [2^31, 2^32). */
+    uint64_t m = n >= 31 ? x >> (n - 31) : x << (31 - n);
+    uint64_t r = (uint64_t)n << 32;
+    for (int bit = 31; bit >= 0; bit--) {
+        m = (m * m) >> 31; /* m < 2^32, so m * m < 2^64 */
+        if (m >= (1ull << 32)) {
+            m >>= 1;
+            r |= 1ull << bit;
+        }
+    }
+    return r;
+}
+
+uint64_t sl__placement_score(uint64_t replica_key, uint64_t node_hash, uint32_t w)
+{
+    uint64_t h = sl__placement_mix(replica_key ^ (node_hash * GOLDEN));
+    h = sl__placement_mix(h ^ node_hash);
+    uint64_t x = (h >> 11) + 1; /* 1 .. 2^53 */
+    uint64_t e = (53ull << 32) - sl__placement_log2_q32(x);
+    return (e << 16) / (w ? w : 1);
+}
