@@ -25,4 +25,7 @@ int sl__cmd_exec(int argc, char **argv);
 /* The table, terminated by an entry with a NULL name. */
 extern const sl_command sl_commands[];
 
+/* `starling plan`: node/cmd_plan.c. */
+int sl_cmd_plan(int argc, char **argv);
+
 #endif

@@ -22,6 +22,7 @@ const sl_command sl_commands[] = {
     {"join", "Ask a peer to join other peers", sl__cmd_join},
     {"leave", "Make a peer leave the cluster gracefully and stop", sl__cmd_leave},
     {"monitor", "Stream membership events from a peer", sl__cmd_monitor},
+    {"plan", "Compute replica placement for given members and services (what-if)", sl_cmd_plan},
     {"version", "Print the version", cmd_version},
     {"_exec", "internal: the shim that runs a replica", sl__cmd_exec},
     {NULL, NULL, NULL},
