@@ -39,7 +39,7 @@
 #endif
 #endif
 #ifdef PL_SANITIZED
-#define PL_CASES 30
+#define PL_CASES 120
 #else
 #define PL_CASES 120
 #endif
