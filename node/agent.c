@@ -48,11 +48,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "datadir.h"
 #include "log.h"
 #include "net.h"
+#include "runtime.h"
 #include "starling/error.h"
 
 uint64_t sl__agent_now(sl__agent *a)
@@ -187,8 +189,29 @@ static void core_event(void *ud, const sl_swim_event *ev)
     sl__agent *a = ud;
     log_event(ev);
     sl__rpc_event(a, ev);
+    if (a->runtime)
+        sl__runtime_member_event(a->runtime, ev);
     if (ev->type != SL_EVENT_SUSPECT && ev->type != SL_EVENT_CONFLICT)
         sl__agent_peers_changed(a);
+}
+
+/* The runtime's catalog and reports ride the core's packets and states. */
+static int core_user_msg(void *ud, const uint8_t *buf, size_t len, uint64_t now_ms)
+{
+    sl__agent *a = ud;
+    return a->runtime ? sl__runtime_user_msg(a->runtime, buf, len, now_ms) : 0;
+}
+
+static int core_user_state(void *ud, uint8_t **out, size_t *len)
+{
+    sl__agent *a = ud;
+    return a->runtime ? sl__runtime_user_state(a->runtime, out, len) : SL_ESTATE;
+}
+
+static int core_user_merge(void *ud, const uint8_t *buf, size_t len, uint64_t now_ms)
+{
+    sl__agent *a = ud;
+    return a->runtime ? sl__runtime_user_merge(a->runtime, buf, len, now_ms) : 0;
 }
 
 static void core_pushpull(void *ud, const sl_addr *to, const char *name)
@@ -268,6 +291,8 @@ static void stop(sl__agent *a)
         return;
     save_peers(a);
     a->stopping = true;
+    if (a->runtime) /* stops the replicas; the loop runs until they are gone */
+        sl__runtime_close(a->runtime, SL__SUP_CLOSE_GRACEFUL, NULL, NULL);
     sl__stream_close_all(a);
     sl__rpc_close_all(a);
     uv_handle_t *own[] = {(uv_handle_t *)&a->udp,   (uv_handle_t *)&a->tick,
@@ -488,7 +513,13 @@ static int new_core(sl__agent *a)
         .timing = a->cfg.timing,
         .meta = meta,
         .meta_len = (size_t)mlen,
-        .cb = {.send = core_send, .event = core_event, .pushpull = core_pushpull, .ud = a},
+        .cb = {.send = core_send,
+               .event = core_event,
+               .pushpull = core_pushpull,
+               .user_msg = core_user_msg,
+               .user_state = core_user_state,
+               .user_merge = core_user_merge,
+               .ud = a},
     };
     int rc = sl_swim_new(&sc, sl__agent_now(a), &a->swim);
     if (rc != 0) {
@@ -508,9 +539,47 @@ static void teardown(sl__agent *a)
     uv_run(&a->loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&a->loop) != 0)
         sl__warn("the loop still had handles open at exit");
+    sl__runtime_free(a->runtime);
     sl_swim_free(a->swim);
     free(a->known);
     free(a);
+}
+
+/* Starts the runtime: replicas bind the advertised IP, spawn through this
+ * very binary (the `_exec` shim), and the catalog lives in the data dir. */
+static int new_runtime(sl__agent *a)
+{
+    char shim[4096], host[SL_ADDR_STRLEN];
+    ssize_t n = readlink("/proc/self/exe", shim, sizeof shim - 1);
+    if (n <= 0) {
+        fprintf(stderr, "starling agent: cannot find its own executable: %s\n", strerror(errno));
+        return -1;
+    }
+    shim[n] = 0;
+    sl_addr ip = a->cfg.advertise;
+    ip.port = 0;
+    sl_addr_format(&ip, host, sizeof host);
+    char *colon = strrchr(host, ':');
+    if (colon)
+        *colon = 0;
+    if (host[0] == '[') { /* "[::1]" -> "::1" */
+        memmove(host, host + 1, strlen(host));
+        host[strlen(host) - 1] = 0;
+    }
+    sl__runtime_config rc = {.node = a->cfg.name,
+                             .host = host,
+                             .data_dir = a->cfg.data_dir[0] ? a->cfg.data_dir : NULL,
+                             .shim = shim,
+                             .generation = a->generation,
+                             .debounce_ms = 500,
+                             .handoff_ms = 30000,
+                             .grace_ms = 5000,
+                             .tombstone_ms = 24ull * 3600 * 1000};
+    if (sl__runtime_new(&a->loop, &rc, &a->runtime) != 0) {
+        fprintf(stderr, "starling agent: cannot start the runtime (see the log above)\n");
+        return -1;
+    }
+    return 0;
 }
 
 static void log_start(sl__agent *a)
@@ -546,8 +615,9 @@ int sl__agent_run(const sl__agent_config *cfg)
     }
     uv_loop_init(&a->loop);
     a->loop.data = a;
-    int rc = open_handles(a) == 0 && new_core(a) == 0 ? 0 : 1;
+    int rc = open_handles(a) == 0 && new_runtime(a) == 0 && new_core(a) == 0 ? 0 : 1;
     if (rc == 0) {
+        sl__runtime_attach(a->runtime, a->swim);
         a->started_ms = sl__agent_now(a);
         uv_udp_recv_start(&a->udp, sl__agent_alloc, on_udp_recv);
         uv_signal_start(&a->sigterm, on_signal, SIGTERM);

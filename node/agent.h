@@ -27,10 +27,13 @@ typedef struct sl__agent_counters {
     uint64_t rpc_requests, rpc_errors;
 } sl__agent_counters;
 
+struct sl__runtime;
+
 typedef struct sl__agent {
     uv_loop_t loop;
     sl__agent_config cfg;
     sl_swim *swim;
+    struct sl__runtime *runtime; /* the self-healing runtime (runtime.h) */
     uint32_t generation;
     uint64_t started_ms;
 

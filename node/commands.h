@@ -18,6 +18,13 @@ int sl__cmd_info(int argc, char **argv);
 int sl__cmd_join(int argc, char **argv);
 int sl__cmd_leave(int argc, char **argv);
 int sl__cmd_monitor(int argc, char **argv);
+int sl__cmd_deploy(int argc, char **argv);
+int sl__cmd_scale(int argc, char **argv);
+int sl__cmd_rm(int argc, char **argv);
+int sl__cmd_services(int argc, char **argv);
+int sl__cmd_ps(int argc, char **argv);
+int sl__cmd_where(int argc, char **argv);
+int sl__cmd_drain(int argc, char **argv);
 
 /* The internal shim that spawns replicas (node/cmd_exec.c); not listed. */
 int sl__cmd_exec(int argc, char **argv);

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "mpjson.h"
 #include "rpc.h"
+#include "rpc_runtime.h"
 #include "starling/error.h"
 #include "starling/meta.h"
 
@@ -330,9 +331,18 @@ static void dispatch(sl__rpc_conn *c, json_t *req)
         c->monitor = true;
         reply(c, seq, json_object(), false);
     } else {
-        char msg[128];
-        snprintf(msg, sizeof msg, "unknown command '%.64s'", cmd);
-        reply_error(c, seq, msg);
+        /* The runtime's commands: deploy, scale, rm, drain, services, ps, where. */
+        char msg[512];
+        bool handled;
+        json_t *r = sl__rpc_runtime(a, cmd, req, msg, sizeof msg, &handled);
+        if (!handled) {
+            snprintf(msg, sizeof msg, "unknown command '%.64s'", cmd);
+            reply_error(c, seq, msg);
+        } else if (r) {
+            reply(c, seq, r, false);
+        } else {
+            reply_error(c, seq, msg);
+        }
     }
 }
 

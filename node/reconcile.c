@@ -1,0 +1,241 @@
+/* Reconcile: from this node's view to the replicas it runs.
+ *
+ * Every peer computes the same placement from the same view (placement/ is a
+ * pure function), so no one needs to be told what to run: on any change of
+ * the members or the catalog, each node recomputes and converges on its own.
+ * Changes are debounced (debounce_ms), so a member that flaps does not make
+ * replicas move back and forth.
+ *
+ * Members: alive and suspect ones count (a suspect may only be slow); dead
+ * and left ones do not; a member whose metadata carries the draining tag
+ * gets nothing new. Capacity comes from the metadata: slots (the weight),
+ * cpu and memory.
+ *
+ * Converging: a replica placed here that does not run is started. A replica
+ * that runs here but is placed elsewhere is handed off, make before break:
+ * we keep it until its new owner reports that replica running, or until
+ * handoff_ms has passed (the successor may be unable to start it), and only
+ * then stop it. So a rebalance never drops a service below its count. A
+ * replica of a deleted service, or beyond the new replica count, has no
+ * successor and stops at once; one that cannot be placed anywhere keeps
+ * running here (better than nothing). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "runtime_internal.h"
+#include "starling/error.h"
+#include "starling/meta.h"
+#include "starling/placement.h"
+
+typedef struct view {
+    sl_placement_member *pm;
+    sl_meta *meta;
+    size_t n;
+    int self; /* our index in pm, or -1 */
+    const sl_service **svc;
+    sl_placement_service *ps;
+    size_t nsvc;
+} view;
+
+static void view_free(view *v)
+{
+    free(v->pm);
+    free(v->meta);
+    free(v->svc);
+    free(v->ps);
+}
+
+static bool is_draining(const sl_meta *m)
+{
+    for (uint32_t i = 0; i < m->ntags; i++)
+        if (!strcmp(m->tags[i].key, SL__TAG_DRAINING))
+            return strcmp(m->tags[i].value, "1") == 0;
+    return false;
+}
+
+static int build_members(sl__runtime *rt, view *v)
+{
+    size_t n = sl_swim_size(rt->swim);
+    v->pm = calloc(n, sizeof *v->pm);
+    v->meta = calloc(n, sizeof *v->meta);
+    if (!v->pm || !v->meta)
+        return SL_ENOMEM;
+    v->self = -1;
+    for (size_t i = 0; i < n; i++) {
+        sl_member_view mv;
+        sl_swim_member_at(rt->swim, i, &mv);
+        if (mv.state != SL_MEMBER_ALIVE && mv.state != SL_MEMBER_SUSPECT)
+            continue;
+        sl_meta *m = &v->meta[v->n];
+        if (sl_meta_decode(mv.meta, mv.meta_len, m) != 0)
+            memset(m, 0, sizeof *m);
+        sl_placement_member *p = &v->pm[v->n];
+        p->name = mv.name;
+        p->zone = m->zone;
+        p->weight = m->slots ? m->slots : 1;
+        p->cpu_milli = m->cpu_milli;
+        p->mem_mb = m->mem_mb;
+        p->state = is_draining(m)                  ? SL_PLACEMENT_DRAINING
+                   : mv.state == SL_MEMBER_SUSPECT ? SL_PLACEMENT_SUSPECT
+                                                   : SL_PLACEMENT_ALIVE;
+        if (mv.is_self)
+            v->self = (int)v->n;
+        v->n++;
+    }
+    return 0;
+}
+
+static int build_services(sl__runtime *rt, view *v)
+{
+    size_t n = sl_catalog_size(rt->cat);
+    v->svc = calloc(n ? n : 1, sizeof *v->svc);
+    v->ps = calloc(n ? n : 1, sizeof *v->ps);
+    if (!v->svc || !v->ps)
+        return SL_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const sl_service *s = sl_catalog_at(rt->cat, i);
+        if (s->deleted)
+            continue;
+        v->svc[v->nsvc] = s;
+        v->ps[v->nsvc] = (sl_placement_service){
+            s->name, s->replicas, s->cpu_milli, s->mem_mb,
+            s->spread == SL_SPREAD_NODES ? SL_PLACEMENT_SPREAD_NODE : SL_PLACEMENT_SPREAD_ZONE};
+        v->nsvc++;
+    }
+    return 0;
+}
+
+static size_t find_service(const view *v, const char *name)
+{
+    for (size_t i = 0; i < v->nsvc; i++)
+        if (!strcmp(v->svc[i]->name, name))
+            return i;
+    return SIZE_MAX;
+}
+
+static sl__handoff *handoff_find(sl__runtime *rt, const char *service, uint32_t replica)
+{
+    for (size_t i = 0; i < rt->nho; i++)
+        if (rt->ho[i].replica == replica && !strcmp(rt->ho[i].service, service))
+            return &rt->ho[i];
+    return NULL;
+}
+
+static void handoff_forget(sl__runtime *rt, const char *service, uint32_t replica)
+{
+    sl__handoff *h = handoff_find(rt, service, replica);
+    if (h)
+        *h = rt->ho[--rt->nho];
+}
+
+/* Returns true when replica `replica` of service may stop here now. */
+static bool may_give_up(sl__runtime *rt, const char *service, uint32_t replica,
+                        const char *successor, uint64_t now)
+{
+    const sl_report *r = sl_reports_find(rt->rep, successor, service);
+    for (uint32_t i = 0; r && i < r->n; i++)
+        if (r->replicas[i].replica == replica && r->replicas[i].status == SL_REPLICA_RUNNING)
+            return true;
+    sl__handoff *h = handoff_find(rt, service, replica);
+    if (!h) {
+        if (rt->nho == rt->ho_cap) {
+            size_t cap = rt->ho_cap ? rt->ho_cap * 2 : 8;
+            sl__handoff *p = realloc(rt->ho, cap * sizeof *p);
+            if (!p)
+                return true;
+            rt->ho = p;
+            rt->ho_cap = cap;
+        }
+        h = &rt->ho[rt->nho++];
+        snprintf(h->service, sizeof h->service, "%s", service);
+        h->replica = replica;
+        h->since_ms = now;
+        sl__info("replica %s/%u now belongs to %s: keeping it until %s runs it", service, replica,
+                 successor, successor);
+    }
+    if (now - h->since_ms >= rt->cfg.handoff_ms) {
+        sl__warn("replica %s/%u: %s did not report it running within %u ms; stopping it here",
+                 service, replica, successor, rt->cfg.handoff_ms);
+        return true;
+    }
+    return false;
+}
+
+/* Stops or keeps each local replica that the placement does not give us. */
+static void give_up_foreign(sl__runtime *rt, const view *v, const sl_placement *p, uint64_t now)
+{
+    sl__local_replica *local;
+    size_t n = sl__runtime_local(rt, &local);
+    for (size_t i = 0; i < n; i++) {
+        sl__local_replica info = local[i];
+        if (info.status == SL_REPLICA_STOPPING)
+            continue;
+        size_t s = find_service(v, info.service);
+        int32_t owner = s == SIZE_MAX || info.replica >= v->svc[s]->replicas
+                            ? -2 /* deleted or scaled down: nobody */
+                            : sl_placement_node(p, s, info.replica);
+        if (owner >= 0 && owner == v->self) {
+            handoff_forget(rt, info.service, info.replica);
+            continue;
+        }
+        if (owner == -1) /* unplaceable: keep what we have */
+            continue;
+        if (owner >= 0 && !may_give_up(rt, info.service, info.replica, v->pm[owner].name, now))
+            continue;
+        handoff_forget(rt, info.service, info.replica);
+        sl__supervisor_stop(rt->sup, info.service, info.replica);
+    }
+    free(local);
+}
+
+/* Starts every replica placed here that does not run yet. */
+static void start_owned(sl__runtime *rt, const view *v, const sl_placement *p)
+{
+    for (size_t s = 0; s < v->nsvc && v->self >= 0; s++)
+        for (uint32_t r = 0; r < v->svc[s]->replicas; r++) {
+            if (sl_placement_node(p, s, r) != v->self)
+                continue;
+            const sl_service *svc = v->svc[s];
+            sl__supervisor_start(rt->sup, svc->name, r, svc->argv, svc->argc, svc->env, svc->envc);
+        }
+}
+
+static void on_reconcile_timer(uv_timer_t *t)
+{
+    sl__reconcile(t->data);
+}
+
+void sl__reconcile(sl__runtime *rt)
+{
+    if (!rt->swim || rt->closing)
+        return;
+    view v = {0};
+    sl_placement *p = NULL;
+    int rc = build_members(rt, &v);
+    if (rc == 0)
+        rc = build_services(rt, &v);
+    if (rc == 0)
+        rc = sl_placement_compute(v.pm, v.n, v.ps, v.nsvc, NULL, &p);
+    if (rc != 0) {
+        sl__error("cannot compute the placement: %s", sl_strerror(rc));
+        view_free(&v);
+        return;
+    }
+    uint64_t now = sl__runtime_now(rt);
+    start_owned(rt, &v, p);
+    give_up_foreign(rt, &v, p, now);
+    /* Hand-offs in flight are re-checked when reports arrive; also poll, in
+     * case the successor never reports. */
+    if (rt->nho)
+        uv_timer_start(&rt->reconcile_timer, on_reconcile_timer, 1000, 0);
+    sl_placement_free(p);
+    view_free(&v);
+}
+
+void sl__reconcile_soon(sl__runtime *rt)
+{
+    if (rt->closing)
+        return;
+    uv_timer_start(&rt->reconcile_timer, on_reconcile_timer, rt->cfg.debounce_ms, 0);
+}

@@ -1,0 +1,44 @@
+/* Internal to runtime.c and reconcile.c: the runtime's structure. */
+#ifndef STARLING_NODE_RUNTIME_INTERNAL_H
+#define STARLING_NODE_RUNTIME_INTERNAL_H
+
+#include "runtime.h"
+#include "supervisor.h"
+
+/* A local replica that placement gave to another node: we keep running it
+ * until its successor reports it running, or handoff_ms has passed. */
+typedef struct sl__handoff {
+    char service[SL_SVC_NAME_MAX + 1];
+    uint32_t replica;
+    uint64_t since_ms;
+} sl__handoff;
+
+struct sl__runtime {
+    uv_loop_t *loop;
+    sl_swim *swim;
+    char *node, *host, *data_dir, *shim;
+    sl__runtime_config cfg; /* strings point at the copies above */
+    sl_catalog *cat;
+    sl_reports *rep;
+    sl__supervisor *sup;
+    uv_timer_t reconcile_timer, save_timer, gc_timer;
+    int open_handles;
+    uint64_t report_ctr;
+    sl__handoff *ho;
+    size_t nho, ho_cap;
+    bool draining, closing;
+    void (*close_done)(void *ud);
+    void *close_ud;
+};
+
+/* runtime.c */
+uint64_t sl__runtime_now(const sl__runtime *rt);
+void sl__runtime_publish(sl__runtime *rt, const char *service);
+
+/* reconcile.c */
+/* Recomputes the placement and converges the local replicas to it. */
+void sl__reconcile(sl__runtime *rt);
+/* Asks for a reconcile after the debounce delay (restarting it). */
+void sl__reconcile_soon(sl__runtime *rt);
+
+#endif
