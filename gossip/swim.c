@@ -116,11 +116,14 @@ void sl__emit(sl_swim *s, sl_swim_event_type type, const sl__member *m, const ch
 /* Sends one packet to `to`: the header, the primary message (if any), then
  * as many piggybacked updates as fit. A packet with nothing in it is not
  * sent. */
-static void send_packet(sl_swim *s, const sl_addr *to, const sl_msg *primary)
+static void send_packet(sl_swim *s, const sl_addr *to, const sl_msg *primary, const sl_msg *extra)
 {
     size_t cap = s->t.max_packet, len = s->hdr_len;
-    if (primary) {
-        int n = sl_wire_put_msg(s->pkt + len, cap - len, primary);
+    const sl_msg *msgs[2] = {primary, extra};
+    for (int i = 0; i < 2; i++) {
+        if (!msgs[i])
+            continue;
+        int n = sl_wire_put_msg(s->pkt + len, cap - len, msgs[i]);
         if (n < 0) {
             sl__drop(s, SL_DROP_TOO_LARGE);
             return;
@@ -134,11 +137,6 @@ static void send_packet(sl_swim *s, const sl_addr *to, const sl_msg *primary)
     s->stats.packets_out++;
     s->stats.bytes_out += len;
     s->cb.send(s->cb.ud, to, s->pkt, len);
-}
-
-void sl__send_msg(sl_swim *s, const sl_addr *to, const sl_msg *m)
-{
-    send_packet(s, to, m);
 }
 
 void sl__broadcast_member(sl_swim *s, sl__member *m, const char *from)
@@ -327,7 +325,11 @@ static uint32_t next_probe_target(sl_swim *s)
     return SL__NO_INDEX;
 }
 
-static void send_ping(sl_swim *s, const sl_addr *to, const char *target, uint32_t seq)
+/* Pings `target`. When we hold it suspect, the ping carries the suspicion
+ * too (Lifeguard's buddy system): the member learns at once that it must
+ * refute, rather than waiting for the rumour to reach it by chance. */
+static void send_ping(sl_swim *s, const sl_addr *to, const char *target, uint32_t seq,
+                      const sl__member *suspect)
 {
     sl_msg ping = {.type = SL_MSG_PING,
                    .seq = seq,
@@ -336,7 +338,16 @@ static void send_ping(sl_swim *s, const sl_addr *to, const char *target, uint32_
                    .from = s->m[0].name,
                    .from_len = (uint32_t)strlen(s->m[0].name),
                    .addr = s->m[0].addr};
-    send_packet(s, to, &ping);
+    sl_msg sus = {0};
+    if (suspect && suspect->state == SL_MEMBER_SUSPECT) {
+        sus = (sl_msg){.type = SL_MSG_SUSPECT,
+                       .name = suspect->name,
+                       .name_len = (uint32_t)strlen(suspect->name),
+                       .inc = suspect->inc,
+                       .from = s->m[0].name,
+                       .from_len = (uint32_t)strlen(s->m[0].name)};
+    }
+    send_packet(s, to, &ping, sus.type ? &sus : NULL);
 }
 
 static void probe_start(sl_swim *s, uint64_t now_ms)
@@ -352,7 +363,7 @@ static void probe_start(sl_swim *s, uint64_t now_ms)
     s->probe.sent_ms = now_ms;
     strcpy(s->probe_name, m->name);
     s->stats.probes++;
-    send_ping(s, &m->addr, m->name, s->probe.seq);
+    send_ping(s, &m->addr, m->name, s->probe.seq, m);
 }
 
 /* The direct ping went unanswered: ask k other members to try. */
@@ -381,7 +392,7 @@ static void probe_indirect(sl_swim *s, uint64_t now_ms)
                   .addr = target->addr};
     for (uint32_t i = 0; i < n; i++) {
         s->stats.indirect_probes++;
-        send_packet(s, &s->m[chosen[i]].addr, &req);
+        send_packet(s, &s->m[chosen[i]].addr, &req, NULL);
     }
 }
 
@@ -411,7 +422,7 @@ static void on_ping(sl_swim *s, const sl_addr *from, const sl_msg *m, uint64_t n
         return;
     }
     sl_msg ack = {.type = SL_MSG_ACK, .seq = m->seq};
-    send_packet(s, from, &ack);
+    send_packet(s, from, &ack, NULL);
     /* Someone knows us whom we do not know: members that joined at the same
      * moment can miss each other's news. Rather than wait for the periodic
      * push-pull, sync with the prober now (at most once per probe period). */
@@ -443,7 +454,7 @@ static void on_ping_req(sl_swim *s, const sl_addr *from, const sl_msg *m, uint64
     r->their_seq = m->seq;
     r->requester = *from;
     r->expires_ms = now_ms + s->t.probe_interval_ms;
-    send_ping(s, &m->addr, target, r->our_seq);
+    send_ping(s, &m->addr, target, r->our_seq, NULL);
 }
 
 static void on_ack(sl_swim *s, const sl_msg *m)
@@ -458,7 +469,7 @@ static void on_ack(sl_swim *s, const sl_msg *m)
             sl_msg ack = {.type = SL_MSG_ACK, .seq = s->relays[i].their_seq};
             sl_addr to = s->relays[i].requester;
             s->relays[i] = s->relays[--s->nrelays];
-            send_packet(s, &to, &ack);
+            send_packet(s, &to, &ack, NULL);
             return;
         }
     sl__drop(s, SL_DROP_UNKNOWN_ACK);
@@ -525,7 +536,7 @@ static void gossip(sl_swim *s, uint64_t now_ms)
         if (dup)
             continue;
         chosen[n++] = p;
-        send_packet(s, &s->m[p].addr, NULL);
+        send_packet(s, &s->m[p].addr, NULL, NULL);
     }
 }
 

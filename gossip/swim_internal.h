@@ -157,7 +157,6 @@ void sl__drop(sl_swim *s, sl_swim_drop why);
 /* Encodes an update about member m (alive/suspect/dead/left per its state)
  * and queues it. from names the declarer for suspect/dead. */
 void sl__broadcast_member(sl_swim *s, sl__member *m, const char *from);
-void sl__send_msg(sl_swim *s, const sl_addr *to, const sl_msg *m);
 
 /* swim_update.c: the state machine. quiet suppresses re-broadcast. */
 void sl__on_alive(sl_swim *s, const sl_msg *m, uint64_t now_ms, bool quiet);

@@ -92,6 +92,23 @@ void sl__refute(sl_swim *s, sl_incarnation seen, uint64_t now_ms)
     sl__broadcast_member(s, self, NULL);
 }
 
+/* Someone suspects us or declares us dead. News about our current (or a
+ * later) incarnation is refuted by raising ours. Older news means someone
+ * missed our refutation: we say again that we are alive, at the same
+ * incarnation, unless that is already queued. */
+static void on_death_news_about_self(sl_swim *s, const sl_msg *msg, uint64_t now_ms)
+{
+    if (s->left) {
+        sl__drop(s, SL_DROP_STALE);
+    } else if (sl_incarnation_cmp(msg->inc, s->m[0].inc) >= 0) {
+        sl__refute(s, msg->inc, now_ms);
+    } else {
+        sl__drop(s, SL_DROP_STALE);
+        if (!s->m[0].bcast)
+            sl__broadcast_member(s, &s->m[0], NULL);
+    }
+}
+
 static void report_conflict(sl_swim *s, sl__member *m, const sl_addr *other)
 {
     sl__drop(s, SL_DROP_CONFLICT);
@@ -184,10 +201,7 @@ void sl__on_alive(sl_swim *s, const sl_msg *msg, uint64_t now_ms, bool quiet)
 void sl__on_suspect(sl_swim *s, const sl_msg *msg, uint64_t now_ms)
 {
     if (is_self(s, msg->name, msg->name_len)) {
-        if (s->left || sl_incarnation_cmp(msg->inc, s->m[0].inc) < 0)
-            sl__drop(s, SL_DROP_STALE);
-        else
-            sl__refute(s, msg->inc, now_ms);
+        on_death_news_about_self(s, msg, now_ms);
         return;
     }
     sl__member *m = sl__member_find(s, msg->name, msg->name_len);
@@ -218,10 +232,7 @@ void sl__on_dead(sl_swim *s, const sl_msg *msg, uint64_t now_ms)
 {
     bool leave = msg->type == SL_MSG_LEFT;
     if (is_self(s, msg->name, msg->name_len)) {
-        if (s->left || sl_incarnation_cmp(msg->inc, s->m[0].inc) < 0)
-            sl__drop(s, SL_DROP_STALE);
-        else
-            sl__refute(s, msg->inc, now_ms);
+        on_death_news_about_self(s, msg, now_ms);
         return;
     }
     sl__member *m = sl__member_find(s, msg->name, msg->name_len);
