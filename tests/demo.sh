@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `make demo`: five Starling peers on this machine, narrated.
 #
-# Starts five agents on loopback addresses, shows the membership, kills one
-# with SIGKILL and shows the others noticing, restarts it, shows a graceful
-# leave, and stops everything. Every wait is bounded; every process started
+# Starts five agents on loopback addresses, shows the membership, deploys a
+# service of three replicas and shows where they run, kills a peer hosting
+# one with SIGKILL and shows the cluster noticing and healing, restarts it,
+# and stops everything. Every wait is bounded; every process started
 # here is stopped by its PID when the demo ends, however it ends.
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -84,49 +85,73 @@ note "Each peer only contacted n1, yet every peer now knows all five. Ask any \
 one of them; here n3:"
 show "$STARLING" members --rpc "$(ip n3):7373"
 
-say "2. Kill n4 with SIGKILL: no goodbye, as if its machine lost power."
+WHOAMI=$(cd "$BUILD/svc" && pwd)/whoami
+running() { # running OBSERVER SERVICE: replicas reported running
+    "$STARLING" where "$2" --rpc "$(ip "$1"):7373" 2>/dev/null | awk '$4 == "running"' | wc -l
+}
+wait_running() { # wait_running SECONDS OBSERVER SERVICE N
+    local deadline=$((SECONDS + $1))
+    until [ "$(running "$2" "$3")" -eq "$4" ]; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "demo: gave up waiting for $4 running replicas of $3" >&2
+            exit 1
+        fi
+        sleep 0.2
+    done
+}
+
+say "2. Deploy a service: three replicas of a tiny 'who am I' server."
+note "Any peer accepts the change and gossips it; every peer then computes \
+the same placement (rendezvous hashing with bounded loads, replicas on \
+distinct peers, spread over zones) and starts the replicas it owns. No \
+scheduler, no leader."
+show "$STARLING" deploy web --replicas 3 --rpc "$(ip n2):7373" -- "$WHOAMI"
+wait_running 30 n1 web 3
+show "$STARLING" where web --rpc "$(ip n1):7373"
+addr=$("$STARLING" where web --rpc "$(ip n1):7373" | awk '$4 == "running" { print $5; exit }')
+note "Each replica got STARLING_SERVICE, STARLING_REPLICA, STARLING_NODE and a \
+port in its environment. Asking the one at $addr who it is:"
+printf '%s$ exec 3<>/dev/tcp/%s/%s; head -n 1 <&3%s\n' "$D" "${addr%:*}" "${addr##*:}" "$R"
+timeout 2 bash -c "exec 3<>/dev/tcp/${addr%:*}/${addr##*:} && head -n 1 <&3" | sed 's/^/  /'
+
+victim=$("$STARLING" where web --rpc "$(ip n1):7373" | awk '$3 != "n1" && $4 == "running" { print $3; exit }')
+say "3. Kill $victim, which runs a replica, with SIGKILL: as if its machine lost power."
 t0=$SECONDS
 {
-    kill -9 "${PID[n4]}"
-    wait "${PID[n4]}"
+    kill -9 "${PID[$victim]}"
+    wait "${PID[$victim]}"
 } 2>/dev/null # no "Killed" notice from the shell: we know
-unset "PID[n4]"
-mapfile -t rest < <(others n4)
-note "The peers that probe n4 get no answer, ask others to try, then suspect \
-it; when nobody vouches for it in time, it is declared dead, and the news \
-spreads by gossip..."
-wait_all 30 dead n4 "${rest[@]}"
-note "...all four survivors agree n4 is dead after about $((SECONDS - t0)) s. n1's view:"
-show "$STARLING" members --rpc "$(ip n1):7373"
-note "What n2 logged meanwhile:"
-grep -h 'member n4' "$DIR/n2.log" | sed 's/^/  /'
+unset "PID[$victim]"
+mapfile -t rest < <(others "$victim")
+note "Its replica died with it (a replica never outlives its agent). The \
+peers that probe $victim get no answer, ask others to try, then suspect it; \
+when nobody vouches for it in time it is declared dead, the news spreads, \
+and each survivor recomputes the placement: the new owner of the lost \
+replica starts it..."
+wait_all 30 dead "$victim" "${rest[@]}"
+wait_running 30 n1 web 3
+note "...three replicas run again, $((SECONDS - t0)) s after the crash, \
+without anyone in charge:"
+show "$STARLING" where web --rpc "$(ip n1):7373"
+note "What n1 logged meanwhile:"
+grep -h "member $victim\|replica web" "$DIR/n1.log" | sed 's/^/  /' | tail -n 8
 
-say "3. Restart n4 under the same name."
+say "4. Restart $victim under the same name."
 note "It starts with a larger boot generation, so its 'I am alive' beats the \
-old news of its death."
-start n4 --join "$(ip n1):7946" --zone zone-1
-wait_all 20 alive n4 "${NAMES[@]}"
+old news of its death. Placement may give it a replica back: the old \
+owner keeps its copy until the new one reports it running (make before \
+break), so the service never drops below three."
+start "$victim" --join "$(ip n1):7946" --zone zone-1
+wait_all 20 alive "$victim" "${NAMES[@]}"
+wait_running 30 n1 web 3
 show "$STARLING" members --rpc "$(ip n5):7373"
-
-say "4. A graceful leave: SIGTERM to n5."
-note "n5 announces that it leaves, waits until the news has spread, and exits \
-0. The others list it as 'left', not 'dead': nobody will wait for it to \
-come back."
-kill -TERM "${PID[n5]}"
-deadline=$((SECONDS + 15))
-while kill -0 "${PID[n5]}" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
-wait "${PID[n5]}"
-rc=$?
-unset "PID[n5]"
-note "n5 exited with status $rc."
-mapfile -t rest < <(others n5)
-wait_all 15 left n5 "${rest[@]}"
-show "$STARLING" members --rpc "$(ip n2):7373"
 
 say "5. One peer's own view: starling info (first lines)."
 show "$STARLING" info --rpc "$(ip n1):7373" | head -n 16
 
-say "6. Stop everything."
+say "6. Stop everything: SIGTERM to every peer."
+note "Each peer announces its leave, stops its replicas (SIGTERM, then SIGKILL \
+after a grace period) and exits 0."
 for n in "${!PID[@]}"; do kill -TERM "${PID[$n]}"; done
 bad=
 for n in "${!PID[@]}"; do
