@@ -129,26 +129,6 @@ static int record_encode(const sl_service *s, sl__mp_writer *w)
     return w->overflow ? SL_ETOOBIG : 0;
 }
 
-static int read_cstr(sl__mp_reader *r, char *out, size_t max)
-{
-    const char *s;
-    uint32_t n;
-    if (sl__mp_read_str(r, &s, &n) || n > max || memchr(s, 0, n))
-        return SL_EMALFORMED;
-    memcpy(out, s, n);
-    out[n] = 0;
-    return 0;
-}
-
-static int read_u32(sl__mp_reader *r, uint32_t *v)
-{
-    uint64_t x;
-    if (sl__mp_read_uint(r, &x) || x > UINT32_MAX)
-        return SL_EMALFORMED;
-    *v = (uint32_t)x;
-    return 0;
-}
-
 /* Reads an array of at most max strings into a new vector. */
 static int read_strv(sl__mp_reader *r, uint32_t max, char ***out, uint32_t *count)
 {
@@ -185,10 +165,11 @@ static int record_decode(sl__mp_reader *r, sl_service *out)
     uint64_t kind;
     memset(out, 0, sizeof *out);
     if (sl__mp_read_array(r, &n) || n < 11 || sl__mp_read_uint(r, &kind) ||
-        kind != SL_APPMSG_SERVICE || read_cstr(r, out->name, SL_SVC_NAME_MAX) ||
-        sl__mp_read_uint(r, &out->lamport) || read_cstr(r, out->writer, 64) ||
-        sl__mp_read_bool(r, &out->deleted) || read_u32(r, &out->replicas) ||
-        read_u32(r, &out->cpu_milli) || read_u32(r, &out->mem_mb) || read_u32(r, &out->spread))
+        kind != SL_APPMSG_SERVICE || sl__mp_read_cstr(r, out->name, SL_SVC_NAME_MAX) ||
+        sl__mp_read_uint(r, &out->lamport) || sl__mp_read_cstr(r, out->writer, 64) ||
+        sl__mp_read_bool(r, &out->deleted) || sl__mp_read_u32(r, &out->replicas) ||
+        sl__mp_read_u32(r, &out->cpu_milli) || sl__mp_read_u32(r, &out->mem_mb) ||
+        sl__mp_read_u32(r, &out->spread))
         return SL_EMALFORMED;
     if (read_strv(r, SL_SVC_ARGS_MAX, &out->argv, &out->argc))
         return SL_EMALFORMED;

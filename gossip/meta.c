@@ -29,34 +29,14 @@ int sl_meta_encode(const sl_meta *m, uint8_t *buf, size_t cap)
     return w.overflow ? SL_ETOOBIG : (int)w.len;
 }
 
-static int read_cstr(sl__mp_reader *r, char *out, size_t max)
-{
-    const char *s;
-    uint32_t n;
-    if (sl__mp_read_str(r, &s, &n) != 0 || n > max || memchr(s, 0, n))
-        return SL_EMALFORMED;
-    memcpy(out, s, n);
-    out[n] = 0;
-    return 0;
-}
-
-static int read_u32(sl__mp_reader *r, uint32_t *v)
-{
-    uint64_t x;
-    if (sl__mp_read_uint(r, &x) != 0 || x > UINT32_MAX)
-        return SL_EMALFORMED;
-    *v = (uint32_t)x;
-    return 0;
-}
-
 static int read_tags(sl__mp_reader *r, sl_meta *m)
 {
     uint32_t n;
     if (sl__mp_read_map(r, &n) != 0 || n > SL_META_TAGS_MAX)
         return SL_EMALFORMED;
     for (uint32_t i = 0; i < n; i++)
-        if (read_cstr(r, m->tags[i].key, SL_META_TAG_KEY_MAX) ||
-            read_cstr(r, m->tags[i].value, SL_META_TAG_VALUE_MAX))
+        if (sl__mp_read_cstr(r, m->tags[i].key, SL_META_TAG_KEY_MAX) ||
+            sl__mp_read_cstr(r, m->tags[i].value, SL_META_TAG_VALUE_MAX))
             return SL_EMALFORMED;
     m->ntags = n;
     return 0;
@@ -79,13 +59,13 @@ int sl_meta_decode(const uint8_t *buf, size_t len, sl_meta *m)
         if (sl__mp_read_str(&r, &k, &kl) != 0)
             return SL_EMALFORMED;
         if (kl == 4 && !memcmp(k, "zone", 4))
-            rc = read_cstr(&r, m->zone, SL_META_ZONE_MAX);
+            rc = sl__mp_read_cstr(&r, m->zone, SL_META_ZONE_MAX);
         else if (kl == 5 && !memcmp(k, "slots", 5))
-            rc = read_u32(&r, &m->slots);
+            rc = sl__mp_read_u32(&r, &m->slots);
         else if (kl == 3 && !memcmp(k, "cpu", 3))
-            rc = read_u32(&r, &m->cpu_milli);
+            rc = sl__mp_read_u32(&r, &m->cpu_milli);
         else if (kl == 3 && !memcmp(k, "mem", 3))
-            rc = read_u32(&r, &m->mem_mb);
+            rc = sl__mp_read_u32(&r, &m->mem_mb);
         else if (kl == 4 && !memcmp(k, "tags", 4))
             rc = read_tags(&r, m);
         else

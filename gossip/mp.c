@@ -88,6 +88,36 @@ int sl__mp_read_uint(sl__mp_reader *r, uint64_t *v)
     return 0;
 }
 
+int sl__mp_read_u32(sl__mp_reader *r, uint32_t *v)
+{
+    const uint8_t *save = r->p;
+    uint64_t x;
+    if (sl__mp_read_uint(r, &x) != 0)
+        return SL_EMALFORMED;
+    if (x > UINT32_MAX) {
+        r->p = save;
+        return SL_EMALFORMED;
+    }
+    *v = (uint32_t)x;
+    return 0;
+}
+
+int sl__mp_read_cstr(sl__mp_reader *r, char *out, size_t max)
+{
+    const uint8_t *save = r->p;
+    const char *s;
+    uint32_t n;
+    if (sl__mp_read_str(r, &s, &n) != 0)
+        return SL_EMALFORMED;
+    if (n > max || memchr(s, 0, n)) {
+        r->p = save;
+        return SL_EMALFORMED;
+    }
+    memcpy(out, s, n);
+    out[n] = 0;
+    return 0;
+}
+
 int sl__mp_read_bool(sl__mp_reader *r, bool *v)
 {
     if (need(r, 1) || (r->p[0] != 0xc2 && r->p[0] != 0xc3))

@@ -37,6 +37,11 @@ static inline size_t sl__mp_remaining(const sl__mp_reader *r)
 int sl__mp_read_array(sl__mp_reader *r, uint32_t *n);
 int sl__mp_read_map(sl__mp_reader *r, uint32_t *n);
 int sl__mp_read_uint(sl__mp_reader *r, uint64_t *v);
+/* Reads an unsigned integer that fits 32 bits. */
+int sl__mp_read_u32(sl__mp_reader *r, uint32_t *v);
+/* Reads a str of at most max bytes without NUL bytes into out (capacity
+ * max + 1), NUL-terminated. */
+int sl__mp_read_cstr(sl__mp_reader *r, char *out, size_t max);
 int sl__mp_read_bool(sl__mp_reader *r, bool *v);
 /* Reads a str; *s points into the input and is not NUL-terminated. */
 int sl__mp_read_str(sl__mp_reader *r, const char **s, uint32_t *len);

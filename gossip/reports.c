@@ -66,42 +66,23 @@ static void report_encode(const sl_report *r, sl__mp_writer *w)
     }
 }
 
-static int read_cstr(sl__mp_reader *rd, char *out, size_t max)
-{
-    const char *s;
-    uint32_t n;
-    if (sl__mp_read_str(rd, &s, &n) || n > max || memchr(s, 0, n))
-        return SL_EMALFORMED;
-    memcpy(out, s, n);
-    out[n] = 0;
-    return 0;
-}
-
-static int read_u32(sl__mp_reader *rd, uint32_t *v)
-{
-    uint64_t x;
-    if (sl__mp_read_uint(rd, &x) || x > UINT32_MAX)
-        return SL_EMALFORMED;
-    *v = (uint32_t)x;
-    return 0;
-}
-
 static int report_decode(sl__mp_reader *rd, sl_report *r)
 {
     uint32_t n, m;
     uint64_t kind;
     memset(r, 0, sizeof *r);
     if (sl__mp_read_array(rd, &n) || n < 5 || sl__mp_read_uint(rd, &kind) ||
-        kind != SL_APPMSG_REPORT || read_cstr(rd, r->node, 64) ||
-        read_cstr(rd, r->service, SL_SVC_NAME_MAX) || sl__mp_read_uint(rd, &r->version) ||
+        kind != SL_APPMSG_REPORT || sl__mp_read_cstr(rd, r->node, 64) ||
+        sl__mp_read_cstr(rd, r->service, SL_SVC_NAME_MAX) || sl__mp_read_uint(rd, &r->version) ||
         sl__mp_read_array(rd, &m) || m > SL_REPORT_REPLICAS_MAX)
         return SL_EMALFORMED;
     r->n = m;
     for (uint32_t i = 0; i < m; i++) {
         uint32_t f;
         sl_replica_report *x = &r->replicas[i];
-        if (sl__mp_read_array(rd, &f) || f < 4 || read_u32(rd, &x->replica) ||
-            read_u32(rd, &x->status) || read_u32(rd, &x->port) || read_u32(rd, &x->restarts))
+        if (sl__mp_read_array(rd, &f) || f < 4 || sl__mp_read_u32(rd, &x->replica) ||
+            sl__mp_read_u32(rd, &x->status) || sl__mp_read_u32(rd, &x->port) ||
+            sl__mp_read_u32(rd, &x->restarts))
             return SL_EMALFORMED;
         for (uint32_t k = 4; k < f; k++)
             if (sl__mp_skip(rd))

@@ -35,15 +35,6 @@ static int read_name(sl__mp_reader *r, const char **s, uint32_t *len)
     return 0;
 }
 
-static int read_u32(sl__mp_reader *r, uint32_t *v)
-{
-    uint64_t x;
-    if (sl__mp_read_uint(r, &x) != 0 || x > UINT32_MAX)
-        return SL_EMALFORMED;
-    *v = (uint32_t)x;
-    return 0;
-}
-
 static int read_addr(sl__mp_reader *r, sl_addr *a)
 {
     const uint8_t *b;
@@ -60,7 +51,7 @@ static int read_addr(sl__mp_reader *r, sl_addr *a)
 
 static int read_inc(sl__mp_reader *r, sl_incarnation *inc)
 {
-    return read_u32(r, &inc->gen) || read_u32(r, &inc->ctr) ? SL_EMALFORMED : 0;
+    return sl__mp_read_u32(r, &inc->gen) || sl__mp_read_u32(r, &inc->ctr) ? SL_EMALFORMED : 0;
 }
 
 /* Decodes the fields of a known type; returns how many fields it read or
@@ -69,17 +60,17 @@ static int read_fields(sl__mp_reader *r, sl_msg *m, uint32_t nfields)
 {
     switch (m->type) {
     case SL_MSG_PING:
-        if (nfields < 4 || read_u32(r, &m->seq) || read_name(r, &m->name, &m->name_len) ||
+        if (nfields < 4 || sl__mp_read_u32(r, &m->seq) || read_name(r, &m->name, &m->name_len) ||
             read_name(r, &m->from, &m->from_len) || read_addr(r, &m->addr))
             return SL_EMALFORMED;
         return 4;
     case SL_MSG_PING_REQ:
-        if (nfields < 3 || read_u32(r, &m->seq) || read_name(r, &m->name, &m->name_len) ||
+        if (nfields < 3 || sl__mp_read_u32(r, &m->seq) || read_name(r, &m->name, &m->name_len) ||
             read_addr(r, &m->addr))
             return SL_EMALFORMED;
         return 3;
     case SL_MSG_ACK:
-        if (nfields < 1 || read_u32(r, &m->seq))
+        if (nfields < 1 || sl__mp_read_u32(r, &m->seq))
             return SL_EMALFORMED;
         return 1;
     case SL_MSG_ALIVE:
