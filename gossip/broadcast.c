@@ -13,6 +13,7 @@
  * each list). A member has at most one queued update: a newer one replaces
  * it, so stale news never outlives fresh news. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,30 +69,91 @@ static void push_tail(sl__bcast_queue *q, sl__bcast *b)
     q->count++;
 }
 
+/* The slot table: member.bq - 1 names the slot that points at the member's
+ * queued update, so that the member record holds 4 bytes, not a pointer. */
+static int slot_take(sl__bcast_queue *q, sl__bcast *b)
+{
+    uint32_t i;
+    if (q->free_slot) {
+        i = q->free_slot - 1;
+        q->free_slot = (uint32_t)(uintptr_t)q->slot[i];
+    } else {
+        if (q->nslots == q->slot_cap) {
+            uint32_t cap = q->slot_cap ? q->slot_cap + q->slot_cap / 2 : 16;
+            sl__bcast **a = realloc(q->slot, cap * sizeof *a);
+            if (!a)
+                return SL_ENOMEM;
+            q->slot = a;
+            q->slot_cap = cap;
+        }
+        i = q->nslots++;
+    }
+    q->slot[i] = b;
+    b->slot = i;
+    return 0;
+}
+
+static void slot_free(sl__bcast_queue *q, uint32_t i)
+{
+    q->slot[i] = (sl__bcast *)(uintptr_t)q->free_slot;
+    q->free_slot = i + 1;
+}
+
+/* Frees b, which is not linked, and its member's reference to it. */
+static void release(sl_swim *s, sl__bcast *b)
+{
+    if (b->member != SL__NO_INDEX) {
+        if (b->member < s->nm && s->m[b->member].bq == b->slot + 1)
+            s->m[b->member].bq = 0;
+        slot_free(&s->bq, b->slot);
+    }
+    free(b);
+}
+
 static void forget(sl_swim *s, sl__bcast *b)
 {
     unlink_b(&s->bq, b);
-    if (b->member != SL__NO_INDEX && b->member < s->nm && s->m[b->member].bcast == b)
-        s->m[b->member].bcast = NULL;
-    free(b);
+    release(s, b);
+}
+
+/* Keeps the queue within SL__BCAST_QUEUE_MAX, as Serf bounds its queues: a
+ * join storm would otherwise queue an update about every member on every
+ * member. Drops the most sent first, oldest first among equals; what is
+ * dropped still spreads from the members that queued it later, and by
+ * push-pull. */
+static void bound(sl_swim *s)
+{
+    for (uint32_t t = SL__BCAST_BUCKETS; t-- > 0 && s->bq.count > SL__BCAST_QUEUE_MAX;)
+        while (s->bq.tail[t] && s->bq.count > SL__BCAST_QUEUE_MAX) {
+            forget(s, s->bq.tail[t]);
+            s->stats.broadcasts_dropped++;
+        }
 }
 
 int sl__bcast_push(sl_swim *s, uint32_t about, const uint8_t *msg, size_t len)
 {
     sl__bcast *b = malloc(sizeof *b + len);
-    if (!b)
+    if (!b) {
+        s->stats.alloc_failures++;
         return SL_ENOMEM;
+    }
     b->member = about;
     b->key = 0;
     b->transmits = 0;
     b->len = (uint16_t)len;
     memcpy(b->msg, msg, len);
     if (about != SL__NO_INDEX) {
-        if (s->m[about].bcast)
-            forget(s, s->m[about].bcast);
-        s->m[about].bcast = b;
+        if (s->m[about].bq)
+            forget(s, s->bq.slot[s->m[about].bq - 1]);
+        if (slot_take(&s->bq, b) != 0) {
+            free(b);
+            s->stats.alloc_failures++;
+            return SL_ENOMEM;
+        }
+        s->m[about].bq = b->slot + 1;
     }
     push_head(&s->bq, b);
+    bound(s);
     return 0;
 }
 
@@ -140,24 +202,22 @@ done:
             push_tail(&s->bq, b);
             continue;
         }
-        if (b->member != SL__NO_INDEX && s->m[b->member].bcast == b)
-            s->m[b->member].bcast = NULL;
-        free(b);
+        release(s, b);
     }
     return len;
 }
 
 void sl__bcast_drop_member(sl_swim *s, uint32_t pos)
 {
-    if (s->m[pos].bcast)
-        forget(s, s->m[pos].bcast);
+    if (s->m[pos].bq)
+        forget(s, s->bq.slot[s->m[pos].bq - 1]);
 }
 
 void sl__bcast_moved(sl_swim *s, uint32_t from, uint32_t to)
 {
     (void)from;
-    if (s->m[to].bcast)
-        s->m[to].bcast->member = to;
+    if (s->m[to].bq)
+        s->bq.slot[s->m[to].bq - 1]->member = to;
 }
 
 void sl__bcast_clear(sl_swim *s)
@@ -166,12 +226,13 @@ void sl__bcast_clear(sl_swim *s)
         sl__bcast *b = s->bq.head[t];
         while (b) {
             sl__bcast *next = b->next;
-            if (b->member != SL__NO_INDEX && b->member < s->nm)
-                s->m[b->member].bcast = NULL;
-            free(b);
+            release(s, b);
             b = next;
         }
         s->bq.head[t] = s->bq.tail[t] = NULL;
     }
     s->bq.count = 0;
+    free(s->bq.slot);
+    s->bq.slot = NULL;
+    s->bq.nslots = s->bq.slot_cap = s->bq.free_slot = 0;
 }

@@ -105,7 +105,7 @@ void sl__emit(sl_swim *s, sl_swim_event_type type, const sl__member *m, const ch
     if (!s->cb.event)
         return;
     sl_swim_event ev = {.type = type,
-                        .name = m->name,
+                        .name = sl__member_name(m),
                         .addr = m->addr,
                         .inc = m->inc,
                         .state = (sl_member_state)m->state,
@@ -142,18 +142,19 @@ static void send_packet(sl_swim *s, const sl_addr *to, const sl_msg *primary, co
 void sl__broadcast_member(sl_swim *s, sl__member *m, const char *from)
 {
     uint8_t buf[SL_SWIM_META_MAX + 2 * SL_SWIM_NAME_MAX + 64];
-    sl_msg msg = {.name = m->name, .name_len = (uint32_t)strlen(m->name), .inc = m->inc};
+    sl_msg msg = {.name = sl__member_name(m), .name_len = m->name_len, .inc = m->inc};
+    uint16_t meta_len;
     switch (m->state) {
     case SL_MEMBER_ALIVE:
         msg.type = SL_MSG_ALIVE;
         msg.addr = m->addr;
-        msg.meta = m->meta;
-        msg.meta_len = m->meta_len;
+        msg.meta = sl__member_meta(s, m, &meta_len);
+        msg.meta_len = meta_len;
         break;
     case SL_MEMBER_SUSPECT:
     case SL_MEMBER_DEAD:
         msg.type = m->state == SL_MEMBER_SUSPECT ? SL_MSG_SUSPECT : SL_MSG_DEAD;
-        msg.from = from ? from : s->m[0].name;
+        msg.from = from ? from : sl__member_name(&s->m[0]);
         msg.from_len = (uint32_t)strlen(msg.from);
         break;
     default: msg.type = SL_MSG_LEFT; break;
@@ -192,7 +193,7 @@ int sl_swim_new(const sl_swim_config *cfg, uint64_t now_ms, sl_swim **out)
     s->index_mask = 15;
     s->pkt = malloc(s->t.max_packet);
     sl__member *self = s->index && s->pkt ? sl__member_add(s, cfg->name, nl) : NULL;
-    if (!self || sl__member_set_meta(self, cfg->meta, cfg->meta_len) < 0) {
+    if (!self || sl__member_set_meta(s, self, cfg->meta, cfg->meta_len) < 0) {
         sl_swim_free(s);
         return SL_ENOMEM;
     }
@@ -231,16 +232,9 @@ void sl_swim_free(sl_swim *s)
     if (!s)
         return;
     sl__bcast_clear(s);
-    for (uint32_t i = 0; i < s->nm; i++) {
-        free(s->m[i].name);
-        free(s->m[i].meta);
-        free(s->m[i].susp);
-    }
-    free(s->m);
-    free(s->index);
+    sl__members_free(s);
     free(s->forgotten);
     free(s->order);
-    free(s->susp_pos);
     free(s->pkt);
     free(s);
 }
@@ -335,17 +329,17 @@ static void send_ping(sl_swim *s, const sl_addr *to, const char *target, uint32_
                    .seq = seq,
                    .name = target,
                    .name_len = (uint32_t)strlen(target),
-                   .from = s->m[0].name,
-                   .from_len = (uint32_t)strlen(s->m[0].name),
+                   .from = sl__member_name(&s->m[0]),
+                   .from_len = s->m[0].name_len,
                    .addr = s->m[0].addr};
     sl_msg sus = {0};
     if (suspect && suspect->state == SL_MEMBER_SUSPECT) {
         sus = (sl_msg){.type = SL_MSG_SUSPECT,
-                       .name = suspect->name,
-                       .name_len = (uint32_t)strlen(suspect->name),
+                       .name = sl__member_name(suspect),
+                       .name_len = suspect->name_len,
                        .inc = suspect->inc,
-                       .from = s->m[0].name,
-                       .from_len = (uint32_t)strlen(s->m[0].name)};
+                       .from = sl__member_name(&s->m[0]),
+                       .from_len = s->m[0].name_len};
     }
     send_packet(s, to, &ping, sus.type ? &sus : NULL);
 }
@@ -361,9 +355,9 @@ static void probe_start(sl_swim *s, uint64_t now_ms)
     s->probe.indirect_sent = false;
     s->probe.seq = ++s->seq;
     s->probe.sent_ms = now_ms;
-    strcpy(s->probe_name, m->name);
+    strcpy(s->probe_name, sl__member_name(m));
     s->stats.probes++;
-    send_ping(s, &m->addr, m->name, s->probe.seq, m);
+    send_ping(s, &m->addr, s->probe_name, s->probe.seq, m);
 }
 
 /* The direct ping went unanswered: ask k other members to try. */
@@ -387,8 +381,8 @@ static void probe_indirect(sl_swim *s, uint64_t now_ms)
     }
     sl_msg req = {.type = SL_MSG_PING_REQ,
                   .seq = s->probe.seq,
-                  .name = target->name,
-                  .name_len = (uint32_t)strlen(target->name),
+                  .name = sl__member_name(target),
+                  .name_len = target->name_len,
                   .addr = target->addr};
     for (uint32_t i = 0; i < n; i++) {
         s->stats.indirect_probes++;
@@ -406,17 +400,17 @@ static void probe_end(sl_swim *s, uint64_t now_ms)
     if (!m || !sl__member_is_live(m))
         return; /* already suspect: our failed probe confirms the suspicion */
     sl_msg sus = {.type = SL_MSG_SUSPECT,
-                  .name = m->name,
-                  .name_len = (uint32_t)strlen(m->name),
+                  .name = sl__member_name(m),
+                  .name_len = m->name_len,
                   .inc = m->inc,
-                  .from = s->m[0].name,
-                  .from_len = (uint32_t)strlen(s->m[0].name)};
+                  .from = sl__member_name(&s->m[0]),
+                  .from_len = s->m[0].name_len};
     sl__on_suspect(s, &sus, now_ms);
 }
 
 static void on_ping(sl_swim *s, const sl_addr *from, const sl_msg *m, uint64_t now_ms)
 {
-    const char *me = s->m[0].name;
+    const char *me = sl__member_name(&s->m[0]);
     if (m->name_len != strlen(me) || memcmp(m->name, me, m->name_len) != 0) {
         sl__drop(s, SL_DROP_NOT_FOR_US);
         return;
@@ -557,19 +551,19 @@ static void pushpull(sl_swim *s, uint64_t now_ms)
         return;
     uint32_t p = random_member(s, is_live, now_ms);
     if (p != SL__NO_INDEX)
-        s->cb.pushpull(s->cb.ud, &s->m[p].addr, s->m[p].name);
+        s->cb.pushpull(s->cb.ud, &s->m[p].addr, sl__member_name(&s->m[p]));
     /* Keep reaching for the members we believe dead: if they are only on the
      * other side of a partition, this is how the two sides find each other. */
     uint32_t d = random_member(s, is_dead, now_ms);
     if (d != SL__NO_INDEX)
-        s->cb.pushpull(s->cb.ud, &s->m[d].addr, s->m[d].name);
+        s->cb.pushpull(s->cb.ud, &s->m[d].addr, sl__member_name(&s->m[d]));
 }
 
 static void check_suspicions(sl_swim *s, uint64_t now_ms)
 {
     for (uint32_t i = 0; i < s->nsusp;) {
-        sl__member *m = &s->m[s->susp_pos[i]];
-        if (m->susp && sl__suspicion_deadline(m->susp) <= now_ms)
+        sl__member *m = &s->m[s->susp[i].pos];
+        if (s->susp[i].sp && sl__suspicion_deadline(s->susp[i].sp) <= now_ms)
             sl__declare_dead(s, m, now_ms); /* removes entry i */
         else
             i++;
@@ -611,9 +605,9 @@ uint64_t sl_swim_next_deadline(const sl_swim *s)
         s->probe.sent_ms + s->t.probe_timeout_ms < d)
         d = s->probe.sent_ms + s->t.probe_timeout_ms;
     for (uint32_t i = 0; i < s->nsusp; i++) {
-        const sl__member *m = &s->m[s->susp_pos[i]];
-        if (m->susp && sl__suspicion_deadline(m->susp) < d)
-            d = sl__suspicion_deadline(m->susp);
+        const sl__suspicion *sp = s->susp[i].sp;
+        if (sp && sl__suspicion_deadline(sp) < d)
+            d = sl__suspicion_deadline(sp);
     }
     return d;
 }
@@ -626,15 +620,15 @@ int sl_swim_set_meta(sl_swim *s, const uint8_t *meta, size_t len, uint64_t now_m
     sl__member *self = &s->m[0];
     uint8_t probe[SL_SWIM_META_MAX + 2 * SL_SWIM_NAME_MAX + 64];
     sl_msg a = {.type = SL_MSG_ALIVE,
-                .name = self->name,
-                .name_len = (uint32_t)strlen(self->name),
+                .name = sl__member_name(self),
+                .name_len = self->name_len,
                 .addr = self->addr,
                 .meta = meta,
                 .meta_len = (uint32_t)len};
     if (sl_wire_put_msg(probe, sizeof probe, &a) + s->hdr_len + 2 * SL_SWIM_NAME_MAX + 40 >
         (int)s->t.max_packet)
         return SL_ETOOBIG;
-    int rc = sl__member_set_meta(self, meta, len);
+    int rc = sl__member_set_meta(s, self, meta, len);
     if (rc <= 0)
         return rc;
     self->inc.ctr++;
@@ -666,7 +660,7 @@ void sl_swim_leave(sl_swim *s, uint64_t now_ms)
     s->nlive--;
     s->probe.active = false;
     sl__broadcast_member(s, self, NULL);
-    sl__emit(s, SL_EVENT_LEFT, self, self->name);
+    sl__emit(s, SL_EVENT_LEFT, self, sl__member_name(self));
 }
 
 size_t sl_swim_pending_broadcasts(const sl_swim *s)
@@ -681,12 +675,13 @@ size_t sl_swim_size(const sl_swim *s)
 
 static void view(const sl_swim *s, const sl__member *m, sl_member_view *out)
 {
-    out->name = m->name;
+    uint16_t meta_len;
+    out->name = sl__member_name(m);
     out->addr = m->addr;
     out->inc = m->inc;
     out->state = (sl_member_state)m->state;
-    out->meta = m->meta;
-    out->meta_len = m->meta_len;
+    out->meta = sl__member_meta(s, m, &meta_len);
+    out->meta_len = meta_len;
     out->state_since_ms = m->since_ms;
     out->is_self = m == &s->m[0];
 }
@@ -718,7 +713,7 @@ size_t sl_swim_count(const sl_swim *s, sl_member_state st)
 
 const char *sl_swim_name(const sl_swim *s)
 {
-    return s->m[0].name;
+    return sl__member_name(&s->m[0]);
 }
 
 sl_incarnation sl_swim_incarnation(const sl_swim *s)

@@ -6,19 +6,22 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "starling/rng.h"
 #include "starling/swim.h"
 #include "starling/wire.h"
 
 #define SL__NO_INDEX UINT32_MAX
-#define SL__BCAST_BUCKETS 64 /* transmit counts tracked; limits are capped below this */
+#define SL__BCAST_QUEUE_MAX UINT32_MAX /* queued updates kept at most */
+#define SL__BCAST_BUCKETS 64           /* transmit counts tracked; limits are capped below this */
 
 /* One queued update. Lives in a doubly linked list per transmit count
  * (bucket), newest first, so picking "least sent, newest first" is O(1). */
 typedef struct sl__bcast {
     struct sl__bcast *prev, *next;
     uint32_t member;    /* index of the member it is about, or SL__NO_INDEX */
+    uint32_t slot;      /* its slot in sl__bcast_queue.slot, if about a member */
     uint64_t key;       /* application messages: what it is about */
     uint16_t transmits; /* times sent so far */
     uint16_t len;
@@ -29,6 +32,10 @@ typedef struct sl__bcast_queue {
     sl__bcast *head[SL__BCAST_BUCKETS];
     sl__bcast *tail[SL__BCAST_BUCKETS];
     size_t count;
+    /* Slots of the updates that are about a member (sl__member.bq - 1);
+     * free slots are chained through their `member` field. */
+    sl__bcast **slot;
+    uint32_t nslots, slot_cap, free_slot; /* free_slot: slot + 1, 0 = none */
 } sl__bcast_queue;
 
 /* Suspicion of one member: when it started, its bounds, and the independent
@@ -41,19 +48,39 @@ typedef struct sl__suspicion {
     uint64_t confirmers[8]; /* hashes of who confirmed; bounded */
 } sl__suspicion;
 
+/* Names up to this many bytes live inside the member record; a longer one
+ * is a separate allocation whose pointer is stored in name[] instead. */
+#define SL__NAME_INLINE 16
+
+/* One member: 64 bytes, as every simulated node holds one per member of the
+ * cluster (10^8 of them at 10,000 nodes). What few members need lives in
+ * side tables: suspicions in sl_swim.susp, queued updates in the broadcast
+ * queue's slots (bq), metadata interned per core (meta). */
 typedef struct sl__member {
-    char *name;          /* owned, NUL-terminated */
-    uint8_t *meta;       /* owned, may be NULL */
-    sl__suspicion *susp; /* owned while suspect */
-    sl__bcast *bcast;    /* our queued update about this member, if any */
-    sl_addr addr;
     sl_incarnation inc;
     uint64_t since_ms; /* when it entered its state */
-    uint32_t hash;
-    uint16_t meta_len;
+    sl_addr addr;
+    uint32_t meta;                  /* interned metadata id (sl_swim.metas), 0 = none */
+    uint32_t bq;                    /* slot + 1 of our queued update about it, 0 = none */
+    char name[SL__NAME_INLINE + 1]; /* NUL-terminated, or a char * if longer */
+    uint8_t name_len;
     uint8_t state; /* sl_member_state */
     uint8_t conflict_reported;
 } sl__member;
+
+/* Interned metadata: members with the same blob share one copy. */
+typedef struct sl__meta {
+    uint32_t refs;
+    uint32_t hash;
+    uint16_t len;
+    uint8_t data[];
+} sl__meta;
+
+/* A suspect member: its position and its suspicion. */
+typedef struct sl__suspect {
+    uint32_t pos;
+    sl__suspicion *sp; /* owned */
+} sl__suspect;
 
 /* A member that was reaped: remembered for another reap period so that stale
  * gossip cannot bring it back. */
@@ -80,11 +107,19 @@ struct sl_swim {
     bool left;
 
     /* Members: a dense array (index 0 is us) and an open-addressing index of
-     * member positions keyed by name. */
+     * member positions keyed by name. A slot holds position + 1 in its low
+     * 24 bits and 8 more bits of the name's hash above, so that a lookup
+     * touches the member array only when those match. */
     sl__member *m;
     uint32_t nm, cap;
-    uint32_t *index; /* position + 1, 0 = empty */
+    uint32_t *index; /* 0 = empty */
     uint32_t index_mask;
+    sl__meta **metas; /* interned metadata by id - 1; NULL = free */
+    uint32_t nmetas, metas_cap;
+    uint32_t *meta_free; /* ids of free entries in metas, metas_cap of them */
+    uint32_t nmeta_free;
+    uint32_t *meta_index; /* open addressing: id, 0 = empty */
+    uint32_t meta_index_mask;
     uint32_t nlive; /* alive + suspect, ourselves included */
 
     sl__forgotten *forgotten;
@@ -104,7 +139,7 @@ struct sl_swim {
     sl__relay relays[32];
     uint32_t nrelays;
     char probe_name[SL_SWIM_NAME_MAX + 1];
-    uint32_t *susp_pos; /* positions of suspect members */
+    sl__suspect *susp; /* the suspect members */
     uint32_t nsusp, susp_cap;
 
     uint64_t next_probe_ms, next_gossip_ms, next_pushpull_ms;
@@ -117,11 +152,30 @@ struct sl_swim {
 };
 
 /* members.c */
+#define SL__MEMBERS_MAX ((1u << 24) - 2) /* positions fit the index's 24 bits */
 uint64_t sl__name_hash(const char *name, size_t len);
+static inline const char *sl__member_name(const sl__member *m)
+{
+    if (m->name_len <= SL__NAME_INLINE)
+        return m->name;
+    char *p;
+    memcpy(&p, m->name, sizeof p);
+    return p;
+}
+static inline const uint8_t *sl__member_meta(const sl_swim *s, const sl__member *m, uint16_t *len)
+{
+    const sl__meta *b = m->meta ? s->metas[m->meta - 1] : NULL;
+    *len = b ? b->len : 0;
+    return b ? b->data : NULL;
+}
+/* The suspicion of the member at pos, or NULL. */
+sl__suspicion *sl__member_susp(const sl_swim *s, uint32_t pos);
 sl__member *sl__member_find(const sl_swim *s, const char *name, size_t len);
 sl__member *sl__member_add(sl_swim *s, const char *name, size_t len);
 void sl__member_remove(sl_swim *s, sl__member *m);
-int sl__member_set_meta(sl__member *m, const uint8_t *meta, size_t len);
+/* Returns 1 if the metadata changed, 0 if not, SL_ENOMEM. */
+int sl__member_set_meta(sl_swim *s, sl__member *m, const uint8_t *meta, size_t len);
+void sl__members_free(sl_swim *s);
 static inline uint32_t sl__member_pos(const sl_swim *s, const sl__member *m)
 {
     return (uint32_t)(m - s->m);

@@ -46,7 +46,7 @@ int sl_swim_encode_state(sl_swim *s, bool join, uint8_t **out, size_t *len)
         msgpack_pack_true(&w.pk);
     else
         msgpack_pack_false(&w.pk);
-    sl__mp_put_str(&w, s->m[0].name, strlen(s->m[0].name));
+    sl__mp_put_str(&w, sl__member_name(&s->m[0]), s->m[0].name_len);
     msgpack_pack_array(&w.pk, s->nm);
     for (uint32_t i = 0; i < s->nm; i++) {
         const sl__member *m = &s->m[i];
@@ -56,12 +56,14 @@ int sl_swim_encode_state(sl_swim *s, bool join, uint8_t **out, size_t *len)
         a[iplen] = (uint8_t)(m->addr.port >> 8);
         a[iplen + 1] = (uint8_t)m->addr.port;
         msgpack_pack_array(&w.pk, 6);
-        sl__mp_put_str(&w, m->name, strlen(m->name));
+        sl__mp_put_str(&w, sl__member_name(m), m->name_len);
         sl__mp_put_bin(&w, a, iplen + 2);
         msgpack_pack_uint32(&w.pk, m->inc.gen);
         msgpack_pack_uint32(&w.pk, m->inc.ctr);
         msgpack_pack_uint8(&w.pk, m->state);
-        sl__mp_put_bin(&w, m->meta, m->meta_len);
+        uint16_t meta_len;
+        const uint8_t *meta = sl__member_meta(s, m, &meta_len);
+        sl__mp_put_bin(&w, meta, meta_len);
     }
     sl__mp_put_bin(&w, user, user_len);
     free(user);
@@ -159,8 +161,8 @@ static void merge_one(sl_swim *s, remote_member *rm, bool from_sender, uint64_t 
     case SL_MEMBER_SUSPECT:
     case SL_MEMBER_DEAD:
         rm->msg.type = SL_MSG_SUSPECT;
-        rm->msg.from = s->m[0].name;
-        rm->msg.from_len = (uint32_t)strlen(s->m[0].name);
+        rm->msg.from = sl__member_name(&s->m[0]);
+        rm->msg.from_len = s->m[0].name_len;
         sl__on_suspect(s, &rm->msg, now_ms);
         break;
     default:

@@ -23,26 +23,43 @@
 #include "starling/error.h"
 #include "swim_internal.h"
 
+/* The suspect list (sl_swim.susp) holds each suspect member's position and
+ * suspicion; suspects are few, so it is scanned. */
 static void susp_list_add(sl_swim *s, uint32_t pos)
 {
     if (s->nsusp == s->susp_cap) {
         uint32_t cap = s->susp_cap ? s->susp_cap * 2 : 8;
-        uint32_t *p = realloc(s->susp_pos, cap * sizeof *p);
-        if (!p)
-            return; /* the suspicion still runs out via the next full scan */
-        s->susp_pos = p;
+        sl__suspect *p = realloc(s->susp, cap * sizeof *p);
+        if (!p) {
+            s->stats.alloc_failures++; /* its suspicion will not run out */
+            return;
+        }
+        s->susp = p;
         s->susp_cap = cap;
     }
-    s->susp_pos[s->nsusp++] = pos;
+    s->susp[s->nsusp++] = (sl__suspect){.pos = pos, .sp = NULL};
 }
 
 static void susp_list_remove(sl_swim *s, uint32_t pos)
 {
     for (uint32_t i = 0; i < s->nsusp; i++)
-        if (s->susp_pos[i] == pos) {
-            s->susp_pos[i] = s->susp_pos[--s->nsusp];
+        if (s->susp[i].pos == pos) {
+            free(s->susp[i].sp);
+            s->susp[i] = s->susp[--s->nsusp];
             return;
         }
+}
+
+/* Replaces the suspicion of the suspect at pos. */
+static void susp_set(sl_swim *s, uint32_t pos, sl__suspicion *sp)
+{
+    for (uint32_t i = 0; i < s->nsusp; i++)
+        if (s->susp[i].pos == pos) {
+            free(s->susp[i].sp);
+            s->susp[i].sp = sp;
+            return;
+        }
+    free(sp);
 }
 
 /* Moves member m into state st at now_ms, keeping the live count and the
@@ -52,8 +69,6 @@ static void set_state(sl_swim *s, sl__member *m, sl_member_state st, uint64_t no
     bool was_live = sl__member_is_live(m), live = st == SL_MEMBER_ALIVE || st == SL_MEMBER_SUSPECT;
     if (m->state == SL_MEMBER_SUSPECT && st != SL_MEMBER_SUSPECT) {
         susp_list_remove(s, sl__member_pos(s, m));
-        free(m->susp);
-        m->susp = NULL;
     }
     if (st == SL_MEMBER_SUSPECT && m->state != SL_MEMBER_SUSPECT)
         susp_list_add(s, sl__member_pos(s, m));
@@ -78,7 +93,7 @@ static char *copy_name(char *buf, const char *s, uint32_t len)
 
 static bool is_self(const sl_swim *s, const char *name, uint32_t len)
 {
-    return strncmp(s->m[0].name, name, len) == 0 && s->m[0].name[len] == 0;
+    return s->m[0].name_len == len && memcmp(sl__member_name(&s->m[0]), name, len) == 0;
 }
 
 void sl__refute(sl_swim *s, sl_incarnation seen, uint64_t now_ms)
@@ -104,7 +119,7 @@ static void on_death_news_about_self(sl_swim *s, const sl_msg *msg, uint64_t now
         sl__refute(s, msg->inc, now_ms);
     } else {
         sl__drop(s, SL_DROP_STALE);
-        if (!s->m[0].bcast)
+        if (!s->m[0].bq)
             sl__broadcast_member(s, &s->m[0], NULL);
     }
 }
@@ -119,7 +134,7 @@ static void report_conflict(sl_swim *s, sl__member *m, const sl_addr *other)
     if (!s->cb.event)
         return;
     sl_swim_event ev = {.type = SL_EVENT_CONFLICT,
-                        .name = m->name,
+                        .name = sl__member_name(m),
                         .addr = m->addr,
                         .other_addr = *other,
                         .inc = m->inc,
@@ -169,7 +184,7 @@ void sl__on_alive(sl_swim *s, const sl_msg *msg, uint64_t now_ms, bool quiet)
         m->state = SL_MEMBER_DEAD; /* set_state below counts it as new life */
         m->addr = msg->addr;
         m->inc = msg->inc;
-        sl__member_set_meta(m, msg->meta, msg->meta_len);
+        sl__member_set_meta(s, m, msg->meta, msg->meta_len);
         set_state(s, m, SL_MEMBER_ALIVE, now_ms);
         sl__emit(s, SL_EVENT_JOINED, m, NULL);
         if (!quiet)
@@ -186,7 +201,7 @@ void sl__on_alive(sl_swim *s, const sl_msg *msg, uint64_t now_ms, bool quiet)
         return;
     }
     sl_member_state old = (sl_member_state)m->state;
-    int meta_changed = sl__member_set_meta(m, msg->meta, msg->meta_len);
+    int meta_changed = sl__member_set_meta(s, m, msg->meta, msg->meta_len);
     m->addr = msg->addr;
     m->inc = msg->inc;
     set_state(s, m, SL_MEMBER_ALIVE, now_ms);
@@ -214,7 +229,8 @@ void sl__on_suspect(sl_swim *s, const sl_msg *msg, uint64_t now_ms)
     uint64_t from_hash = sl__name_hash(msg->from, msg->from_len);
     if (m->state == SL_MEMBER_SUSPECT && sl_incarnation_cmp(msg->inc, m->inc) == 0) {
         /* Another member suspects it independently: that confirms. */
-        if (m->susp && sl__suspicion_confirm(m->susp, from_hash))
+        sl__suspicion *sp = sl__member_susp(s, sl__member_pos(s, m));
+        if (sp && sl__suspicion_confirm(sp, from_hash))
             sl__broadcast_member(s, m, from);
         else
             sl__drop(s, SL_DROP_STALE);
@@ -222,8 +238,11 @@ void sl__on_suspect(sl_swim *s, const sl_msg *msg, uint64_t now_ms)
     }
     m->inc = msg->inc;
     set_state(s, m, SL_MEMBER_SUSPECT, now_ms);
-    free(m->susp); /* a suspicion of an older incarnation, if it was suspect */
-    m->susp = sl__suspicion_new(s, now_ms, from_hash);
+    /* Replaces a suspicion of an older incarnation, if it was suspect. */
+    sl__suspicion *sp = sl__suspicion_new(s, now_ms, from_hash);
+    if (!sp)
+        s->stats.alloc_failures++;
+    susp_set(s, sl__member_pos(s, m), sp);
     sl__emit(s, SL_EVENT_SUSPECT, m, from);
     sl__broadcast_member(s, m, from);
 }
@@ -249,14 +268,14 @@ void sl__on_dead(sl_swim *s, const sl_msg *msg, uint64_t now_ms)
         copy_name(from, msg->from, msg->from_len);
     m->inc = msg->inc;
     set_state(s, m, leave ? SL_MEMBER_LEFT : SL_MEMBER_DEAD, now_ms);
-    sl__emit(s, leave ? SL_EVENT_LEFT : SL_EVENT_FAILED, m, leave ? m->name : from);
+    sl__emit(s, leave ? SL_EVENT_LEFT : SL_EVENT_FAILED, m, leave ? sl__member_name(m) : from);
     sl__broadcast_member(s, m, leave ? NULL : from);
 }
 
 void sl__declare_dead(sl_swim *s, sl__member *m, uint64_t now_ms)
 {
     set_state(s, m, SL_MEMBER_DEAD, now_ms);
-    sl__emit(s, SL_EVENT_FAILED, m, s->m[0].name);
+    sl__emit(s, SL_EVENT_FAILED, m, sl__member_name(&s->m[0]));
     sl__broadcast_member(s, m, NULL);
 }
 
@@ -277,7 +296,7 @@ static void remember_forgotten(sl_swim *s, const sl__member *m, uint64_t now_ms)
         s->forgotten_cap = cap;
     }
     sl__forgotten *f = &s->forgotten[s->nforgotten++];
-    f->hash = sl__name_hash(m->name, strlen(m->name));
+    f->hash = sl__name_hash(sl__member_name(m), m->name_len);
     f->inc = m->inc;
     f->until_ms = now_ms + s->t.reap_ms;
 }

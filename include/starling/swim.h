@@ -101,6 +101,8 @@ typedef struct sl_swim_stats {
     uint64_t refutes;            /* times we raised our incarnation to refute */
     uint64_t pushpull_merged;    /* push-pull states merged */
     uint64_t broadcasts_refused; /* updates too large to ever fit a packet */
+    uint64_t broadcasts_dropped; /* queued updates dropped when the queue was full */
+    uint64_t alloc_failures;     /* allocations that failed: news lost, view incomplete */
     uint64_t events[SL_EVENT__COUNT];
     uint64_t drops[SL_DROP__COUNT];
 } sl_swim_stats;
