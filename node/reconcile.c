@@ -129,31 +129,53 @@ static void handoff_forget(sl__runtime *rt, const char *service, uint32_t replic
         *h = rt->ho[--rt->nho];
 }
 
-/* Returns true when replica `replica` of service may stop here now. */
-static bool may_give_up(sl__runtime *rt, const char *service, uint32_t replica,
-                        const char *successor, uint64_t now)
+static sl__handoff *handoff_begin(sl__runtime *rt, const char *service, uint32_t replica,
+                                  const char *successor, uint64_t now)
+{
+    sl__handoff *h = handoff_find(rt, service, replica);
+    if (h)
+        return h;
+    if (rt->nho == rt->ho_cap) {
+        size_t cap = rt->ho_cap ? rt->ho_cap * 2 : 8;
+        sl__handoff *p = realloc(rt->ho, cap * sizeof *p);
+        if (!p)
+            return NULL;
+        rt->ho = p;
+        rt->ho_cap = cap;
+    }
+    h = &rt->ho[rt->nho++];
+    memset(h, 0, sizeof *h);
+    snprintf(h->service, sizeof h->service, "%s", service);
+    h->replica = replica;
+    h->since_ms = now;
+    sl__info("replica %s/%u now belongs to %s: keeping it until %s runs it", service, replica,
+             successor, successor);
+    return h;
+}
+
+static bool successor_runs(sl__runtime *rt, const char *service, uint32_t replica,
+                           const char *successor)
 {
     const sl_report *r = sl_reports_find(rt->rep, successor, service);
     for (uint32_t i = 0; r && i < r->n; i++)
         if (r->replicas[i].replica == replica && r->replicas[i].status == SL_REPLICA_RUNNING)
             return true;
-    sl__handoff *h = handoff_find(rt, service, replica);
-    if (!h) {
-        if (rt->nho == rt->ho_cap) {
-            size_t cap = rt->ho_cap ? rt->ho_cap * 2 : 8;
-            sl__handoff *p = realloc(rt->ho, cap * sizeof *p);
-            if (!p)
-                return true;
-            rt->ho = p;
-            rt->ho_cap = cap;
-        }
-        h = &rt->ho[rt->nho++];
-        snprintf(h->service, sizeof h->service, "%s", service);
-        h->replica = replica;
-        h->since_ms = now;
-        sl__info("replica %s/%u now belongs to %s: keeping it until %s runs it", service, replica,
-                 successor, successor);
-    }
+    return false;
+}
+
+/* Returns true when replica `replica` of service may stop here now: its
+ * successor has reported it running for SL__HANDOFF_LINGER_MS, or handoff_ms
+ * has passed without that. */
+static bool may_give_up(sl__runtime *rt, const char *service, uint32_t replica,
+                        const char *successor, uint64_t now)
+{
+    sl__handoff *h = handoff_begin(rt, service, replica, successor, now);
+    if (!h)
+        return true;
+    if (!h->successor_running_ms && successor_runs(rt, service, replica, successor))
+        h->successor_running_ms = now;
+    if (h->successor_running_ms && now - h->successor_running_ms >= SL__HANDOFF_LINGER_MS)
+        return true;
     if (now - h->since_ms >= rt->cfg.handoff_ms) {
         sl__warn("replica %s/%u: %s did not report it running within %u ms; stopping it here",
                  service, replica, successor, rt->cfg.handoff_ms);

@@ -11,7 +11,13 @@ typedef struct sl__handoff {
     char service[SL_SVC_NAME_MAX + 1];
     uint32_t replica;
     uint64_t since_ms;
+    uint64_t successor_running_ms; /* when we first saw it running, or 0 */
 } sl__handoff;
+
+/* After the successor reports a replica running, the old owner keeps its
+ * copy this much longer, so that the successor's report reaches the other
+ * members before ours saying we stopped (both spread by gossip). */
+#define SL__HANDOFF_LINGER_MS 2000
 
 struct sl__runtime {
     uv_loop_t *loop;

@@ -138,4 +138,23 @@ check "concurrent deploys: every agent holds the same spec" wait_until 20 same_s
 n=$(spec_of a1)
 check "concurrent deploys: the winner's $n replicas run" wait_until 30 all_answer "$obs" dup "$n"
 
+# Drain an agent that hosts a replica of api: it hands it over (make before
+# break) and ends up running nothing, while api stays at two.
+on_node() { where_rows "$obs" api | awk '{ print $2 }' | grep -qx "$1"; }
+drained=$(where_rows "$obs" api | awk '$3 == "running" { print $2; exit }')
+"$STARLING" drain --rpc "$(rpc_of "$drained")" >"$CL_DIR/drain.out" 2>&1 &
+drain_pid=$!
+low=2
+while kill -0 "$drain_pid" 2>/dev/null; do
+    c=$(running_count "$obs" api)
+    [ "$c" -lt "$low" ] && low=$c
+    sleep 0.2
+done
+wait "$drain_pid"
+check "drain $drained: the command ends once it runs nothing" test $? -eq 0
+check "drain: never fewer than 2 api replicas running (lowest seen: $low)" test "$low" -ge 2
+not_on_node() { ! on_node "$1"; }
+check "drain: no replica is left on $drained" wait_until 20 not_on_node "$drained"
+check "drain: 2 api replicas answer" wait_until 20 all_answer "$obs" api 2
+
 cl_finish
