@@ -19,12 +19,20 @@
 #include "starling/error.h"
 #include "swim_internal.h"
 
-/* Upper bound of one encoded member: name, addr, incarnation, state, meta. */
-#define MEMBER_MAX_BYTES (SL_SWIM_NAME_MAX + SL_SWIM_META_MAX + 48)
+/* Upper bound of one encoded member besides its name and metadata: array,
+ * string and bin headers, addr, incarnation, state. */
+#define MEMBER_OVERHEAD_BYTES 48
 
 int sl_swim_encode_state(sl_swim *s, bool join, uint8_t **out, size_t *len)
 {
-    size_t cap = 1 + 16 + SL_SWIM_CLUSTER_MAX + SL_SWIM_NAME_MAX + (size_t)s->nm * MEMBER_MAX_BYTES;
+    /* Sized for these members, not the worst case: in the simulator's join
+     * storm thousands of states are in flight at once. */
+    size_t cap = 1 + 16 + SL_SWIM_CLUSTER_MAX + SL_SWIM_NAME_MAX;
+    for (uint32_t i = 0; i < s->nm; i++) {
+        uint16_t meta_len;
+        sl__member_meta(s, &s->m[i], &meta_len);
+        cap += s->m[i].name_len + meta_len + MEMBER_OVERHEAD_BYTES;
+    }
     uint8_t *user = NULL;
     size_t user_len = 0;
     if (s->cb.user_state && s->cb.user_state(s->cb.ud, &user, &user_len) != 0) {
