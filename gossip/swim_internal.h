@@ -13,8 +13,8 @@
 #include "starling/wire.h"
 
 #define SL__NO_INDEX UINT32_MAX
-#define SL__BCAST_QUEUE_MAX UINT32_MAX /* queued updates kept at most */
-#define SL__BCAST_BUCKETS 64           /* transmit counts tracked; limits are capped below this */
+#define SL__BCAST_QUEUE_MAX 1024 /* queued updates kept at most (see bound()) */
+#define SL__BCAST_BUCKETS 64     /* transmit counts tracked; limits are capped below this */
 
 /* One queued update. Lives in a doubly linked list per transmit count
  * (bucket), newest first, so picking "least sent, newest first" is O(1). */
