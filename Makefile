@@ -49,6 +49,9 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .PHONY: all build deps test bench demo clean format check-sansio
 
+# Keep the object files of tests and benchmarks between runs.
+.SECONDARY:
+
 # Every entry point installs what is missing first, then re-enters make so
 # that pkg-config's answers are read after the install.
 all: deps
