@@ -116,7 +116,7 @@ sl_sim_verdict sl_sim_check(const sl_sim_run *r, const sl_sim_expect *e)
 
 bool sl_sim_invariants_ok(const sl_sim_run *r)
 {
-    return sl_sim_track_ghosts(r->track) == 0 && r->verify_bad == 0;
+    return sl_sim_track_ghosts(r->track) == 0 && r->verify_bad == 0 && r->alloc_failures == 0;
 }
 
 bool sl_sim_run_ok(const sl_sim_run *r)
@@ -247,6 +247,12 @@ static json_t *json_verdict(const sl_sim_run *r, json_t **invariants)
     if (r->verify_bad) {
         snprintf(msg, sizeof msg, "%llu views differ from their events, e.g. %s",
                  (unsigned long long)r->verify_bad, r->verify_msg);
+        json_array_append_new(viol, json_string(msg));
+    }
+    if (r->alloc_failures) {
+        snprintf(msg, sizeof msg,
+                 "%llu allocations failed in the cores: out of memory, views incomplete",
+                 (unsigned long long)r->alloc_failures);
         json_array_append_new(viol, json_string(msg));
     }
     json_object_set_new(inv, "ok", json_boolean(sl_sim_invariants_ok(r)));

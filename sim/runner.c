@@ -258,6 +258,11 @@ int sl_sim_execute(const sl_sim_scenario *sc, uint64_t seed, const sl_sim_hooks 
     }
     free(c.live);
     r->verify_bad = sl_sim_track_verify(r->track, r->w, r->verify_msg, sizeof r->verify_msg);
+    for (int i = 0; i < sl_world_size(r->w); i++) { /* a core short of memory lost news */
+        const sl_swim *core = sl_world_core(r->w, i);
+        if (core)
+            r->alloc_failures += sl_swim_get_stats(core)->alloc_failures;
+    }
     *out = r;
     return 0;
 oom:

@@ -36,6 +36,7 @@ typedef struct sl_sim_run {
     uint64_t verify_bad;      /* (observer, member) pairs where events and cores disagree */
     char verify_msg[256];     /* the first of them */
     uint64_t skipped_actions; /* actions on nodes in the wrong state (crash a crashed node) */
+    uint64_t alloc_failures;  /* allocations the live cores saw fail: the run is invalid */
 } sl_sim_run;
 
 /* What the caller wants to see while the run goes. */
