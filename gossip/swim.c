@@ -234,7 +234,6 @@ void sl_swim_free(sl_swim *s)
     sl__bcast_clear(s);
     sl__members_free(s);
     free(s->forgotten);
-    free(s->order);
     free(s->pkt);
     free(s);
 }
@@ -281,26 +280,32 @@ static bool is_dead(const sl_swim *s, const sl__member *m, uint64_t now_ms)
     return m->state == SL_MEMBER_DEAD;
 }
 
-/* Reshuffles the probe order: every member position but ours, in a random
- * permutation (Fisher-Yates). */
+static uint32_t gcd32(uint32_t a, uint32_t b)
+{
+    while (b) {
+        uint32_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* Starts a new probe round: every member position but ours, in the order
+ * 1 + (start + i * stride) mod n for i < n, with a random start and a random
+ * stride coprime with n, so that each position comes exactly once. A
+ * permutation array would cost 4 bytes per member on every node. */
 static int reshuffle(sl_swim *s)
 {
-    if (s->nm - 1 > s->norder || !s->order) {
-        uint32_t *o = realloc(s->order, (size_t)s->nm * sizeof *o);
-        if (!o)
-            return SL_ENOMEM;
-        s->order = o;
-    }
-    s->norder = s->nm - 1;
-    for (uint32_t i = 0; i < s->norder; i++)
-        s->order[i] = i + 1;
-    for (uint32_t i = s->norder; i > 1; i--) {
-        uint32_t j = (uint32_t)sl_rng_below(&s->rng, i);
-        uint32_t tmp = s->order[i - 1];
-        s->order[i - 1] = s->order[j];
-        s->order[j] = tmp;
-    }
+    uint32_t n = s->nm - 1;
+    s->norder = n;
     s->order_pos = 0;
+    if (n == 0)
+        return 0;
+    s->order_start = (uint32_t)sl_rng_below(&s->rng, n);
+    uint32_t c = n > 1 ? 1 + (uint32_t)sl_rng_below(&s->rng, n - 1) : 1;
+    while (gcd32(c, n) != 1)
+        c = c % (n - 1) + 1; /* 1..n-1; 1 is coprime, so this ends */
+    s->order_stride = c;
     return 0;
 }
 
@@ -309,7 +314,9 @@ static uint32_t next_probe_target(sl_swim *s)
 {
     for (int round = 0; round < 2; round++) {
         while (s->order_pos < s->norder) {
-            uint32_t p = s->order[s->order_pos++];
+            uint32_t p =
+                1 + (uint32_t)((s->order_start + (uint64_t)s->order_pos++ * s->order_stride) %
+                               s->norder);
             if (p < s->nm && p != 0 && sl__member_is_live(&s->m[p]))
                 return p;
         }

@@ -125,9 +125,9 @@ struct sl_swim {
     sl__forgotten *forgotten;
     uint32_t nforgotten, forgotten_cap;
 
-    /* Probing: a shuffled round-robin order of member positions. */
-    uint32_t *order;
-    uint32_t norder, order_pos;
+    /* Probing: a shuffled round-robin order of member positions, the
+     * permutation 1 + (order_start + i * order_stride) mod norder. */
+    uint32_t norder, order_pos, order_start, order_stride;
     uint32_t seq;
     struct {
         bool active, acked, indirect_sent;
