@@ -5,7 +5,7 @@
 # until every replica runs again on live agents, as one surviving peer sees
 # it (the victim declared dead and the sum of running replicas back to 3*S);
 # count the replica processes started meanwhile (churn); restart the victim
-# and let the cluster settle. Prints the median and the spread, and the line
+# and wait until the cluster has settled (every hand-off done). Prints the median and the spread, and the line
 # for BENCHMARKS.md. Loopback only; every process is stopped by its PID.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
@@ -56,6 +56,13 @@ alive_count() { "$STARLING" members --rpc "$(rpc 1)" --status alive | tail -n +2
 is_dead() { "$STARLING" members --rpc "$(rpc 1)" --status dead | awk -v n="a$1" '$1 == n' | grep -q .; }
 healed() { is_dead "$1" && all_running; }
 starts() { cat "$DIR"/a*.log | grep -c 'starting on port'; }
+settled() {
+    local i n=0
+    for i in $(seq 1 "$N"); do
+        n=$((n + $("$STARLING" ps --rpc "$(rpc "$i")" | tail -n +2 | wc -l)))
+    done
+    [ "$n" -eq $((3 * S)) ]
+}
 hosts_replicas() { [ "$("$STARLING" ps --rpc "$(rpc "$1")" | tail -n +2 | wc -l)" -gt 0 ]; }
 
 echo "[heal] $N agents ($PROFILE profile) on $NET.1-$N, $S services x 3 replicas"
@@ -97,7 +104,9 @@ for r in $(seq 1 "$ROUNDS"); do
     start "$victim"
     until_true 60 bash -c "[ \$($STARLING members --rpc $(rpc 1) --status alive | tail -n +2 | wc -l) -eq $N ]"
     until_true 60 all_running
-    sleep 5 # let hand-offs back to the restarted agent finish before the next round
+    # Settled: hand-offs back to the restarted agent are over, and every
+    # agent together runs exactly 3*S replicas (no old copy left).
+    until_true 90 settled || echo "[heal] warning: not settled after 90 s" >&2
 done
 
 median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
