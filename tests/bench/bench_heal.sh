@@ -5,8 +5,8 @@
 # until every replica runs again on live agents, as one surviving peer sees
 # it (the victim declared dead and the sum of running replicas back to 3*S);
 # count the replica processes started meanwhile (churn); restart the victim
-# and wait until the cluster has settled (every hand-off done). Prints the median and the spread, and the line
-# for BENCHMARKS.md. Loopback only; every process is stopped by its PID.
+# and wait until the cluster has settled (every hand-off done). Prints the
+# median and the spread. Loopback only; every process is stopped by its PID.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 BUILD=${BUILD:-build}
