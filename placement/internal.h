@@ -27,4 +27,10 @@ uint64_t sl__placement_log2_q32(uint64_t x);
  * Lower is better. */
 uint64_t sl__placement_score(uint64_t replica_key, uint64_t node_hash, uint32_t w);
 
+/* Returns the same score as sl__placement_score() when it is below limit;
+ * otherwise returns UINT64_MAX or that score (both >= limit). Cheaper than
+ * sl__placement_score() when the score is far from the limit. */
+uint64_t sl__placement_score_below(uint64_t replica_key, uint64_t node_hash, uint32_t w,
+                                   uint64_t limit);
+
 #endif

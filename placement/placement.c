@@ -550,7 +550,8 @@ static void build_candidates(ctx *c, uint32_t r)
         if (!fits_static(p, s))
             continue;
         fitting++;
-        uint64_t sc = sl__placement_score(q->key, p->hash, p->weight);
+        uint64_t limit = k == CAND_MAX ? cs[k - 1] : UINT64_MAX;
+        uint64_t sc = sl__placement_score_below(q->key, p->hash, p->weight, limit);
         if (k == CAND_MAX && sc >= cs[k - 1])
             continue; /* equal scores keep the lower index, already in */
         size_t j = k < CAND_MAX ? k++ : k - 1;
@@ -610,7 +611,8 @@ static int32_t scan_all(ctx *c, uint32_t r, bool zones, uint64_t *score)
         zc = zones ? zc : 0;
         if (zc > best_zc)
             continue;
-        uint64_t sc = sl__placement_score(q->key, p->hash, p->weight);
+        uint64_t limit = zc == best_zc ? best_sc : UINT64_MAX;
+        uint64_t sc = sl__placement_score_below(q->key, p->hash, p->weight, limit);
         if (zc < best_zc || sc < best_sc) {
             best = (int32_t)n;
             best_zc = zc;
@@ -656,8 +658,10 @@ static int32_t best_in_zone(ctx *c, uint32_t r, uint32_t z, uint64_t *score)
         if (p->zone != z || !fits_static(p, s) || !fits_now(p, s))
             continue;
         siblings_at(c, s, n, &used);
-        uint64_t sc = sl__placement_score(q->key, p->hash, p->weight);
-        if (!used && sc < best_sc) {
+        if (used)
+            continue;
+        uint64_t sc = sl__placement_score_below(q->key, p->hash, p->weight, best_sc);
+        if (sc < best_sc) {
             best = (int32_t)n;
             best_sc = sc;
         }

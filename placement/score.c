@@ -35,8 +35,19 @@
  *   weight (at most 65535), an integer division: -log2(u) < 54, so the
  *   shifted value stays under 2^54 and nothing overflows.
  *
+ * - Most scores are only compared with a threshold (is this member among a
+ *   replica's best few?), so sl__placement_score_below() bounds the score from
+ *   below with the integer part of the log, then with its first 4
+ *   fractional bits (the later squarings only set lower bits), and stops as
+ *   soon as the bound is not below the threshold; otherwise it finishes the
+ *   same computation, so its scores are bit for bit those of
+ *   sl__placement_score(). In a large cluster most (replica, member) pairs
+ *   stop after at most 4 of the 32 squarings.
+ *
  * Ties (equal scores) are left to the caller, who breaks them by the
  * canonical (name) order of the nodes. */
+#include <stdbool.h>
+
 #include "internal.h"
 
 #define FNV_OFFSET 0xcbf29ce484222325ull
@@ -68,32 +79,82 @@ uint64_t sl__placement_replica_key(uint64_t service_hash, uint32_t index)
     return sl__placement_mix(service_hash + GOLDEN * ((uint64_t)index + 1));
 }
 
+/* The first steps of the log: sets *n to the position of x's top bit
+ * (x >= 1) and returns the mantissa as Q1.31 in [2^31, 2^32). */
+static uint64_t log2_start(uint64_t x, unsigned *n)
+{
+    unsigned t = 0; /* by binary search */
+    for (unsigned step = 32; step; step >>= 1)
+        if (x >> (t + step))
+            t += step;
+    *n = t;
+    return t >= 31 ? x >> (t - 31) : x << (31 - t);
+}
+
+/* Computes the fractional bits hi-1 down to lo of the log from the mantissa
+ * *m, ORs them into *r and leaves *m ready for the next ones. */
+static void log2_bits(uint64_t *m, uint64_t *r, int hi, int lo)
+{
+    for (int bit = hi - 1; bit >= lo; bit--) {
+        *m = (*m * *m) >> 31; /* m < 2^32, so m * m < 2^64 */
+        if (*m >= (1ull << 32)) {
+            *m >>= 1;
+            *r |= 1ull << bit;
+        }
+    }
+}
+
 uint64_t sl__placement_log2_q32(uint64_t x)
 {
     if (x == 0)
         return 0;
-    unsigned n = 0; /* position of the top bit, by binary search */
-    for (unsigned step = 32; step; step >>= 1)
-        if (x >> (n + step))
-            n += step;
-    /* The mantissa as Q1.31 in [2^31, 2^32). */
-    uint64_t m = n >= 31 ? x >> (n - 31) : x << (31 - n);
+    unsigned n;
+    uint64_t m = log2_start(x, &n);
     uint64_t r = (uint64_t)n << 32;
-    for (int bit = 31; bit >= 0; bit--) {
-        m = (m * m) >> 31; /* m < 2^32, so m * m < 2^64 */
-        if (m >= (1ull << 32)) {
-            m >>= 1;
-            r |= 1ull << bit;
-        }
-    }
+    log2_bits(&m, &r, 32, 0);
     return r;
+}
+
+static uint64_t pair_x(uint64_t replica_key, uint64_t node_hash)
+{
+    uint64_t h = sl__placement_mix(replica_key ^ (node_hash * GOLDEN));
+    h = sl__placement_mix(h ^ node_hash);
+    return (h >> 11) + 1; /* 1 .. 2^53 */
+}
+
+static uint64_t score_of_log(uint64_t log2x, uint32_t w)
+{
+    uint64_t e = (53ull << 32) - log2x;
+    return (e << 16) / (w ? w : 1);
 }
 
 uint64_t sl__placement_score(uint64_t replica_key, uint64_t node_hash, uint32_t w)
 {
-    uint64_t h = sl__placement_mix(replica_key ^ (node_hash * GOLDEN));
-    h = sl__placement_mix(h ^ node_hash);
-    uint64_t x = (h >> 11) + 1; /* 1 .. 2^53 */
-    uint64_t e = (53ull << 32) - sl__placement_log2_q32(x);
-    return (e << 16) / (w ? w : 1);
+    return score_of_log(sl__placement_log2_q32(pair_x(replica_key, node_hash)), w);
+}
+
+/* Whether the score is certainly not below limit, knowing the log's bits
+ * down to `known` (r): the later iterations only set lower bits, so
+ * r <= log2(x) <= r + 2^known - 1, and log2(x) <= 53. */
+static bool not_below(uint64_t r, int known, uint32_t w, uint64_t limit)
+{
+    uint64_t hi = r + (1ull << known) - 1;
+    if (hi > 53ull << 32)
+        hi = 53ull << 32;
+    return score_of_log(hi, w) >= limit;
+}
+
+uint64_t sl__placement_score_below(uint64_t replica_key, uint64_t node_hash, uint32_t w,
+                                   uint64_t limit)
+{
+    unsigned n;
+    uint64_t m = log2_start(pair_x(replica_key, node_hash), &n);
+    uint64_t r = (uint64_t)n << 32;
+    if (not_below(r, 32, w, limit))
+        return UINT64_MAX;
+    log2_bits(&m, &r, 32, 28);
+    if (not_below(r, 28, w, limit))
+        return UINT64_MAX;
+    log2_bits(&m, &r, 28, 0);
+    return score_of_log(r, w);
 }

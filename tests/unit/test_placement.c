@@ -458,6 +458,26 @@ static void test_hash_golden(void **state)
     assert_true(sc == PL_GOLDEN_SCORE);
 }
 
+/* The thresholded score is the score whenever it is below the threshold. */
+static void test_score_below(void **state)
+{
+    (void)state;
+    sl_rng r;
+    sl_rng_seed(&r, 7);
+    for (int i = 0; i < 200000; i++) {
+        uint64_t key = sl_rng_next(&r), node = sl_rng_next(&r);
+        uint32_t w = 1 + (uint32_t)sl_rng_below(&r, i % 2 ? 4 : SL_PLACEMENT_WEIGHT_MAX);
+        uint64_t sc = sl__placement_score(key, node, w);
+        uint64_t limit =
+            i % 3 == 0 ? UINT64_MAX : sc + (sl_rng_next(&r) >> (i % 64)) - (1ull << 40);
+        uint64_t b = sl__placement_score_below(key, node, w, limit);
+        if (sc < limit)
+            assert_true(b == sc);
+        else
+            assert_true(b >= limit && (b == sc || b == UINT64_MAX));
+    }
+}
+
 /* Each member wins its weight's share of replicas (unbounded, 1 replica). */
 static void test_weighted_share(void **state)
 {
@@ -664,10 +684,11 @@ static void test_random_moves(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_log2_fixed_point),       cmocka_unit_test(test_hash_golden),
-        cmocka_unit_test(test_weighted_share),         cmocka_unit_test(test_small_zones),
-        cmocka_unit_test(test_draining_and_resources), cmocka_unit_test(test_invalid_inputs),
-        cmocka_unit_test(test_random_properties),      cmocka_unit_test(test_random_moves),
+        cmocka_unit_test(test_log2_fixed_point), cmocka_unit_test(test_hash_golden),
+        cmocka_unit_test(test_score_below),      cmocka_unit_test(test_weighted_share),
+        cmocka_unit_test(test_small_zones),      cmocka_unit_test(test_draining_and_resources),
+        cmocka_unit_test(test_invalid_inputs),   cmocka_unit_test(test_random_properties),
+        cmocka_unit_test(test_random_moves),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
