@@ -63,6 +63,17 @@ sl__member *sl__member_find(const sl_swim *s, const char *name, size_t len)
     }
 }
 
+void sl__member_prefetch(const sl_swim *s, const char *name, size_t len, int stage)
+{
+    uint32_t h = (uint32_t)sl__name_hash(name, len);
+    const uint32_t *slot = &s->index[h & s->index_mask];
+    if (stage == 0) {
+        __builtin_prefetch(slot);
+    } else if ((*slot & 0xff000000u) == (h & 0xff000000u)) {
+        __builtin_prefetch(&s->m[(*slot & POS_MASK) - 1]);
+    }
+}
+
 static void index_insert(sl_swim *s, uint32_t h, uint32_t pos)
 {
     for (uint32_t i = h & s->index_mask;; i = (i + 1) & s->index_mask)

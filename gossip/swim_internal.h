@@ -171,6 +171,9 @@ static inline const uint8_t *sl__member_meta(const sl_swim *s, const sl__member 
 /* The suspicion of the member at pos, or NULL. */
 sl__suspicion *sl__member_susp(const sl_swim *s, uint32_t pos);
 sl__member *sl__member_find(const sl_swim *s, const char *name, size_t len);
+/* A hint that name will be looked up soon: stage 0 fetches its index slot,
+ * stage 1 (once that slot is likely cached) the member it points to. */
+void sl__member_prefetch(const sl_swim *s, const char *name, size_t len, int stage);
 sl__member *sl__member_add(sl_swim *s, const char *name, size_t len);
 void sl__member_remove(sl_swim *s, sl__member *m);
 /* Returns 1 if the metadata changed, 0 if not, SL_ENOMEM. */
