@@ -4,12 +4,12 @@
  * Dense, because the prober, the gossip fan-out and the push-pull encoder all
  * walk or sample the members, and because every simulated node holds the
  * whole table: a compact array is both the fastest and the smallest layout.
- * A member is 64 bytes (swim_internal.h): names of up to SL__NAME_INLINE
+ * A member is 56 bytes (swim_internal.h): names of up to SL__NAME_INLINE
  * bytes are stored in the record, metadata is interned per core (members
  * with the same blob, most of them in a zoned cluster, share one refcounted
- * copy), and the rarely used suspicion and queued update live in side
- * tables. The array grows by 1/8 per step (large blocks are remapped, not
- * copied), so that its slack stays small.
+ * copy), an IPv4 address is inline (IPv6 ones live in a side table), and
+ * the rarely used suspicion and queued update live in side tables. The array grows by 1/8 per step
+ * (large blocks are remapped, not copied), so that its slack stays small.
  *
  * An index slot holds the position (24 bits) and 8 more bits of the name's
  * hash, so a lookup reads the member only when those match: one cache miss
@@ -27,6 +27,8 @@
 #include "swim_internal.h"
 
 #define POS_MASK 0xffffffu
+
+_Static_assert(sizeof(sl__member) <= 56, "a member is at most 56 bytes (swim_internal.h)");
 
 uint64_t sl__name_hash(const char *name, size_t len)
 {
@@ -166,6 +168,48 @@ static void index_repoint(sl_swim *s, uint32_t h, uint32_t from, uint32_t to)
 
 static void meta_unref(sl_swim *s, uint32_t id);
 
+static void addr6_release(sl_swim *s, sl__member *m)
+{
+    if (m->family != SL_ADDR_V6)
+        return;
+    memcpy(s->addr6[m->ip], &s->addr6_free, sizeof s->addr6_free);
+    s->addr6_free = m->ip + 1;
+    m->family = 0;
+}
+
+int sl__member_set_addr(sl_swim *s, sl__member *m, const sl_addr *a)
+{
+    if (a->family != SL_ADDR_V6) {
+        addr6_release(s, m);
+        memcpy(&m->ip, a->ip, 4);
+    } else if (m->family != SL_ADDR_V6) {
+        uint32_t slot;
+        if (s->addr6_free) {
+            slot = s->addr6_free - 1;
+            memcpy(&s->addr6_free, s->addr6[slot], sizeof s->addr6_free);
+        } else {
+            if (s->naddr6 == s->addr6_cap) {
+                uint32_t cap = s->addr6_cap ? s->addr6_cap * 2 : 8;
+                uint8_t(*t)[16] = realloc(s->addr6, (size_t)cap * sizeof *t);
+                if (!t) {
+                    s->stats.alloc_failures++;
+                    return SL_ENOMEM;
+                }
+                s->addr6 = t;
+                s->addr6_cap = cap;
+            }
+            slot = s->naddr6++;
+        }
+        memcpy(s->addr6[slot], a->ip, 16);
+        m->ip = slot;
+    } else {
+        memcpy(s->addr6[m->ip], a->ip, 16);
+    }
+    m->family = a->family;
+    m->port = a->port;
+    return 0;
+}
+
 void sl__member_remove(sl_swim *s, sl__member *m)
 {
     uint32_t pos = sl__member_pos(s, m);
@@ -175,6 +219,7 @@ void sl__member_remove(sl_swim *s, sl__member *m)
     if (m->name_len > SL__NAME_INLINE)
         free((char *)sl__member_name(m));
     meta_unref(s, m->meta);
+    addr6_release(s, m);
     for (uint32_t i = 0; i < s->nsusp; i++)
         if (s->susp[i].pos == pos) {
             free(s->susp[i].sp);
@@ -323,6 +368,7 @@ void sl__members_free(sl_swim *s)
         free(s->metas[i]);
     for (uint32_t i = 0; i < s->nsusp; i++)
         free(s->susp[i].sp);
+    free(s->addr6);
     free(s->metas);
     free(s->meta_free);
     free(s->meta_index);

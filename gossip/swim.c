@@ -106,7 +106,7 @@ void sl__emit(sl_swim *s, sl_swim_event_type type, const sl__member *m, const ch
         return;
     sl_swim_event ev = {.type = type,
                         .name = sl__member_name(m),
-                        .addr = m->addr,
+                        .addr = sl__member_addr(s, m),
                         .inc = m->inc,
                         .state = (sl_member_state)m->state,
                         .from = from};
@@ -147,7 +147,7 @@ void sl__broadcast_member(sl_swim *s, sl__member *m, const char *from)
     switch (m->state) {
     case SL_MEMBER_ALIVE:
         msg.type = SL_MSG_ALIVE;
-        msg.addr = m->addr;
+        msg.addr = sl__member_addr(s, m);
         msg.meta = sl__member_meta(s, m, &meta_len);
         msg.meta_len = meta_len;
         break;
@@ -193,11 +193,11 @@ int sl_swim_new(const sl_swim_config *cfg, uint64_t now_ms, sl_swim **out)
     s->index_mask = 15;
     s->pkt = malloc(s->t.max_packet);
     sl__member *self = s->index && s->pkt ? sl__member_add(s, cfg->name, nl) : NULL;
-    if (!self || sl__member_set_meta(s, self, cfg->meta, cfg->meta_len) < 0) {
+    if (!self || sl__member_set_meta(s, self, cfg->meta, cfg->meta_len) < 0 ||
+        sl__member_set_addr(s, self, &cfg->addr) != 0) {
         sl_swim_free(s);
         return SL_ENOMEM;
     }
-    self->addr = cfg->addr;
     self->inc.gen = cfg->generation;
     self->state = SL_MEMBER_ALIVE;
     self->since_ms = now_ms;
@@ -342,7 +342,7 @@ static void send_ping(sl_swim *s, const sl_addr *to, const char *target, uint32_
                    .name_len = (uint32_t)strlen(target),
                    .from = sl__member_name(&s->m[0]),
                    .from_len = s->m[0].name_len,
-                   .addr = s->m[0].addr};
+                   .addr = sl__member_addr(s, &s->m[0])};
     sl_msg sus = {0};
     if (suspect && suspect->state == SL_MEMBER_SUSPECT) {
         sus = (sl_msg){.type = SL_MSG_SUSPECT,
@@ -368,7 +368,7 @@ static void probe_start(sl_swim *s, uint64_t now_ms)
     s->probe.sent_ms = now_ms;
     strcpy(s->probe_name, sl__member_name(m));
     s->stats.probes++;
-    send_ping(s, &m->addr, s->probe_name, s->probe.seq, m);
+    send_ping(s, (const sl_addr[]){sl__member_addr(s, m)}, s->probe_name, s->probe.seq, m);
 }
 
 /* The direct ping went unanswered: ask k other members to try. */
@@ -394,10 +394,10 @@ static void probe_indirect(sl_swim *s, uint64_t now_ms)
                   .seq = s->probe.seq,
                   .name = sl__member_name(target),
                   .name_len = target->name_len,
-                  .addr = target->addr};
+                  .addr = sl__member_addr(s, target)};
     for (uint32_t i = 0; i < n; i++) {
         s->stats.indirect_probes++;
-        send_packet(s, &s->m[chosen[i]].addr, &req, NULL);
+        send_packet(s, (const sl_addr[]){sl__member_addr(s, &s->m[chosen[i]])}, &req, NULL);
     }
 }
 
@@ -565,7 +565,7 @@ static void gossip(sl_swim *s, uint64_t now_ms)
         if (dup)
             continue;
         chosen[n++] = p;
-        send_packet(s, &s->m[p].addr, NULL, NULL);
+        send_packet(s, (const sl_addr[]){sl__member_addr(s, &s->m[p])}, NULL, NULL);
     }
 }
 
@@ -586,12 +586,14 @@ static void pushpull(sl_swim *s, uint64_t now_ms)
         return;
     uint32_t p = random_member(s, is_live, now_ms);
     if (p != SL__NO_INDEX)
-        s->cb.pushpull(s->cb.ud, &s->m[p].addr, sl__member_name(&s->m[p]));
+        s->cb.pushpull(s->cb.ud, (const sl_addr[]){sl__member_addr(s, &s->m[p])},
+                       sl__member_name(&s->m[p]));
     /* Keep reaching for the members we believe dead: if they are only on the
      * other side of a partition, this is how the two sides find each other. */
     uint32_t d = random_member(s, is_dead, now_ms);
     if (d != SL__NO_INDEX)
-        s->cb.pushpull(s->cb.ud, &s->m[d].addr, sl__member_name(&s->m[d]));
+        s->cb.pushpull(s->cb.ud, (const sl_addr[]){sl__member_addr(s, &s->m[d])},
+                       sl__member_name(&s->m[d]));
 }
 
 static void check_suspicions(sl_swim *s, uint64_t now_ms)
@@ -657,7 +659,7 @@ int sl_swim_set_meta(sl_swim *s, const uint8_t *meta, size_t len, uint64_t now_m
     sl_msg a = {.type = SL_MSG_ALIVE,
                 .name = sl__member_name(self),
                 .name_len = self->name_len,
-                .addr = self->addr,
+                .addr = sl__member_addr(s, self),
                 .meta = meta,
                 .meta_len = (uint32_t)len};
     if (sl_wire_put_msg(probe, sizeof probe, &a) + s->hdr_len + 2 * SL_SWIM_NAME_MAX + 40 >
@@ -712,7 +714,7 @@ static void view(const sl_swim *s, const sl__member *m, sl_member_view *out)
 {
     uint16_t meta_len;
     out->name = sl__member_name(m);
-    out->addr = m->addr;
+    out->addr = sl__member_addr(s, m);
     out->inc = m->inc;
     out->state = (sl_member_state)m->state;
     out->meta = sl__member_meta(s, m, &meta_len);

@@ -52,20 +52,24 @@ typedef struct sl__suspicion {
  * is a separate allocation whose pointer is stored in name[] instead. */
 #define SL__NAME_INLINE 16
 
-/* One member: 64 bytes, as every simulated node holds one per member of the
+/* One member: 56 bytes, as every simulated node holds one per member of the
  * cluster (10^8 of them at 10,000 nodes). What few members need lives in
  * side tables: suspicions in sl_swim.susp, queued updates in the broadcast
  * queue's slots (bq), metadata interned per core (meta). */
 typedef struct sl__member {
     sl_incarnation inc;
     uint64_t since_ms; /* when it entered its state */
-    sl_addr addr;
+    /* Its address (sl__member_addr): an IPv4 address inline, an IPv6 one in
+     * the side table sl_swim.addr6, where ip is its slot. */
+    uint32_t ip;    /* IPv4 bytes in network order, or the IPv6 slot */
+    uint16_t port;  /* host byte order */
+    uint8_t family; /* SL_ADDR_V4, SL_ADDR_V6 or 0 */
+    uint8_t conflict_reported;
     uint32_t meta;                  /* interned metadata id (sl_swim.metas), 0 = none */
     uint32_t bq;                    /* slot + 1 of our queued update about it, 0 = none */
     char name[SL__NAME_INLINE + 1]; /* NUL-terminated, or a char * if longer */
     uint8_t name_len;
     uint8_t state; /* sl_member_state */
-    uint8_t conflict_reported;
 } sl__member;
 
 /* Interned metadata: members with the same blob share one copy. */
@@ -121,6 +125,10 @@ struct sl_swim {
     uint32_t *meta_index; /* open addressing: id, 0 = empty */
     uint32_t meta_index_mask;
     uint32_t nlive; /* alive + suspect, ourselves included */
+    /* IPv6 addresses of members (sl__member.ip), by slot; free slots are
+     * chained through their first 4 bytes, addr6_free = slot + 1. */
+    uint8_t (*addr6)[16];
+    uint32_t naddr6, addr6_cap, addr6_free;
 
     sl__forgotten *forgotten;
     uint32_t nforgotten, forgotten_cap;
@@ -168,6 +176,24 @@ static inline const uint8_t *sl__member_meta(const sl_swim *s, const sl__member 
     *len = b ? b->len : 0;
     return b ? b->data : NULL;
 }
+static inline sl_addr sl__member_addr(const sl_swim *s, const sl__member *m)
+{
+    sl_addr a = {.family = m->family, .port = m->port};
+    if (m->family == SL_ADDR_V6)
+        memcpy(a.ip, s->addr6[m->ip], 16);
+    else
+        memcpy(a.ip, &m->ip, 4);
+    return a;
+}
+static inline bool sl__member_addr_eq(const sl_swim *s, const sl__member *m, const sl_addr *a)
+{
+    if (a->family != m->family || a->port != m->port)
+        return false;
+    return m->family == SL_ADDR_V6 ? memcmp(s->addr6[m->ip], a->ip, 16) == 0
+                                   : memcmp(&m->ip, a->ip, 4) == 0;
+}
+/* Sets the address of m. Returns 0 or SL_ENOMEM (m keeps its address). */
+int sl__member_set_addr(sl_swim *s, sl__member *m, const sl_addr *a);
 /* The suspicion of the member at pos, or NULL. */
 sl__suspicion *sl__member_susp(const sl_swim *s, uint32_t pos);
 sl__member *sl__member_find(const sl_swim *s, const char *name, size_t len);

@@ -59,10 +59,11 @@ int sl_swim_encode_state(sl_swim *s, bool join, uint8_t **out, size_t *len)
     for (uint32_t i = 0; i < s->nm; i++) {
         const sl__member *m = &s->m[i];
         uint8_t a[18];
-        size_t iplen = m->addr.family == SL_ADDR_V6 ? 16 : 4;
-        memcpy(a, m->addr.ip, iplen);
-        a[iplen] = (uint8_t)(m->addr.port >> 8);
-        a[iplen + 1] = (uint8_t)m->addr.port;
+        sl_addr addr = sl__member_addr(s, m);
+        size_t iplen = addr.family == SL_ADDR_V6 ? 16 : 4;
+        memcpy(a, addr.ip, iplen);
+        a[iplen] = (uint8_t)(addr.port >> 8);
+        a[iplen + 1] = (uint8_t)addr.port;
         msgpack_pack_array(&w.pk, 6);
         sl__mp_put_str(&w, sl__member_name(m), m->name_len);
         sl__mp_put_bin(&w, a, iplen + 2);
@@ -164,7 +165,7 @@ static void merge_one(sl_swim *s, remote_member *rm, bool from_sender, uint64_t 
      * sl__on_alive and sl__on_suspect would, without their second lookup. */
     if (known && known != &s->m[0]) {
         bool stale = rm->state == SL_MEMBER_ALIVE
-                         ? sl_addr_eq(&known->addr, &rm->msg.addr) &&
+                         ? sl__member_addr_eq(s, known, &rm->msg.addr) &&
                                sl_incarnation_cmp(rm->msg.inc, known->inc) <= 0
                          : rm->state != SL_MEMBER_LEFT && !sl__member_is_live(known);
         if (stale) {

@@ -135,7 +135,7 @@ static void report_conflict(sl_swim *s, sl__member *m, const sl_addr *other)
         return;
     sl_swim_event ev = {.type = SL_EVENT_CONFLICT,
                         .name = sl__member_name(m),
-                        .addr = m->addr,
+                        .addr = sl__member_addr(s, m),
                         .other_addr = *other,
                         .inc = m->inc,
                         .state = (sl_member_state)m->state};
@@ -154,7 +154,7 @@ static bool forgotten_blocks(sl_swim *s, const sl_msg *msg, uint64_t now_ms)
 static void on_alive_self(sl_swim *s, const sl_msg *msg, uint64_t now_ms)
 {
     sl__member *self = &s->m[0];
-    if (!sl_addr_eq(&msg->addr, &self->addr)) {
+    if (!sl__member_addr_eq(s, self, &msg->addr)) {
         report_conflict(s, self, &msg->addr);
         return;
     }
@@ -181,8 +181,11 @@ void sl__on_alive(sl_swim *s, const sl_msg *msg, uint64_t now_ms, bool quiet)
         m = sl__member_add(s, msg->name, msg->name_len);
         if (!m)
             return;
+        if (sl__member_set_addr(s, m, &msg->addr) != 0) {
+            sl__member_remove(s, m);
+            return;
+        }
         m->state = SL_MEMBER_DEAD; /* set_state below counts it as new life */
-        m->addr = msg->addr;
         m->inc = msg->inc;
         sl__member_set_meta(s, m, msg->meta, msg->meta_len);
         set_state(s, m, SL_MEMBER_ALIVE, now_ms);
@@ -191,7 +194,7 @@ void sl__on_alive(sl_swim *s, const sl_msg *msg, uint64_t now_ms, bool quiet)
             sl__broadcast_member(s, m, NULL);
         return;
     }
-    bool same_addr = sl_addr_eq(&m->addr, &msg->addr);
+    bool same_addr = sl__member_addr_eq(s, m, &msg->addr);
     if (!same_addr && sl__member_is_live(m)) {
         report_conflict(s, m, &msg->addr);
         return;
@@ -200,9 +203,10 @@ void sl__on_alive(sl_swim *s, const sl_msg *msg, uint64_t now_ms, bool quiet)
         sl__drop(s, SL_DROP_STALE);
         return;
     }
+    if (!same_addr && sl__member_set_addr(s, m, &msg->addr) != 0)
+        return;
     sl_member_state old = (sl_member_state)m->state;
     int meta_changed = sl__member_set_meta(s, m, msg->meta, msg->meta_len);
-    m->addr = msg->addr;
     m->inc = msg->inc;
     set_state(s, m, SL_MEMBER_ALIVE, now_ms);
     if (old != SL_MEMBER_ALIVE)
