@@ -33,9 +33,10 @@ typedef struct event {
     uint64_t at_us;
     uint64_t seq;
     uint32_t type;
-    int node;      /* the node the event happens at */
-    int from;      /* EV_DELIVER/EV_PP_*: the sender's index */
-    uint32_t life; /* EV_TICK/EV_PP_REPLY/EV_RESUME: the life it is for */
+    int node;           /* the node the event happens at */
+    int from;           /* EV_DELIVER/EV_PP_*: the sender's index */
+    uint32_t life;      /* EV_TICK/EV_PP_REPLY/EV_RESUME: the life it is for */
+    uint32_t from_life; /* EV_PP_REPLY: the life of the node that replies */
     uint8_t *data;
     size_t len;
 } event;
@@ -481,18 +482,33 @@ static void on_pp_request(sl_world *w, event *ev)
         return;
     schedule(w, n);
     node *src = w->nodes[ev->from];
-    uint8_t *state;
-    size_t len;
-    if (!reachable(w, n->index, src->index) ||
-        sl_swim_encode_state(n->core, false, &state, &len) != 0)
+    if (!reachable(w, n->index, src->index))
         return;
+    /* The reply is encoded when it is delivered (on_pp_reply), not now: in
+     * a join storm thousands of full states would otherwise be in flight at
+     * once (N^2/2 members when every node joins through one seed). */
     heap_push(w, (event){.at_us = w->now_us + latency_us(w),
                          .type = EV_PP_REPLY,
                          .node = src->index,
                          .from = n->index,
                          .life = ev->life,
-                         .data = state,
-                         .len = len});
+                         .from_life = n->life});
+}
+
+static void on_pp_reply(sl_world *w, event *ev)
+{
+    node *n = w->nodes[ev->node], *peer = w->nodes[ev->from];
+    if (n->life != ev->life || !n->core || n->paused)
+        return;
+    if (peer->life != ev->from_life || !peer->core)
+        return; /* the replying process is gone: so is its stream */
+    uint8_t *state;
+    size_t len;
+    if (sl_swim_encode_state(peer->core, false, &state, &len) != 0)
+        return;
+    if (sl_swim_merge_state(n->core, state, len, w->now_us / 1000, NULL) == 0)
+        schedule(w, n);
+    free(state);
 }
 
 static void on_resume(sl_world *w, node *n)
@@ -536,12 +552,7 @@ static void process(sl_world *w, event *ev)
         deliver(w, n, ev->from, ev->data, ev->len);
         break;
     case EV_PP_REQUEST: on_pp_request(w, ev); break;
-    case EV_PP_REPLY:
-        if (n->life != ev->life || !n->core || n->paused)
-            break;
-        if (sl_swim_merge_state(n->core, ev->data, ev->len, w->now_us / 1000, NULL) == 0)
-            schedule(w, n);
-        break;
+    case EV_PP_REPLY: on_pp_reply(w, ev); break;
     case EV_RESUME:
         if (n->life == ev->life)
             on_resume(w, n);
