@@ -105,13 +105,13 @@ $(BUILD)/svc/%: $(BUILD)/obj/tests/svc/%.o
 
 test: all
 	@$(MAKE) --no-print-directory check-sansio
-	@BUILD=$(BUILD) tests/run.sh
+	@BUILD=$(BUILD) bash tests/run.sh
 
 bench: all
-	@BUILD=$(BUILD) tests/bench.sh
+	@BUILD=$(BUILD) bash tests/bench.sh
 
 demo: all
-	@BUILD=$(BUILD) tests/demo.sh
+	@BUILD=$(BUILD) bash tests/demo.sh
 
 # The core must stay sans-IO: no clocks, sockets, files, threads, libuv or
 # global randomness in gossip/ or placement/.
