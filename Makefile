@@ -6,7 +6,7 @@
 CC ?= cc
 PKGS := libsodium msgpack libuv jansson
 TEST_PKGS := cmocka
-DEB_PKGS := libsodium-dev libmsgpack-dev libuv1-dev libcmocka-dev libjansson-dev pkg-config
+DEB_PKGS := libsodium-dev libmsgpack-dev libuv1-dev libcmocka-dev libjansson-dev pkg-config python3
 
 ifeq ($(SANITIZE),1)
 BUILD ?= build-san
@@ -64,6 +64,7 @@ deps:
 	@missing=""; \
 	for p in $(PKGS) $(TEST_PKGS); do pkg-config --exists $$p 2>/dev/null || missing=1; done; \
 	command -v pkg-config >/dev/null 2>&1 || missing=1; \
+	command -v python3 >/dev/null 2>&1 || missing=1; \
 	if [ -n "$$missing" ]; then \
 	  echo "make deps: installing $(DEB_PKGS)"; \
 	  if [ "$$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi; \
