@@ -40,10 +40,11 @@ typedef struct sl__agent {
     uv_udp_t udp;
     uv_tcp_t gossip_tcp; /* push-pull and joins */
     uv_tcp_t rpc_tcp;
-    uv_timer_t tick;  /* fires at sl_swim_next_deadline() */
-    uv_timer_t seeds; /* join retries and seed push-pulls */
-    uv_timer_t save;  /* debounced save of the peers file */
-    uv_timer_t leave; /* polls the spread of our leave */
+    uv_timer_t rpc_sweep; /* closes idle RPC connections (rpc_server.c) */
+    uv_timer_t tick;      /* fires at sl_swim_next_deadline() */
+    uv_timer_t seeds;     /* join retries and seed push-pulls */
+    uv_timer_t save;      /* debounced save of the peers file */
+    uv_timer_t leave;     /* polls the spread of our leave */
     uv_signal_t sigterm, sigint;
     uint64_t armed_deadline;
 

@@ -25,6 +25,7 @@ struct sl__rpc_conn {
     sl__frame in;
     sl__join *join; /* a join round whose reply is owed */
     json_int_t join_seq;
+    uint64_t last_read_ms; /* idle connections are closed (see sweep) */
     bool monitor;
     bool closing;
 };
@@ -353,6 +354,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         conn_close(c);
         return;
     }
+    c->last_read_ms = sl__agent_now(c->a);
     const uint8_t *p = (const uint8_t *)buf->base;
     size_t n = (size_t)nread;
     while (n > 0 && !c->closing) {
@@ -386,6 +388,7 @@ static void on_connection(uv_stream_t *server, int status)
     if (!c)
         return;
     c->a = a;
+    c->last_read_ms = sl__agent_now(a);
     sl__frame_init(&c->in, SL__RPC_REQUEST_MAX);
     uv_tcp_init(&a->loop, &c->tcp);
     c->tcp.data = c;
@@ -399,8 +402,25 @@ static void on_connection(uv_stream_t *server, int status)
         conn_close(c);
 }
 
+/* Closes connections that sent nothing for SL__RPC_IDLE_MS, so that clients
+ * that went away without closing cannot hold every slot. Monitors and
+ * connections waiting for a join's answer are busy, not idle. */
+static void on_sweep(uv_timer_t *t)
+{
+    sl__agent *a = t->data;
+    uint64_t now = sl__agent_now(a);
+    for (sl__rpc_conn *c = a->rpcs; c; c = c->next)
+        if (!c->monitor && !c->join && now - c->last_read_ms >= SL__RPC_IDLE_MS) {
+            sl__debug("rpc: closing a connection idle for %u ms", SL__RPC_IDLE_MS);
+            conn_close(c);
+        }
+}
+
 int sl__rpc_listen(sl__agent *a)
 {
+    uv_timer_init(&a->loop, &a->rpc_sweep);
+    a->rpc_sweep.data = a;
+    uv_timer_start(&a->rpc_sweep, on_sweep, SL__RPC_IDLE_MS / 4, SL__RPC_IDLE_MS / 4);
     return uv_listen((uv_stream_t *)&a->rpc_tcp, 64, on_connection);
 }
 
@@ -440,6 +460,9 @@ void sl__rpc_close_all(sl__agent *a)
 {
     for (sl__rpc_conn *c = a->rpcs; c; c = c->next)
         conn_close(c);
+    /* The sweep timer exists once sl__rpc_listen() ran (it sets its loop). */
+    if (a->rpc_sweep.loop && !uv_is_closing((uv_handle_t *)&a->rpc_sweep))
+        uv_close((uv_handle_t *)&a->rpc_sweep, NULL);
     if (!uv_is_closing((uv_handle_t *)&a->rpc_tcp))
         uv_close((uv_handle_t *)&a->rpc_tcp, NULL);
 }
