@@ -30,6 +30,19 @@ where_rows() {
 }
 running_count() { where_rows "$1" "$2" | awk '$3 == "running"' | wc -l; }
 has_running() { [ "$(running_count "$1" "$2")" -eq "$3" ]; }
+# truly_running SERVICE AGENT...: replicas of SERVICE that the agents' own
+# supervisors run (each asked directly with `ps`), not a gossiped view, which
+# may lag: the measure of "never fewer than N" while replicas move.
+live_agents() { for a in a1 a2 a3 a4 a5 a6; do [ -n "${CL_PID[$a]:-}" ] && echo "$a"; done; }
+truly_running() {
+    local svc=$1 a n=0
+    shift
+    for a in "$@"; do
+        n=$((n + $("$STARLING" ps --rpc "$(rpc_of "$a")" 2>/dev/null |
+            awk -v s="$svc" '$1 == s && $3 == "running"' | wc -l)))
+    done
+    echo "$n"
+}
 
 # answers ADDR: the whoami line of the replica at host:port.
 answers() {
@@ -88,7 +101,7 @@ start a6 6
 low=3
 deadline=$((SECONDS + 25 * CL_SLOW))
 while [ $SECONDS -lt $deadline ]; do
-    c=$(running_count a1 web)
+    c=$(truly_running web $(live_agents))
     [ "$c" -lt "$low" ] && low=$c
     sleep 0.2
 done
@@ -146,7 +159,7 @@ drained=$(where_rows "$obs" api | awk '$3 == "running" { print $2; exit }')
 drain_pid=$!
 low=2
 while kill -0 "$drain_pid" 2>/dev/null; do
-    c=$(running_count "$obs" api)
+    c=$(truly_running api $live)
     [ "$c" -lt "$low" ] && low=$c
     sleep 0.2
 done
