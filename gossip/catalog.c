@@ -24,8 +24,7 @@
 struct sl_catalog {
     sl_service *s;
     size_t n, cap;
-    uint64_t clock;
-    uint64_t version;
+    uint64_t clock; /* Lamport: the highest timestamp seen or written */
 };
 
 sl_catalog *sl_catalog_new(void)
@@ -251,7 +250,6 @@ static int store(sl_catalog *c, sl_service *rec, uint64_t now_ms)
         c->s[pos] = *rec;
         c->n++;
     }
-    c->version++;
     return 1;
 }
 
@@ -397,8 +395,6 @@ size_t sl_catalog_gc(sl_catalog *c, uint64_t now_ms, uint64_t keep_ms)
         c->s[j++] = c->s[i];
     }
     c->n = j;
-    if (gone)
-        c->version++;
     return gone;
 }
 
@@ -417,16 +413,6 @@ const sl_service *sl_catalog_find(const sl_catalog *c, const char *name)
     bool found;
     size_t pos = locate(c, name, &found);
     return found && !c->s[pos].deleted ? &c->s[pos] : NULL;
-}
-
-uint64_t sl_catalog_clock(const sl_catalog *c)
-{
-    return c->clock;
-}
-
-uint64_t sl_catalog_version(const sl_catalog *c)
-{
-    return c->version;
 }
 
 int sl_appmsg_kind(const uint8_t *buf, size_t len)

@@ -16,7 +16,6 @@
 struct sl_reports {
     sl_report *r;
     size_t n, cap;
-    uint64_t version;
 };
 
 const char *sl_replica_status_name(sl_replica_status s)
@@ -142,7 +141,6 @@ static int store(sl_reports *t, const sl_report *r)
         t->r[pos] = *r;
         t->n++;
     }
-    t->version++;
     return 1;
 }
 
@@ -222,8 +220,6 @@ void sl_reports_forget_node(sl_reports *t, const char *node)
     for (size_t i = 0; i < t->n; i++)
         if (strcmp(t->r[i].node, node) != 0)
             t->r[j++] = t->r[i];
-    if (j != t->n)
-        t->version++;
     t->n = j;
 }
 
@@ -242,9 +238,4 @@ const sl_report *sl_reports_find(const sl_reports *t, const char *node, const ch
     bool found;
     size_t pos = locate(t, node, service, &found);
     return found ? &t->r[pos] : NULL;
-}
-
-uint64_t sl_reports_version(const sl_reports *t)
-{
-    return t->version;
 }

@@ -351,11 +351,6 @@ int sl__runtime_drain(sl__runtime *rt, char *err, size_t errcap)
     return 0;
 }
 
-size_t sl__runtime_local_count(const sl__runtime *rt)
-{
-    return rt->sup ? sl__supervisor_count(rt->sup) : 0;
-}
-
 const sl_catalog *sl__runtime_catalog(const sl__runtime *rt)
 {
     return rt->cat;

@@ -87,9 +87,6 @@ typedef struct sl__local_replica {
  * array the caller frees; returns how many. */
 size_t sl__runtime_local(const sl__runtime *rt, sl__local_replica **out);
 
-/* How many replicas this node still runs (draining is done at 0). */
-size_t sl__runtime_local_count(const sl__runtime *rt);
-
 const sl_catalog *sl__runtime_catalog(const sl__runtime *rt);
 const sl_reports *sl__runtime_reports(const sl__runtime *rt);
 

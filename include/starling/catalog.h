@@ -106,12 +106,6 @@ const sl_service *sl_catalog_at(const sl_catalog *c, size_t i);
 /* The live (not deleted) record named `name`, or NULL. */
 const sl_service *sl_catalog_find(const sl_catalog *c, const char *name);
 
-/* The Lamport clock: the highest timestamp seen or written. */
-uint64_t sl_catalog_clock(const sl_catalog *c);
-
-/* Increments whenever the catalog changes; lets callers notice changes. */
-uint64_t sl_catalog_version(const sl_catalog *c);
-
 /* Returns the kind of an application message (its first field), or
  * SL_EMALFORMED. */
 int sl_appmsg_kind(const uint8_t *buf, size_t len);

@@ -82,7 +82,4 @@ const sl_report *sl_reports_at(const sl_reports *t, size_t i);
 /* The report of `node` about `service`, or NULL. */
 const sl_report *sl_reports_find(const sl_reports *t, const char *node, const char *service);
 
-/* Increments whenever the table changes. */
-uint64_t sl_reports_version(const sl_reports *t);
-
 #endif
