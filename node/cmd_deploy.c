@@ -19,7 +19,8 @@ static const char usage[] =
     "environment. Replicas of one service go to distinct nodes, spread over zones\n"
     "first (--spread nodes ignores zones). --cpu and --mem are requests per replica\n"
     "(millicores, MB) that must fit a node's advertised capacity. The last writer\n"
-    "wins when two peers change the same service at once.\n";
+    "wins when two peers change the same service at once. Deploying a service again\n"
+    "with another command or environment restarts its replicas (all at once).\n";
 
 static int bad(const sl__cli *cli, const char *what, const char *arg)
 {

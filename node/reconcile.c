@@ -211,16 +211,75 @@ static void give_up_foreign(sl__runtime *rt, const view *v, const sl_placement *
     free(local);
 }
 
-/* Starts every replica placed here that does not run yet. */
+static uint64_t spec_hash(const sl_service *svc)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    char *const *lists[] = {svc->argv, svc->env};
+    uint32_t counts[] = {svc->argc, svc->envc};
+    for (int l = 0; l < 2; l++) {
+        for (uint32_t i = 0; i < counts[l]; i++)
+            for (const char *c = lists[l][i];; c++) {
+                h = (h ^ (uint8_t)*c) * 0x100000001b3ull; /* the NUL separates */
+                if (!*c)
+                    break;
+            }
+        h = (h ^ 0xff) * 0x100000001b3ull;
+    }
+    return h;
+}
+
+static sl__started *started_find(sl__runtime *rt, const char *service, uint32_t replica)
+{
+    for (size_t i = 0; i < rt->nstarted; i++)
+        if (rt->started[i].replica == replica && !strcmp(rt->started[i].service, service))
+            return &rt->started[i];
+    return NULL;
+}
+
+void sl__reconcile_forget(sl__runtime *rt, const char *service, uint32_t replica)
+{
+    sl__started *e = started_find(rt, service, replica);
+    if (e)
+        *e = rt->started[--rt->nstarted];
+}
+
+/* Starts replica r of svc here, or restarts it when the service's command or
+ * environment changed since it was started (all of a service's replicas at
+ * once: there is no rolling update yet). */
+static void start_one(sl__runtime *rt, const sl_service *svc, uint32_t r)
+{
+    uint64_t h = spec_hash(svc);
+    sl__started *e = started_find(rt, svc->name, r);
+    if (e && e->spec_hash != h) {
+        sl__info("replica %s/%u: the service's command or environment changed; restarting it",
+                 svc->name, r);
+        sl__supervisor_stop(rt->sup, svc->name, r); /* start below runs it again */
+    }
+    if (!e) {
+        if (rt->nstarted == rt->started_cap) {
+            size_t cap = rt->started_cap ? rt->started_cap * 2 : 16;
+            sl__started *p = realloc(rt->started, cap * sizeof *p);
+            if (!p)
+                return;
+            rt->started = p;
+            rt->started_cap = cap;
+        }
+        e = &rt->started[rt->nstarted++];
+        snprintf(e->service, sizeof e->service, "%s", svc->name);
+        e->replica = r;
+    }
+    e->spec_hash = h;
+    sl__supervisor_start(rt->sup, svc->name, r, svc->argv, svc->argc, svc->env, svc->envc);
+}
+
+/* Starts every replica placed here that does not run yet (or runs an older
+ * command). */
 static void start_owned(sl__runtime *rt, const view *v, const sl_placement *p)
 {
     for (size_t s = 0; s < v->nsvc && v->self >= 0; s++)
-        for (uint32_t r = 0; r < v->svc[s]->replicas; r++) {
-            if (sl_placement_node(p, s, r) != v->self)
-                continue;
-            const sl_service *svc = v->svc[s];
-            sl__supervisor_start(rt->sup, svc->name, r, svc->argv, svc->argc, svc->env, svc->envc);
-        }
+        for (uint32_t r = 0; r < v->svc[s]->replicas; r++)
+            if (sl_placement_node(p, s, r) == v->self)
+                start_one(rt, v->svc[s], r);
 }
 
 static void on_reconcile_timer(uv_timer_t *t)

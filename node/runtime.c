@@ -186,6 +186,7 @@ static void on_replica_removed(void *ud, const sl__replica_info *r)
 {
     sl__runtime *rt = ud;
     sl__info("replica %s/%u stopped", r->service, r->replica);
+    sl__reconcile_forget(rt, r->service, r->replica);
     char service[SL_SVC_NAME_MAX + 1];
     snprintf(service, sizeof service, "%s", r->service);
     sl__runtime_publish(rt, service);
@@ -481,6 +482,7 @@ void sl__runtime_free(sl__runtime *rt)
     sl_catalog_free(rt->cat);
     sl_reports_free(rt->rep);
     free(rt->ho);
+    free(rt->started);
     free(rt->node);
     free(rt->host);
     free(rt->data_dir);

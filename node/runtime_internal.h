@@ -19,6 +19,14 @@ typedef struct sl__handoff {
  * members before ours saying we stopped (both spread by gossip). */
 #define SL__HANDOFF_LINGER_MS 2000
 
+/* A replica this node started, with a hash of the command and environment
+ * it was started with: a redeploy that changes them restarts it. */
+typedef struct sl__started {
+    char service[SL_SVC_NAME_MAX + 1];
+    uint32_t replica;
+    uint64_t spec_hash;
+} sl__started;
+
 struct sl__runtime {
     uv_loop_t *loop;
     sl_swim *swim;
@@ -32,6 +40,8 @@ struct sl__runtime {
     uint64_t report_ctr;
     sl__handoff *ho;
     size_t nho, ho_cap;
+    sl__started *started;
+    size_t nstarted, started_cap;
     bool draining, closing;
     void (*close_done)(void *ud);
     void *close_ud;
@@ -42,6 +52,8 @@ uint64_t sl__runtime_now(const sl__runtime *rt);
 void sl__runtime_publish(sl__runtime *rt, const char *service);
 
 /* reconcile.c */
+/* Forgets what replica `replica` of `service` was started with (it is gone). */
+void sl__reconcile_forget(sl__runtime *rt, const char *service, uint32_t replica);
 /* Recomputes the placement and converges the local replicas to it. */
 void sl__reconcile(sl__runtime *rt);
 /* Asks for a reconcile after the debounce delay (restarting it). */

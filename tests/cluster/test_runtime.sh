@@ -151,6 +151,26 @@ check "concurrent deploys: every agent holds the same spec" wait_until 20 same_s
 n=$(spec_of a1)
 check "concurrent deploys: the winner's $n replicas run" wait_until 30 all_answer "$obs" dup "$n"
 
+# Redeploy with a new environment: the replicas restart with it.
+svc_pids() { # svc_pids SERVICE: the pids of its replicas on every live agent, sorted
+    local a
+    for a in $live; do
+        "$STARLING" ps --json --rpc "$(rpc_of "$a")" 2>/dev/null | grep -o '{[^}]*}' |
+            grep "\"service\":\"$1\"" | grep -o '"pid":[0-9]*' | cut -d: -f2
+    done | sort -n | tr '\n' ' '
+}
+old_pids=$(svc_pids dup)
+"$STARLING" deploy dup --replicas "$n" --env VERSION=2 --rpc "$(rpc_of a1)" -- "$WHOAMI" >/dev/null
+all_new() {
+    local now p
+    now=$(svc_pids dup)
+    [ "$(echo $now | wc -w)" -eq "$n" ] || return 1
+    for p in $now; do [[ " $old_pids " == *" $p "* ]] && return 1; done
+    return 0
+}
+check "redeploy with a new environment restarts the replicas" wait_until 30 all_new
+check "redeploy: the winner's $n replicas answer again" wait_until 30 all_answer "$obs" dup "$n"
+
 # Drain an agent that hosts a replica of api: it hands it over (make before
 # break) and ends up running nothing, while api stays at two.
 on_node() { where_rows "$obs" api | awk '{ print $2 }' | grep -qx "$1"; }
