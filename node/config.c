@@ -1,6 +1,7 @@
 /* The agent's flags. Every flag is checked here, before anything is opened,
  * so that a typo costs one clear line and exit code 2 rather than a half
  * started agent. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,11 +30,28 @@ void sl__agent_usage(FILE *to)
             "                       without --join, the agent rejoins the peers it knew\n"
             "  --zone ZONE          failure zone, spread in the member's metadata\n"
             "  --tag KEY=VALUE      a tag in the member's metadata; repeatable\n"
+            "  --slots N            this peer's share of replicas, relative to the others\n"
+            "                       (placement weight, 1..65535; default 1)\n"
+            "  --cpu MILLI          CPU capacity for replicas, in millicores (default:\n"
+            "                       unlimited); services' --cpu requests must fit it\n"
+            "  --mem MB             memory capacity for replicas, in MB (default: unlimited)\n"
             "  --profile P          lan (default), local (loopback, fast) or wan\n"
             "  --cluster LABEL      only peers with the same label talk to each other\n"
             "  --log-level L        debug, info (default), warn or error\n"
             "  -h, --help           this help\n",
             SL__GOSSIP_PORT, SL__RPC_PORT);
+}
+
+/* Parses a decimal number in [min, max]. Returns 0 or -1. */
+static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (!*s || *end || s[0] == '-' || errno || v < min || v > max)
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
 }
 
 static int bad(const char *fmt, const char *arg)
@@ -86,6 +104,9 @@ enum {
     OPT_DATA,
     OPT_ZONE,
     OPT_TAG,
+    OPT_SLOTS,
+    OPT_CPU,
+    OPT_MEM,
     OPT_PROFILE,
     OPT_CLUSTER,
     OPT_LOG
@@ -100,6 +121,9 @@ static const struct option long_opts[] = {
     {"data-dir", required_argument, NULL, OPT_DATA},
     {"zone", required_argument, NULL, OPT_ZONE},
     {"tag", required_argument, NULL, OPT_TAG},
+    {"slots", required_argument, NULL, OPT_SLOTS},
+    {"cpu", required_argument, NULL, OPT_CPU},
+    {"mem", required_argument, NULL, OPT_MEM},
     {"profile", required_argument, NULL, OPT_PROFILE},
     {"cluster", required_argument, NULL, OPT_CLUSTER},
     {"log-level", required_argument, NULL, OPT_LOG},
@@ -149,6 +173,18 @@ static int apply(sl__agent_config *cfg, int opt, const char *arg)
             return bad("--tag wants KEY=VALUE (key <= 63, value <= 127 bytes, <= 16 tags): "
                        "'%s'",
                        arg);
+        return 0;
+    case OPT_SLOTS:
+        if (parse_u32(arg, 1, 65535, &cfg->meta.slots) != 0)
+            return bad("--slots must be 1..65535: '%s'", arg);
+        return 0;
+    case OPT_CPU:
+        if (parse_u32(arg, 1, UINT32_MAX, &cfg->meta.cpu_milli) != 0)
+            return bad("--cpu must be a positive number of millicores: '%s'", arg);
+        return 0;
+    case OPT_MEM:
+        if (parse_u32(arg, 1, UINT32_MAX, &cfg->meta.mem_mb) != 0)
+            return bad("--mem must be a positive number of MB: '%s'", arg);
         return 0;
     case OPT_PROFILE:
         if (sl_swim_profile(arg, &cfg->timing) != 0 ||
