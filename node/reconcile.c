@@ -129,20 +129,29 @@ static void handoff_forget(sl__runtime *rt, const char *service, uint32_t replic
         *h = rt->ho[--rt->nho];
 }
 
+/* Makes room for one more element in a growable array of n elements of
+ * `size` bytes (*arr, capacity *cap), doubling it. Returns 0 or -1. */
+static int room_for_one(void **arr, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t grown = *cap ? *cap * 2 : 8;
+    void *p = realloc(*arr, grown * size);
+    if (!p)
+        return -1;
+    *arr = p;
+    *cap = grown;
+    return 0;
+}
+
 static sl__handoff *handoff_begin(sl__runtime *rt, const char *service, uint32_t replica,
                                   const char *successor, uint64_t now)
 {
     sl__handoff *h = handoff_find(rt, service, replica);
     if (h)
         return h;
-    if (rt->nho == rt->ho_cap) {
-        size_t cap = rt->ho_cap ? rt->ho_cap * 2 : 8;
-        sl__handoff *p = realloc(rt->ho, cap * sizeof *p);
-        if (!p)
-            return NULL;
-        rt->ho = p;
-        rt->ho_cap = cap;
-    }
+    if (room_for_one((void **)&rt->ho, &rt->ho_cap, rt->nho, sizeof *rt->ho) != 0)
+        return NULL;
     h = &rt->ho[rt->nho++];
     memset(h, 0, sizeof *h);
     snprintf(h->service, sizeof h->service, "%s", service);
@@ -256,14 +265,9 @@ static void start_one(sl__runtime *rt, const sl_service *svc, uint32_t r)
         sl__supervisor_stop(rt->sup, svc->name, r); /* start below runs it again */
     }
     if (!e) {
-        if (rt->nstarted == rt->started_cap) {
-            size_t cap = rt->started_cap ? rt->started_cap * 2 : 16;
-            sl__started *p = realloc(rt->started, cap * sizeof *p);
-            if (!p)
-                return;
-            rt->started = p;
-            rt->started_cap = cap;
-        }
+        if (room_for_one((void **)&rt->started, &rt->started_cap, rt->nstarted,
+                         sizeof *rt->started) != 0)
+            return;
         e = &rt->started[rt->nstarted++];
         snprintf(e->service, sizeof e->service, "%s", svc->name);
         e->replica = r;
