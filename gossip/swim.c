@@ -409,7 +409,7 @@ static void probe_end(sl_swim *s, uint64_t now_ms)
         return;
     sl__member *m = sl__member_find(s, s->probe_name, strlen(s->probe_name));
     if (!m || !sl__member_is_live(m))
-        return; /* already suspect: our failed probe confirms the suspicion */
+        return; /* dead, left or forgotten meanwhile: nothing to suspect */
     sl_msg sus = {.type = SL_MSG_SUSPECT,
                   .name = sl__member_name(m),
                   .name_len = m->name_len,

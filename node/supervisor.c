@@ -4,23 +4,26 @@
  * with SIGKILL, its replicas have to go too, as they would if the machine
  * died, or the next owner chosen by placement would start a second copy next
  * to an orphan still holding the port. Linux gives that guarantee with
- * prctl(PR_SET_PDEATHSIG, SIGKILL), but the call must be made by the child,
- * after fork and before exec, and uv_spawn has no hook there. So we do not
- * spawn the replica's command: we spawn the starling binary itself as
- * `starling _exec AGENT_PID -- CMD ARGS...` (node/cmd_exec.c). The shim sets
- * the death signal, checks that its parent is still AGENT_PID (if the agent
- * died between fork and prctl the signal would never come, and getppid() has
- * already changed), and execs the command. The death signal survives exec,
- * the pid stays the same, so the process we watch is the replica itself. One
- * caveat from the kernel: the "parent" is the thread that forked, so the
- * supervisor must run on a thread that lives as long as the agent.
+ * prctl(PR_SET_PDEATHSIG), but only for a direct child, and the call must be
+ * made by the child, after fork and before exec, where uv_spawn has no hook.
+ * So we do not spawn the replica's command: we spawn the starling binary
+ * itself as `starling _exec AGENT_PID -- CMD ARGS...` (node/cmd_exec.c). The
+ * shim sets its death signal, checks that its parent is still AGENT_PID (if
+ * the agent died between fork and prctl the signal would never come, and
+ * getppid() has already changed), forks the command and waits for it. When
+ * the agent dies the shim kills its whole process group, so the workers a
+ * command forked go as well; when the command ends the shim ends the same
+ * way (exit status or signal). The pid we watch and report is the shim's,
+ * which is also the replica's process group id. One caveat from the kernel:
+ * the "parent" is the thread that forked, so the supervisor must run on a
+ * thread that lives as long as the agent.
  *
  * Process groups. Replicas are spawned with UV_PROCESS_DETACHED, which makes
  * each one the leader of a new session and process group whose id is its
  * pid. Signals go to the whole group, kill(-pid, sig), so that a replica that
- * is a shell script takes its children down with it; and once the leader has
- * exited we sweep the group with SIGKILL, so that nothing it left behind keeps
- * the port. (The death signal itself only reaches the direct child.)
+ * is a shell script takes its children down with it (the shim ignores those
+ * from the agent); and once the leader has exited we sweep the group with
+ * SIGKILL, so that nothing it left behind keeps the port.
  *
  * The status machine, per replica, reported through on_change:
  *

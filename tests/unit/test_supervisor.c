@@ -411,10 +411,16 @@ static void start_runs_and_answers(void **state)
     assert_true(r0.pid > 0 && r1.pid > 0);
     assert_int_equal(r0.restarts, 0);
 
+    /* The reported pid leads the replica's process group (it is the shim
+     * that stays between the agent and the command). */
     char got[512], expect[512];
     ask(f->host, r0.port, got, sizeof got);
-    snprintf(expect, sizeof expect, "service=web replica=0 node=n1 port=%u pid=%d\n",
-             (unsigned)r0.port, r0.pid);
+    const char *at = strstr(got, " pid=");
+    assert_non_null(at);
+    long cmd_pid = strtol(at + 5, NULL, 10);
+    assert_int_equal(getpgid((pid_t)cmd_pid), r0.pid);
+    snprintf(expect, sizeof expect, "service=web replica=0 node=n1 port=%u pid=%ld\n",
+             (unsigned)r0.port, cmd_pid);
     assert_string_equal(got, expect);
     ask(f->host, r1.port, got, sizeof got);
     assert_non_null(strstr(got, "service=web replica=1 node=n1 "));
@@ -471,10 +477,14 @@ static void env_reaches_the_replica(void **state)
     assert_int_equal(sl__supervisor_find(f->sup, "api", 2, &r), 0);
     char got[512], expect[512];
     ask(f->host, r.port, got, sizeof got);
+    const char *at = strstr(got, " pid=");
+    assert_non_null(at);
+    long cmd_pid = strtol(at + 5, NULL, 10);
+    assert_int_equal(getpgid((pid_t)cmd_pid), r.pid);
     snprintf(expect, sizeof expect,
-             "service=api replica=2 node=n1 port=%u pid=%d SL_TEST_AGENT=agent SL_TEST_OVER=svc "
+             "service=api replica=2 node=n1 port=%u pid=%ld SL_TEST_AGENT=agent SL_TEST_OVER=svc "
              "SL_TEST_SVC=a=b STARLING_HOST=%s\n",
-             (unsigned)r.port, r.pid, f->host);
+             (unsigned)r.port, cmd_pid, f->host);
     assert_string_equal(got, expect);
 
     /* Bad arguments are refused before anything runs. */
@@ -710,9 +720,9 @@ static void child_on_change(void *ud, const sl__replica_info *r)
     }
 }
 
-/* The forked agent stand-in: its own loop and supervisor, one replica, then
- * it runs until the test kills it. Never returns. */
-static void run_child_agent(fixture *f, int fd)
+/* The forked agent stand-in: its own loop and supervisor, one replica (argv),
+ * then it runs until the test kills it. Never returns. */
+static void run_child_agent(fixture *f, int fd, char **argv, int argc)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
     uv_loop_t loop;
@@ -725,28 +735,26 @@ static void run_child_agent(fixture *f, int fd)
                                  .shim = f->shim,
                                  .on_change = child_on_change,
                                  .ud = &ctx};
-    char *argv[] = {f->whoami};
     int err;
     sl__supervisor *s;
     if (uv_loop_init(&loop) != 0 || !(s = sl__supervisor_new(&loop, &cfg, &err)) ||
-        sl__supervisor_start(s, "orphan", 0, argv, 1, NULL, 0) != 0)
+        sl__supervisor_start(s, "orphan", 0, argv, argc, NULL, 0) != 0)
         _exit(1);
     uv_run(&loop, UV_RUN_DEFAULT);
     _exit(1);
 }
 
-static void replicas_die_with_their_agent(void **state)
+/* Starts a stand-in agent in a child process running one replica (argv);
+ * returns the replica's pid, which is also recorded for the teardown. */
+static pid_t start_child_agent(fixture *f, char **argv, int argc)
 {
-    fixture *f = *state;
-    find_binary(f->shim, "starling");
-    find_binary(f->whoami, "svc/whoami");
     int p[2];
     assert_int_equal(pipe2(p, O_CLOEXEC), 0);
     f->forked = fork();
     assert_true(f->forked >= 0);
     if (f->forked == 0) {
         close(p[0]);
-        run_child_agent(f, p[1]);
+        run_child_agent(f, p[1], argv, argc);
     }
     close(p[1]);
     struct pollfd pfd = {.fd = p[0], .events = POLLIN};
@@ -757,12 +765,70 @@ static void replicas_die_with_their_agent(void **state)
     assert_true(rpid > 0);
     f->orphan = rpid;
     assert_int_equal(kill(rpid, 0), 0);
+    return rpid;
+}
 
-    /* kill -9 the agent: nothing gets to clean up but the kernel. */
+/* kill -9 of the stand-in agent: nothing gets to clean up but the kernel. */
+static void kill_child_agent(fixture *f)
+{
     assert_int_equal(kill(f->forked, SIGKILL), 0);
     assert_int_equal(waitpid(f->forked, NULL, 0), f->forked);
     f->forked = 0;
-    pid_t replica = rpid;
+}
+
+static void replicas_die_with_their_agent(void **state)
+{
+    fixture *f = *state;
+    find_binary(f->shim, "starling");
+    find_binary(f->whoami, "svc/whoami");
+    char *argv[] = {f->whoami};
+    pid_t replica = start_child_agent(f, argv, 1);
+    kill_child_agent(f);
+    assert_true(wait_for(f, pid_gone, &replica, 3000));
+    f->orphan = 0;
+}
+
+/* Reads a pid from a file, once something has written it; 0 if not yet. */
+static bool pid_file_written(fixture *f, const void *arg)
+{
+    (void)f;
+    FILE *fp = fopen(arg, "r");
+    long pid = 0;
+    if (fp) {
+        if (fscanf(fp, "%ld", &pid) != 1)
+            pid = 0;
+        fclose(fp);
+    }
+    return pid > 0;
+}
+
+/* A replica that forks a worker of its own (a shell script, a pre-forking
+ * server): when the agent is killed with -9 the worker goes too, not only
+ * the command the agent started, so that nothing keeps holding its port. */
+static void workers_die_with_their_agent(void **state)
+{
+    fixture *f = *state;
+    find_binary(f->shim, "starling");
+    char pidfile[128], script[512];
+    snprintf(pidfile, sizeof pidfile, "%s/worker.pid", f->dir);
+    snprintf(script, sizeof script, "sleep 600 & echo $! > %s.tmp && mv %s.tmp %s; wait", pidfile,
+             pidfile, pidfile);
+    char *argv[] = {"/bin/sh", "-c", script};
+    pid_t replica = start_child_agent(f, argv, 3);
+    assert_true(wait_for(f, pid_file_written, pidfile, 5000));
+    FILE *fp = fopen(pidfile, "r");
+    long w = 0;
+    assert_non_null(fp);
+    assert_int_equal(fscanf(fp, "%ld", &w), 1);
+    fclose(fp);
+    pid_t worker = (pid_t)w;
+    assert_int_equal(getpgid(worker), replica); /* in the replica's group */
+
+    kill_child_agent(f);
+    bool gone = wait_for(f, pid_gone, &worker, 3000);
+    if (!gone)
+        kill(worker, SIGKILL);
+    assert_true(gone);
     assert_true(wait_for(f, pid_gone, &replica, 3000));
     f->orphan = 0;
 }
@@ -783,6 +849,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_long_run_resets_the_backoff, setup, teardown),
         cmocka_unit_test_setup_teardown(a_missing_shim_is_a_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(replicas_die_with_their_agent, setup, teardown),
+        cmocka_unit_test_setup_teardown(workers_die_with_their_agent, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
