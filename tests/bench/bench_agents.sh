@@ -3,7 +3,7 @@
 # detection time (first peer and all peers), resident memory per agent, and
 # CPU per idle agent. Writes the figures into BENCHMARKS.md, "## Agents".
 #
-#   N=50 PROFILE=lan IDLE=30 tests/bench/bench_agents.sh     (what `make bench` runs)
+#   N=50 PROFILE=lan IDLE=30 KILLS=5 tests/bench/bench_agents.sh   (what `make bench` runs)
 #
 # Method, the same for both systems:
 #   - agent n1 starts first; once it answers its RPC, the clock starts and
@@ -11,9 +11,12 @@
 #   - convergence: when every agent has logged a join for each of the N-1
 #     others (timestamps are taken as each log line is written, by a reader
 #     on the agent's log pipe, with bash's $EPOCHREALTIME);
-#   - memory: VmRSS from /proc/PID/status, 5 s after convergence;
+#   - memory: VmRSS, RssAnon (/proc/PID/status) and Pss (smaps_rollup), 5 s
+#     after convergence; N idle copies of /bin/sleep give the floor of any
+#     dynamically linked C program in the same run;
 #   - idle CPU: utime+stime from /proc/PID/stat over IDLE seconds;
-#   - detection: n(N/2) is killed with SIGKILL; the time until the first and
+#   - detection: n(N/2), then the next KILLS-1 agents one at a time, are
+#     killed with SIGKILL; medians over the kills of the time until the first and
 #     until the last of the others logs it as failed.
 # Serf (Debian package `serf`) runs only when installed; otherwise its
 # columns say so.
@@ -24,6 +27,7 @@ STARLING=${STARLING:-$BUILD/starling}
 N=${N:-50}
 PROFILE=${PROFILE:-lan}
 IDLE=${IDLE:-30}
+KILLS=${KILLS:-5}
 OUT=${OUT:-BENCHMARKS.md}
 if [ ! -x "$STARLING" ]; then
     echo "bench_agents: $STARLING is missing; run make first" >&2
@@ -126,6 +130,7 @@ poll_all() {
     while :; do
         ok=1
         for i in $(seq 1 "$N"); do
+            [ -n "${PIDS[i]:-}" ] || continue # killed
             [ "$i" = "${VICTIM:-0}" ] && continue
             [ -n "$("$fn" "$sys" "$i" "$@")" ] || { ok=0; break; }
         done
@@ -134,6 +139,9 @@ poll_all() {
         sleep 0.5
     done
 }
+
+# median X...: the median of numbers (the lower middle one for an even count).
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 # ticks PID: utime + stime in clock ticks.
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
@@ -186,21 +194,32 @@ run_system() {
         'BEGIN { printf "%.3f", 100 * t / hz / s / n }')
     echo "[$sys] idle CPU per agent over $IDLE s: ${R_CPU[$sys]} % of a core"
 
-    VICTIM=$((N / 2))
-    local tk0=$EPOCHREALTIME
-    kill -9 "${PIDS[VICTIM]}"
-    wait "${PIDS[VICTIM]}" 2>/dev/null
-    PIDS[VICTIM]=
-    if ! poll_all 120 failed_at "$sys" "n$VICTIM"; then
-        echo "[$sys] not every peer noticed n$VICTIM within 120 s" >&2
-        return 1
-    fi
-    read -r first last < <(for i in $(seq 1 "$N"); do
-        [ "$i" = "$VICTIM" ] || failed_at "$sys" "$i" "n$VICTIM"
-    done | sort -n | awk 'NR == 1 { f = $1 } { l = $1 } END { print f, l }')
-    R_DET1[$sys]=$(awk -v a="$tk0" -v b="$first" 'BEGIN { printf "%.2f", b - a }')
-    R_DETN[$sys]=$(awk -v a="$tk0" -v b="$last" 'BEGIN { printf "%.2f", b - a }')
-    echo "[$sys] kill -9 detected by the first peer in ${R_DET1[$sys]} s, by all in ${R_DETN[$sys]} s"
+    # KILLS victims, one after another: each is killed once every peer has
+    # reported the previous one; the figures are the medians over victims
+    # (one kill alone mostly measures when the victim's next probe happened).
+    local k tk0 first last d1=() dn=()
+    for k in $(seq 0 $((KILLS - 1))); do
+        VICTIM=$((N / 2 + k))
+        tk0=$EPOCHREALTIME
+        kill -9 "${PIDS[VICTIM]}"
+        wait "${PIDS[VICTIM]}" 2>/dev/null
+        PIDS[VICTIM]=
+        if ! poll_all 120 failed_at "$sys" "n$VICTIM"; then
+            echo "[$sys] not every peer noticed n$VICTIM within 120 s" >&2
+            return 1
+        fi
+        read -r first last < <(for i in $(seq 1 "$N"); do
+            [ -n "${PIDS[i]:-}" ] && failed_at "$sys" "$i" "n$VICTIM"
+        done | sort -n | awk 'NR == 1 { f = $1 } { l = $1 } END { print f, l }')
+        d1+=("$(awk -v a="$tk0" -v b="$first" 'BEGIN { printf "%.2f", b - a }')")
+        dn+=("$(awk -v a="$tk0" -v b="$last" 'BEGIN { printf "%.2f", b - a }')")
+        echo "[$sys] kill -9 of n$VICTIM detected by the first peer in ${d1[k]} s, by all in ${dn[k]} s"
+    done
+    VICTIM=
+    R_DET1[$sys]=$(median "${d1[@]}")
+    R_DETN[$sys]=$(median "${dn[@]}")
+    R_DETR[$sys]="$(printf '%s\n' "${d1[@]}" | sort -n | head -n1)-$(printf '%s\n' "${dn[@]}" | sort -n | tail -n1)"
+    echo "[$sys] kill -9 detection, median of $KILLS: first peer ${R_DET1[$sys]} s, all ${R_DETN[$sys]} s"
     stop_all
 }
 
@@ -234,8 +253,37 @@ build_static() {
     echo "$out"
 }
 
-declare -A R_CONV R_RSS R_CPU R_DET1 R_DETN BIN
+# The floor of any dynamically linked C program, measured in the same run:
+# N copies of /bin/sleep (coreutils: libc only, no work at all). Sets
+# R_RSS[sleep] like run_system does for the agents.
+measure_sleep() {
+    local i p
+    for i in $(seq 1 "$N"); do
+        sleep 600 &
+        PIDS[i]=$!
+    done
+    # Poll until every copy has finished exec (its comm is "sleep", not bash).
+    local deadline=$((SECONDS + 10))
+    for i in $(seq 1 "$N"); do
+        p=${PIDS[i]}
+        while [ "$(cat "/proc/$p/comm" 2>/dev/null)" != sleep ] && [ "$SECONDS" -lt "$deadline" ]; do
+            sleep 0.05
+        done
+    done
+    R_RSS[sleep]=$(for i in $(seq 1 "$N"); do
+        p=${PIDS[i]}
+        echo "$(awk '/^VmRSS:/ { r = $2 } /^RssAnon:/ { a = $2 } END { print r, a }' \
+            "/proc/$p/status") $(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup")"
+    done | awk '{ r += $1; a += $2; p += $3; if ($1 > m) m = $1 }
+        END { printf "%.0f %.0f %.0f %.0f", r / NR, m, p / NR, a / NR }')
+    echo "[sleep] memory per process (KiB; VmRSS mean, VmRSS max, Pss mean, RssAnon mean): ${R_RSS[sleep]}"
+    for i in $(seq 1 "$N"); do kill "${PIDS[i]}" 2>/dev/null; wait "${PIDS[i]}" 2>/dev/null; done
+    PIDS=()
+}
+
+declare -A R_CONV R_RSS R_CPU R_DET1 R_DETN R_DETR BIN
 BIN[starling]=$STARLING
+measure_sleep
 base=$((RANDOM % 200 + 20))
 run_system starling "127.$base.$((RANDOM % 60 + 1))" || exit 1
 have_static=0
@@ -260,7 +308,7 @@ ratio() { # serf / starling, or "-"
 }
 col() { [ "$have_serf" = 1 ] && echo "$1" || echo "not installed"; }
 f() { echo "${R_RSS[$2]:-0 0 0 0}" | awk -v k="$1" '{ print $k }'; } # memory field K of SYSTEM
-cmd="N=$N PROFILE=$PROFILE IDLE=$IDLE tests/bench/bench_agents.sh"
+cmd="N=$N PROFILE=$PROFILE IDLE=$IDLE KILLS=$KILLS tests/bench/bench_agents.sh"
 report=$(
     cat <<REPORT
 ## Agents
@@ -273,22 +321,28 @@ Method: see the comment at the top of tests/bench/bench_agents.sh.
 | figure | Starling | Serf | Serf / Starling |
 |---|---|---|---|
 | join convergence: every agent has seen the other $((N - 1)) join | ${R_CONV[starling]} s | $(col "${R_CONV[serf]:-} s") | $(ratio "${R_CONV[starling]}" "${R_CONV[serf]:-0}") |
-| \`kill -9\` detection, first peer | ${R_DET1[starling]} s | $(col "${R_DET1[serf]:-} s") | $(ratio "${R_DET1[starling]}" "${R_DET1[serf]:-0}") |
-| \`kill -9\` detection, all peers | ${R_DETN[starling]} s | $(col "${R_DETN[serf]:-} s") | $(ratio "${R_DETN[starling]}" "${R_DETN[serf]:-0}") |
-| resident memory per agent: VmRSS, mean (max) | $(f 1 starling) KiB ($(f 2 starling) KiB) | $(col "$(f 1 serf) KiB ($(f 2 serf) KiB)") | $(ratio "$(f 1 starling)" "$(f 1 serf)") |
-| proportional memory per agent: Pss, mean | $(f 3 starling) KiB | $(col "$(f 3 serf) KiB") | $(ratio "$(f 3 starling)" "$(f 3 serf)") |
+| \`kill -9\` detection, first peer (median of $KILLS kills) | ${R_DET1[starling]} s | $(col "${R_DET1[serf]:-} s") | $(ratio "${R_DET1[starling]}" "${R_DET1[serf]:-0}") |
+| \`kill -9\` detection, all peers (median of $KILLS kills) | ${R_DETN[starling]} s | $(col "${R_DETN[serf]:-} s") | $(ratio "${R_DETN[starling]}" "${R_DETN[serf]:-0}") |
+| \`kill -9\` detection, range over the kills (first peer, fastest, to all peers, slowest) | ${R_DETR[starling]} s | $(col "${R_DETR[serf]:-} s") | |
+| memory per agent on the machine: Pss, mean (what the $N agents occupy together, divided by $N) | $(f 3 starling) KiB | $(col "$(f 3 serf) KiB") | $(ratio "$(f 3 starling)" "$(f 3 serf)") |
+| resident set of one agent: VmRSS, mean (max) | $(f 1 starling) KiB ($(f 2 starling) KiB) | $(col "$(f 1 serf) KiB ($(f 2 serf) KiB)") | $(ratio "$(f 1 starling)" "$(f 1 serf)") |
+| baseline, same run: $N copies of \`/bin/sleep\` (libc only, idle): VmRSS; Pss | $(f 1 sleep) KiB; $(f 3 sleep) KiB | $(col "$(f 1 serf) KiB; $(f 3 serf) KiB") | $(ratio "$(f 1 sleep)" "$(f 1 serf)"); $(ratio "$(f 3 sleep)" "$(f 3 serf)") |
 | private memory per agent: RssAnon, mean | $(f 4 starling) KiB | $(col "$(f 4 serf) KiB") | $(ratio "$(f 4 starling)" "$(f 4 serf)") |
 $([ "$have_static" = 1 ] && echo "| the same agent statically linked: VmRSS, mean (max); Pss | $(f 1 static) KiB ($(f 2 static) KiB); $(f 3 static) KiB | $(col "$(f 1 serf) KiB; $(f 3 serf) KiB") | $(ratio "$(f 1 static)" "$(f 1 serf)"); $(ratio "$(f 3 static)" "$(f 3 serf)") |")
 | CPU per idle agent over $IDLE s (% of one core) | ${R_CPU[starling]} % | $(col "${R_CPU[serf]:-} %") | $(ratio "${R_CPU[starling]}" "${R_CPU[serf]:-0}") |
 
-Targets: memory at most 1/10 of Serf's (ratio >= 10); idle CPU and detection
-time no worse than Serf's (ratio >= 1). VmRSS counts every page a process maps,
-so the C libraries' code (libc, libm, libuv, libsodium, ...) counts in full
-in each agent although all agents share one copy; Pss divides shared pages
-among the processes that map them and is the better measure of what one more
-agent costs; RssAnon is the private memory alone. \`make\` links the agent
-dynamically; the "statically linked" row is the same code linked with
-\`-static\` by this script, for memory only.
+Targets: memory per agent at most 1/10 of Serf's (ratio >= 10); idle CPU
+and detection time no worse than Serf's (ratio >= 1). Memory is judged on
+Pss, the first memory row: it divides each shared page among the processes
+that map it, so the $N agents' Pss add up to the memory they occupy together,
+and the mean is what one agent costs the machine. VmRSS counts every shared
+page in full in every process: the C library's code, mapped once for all
+agents, counts $N times. It cannot show 1/10 of Serf for any dynamically
+linked C program: \`/bin/sleep\`, which does nothing, already has the VmRSS
+of the baseline row. RssAnon is the private memory alone. \`make\` links
+the agent dynamically; the "statically linked" row is the same code linked
+with \`-static\` by this script, for memory only (static glibc warns about
+getaddrinfo and NSS, which is why it is not the default build).
 REPORT
 )
 echo
