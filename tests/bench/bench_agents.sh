@@ -3,7 +3,7 @@
 # detection time (first peer and all peers), resident memory per agent, and
 # CPU per idle agent. Writes the figures into BENCHMARKS.md, "## Agents".
 #
-#   N=50 PROFILE=lan IDLE=30 KILLS=5 tests/bench/bench_agents.sh   (what `make bench` runs)
+#   N=50 PROFILE=lan IDLE=30 KILLS=9 tests/bench/bench_agents.sh   (what `make bench` runs)
 #
 # Method, the same for both systems:
 #   - agent n1 starts first; once it answers its RPC, the clock starts and
@@ -27,7 +27,7 @@ STARLING=${STARLING:-$BUILD/starling}
 N=${N:-50}
 PROFILE=${PROFILE:-lan}
 IDLE=${IDLE:-30}
-KILLS=${KILLS:-5}
+KILLS=${KILLS:-9}
 OUT=${OUT:-BENCHMARKS.md}
 if [ ! -x "$STARLING" ]; then
     echo "bench_agents: $STARLING is missing; run make first" >&2
