@@ -203,11 +203,12 @@ int sl_swim_new(const sl_swim_config *cfg, uint64_t now_ms, sl_swim **out)
     self->since_ms = now_ms;
     s->nlive = 1;
     s->hdr_len = (uint8_t)sl_wire_put_header(s->pkt, s->t.max_packet, s->cluster);
-    s->next_probe_ms = now_ms + s->t.probe_interval_ms;
-    s->next_gossip_ms = now_ms + s->t.gossip_interval_ms;
-    /* The first push-pull comes at a random point of the first interval, as
-     * memberlist staggers it: members started together (a cluster booting,
-     * or a simulation) would otherwise all exchange full states at once. */
+    /* The first probe, gossip round and push-pull come at a random point of
+     * their first interval, as memberlist staggers its timers: members started
+     * together (a cluster booting, or a simulation) would otherwise probe in
+     * lockstep and all exchange full states at once. */
+    s->next_probe_ms = now_ms + 1 + sl_rng_below(&s->rng, s->t.probe_interval_ms);
+    s->next_gossip_ms = now_ms + 1 + sl_rng_below(&s->rng, s->t.gossip_interval_ms);
     s->next_pushpull_ms = s->t.pushpull_interval_ms
                               ? now_ms + 1 + sl_rng_below(&s->rng, s->t.pushpull_interval_ms)
                               : UINT64_MAX;
