@@ -35,6 +35,9 @@
  *    has as few replicas as in any zone that still has an allowed member:
  *    the choice minimises (replicas of the service in the member's zone,
  *    score), so zones fill evenly before any zone takes a second replica.
+ *    Before that, each replica of a zone-spread service is dealt a zone of
+ *    its own by hashing (set_preferred_zones), which it takes while that
+ *    zone has room, so that siblings do not trade zones when one moves.
  *    When a proposal's member has meanwhile become full, the replica
  *    proposes again further down its ranking; when a replica is granted, its
  *    siblings propose again, because the zone counts changed.
@@ -59,6 +62,21 @@
  *    member of a large cluster far above the mean; with it, a replica whose
  *    best members are full goes further down its ranking.
  *
+ * 5. Natives first. The greedy runs twice. The first run has no load bound
+ *    (zone spread, distinct members and cpu and memory still apply): it
+ *    gives each replica its "native" member, the one plain rendezvous
+ *    would pick. Then every member keeps its best-scoring natives up to its
+ *    bound, and only the rest (the overflow) runs the greedy again, on what
+ *    is left; an overflow replica never displaces a native. So the natives
+ *    change only where plain rendezvous changes. What this does not avoid:
+ *    when the bound steps (W changed, so ceil(...) moved for a whole weight
+ *    class), each member with more demand than room takes one more replica
+ *    or gives one up, and the slot that frees or fills elsewhere may start a
+ *    chain through full members. Together with the zones dealt above, this
+ *    moves somewhat fewer replicas than one greedy run over everything, yet
+ *    more than issue 5 asks on small clusters (BENCHMARKS.md, issue 5 round
+ *    3, says where the moves come from).
+ *
  * Moves. When a member leaves, its replicas move, plus those that bounded
  * loads or zone spread cascade (the load bound also changes slightly, since
  * W changes). When one joins, the replicas that rank it first move to it (its
@@ -74,7 +92,8 @@
  * Cost. Each replica computes its best few members once (CAND_MAX of them,
  * one pass over the members) and walks that list afterwards; it scans all
  * members again only when the list runs out. So the whole call is about
- * O(T * M) hashes for T replicas on M members, plus heap work. */
+ * O(T * M) hashes for T replicas on M members, plus heap work (the second
+ * run of the greedy reuses the lists and only places the overflow). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,7 +116,8 @@ typedef struct pnode {
     uint64_t cpu_used;
     uint64_t mem_used;
     uint32_t load;
-    uint32_t bound;
+    uint32_t bound; /* its load bound */
+    uint32_t limit; /* the load this pass allows: bound, or UINT32_MAX */
     bool eligible;
 } pnode;
 
@@ -119,8 +139,9 @@ typedef struct prep {
     uint32_t pref_zone;  /* the zone it goes to when it has room, or NO_ZONE */
     uint32_t pref_quota; /* replicas of its service dealt to that zone */
     uint8_t reason;
-    uint8_t ncand; /* entries in its candidate list, CAND_UNSET before */
-    bool complete; /* the list holds every member that could ever fit */
+    uint8_t ncand;  /* entries in its candidate list, CAND_UNSET before */
+    bool complete;  /* the list holds every member that could ever fit */
+    uint64_t score; /* its score at its member, once placed */
 } prep;
 
 typedef struct proposal {
@@ -361,6 +382,7 @@ static void set_bounds(ctx *c, const sl_placement_options *o)
             uint64_t top = num * c->nr * p->weight, den = 1000 * total_w;
             p->bound = (uint32_t)((top + den - 1) / den);
         }
+        p->limit = p->bound;
         if (p->eligible && !c->zone_elig[p->zone]) {
             c->zone_elig[p->zone] = true;
             c->nzones_elig++;
@@ -381,16 +403,44 @@ static int zrank_cmp(const void *a, const void *b)
     return (x->zone > y->zone) - (x->zone < y->zone);
 }
 
-/* Services with at least as many replicas as there are eligible zones use
- * every zone anyway, so their replica indexes are dealt to zones in a fixed
- * order: the eligible zones ranked by an unweighted hash of (service, zone),
- * replica i to the (i mod zones)-th. That order changes only when a zone
- * appears or vanishes, so a replica whose member leaves stays in its zone
- * and no sibling has to make room. A replica goes to its zone only while
- * that zone holds fewer replicas of the service than were dealt to it (a
- * sibling whose own zone was full may have gone there); otherwise, like
- * every other replica, it takes the least used zone. Returns 0 or
- * SL_ENOMEM. */
+/* Deals the replicas of a service with fewer replicas than eligible zones to
+ * distinct zones: replica i takes, among the eligible zones that replicas
+ * 0..i-1 did not take, the one with the lowest unweighted hash of (replica
+ * key, zone). So a replica's zone depends on its own key and those of its
+ * lower indexes only, never on where the siblings' members are. */
+static void deal_distinct_zones(ctx *c, const psvc *s)
+{
+    for (uint32_t r = 0; r < s->replicas; r++) {
+        prep *q = &c->reps[s->first + r];
+        uint64_t best = UINT64_MAX;
+        for (uint32_t id = 0; id < c->nzones; id++) {
+            if (!c->zone_elig[id] || c->zone_count[id])
+                continue; /* not eligible, or taken by a lower index */
+            uint64_t h = sl__placement_mix(q->key ^ c->zone_hash[id]);
+            if (q->pref_zone == NO_ZONE || h < best) {
+                best = h;
+                q->pref_zone = id;
+            }
+        }
+        q->pref_quota = 1;
+        c->zone_count[q->pref_zone] = 1;
+    }
+    for (uint32_t r = 0; r < s->replicas; r++)
+        c->zone_count[c->reps[s->first + r].pref_zone] = 0;
+}
+
+/* Every replica of a zone-spread service gets a zone it goes to when that
+ * zone has room. Services with at least as many replicas as there are
+ * eligible zones use every zone anyway, so their replica indexes are dealt
+ * to zones in a fixed order: the eligible zones ranked by an unweighted hash
+ * of (service, zone), replica i to the (i mod zones)-th. Services with fewer
+ * replicas get distinct zones (deal_distinct_zones). Either way the zones
+ * change only when a zone appears or vanishes, so a replica whose member
+ * leaves stays in its zone and no sibling has to make room. A replica goes
+ * to its zone only while that zone holds fewer replicas of the service than
+ * were dealt to it (a sibling whose own zone was full may have gone there);
+ * otherwise, like every other replica, it takes the least used zone.
+ * Returns 0 or SL_ENOMEM. */
 static int set_preferred_zones(ctx *c)
 {
     if (c->nzones_elig < 2)
@@ -400,8 +450,12 @@ static int set_preferred_zones(ctx *c)
         return SL_ENOMEM;
     for (size_t i = 0; i < c->ns; i++) {
         const psvc *s = &c->svcs[i];
-        if (s->spread != SL_PLACEMENT_SPREAD_ZONE || s->replicas < c->nzones_elig)
+        if (s->spread != SL_PLACEMENT_SPREAD_ZONE)
             continue;
+        if (s->replicas < c->nzones_elig) {
+            deal_distinct_zones(c, s);
+            continue;
+        }
         size_t k = 0;
         for (uint32_t id = 0; id < c->nzones; id++)
             if (c->zone_elig[id])
@@ -483,7 +537,7 @@ static bool fits_static(const pnode *n, const psvc *s)
 /* Whether member n has the load and resources left for one more of s. */
 static bool fits_now(const pnode *n, const psvc *s)
 {
-    return n->load < n->bound && fits_cap(n->cpu_cap, n->cpu_used, s->cpu) &&
+    return n->load < n->limit && fits_cap(n->cpu_cap, n->cpu_used, s->cpu) &&
            fits_cap(n->mem_cap, n->mem_used, s->mem);
 }
 
@@ -727,23 +781,26 @@ static int propose(ctx *c, uint32_t r)
     return heap_push(c, (proposal){score, r, (uint32_t)n, q->version});
 }
 
-static void grant(ctx *c, uint32_t r, uint32_t n)
+static void grant(ctx *c, uint32_t r, uint32_t n, uint64_t score)
 {
     prep *q = &c->reps[r];
     const psvc *s = &c->svcs[q->svc];
     pnode *p = &c->nodes[n];
     q->node = (int32_t)n;
+    q->score = score;
     p->load++;
     p->cpu_used += s->cpu;
     p->mem_used += s->mem;
 }
 
-/* Runs the proposals until every replica is placed or unplaceable. */
+/* Runs the proposals of the replicas not placed yet until every replica is
+ * placed or unplaceable. */
 static int run(ctx *c)
 {
     int rc = 0;
     for (uint32_t r = 0; rc == 0 && r < c->nr; r++)
-        rc = propose(c, r);
+        if (c->reps[r].node < 0)
+            rc = propose(c, r);
     while (rc == 0 && c->nheap > 0) {
         proposal e = heap_pop(c);
         prep *q = &c->reps[e.rep];
@@ -755,7 +812,7 @@ static int run(ctx *c)
             rc = propose(c, e.rep);
             continue;
         }
-        grant(c, e.rep, e.node);
+        grant(c, e.rep, e.node, e.score);
         /* The siblings' zone counts changed: they propose again. */
         for (uint32_t i = 0; rc == 0 && i < s->replicas; i++) {
             prep *sib = &c->reps[s->first + i];
@@ -765,6 +822,63 @@ static int run(ctx *c)
             rc = propose(c, s->first + i);
         }
     }
+    return rc;
+}
+
+typedef struct native {
+    uint32_t node;
+    uint32_t rep;
+    uint64_t score;
+} native;
+
+static int native_cmp(const void *a, const void *b)
+{
+    const native *x = a, *y = b;
+    if (x->node != y->node)
+        return x->node < y->node ? -1 : 1;
+    if (x->score != y->score)
+        return x->score < y->score ? -1 : 1;
+    return (x->rep > y->rep) - (x->rep < y->rep);
+}
+
+/* Places natives first (see the top of this file): runs the proposals with
+ * no load bound, which gives each replica its native member; then starts
+ * over with every member holding its best-scoring natives up to its bound,
+ * and runs the proposals of the others (the overflow) with the bounds.
+ * Returns 0 or SL_ENOMEM. */
+static int run_natives_first(ctx *c)
+{
+    for (size_t i = 0; i < c->nn; i++)
+        if (c->nodes[i].eligible)
+            c->nodes[i].limit = UINT32_MAX;
+    int rc = run(c);
+    native *v = malloc((c->nr ? c->nr : 1) * sizeof *v);
+    if (rc == 0 && !v)
+        rc = SL_ENOMEM;
+    size_t nv = 0;
+    for (uint32_t r = 0; rc == 0 && r < c->nr; r++) {
+        prep *q = &c->reps[r];
+        if (q->node >= 0)
+            v[nv++] = (native){(uint32_t)q->node, r, q->score};
+        q->node = -1;
+        q->version++;
+        q->reason = SL_PLACEMENT_PLACED;
+    }
+    for (size_t i = 0; i < c->nn; i++) {
+        pnode *p = &c->nodes[i];
+        p->limit = p->bound;
+        p->load = 0;
+        p->cpu_used = p->mem_used = 0;
+    }
+    c->nheap = 0;
+    if (rc == 0) {
+        qsort(v, nv, sizeof *v, native_cmp);
+        for (size_t i = 0; i < nv; i++)
+            if (c->nodes[v[i].node].load < c->nodes[v[i].node].bound)
+                grant(c, v[i].rep, v[i].node, v[i].score);
+        rc = run(c);
+    }
+    free(v);
     return rc;
 }
 
@@ -864,9 +978,8 @@ int sl_placement_compute(const sl_placement_member *members, size_t nmembers,
         set_bounds(&c, o);
         rc = set_preferred_zones(&c);
     }
-    if (rc == 0) {
-        rc = run(&c);
-    }
+    if (rc == 0)
+        rc = o->unbounded ? run(&c) : run_natives_first(&c);
     if (rc == 0) {
         *out = make_result(&c, nmembers, nservices);
         if (!*out)
