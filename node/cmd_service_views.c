@@ -16,7 +16,9 @@ static const char services_usage[] =
 static const char ps_usage[] =
     "Usage: starling ps [--rpc HOST:PORT] [--json]\n\n"
     "Lists the replicas the peer at --rpc runs: service, replica, status\n"
-    "(starting, running, failed, stopping), address, restarts and pid.\n";
+    "(starting, running, failed, stopping), address, restarts and pid. The pid\n"
+    "is that of the small process that leads the replica's process group: a\n"
+    "signal sent to it reaches the replica's command.\n";
 
 static const char where_usage[] =
     "Usage: starling where NAME [--rpc HOST:PORT] [--json]\n\n"

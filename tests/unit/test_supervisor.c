@@ -537,6 +537,50 @@ static void a_crash_is_restarted(void **state)
     assert_int_equal(c.exit_status, 3);
 }
 
+/* Sends sig to pid from another process, as an operator's shell would: the
+ * shim ignores what comes from its agent (here, this test process), since
+ * the agent signals the whole group. */
+static void kill_from_elsewhere(pid_t pid, int sig)
+{
+    pid_t k = fork();
+    assert_true(k >= 0);
+    if (k == 0)
+        _exit(kill(pid, sig) == 0 ? 0 : 1);
+    int st;
+    assert_int_equal(waitpid(k, &st, 0), k);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* An operator's `kill PID` on the pid `starling ps` shows (the shim alone,
+ * not the group) reaches the command, and the supervisor sees the command's
+ * own end: the exit status it chose, or the signal that killed it. */
+static void a_signal_to_the_pid_reaches_the_command(void **state)
+{
+    fixture *f = *state;
+    open_default(f);
+    start_whoami(f, "web", 0, NULL, 0);
+    want running = {"web", 0, SL_REPLICA_RUNNING, 0};
+    assert_true(wait_for(f, has_status, &running, 5000));
+    sl__replica_info r;
+    assert_int_equal(sl__supervisor_find(f->sup, "web", 0, &r), 0);
+
+    kill_from_elsewhere(r.pid, SIGTERM); /* whoami exits 0 on SIGTERM */
+    count_want ended = {"web", SL_REPLICA_FAILED, 1};
+    assert_true(wait_for(f, has_events, &ended, 3000));
+    assert_int_equal(sl__supervisor_find(f->sup, "web", 0, &r), 0);
+    assert_int_equal(r.exit_status, 0);
+    assert_int_equal(r.term_signal, 0);
+
+    want again = {"web", 0, SL_REPLICA_RUNNING, 1};
+    assert_true(wait_for(f, has_status, &again, 5000));
+    assert_int_equal(sl__supervisor_find(f->sup, "web", 0, &r), 0);
+    kill_from_elsewhere(r.pid, SIGUSR1); /* whoami's default: it dies of it */
+    count_want killed = {"web", SL_REPLICA_FAILED, 2};
+    assert_true(wait_for(f, has_events, &killed, 3000));
+    assert_int_equal(sl__supervisor_find(f->sup, "web", 0, &r), 0);
+    assert_int_equal(r.term_signal, SIGUSR1);
+}
+
 static void stop_ends_the_process_and_frees_the_port(void **state)
 {
     fixture *f = *state;
@@ -842,6 +886,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(start_runs_and_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(env_reaches_the_replica, setup, teardown),
         cmocka_unit_test_setup_teardown(a_crash_is_restarted, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_signal_to_the_pid_reaches_the_command, setup, teardown),
         cmocka_unit_test_setup_teardown(stop_ends_the_process_and_frees_the_port, setup, teardown),
         cmocka_unit_test_setup_teardown(start_while_stopping_runs_it_again, setup, teardown),
         cmocka_unit_test_setup_teardown(sigterm_ignored_means_sigkill, setup, teardown),
