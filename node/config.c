@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "rpc.h"
 #include "starling/error.h"
 
 void sl__agent_usage(FILE *to)
@@ -37,9 +38,11 @@ void sl__agent_usage(FILE *to)
             "  --mem MB             memory capacity for replicas, in MB (default: unlimited)\n"
             "  --profile P          lan (default), local (loopback, fast) or wan\n"
             "  --cluster LABEL      only peers with the same label talk to each other\n"
+            "  --rpc-idle SECONDS   close RPC connections that sent nothing for this\n"
+            "                       long (1..86400; default %d); monitors are exempt\n"
             "  --log-level L        debug, info (default), warn or error\n"
             "  -h, --help           this help\n",
-            SL__GOSSIP_PORT, SL__RPC_PORT);
+            SL__GOSSIP_PORT, SL__RPC_PORT, SL__RPC_IDLE_MS / 1000);
 }
 
 /* Parses a decimal number in [min, max]. Returns 0 or -1. */
@@ -93,6 +96,7 @@ static void set_defaults(sl__agent_config *cfg)
     sl_addr_parse("0.0.0.0", SL__GOSSIP_PORT, &cfg->bind);
     sl_addr_parse("127.0.0.1", SL__RPC_PORT, &cfg->rpc);
     cfg->log_level = SL__LOG_INFO;
+    cfg->rpc_idle_ms = SL__RPC_IDLE_MS;
 }
 
 enum {
@@ -109,7 +113,8 @@ enum {
     OPT_MEM,
     OPT_PROFILE,
     OPT_CLUSTER,
-    OPT_LOG
+    OPT_LOG,
+    OPT_RPC_IDLE
 };
 
 static const struct option long_opts[] = {
@@ -127,6 +132,7 @@ static const struct option long_opts[] = {
     {"profile", required_argument, NULL, OPT_PROFILE},
     {"cluster", required_argument, NULL, OPT_CLUSTER},
     {"log-level", required_argument, NULL, OPT_LOG},
+    {"rpc-idle", required_argument, NULL, OPT_RPC_IDLE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -195,6 +201,13 @@ static int apply(sl__agent_config *cfg, int opt, const char *arg)
         if (copy_str(cfg->cluster, sizeof cfg->cluster, arg) != 0)
             return bad("--cluster is longer than 64 bytes: '%s'", arg);
         return 0;
+    case OPT_RPC_IDLE: {
+        uint32_t secs;
+        if (parse_u32(arg, 1, 86400, &secs) != 0)
+            return bad("--rpc-idle must be 1..86400 seconds: '%s'", arg);
+        cfg->rpc_idle_ms = secs * 1000;
+        return 0;
+    }
     case OPT_LOG:
         if (sl__log_parse_level(arg, &cfg->log_level) != 0)
             return bad("--log-level must be debug, info, warn or error: '%s'", arg);

@@ -23,6 +23,7 @@ typedef struct sl__agent_config {
     sl_meta meta;        /* zone and tags */
     sl_swim_timing timing;
     sl__log_level log_level;
+    uint32_t rpc_idle_ms; /* RPC connections silent this long are closed */
     char seeds[SL__SEEDS_MAX][SL__HOSTPORT_MAX]; /* --join HOST:PORT, as given */
     int nseeds;
 } sl__agent_config;

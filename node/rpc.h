@@ -21,7 +21,8 @@
 #define SL__RPC_REQUEST_MAX (1u << 20)
 #define SL__RPC_REPLY_MAX (16u << 20)
 
-/* A request connection that sends nothing this long is closed. */
+/* A request connection that sends nothing this long is closed (the default
+ * of --rpc-idle). */
 #define SL__RPC_IDLE_MS 60000
 
 /* Connections served at once; more are refused. */

@@ -402,16 +402,16 @@ static void on_connection(uv_stream_t *server, int status)
         conn_close(c);
 }
 
-/* Closes connections that sent nothing for SL__RPC_IDLE_MS, so that clients
- * that went away without closing cannot hold every slot. Monitors and
- * connections waiting for a join's answer are busy, not idle. */
+/* Closes connections that sent nothing for --rpc-idle (cfg.rpc_idle_ms), so
+ * that clients that went away without closing cannot hold every slot.
+ * Monitors and connections waiting for a join's answer are busy, not idle. */
 static void on_sweep(uv_timer_t *t)
 {
     sl__agent *a = t->data;
-    uint64_t now = sl__agent_now(a);
+    uint64_t now = sl__agent_now(a), idle = a->cfg.rpc_idle_ms;
     for (sl__rpc_conn *c = a->rpcs; c; c = c->next)
-        if (!c->monitor && !c->join && now - c->last_read_ms >= SL__RPC_IDLE_MS) {
-            sl__debug("rpc: closing a connection idle for %u ms", SL__RPC_IDLE_MS);
+        if (!c->monitor && !c->join && now - c->last_read_ms >= idle) {
+            sl__debug("rpc: closing a connection idle for %llu ms", (unsigned long long)idle);
             conn_close(c);
         }
 }
@@ -420,7 +420,8 @@ int sl__rpc_listen(sl__agent *a)
 {
     uv_timer_init(&a->loop, &a->rpc_sweep);
     a->rpc_sweep.data = a;
-    uv_timer_start(&a->rpc_sweep, on_sweep, SL__RPC_IDLE_MS / 4, SL__RPC_IDLE_MS / 4);
+    uint64_t every = a->cfg.rpc_idle_ms / 4 ? a->cfg.rpc_idle_ms / 4 : 1;
+    uv_timer_start(&a->rpc_sweep, on_sweep, every, every);
     return uv_listen((uv_stream_t *)&a->rpc_tcp, 64, on_connection);
 }
 

@@ -125,9 +125,33 @@ expect_fail 1 "^starling join: cannot join" "an agent of another cluster label c
     "$STARLING" join --rpc "$(rpc_of b1)" "$(gossip_of a1)"
 check "a1 does not list b1" test -z "$(status_of a1 b1)"
 
-for n in a1 a2 a4 b1; do kill -TERM "${CL_PID[$n]}"; done
+# --rpc-idle: a client that connects and says nothing is disconnected after
+# the idle time, not before; a monitor, silent too, is not.
+start_agent i1 6 --rpc-idle 1
+check "i1 answers info" wait_until 10 "$STARLING" info --rpc "$(rpc_of i1)"
+"$STARLING" monitor --rpc "$(rpc_of i1)" >/dev/null 2>&1 &
+mon=$!
+check "i1 counts its monitor" \
+    wait_until 5 sh -c "'$STARLING' info --rpc $(rpc_of i1) --json | grep -q '\"monitors\":1'"
+if exec {idle}<>"/dev/tcp/${CL_IP[i1]}/7373"; then
+    t0=$EPOCHREALTIME
+    read -r -t $((10 * CL_SLOW)) -u "$idle" _
+    rc=$?
+    took=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+    exec {idle}>&-
+    check "a silent RPC client is disconnected after --rpc-idle 1 (read status $rc after $took s)" \
+        awk -v rc="$rc" -v t="$took" 'BEGIN { exit !(rc == 1 && t >= 0.9) }'
+else
+    fail "cannot connect to i1's RPC port"
+fi
+check "the monitor, silent for longer, is still connected" \
+    sh -c "kill -0 $mon && '$STARLING' info --rpc $(rpc_of i1) --json | grep -q '\"monitors\":1'"
+kill -INT "$mon" 2>/dev/null
+wait "$mon" 2>/dev/null
+
+for n in a1 a2 a4 b1 i1; do kill -TERM "${CL_PID[$n]}"; done
 bad=""
-for n in a1 a2 a4 b1; do
+for n in a1 a2 a4 b1 i1; do
     wait_exit "$n" 20
     [ "$CL_RC" = 0 ] || bad="$bad $n:$CL_RC"
 done
