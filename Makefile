@@ -47,7 +47,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: all build deps test bench demo clean format check-sansio
+.PHONY: all build deps test bench demo fuzz clean format check-sansio
 
 # Keep the object files of tests and benchmarks between runs.
 .SECONDARY:
@@ -114,6 +114,21 @@ bench: all
 demo: all
 	@BUILD=$(BUILD) bash tests/demo.sh
 
+# Fuzzes every decoder of gossip/ (tests/fuzz/fuzz_decoders.c) with clang's
+# libFuzzer, ASan and UBSan for FUZZ_SECONDS (default 60). The corpus stays
+# in build-fuzz/corpus between runs; crashes are written to build-fuzz/.
+FUZZ_SECONDS ?= 60
+FUZZ_DIR := build-fuzz
+fuzz: deps
+	@command -v clang >/dev/null || { echo "make fuzz: needs clang (Debian package clang)" >&2; exit 1; }
+	@mkdir -p $(FUZZ_DIR)/corpus
+	clang -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) -Iinclude \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  -o $(FUZZ_DIR)/fuzz_decoders tests/fuzz/fuzz_decoders.c $(GOSSIP_SRC) \
+	  $$(pkg-config --libs libsodium) -lm
+	cd $(FUZZ_DIR) && FUZZ_SEEDS=corpus ./fuzz_decoders -max_total_time=$(FUZZ_SECONDS) \
+	  -max_len=4096 -print_final_stats=1 corpus
+
 # The core must stay sans-IO: no clocks, sockets, files, threads, libuv or
 # global randomness in gossip/ or placement/.
 check-sansio:
@@ -124,6 +139,6 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
