@@ -140,6 +140,19 @@ poll_all() {
     done
 }
 
+# mem_means PID...: means over the processes (KiB): VmRSS, max VmRSS, Pss,
+# RssAnon. VmRSS counts every shared page in full in every process; Pss
+# splits the shared ones among the processes that map them; RssAnon is the
+# private part.
+mem_means() {
+    local p
+    for p in "$@"; do
+        echo "$(awk '/^VmRSS:/ { r = $2 } /^RssAnon:/ { a = $2 } END { print r, a }' \
+            "/proc/$p/status") $(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup")"
+    done | awk '{ r += $1; a += $2; p += $3; if ($1 > m) m = $1 }
+        END { printf "%.0f %.0f %.0f %.0f", r / NR, m, p / NR, a / NR }'
+}
+
 # median X...: the median of numbers (the lower middle one for an even count).
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
@@ -170,15 +183,7 @@ run_system() {
     R_CONV[$sys]=$(awk -v a="$t0" -v b="$last" 'BEGIN { printf "%.2f", b - a }')
     echo "[$sys] converged in ${R_CONV[$sys]} s"
     sleep 5 # let the joins' push-pulls and broadcasts settle before measuring
-    # VmRSS counts every shared page in full in every process; Pss splits the
-    # shared ones among the processes that map them; RssAnon is the private
-    # part. Means over the N agents (KiB): VmRSS, max VmRSS, Pss, RssAnon.
-    R_RSS[$sys]=$(for i in $(seq 1 "$N"); do
-        p=${PIDS[i]}
-        echo "$(awk '/^VmRSS:/ { r = $2 } /^RssAnon:/ { a = $2 } END { print r, a }' \
-            "/proc/$p/status") $(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup")"
-    done | awk '{ r += $1; a += $2; p += $3; if ($1 > m) m = $1 }
-        END { printf "%.0f %.0f %.0f %.0f", r / NR, m, p / NR, a / NR }')
+    R_RSS[$sys]=$(mem_means "${PIDS[@]}")
     echo "[$sys] memory per agent (KiB; VmRSS mean, VmRSS max, Pss mean, RssAnon mean): ${R_RSS[$sys]}"
     if [ "${MEM_ONLY:-0}" = 1 ]; then
         stop_all
@@ -270,12 +275,7 @@ measure_sleep() {
             sleep 0.05
         done
     done
-    R_RSS[sleep]=$(for i in $(seq 1 "$N"); do
-        p=${PIDS[i]}
-        echo "$(awk '/^VmRSS:/ { r = $2 } /^RssAnon:/ { a = $2 } END { print r, a }' \
-            "/proc/$p/status") $(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup")"
-    done | awk '{ r += $1; a += $2; p += $3; if ($1 > m) m = $1 }
-        END { printf "%.0f %.0f %.0f %.0f", r / NR, m, p / NR, a / NR }')
+    R_RSS[sleep]=$(mem_means "${PIDS[@]}")
     echo "[sleep] memory per process (KiB; VmRSS mean, VmRSS max, Pss mean, RssAnon mean): ${R_RSS[sleep]}"
     for i in $(seq 1 "$N"); do kill "${PIDS[i]}" 2>/dev/null; wait "${PIDS[i]}" 2>/dev/null; done
     PIDS=()
