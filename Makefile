@@ -114,7 +114,8 @@ bench: all
 demo: all
 	@BUILD=$(BUILD) bash tests/demo.sh
 
-# Fuzzes every decoder of gossip/ (tests/fuzz/fuzz_decoders.c) with clang's
+# Fuzzes every decoder of gossip/, and node/'s framing and RPC payloads
+# (tests/fuzz/fuzz_decoders.c), with clang's
 # libFuzzer, ASan and UBSan for FUZZ_SECONDS (default 60). The corpus stays
 # in build-fuzz/corpus between runs; crashes are written to build-fuzz/.
 FUZZ_SECONDS ?= 60
@@ -124,8 +125,9 @@ fuzz: deps
 	@mkdir -p $(FUZZ_DIR)/corpus
 	clang -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) -Iinclude \
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	  -o $(FUZZ_DIR)/fuzz_decoders tests/fuzz/fuzz_decoders.c $(GOSSIP_SRC) \
-	  $$(pkg-config --libs libsodium) -lm
+	  $$(pkg-config --cflags msgpack jansson) \
+	  -o $(FUZZ_DIR)/fuzz_decoders tests/fuzz/fuzz_decoders.c $(GOSSIP_SRC) node/frame.c \
+	  node/mpjson.c $$(pkg-config --libs libsodium msgpack jansson) -lm
 	cd $(FUZZ_DIR) && FUZZ_SEEDS=corpus ./fuzz_decoders -max_total_time=$(FUZZ_SECONDS) \
 	  -max_len=4096 -print_final_stats=1 corpus
 

@@ -1,7 +1,9 @@
 /* libFuzzer harness for everything that decodes bytes from the network or
- * the disk in gossip/: datagrams (sl_swim_recv), push-pull states
+ * the disk: in gossip/, datagrams (sl_swim_recv), push-pull states
  * (sl_swim_merge_state), catalog records and whole catalogs, node reports
- * and whole report tables. `make fuzz` builds it with clang and runs it.
+ * and whole report tables; in node/, the stream framing (frame.c) and the
+ * RPC payloads (msgpack to JSON, mpjson.c). `make fuzz` builds it with clang
+ * and runs it.
  *
  * The first input byte picks the decoder; the rest is the payload. Beyond
  * "never crash, never leak" (ASan, UBSan, LSan), it checks one property:
@@ -18,11 +20,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include "../../node/frame.h"
+#include "../../node/mpjson.h"
 #include "starling/catalog.h"
 #include "starling/reports.h"
 #include "starling/swim.h"
 
-enum { T_RECV, T_MERGE_STATE, T_CAT_APPLY, T_CAT_MERGE, T_REP_APPLY, T_REP_MERGE, T_COUNT };
+enum {
+    T_RECV,
+    T_MERGE_STATE,
+    T_CAT_APPLY,
+    T_CAT_MERGE,
+    T_REP_APPLY,
+    T_REP_MERGE,
+    T_FRAMES,
+    T_MPJSON,
+    T_COUNT
+};
 
 typedef struct app {
     sl_catalog *cat;
@@ -234,6 +250,55 @@ static void make_known_state(void)
     }
 }
 
+/* Feeds p to a frame reader (64 KiB bound) in chunks whose sizes come from
+ * the input itself; every frame it returns must lie within the bytes fed. */
+static void fuzz_frames(const uint8_t *p, size_t n)
+{
+    sl__frame f;
+    sl__frame_init(&f, 64 << 10);
+    size_t fed = 0, out = 0;
+    while (n > 0) {
+        size_t chunk = 1 + p[0] % 64;
+        if (chunk > n)
+            chunk = n;
+        const uint8_t *q = p;
+        size_t m = chunk;
+        while (m > 0) {
+            int rc = sl__frame_feed(&f, &q, &m);
+            if (rc < 0)
+                goto done; /* over the bound: the connection would be closed */
+            if (rc == 1) {
+                out += 4 + f.want;
+                if (out > fed + chunk - m)
+                    abort(); /* a frame made of bytes never fed */
+                sl__frame_reset(&f);
+            }
+        }
+        fed += chunk;
+        p += chunk;
+        n -= chunk;
+    }
+done:
+    sl__frame_deinit(&f);
+}
+
+/* Whatever msgpack decodes to JSON encodes back to msgpack that decodes to
+ * an equal JSON value. */
+static void fuzz_mpjson(const uint8_t *p, size_t n)
+{
+    json_t *v = NULL, *w = NULL;
+    if (sl__mpjson_decode(p, n, &v) != 0)
+        return;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (sl__mpjson_encode(v, &buf, &len) != 0 || sl__mpjson_decode(buf, len, &w) != 0 ||
+        !json_equal(v, w))
+        abort();
+    json_decref(v);
+    json_decref(w);
+    free(buf);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -294,6 +359,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         else
             sl_reports_merge(a.rep, p, n);
         check_reports_round_trip(a.rep);
+        break;
+    case T_FRAMES:
+        fuzz_frames(p, n);
+        break;
+    case T_MPJSON:
+        fuzz_mpjson(p, n);
         break;
     }
     app_free(&a);
