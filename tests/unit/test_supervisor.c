@@ -376,6 +376,17 @@ static void open_default(fixture *f)
     open_sup(f, &cfg);
 }
 
+/* Opens the default supervisor, starts whoami as web.0, waits until it runs
+ * and fills *r with it. */
+static void run_one_web(fixture *f, sl__replica_info *r)
+{
+    open_default(f);
+    start_whoami(f, "web", 0, NULL, 0);
+    want running = {"web", 0, SL_REPLICA_RUNNING, 0};
+    assert_true(wait_for(f, has_status, &running, 5000));
+    assert_int_equal(sl__supervisor_find(f->sup, "web", 0, r), 0);
+}
+
 struct collect_ctx {
     event *out;
     size_t *n;
@@ -501,12 +512,8 @@ static void env_reaches_the_replica(void **state)
 static void a_crash_is_restarted(void **state)
 {
     fixture *f = *state;
-    open_default(f);
-    start_whoami(f, "web", 0, NULL, 0);
-    want running = {"web", 0, SL_REPLICA_RUNNING, 0};
-    assert_true(wait_for(f, has_status, &running, 5000));
     sl__replica_info before;
-    assert_int_equal(sl__supervisor_find(f->sup, "web", 0, &before), 0);
+    run_one_web(f, &before);
 
     assert_int_equal(kill(before.pid, SIGKILL), 0);
     want failed = {"web", 0, SL_REPLICA_FAILED, 0};
@@ -557,12 +564,8 @@ static void kill_from_elsewhere(pid_t pid, int sig)
 static void a_signal_to_the_pid_reaches_the_command(void **state)
 {
     fixture *f = *state;
-    open_default(f);
-    start_whoami(f, "web", 0, NULL, 0);
-    want running = {"web", 0, SL_REPLICA_RUNNING, 0};
-    assert_true(wait_for(f, has_status, &running, 5000));
     sl__replica_info r;
-    assert_int_equal(sl__supervisor_find(f->sup, "web", 0, &r), 0);
+    run_one_web(f, &r);
 
     kill_from_elsewhere(r.pid, SIGTERM); /* whoami exits 0 on SIGTERM */
     count_want ended = {"web", SL_REPLICA_FAILED, 1};
@@ -584,12 +587,8 @@ static void a_signal_to_the_pid_reaches_the_command(void **state)
 static void stop_ends_the_process_and_frees_the_port(void **state)
 {
     fixture *f = *state;
-    open_default(f);
-    start_whoami(f, "web", 0, NULL, 0);
-    want running = {"web", 0, SL_REPLICA_RUNNING, 0};
-    assert_true(wait_for(f, has_status, &running, 5000));
     sl__replica_info r;
-    assert_int_equal(sl__supervisor_find(f->sup, "web", 0, &r), 0);
+    run_one_web(f, &r);
     assert_false(port_bindable(f->host, r.port));
 
     assert_int_equal(sl__supervisor_stop(f->sup, "web", 0), 0);
@@ -611,15 +610,12 @@ static void stop_ends_the_process_and_frees_the_port(void **state)
 static void start_while_stopping_runs_it_again(void **state)
 {
     fixture *f = *state;
-    open_default(f);
-    start_whoami(f, "web", 0, NULL, 0);
-    want running = {"web", 0, SL_REPLICA_RUNNING, 0};
-    assert_true(wait_for(f, has_status, &running, 5000));
     sl__replica_info before;
-    assert_int_equal(sl__supervisor_find(f->sup, "web", 0, &before), 0);
+    run_one_web(f, &before);
     assert_int_equal(sl__supervisor_stop(f->sup, "web", 0), 0);
     start_whoami(f, "web", 0, NULL, 0);
     size_t mark = f->nev;
+    want running = {"web", 0, SL_REPLICA_RUNNING, 0};
     assert_true(wait_for(f, has_status, &running, 5000));
     sl__replica_info after;
     assert_int_equal(sl__supervisor_find(f->sup, "web", 0, &after), 0);
