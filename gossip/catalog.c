@@ -6,10 +6,17 @@
  *    [arg...], [KEY=VALUE...]]
  *
  * and the whole catalog as an array of records. The ordering of writes is
- * (lamport, writer): Lamport timestamps order causally related writes, and
- * the writer's name breaks ties between concurrent ones, the same way on
- * every peer. Every write raises the local clock past everything seen, so a
- * change made after seeing another always wins over it.
+ * (lamport, writer). The stamp is a hybrid logical clock: every write takes
+ * max(clock + 1, wall_ms * SL_CATALOG_TICKS_PER_MS), clock being the highest
+ * stamp seen or written. The first term orders causally related writes (a
+ * change made after seeing another always wins over it, whatever the
+ * clocks say); the second orders concurrent ones by the writers' wall
+ * clocks, which is what an operator who ran `scale` on one peer and `rm` on
+ * another a moment later expects (with plain Lamport stamps both would get
+ * the same number and the writer's name would pick, silently undoing the
+ * rm). The writer's name breaks exact ties, the same way on every peer. A
+ * peer whose clock runs ahead wins concurrent writes for as long as it is
+ * ahead; everyone's clock then follows its stamps, so causal order holds.
  *
  * Records are kept in an array sorted by name: catalogs are small (at most
  * SL_CATALOG_SERVICES_MAX), lookups are binary searches, and iteration order
@@ -24,7 +31,7 @@
 struct sl_catalog {
     sl_service *s;
     size_t n, cap;
-    uint64_t clock; /* Lamport: the highest timestamp seen or written */
+    uint64_t clock; /* the highest stamp seen or written */
 };
 
 sl_catalog *sl_catalog_new(void)
@@ -269,11 +276,15 @@ static char **strv_copy(char *const *v, uint32_t n)
 /* Stamps, encodes and stores a local write of rec (whose vectors are
  * borrowed from the caller and copied on success). */
 static int write_local(sl_catalog *c, const sl_service *spec, bool deleted, const char *writer,
-                       uint64_t now_ms, uint8_t *msg, size_t cap, size_t *msg_len)
+                       uint64_t now_ms, uint64_t wall_ms, uint8_t *msg, size_t cap,
+                       size_t *msg_len)
 {
     sl_service rec = *spec;
     rec.deleted = deleted;
-    rec.lamport = c->clock + 1;
+    uint64_t wall = wall_ms < UINT64_MAX / SL_CATALOG_TICKS_PER_MS
+                        ? wall_ms * SL_CATALOG_TICKS_PER_MS
+                        : UINT64_MAX - 1;
+    rec.lamport = c->clock + 1 > wall ? c->clock + 1 : wall;
     if (!writer || !*writer || strlen(writer) > 64)
         return SL_EINVAL;
     strcpy(rec.writer, writer);
@@ -297,31 +308,32 @@ static int write_local(sl_catalog *c, const sl_service *spec, bool deleted, cons
 }
 
 int sl_catalog_put(sl_catalog *c, const sl_service *spec, const char *writer, uint64_t now_ms,
-                   uint8_t *msg, size_t cap, size_t *msg_len)
+                   uint64_t wall_ms, uint8_t *msg, size_t cap, size_t *msg_len)
 {
-    return write_local(c, spec, false, writer, now_ms, msg, cap, msg_len);
+    return write_local(c, spec, false, writer, now_ms, wall_ms, msg, cap, msg_len);
 }
 
 int sl_catalog_delete(sl_catalog *c, const char *name, const char *writer, uint64_t now_ms,
-                      uint8_t *msg, size_t cap, size_t *msg_len)
+                      uint64_t wall_ms, uint8_t *msg, size_t cap, size_t *msg_len)
 {
     const sl_service *cur = sl_catalog_find(c, name);
     if (!cur)
         return SL_ENOTFOUND;
     sl_service tomb = {0};
     strcpy(tomb.name, cur->name);
-    return write_local(c, &tomb, true, writer, now_ms, msg, cap, msg_len);
+    return write_local(c, &tomb, true, writer, now_ms, wall_ms, msg, cap, msg_len);
 }
 
 int sl_catalog_scale(sl_catalog *c, const char *name, uint32_t replicas, const char *writer,
-                     uint64_t now_ms, uint8_t *msg, size_t cap, size_t *msg_len)
+                     uint64_t now_ms, uint64_t wall_ms, uint8_t *msg, size_t cap,
+                     size_t *msg_len)
 {
     const sl_service *cur = sl_catalog_find(c, name);
     if (!cur)
         return SL_ENOTFOUND;
     sl_service spec = *cur;
     spec.replicas = replicas;
-    return write_local(c, &spec, false, writer, now_ms, msg, cap, msg_len);
+    return write_local(c, &spec, false, writer, now_ms, wall_ms, msg, cap, msg_len);
 }
 
 int sl_catalog_apply(sl_catalog *c, const uint8_t *buf, size_t len, uint64_t now_ms)

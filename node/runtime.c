@@ -1,8 +1,9 @@
 /* The runtime: desired state in, replicas out.
  *
  * Desired state. The service catalog (gossip/catalog.c) is replicated to
- * every peer: a local change (deploy, scale, rm) is written with the next
- * Lamport time and broadcast as an application message on the SWIM core's
+ * every peer: a local change (deploy, scale, rm) is stamped with a hybrid
+ * logical clock (past everything seen, and at least this machine's wall
+ * clock) and broadcast as an application message on the SWIM core's
  * packets; a received record that is newer than ours is stored and passed
  * on, so news spreads epidemically; the whole catalog also rides every
  * push-pull, which repairs whatever gossip missed and brings a rejoining
@@ -38,6 +39,16 @@
 uint64_t sl__runtime_now(const sl__runtime *rt)
 {
     return uv_now(rt->loop);
+}
+
+/* The wall clock in ms since the epoch, for the catalog's write stamps (0
+ * when it cannot be read: the stamps are then plain Lamport times). */
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec < 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static uint64_t key_of(const char *a, const char *b, const char *c)
@@ -307,7 +318,8 @@ int sl__runtime_deploy(sl__runtime *rt, const sl_service *spec, char *err, size_
 {
     uint8_t msg[SL_SVC_RECORD_MAX];
     size_t len = 0;
-    int rc = sl_catalog_put(rt->cat, spec, rt->node, sl__runtime_now(rt), msg, sizeof msg, &len);
+    int rc = sl_catalog_put(rt->cat, spec, rt->node, sl__runtime_now(rt), wall_ms(), msg,
+                            sizeof msg, &len);
     return local_write(rt, rc, msg, len, spec->name, err, errcap);
 }
 
@@ -316,8 +328,8 @@ int sl__runtime_scale(sl__runtime *rt, const char *name, uint32_t replicas, char
 {
     uint8_t msg[SL_SVC_RECORD_MAX];
     size_t len = 0;
-    int rc = sl_catalog_scale(rt->cat, name, replicas, rt->node, sl__runtime_now(rt), msg,
-                              sizeof msg, &len);
+    int rc = sl_catalog_scale(rt->cat, name, replicas, rt->node, sl__runtime_now(rt), wall_ms(),
+                              msg, sizeof msg, &len);
     return local_write(rt, rc, msg, len, name, err, errcap);
 }
 
@@ -325,7 +337,8 @@ int sl__runtime_remove(sl__runtime *rt, const char *name, char *err, size_t errc
 {
     uint8_t msg[SL_SVC_RECORD_MAX];
     size_t len = 0;
-    int rc = sl_catalog_delete(rt->cat, name, rt->node, sl__runtime_now(rt), msg, sizeof msg, &len);
+    int rc = sl_catalog_delete(rt->cat, name, rt->node, sl__runtime_now(rt), wall_ms(), msg,
+                               sizeof msg, &len);
     return local_write(rt, rc, msg, len, name, err, errcap);
 }
 

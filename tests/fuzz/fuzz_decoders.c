@@ -178,7 +178,7 @@ static void write_seeds(const char *dir)
     sl_service spec = {.name = "web", .replicas = 3, .argc = 2, .argv = argv, .envc = 1, .env = env};
     uint8_t msg[SL_SVC_RECORD_MAX];
     size_t n = 0;
-    if (sl_catalog_put(a.cat, &spec, "alpha", 1000, msg, sizeof msg, &n) == 0) {
+    if (sl_catalog_put(a.cat, &spec, "alpha", 1000, 0, msg, sizeof msg, &n) == 0) {
         write_seed(dir, "service-record", T_CAT_APPLY, msg, n);
         sl_swim_broadcast(x, 1, msg, n);
     }

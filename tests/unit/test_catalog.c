@@ -37,7 +37,7 @@ static void put_and_find(void **state)
     sl_catalog *c = sl_catalog_new();
     msg m;
     sl_service spec = web_spec(3);
-    assert_int_equal(sl_catalog_put(c, &spec, "n1", 10, m.b, sizeof m.b, &m.len), 0);
+    assert_int_equal(sl_catalog_put(c, &spec, "n1", 10, 0, m.b, sizeof m.b, &m.len), 0);
     const sl_service *got = sl_catalog_find(c, "web");
     assert_non_null(got);
     assert_int_equal(got->replicas, 3);
@@ -52,11 +52,11 @@ static void put_and_find(void **state)
     assert_int_equal(sl_catalog_apply(d, m.b, m.len, 20), 1);
     assert_int_equal(sl_catalog_apply(d, m.b, m.len, 21), 0); /* already known */
     assert_int_equal(sl_catalog_find(d, "web")->replicas, 3);
-    assert_int_equal(sl_catalog_scale(d, "web", 5, "n2", 30, m.b, sizeof m.b, &m.len), 0);
+    assert_int_equal(sl_catalog_scale(d, "web", 5, "n2", 30, 0, m.b, sizeof m.b, &m.len), 0);
     assert_int_equal(sl_catalog_find(d, "web")->lamport, 2);
     assert_int_equal(sl_catalog_apply(c, m.b, m.len, 40), 1);
     assert_int_equal(sl_catalog_find(c, "web")->replicas, 5);
-    assert_int_equal(sl_catalog_scale(c, "nope", 5, "n2", 30, m.b, sizeof m.b, &m.len),
+    assert_int_equal(sl_catalog_scale(c, "nope", 5, "n2", 30, 0, m.b, sizeof m.b, &m.len),
                      SL_ENOTFOUND);
     sl_catalog_free(c);
     sl_catalog_free(d);
@@ -70,17 +70,51 @@ static void concurrent_writes_converge_to_one_winner(void **state)
     sl_catalog *a = sl_catalog_new(), *b = sl_catalog_new();
     msg ma, mb;
     sl_service s3 = web_spec(3), s7 = web_spec(7);
-    assert_int_equal(sl_catalog_put(a, &s3, "alpha", 1, ma.b, sizeof ma.b, &ma.len), 0);
-    assert_int_equal(sl_catalog_put(b, &s7, "bravo", 1, mb.b, sizeof mb.b, &mb.len), 0);
+    assert_int_equal(sl_catalog_put(a, &s3, "alpha", 1, 0, ma.b, sizeof ma.b, &ma.len), 0);
+    assert_int_equal(sl_catalog_put(b, &s7, "bravo", 1, 0, mb.b, sizeof mb.b, &mb.len), 0);
     assert_int_equal(sl_catalog_apply(a, mb.b, mb.len, 2), 1);
     assert_int_equal(sl_catalog_apply(b, ma.b, ma.len, 2), 0);
     assert_int_equal(sl_catalog_find(a, "web")->replicas, 7);
     assert_int_equal(sl_catalog_find(b, "web")->replicas, 7);
     assert_string_equal(sl_catalog_find(a, "web")->writer, "bravo");
     /* A write made after seeing both wins over both. */
-    assert_int_equal(sl_catalog_scale(a, "web", 2, "alpha", 3, ma.b, sizeof ma.b, &ma.len), 0);
+    assert_int_equal(sl_catalog_scale(a, "web", 2, "alpha", 3, 0, ma.b, sizeof ma.b, &ma.len), 0);
     assert_int_equal(sl_catalog_apply(b, ma.b, ma.len, 4), 1);
     assert_int_equal(sl_catalog_find(b, "web")->replicas, 2);
+    sl_catalog_free(a);
+    sl_catalog_free(b);
+}
+
+/* `scale` on one peer, then `rm` on another before the scale's news got
+ * there: the two writes have not seen each other, and the later one by the
+ * writers' wall clocks wins on both peers, whatever the writers' names. A
+ * write made after seeing a record stamped ahead of the writer's own clock
+ * still wins over it. */
+static void the_later_of_two_unseen_writes_wins(void **state)
+{
+    (void)state;
+    sl_catalog *a = sl_catalog_new(), *b = sl_catalog_new();
+    msg m, scale, rm;
+    sl_service s = web_spec(3);
+    assert_int_equal(sl_catalog_put(a, &s, "zulu", 1, 1000, m.b, sizeof m.b, &m.len), 0);
+    assert_int_equal(sl_catalog_apply(b, m.b, m.len, 1), 1);
+    assert_int_equal(
+        sl_catalog_scale(a, "web", 1, "zulu", 2, 5000, scale.b, sizeof scale.b, &scale.len), 0);
+    assert_int_equal(sl_catalog_delete(b, "web", "alpha", 2, 5500, rm.b, sizeof rm.b, &rm.len), 0);
+    assert_int_equal(sl_catalog_apply(a, rm.b, rm.len, 3), 1);
+    assert_int_equal(sl_catalog_apply(b, scale.b, scale.len, 3), 0);
+    assert_null(sl_catalog_find(a, "web"));
+    assert_null(sl_catalog_find(b, "web"));
+
+    /* b's clock runs 10 s ahead: its deploy is stamped in the future. a,
+     * having seen it, writes after it although a's own clock is behind. */
+    assert_int_equal(sl_catalog_put(b, &s, "alpha", 4, 16000, m.b, sizeof m.b, &m.len), 0);
+    assert_int_equal(sl_catalog_apply(a, m.b, m.len, 4), 1);
+    assert_int_equal(
+        sl_catalog_scale(a, "web", 2, "zulu", 5, 6000, scale.b, sizeof scale.b, &scale.len), 0);
+    assert_int_equal(sl_catalog_apply(b, scale.b, scale.len, 5), 1);
+    assert_int_equal(sl_catalog_find(b, "web")->replicas, 2);
+    assert_true(sl_catalog_find(b, "web")->lamport > 16000ull * SL_CATALOG_TICKS_PER_MS);
     sl_catalog_free(a);
     sl_catalog_free(b);
 }
@@ -104,11 +138,11 @@ static void any_order_gives_the_same_catalog(void **state)
         sl_service s = web_spec((uint32_t)sl_rng_below(&rng, 10));
         snprintf(s.name, sizeof s.name, "svc%d", (int)sl_rng_below(&rng, 6));
         if (i % 7 == 6 && sl_catalog_find(c, s.name))
-            assert_int_equal(sl_catalog_delete(c, s.name, writer, (uint64_t)i, recs[i].b,
+            assert_int_equal(sl_catalog_delete(c, s.name, writer, (uint64_t)i, 0, recs[i].b,
                                                sizeof recs[i].b, &recs[i].len),
                              0);
         else
-            assert_int_equal(sl_catalog_put(c, &s, writer, (uint64_t)i, recs[i].b, sizeof recs[i].b,
+            assert_int_equal(sl_catalog_put(c, &s, writer, (uint64_t)i, 0, recs[i].b, sizeof recs[i].b,
                                             &recs[i].len),
                              0);
     }
@@ -150,11 +184,11 @@ static void tombstones_hold_then_are_collected(void **state)
     sl_catalog *a = sl_catalog_new(), *b = sl_catalog_new();
     msg put, del;
     sl_service s = web_spec(3);
-    assert_int_equal(sl_catalog_put(a, &s, "n1", 0, put.b, sizeof put.b, &put.len), 0);
-    assert_int_equal(sl_catalog_delete(a, "web", "n1", 100, del.b, sizeof del.b, &del.len), 0);
+    assert_int_equal(sl_catalog_put(a, &s, "n1", 0, 0, put.b, sizeof put.b, &put.len), 0);
+    assert_int_equal(sl_catalog_delete(a, "web", "n1", 100, 0, del.b, sizeof del.b, &del.len), 0);
     assert_null(sl_catalog_find(a, "web"));
     assert_int_equal(sl_catalog_size(a), 1); /* the tombstone */
-    assert_int_equal(sl_catalog_delete(a, "web", "n1", 100, del.b, sizeof del.b, &del.len),
+    assert_int_equal(sl_catalog_delete(a, "web", "n1", 100, 0, del.b, sizeof del.b, &del.len),
                      SL_ENOTFOUND);
     /* b hears the delete first, then the stale put: it stays deleted. */
     assert_int_equal(sl_catalog_apply(b, del.b, del.len, 200), 1);
@@ -164,7 +198,7 @@ static void tombstones_hold_then_are_collected(void **state)
     assert_int_equal(sl_catalog_gc(b, 6000, 5000), 1);
     assert_int_equal(sl_catalog_size(b), 0);
     /* A new deploy after the delete is a newer write and lives. */
-    assert_int_equal(sl_catalog_put(a, &s, "n2", 300, put.b, sizeof put.b, &put.len), 0);
+    assert_int_equal(sl_catalog_put(a, &s, "n2", 300, 0, put.b, sizeof put.b, &put.len), 0);
     assert_non_null(sl_catalog_find(a, "web"));
     sl_catalog_free(a);
     sl_catalog_free(b);
@@ -177,16 +211,16 @@ static void bad_specs_get_clear_errors(void **state)
     msg m;
     sl_service s = web_spec(3);
     strcpy(s.name, "bad name");
-    assert_int_equal(sl_catalog_put(c, &s, "n1", 0, m.b, sizeof m.b, &m.len), SL_EINVAL);
+    assert_int_equal(sl_catalog_put(c, &s, "n1", 0, 0, m.b, sizeof m.b, &m.len), SL_EINVAL);
     s = web_spec(SL_SVC_REPLICAS_MAX + 1);
-    assert_int_equal(sl_catalog_put(c, &s, "n1", 0, m.b, sizeof m.b, &m.len), SL_EINVAL);
+    assert_int_equal(sl_catalog_put(c, &s, "n1", 0, 0, m.b, sizeof m.b, &m.len), SL_EINVAL);
     s = web_spec(1);
     s.argc = 0;
-    assert_int_equal(sl_catalog_put(c, &s, "n1", 0, m.b, sizeof m.b, &m.len), SL_EINVAL);
+    assert_int_equal(sl_catalog_put(c, &s, "n1", 0, 0, m.b, sizeof m.b, &m.len), SL_EINVAL);
     char *bad_env[] = {"NOEQUALS"};
     s = web_spec(1);
     s.env = bad_env;
-    assert_int_equal(sl_catalog_put(c, &s, "n1", 0, m.b, sizeof m.b, &m.len), SL_EINVAL);
+    assert_int_equal(sl_catalog_put(c, &s, "n1", 0, 0, m.b, sizeof m.b, &m.len), SL_EINVAL);
     /* Many long arguments: valid one by one, too large as one record. */
     char arg[SL_SVC_STR_MAX + 1];
     memset(arg, 'a', SL_SVC_STR_MAX);
@@ -195,7 +229,7 @@ static void bad_specs_get_clear_errors(void **state)
     s = web_spec(1);
     s.argv = many;
     s.argc = 8;
-    assert_int_equal(sl_catalog_put(c, &s, "n1", 0, m.b, sizeof m.b, &m.len), SL_ETOOBIG);
+    assert_int_equal(sl_catalog_put(c, &s, "n1", 0, 0, m.b, sizeof m.b, &m.len), SL_ETOOBIG);
     assert_int_equal(sl_catalog_size(c), 0);
     sl_catalog_free(c);
 }
@@ -247,7 +281,7 @@ static void decoders_survive_garbage(void **state)
     sl_reports *t = sl_reports_new();
     msg m;
     sl_service s = web_spec(3);
-    assert_int_equal(sl_catalog_put(c, &s, "n1", 0, m.b, sizeof m.b, &m.len), 0);
+    assert_int_equal(sl_catalog_put(c, &s, "n1", 0, 0, m.b, sizeof m.b, &m.len), 0);
     uint8_t *cat;
     size_t cat_len;
     assert_int_equal(sl_catalog_encode(c, &cat, &cat_len), 0);
@@ -293,6 +327,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(put_and_find),
         cmocka_unit_test(concurrent_writes_converge_to_one_winner),
+        cmocka_unit_test(the_later_of_two_unseen_writes_wins),
         cmocka_unit_test(any_order_gives_the_same_catalog),
         cmocka_unit_test(tombstones_hold_then_are_collected),
         cmocka_unit_test(bad_specs_get_clear_errors),
