@@ -315,6 +315,18 @@ static bool has_children(fixture *f, const void *arg)
     return kids && *kids;
 }
 
+/* True when the process's first child has a child of its own: the replica's
+ * command (the shim's child) has got to its first command. */
+static bool command_has_children(fixture *f, const void *arg)
+{
+    int pid = *(const int *)arg;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", pid, pid);
+    const char *kids = read_file(path);
+    int command = kids ? atoi(kids) : 0;
+    return command > 0 && has_children(f, &command);
+}
+
 /* Connects to host:port and reads what the service says, up to EOF. */
 static void ask(const char *host, uint16_t port, char *buf, size_t cap)
 {
@@ -646,8 +658,9 @@ static void sigterm_ignored_means_sigkill(void **state)
     assert_true(wait_for(f, has_status, &starting, 1000));
     sl__replica_info r;
     assert_int_equal(sl__supervisor_find(f->sup, "stubborn", 0, &r), 0);
-    /* Once sh has a child, it has run its trap: then the SIGTERM. */
-    assert_true(wait_for(f, has_children, &r.pid, 3000));
+    /* Once sh (the shim's child) has a child, it has run its trap: then the
+     * SIGTERM. */
+    assert_true(wait_for(f, command_has_children, &r.pid, 3000));
     /* The grace timer starts from the loop's cached clock: refresh it first,
      * so that `stopped` is exactly where the timer counts from. */
     uv_update_time(&f->loop);
