@@ -413,6 +413,24 @@ static int pick_advertise(sl__agent *a)
     return 0;
 }
 
+/* The data dir, or a private directory of our own without one. */
+static int open_state_dir(sl__agent *a)
+{
+    if (a->cfg.data_dir[0]) {
+        snprintf(a->state_dir, sizeof a->state_dir, "%s", a->cfg.data_dir);
+        return 0;
+    }
+    int rc = sl__datadir_make_private(a->cfg.name, a->state_dir, sizeof a->state_dir);
+    if (rc != 0) {
+        fprintf(stderr, "starling agent: cannot create a private directory in %s: %s\n",
+                getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
+                strerror(-rc));
+        return -1;
+    }
+    a->state_dir_private = true;
+    return 0;
+}
+
 static int pick_generation(sl__agent *a)
 {
     if (!a->cfg.data_dir[0]) {
@@ -541,6 +559,8 @@ static void teardown(sl__agent *a)
         sl__warn("the loop still had handles open at exit");
     sl__runtime_free(a->runtime);
     sl_swim_free(a->swim);
+    if (a->state_dir_private)
+        sl__datadir_remove_private(a->state_dir);
     free(a->known);
     free(a);
 }
@@ -569,6 +589,7 @@ static int new_runtime(sl__agent *a)
     sl__runtime_config rc = {.node = a->cfg.name,
                              .host = host,
                              .data_dir = a->cfg.data_dir[0] ? a->cfg.data_dir : NULL,
+                             .state_dir = a->state_dir,
                              .shim = shim,
                              .generation = a->generation,
                              .debounce_ms = 500,
@@ -608,7 +629,7 @@ int sl__agent_run(const sl__agent_config *cfg)
     /* A peer that vanishes mid-write must cost an error code, not the process. */
     signal(SIGPIPE, SIG_IGN);
     sl__log_set_level(cfg->log_level);
-    if (pick_advertise(a) != 0 || pick_generation(a) != 0) {
+    if (pick_advertise(a) != 0 || pick_generation(a) != 0 || open_state_dir(a) != 0) {
         free(a->known);
         free(a);
         return 1;

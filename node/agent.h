@@ -36,6 +36,10 @@ typedef struct sl__agent {
     struct sl__runtime *runtime; /* the self-healing runtime (runtime.h) */
     uint32_t generation;
     uint64_t started_ms;
+    /* Where the agent keeps its files: the data dir, or without one a private
+     * directory made at start (mode 0700) and removed at a clean exit. */
+    char state_dir[4096];
+    bool state_dir_private;
 
     uv_udp_t udp;
     uv_tcp_t gossip_tcp; /* push-pull and joins */

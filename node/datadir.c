@@ -3,14 +3,19 @@
  * so blocking the loop for a few fsyncs is acceptable. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "datadir.h"
+
+/* Bytes of the agent name kept in a private directory name. */
+#define NAME_SAFE_MAX 40
 
 int sl__datadir_open(const char *dir)
 {
@@ -127,4 +132,47 @@ size_t sl__datadir_load_peers(const char *dir, sl_addr *addrs, size_t cap)
     }
     fclose(f);
     return n;
+}
+
+int sl__datadir_make_private(const char *name, char *out, size_t cap)
+{
+    const char *tmp = getenv("TMPDIR");
+    char safe[NAME_SAFE_MAX + 1];
+    size_t k = 0;
+    for (const char *p = name; *p && k < NAME_SAFE_MAX; p++) {
+        char ch = *p;
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+        safe[k++] = ok ? ch : '_';
+    }
+    safe[k] = 0;
+    int n = snprintf(out, cap, "%s/starling-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", safe);
+    if (n < 0 || (size_t)n >= cap)
+        return -ENAMETOOLONG;
+    if (!mkdtemp(out))
+        return -errno;
+    return 0;
+}
+
+/* Unlinks every entry of dir that is not a directory. */
+static void remove_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_type != DT_DIR)
+            unlinkat(dirfd(d), e->d_name, 0);
+    closedir(d);
+}
+
+void sl__datadir_remove_private(const char *dir)
+{
+    char logs[4200];
+    snprintf(logs, sizeof logs, "%s/logs", dir);
+    remove_files(logs);
+    rmdir(logs);
+    remove_files(dir);
+    rmdir(dir);
 }

@@ -36,6 +36,17 @@ int sl__datadir_save_peers(const char *dir, const char *const *names, const sl_a
  * Returns the number of addresses read (0 when the file is missing). */
 size_t sl__datadir_load_peers(const char *dir, sl_addr *addrs, size_t cap);
 
+/* Creates a private directory for an agent without a data dir:
+ * $TMPDIR/starling-NAME-XXXXXX (mkdtemp, mode 0700, so no other user can
+ * plant files or symlinks in it), NAME reduced to [A-Za-z0-9._-]. Writes its
+ * path into out (capacity cap). Returns 0 or a negative errno. */
+int sl__datadir_make_private(const char *name, char *out, size_t cap);
+
+/* Removes a directory made by sl__datadir_make_private() with the files in it
+ * and in its logs/ subdirectory (nothing deeper; symlinks are unlinked, never
+ * followed). Best effort. */
+void sl__datadir_remove_private(const char *dir);
+
 /* Writes `len` bytes into DIR/NAME atomically. Returns 0 or a negative
  * errno. */
 int sl__datadir_write(const char *dir, const char *name, const char *data, size_t len);

@@ -406,18 +406,10 @@ int sl__runtime_new(uv_loop_t *loop, const sl__runtime_config *cfg, sl__runtime 
     if (rc == 0 && rt->data_dir && (rc = load_catalog(rt)) != 0)
         sl__error("cannot load the catalog from %s/%s: %s", rt->data_dir, CATALOG_FILE,
                   rc > -200 ? sl_strerror(rc) : strerror(-rc));
-    /* Replica logs live in DATA_DIR/logs, or without a data dir in a
-     * directory of this agent's own under $TMPDIR. */
+    /* Replica logs live in STATE_DIR/logs: the data dir, or the agent's
+     * private directory (mode 0700) without one. */
     char logs[4096];
-    if (rt->data_dir) {
-        snprintf(logs, sizeof logs, "%s/logs", rt->data_dir);
-    } else {
-        const char *tmp = getenv("TMPDIR");
-        snprintf(logs, sizeof logs, "%s/starling-%s", tmp && *tmp ? tmp : "/tmp", rt->node);
-        if (mkdir(logs, 0700) != 0 && errno != EEXIST)
-            sl__warn("cannot create %s: %s", logs, strerror(errno));
-        strncat(logs, "/logs", sizeof logs - strlen(logs) - 1);
-    }
+    snprintf(logs, sizeof logs, "%s/logs", cfg->state_dir);
     sl__supervisor_config sc = {.node = rt->node,
                                 .host = rt->host,
                                 .log_dir = logs,

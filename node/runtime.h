@@ -30,7 +30,8 @@ typedef struct sl__runtime sl__runtime;
 typedef struct sl__runtime_config {
     const char *node;      /* our member name */
     const char *host;      /* the IP replicas bind to (STARLING_HOST) */
-    const char *data_dir;  /* NULL: nothing persisted, logs under /tmp */
+    const char *data_dir;  /* NULL: nothing persisted */
+    const char *state_dir; /* the data dir, or the agent's private directory: logs go here */
     const char *shim;      /* path of the starling binary (for `_exec`) */
     uint32_t generation;   /* boot generation: high bits of report versions */
     uint32_t debounce_ms;  /* reconcile this long after the last change */

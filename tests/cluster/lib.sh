@@ -69,7 +69,7 @@ start_agent() {
     local name=$1 idx=$2
     shift 2
     CL_IP[$name]=$(ip_of "$idx")
-    "$STARLING" agent --name "$name" --bind "${CL_IP[$name]}:7946" \
+    TMPDIR=$CL_DIR "$STARLING" agent --name "$name" --bind "${CL_IP[$name]}:7946" \
         --rpc "${CL_IP[$name]}:7373" --profile local "$@" 2>>"$CL_DIR/$name.log" &
     CL_PID[$name]=$!
 }
