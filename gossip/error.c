@@ -14,6 +14,11 @@ const char *sl_strerror(int err)
     case SL_ENOTFOUND: return "not found";
     case SL_ESTATE: return "not valid in the current state";
     case SL_ESPACE: return "output buffer too small";
+    case SL_EAUTH: return "not authentic (unknown key or bad signature)";
+    case SL_ESTALE: return "a newer write exists";
+    case SL_EFUTURE: return "stamped too far in the future";
+    case SL_EEXPIRED: return "older than the tombstone horizon";
+    case SL_EFULL: return "a configured limit is reached";
     default: return "unknown error";
     }
 }

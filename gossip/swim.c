@@ -67,9 +67,9 @@ const char *sl_swim_event_name(sl_swim_event_type t)
 
 const char *sl_swim_drop_name(sl_swim_drop d)
 {
-    static const char *names[] = {"malformed", "version", "cluster",    "unknown_type",
-                                  "conflict",  "stale",   "not_for_us", "unknown_ack",
-                                  "too_large", "user"};
+    static const char *names[] = {
+        "malformed",   "version",   "cluster", "unknown_type", "conflict", "stale", "not_for_us",
+        "unknown_ack", "too_large", "user",    "unsealed",     "key",      "full",  "future"};
     return (unsigned)d < SL_DROP__COUNT ? names[d] : "unknown";
 }
 
@@ -118,7 +118,7 @@ void sl__emit(sl_swim *s, sl_swim_event_type type, const sl__member *m, const ch
  * sent. */
 static void send_packet(sl_swim *s, const sl_addr *to, const sl_msg *primary, const sl_msg *extra)
 {
-    size_t cap = s->t.max_packet, len = s->hdr_len;
+    size_t cap = s->budget, len = s->hdr_len;
     const sl_msg *msgs[2] = {primary, extra};
     for (int i = 0; i < 2; i++) {
         if (!msgs[i])
@@ -134,9 +134,32 @@ static void send_packet(sl_swim *s, const sl_addr *to, const sl_msg *primary, co
     len = sl__bcast_fill(s, s->pkt, len, cap);
     if (len == s->hdr_len)
         return;
+    const uint8_t *out = s->pkt;
+    if (sl_swim_sealed(s)) {
+        uint8_t nonce[SL_SEAL_NONCE];
+        s->cb.entropy(s->cb.ud, nonce, sizeof nonce);
+        int n = sl_seal(s->keyring, SL_SEAL_PACKET, s->cluster, nonce, s->pkt, len, s->spkt,
+                        s->t.max_packet);
+        if (n < 0) {
+            sl__drop(s, SL_DROP_TOO_LARGE);
+            return;
+        }
+        out = s->spkt;
+        len = (size_t)n;
+    }
     s->stats.packets_out++;
     s->stats.bytes_out += len;
-    s->cb.send(s->cb.ud, to, s->pkt, len);
+    s->cb.send(s->cb.ud, to, out, len);
+}
+
+bool sl_swim_sealed(const sl_swim *s)
+{
+    return s->keyring && s->keyring->n > 0;
+}
+
+void sl_swim_set_gen_limit(sl_swim *s, uint32_t max_gen)
+{
+    s->gen_limit = max_gen < UINT32_MAX ? max_gen : UINT32_MAX - 1;
 }
 
 void sl__broadcast_member(sl_swim *s, sl__member *m, const char *from)
@@ -160,7 +183,7 @@ void sl__broadcast_member(sl_swim *s, sl__member *m, const char *from)
     default: msg.type = SL_MSG_LEFT; break;
     }
     int n = sl_wire_put_msg(buf, sizeof buf, &msg);
-    if (n < 0 || (size_t)n > s->t.max_packet - s->hdr_len) {
+    if (n < 0 || (size_t)n > s->budget - s->hdr_len) {
         s->stats.broadcasts_refused++;
         return;
     }
@@ -180,7 +203,9 @@ int sl_swim_new(const sl_swim_config *cfg, uint64_t now_ms, sl_swim **out)
     size_t nl = cfg->name ? strlen(cfg->name) : 0;
     const char *cluster = cfg->cluster ? cfg->cluster : "";
     if (nl == 0 || nl > SL_SWIM_NAME_MAX || strlen(cluster) > SL_SWIM_CLUSTER_MAX ||
-        !timing_ok(&cfg->timing) || cfg->meta_len > SL_SWIM_META_MAX || !cfg->cb.send)
+        !timing_ok(&cfg->timing) || cfg->meta_len > SL_SWIM_META_MAX || !cfg->cb.send ||
+        (cfg->keyring && !cfg->cb.entropy) || cfg->max_members > SL__MEMBERS_MAX ||
+        cfg->max_state > SL_SWIM_STATE_MAX)
         return SL_EINVAL;
     sl_swim *s = calloc(1, sizeof *s);
     if (!s)
@@ -191,7 +216,18 @@ int sl_swim_new(const sl_swim_config *cfg, uint64_t now_ms, sl_swim **out)
     sl_rng_seed(&s->rng, cfg->seed);
     s->index = calloc(16, sizeof *s->index);
     s->index_mask = 15;
-    s->pkt = malloc(s->t.max_packet);
+    s->keyring = cfg->keyring;
+    s->max_members = cfg->max_members ? cfg->max_members : SL_SWIM_MEMBERS_DEFAULT;
+    if (s->max_members > SL__MEMBERS_MAX)
+        s->max_members = SL__MEMBERS_MAX;
+    s->max_state = cfg->max_state ? cfg->max_state : SL_SWIM_STATE_MAX;
+    s->gen_limit = UINT32_MAX - 1;
+    /* Every packet leaves room for a seal, keyed or not, so that the limits
+     * on what fits one packet do not depend on the keyring of the moment. */
+    s->budget = s->t.max_packet - SL_SEAL_OVERHEAD;
+    s->pkt = malloc(3 * (size_t)s->t.max_packet);
+    s->spkt = s->pkt ? s->pkt + s->t.max_packet : NULL;
+    s->rpkt = s->pkt ? s->spkt + s->t.max_packet : NULL;
     sl__member *self = s->index && s->pkt ? sl__member_add(s, cfg->name, nl) : NULL;
     if (!self || sl__member_set_meta(s, self, cfg->meta, cfg->meta_len) < 0 ||
         sl__member_set_addr(s, self, &cfg->addr) != 0) {
@@ -221,7 +257,7 @@ int sl_swim_new(const sl_swim_config *cfg, uint64_t now_ms, sl_swim **out)
                 .meta = cfg->meta,
                 .meta_len = (uint32_t)cfg->meta_len};
     if (sl_wire_put_msg(probe, sizeof probe, &a) + s->hdr_len + 2 * SL_SWIM_NAME_MAX + 40 >
-        (int)s->t.max_packet) {
+        (int)s->budget) {
         sl_swim_free(s);
         return SL_ETOOBIG;
     }
@@ -432,7 +468,10 @@ static void on_ping(sl_swim *s, const sl_addr *from, const sl_msg *m, uint64_t n
     /* Someone knows us whom we do not know: members that joined at the same
      * moment can miss each other's news. Rather than wait for the periodic
      * push-pull, sync with the prober now (at most once per probe period). */
-    if (s->cb.pushpull && !s->left && now_ms >= s->next_unknown_sync_ms &&
+    /* Only when traffic is sealed: the prober then holds the cluster key.
+     * Without a key, anyone could make us push our whole state to an address
+     * of their choosing; we sync only with members we heard of. */
+    if (s->cb.pushpull && sl_swim_sealed(s) && !s->left && now_ms >= s->next_unknown_sync_ms &&
         !sl__member_find(s, m->from, m->from_len)) {
         char name[SL_SWIM_NAME_MAX + 1];
         memcpy(name, m->from, m->from_len);
@@ -515,6 +554,19 @@ void sl_swim_recv(sl_swim *s, const sl_addr *from, const uint8_t *buf, size_t le
     sl_wire_iter it;
     s->stats.packets_in++;
     s->stats.bytes_in += len;
+    if (sl_swim_sealed(s) || sl_is_sealed(buf, len)) {
+        if (!sl_swim_sealed(s) || !sl_is_sealed(buf, len)) {
+            sl__drop(s, sl_swim_sealed(s) ? SL_DROP_UNSEALED : SL_DROP_KEY);
+            return;
+        }
+        int n = sl_open(s->keyring, SL_SEAL_PACKET, s->cluster, buf, len, s->rpkt, s->t.max_packet);
+        if (n < 0) {
+            sl__drop(s, n == SL_EMALFORMED ? SL_DROP_MALFORMED : SL_DROP_KEY);
+            return;
+        }
+        buf = s->rpkt;
+        len = (size_t)n;
+    }
     int rc = sl_wire_open(buf, len, &cluster, &cl, &it);
     if (rc != 0) {
         sl__drop(s, rc == SL_EVERSION ? SL_DROP_VERSION : SL_DROP_MALFORMED);
@@ -664,12 +716,12 @@ int sl_swim_set_meta(sl_swim *s, const uint8_t *meta, size_t len, uint64_t now_m
                 .meta = meta,
                 .meta_len = (uint32_t)len};
     if (sl_wire_put_msg(probe, sizeof probe, &a) + s->hdr_len + 2 * SL_SWIM_NAME_MAX + 40 >
-        (int)s->t.max_packet)
+        (int)s->budget)
         return SL_ETOOBIG;
     int rc = sl__member_set_meta(s, self, meta, len);
     if (rc <= 0)
         return rc;
-    self->inc.ctr++;
+    sl__bump_incarnation(s);
     if (!s->left)
         sl__broadcast_member(s, self, NULL);
     return 0;

@@ -155,8 +155,16 @@ struct sl_swim {
     uint64_t next_unknown_sync_ms; /* rate limit of syncs with unknown probers */
 
     sl__bcast_queue bq;
-    uint8_t *pkt;    /* scratch packet buffer, t.max_packet bytes */
+    uint8_t *pkt;    /* scratch packet buffer, t.max_packet bytes (owns spkt, rpkt) */
+    uint8_t *spkt;   /* the sealed packet we send, t.max_packet bytes */
+    uint8_t *rpkt;   /* the opened packet we received, t.max_packet bytes */
+    uint32_t budget; /* bytes of a packet before sealing: max_packet - SL_SEAL_OVERHEAD */
     uint8_t hdr_len; /* length of the encoded packet header */
+
+    const sl_keyring *keyring; /* borrowed; NULL or empty: plain traffic */
+    uint32_t max_members;      /* members held at most */
+    uint32_t max_state;        /* bytes of a push-pull state accepted */
+    uint32_t gen_limit;        /* news with a later generation is dropped */
 };
 
 /* members.c */
@@ -246,6 +254,15 @@ void sl__on_alive(sl_swim *s, const sl_msg *m, uint64_t now_ms, bool quiet);
 void sl__on_suspect(sl_swim *s, const sl_msg *m, uint64_t now_ms);
 void sl__on_dead(sl_swim *s, const sl_msg *m, uint64_t now_ms);
 void sl__refute(sl_swim *s, sl_incarnation seen, uint64_t now_ms);
+/* Raises our incarnation by one: the counter, or when it is exhausted the
+ * generation (a new life), never wrapping. Returns false (and counts it)
+ * when both are at their limit. */
+bool sl__bump_incarnation(sl_swim *s);
+/* Returns true when inc is believable: its generation within the limit. */
+static inline bool sl__inc_ok(const sl_swim *s, sl_incarnation inc)
+{
+    return inc.gen <= s->gen_limit;
+}
 void sl__declare_dead(sl_swim *s, sl__member *m, uint64_t now_ms);
 void sl__reap(sl_swim *s, uint64_t now_ms);
 

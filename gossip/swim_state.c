@@ -11,7 +11,11 @@
  * chance to refute. And news learned this way is not re-broadcast, except
  * news about the sender itself (a joiner's arrival must spread) and changes
  * of state of members we already knew (a healed partition's news must): the
- * bulk of a state is what everyone already knows. */
+ * bulk of a state is what everyone already knows.
+ *
+ * With a key, the whole state travels sealed (keyring.h, domain
+ * SL_SEAL_STATE): a state that does not open is refused before a byte of it
+ * is parsed, so a peer without the key learns nothing and changes nothing. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,8 +84,25 @@ int sl_swim_encode_state(sl_swim *s, bool join, uint8_t **out, size_t *len)
         free(buf);
         return SL_ENOMEM;
     }
-    *out = buf;
-    *len = w.len + 1;
+    if (!sl_swim_sealed(s)) {
+        *out = buf;
+        *len = w.len + 1;
+        return 0;
+    }
+    size_t slen = w.len + 1 + SL_SEAL_OVERHEAD;
+    uint8_t *sealed = malloc(slen), nonce[SL_SEAL_NONCE];
+    int n = SL_ENOMEM;
+    if (sealed) {
+        s->cb.entropy(s->cb.ud, nonce, sizeof nonce);
+        n = sl_seal(s->keyring, SL_SEAL_STATE, s->cluster, nonce, buf, w.len + 1, sealed, slen);
+    }
+    free(buf);
+    if (n < 0) {
+        free(sealed);
+        return SL_ENOMEM;
+    }
+    *out = sealed;
+    *len = (size_t)n;
     return 0;
 }
 
@@ -145,6 +166,8 @@ static int open_state(sl_swim *s, const uint8_t *buf, size_t len, sl__mp_reader 
         return SL_ECLUSTER;
     if (sl__mp_read_array(r, &h->count))
         return SL_EMALFORMED;
+    if (h->count > s->max_members)
+        return SL_EFULL;
     sl__mp_reader check = *r;
     remote_member rm;
     for (uint32_t i = 0; i < h->count; i++)
@@ -193,15 +216,59 @@ static void merge_one(sl_swim *s, remote_member *rm, bool from_sender, uint64_t 
     }
 }
 
+/* Opens a sealed state into a new buffer (*plain, freed by the caller), or
+ * checks that a plain one may be taken as it is (*plain = NULL). Returns 0,
+ * SL_EAUTH (counted) or SL_ENOMEM. */
+static int unseal_state(sl_swim *s, const uint8_t *buf, size_t len, uint8_t **plain, size_t *plen)
+{
+    *plain = NULL;
+    if (!sl_swim_sealed(s) && !sl_is_sealed(buf, len))
+        return 0;
+    if (!sl_swim_sealed(s) || !sl_is_sealed(buf, len)) {
+        sl__drop(s, sl_swim_sealed(s) ? SL_DROP_UNSEALED : SL_DROP_KEY);
+        return SL_EAUTH;
+    }
+    if (len < SL_SEAL_OVERHEAD) {
+        sl__drop(s, SL_DROP_MALFORMED);
+        return SL_EMALFORMED;
+    }
+    if (!(*plain = malloc(len)))
+        return SL_ENOMEM;
+    int n = sl_open(s->keyring, SL_SEAL_STATE, s->cluster, buf, len, *plain, len);
+    if (n < 0) {
+        free(*plain);
+        *plain = NULL;
+        sl__drop(s, n == SL_EMALFORMED ? SL_DROP_MALFORMED : SL_DROP_KEY);
+        return n == SL_EMALFORMED ? SL_EMALFORMED : SL_EAUTH;
+    }
+    *plen = (size_t)n;
+    return 0;
+}
+
 int sl_swim_merge_state(sl_swim *s, const uint8_t *buf, size_t len, uint64_t now_ms, bool *is_join)
 {
     sl__mp_reader r;
     state_header h;
-    int rc = open_state(s, buf, len, &r, &h);
+    uint8_t *plain;
+    size_t plen = 0;
+    if (len > (size_t)s->max_state + SL_SEAL_OVERHEAD) {
+        sl__drop(s, SL_DROP_FULL);
+        return SL_EFULL;
+    }
+    int rc = unseal_state(s, buf, len, &plain, &plen);
+    if (rc != 0)
+        return rc;
+    if (plain) {
+        buf = plain;
+        len = plen;
+    }
+    rc = open_state(s, buf, len, &r, &h);
     if (rc != 0) {
         sl__drop(s, rc == SL_EVERSION   ? SL_DROP_VERSION
                     : rc == SL_ECLUSTER ? SL_DROP_CLUSTER
+                    : rc == SL_EFULL    ? SL_DROP_FULL
                                         : SL_DROP_MALFORMED);
+        free(plain);
         return rc;
     }
     for (uint32_t i = 0; i < h.count; i++) {
@@ -217,5 +284,6 @@ int sl_swim_merge_state(sl_swim *s, const uint8_t *buf, size_t len, uint64_t now
     s->stats.pushpull_merged++;
     if (is_join)
         *is_join = h.join;
+    free(plain);
     return 0;
 }

@@ -96,13 +96,46 @@ static bool is_self(const sl_swim *s, const char *name, uint32_t len)
     return s->m[0].name_len == len && memcmp(sl__member_name(&s->m[0]), name, len) == 0;
 }
 
+/* The incarnation after base: the counter plus one or, when the counter is
+ * exhausted, the next generation (a new life) from 0. Never wraps. Returns
+ * false when the generation is at the limit too. */
+static bool next_incarnation(const sl_swim *s, sl_incarnation base, sl_incarnation *out)
+{
+    if (base.ctr < UINT32_MAX) {
+        *out = (sl_incarnation){base.gen, base.ctr + 1};
+        return true;
+    }
+    if (base.gen >= s->gen_limit)
+        return false;
+    *out = (sl_incarnation){base.gen + 1, 0};
+    return true;
+}
+
+bool sl__bump_incarnation(sl_swim *s)
+{
+    sl_incarnation next;
+    if (!next_incarnation(s, s->m[0].inc, &next)) {
+        s->stats.incarnation_exhausted++;
+        return false;
+    }
+    s->m[0].inc = next;
+    return true;
+}
+
+/* Moves our incarnation past `seen` and says so. When that is impossible (a
+ * forged incarnation at the generation limit: the limit grows with the
+ * driver's clock, so a later attempt succeeds), nothing changes and the
+ * attempt is counted, so that the next such news tries again. */
 void sl__refute(sl_swim *s, sl_incarnation seen, uint64_t now_ms)
 {
     (void)now_ms;
     sl__member *self = &s->m[0];
-    if (sl_incarnation_cmp(seen, self->inc) > 0)
-        self->inc = seen;
-    self->inc.ctr++;
+    sl_incarnation base = sl_incarnation_cmp(seen, self->inc) > 0 ? seen : self->inc, next;
+    if (!next_incarnation(s, base, &next)) {
+        s->stats.incarnation_exhausted++;
+        return;
+    }
+    self->inc = next;
     s->stats.refutes++;
     sl__broadcast_member(s, self, NULL);
 }
@@ -168,6 +201,10 @@ static void on_alive_self(sl_swim *s, const sl_msg *msg, uint64_t now_ms)
 
 void sl__on_alive(sl_swim *s, const sl_msg *msg, uint64_t now_ms, bool quiet)
 {
+    if (!sl__inc_ok(s, msg->inc)) {
+        sl__drop(s, SL_DROP_FUTURE);
+        return;
+    }
     if (is_self(s, msg->name, msg->name_len)) {
         on_alive_self(s, msg, now_ms);
         return;
@@ -176,6 +213,10 @@ void sl__on_alive(sl_swim *s, const sl_msg *msg, uint64_t now_ms, bool quiet)
     if (!m) {
         if (forgotten_blocks(s, msg, now_ms)) {
             sl__drop(s, SL_DROP_STALE);
+            return;
+        }
+        if (s->nm >= s->max_members) {
+            sl__drop(s, SL_DROP_FULL);
             return;
         }
         m = sl__member_add(s, msg->name, msg->name_len);
@@ -219,6 +260,10 @@ void sl__on_alive(sl_swim *s, const sl_msg *msg, uint64_t now_ms, bool quiet)
 
 void sl__on_suspect(sl_swim *s, const sl_msg *msg, uint64_t now_ms)
 {
+    if (!sl__inc_ok(s, msg->inc)) {
+        sl__drop(s, SL_DROP_FUTURE);
+        return;
+    }
     if (is_self(s, msg->name, msg->name_len)) {
         on_death_news_about_self(s, msg, now_ms);
         return;
@@ -254,6 +299,10 @@ void sl__on_suspect(sl_swim *s, const sl_msg *msg, uint64_t now_ms)
 void sl__on_dead(sl_swim *s, const sl_msg *msg, uint64_t now_ms)
 {
     bool leave = msg->type == SL_MSG_LEFT;
+    if (!sl__inc_ok(s, msg->inc)) {
+        sl__drop(s, SL_DROP_FUTURE);
+        return;
+    }
     if (is_self(s, msg->name, msg->name_len)) {
         on_death_news_about_self(s, msg, now_ms);
         return;

@@ -234,8 +234,11 @@ int sl_sim_execute(const sl_sim_scenario *sc, uint64_t seed, const sl_sim_hooks 
     ctx c = {.r = r};
     if (hooks)
         c.hooks = *hooks;
-    sl_world_config cfg = {
-        .seed = seed, .latency_us = sc->latency_us, .jitter_us = sc->jitter_us, .loss = sc->loss};
+    sl_world_config cfg = {.seed = seed,
+                           .latency_us = sc->latency_us,
+                           .jitter_us = sc->jitter_us,
+                           .loss = sc->loss,
+                           .sealed = sc->sealed};
     if (!r || sl_swim_profile(sc->profile, &cfg.timing) != 0)
         goto oom;
     r->sc = sc;

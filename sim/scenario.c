@@ -37,7 +37,7 @@ typedef struct parser {
     sl_sim_scenario *sc;
 } parser;
 
-enum { SET_SEED, SET_PROFILE, SET_LATENCY, SET_LOSS, SET_ZONES };
+enum { SET_SEED, SET_PROFILE, SET_LATENCY, SET_LOSS, SET_ZONES, SET_SEAL };
 
 static const char *const action_names[] = {
     [SL_SIM_CRASH] = "crash",     [SL_SIM_PAUSE] = "pause",         [SL_SIM_LEAVE] = "leave",
@@ -448,6 +448,15 @@ static int stmt_setting(parser *p)
         sc->jitter_us = (uint32_t)jit;
         return end_of_line(p, p->ntok >= 3 ? 3 : 2);
     }
+    if (strcmp(k, "seal") == 0) {
+        if (once(p, SET_SEAL) != 0)
+            return -1;
+        const char *onoff = tok_or_eol(p, 1);
+        if (strcmp(onoff, "on") != 0 && strcmp(onoff, "off") != 0)
+            return expected(p, 1, "seal on or seal off");
+        sc->sealed = strcmp(onoff, "on") == 0;
+        return end_of_line(p, 2);
+    }
     if (strcmp(k, "loss") == 0) {
         if (once(p, SET_LOSS) != 0)
             return -1;
@@ -495,10 +504,10 @@ static int statement(parser *p)
         return end_of_line(p, 2);
     }
     if (strcmp(k, "seed") == 0 || strcmp(k, "profile") == 0 || strcmp(k, "latency") == 0 ||
-        strcmp(k, "loss") == 0 || strcmp(k, "zones") == 0)
+        strcmp(k, "loss") == 0 || strcmp(k, "zones") == 0 || strcmp(k, "seal") == 0)
         return stmt_setting(p);
     return fail(p,
-                "expected a statement (nodes, seed, profile, latency, loss, zones, at, run, "
+                "expected a statement (nodes, seed, profile, latency, loss, zones, seal, at, run, "
                 "expect), got '%s'",
                 k);
 }
@@ -626,6 +635,7 @@ int sl_sim_scenario_parse(const char *text, const char *file, sl_sim_scenario *o
 {
     memset(out, 0, sizeof *out);
     out->seed = 1;
+    out->sealed = true;
     snprintf(out->profile, sizeof out->profile, "lan");
     parser p = {.file = file, .err = err, .errcap = errcap, .sc = out};
     if (errcap)

@@ -102,6 +102,7 @@ typedef struct sl_sim_scenario {
     uint32_t jitter_us;
     double loss;
     int zones; /* 0: no zone metadata */
+    bool sealed; /* `seal on|off`: every packet and state sealed with a cluster key (default on) */
     uint64_t run_ms;
     sl_sim_action *actions; /* sorted by time, then by line */
     size_t nactions;

@@ -62,10 +62,12 @@ typedef struct node {
     uint32_t nbacklog;
     uint8_t *meta;
     size_t meta_len;
+    sl_keyring *keyring; /* this node's own, borrowed by its core; NULL: plain */
 } node;
 
 struct sl_world {
     sl_world_config cfg;
+    sl_keyring keyring; /* every node starts with a copy when cfg.sealed */
     char cluster[SL_SWIM_CLUSTER_MAX + 1];
     sl_rng rng;
     uint64_t now_us;
@@ -302,6 +304,16 @@ static void net_pushpull(void *ud, const sl_addr *to, const char *name)
     start_pushpull(src->w, src, addr_to_index(src->w, to), false);
 }
 
+/* Nonces for sealing, from the world's own generator: deterministic. */
+static void net_entropy(void *ud, uint8_t *buf, size_t len)
+{
+    node *n = ud;
+    for (size_t i = 0; i < len; i += 8) {
+        uint64_t r = sl_rng_next(&n->w->rng);
+        memcpy(buf + i, &r, len - i < 8 ? len - i : 8);
+    }
+}
+
 static void net_event(void *ud, const sl_swim_event *ev)
 {
     node *n = ud;
@@ -336,7 +348,12 @@ static int boot(sl_world *w, node *n)
         .timing = w->cfg.timing,
         .meta = n->meta,
         .meta_len = n->meta_len,
-        .cb = {.send = net_send, .event = net_event, .pushpull = net_pushpull, .ud = n},
+        .cb = {.send = net_send,
+               .event = net_event,
+               .pushpull = net_pushpull,
+               .entropy = net_entropy,
+               .ud = n},
+        .keyring = n->keyring,
     };
     int rc = sl_swim_new(&cfg, w->now_us / 1000, &n->core);
     if (rc != 0)
@@ -347,6 +364,13 @@ static int boot(sl_world *w, node *n)
 }
 
 int sl_world_add_node(sl_world *w, const char *name, const uint8_t *meta, size_t meta_len, int seed)
+{
+    return sl_world_add_node_keyed(w, name, meta, meta_len, seed,
+                                   w->cfg.sealed ? &w->keyring : NULL);
+}
+
+int sl_world_add_node_keyed(sl_world *w, const char *name, const uint8_t *meta, size_t meta_len,
+                            int seed, const sl_keyring *keys)
 {
     if (w->nnodes >= (1 << 24))
         return SL_EINVAL;
@@ -359,10 +383,14 @@ int sl_world_add_node(sl_world *w, const char *name, const uint8_t *meta, size_t
         w->nodes_cap = cap;
     }
     node *n = calloc(1, sizeof *n);
-    if (!n || !(n->name = strdup(name))) {
+    if (!n || !(n->name = strdup(name)) || (keys && !(n->keyring = malloc(sizeof *n->keyring)))) {
+        if (n)
+            free(n->name);
         free(n);
         return SL_ENOMEM;
     }
+    if (keys)
+        *n->keyring = *keys;
     n->w = w;
     n->index = w->nnodes;
     n->addr = sl_addr_v4(127, (uint8_t)(n->index >> 16), (uint8_t)(n->index >> 8),
@@ -376,6 +404,7 @@ int sl_world_add_node(sl_world *w, const char *name, const uint8_t *meta, size_t
     }
     int rc = boot(w, n);
     if (rc != 0) {
+        free(n->keyring);
         free(n->meta);
         free(n->name);
         free(n);
@@ -607,6 +636,15 @@ sl_world *sl_world_new(const sl_world_config *cfg)
     strncpy(w->cluster, cluster, SL_SWIM_CLUSTER_MAX);
     w->cfg.cluster = w->cluster;
     sl_rng_seed(&w->rng, cfg->seed);
+    sl_keyring_init(&w->keyring);
+    if (cfg->sealed) {
+        uint8_t key[SL_KEY_BYTES];
+        for (int i = 0; i < SL_KEY_BYTES / 8; i++) {
+            uint64_t k = sl_mix64(cfg->seed ^ (0x6b6579ull + (uint64_t)i));
+            memcpy(key + 8 * i, &k, 8);
+        }
+        sl_keyring_install(&w->keyring, key);
+    }
     return w;
 }
 
@@ -621,6 +659,7 @@ void sl_world_free(sl_world *w)
         free(n->backlog);
         free(n->meta);
         free(n->name);
+        free(n->keyring);
         free(n);
     }
     for (size_t i = 0; i < w->nheap; i++)
@@ -646,6 +685,11 @@ uint64_t sl_world_now(const sl_world *w)
 int sl_world_size(const sl_world *w)
 {
     return w->nnodes;
+}
+
+sl_keyring *sl_world_keyring(sl_world *w, int index)
+{
+    return index >= 0 && index < w->nnodes ? w->nodes[index]->keyring : NULL;
 }
 
 sl_swim *sl_world_core(sl_world *w, int index)

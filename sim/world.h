@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "starling/keyring.h"
 #include "starling/swim.h"
 
 typedef struct sl_world sl_world;
@@ -29,6 +30,10 @@ typedef struct sl_world_config {
     uint32_t latency_us;   /* one-way base latency */
     uint32_t jitter_us;    /* uniform extra latency in [0, jitter_us] */
     double loss;           /* probability that any datagram is lost */
+    /* Seal every datagram and state with one cluster key (derived from the
+     * seed), nonces drawn from the world's generator: the agent's sealing
+     * code, run by every node. Off is faster. */
+    bool sealed;
 } sl_world_config;
 
 /* Called for every membership event any node reports, with the node's index
@@ -49,6 +54,16 @@ void sl_world_on_event(sl_world *w, sl_world_event_fn fn, void *ud);
  * new node's index, or a negative SL_E* code. */
 int sl_world_add_node(sl_world *w, const char *name, const uint8_t *meta, size_t meta_len,
                       int seed);
+
+/* Like sl_world_add_node, with a keyring of its own (copied; NULL: the node
+ * sends and accepts only plain traffic), whatever cfg.sealed says: an
+ * intruder with another key, or none. */
+int sl_world_add_node_keyed(sl_world *w, const char *name, const uint8_t *meta, size_t meta_len,
+                            int seed, const sl_keyring *keys);
+
+/* The node's own keyring, which its core reads on every packet: change it
+ * to rotate keys. NULL for a node without one. */
+sl_keyring *sl_world_keyring(sl_world *w, int node);
 
 /* Makes `node` join through `seed` with a push-pull exchange. */
 void sl_world_join(sl_world *w, int node, int seed);

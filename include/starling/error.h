@@ -14,6 +14,11 @@ enum {
     SL_ENOTFOUND = -7,  /* no such member, service or key */
     SL_ESTATE = -8,     /* the call is not valid in the current state */
     SL_ESPACE = -9,     /* the output buffer is too small this time */
+    SL_EAUTH = -10,     /* not authentic: no key opens it, or a signature does not verify */
+    SL_ESTALE = -11,    /* a newer write of the same thing exists; this one does not win */
+    SL_EFUTURE = -12,   /* stamped further in the future than the allowed clock skew */
+    SL_EEXPIRED = -13,  /* older than the horizon before which history is forgotten */
+    SL_EFULL = -14,     /* a configured limit (members, records, keys) is reached */
 };
 
 /* Returns a static, human-readable description of an SL_E* code. */

@@ -20,13 +20,15 @@
 #include <stdint.h>
 
 #include "starling/addr.h"
+#include "starling/keyring.h"
 
-#define SL_SWIM_NAME_MAX 64           /* bytes, without the terminator */
-#define SL_SWIM_CLUSTER_MAX 64        /* bytes of the cluster label */
-#define SL_SWIM_META_MAX 512          /* bytes of opaque member metadata */
-#define SL_SWIM_PACKET_MIN 1024       /* smallest max_packet we accept */
-#define SL_SWIM_STATE_MAX (64u << 20) /* largest push-pull state accepted */
-#define SL_SWIM_USER_MAX 1024         /* largest application message (sl_swim_broadcast) */
+#define SL_SWIM_NAME_MAX 64            /* bytes, without the terminator */
+#define SL_SWIM_CLUSTER_MAX 64         /* bytes of the cluster label */
+#define SL_SWIM_META_MAX 512           /* bytes of opaque member metadata */
+#define SL_SWIM_PACKET_MIN 1024        /* smallest max_packet we accept */
+#define SL_SWIM_STATE_MAX (64u << 20)  /* largest push-pull state accepted */
+#define SL_SWIM_USER_MAX 1024          /* largest application message (sl_swim_broadcast) */
+#define SL_SWIM_MEMBERS_DEFAULT 100000 /* members held at most unless configured */
 
 /* An incarnation orders what a member says about itself. gen is a boot
  * generation that the driver makes grow across restarts (the agent persists a
@@ -88,6 +90,10 @@ typedef enum sl_swim_drop {
     SL_DROP_UNKNOWN_ACK,  /* an ack for no outstanding probe */
     SL_DROP_TOO_LARGE,    /* a message we cannot relay within max_packet */
     SL_DROP_USER,         /* an application message its handler refused */
+    SL_DROP_UNSEALED,     /* a plain packet or state while we hold a key */
+    SL_DROP_KEY,    /* sealed with a key we do not hold, tampered, or sealed while we hold none */
+    SL_DROP_FULL,   /* news of a new member while we hold max_members */
+    SL_DROP_FUTURE, /* an incarnation whose generation is past the driver's limit */
     SL_DROP__COUNT
 } sl_swim_drop;
 
@@ -98,11 +104,12 @@ typedef struct sl_swim_stats {
     uint64_t packets_in, packets_out, bytes_in, bytes_out;
     uint64_t msgs_in, msgs_out; /* messages, piggybacked updates included */
     uint64_t probes, indirect_probes, acks_in;
-    uint64_t refutes;            /* times we raised our incarnation to refute */
-    uint64_t pushpull_merged;    /* push-pull states merged */
-    uint64_t broadcasts_refused; /* updates too large to ever fit a packet */
-    uint64_t broadcasts_dropped; /* queued updates dropped when the queue was full */
-    uint64_t alloc_failures;     /* allocations that failed: news lost, view incomplete */
+    uint64_t refutes;               /* times we raised our incarnation to refute */
+    uint64_t pushpull_merged;       /* push-pull states merged */
+    uint64_t broadcasts_refused;    /* updates too large to ever fit a packet */
+    uint64_t broadcasts_dropped;    /* queued updates dropped when the queue was full */
+    uint64_t alloc_failures;        /* allocations that failed: news lost, view incomplete */
+    uint64_t incarnation_exhausted; /* refutations impossible: incarnation at its limit */
     uint64_t events[SL_EVENT__COUNT];
     uint64_t drops[SL_DROP__COUNT];
 } sl_swim_stats;
@@ -150,6 +157,10 @@ typedef struct sl_swim_callbacks {
     /* Merges an application state received in a push-pull. Returns 0 or a
      * negative code (counted as SL_DROP_USER). */
     int (*user_merge)(void *ud, const uint8_t *buf, size_t len, uint64_t now_ms);
+    /* Fills buf with len random bytes (nonces for sealing). Required when a
+     * keyring is configured: the agent uses libsodium's randombytes_buf, the
+     * simulator its seeded generator. */
+    void (*entropy)(void *ud, uint8_t *buf, size_t len);
     void *ud;
 } sl_swim_callbacks;
 
@@ -163,6 +174,14 @@ typedef struct sl_swim_config {
     const uint8_t *meta; /* initial metadata, copied; may be NULL */
     size_t meta_len;
     sl_swim_callbacks cb;
+    /* The cluster keyring, borrowed: it must outlive the core, and the driver
+     * may change it between calls (a rotation). NULL, or no key in it, means
+     * plain traffic. With a key, every datagram and state we send is sealed
+     * with the primary key, and whatever arrives must open with one of the
+     * keys or it is dropped and counted (SL_DROP_UNSEALED, SL_DROP_KEY). */
+    const sl_keyring *keyring;
+    uint32_t max_members; /* members held at most; 0: SL_SWIM_MEMBERS_DEFAULT */
+    uint32_t max_state;   /* bytes of a push-pull state accepted; 0: SL_SWIM_STATE_MAX */
 } sl_swim_config;
 
 typedef struct sl_swim sl_swim;
@@ -187,15 +206,28 @@ void sl_swim_tick(sl_swim *s, uint64_t now_ms);
 uint64_t sl_swim_next_deadline(const sl_swim *s);
 
 /* Encodes our whole membership view for a push-pull or a join into a newly
- * allocated buffer (*out, *len); the caller frees it with free(). Returns 0
- * or SL_ENOMEM. */
+ * allocated buffer (*out, *len), sealed when a key is set; the caller frees
+ * it with free(). Returns 0 or SL_ENOMEM. */
 int sl_swim_encode_state(sl_swim *s, bool join, uint8_t **out, size_t *len);
 
 /* Merges a state received from a peer through a push-pull or a join. Returns
- * 0, or SL_EMALFORMED/SL_EVERSION/SL_ECLUSTER (also counted as drops) for a
+ * 0, or SL_EMALFORMED/SL_EVERSION/SL_ECLUSTER/SL_EAUTH (not sealed with one
+ * of our keys, or sealed while we hold none)/SL_EFULL (more members than
+ * max_members, or more bytes than max_state), also counted as drops, for a
  * state that is not acceptable; nothing is merged then. *is_join tells
  * whether the peer sent it as a join (may be NULL). */
 int sl_swim_merge_state(sl_swim *s, const uint8_t *buf, size_t len, uint64_t now_ms, bool *is_join);
+
+/* Sets the largest generation believed: news about any member with a later
+ * one is dropped (SL_DROP_FUTURE), so that a forged incarnation cannot get so
+ * far ahead that the member it names can never refute it. The agent passes
+ * its wall clock in seconds plus a day (generations are boot times in
+ * seconds); the default is UINT32_MAX - 1. A generation of UINT32_MAX is
+ * never accepted: there must always be room to refute. */
+void sl_swim_set_gen_limit(sl_swim *s, uint32_t max_gen);
+
+/* Returns true when traffic is sealed (a keyring with a key is configured). */
+bool sl_swim_sealed(const sl_swim *s);
 
 /* Replaces our metadata, raises our incarnation and spreads the change.
  * Returns 0, SL_EINVAL (over SL_SWIM_META_MAX) or SL_ETOOBIG (would never fit

@@ -17,6 +17,7 @@ static const char example[] =
     "latency 1ms 0.5ms         # one-way base latency and uniform jitter\n"
     "loss 0.01                 # loss probability on every link\n"
     "zones 3                   # node i is in zone z(i mod 3)\n"
+    "seal off                  # packets and states sealed with a cluster key (default on)\n"
     "at 30s crash n5 n7-n9     # gone at once, says nothing (a machine lost)\n"
     "at 30s pause n10 4s       # stalls 4 s (no receive, no timers), then resumes\n"
     "at 40s leave n11          # graceful leave\n"
@@ -43,6 +44,7 @@ static void parses_the_documented_example(void **state)
     assert_int_equal(sc.jitter_us, 500);
     assert_true(sc.loss > 0.0099 && sc.loss < 0.0101);
     assert_int_equal(sc.zones, 3);
+    assert_false(sc.sealed);
     assert_int_equal(sc.run_ms, 300000);
     assert_int_equal(sc.nactions, 9);
 
@@ -86,7 +88,7 @@ static void defaults_sorting_and_expectations(void **state)
     char err[256];
     assert_int_equal(sl_sim_scenario_parse(text, "t", &sc, err, sizeof err), -1);
     assert_string_equal(err, "t:5: expected a statement (nodes, seed, profile, latency, loss, "
-                             "zones, at, run, expect), got "
+                             "zones, seal, at, run, expect), got "
                              "'partition_is_not_a_statement_here_but_comment'");
 
     static const char ok[] = "nodes 5\n"
@@ -102,6 +104,7 @@ static void defaults_sorting_and_expectations(void **state)
     assert_false(sc.seed_given);
     assert_string_equal(sc.profile, "lan");
     assert_int_equal(sc.zones, 0);
+    assert_true(sc.sealed);
     assert_int_equal(sc.nactions, 3);
     assert_int_equal(sc.actions[0].type, SL_SIM_CRASH); /* same time: line order */
     assert_int_equal(sc.actions[1].type, SL_SIM_CUT);
@@ -179,6 +182,8 @@ static const struct {
     {"nodes 3\nat 5s heal\nrun 1s\n", "f:2: expected a time within the run (1.000s), got 5.000s"},
     {"nodes 3\nprofile lan\nprofile wan\nrun 1s\n", "f:3: 'profile' is given twice"},
     {"nodes 3\nprofile fast\nrun 1s\n", "f:2: expected a profile: lan, local or wan, got 'fast'"},
+    {"nodes 3\nseal maybe\nrun 1s\n", "f:2: expected seal on or seal off, got 'maybe'"},
+    {"nodes 3\nseal on\nseal off\nrun 1s\n", "f:3: 'seal' is given twice"},
     {"nodes 3\nnodes 4\nrun 1s\n", "f:2: 'nodes' is given twice"},
     {"nodes 3\nrun 1s\nat 1s heal\n", "f:3: expected only 'expect' lines after 'run', got 'at'"},
     {"nodes 3\nat 1s heal\n", "f:2: expected 'run TIME' as the last statement"},
