@@ -239,3 +239,34 @@ const sl_report *sl_reports_find(const sl_reports *t, const char *node, const ch
     size_t pos = locate(t, node, service, &found);
     return found ? &t->r[pos] : NULL;
 }
+
+size_t sl_reports_forget_unless(sl_reports *t, bool (*keep)(void *ud, const char *node), void *ud)
+{
+    char last[sizeof t->r[0].node] = "";
+    bool last_kept = false;
+    size_t j = 0, gone = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        if (i == 0 || strcmp(last, t->r[i].node) != 0) { /* sorted by node: ask once each */
+            memcpy(last, t->r[i].node, sizeof last);
+            last_kept = keep(ud, last);
+        }
+        if (last_kept)
+            t->r[j++] = t->r[i];
+        else
+            gone++;
+    }
+    t->n = j;
+    return gone;
+}
+
+int sl_reports_peek_node(const uint8_t *buf, size_t len, char node[65])
+{
+    sl__mp_reader rd;
+    uint32_t n;
+    uint64_t kind;
+    sl__mp_reader_init(&rd, buf, len);
+    if (sl__mp_read_array(&rd, &n) || n < 5 || sl__mp_read_uint(&rd, &kind) ||
+        kind != SL_APPMSG_REPORT || sl__mp_read_cstr(&rd, node, 64) || !node[0])
+        return SL_EMALFORMED;
+    return 0;
+}

@@ -55,6 +55,7 @@
 #include "log.h"
 #include "net.h"
 #include "runtime.h"
+#include "security.h"
 #include "starling/error.h"
 
 uint64_t sl__agent_now(sl__agent *a)
@@ -89,11 +90,44 @@ size_t sl__agent_live_peers(const sl__agent *a)
     return live;
 }
 
+/* Generations are boot times in seconds (datadir.c): none can be more than
+ * a day ahead of our clock, give or take a machine whose clock is off. */
+static void set_gen_limit(sl__agent *a)
+{
+    uint64_t limit = (uint64_t)time(NULL) + 86400;
+    if (limit < a->generation + 86400ull)
+        limit = a->generation + 86400ull; /* our own restarts within a second */
+    sl_swim_set_gen_limit(a->swim, limit >= UINT32_MAX ? UINT32_MAX - 1 : (uint32_t)limit);
+}
+
+/* Logs traffic refused for its seal: the first few times, then at most a
+ * line per 10 s with the count since the last one. */
+static void log_refused(sl__agent *a)
+{
+    const sl_swim_stats *st = sl_swim_get_stats(a->swim);
+    uint64_t n = st->drops[SL_DROP_UNSEALED] + st->drops[SL_DROP_KEY];
+    uint64_t now = sl__agent_now(a);
+    if (n == a->refused_logged || (a->refused_lines >= 5 && now - a->refused_log_ms < 10000))
+        return;
+    sl__warn("refused %llu packets or states: %s (%llu unsealed, %llu with an unknown key in "
+             "all)",
+             (unsigned long long)(n - a->refused_logged),
+             sl_swim_sealed(a->swim) ? "not sealed with one of our keys"
+                                     : "sealed, and we hold no key",
+             (unsigned long long)st->drops[SL_DROP_UNSEALED],
+             (unsigned long long)st->drops[SL_DROP_KEY]);
+    a->refused_logged = n;
+    a->refused_log_ms = now;
+    a->refused_lines++;
+}
+
 static void on_tick(uv_timer_t *t)
 {
     sl__agent *a = t->data;
     a->armed_deadline = 0;
+    set_gen_limit(a);
     sl_swim_tick(a->swim, sl__agent_now(a));
+    log_refused(a);
     sl__agent_rearm(a);
 }
 
@@ -173,9 +207,7 @@ static void log_event(const sl_swim_event *ev)
         sl_addr_format(&ev->other_addr, other, sizeof other);
         sl__warn("member %s is claimed by two addresses: %s and %s", ev->name, addr, other);
         break;
-    case SL_EVENT_UPDATED:
-        sl__debug("member %s updated (%s)", ev->name, addr);
-        break;
+    case SL_EVENT_UPDATED: sl__debug("member %s updated (%s)", ev->name, addr); break;
     default:
         sl__info("member %s %s (%s)", ev->name,
                  ev->type == SL_EVENT_ALIVE_AGAIN ? "is alive again" : sl_swim_event_name(ev->type),
@@ -212,6 +244,12 @@ static int core_user_merge(void *ud, const uint8_t *buf, size_t len, uint64_t no
 {
     sl__agent *a = ud;
     return a->runtime ? sl__runtime_user_merge(a->runtime, buf, len, now_ms) : 0;
+}
+
+static void core_entropy(void *ud, uint8_t *buf, size_t len)
+{
+    (void)ud;
+    randombytes_buf(buf, len);
 }
 
 static void core_pushpull(void *ud, const sl_addr *to, const char *name)
@@ -423,11 +461,49 @@ static int open_state_dir(sl__agent *a)
     int rc = sl__datadir_make_private(a->cfg.name, a->state_dir, sizeof a->state_dir);
     if (rc != 0) {
         fprintf(stderr, "starling agent: cannot create a private directory in %s: %s\n",
-                getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
-                strerror(-rc));
+                getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", strerror(-rc));
         return -1;
     }
     a->state_dir_private = true;
+    return 0;
+}
+
+/* The keyring (the data dir's file, then --encrypt as the primary key) and
+ * the trusted operator keys (--operator-key, then the data dir's file). */
+static int load_keys(sl__agent *a)
+{
+    char err[512];
+    const char *dir = a->cfg.data_dir[0] ? a->cfg.data_dir : NULL;
+    sl_keyring_init(&a->keyring);
+    if (dir && sl__keyring_file_load(dir, &a->keyring, err, sizeof err) != 0) {
+        fprintf(stderr, "starling agent: %s\n", err);
+        return -1;
+    }
+    if (a->cfg.have_encrypt) {
+        bool known = sl_keyring_find(&a->keyring, a->cfg.encrypt) >= 0;
+        if (sl_keyring_install(&a->keyring, a->cfg.encrypt) < 0) {
+            fprintf(stderr, "starling agent: the keyring is full (%d keys): remove one first\n",
+                    SL_KEYRING_MAX);
+            return -1;
+        }
+        sl_keyring_use(&a->keyring, a->cfg.encrypt);
+        int rc = dir ? sl__keyring_file_save(dir, &a->keyring) : 0;
+        if (rc != 0) {
+            fprintf(stderr, "starling agent: cannot write %s/%s: %s\n", dir, SL__KEYRING_FILE,
+                    strerror(-rc));
+            return -1;
+        }
+        if (!known && dir && a->keyring.n > 1)
+            sl__info("--encrypt: the key is now the primary of the %u keys in %s/%s", a->keyring.n,
+                     dir, SL__KEYRING_FILE);
+    }
+    memcpy(a->operator_keys, a->cfg.operator_keys, sizeof a->operator_keys);
+    a->noperator_keys = a->cfg.noperator_keys;
+    if (dir && sl__operator_keys_load(dir, a->operator_keys, &a->noperator_keys,
+                                      SL_CATALOG_TRUST_MAX, err, sizeof err) != 0) {
+        fprintf(stderr, "starling agent: %s\n", err);
+        return -1;
+    }
     return 0;
 }
 
@@ -537,13 +613,18 @@ static int new_core(sl__agent *a)
                .user_msg = core_user_msg,
                .user_state = core_user_state,
                .user_merge = core_user_merge,
+               .entropy = core_entropy,
                .ud = a},
+        .keyring = &a->keyring,
+        .max_members = a->cfg.max_members,
+        .max_state = a->cfg.max_state_bytes,
     };
     int rc = sl_swim_new(&sc, sl__agent_now(a), &a->swim);
     if (rc != 0) {
         fprintf(stderr, "starling agent: cannot start the gossip core: %s\n", sl_strerror(rc));
         return -1;
     }
+    set_gen_limit(a);
     return 0;
 }
 
@@ -561,6 +642,7 @@ static void teardown(sl__agent *a)
     sl_swim_free(a->swim);
     if (a->state_dir_private)
         sl__datadir_remove_private(a->state_dir);
+    sl_keyring_wipe(&a->keyring);
     free(a->known);
     free(a);
 }
@@ -595,12 +677,40 @@ static int new_runtime(sl__agent *a)
                              .debounce_ms = 500,
                              .handoff_ms = 30000,
                              .grace_ms = 5000,
-                             .tombstone_ms = 24ull * 3600 * 1000};
+                             .cluster = a->cfg.cluster,
+                             .operator_keys =
+                                 (const uint8_t(*)[SL_OPERATOR_PUB_BYTES])a->operator_keys,
+                             .noperator_keys = (size_t)a->noperator_keys,
+                             .skew_ms = a->cfg.clock_skew_ms,
+                             .horizon_ms = a->cfg.tombstone_ttl_ms,
+                             .max_services = a->cfg.max_services,
+                             .max_catalog_bytes = a->cfg.max_state_bytes,
+                             .sync_grace_ms = 2 * a->cfg.timing.pushpull_interval_ms + 60000,
+                             .alone = a->cfg.nseeds == 0 && a->nknown == 0};
     if (sl__runtime_new(&a->loop, &rc, &a->runtime) != 0) {
         fprintf(stderr, "starling agent: cannot start the runtime (see the log above)\n");
         return -1;
     }
     return 0;
+}
+
+/* Says, loudly when it is weak, how this peer is protected. */
+static void log_security(sl__agent *a)
+{
+    if (a->keyring.n)
+        sl__info("gossip is sealed (XChaCha20-Poly1305), %u key%s in the keyring", a->keyring.n,
+                 a->keyring.n == 1 ? "" : "s");
+    else
+        sl__warn("gossip is NOT sealed: anyone who can reach %s can join this cluster and read "
+                 "its state; start every peer with --encrypt KEY (see `starling keygen`)",
+                 a->cfg.bind.port ? "the gossip port" : "us");
+    if (a->noperator_keys)
+        sl__info("catalog writes must be signed by one of %d trusted operator key%s",
+                 a->noperator_keys, a->noperator_keys == 1 ? "" : "s");
+    else
+        sl__warn("NO operator key is configured: this peer runs unsigned catalog writes, so any "
+                 "holder of the gossip key (or anyone, without one) can run commands here; pass "
+                 "--operator-key PUB (see `starling operator-keygen`)");
 }
 
 static void log_start(sl__agent *a)
@@ -629,7 +739,8 @@ int sl__agent_run(const sl__agent_config *cfg)
     /* A peer that vanishes mid-write must cost an error code, not the process. */
     signal(SIGPIPE, SIG_IGN);
     sl__log_set_level(cfg->log_level);
-    if (pick_advertise(a) != 0 || pick_generation(a) != 0 || open_state_dir(a) != 0) {
+    if (pick_advertise(a) != 0 || pick_generation(a) != 0 || open_state_dir(a) != 0 ||
+        load_keys(a) != 0) {
         free(a->known);
         free(a);
         return 1;
@@ -644,6 +755,7 @@ int sl__agent_run(const sl__agent_config *cfg)
         uv_signal_start(&a->sigterm, on_signal, SIGTERM);
         uv_signal_start(&a->sigint, on_signal, SIGINT);
         log_start(a);
+        log_security(a);
         sl__seeds_start(a);
         sl__agent_rearm(a);
         uv_run(&a->loop, UV_RUN_DEFAULT);

@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "starling/keyring.h"
 #include "starling/swim.h"
 
 typedef struct sl__pp sl__pp;
@@ -23,6 +24,7 @@ typedef struct sl__agent_counters {
     uint64_t pushpull_ok, pushpull_failed; /* outbound periodic exchanges */
     uint64_t joins_ok, joins_failed;       /* outbound join exchanges */
     uint64_t streams_in, streams_refused;  /* inbound exchanges served / refused */
+    uint64_t streams_unauthentic;          /* states that did not open with our keys */
     uint64_t udp_send_errors, udp_send_dropped;
     uint64_t rpc_requests, rpc_errors;
 } sl__agent_counters;
@@ -52,9 +54,10 @@ typedef struct sl__agent {
     uv_signal_t sigterm, sigint;
     uint64_t armed_deadline;
 
-    sl__pp *pps; /* open push-pull streams, both directions */
-    int pp_out;  /* outbound periodic push-pulls in flight */
-    int pp_in;   /* inbound streams being served */
+    sl__pp *pps;         /* open push-pull streams, both directions */
+    int pp_out;          /* outbound periodic push-pulls in flight */
+    int pp_in;           /* inbound streams being served */
+    size_t stream_bytes; /* bytes inbound streams buffer, against their budget */
     sl__rpc_conn *rpcs;
     int nrpc;
     sl__join *seed_join; /* the join round in flight for the seeds, if any */
@@ -71,6 +74,14 @@ typedef struct sl__agent {
     uint64_t leave_deadline_ms;
     int leave_pp; /* push-pulls carrying our leave, in flight */
     sl__agent_counters ctr;
+
+    /* Security: the keyring the core borrows (sealing), the operator keys the
+     * runtime trusts, and the rate limit of the log of refused traffic. */
+    sl_keyring keyring;
+    uint8_t operator_keys[SL_CATALOG_TRUST_MAX][SL_OPERATOR_PUB_BYTES];
+    int noperator_keys;
+    uint64_t refused_logged, refused_log_ms; /* drops counted at the last log line, when */
+    int refused_lines;                       /* lines logged before the rate limit */
 
     /* One receive buffer shared by every socket: libuv calls the read callback
      * right after filling the buffer, so no two reads ever hold it at once. */

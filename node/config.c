@@ -3,6 +3,7 @@
  * started agent. */
 #include <errno.h>
 #include <getopt.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -41,8 +42,30 @@ void sl__agent_usage(FILE *to)
             "  --rpc-idle SECONDS   close RPC connections that sent nothing for this\n"
             "                       long (1..86400; default %d); monitors are exempt\n"
             "  --log-level L        debug, info (default), warn or error\n"
+            "\nSecurity (see SECURITY.md):\n"
+            "  --encrypt KEY        seal all gossip with this cluster key (base64, from\n"
+            "                       `starling keygen`); it becomes the primary key of the\n"
+            "                       keyring, kept in DATA_DIR/keyring (mode 0600) with a\n"
+            "                       data dir. Without a key, gossip is not sealed.\n"
+            "  --operator-key PUB   run only catalog writes signed by this operator key\n"
+            "                       (base64, from `starling operator-keygen`); repeatable;\n"
+            "                       also read from DATA_DIR/operator-keys, one per line.\n"
+            "                       Without any, unsigned writes are run (and a warning says so)\n"
+            "  --clock-skew SECONDS refuse catalog writes stamped further ahead of this\n"
+            "                       peer's clock (default %llu)\n"
+            "  --tombstone-ttl D    keep deleted services' tombstones this long, counted from\n"
+            "                       the delete: 90s, 30m, 24h, 7d (default 7d)\n"
+            "\nLimits:\n"
+            "  --max-members N      members held at most (default %u)\n"
+            "  --max-services N     catalog records held at most (default %u)\n"
+            "  --max-state MB       largest push-pull state or catalog file accepted (default %u)\n"
+            "  --max-inbound-streams N  push-pull and join streams served at once (default %u)\n"
+            "  --max-streams-per-ip N   of which from one IP address (default %u)\n"
             "  -h, --help           this help\n",
-            SL__GOSSIP_PORT, SL__RPC_PORT, SL__RPC_IDLE_MS / 1000);
+            SL__GOSSIP_PORT, SL__RPC_PORT, SL__RPC_IDLE_MS / 1000,
+            (unsigned long long)(SL_CATALOG_SKEW_MS / 1000), SL_SWIM_MEMBERS_DEFAULT,
+            SL_CATALOG_SERVICES_MAX, SL__MAX_STATE_MB_DEFAULT, SL__MAX_INBOUND_STREAMS_DEFAULT,
+            SL__MAX_STREAMS_PER_IP_DEFAULT);
 }
 
 /* Parses a decimal number in [min, max]. Returns 0 or -1. */
@@ -97,6 +120,33 @@ static void set_defaults(sl__agent_config *cfg)
     sl_addr_parse("127.0.0.1", SL__RPC_PORT, &cfg->rpc);
     cfg->log_level = SL__LOG_INFO;
     cfg->rpc_idle_ms = SL__RPC_IDLE_MS;
+    cfg->clock_skew_ms = SL_CATALOG_SKEW_MS;
+    cfg->tombstone_ttl_ms = SL_CATALOG_HORIZON_MS;
+    cfg->max_members = SL_SWIM_MEMBERS_DEFAULT;
+    cfg->max_services = SL_CATALOG_SERVICES_MAX;
+    cfg->max_state_bytes = SL__MAX_STATE_MB_DEFAULT << 20;
+    cfg->max_inbound_streams = SL__MAX_INBOUND_STREAMS_DEFAULT;
+    cfg->max_streams_per_ip = SL__MAX_STREAMS_PER_IP_DEFAULT;
+}
+
+/* Parses "90s", "30m", "24h", "7d" (or plain seconds) into ms within
+ * [min_ms, max_ms]. Returns 0 or -1. */
+static int parse_duration_ms(const char *s, uint64_t min_ms, uint64_t max_ms, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    uint64_t unit = 1000;
+    if (end == s || s[0] == '-' || errno)
+        return -1;
+    if (*end == 's' || *end == 'm' || *end == 'h' || *end == 'd') {
+        unit = *end == 's' ? 1000 : *end == 'm' ? 60000 : *end == 'h' ? 3600000 : 86400000;
+        end++;
+    }
+    if (*end || v > max_ms / unit || v * unit < min_ms)
+        return -1;
+    *out = v * unit;
+    return 0;
 }
 
 enum {
@@ -114,7 +164,16 @@ enum {
     OPT_PROFILE,
     OPT_CLUSTER,
     OPT_LOG,
-    OPT_RPC_IDLE
+    OPT_RPC_IDLE,
+    OPT_ENCRYPT,
+    OPT_OPERATOR_KEY,
+    OPT_CLOCK_SKEW,
+    OPT_TOMBSTONE_TTL,
+    OPT_MAX_MEMBERS,
+    OPT_MAX_SERVICES,
+    OPT_MAX_STATE,
+    OPT_MAX_INBOUND,
+    OPT_MAX_PER_IP,
 };
 
 static const struct option long_opts[] = {
@@ -133,9 +192,82 @@ static const struct option long_opts[] = {
     {"cluster", required_argument, NULL, OPT_CLUSTER},
     {"log-level", required_argument, NULL, OPT_LOG},
     {"rpc-idle", required_argument, NULL, OPT_RPC_IDLE},
+    {"encrypt", required_argument, NULL, OPT_ENCRYPT},
+    {"operator-key", required_argument, NULL, OPT_OPERATOR_KEY},
+    {"clock-skew", required_argument, NULL, OPT_CLOCK_SKEW},
+    {"tombstone-ttl", required_argument, NULL, OPT_TOMBSTONE_TTL},
+    {"max-members", required_argument, NULL, OPT_MAX_MEMBERS},
+    {"max-services", required_argument, NULL, OPT_MAX_SERVICES},
+    {"max-state", required_argument, NULL, OPT_MAX_STATE},
+    {"max-inbound-streams", required_argument, NULL, OPT_MAX_INBOUND},
+    {"max-streams-per-ip", required_argument, NULL, OPT_MAX_PER_IP},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
+
+/* Applies one security or limit flag. Returns 0 or the exit code of a usage
+ * error. */
+static int apply_security(sl__agent_config *cfg, int opt, const char *arg)
+{
+    uint32_t v;
+    uint64_t ms;
+    switch (opt) {
+    case OPT_ENCRYPT:
+        if (sl_key_decode(arg, cfg->encrypt) != 0)
+            return bad("--encrypt wants a 32-byte key in base64 (see `starling keygen`), not "
+                       "'%s'",
+                       arg);
+        cfg->have_encrypt = true;
+        return 0;
+    case OPT_OPERATOR_KEY:
+        if (cfg->noperator_keys == SL_CATALOG_TRUST_MAX)
+            return bad("too many --operator-key flags (at most 16): '%s'", arg);
+        if (sl__operator_pub_decode(arg, cfg->operator_keys[cfg->noperator_keys]) != 0)
+            return bad("--operator-key wants a public key in base64 (see `starling "
+                       "operator-keygen`), not '%s'",
+                       arg);
+        cfg->noperator_keys++;
+        return 0;
+    case OPT_CLOCK_SKEW:
+        if (parse_u32(arg, 1, 86400, &v) != 0)
+            return bad("--clock-skew must be 1..86400 seconds: '%s'", arg);
+        cfg->clock_skew_ms = (uint64_t)v * 1000;
+        return 0;
+    case OPT_TOMBSTONE_TTL:
+        if (parse_duration_ms(arg, 10000, 3650ull * 86400000, &ms) != 0)
+            return bad("--tombstone-ttl must be a duration from 10s to 3650d (90s, 30m, 24h, "
+                       "7d): '%s'",
+                       arg);
+        cfg->tombstone_ttl_ms = ms;
+        return 0;
+    case OPT_MAX_MEMBERS:
+        if (parse_u32(arg, 2, (1u << 24) - 2, &v) != 0)
+            return bad("--max-members must be 2..16777214: '%s'", arg);
+        cfg->max_members = v;
+        return 0;
+    case OPT_MAX_SERVICES:
+        if (parse_u32(arg, 1, 1000000, &v) != 0)
+            return bad("--max-services must be 1..1000000: '%s'", arg);
+        cfg->max_services = v;
+        return 0;
+    case OPT_MAX_STATE:
+        if (parse_u32(arg, 1, SL_SWIM_STATE_MAX >> 20, &v) != 0)
+            return bad("--max-state must be 1..64 MB: '%s'", arg);
+        cfg->max_state_bytes = v << 20;
+        return 0;
+    case OPT_MAX_INBOUND:
+        if (parse_u32(arg, 1, 1024, &v) != 0)
+            return bad("--max-inbound-streams must be 1..1024: '%s'", arg);
+        cfg->max_inbound_streams = v;
+        return 0;
+    case OPT_MAX_PER_IP:
+        if (parse_u32(arg, 1, 1024, &v) != 0)
+            return bad("--max-streams-per-ip must be 1..1024: '%s'", arg);
+        cfg->max_streams_per_ip = v;
+        return 0;
+    }
+    return 2;
+}
 
 /* Applies one parsed flag. Returns 0 or the exit code of a usage error. */
 static int apply(sl__agent_config *cfg, int opt, const char *arg)
@@ -213,7 +345,7 @@ static int apply(sl__agent_config *cfg, int opt, const char *arg)
             return bad("--log-level must be debug, info, warn or error: '%s'", arg);
         return 0;
     }
-    return 2;
+    return apply_security(cfg, opt, arg);
 }
 
 int sl__agent_config_parse(int argc, char **argv, sl__agent_config *cfg)
@@ -243,5 +375,20 @@ int sl__agent_config_parse(int argc, char **argv, sl__agent_config *cfg)
     if (cfg->advertise.family && cfg->advertise.family != cfg->bind.family &&
         !sl_addr_is_unspecified(&cfg->bind))
         return bad("--advertise and --bind are of different address families%s", "");
+    if (cfg->max_streams_per_ip > cfg->max_inbound_streams)
+        return bad("--max-streams-per-ip cannot exceed --max-inbound-streams%s", "");
+    return 0;
+}
+
+int sl__operator_pub_decode(const char *text, uint8_t pub[SL_OPERATOR_PUB_BYTES])
+{
+    size_t got = 0;
+    const char *end = NULL;
+    uint8_t buf[SL_OPERATOR_PUB_BYTES + 4];
+    if (sodium_base642bin(buf, sizeof buf, text, strlen(text), NULL, &got, &end,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        got != SL_OPERATOR_PUB_BYTES || (end && *end))
+        return -1;
+    memcpy(pub, buf, SL_OPERATOR_PUB_BYTES);
     return 0;
 }

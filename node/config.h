@@ -6,6 +6,8 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "starling/catalog.h"
+#include "starling/keyring.h"
 #include "starling/meta.h"
 #include "starling/swim.h"
 
@@ -23,10 +25,30 @@ typedef struct sl__agent_config {
     sl_meta meta;        /* zone and tags */
     sl_swim_timing timing;
     sl__log_level log_level;
-    uint32_t rpc_idle_ms; /* RPC connections silent this long are closed */
+    uint32_t rpc_idle_ms;                        /* RPC connections silent this long are closed */
     char seeds[SL__SEEDS_MAX][SL__HOSTPORT_MAX]; /* --join HOST:PORT, as given */
     int nseeds;
+
+    /* Security (SECURITY.md). */
+    bool have_encrypt;             /* --encrypt KEY given */
+    uint8_t encrypt[SL_KEY_BYTES]; /* installed as the primary key at start */
+    uint8_t operator_keys[SL_CATALOG_TRUST_MAX][SL_OPERATOR_PUB_BYTES]; /* --operator-key */
+    int noperator_keys;
+    uint64_t clock_skew_ms;    /* --clock-skew: records stamped further ahead are refused */
+    uint64_t tombstone_ttl_ms; /* --tombstone-ttl: the catalog's horizon */
+
+    /* Limits (README, "Limits"). */
+    uint32_t max_members;         /* --max-members */
+    uint32_t max_services;        /* --max-services */
+    uint32_t max_state_bytes;     /* --max-state MB: a push-pull state, a frame */
+    uint32_t max_inbound_streams; /* --max-inbound-streams */
+    uint32_t max_streams_per_ip;  /* --max-streams-per-ip */
 } sl__agent_config;
+
+/* Defaults of the limits. */
+#define SL__MAX_STATE_MB_DEFAULT 64
+#define SL__MAX_INBOUND_STREAMS_DEFAULT 32
+#define SL__MAX_STREAMS_PER_IP_DEFAULT 4
 
 /* Default ports, as Serf's. */
 #define SL__GOSSIP_PORT 7946
@@ -36,6 +58,9 @@ typedef struct sl__agent_config {
  * 1 when --help was asked (usage already printed to stdout), or 2 for a usage
  * error (one line and the usage already printed to stderr). */
 int sl__agent_config_parse(int argc, char **argv, sl__agent_config *cfg);
+
+/* Decodes an operator public key from base64. Returns 0 or -1. */
+int sl__operator_pub_decode(const char *text, uint8_t pub[SL_OPERATOR_PUB_BYTES]);
 
 /* Prints the agent's usage. */
 void sl__agent_usage(FILE *to);

@@ -81,3 +81,11 @@ char *sl__lc_first(const char *msg, char *buf, size_t cap)
         buf[0] = (char)tolower((unsigned char)buf[0]);
     return buf;
 }
+
+bool sl__addr_is_loopback(const sl_addr *a)
+{
+    static const uint8_t v6_loopback[16] = {[15] = 1};
+    if (a->family == SL_ADDR_V4)
+        return a->ip[0] == 127;
+    return a->family == SL_ADDR_V6 && memcmp(a->ip, v6_loopback, 16) == 0;
+}

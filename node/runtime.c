@@ -26,24 +26,24 @@
 #include <unistd.h>
 
 #include "../gossip/mp.h"
+#include "catalog_file.h"
 #include "datadir.h"
 #include "log.h"
 #include "runtime_internal.h"
 #include "starling/error.h"
 #include "starling/meta.h"
 
-#define CATALOG_FILE "catalog"
 #define SAVE_DELAY_MS 200
 #define GC_INTERVAL_MS 60000
+#define FILE_FRESH_MS (3600 * 1000) /* the catalog file is re-saved at least this often */
+#define REFUSED_LOG_EVERY_MS 10000  /* refused records: at most one log line per period */
 
 uint64_t sl__runtime_now(const sl__runtime *rt)
 {
     return uv_now(rt->loop);
 }
 
-/* The wall clock in ms since the epoch, for the catalog's write stamps (0
- * when it cannot be read: the stamps are then plain Lamport times). */
-static uint64_t wall_ms(void)
+uint64_t sl__wall_ms(void)
 {
     struct timespec ts;
     if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec < 0)
@@ -81,16 +81,12 @@ static void save_now(sl__runtime *rt)
 {
     if (!rt->data_dir)
         return;
-    uint8_t *buf;
-    size_t len;
-    if (sl_catalog_encode(rt->cat, &buf, &len) != 0) {
-        sl__error("cannot encode the catalog: out of memory");
-        return;
-    }
-    int rc = sl__datadir_write(rt->data_dir, CATALOG_FILE, (const char *)buf, len);
+    int rc = sl__catalog_file_save(rt->data_dir, rt->cat, sl__wall_ms());
     if (rc != 0)
-        sl__error("cannot save the catalog in %s: %s", rt->data_dir, strerror(-rc));
-    free(buf);
+        sl__error("cannot save the catalog in %s: %s", rt->data_dir,
+                  rc == SL_ENOMEM ? "out of memory" : strerror(-rc));
+    else
+        rt->saved_at_ms = sl__runtime_now(rt);
 }
 
 static void on_save_timer(uv_timer_t *t)
@@ -104,28 +100,41 @@ static void save_soon(sl__runtime *rt)
         uv_timer_start(&rt->save_timer, on_save_timer, SAVE_DELAY_MS, 0);
 }
 
-/* Reads DIR/catalog (bounded) and merges it. Returns 0, or a negative code
- * when the file exists but cannot be read or is corrupt. */
+/* Reads DIR/catalog. A corrupt file is moved aside (the peers refill the
+ * catalog); a file that cannot be read stops the start. Sets how current
+ * the catalog is: loaded from a file saved within the horizon, current; from
+ * an older one, returning; without a file, new. */
 static int load_catalog(sl__runtime *rt)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", rt->data_dir, CATALOG_FILE);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? 0 : -errno;
-    struct stat st;
-    if (fstat(fd, &st) != 0 || st.st_size > (off_t)SL_SWIM_STATE_MAX) {
-        close(fd);
-        return SL_ETOOBIG;
-    }
-    uint8_t *buf = malloc((size_t)st.st_size + 1);
-    ssize_t got = buf ? read(fd, buf, (size_t)st.st_size) : -1;
-    close(fd);
-    int rc = got == st.st_size ? sl_catalog_merge(rt->cat, buf, (size_t)got, 0) : SL_EMALFORMED;
-    free(buf);
-    if (rc < 0)
+    sl__catalog_load ld;
+    uint64_t wall = sl__wall_ms();
+    const sl_catalog_stats before = *sl_catalog_get_stats(rt->cat);
+    int rc = sl__catalog_file_load(rt->data_dir, rt->cat, wall, rt->cfg.max_catalog_bytes, &ld);
+    if (rc != 0) {
+        sl__error("cannot read the catalog in %s/%s: %s", rt->data_dir, SL__CATALOG_FILE,
+                  strerror(-rc));
         return rc;
-    sl__info("loaded %zu catalog records from %s", sl_catalog_size(rt->cat), path);
+    }
+    if (ld.moved_aside)
+        sl__error("the catalog file %s/%s is corrupt (%s): moved it to %s; starting with an "
+                  "empty catalog, to be refilled from the peers",
+                  rt->data_dir, SL__CATALOG_FILE, ld.why, ld.aside);
+    if (!ld.found)
+        return 0;
+    const sl_catalog_stats *after = sl_catalog_get_stats(rt->cat);
+    uint64_t refused = (after->unsigned_ - before.unsigned_) +
+                       (after->bad_signature - before.bad_signature) +
+                       (after->future - before.future);
+    if (refused)
+        sl__warn("%llu records of the saved catalog were not loaded: unsigned or not signed by "
+                 "a trusted operator key, or stamped in the future",
+                 (unsigned long long)refused);
+    bool old = ld.saved_wall_ms + rt->cfg.horizon_ms < wall;
+    sl_catalog_set_sync(rt->cat, old ? SL_CATALOG_RETURNING : SL_CATALOG_CURRENT);
+    sl__info("loaded %zu catalog records from %s/%s%s", ld.records, rt->data_dir, SL__CATALOG_FILE,
+             old ? " saved longer ago than the tombstone horizon: its old records wait for a "
+                   "current peer to confirm them"
+                 : "");
     return 0;
 }
 
@@ -205,17 +214,54 @@ static void on_replica_removed(void *ud, const sl__replica_info *r)
 
 /* ---- the core's application callbacks ---- */
 
+/* Whether a report is about a member we know (alive, suspect, dead or left):
+ * reports about names that never were members would never be forgotten. */
+static bool about_a_member(sl__runtime *rt, const char *node)
+{
+    sl_member_view v;
+    return rt->swim && sl_swim_find(rt->swim, node, &v) == 0;
+}
+
+static bool is_member(void *ud, const char *node)
+{
+    return about_a_member(ud, node);
+}
+
+/* Counts a record the catalog refused, and says so in the log now and then
+ * (the reason is in the catalog's counters, shown by `info`). */
+static void refused(sl__runtime *rt, int rc)
+{
+    rt->records_refused++;
+    uint64_t now = sl__runtime_now(rt);
+    if (rt->refused_logged_ms && now - rt->refused_logged_ms < REFUSED_LOG_EVERY_MS)
+        return;
+    rt->refused_logged_ms = now;
+    sl__warn("refused a catalog record from the cluster: %s (%llu refused so far; see "
+             "`starling info`)",
+             sl_strerror(rc), (unsigned long long)rt->records_refused);
+}
+
 int sl__runtime_user_msg(sl__runtime *rt, const uint8_t *buf, size_t len, uint64_t now_ms)
 {
+    (void)now_ms;
     int kind = sl_appmsg_kind(buf, len), rc;
     if (kind == SL_APPMSG_SERVICE) {
-        rc = sl_catalog_apply(rt->cat, buf, len, now_ms);
+        rc = sl_catalog_apply(rt->cat, buf, len, sl__wall_ms());
         if (rc == 1) {
             broadcast(rt, key_bytes('s', buf, len), buf, len);
             save_soon(rt);
             sl__reconcile_soon(rt);
+        } else if (rc < 0) {
+            refused(rt, rc);
         }
     } else if (kind == SL_APPMSG_REPORT) {
+        char node[SL_SVC_WRITER_MAX + 1];
+        if (sl_reports_peek_node(buf, len, node) != 0)
+            return SL_EMALFORMED;
+        if (!about_a_member(rt, node)) {
+            rt->reports_refused++;
+            return SL_ENOTFOUND;
+        }
         rc = sl_reports_apply(rt->rep, buf, len);
         if (rc == 1) {
             broadcast(rt, key_bytes('r', buf, len), buf, len);
@@ -228,6 +274,8 @@ int sl__runtime_user_msg(sl__runtime *rt, const uint8_t *buf, size_t len, uint64
     return rc < 0 ? rc : 0;
 }
 
+/* The application state of a push-pull: [catalog, reports, sync], sync
+ * saying whether our catalog is current (sl_catalog_sync). */
 int sl__runtime_user_state(sl__runtime *rt, uint8_t **out, size_t *len)
 {
     uint8_t *cat = NULL, *rep = NULL;
@@ -242,9 +290,10 @@ int sl__runtime_user_state(sl__runtime *rt, uint8_t **out, size_t *len)
     if (buf) {
         sl__mp_writer w;
         sl__mp_writer_init(&w, buf, cap);
-        msgpack_pack_array(&w.pk, 2);
+        msgpack_pack_array(&w.pk, 3);
         sl__mp_put_bin(&w, cat, cl);
         sl__mp_put_bin(&w, rep, rl);
+        msgpack_pack_uint8(&w.pk, (uint8_t)sl_catalog_get_sync(rt->cat));
         if (!w.overflow) {
             *out = buf;
             *len = w.len;
@@ -260,16 +309,26 @@ int sl__runtime_user_state(sl__runtime *rt, uint8_t **out, size_t *len)
 
 int sl__runtime_user_merge(sl__runtime *rt, const uint8_t *buf, size_t len, uint64_t now_ms)
 {
+    (void)now_ms;
     sl__mp_reader r;
     uint32_t n, cl, rl;
+    uint64_t sync = SL_CATALOG_CURRENT; /* an earlier version's state says nothing */
     const uint8_t *cat, *rep;
     sl__mp_reader_init(&r, buf, len);
     if (sl__mp_read_array(&r, &n) || n < 2 || sl__mp_read_bin(&r, &cat, &cl) ||
-        sl__mp_read_bin(&r, &rep, &rl))
+        sl__mp_read_bin(&r, &rep, &rl) || (n >= 3 && sl__mp_read_uint(&r, &sync)) ||
+        sync > SL_CATALOG_RETURNING)
         return SL_EMALFORMED;
-    int c = sl_catalog_merge(rt->cat, cat, cl, now_ms);
+    sl_catalog_sync was = sl_catalog_get_sync(rt->cat);
+    uint64_t dropped = sl_catalog_get_stats(rt->cat)->dropped_stale;
+    int c = sl_catalog_merge(rt->cat, cat, cl, sl__wall_ms(), (sl_catalog_sync)sync);
     int m = sl_reports_merge(rt->rep, rep, rl);
-    if (c > 0) {
+    sl_reports_forget_unless(rt->rep, is_member, rt);
+    uint64_t gone = sl_catalog_get_stats(rt->cat)->dropped_stale - dropped;
+    if (was != SL_CATALOG_CURRENT && sl_catalog_get_sync(rt->cat) == SL_CATALOG_CURRENT)
+        sl__info("the catalog is current again (from a peer's push-pull)%s",
+                 gone ? "; records deleted while this peer was away are dropped" : "");
+    if (c > 0 || gone) {
         save_soon(rt);
         sl__reconcile_soon(rt);
     } else if (m > 0 && rt->nho) {
@@ -290,8 +349,8 @@ void sl__runtime_member_event(sl__runtime *rt, const sl_swim_event *ev)
 
 /* ---- operations ---- */
 
-static int local_write(sl__runtime *rt, int rc, const uint8_t *msg, size_t len, const char *name,
-                       char *err, size_t errcap)
+/* Explains a refused write in one line. */
+static void write_error(const sl__runtime *rt, int rc, const char *name, char *err, size_t errcap)
 {
     if (rc == SL_ENOTFOUND)
         snprintf(err, errcap, "no service named '%s'", name);
@@ -304,10 +363,31 @@ static int local_write(sl__runtime *rt, int rc, const uint8_t *msg, size_t len, 
                  "command, at most %d arguments and %d KEY=VALUE entries of %d bytes",
                  name, SL_SVC_NAME_MAX, SL_SVC_REPLICAS_MAX, SL_SVC_ARGS_MAX, SL_SVC_ENV_MAX,
                  SL_SVC_STR_MAX);
-    else if (rc != 0)
+    else if (rc == SL_EAUTH && sl_catalog_requires_signatures(rt->cat))
+        snprintf(err, errcap,
+                 "this peer runs only what a trusted operator key signed: pass "
+                 "--operator-secret FILE (or set STARLING_OPERATOR_SECRET) with a key it trusts");
+    else if (rc == SL_EAUTH)
+        snprintf(err, errcap, "the write's signature does not verify");
+    else if (rc == SL_ESTALE)
+        snprintf(err, errcap, "a newer write of service '%s' exists: this one does not win", name);
+    else if (rc == SL_EFUTURE)
+        snprintf(err, errcap,
+                 "the write of '%s' is stamped more than %llu s ahead of this peer's clock", name,
+                 (unsigned long long)(rt->cfg.skew_ms / 1000));
+    else if (rc == SL_EFULL)
+        snprintf(err, errcap, "the catalog holds its maximum of %u services", rt->cfg.max_services);
+    else
         snprintf(err, errcap, "%s", sl_strerror(rc));
-    if (rc != 0)
+}
+
+static int local_write(sl__runtime *rt, int rc, const uint8_t *msg, size_t len, const char *name,
+                       char *err, size_t errcap)
+{
+    if (rc != 0) {
+        write_error(rt, rc, name, err, errcap);
         return rc;
+    }
     broadcast(rt, key_bytes('s', msg, len), msg, len);
     save_soon(rt);
     sl__reconcile_soon(rt);
@@ -318,8 +398,7 @@ int sl__runtime_deploy(sl__runtime *rt, const sl_service *spec, char *err, size_
 {
     uint8_t msg[SL_SVC_RECORD_MAX];
     size_t len = 0;
-    int rc = sl_catalog_put(rt->cat, spec, rt->node, sl__runtime_now(rt), wall_ms(), msg,
-                            sizeof msg, &len);
+    int rc = sl_catalog_put(rt->cat, spec, rt->node, sl__wall_ms(), msg, sizeof msg, &len);
     return local_write(rt, rc, msg, len, spec->name, err, errcap);
 }
 
@@ -328,8 +407,8 @@ int sl__runtime_scale(sl__runtime *rt, const char *name, uint32_t replicas, char
 {
     uint8_t msg[SL_SVC_RECORD_MAX];
     size_t len = 0;
-    int rc = sl_catalog_scale(rt->cat, name, replicas, rt->node, sl__runtime_now(rt), wall_ms(),
-                              msg, sizeof msg, &len);
+    int rc =
+        sl_catalog_scale(rt->cat, name, replicas, rt->node, sl__wall_ms(), msg, sizeof msg, &len);
     return local_write(rt, rc, msg, len, name, err, errcap);
 }
 
@@ -337,9 +416,33 @@ int sl__runtime_remove(sl__runtime *rt, const char *name, char *err, size_t errc
 {
     uint8_t msg[SL_SVC_RECORD_MAX];
     size_t len = 0;
-    int rc = sl_catalog_delete(rt->cat, name, rt->node, sl__runtime_now(rt), wall_ms(), msg,
-                               sizeof msg, &len);
+    int rc = sl_catalog_delete(rt->cat, name, rt->node, sl__wall_ms(), msg, sizeof msg, &len);
     return local_write(rt, rc, msg, len, name, err, errcap);
+}
+
+int sl__runtime_write(sl__runtime *rt, const uint8_t *rec, size_t len, char *err, size_t errcap)
+{
+    sl_service peek;
+    char name[SL_SVC_NAME_MAX + 1] = "?";
+    if (sl_service_decode(rec, len, &peek) == 0) {
+        snprintf(name, sizeof name, "%s", peek.name);
+        sl_service_clear(&peek);
+    }
+    int rc = sl_catalog_apply(rt->cat, rec, len, sl__wall_ms());
+    if (rc == 0)
+        rc = SL_ESTALE;
+    if (rc == SL_EMALFORMED) {
+        snprintf(err, errcap, "the record does not decode, or is over a limit");
+        return rc;
+    }
+    if (rc == SL_EAUTH && sl_catalog_requires_signatures(rt->cat)) {
+        snprintf(err, errcap,
+                 "this peer does not trust the operator key that signed the write (it trusts "
+                 "%zu key%s; see `starling info`)",
+                 rt->cfg.noperator_keys, rt->cfg.noperator_keys == 1 ? "" : "s");
+        return rc;
+    }
+    return local_write(rt, rc == 1 ? 0 : rc, rec, len, name, err, errcap);
 }
 
 int sl__runtime_drain(sl__runtime *rt, char *err, size_t errcap)
@@ -377,10 +480,25 @@ const sl_reports *sl__runtime_reports(const sl__runtime *rt)
 
 /* ---- lifecycle ---- */
 
+/* Every minute: collect tombstones past the horizon, forget reports about
+ * names that are not members, declare the catalog current when no current
+ * peer answered within the grace period, and keep the file's save time
+ * fresh (an hour at most behind), since that is how the next start knows
+ * how long this peer was away. */
 static void on_gc_timer(uv_timer_t *t)
 {
     sl__runtime *rt = t->data;
-    if (sl_catalog_gc(rt->cat, sl__runtime_now(rt), rt->cfg.tombstone_ms) > 0)
+    uint64_t now = sl__runtime_now(rt);
+    bool save = sl_catalog_gc(rt->cat, sl__wall_ms()) > 0;
+    sl_reports_forget_unless(rt->rep, is_member, rt);
+    if (sl_catalog_get_sync(rt->cat) != SL_CATALOG_CURRENT &&
+        now - rt->started_ms >= rt->cfg.sync_grace_ms) {
+        sl__warn("no current peer shared its catalog within %u s: taking this peer's catalog as "
+                 "current",
+                 rt->cfg.sync_grace_ms / 1000);
+        sl_catalog_set_sync(rt->cat, SL_CATALOG_CURRENT);
+    }
+    if (save || now - rt->saved_at_ms >= FILE_FRESH_MS)
         save_soon(rt);
 }
 
@@ -403,9 +521,20 @@ int sl__runtime_new(uv_loop_t *loop, const sl__runtime_config *cfg, sl__runtime 
     rt->cat = sl_catalog_new();
     rt->rep = sl_reports_new();
     int rc = rt->cat && rt->rep && rt->node && rt->host && rt->shim ? 0 : SL_ENOMEM;
-    if (rc == 0 && rt->data_dir && (rc = load_catalog(rt)) != 0)
-        sl__error("cannot load the catalog from %s/%s: %s", rt->data_dir, CATALOG_FILE,
-                  rc > -200 ? sl_strerror(rc) : strerror(-rc));
+    sl_catalog_policy pol = {.trusted = cfg->operator_keys,
+                             .ntrusted = cfg->noperator_keys,
+                             .cluster = cfg->cluster,
+                             .skew_ms = cfg->skew_ms,
+                             .horizon_ms = cfg->horizon_ms,
+                             .max_records = cfg->max_services};
+    if (rc == 0 && sl_catalog_set_policy(rt->cat, &pol) != 0)
+        rc = SL_EINVAL;
+    rt->started_ms = uv_now(loop);
+    rt->saved_at_ms = rt->started_ms;
+    if (rc == 0 && rt->data_dir)
+        rc = load_catalog(rt);
+    if (rc == 0 && cfg->alone && sl_catalog_get_sync(rt->cat) == SL_CATALOG_NEW)
+        sl_catalog_set_sync(rt->cat, SL_CATALOG_CURRENT); /* the first peer: the source */
     /* Replica logs live in STATE_DIR/logs: the data dir, or the agent's
      * private directory (mode 0700) without one. */
     char logs[4096];

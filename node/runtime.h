@@ -37,7 +37,17 @@ typedef struct sl__runtime_config {
     uint32_t debounce_ms;  /* reconcile this long after the last change */
     uint32_t handoff_ms;   /* give a replica up after this long without a successor */
     uint32_t grace_ms;     /* SIGTERM .. SIGKILL */
-    uint64_t tombstone_ms; /* keep catalog tombstones this long */
+    const char *cluster;   /* the cluster label operator signatures cover */
+    /* Operator public keys whose signed writes are run; none: unsigned
+     * writes are accepted (and the agent says so). Borrowed for the call. */
+    const uint8_t (*operator_keys)[SL_OPERATOR_PUB_BYTES];
+    size_t noperator_keys;
+    uint64_t skew_ms;         /* records stamped further ahead are refused */
+    uint64_t horizon_ms;      /* tombstones are kept this long, by their stamp */
+    uint32_t max_services;    /* catalog records held at most */
+    size_t max_catalog_bytes; /* the catalog file is refused past this size */
+    uint32_t sync_grace_ms;   /* a catalog not confirmed current by then is taken as current */
+    bool alone;               /* no seed and no remembered peer: our catalog is the source */
 } sl__runtime_config;
 
 /* Creates the runtime on `loop`, loading the persisted catalog if any.
@@ -69,6 +79,12 @@ int sl__runtime_deploy(sl__runtime *rt, const sl_service *spec, char *err, size_
 int sl__runtime_scale(sl__runtime *rt, const char *name, uint32_t replicas, char *err,
                       size_t errcap);
 int sl__runtime_remove(sl__runtime *rt, const char *name, char *err, size_t errcap);
+
+/* Applies a whole record written elsewhere (a signed write from the CLI),
+ * checked like one from the network, and spreads it. Returns 0, or a
+ * negative code with a one-line reason in err (SL_ESTALE: a newer write
+ * exists; SL_EAUTH: unsigned or not by a trusted key; ...). */
+int sl__runtime_write(sl__runtime *rt, const uint8_t *rec, size_t len, char *err, size_t errcap);
 
 /* Starts draining: our metadata says so, placement moves our replicas away,
  * and we keep each until its successor runs. */

@@ -43,12 +43,18 @@ struct sl__runtime {
     sl__started *started;
     size_t nstarted, started_cap;
     bool draining, closing;
+    uint64_t started_ms, saved_at_ms; /* loop clock */
+    uint64_t records_refused, refused_logged_ms;
+    uint64_t reports_refused; /* reports about names that are not members */
     void (*close_done)(void *ud);
     void *close_ud;
 };
 
 /* runtime.c */
 uint64_t sl__runtime_now(const sl__runtime *rt);
+/* The wall clock in ms since the epoch (0 when it cannot be read: catalog
+ * stamps are then plain Lamport times and no time check is made). */
+uint64_t sl__wall_ms(void);
 void sl__runtime_publish(sl__runtime *rt, const char *service);
 
 /* reconcile.c */

@@ -20,9 +20,12 @@
 #include "net.h"
 #include "starling/error.h"
 
-/* Inbound exchanges served at once; more are refused (the peer retries at
- * its next interval). */
-#define MAX_INBOUND 32
+/* Inbound exchanges are bounded (config: --max-inbound-streams, of which
+ * --max-streams-per-ip from one address), and so are the bytes they buffer:
+ * at most STREAM_MEMORY_STATES full states at once, so that 32 slots of 64
+ * MiB frames cannot ask for 2 GiB. More are refused (the peer retries at its
+ * next interval). */
+#define STREAM_MEMORY_STATES 4
 
 struct sl__pp {
     sl__agent *a;
@@ -37,7 +40,9 @@ struct sl__pp {
     int refs;        /* open handles and pending requests */
     int fail_status; /* a failure found before the loop could report it */
     bool outbound, join, periodic, tcp_open, gai_pending, finished;
-    uint16_t port; /* for a resolved host name */
+    uint16_t port;  /* for a resolved host name */
+    sl_addr from;   /* inbound: the peer's address (its IP counts against the per-IP limit) */
+    size_t charged; /* bytes of the inbound budget this exchange holds */
     char peer[SL__HOSTPORT_MAX];
 };
 
@@ -85,6 +90,8 @@ static void finish(sl__pp *pp, int status)
             a->ctr.pushpull_failed++;
     } else if (!pp->outbound) {
         a->pp_in--;
+        a->stream_bytes -= pp->charged;
+        pp->charged = 0;
     }
     if (status != 0)
         sl__debug("%s exchange with %s failed: %s", pp->outbound ? "outbound" : "inbound", pp->peer,
@@ -158,33 +165,35 @@ static int send_our_state(sl__pp *pp, bool join)
     return write_state(pp, state, len);
 }
 
-/* A whole frame arrived: merge it, and on the listening side reply first. */
+/* A whole frame arrived: merge it; the listening side then replies with its
+ * own state, and only then: a peer whose state does not open with our keys
+ * (or, without keys, is not a valid state of our cluster) gets nothing. */
 static void on_frame(sl__pp *pp)
 {
     sl__agent *a = pp->a;
     uv_read_stop((uv_stream_t *)&pp->tcp);
-    int rc = 0;
-    if (!pp->outbound) {
-        rc = send_our_state(pp, false);
-        if (rc != 0) {
-            finish(pp, rc);
-            return;
-        }
-    }
     bool is_join = false;
     int mrc = sl_swim_merge_state(a->swim, pp->in.data, pp->in.want, sl__agent_now(a), &is_join);
     sl__agent_rearm(a);
     if (mrc != 0) {
-        sl__warn("state from %s refused: %s", pp->peer, sl_strerror(mrc));
+        if (mrc == SL_EAUTH)
+            a->ctr.streams_unauthentic++;
+        sl__debug("state from %s refused: %s", pp->peer, sl_strerror(mrc));
         finish(pp, UV_EPROTO);
         return;
     }
-    if (is_join && !pp->outbound)
-        sl__debug("join request from %s merged", pp->peer);
-    if (pp->outbound)
+    if (pp->outbound) {
         finish(pp, 0);
-    else
-        a->ctr.streams_in++;
+        return;
+    }
+    if (is_join)
+        sl__debug("join request from %s merged", pp->peer);
+    int rc = send_our_state(pp, false);
+    if (rc != 0) {
+        finish(pp, rc);
+        return;
+    }
+    a->ctr.streams_in++;
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -196,6 +205,17 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     const uint8_t *p = (const uint8_t *)buf->base;
     size_t n = (size_t)nread;
+    if (!pp->outbound) {
+        sl__agent *a = pp->a;
+        size_t budget = (size_t)STREAM_MEMORY_STATES * a->cfg.max_state_bytes;
+        if (a->stream_bytes + n > budget) {
+            a->ctr.streams_refused++;
+            finish(pp, UV_ENOBUFS);
+            return;
+        }
+        a->stream_bytes += n;
+        pp->charged += n;
+    }
     while (n > 0 && !pp->finished) {
         int rc = sl__frame_feed(&pp->in, &p, &n);
         if (rc < 0) {
@@ -233,6 +253,17 @@ static void connect_to(sl__pp *pp, const struct sockaddr *sa)
         pp->tcp_open = true;
         pp->refs++;
         uv_tcp_nodelay(&pp->tcp, 1);
+        /* From our advertised address, not whatever the route picks: the
+         * peer counts streams per source address, and on a host with several
+         * (loopback tests, multi-homed machines) ours is the one it knows. */
+        sl_addr local = pp->a->cfg.advertise, dest;
+        struct sockaddr_storage ls;
+        local.port = 0;
+        if (sl__addr_from_sockaddr(sa, &dest) == 0 && dest.family == local.family &&
+            sl__addr_is_loopback(&dest) == sl__addr_is_loopback(&local)) {
+            sl__addr_to_sockaddr(&local, &ls);
+            uv_tcp_bind(&pp->tcp, (const struct sockaddr *)&ls, 0); /* best effort */
+        }
         pp->creq.data = pp;
         rc = uv_tcp_connect(&pp->creq, &pp->tcp, sa, on_connect);
     }
@@ -288,7 +319,7 @@ static sl__pp *pp_new(sl__agent *a)
     if (!pp)
         return NULL;
     pp->a = a;
-    sl__frame_init(&pp->in, SL_SWIM_STATE_MAX);
+    sl__frame_init(&pp->in, (size_t)a->cfg.max_state_bytes + SL_SEAL_OVERHEAD);
     uv_timer_init(&a->loop, &pp->timer);
     pp->timer.data = pp;
     pp->refs = 1;
@@ -337,19 +368,35 @@ static void close_free(uv_handle_t *h)
     free(h);
 }
 
+/* Inbound exchanges in flight from the IP address of `from`. */
+static uint32_t streams_from(const sl__agent *a, const sl_addr *from)
+{
+    uint32_t n = 0;
+    for (const sl__pp *pp = a->pps; pp; pp = pp->next)
+        n += !pp->outbound && !pp->finished && pp->from.family == from->family &&
+             !memcmp(pp->from.ip, from->ip, sizeof from->ip);
+    return n;
+}
+
+/* Accepts a connection and closes it at once: the peer hears a prompt
+ * refusal rather than waiting out a timeout. */
+static void refuse(sl__agent *a, uv_stream_t *server)
+{
+    uv_tcp_t *t = malloc(sizeof *t);
+    if (t && uv_tcp_init(&a->loop, t) == 0 && uv_accept(server, (uv_stream_t *)t) == 0)
+        a->ctr.streams_refused++;
+    if (t)
+        uv_close((uv_handle_t *)t, close_free);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     sl__agent *a = server->data;
     if (status != 0 || a->stopping)
         return;
-    sl__pp *pp = a->pp_in < MAX_INBOUND ? pp_new(a) : NULL;
+    sl__pp *pp = (uint32_t)a->pp_in < a->cfg.max_inbound_streams ? pp_new(a) : NULL;
     if (!pp) {
-        /* Accept and drop, so that the peer hears a prompt refusal. */
-        uv_tcp_t *t = malloc(sizeof *t);
-        if (t && uv_tcp_init(&a->loop, t) == 0 && uv_accept(server, (uv_stream_t *)t) == 0)
-            a->ctr.streams_refused++;
-        if (t)
-            uv_close((uv_handle_t *)t, close_free);
+        refuse(a, server);
         return;
     }
     a->pp_in++;
@@ -361,12 +408,18 @@ static void on_connection(uv_stream_t *server, int status)
     if (rc == 0) {
         struct sockaddr_storage ss;
         int len = sizeof ss;
-        sl_addr peer;
         if (uv_tcp_getpeername(&pp->tcp, (struct sockaddr *)&ss, &len) == 0 &&
-            sl__addr_from_sockaddr((struct sockaddr *)&ss, &peer) == 0)
-            sl_addr_format(&peer, pp->peer, sizeof pp->peer);
-        rc = uv_read_start((uv_stream_t *)&pp->tcp, sl__agent_alloc, on_read);
+            sl__addr_from_sockaddr((struct sockaddr *)&ss, &pp->from) == 0)
+            sl_addr_format(&pp->from, pp->peer, sizeof pp->peer);
+        if (streams_from(a, &pp->from) > a->cfg.max_streams_per_ip) {
+            a->ctr.streams_refused++;
+            sl__debug("refusing a stream from %s: %u in flight from that address", pp->peer,
+                      a->cfg.max_streams_per_ip);
+            rc = UV_EBUSY;
+        }
     }
+    if (rc == 0)
+        rc = uv_read_start((uv_stream_t *)&pp->tcp, sl__agent_alloc, on_read);
     if (rc != 0)
         finish(pp, rc);
 }

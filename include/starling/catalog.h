@@ -11,13 +11,31 @@
  * over it, and of two changes made without seeing each other (`scale` on one
  * peer, `rm` on another half a second later, before the first news arrived)
  * the later one by the clocks wins, not the one whose writer sorts last.
- * A delete is a tombstone record, kept until it can no longer be
- * resurrected (tombstone_ms, as Serf's tombstone timeout).
+ *
+ * Signed records. A record may carry an Ed25519 signature by an operator key
+ * over its content and the cluster label. A catalog that trusts operator
+ * keys (sl_catalog_policy) stores and passes on only records signed by one
+ * of them; anything else is refused and counted, never stored. A catalog
+ * that trusts no key accepts unsigned and signed records alike.
+ *
+ * Time. Every record is checked against the caller's wall clock: one stamped
+ * more than `skew_ms` ahead of it is refused (it would win every later write
+ * for as long as the clocks allow), and so is a stamp of the last few
+ * values, which leave no room for a later write. A delete is a tombstone
+ * record, kept until its stamp is older than the horizon (`horizon_ms`,
+ * like Serf's tombstone timeout, counted from the stamp, so a restart does
+ * not reset it) and then collected. Records older than the horizon that
+ * arrive for a name we do not hold are refused when they come alone (a
+ * replayed or very late message) or from a peer whose catalog is not
+ * current (see sl_catalog_sync); a peer whose own catalog is not current
+ * drops, on its first exchange with a current peer, its records older than
+ * the horizon that the current peer no longer has: they were deleted while
+ * it was away and the tombstones are gone.
  *
  * Sans-IO: records travel as application messages of the SWIM core
  * (sl_swim_broadcast) and the whole catalog in push-pulls; the agent also
  * persists the encoded catalog in its data directory. Every decoder here is
- * strict and bounded. */
+ * strict and bounded; every limit is checked on decode as on encode. */
 #ifndef STARLING_CATALOG_H
 #define STARLING_CATALOG_H
 
@@ -30,10 +48,18 @@
 #define SL_SVC_ENV_MAX 32  /* KEY=VALUE entries */
 #define SL_SVC_STR_MAX 256 /* bytes of one argument or environment entry */
 #define SL_SVC_REPLICAS_MAX 1000
-#define SL_SVC_RECORD_MAX 1000 /* bytes of one encoded record: it must fit a gossip message */
-#define SL_CATALOG_SERVICES_MAX 10000
-#define SL_APPMSG_SERVICE 1 /* application message kind of a service record */
-#define SL_CATALOG_TICKS_PER_MS 4096u /* stamps per ms of wall clock */
+#define SL_SVC_WRITER_MAX 64 /* bytes of the writer's name (a member name) */
+#define SL_SVC_RECORD_MAX                                                                          \
+    1000 /* bytes of one encoded record, signature included: it must fit a gossip message */
+#define SL_CATALOG_SERVICES_MAX 10000         /* records held at most, by default */
+#define SL_APPMSG_SERVICE 1                   /* application message kind of a service record */
+#define SL_CATALOG_TICKS_PER_MS 4096u         /* stamps per ms of wall clock */
+#define SL_CATALOG_SKEW_MS (5 * 60 * 1000ull) /* default clock skew allowed */
+#define SL_CATALOG_HORIZON_MS (7 * 24 * 3600 * 1000ull) /* default tombstone horizon */
+#define SL_OPERATOR_PUB_BYTES 32                        /* an Ed25519 public key */
+#define SL_OPERATOR_SEC_BYTES 64 /* an Ed25519 secret key (libsodium's layout) */
+#define SL_OPERATOR_SIG_BYTES 64
+#define SL_CATALOG_TRUST_MAX 16 /* operator keys trusted at most */
 
 typedef enum sl_spread {
     SL_SPREAD_ZONES = 0, /* distinct nodes, spread over zones first (default) */
@@ -51,63 +77,135 @@ typedef struct sl_service {
     uint32_t envc;
     char **env;
     uint64_t lamport; /* the write's stamp: a hybrid logical clock */
-    char writer[65];
+    char writer[SL_SVC_WRITER_MAX + 1];
     bool deleted;
-    uint64_t changed_ms; /* local time this record was stored (tombstone GC) */
+    bool is_signed; /* signer and sig are set */
+    uint8_t signer[SL_OPERATOR_PUB_BYTES];
+    uint8_t sig[SL_OPERATOR_SIG_BYTES];
 } sl_service;
+
+/* What a catalog accepts. */
+typedef struct sl_catalog_policy {
+    /* Operator public keys whose signatures are trusted; with none, records
+     * need no signature. Copied. */
+    const uint8_t (*trusted)[SL_OPERATOR_PUB_BYTES];
+    size_t ntrusted;      /* at most SL_CATALOG_TRUST_MAX */
+    const char *cluster;  /* the cluster label signatures cover; copied; NULL = "" */
+    uint64_t skew_ms;     /* 0: SL_CATALOG_SKEW_MS */
+    uint64_t horizon_ms;  /* 0: SL_CATALOG_HORIZON_MS */
+    uint32_t max_records; /* 0: SL_CATALOG_SERVICES_MAX */
+} sl_catalog_policy;
+
+/* Whether a peer's catalog is current, as it says in every push-pull. */
+typedef enum sl_catalog_sync {
+    SL_CATALOG_CURRENT = 0,   /* kept up to date: its old records are believed */
+    SL_CATALOG_NEW = 1,       /* empty and never synced: nothing to believe or drop */
+    SL_CATALOG_RETURNING = 2, /* loaded from a file older than the horizon */
+} sl_catalog_sync;
+
+/* Counters of what was refused, by reason. */
+typedef struct sl_catalog_stats {
+    uint64_t malformed;     /* bytes that do not decode, or over a limit */
+    uint64_t unsigned_;     /* no signature while operator keys are trusted */
+    uint64_t bad_signature; /* a signature by an untrusted key, or one that does not verify */
+    uint64_t future;        /* stamped beyond the clock skew */
+    uint64_t expired;       /* older than the horizon, for a name not held */
+    uint64_t full;          /* a new name while max_records are held */
+    uint64_t dropped_stale; /* own old records dropped after returning (deleted meanwhile) */
+} sl_catalog_stats;
 
 typedef struct sl_catalog sl_catalog;
 
-/* Creates an empty catalog. Returns NULL when out of memory. */
+/* Creates an empty catalog (state SL_CATALOG_NEW, the default policy: no
+ * trusted key). Returns NULL when out of memory. */
 sl_catalog *sl_catalog_new(void);
 
 /* Frees the catalog and every record. NULL is fine. */
 void sl_catalog_free(sl_catalog *c);
 
+/* Replaces the policy (copied). Records already held are not re-checked;
+ * the agent sets the policy before it loads anything. Returns 0 or
+ * SL_EINVAL (too many keys). */
+int sl_catalog_set_policy(sl_catalog *c, const sl_catalog_policy *p);
+
+/* Returns true when operator keys are trusted (writes must be signed). */
+bool sl_catalog_requires_signatures(const sl_catalog *c);
+
+/* Returns true when pub is one of the trusted operator keys. */
+bool sl_catalog_trusts(const sl_catalog *c, const uint8_t pub[SL_OPERATOR_PUB_BYTES]);
+
+/* Sets / reads whether our own catalog is current (see sl_catalog_sync). A
+ * full merge from a current peer makes it current; otherwise the driver
+ * decides: a first peer with nobody to ask is current at once, and a peer
+ * that found no current peer within a grace period (a whole cluster back
+ * from a long shutdown) declares itself current. */
+void sl_catalog_set_sync(sl_catalog *c, sl_catalog_sync s);
+sl_catalog_sync sl_catalog_get_sync(const sl_catalog *c);
+
+/* Returns the refusal counters. */
+const sl_catalog_stats *sl_catalog_get_stats(const sl_catalog *c);
+
+/* Returns the highest stamp seen or written. */
+uint64_t sl_catalog_clock(const sl_catalog *c);
+
+/* The stamp of a write made now: max(clock + 1, wall_ms *
+ * SL_CATALOG_TICKS_PER_MS), saturating below the stamps that are refused. */
+uint64_t sl_catalog_next_stamp(uint64_t clock, uint64_t wall_ms);
+
 /* Checks a service name. Returns 0 or SL_EINVAL. */
 int sl_service_name_check(const char *name);
 
-/* Writes a local change: spec's name, replicas, requests, spread, argv and
- * env are copied (spec's lamport, writer and deleted are ignored); it is
- * stamped with the larger of the highest stamp seen + 1 and
- * wall_ms * SL_CATALOG_TICKS_PER_MS (wall_ms: the writer's wall clock in ms
- * since the epoch; 0 gives a plain Lamport clock), and `writer`. now_ms is
- * the caller's local clock, kept for sl_catalog_gc. On success, encodes the
- * new record into msg (capacity cap, at least SL_SVC_RECORD_MAX) for the
- * caller to broadcast and sets *msg_len. Returns 0, SL_EINVAL (bad name,
- * replicas over SL_SVC_REPLICAS_MAX, an empty command, too many or too long
- * arguments or environment entries, "K=V" malformed), SL_ETOOBIG (the record
- * would not fit SL_SVC_RECORD_MAX) or SL_ENOMEM. */
-int sl_catalog_put(sl_catalog *c, const sl_service *spec, const char *writer, uint64_t now_ms,
-                   uint64_t wall_ms, uint8_t *msg, size_t cap, size_t *msg_len);
+/* Writes a local, unsigned change: spec's name, replicas, requests, spread,
+ * argv and env are copied (spec's stamp, writer, signature and deleted are
+ * ignored); it is stamped with sl_catalog_next_stamp(clock, wall_ms) (wall_ms:
+ * the writer's wall clock in ms since the epoch; 0 gives a plain Lamport
+ * clock) and `writer`. On success, encodes the new record into msg (capacity
+ * cap, at least SL_SVC_RECORD_MAX) for the caller to broadcast and sets
+ * *msg_len. Returns 0, SL_EINVAL (bad name, replicas over
+ * SL_SVC_REPLICAS_MAX, an empty command, too many or too long arguments or
+ * environment entries, "K=V" malformed), SL_ETOOBIG (the record would not
+ * fit SL_SVC_RECORD_MAX), SL_EAUTH (the policy requires signed writes),
+ * SL_ESTALE (a record that cannot be beaten is held: the write would not
+ * win), SL_EFULL or SL_ENOMEM. */
+int sl_catalog_put(sl_catalog *c, const sl_service *spec, const char *writer, uint64_t wall_ms,
+                   uint8_t *msg, size_t cap, size_t *msg_len);
 
 /* Deletes a service by writing a tombstone. Same outputs as sl_catalog_put;
  * SL_ENOTFOUND if no live record has that name. */
-int sl_catalog_delete(sl_catalog *c, const char *name, const char *writer, uint64_t now_ms,
-                      uint64_t wall_ms, uint8_t *msg, size_t cap, size_t *msg_len);
+int sl_catalog_delete(sl_catalog *c, const char *name, const char *writer, uint64_t wall_ms,
+                      uint8_t *msg, size_t cap, size_t *msg_len);
 
 /* Sets the replica count of a live service (a put of its record with a new
  * count). Same outputs as sl_catalog_put. */
 int sl_catalog_scale(sl_catalog *c, const char *name, uint32_t replicas, const char *writer,
-                     uint64_t now_ms, uint64_t wall_ms, uint8_t *msg, size_t cap,
-                     size_t *msg_len);
+                     uint64_t wall_ms, uint8_t *msg, size_t cap, size_t *msg_len);
 
-/* Applies a record received from a peer (an application message of kind
- * SL_APPMSG_SERVICE). Returns 1 when it was newer and stored (pass it on),
- * 0 when we already had it or something newer, or SL_EMALFORMED. */
-int sl_catalog_apply(sl_catalog *c, const uint8_t *buf, size_t len, uint64_t now_ms);
+/* Applies one record received from a peer (an application message of kind
+ * SL_APPMSG_SERVICE), or a signed write from the CLI, checked against the
+ * policy and wall_ms (0: no clock, no time checks). Returns 1 when it was
+ * newer and stored (pass it on), 0 when we already had it or something
+ * newer, or a refusal, counted: SL_EMALFORMED, SL_EAUTH (unsigned while
+ * signatures are required, or a bad or untrusted signature), SL_EFUTURE,
+ * SL_EEXPIRED, SL_EFULL. */
+int sl_catalog_apply(sl_catalog *c, const uint8_t *buf, size_t len, uint64_t wall_ms);
 
 /* Encodes the whole catalog (tombstones included) into a malloc()ed buffer
  * the caller frees. Returns 0 or SL_ENOMEM. */
 int sl_catalog_encode(const sl_catalog *c, uint8_t **out, size_t *len);
 
-/* Merges a whole catalog from a push-pull or from disk. Validates all of it
- * first: on SL_EMALFORMED nothing changed. Returns the number of records
- * that were newer and stored (>= 0). */
-int sl_catalog_merge(sl_catalog *c, const uint8_t *buf, size_t len, uint64_t now_ms);
+/* Merges a whole catalog from a push-pull (from a peer that said its
+ * catalog is `from`) or from disk (pass SL_CATALOG_CURRENT). The structure
+ * is validated first: on SL_EMALFORMED nothing changed. Records the policy
+ * refuses are skipped and counted, the others are merged. When our own
+ * catalog is not current and `from` is, our records older than the horizon
+ * that the peer lacks are dropped and ours becomes current. Returns the
+ * number of records that were newer and stored (>= 0). */
+int sl_catalog_merge(sl_catalog *c, const uint8_t *buf, size_t len, uint64_t wall_ms,
+                     sl_catalog_sync from);
 
-/* Forgets tombstones stored more than keep_ms ago. Returns how many. */
-size_t sl_catalog_gc(sl_catalog *c, uint64_t now_ms, uint64_t keep_ms);
+/* Forgets tombstones whose stamp is older than the horizon at wall_ms.
+ * Returns how many. */
+size_t sl_catalog_gc(sl_catalog *c, uint64_t wall_ms);
 
 /* Records, tombstones included, sorted by name. The pointers stay valid
  * until the next change to the catalog. */
@@ -117,8 +215,35 @@ const sl_service *sl_catalog_at(const sl_catalog *c, size_t i);
 /* The live (not deleted) record named `name`, or NULL. */
 const sl_service *sl_catalog_find(const sl_catalog *c, const char *name);
 
+/* The record named `name`, tombstone or not, or NULL. */
+const sl_service *sl_catalog_find_any(const sl_catalog *c, const char *name);
+
 /* Returns the kind of an application message (its first field), or
  * SL_EMALFORMED. */
 int sl_appmsg_kind(const uint8_t *buf, size_t len);
+
+/* ---- records on their own (catalog_record.c): what the CLI signs ---- */
+
+/* Encodes rec (its signature too when is_signed) into buf. Returns the
+ * length, SL_EINVAL (a field out of its bounds) or SL_ETOOBIG (over
+ * SL_SVC_RECORD_MAX or cap). */
+int sl_service_encode(const sl_service *rec, uint8_t *buf, size_t cap);
+
+/* Decodes one record filling buf[0..len) into *out, whose argv and env are
+ * then owned by the caller (free them with sl_service_clear). Returns 0 or
+ * SL_EMALFORMED. */
+int sl_service_decode(const uint8_t *buf, size_t len, sl_service *out);
+
+/* Frees a decoded record's vectors and empties them. */
+void sl_service_clear(sl_service *rec);
+
+/* Signs rec (its content and `cluster`) with an operator secret key,
+ * setting signer, sig and is_signed. Returns 0 or SL_EINVAL. */
+int sl_service_sign(sl_service *rec, const char *cluster,
+                    const uint8_t secret[SL_OPERATOR_SEC_BYTES]);
+
+/* Returns true when rec is signed and its signature verifies for `cluster`
+ * (whoever the signer is: trust is the catalog's policy). */
+bool sl_service_verify(const sl_service *rec, const char *cluster);
 
 #endif

@@ -75,6 +75,14 @@ int sl_reports_merge(sl_reports *t, const uint8_t *buf, size_t len);
 /* Forgets every report of `node` (a member that was reaped). */
 void sl_reports_forget_node(sl_reports *t, const char *node);
 
+/* Forgets every report whose node keep(ud, node) refuses (names that are not
+ * members). Returns how many reports were dropped. */
+size_t sl_reports_forget_unless(sl_reports *t, bool (*keep)(void *ud, const char *node), void *ud);
+
+/* Reads the node name of a report message into node (capacity 65) without
+ * storing anything. Returns 0 or SL_EMALFORMED. */
+int sl_reports_peek_node(const uint8_t *buf, size_t len, char node[65]);
+
 /* Reports, sorted by (node, service); pointers valid until the next change. */
 size_t sl_reports_size(const sl_reports *t);
 const sl_report *sl_reports_at(const sl_reports *t, size_t i);

@@ -69,7 +69,7 @@ static int on_user_msg(void *ud, const uint8_t *buf, size_t len, uint64_t now_ms
 static int on_user_merge(void *ud, const uint8_t *buf, size_t len, uint64_t now_ms)
 {
     app *a = ud;
-    return sl_catalog_merge(a->cat, buf, len, now_ms) < 0 ? -1 : 0;
+    return sl_catalog_merge(a->cat, buf, len, now_ms, SL_CATALOG_CURRENT) < 0 ? -1 : 0;
 }
 
 static sl_swim *core(const char *name, const char *ip, app *a)
@@ -132,7 +132,7 @@ static void check_catalog_round_trip(const sl_catalog *c)
     if (sl_catalog_encode(c, &buf, &len) != 0)
         abort();
     sl_catalog *d = sl_catalog_new();
-    if (!d || sl_catalog_merge(d, buf, len, 1000) < 0 || sl_catalog_size(d) != sl_catalog_size(c))
+    if (!d || sl_catalog_merge(d, buf, len, 1000, SL_CATALOG_CURRENT) < 0 || sl_catalog_size(d) != sl_catalog_size(c))
         abort();
     sl_catalog_free(d);
     free(buf);
@@ -178,7 +178,7 @@ static void write_seeds(const char *dir)
     sl_service spec = {.name = "web", .replicas = 3, .argc = 2, .argv = argv, .envc = 1, .env = env};
     uint8_t msg[SL_SVC_RECORD_MAX];
     size_t n = 0;
-    if (sl_catalog_put(a.cat, &spec, "alpha", 1000, 0, msg, sizeof msg, &n) == 0) {
+    if (sl_catalog_put(a.cat, &spec, "alpha", 0, msg, sizeof msg, &n) == 0) {
         write_seed(dir, "service-record", T_CAT_APPLY, msg, n);
         sl_swim_broadcast(x, 1, msg, n);
     }
@@ -349,7 +349,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (kind == T_CAT_APPLY)
             sl_catalog_apply(a.cat, p, n, 1000);
         else
-            sl_catalog_merge(a.cat, p, n, 1000);
+            sl_catalog_merge(a.cat, p, n, 1000, SL_CATALOG_CURRENT);
         check_catalog_round_trip(a.cat);
         break;
     case T_REP_APPLY:

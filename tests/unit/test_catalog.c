@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <msgpack.h>
+#include <sodium.h>
 
 #include "starling/catalog.h"
 #include "starling/error.h"
@@ -37,7 +39,7 @@ static void put_and_find(void **state)
     sl_catalog *c = sl_catalog_new();
     msg m;
     sl_service spec = web_spec(3);
-    assert_int_equal(sl_catalog_put(c, &spec, "n1", 10, 0, m.b, sizeof m.b, &m.len), 0);
+    assert_int_equal(sl_catalog_put(c, &spec, "n1", 0, m.b, sizeof m.b, &m.len), 0);
     const sl_service *got = sl_catalog_find(c, "web");
     assert_non_null(got);
     assert_int_equal(got->replicas, 3);
@@ -52,11 +54,11 @@ static void put_and_find(void **state)
     assert_int_equal(sl_catalog_apply(d, m.b, m.len, 20), 1);
     assert_int_equal(sl_catalog_apply(d, m.b, m.len, 21), 0); /* already known */
     assert_int_equal(sl_catalog_find(d, "web")->replicas, 3);
-    assert_int_equal(sl_catalog_scale(d, "web", 5, "n2", 30, 0, m.b, sizeof m.b, &m.len), 0);
+    assert_int_equal(sl_catalog_scale(d, "web", 5, "n2", 0, m.b, sizeof m.b, &m.len), 0);
     assert_int_equal(sl_catalog_find(d, "web")->lamport, 2);
     assert_int_equal(sl_catalog_apply(c, m.b, m.len, 40), 1);
     assert_int_equal(sl_catalog_find(c, "web")->replicas, 5);
-    assert_int_equal(sl_catalog_scale(c, "nope", 5, "n2", 30, 0, m.b, sizeof m.b, &m.len),
+    assert_int_equal(sl_catalog_scale(c, "nope", 5, "n2", 0, m.b, sizeof m.b, &m.len),
                      SL_ENOTFOUND);
     sl_catalog_free(c);
     sl_catalog_free(d);
@@ -70,15 +72,15 @@ static void concurrent_writes_converge_to_one_winner(void **state)
     sl_catalog *a = sl_catalog_new(), *b = sl_catalog_new();
     msg ma, mb;
     sl_service s3 = web_spec(3), s7 = web_spec(7);
-    assert_int_equal(sl_catalog_put(a, &s3, "alpha", 1, 0, ma.b, sizeof ma.b, &ma.len), 0);
-    assert_int_equal(sl_catalog_put(b, &s7, "bravo", 1, 0, mb.b, sizeof mb.b, &mb.len), 0);
+    assert_int_equal(sl_catalog_put(a, &s3, "alpha", 0, ma.b, sizeof ma.b, &ma.len), 0);
+    assert_int_equal(sl_catalog_put(b, &s7, "bravo", 0, mb.b, sizeof mb.b, &mb.len), 0);
     assert_int_equal(sl_catalog_apply(a, mb.b, mb.len, 2), 1);
     assert_int_equal(sl_catalog_apply(b, ma.b, ma.len, 2), 0);
     assert_int_equal(sl_catalog_find(a, "web")->replicas, 7);
     assert_int_equal(sl_catalog_find(b, "web")->replicas, 7);
     assert_string_equal(sl_catalog_find(a, "web")->writer, "bravo");
     /* A write made after seeing both wins over both. */
-    assert_int_equal(sl_catalog_scale(a, "web", 2, "alpha", 3, 0, ma.b, sizeof ma.b, &ma.len), 0);
+    assert_int_equal(sl_catalog_scale(a, "web", 2, "alpha", 0, ma.b, sizeof ma.b, &ma.len), 0);
     assert_int_equal(sl_catalog_apply(b, ma.b, ma.len, 4), 1);
     assert_int_equal(sl_catalog_find(b, "web")->replicas, 2);
     sl_catalog_free(a);
@@ -96,11 +98,11 @@ static void the_later_of_two_unseen_writes_wins(void **state)
     sl_catalog *a = sl_catalog_new(), *b = sl_catalog_new();
     msg m, scale, rm;
     sl_service s = web_spec(3);
-    assert_int_equal(sl_catalog_put(a, &s, "zulu", 1, 1000, m.b, sizeof m.b, &m.len), 0);
+    assert_int_equal(sl_catalog_put(a, &s, "zulu", 1000, m.b, sizeof m.b, &m.len), 0);
     assert_int_equal(sl_catalog_apply(b, m.b, m.len, 1), 1);
     assert_int_equal(
-        sl_catalog_scale(a, "web", 1, "zulu", 2, 5000, scale.b, sizeof scale.b, &scale.len), 0);
-    assert_int_equal(sl_catalog_delete(b, "web", "alpha", 2, 5500, rm.b, sizeof rm.b, &rm.len), 0);
+        sl_catalog_scale(a, "web", 1, "zulu", 5000, scale.b, sizeof scale.b, &scale.len), 0);
+    assert_int_equal(sl_catalog_delete(b, "web", "alpha", 5500, rm.b, sizeof rm.b, &rm.len), 0);
     assert_int_equal(sl_catalog_apply(a, rm.b, rm.len, 3), 1);
     assert_int_equal(sl_catalog_apply(b, scale.b, scale.len, 3), 0);
     assert_null(sl_catalog_find(a, "web"));
@@ -108,10 +110,10 @@ static void the_later_of_two_unseen_writes_wins(void **state)
 
     /* b's clock runs 10 s ahead: its deploy is stamped in the future. a,
      * having seen it, writes after it although a's own clock is behind. */
-    assert_int_equal(sl_catalog_put(b, &s, "alpha", 4, 16000, m.b, sizeof m.b, &m.len), 0);
+    assert_int_equal(sl_catalog_put(b, &s, "alpha", 16000, m.b, sizeof m.b, &m.len), 0);
     assert_int_equal(sl_catalog_apply(a, m.b, m.len, 4), 1);
     assert_int_equal(
-        sl_catalog_scale(a, "web", 2, "zulu", 5, 6000, scale.b, sizeof scale.b, &scale.len), 0);
+        sl_catalog_scale(a, "web", 2, "zulu", 6000, scale.b, sizeof scale.b, &scale.len), 0);
     assert_int_equal(sl_catalog_apply(b, scale.b, scale.len, 5), 1);
     assert_int_equal(sl_catalog_find(b, "web")->replicas, 2);
     assert_true(sl_catalog_find(b, "web")->lamport > 16000ull * SL_CATALOG_TICKS_PER_MS);
@@ -138,13 +140,12 @@ static void any_order_gives_the_same_catalog(void **state)
         sl_service s = web_spec((uint32_t)sl_rng_below(&rng, 10));
         snprintf(s.name, sizeof s.name, "svc%d", (int)sl_rng_below(&rng, 6));
         if (i % 7 == 6 && sl_catalog_find(c, s.name))
-            assert_int_equal(sl_catalog_delete(c, s.name, writer, (uint64_t)i, 0, recs[i].b,
-                                               sizeof recs[i].b, &recs[i].len),
-                             0);
+            assert_int_equal(
+                sl_catalog_delete(c, s.name, writer, 0, recs[i].b, sizeof recs[i].b, &recs[i].len),
+                0);
         else
-            assert_int_equal(sl_catalog_put(c, &s, writer, (uint64_t)i, 0, recs[i].b, sizeof recs[i].b,
-                                            &recs[i].len),
-                             0);
+            assert_int_equal(
+                sl_catalog_put(c, &s, writer, 0, recs[i].b, sizeof recs[i].b, &recs[i].len), 0);
     }
     uint8_t *first = NULL;
     size_t first_len = 0;
@@ -178,30 +179,292 @@ static void any_order_gives_the_same_catalog(void **state)
         sl_catalog_free(src[w]);
 }
 
+/* A wall clock for the tests: 2023-11-14, in ms. */
+#define T0 1700000000000ull
+
 static void tombstones_hold_then_are_collected(void **state)
 {
     (void)state;
     sl_catalog *a = sl_catalog_new(), *b = sl_catalog_new();
+    sl_catalog_policy pol = {.horizon_ms = 60000};
+    assert_int_equal(sl_catalog_set_policy(a, &pol), 0);
+    assert_int_equal(sl_catalog_set_policy(b, &pol), 0);
     msg put, del;
     sl_service s = web_spec(3);
-    assert_int_equal(sl_catalog_put(a, &s, "n1", 0, 0, put.b, sizeof put.b, &put.len), 0);
-    assert_int_equal(sl_catalog_delete(a, "web", "n1", 100, 0, del.b, sizeof del.b, &del.len), 0);
+    assert_int_equal(sl_catalog_put(a, &s, "n1", T0, put.b, sizeof put.b, &put.len), 0);
+    assert_int_equal(sl_catalog_delete(a, "web", "n1", T0 + 100, del.b, sizeof del.b, &del.len), 0);
     assert_null(sl_catalog_find(a, "web"));
     assert_int_equal(sl_catalog_size(a), 1); /* the tombstone */
-    assert_int_equal(sl_catalog_delete(a, "web", "n1", 100, 0, del.b, sizeof del.b, &del.len),
+    assert_int_equal(sl_catalog_delete(a, "web", "n1", T0 + 100, del.b, sizeof del.b, &del.len),
                      SL_ENOTFOUND);
     /* b hears the delete first, then the stale put: it stays deleted. */
-    assert_int_equal(sl_catalog_apply(b, del.b, del.len, 200), 1);
-    assert_int_equal(sl_catalog_apply(b, put.b, put.len, 201), 0);
+    assert_int_equal(sl_catalog_apply(b, del.b, del.len, T0 + 200), 1);
+    assert_int_equal(sl_catalog_apply(b, put.b, put.len, T0 + 201), 0);
     assert_null(sl_catalog_find(b, "web"));
-    assert_int_equal(sl_catalog_gc(b, 1000, 5000), 0);
-    assert_int_equal(sl_catalog_gc(b, 6000, 5000), 1);
+    /* Collected by the age of its stamp, not of its arrival. */
+    assert_int_equal(sl_catalog_gc(b, T0 + 30000), 0);
+    assert_int_equal(sl_catalog_gc(b, T0 + 100 + 60001), 1);
     assert_int_equal(sl_catalog_size(b), 0);
     /* A new deploy after the delete is a newer write and lives. */
-    assert_int_equal(sl_catalog_put(a, &s, "n2", 300, 0, put.b, sizeof put.b, &put.len), 0);
+    assert_int_equal(sl_catalog_put(a, &s, "n2", T0 + 300, put.b, sizeof put.b, &put.len), 0);
     assert_non_null(sl_catalog_find(a, "web"));
     sl_catalog_free(a);
     sl_catalog_free(b);
+}
+
+/* The bug this replaces: records loaded from disk were stamped with the
+ * local monotonic clock's zero, so on a host up for more than the horizon a
+ * restarted peer dropped every saved tombstone at its first collection. */
+static void loaded_tombstones_age_by_their_stamp(void **state)
+{
+    (void)state;
+    sl_catalog_policy pol = {.horizon_ms = 24 * 3600 * 1000ull};
+    sl_catalog *before = sl_catalog_new(), *after = sl_catalog_new();
+    sl_catalog_set_policy(before, &pol);
+    sl_catalog_set_policy(after, &pol);
+    msg m;
+    sl_service s = web_spec(1);
+    assert_int_equal(sl_catalog_put(before, &s, "n1", T0, m.b, sizeof m.b, &m.len), 0);
+    assert_int_equal(sl_catalog_delete(before, "web", "n1", T0 + 1000, m.b, sizeof m.b, &m.len), 0);
+    uint8_t *file;
+    size_t len;
+    assert_int_equal(sl_catalog_encode(before, &file, &len), 0);
+    /* Restarted two hours later, on a host up for weeks. */
+    assert_int_equal(sl_catalog_merge(after, file, len, T0 + 2 * 3600000, SL_CATALOG_CURRENT), 1);
+    assert_int_equal(sl_catalog_gc(after, T0 + 2 * 3600000 + 60000), 0);
+    assert_non_null(sl_catalog_find_any(after, "web"));
+    /* The old live record, gossiped by a straggler, stays dead. */
+    sl_catalog *straggler = sl_catalog_new();
+    assert_int_equal(sl_catalog_put(straggler, &s, "n1", T0, m.b, sizeof m.b, &m.len), 0);
+    sl_catalog_free(straggler);
+    assert_int_equal(sl_catalog_apply(after, m.b, m.len, T0 + 3 * 3600000), 0);
+    assert_null(sl_catalog_find(after, "web"));
+    /* A day after the delete, the tombstone goes. */
+    assert_int_equal(sl_catalog_gc(after, T0 + 1000 + 24 * 3600000ull + 1), 1);
+    free(file);
+    sl_catalog_free(before);
+    sl_catalog_free(after);
+}
+
+/* Encodes a record of web stamped `stamp` by `writer`, signed with sk when
+ * given. */
+static size_t forged(uint8_t *buf, size_t cap, uint64_t stamp, const char *writer,
+                     const uint8_t *sk, const char *cluster, uint32_t replicas)
+{
+    sl_service r = web_spec(replicas);
+    r.lamport = stamp;
+    snprintf(r.writer, sizeof r.writer, "%s", writer);
+    if (sk)
+        assert_int_equal(sl_service_sign(&r, cluster, sk), 0);
+    int n = sl_service_encode(&r, buf, cap);
+    assert_true(n > 0);
+    return (size_t)n;
+}
+
+/* A stamp at the top would win forever (its +1 wrapped to 0); one far ahead
+ * of the clock would win every later write until the clocks caught up. */
+static void stamps_cannot_run_away(void **state)
+{
+    (void)state;
+    sl_catalog *c = sl_catalog_new();
+    uint8_t b[SL_SVC_RECORD_MAX];
+    msg m;
+    size_t n = forged(b, sizeof b, UINT64_MAX, "evil", NULL, NULL, 9);
+    assert_int_equal(sl_catalog_apply(c, b, n, 0), SL_EFUTURE); /* even without a clock */
+    n = forged(b, sizeof b, (T0 + 10 * 60000) * SL_CATALOG_TICKS_PER_MS, "evil", NULL, NULL, 9);
+    assert_int_equal(sl_catalog_apply(c, b, n, T0), SL_EFUTURE); /* 10 min ahead */
+    assert_int_equal(sl_catalog_get_stats(c)->future, 2);
+    assert_null(sl_catalog_find(c, "web"));
+    n = forged(b, sizeof b, (T0 + 60000) * SL_CATALOG_TICKS_PER_MS, "fast", NULL, NULL, 2);
+    assert_int_equal(sl_catalog_apply(c, b, n, T0), 1); /* 1 min ahead: a skewed clock */
+    /* A later local write still wins: the clock follows the stamps seen. */
+    sl_service s = web_spec(4);
+    assert_int_equal(sl_catalog_put(c, &s, "n1", T0 + 1000, m.b, sizeof m.b, &m.len), 0);
+    assert_int_equal(sl_catalog_find(c, "web")->replicas, 4);
+    /* Saturation: the stamps stop growing below the refused ones, and a write
+     * that cannot win says so instead of claiming success. */
+    sl_catalog *d = sl_catalog_new();
+    n = forged(b, sizeof b, UINT64_MAX >> 1, "zzz", NULL, NULL, 7);
+    assert_int_equal(sl_catalog_apply(d, b, n, 0), 1);
+    assert_int_equal(sl_catalog_put(d, &s, "n1", T0, m.b, sizeof m.b, &m.len), SL_ESTALE);
+    assert_int_equal(sl_catalog_find(d, "web")->replicas, 7);
+    assert_int_equal(sl_catalog_next_stamp(UINT64_MAX >> 1, T0), UINT64_MAX >> 1);
+    assert_int_equal(sl_catalog_next_stamp(UINT64_MAX, UINT64_MAX), UINT64_MAX >> 1);
+    sl_catalog_free(c);
+    sl_catalog_free(d);
+}
+
+static void signed_writes_only(void **state)
+{
+    (void)state;
+    uint8_t pk[SL_OPERATOR_PUB_BYTES], sk[SL_OPERATOR_SEC_BYTES];
+    uint8_t pk2[SL_OPERATOR_PUB_BYTES], sk2[SL_OPERATOR_SEC_BYTES];
+    crypto_sign_keypair(pk, sk);
+    crypto_sign_keypair(pk2, sk2);
+    const uint8_t(*trusted)[SL_OPERATOR_PUB_BYTES] = (const uint8_t(*)[SL_OPERATOR_PUB_BYTES])pk;
+    sl_catalog_policy pol = {.trusted = trusted, .ntrusted = 1, .cluster = "prod"};
+    sl_catalog *c = sl_catalog_new(), *open = sl_catalog_new();
+    assert_int_equal(sl_catalog_set_policy(c, &pol), 0);
+    assert_true(sl_catalog_requires_signatures(c));
+    msg m;
+    sl_service s = web_spec(3);
+    /* The agent cannot write on its own authority. */
+    assert_int_equal(sl_catalog_put(c, &s, "n1", T0, m.b, sizeof m.b, &m.len), SL_EAUTH);
+    uint8_t b[SL_SVC_RECORD_MAX];
+    size_t n = forged(b, sizeof b, T0 * SL_CATALOG_TICKS_PER_MS, "n1", NULL, NULL, 3);
+    assert_int_equal(sl_catalog_apply(c, b, n, T0), SL_EAUTH); /* unsigned */
+    n = forged(b, sizeof b, T0 * SL_CATALOG_TICKS_PER_MS, "n1", sk2, "prod", 3);
+    assert_int_equal(sl_catalog_apply(c, b, n, T0), SL_EAUTH); /* an untrusted operator */
+    n = forged(b, sizeof b, T0 * SL_CATALOG_TICKS_PER_MS, "n1", sk, "dev", 3);
+    assert_int_equal(sl_catalog_apply(c, b, n, T0), SL_EAUTH); /* another cluster's */
+    n = forged(b, sizeof b, T0 * SL_CATALOG_TICKS_PER_MS, "n1", sk, "prod", 3);
+    /* Tampered: one byte of the command changed after signing. */
+    uint8_t t[SL_SVC_RECORD_MAX];
+    memcpy(t, b, n);
+    uint8_t *at = memmem(t, n, "/bin/web", 8);
+    assert_non_null(at);
+    at[5] = 'X';
+    assert_int_equal(sl_catalog_apply(c, t, n, T0), SL_EAUTH);
+    const sl_catalog_stats *st = sl_catalog_get_stats(c);
+    assert_int_equal(st->unsigned_, 1);
+    assert_int_equal(st->bad_signature, 3);
+    assert_int_equal(sl_catalog_size(c), 0); /* nothing refused was stored */
+    assert_int_equal(sl_catalog_apply(c, b, n, T0), 1);
+    const sl_service *got = sl_catalog_find(c, "web");
+    assert_non_null(got);
+    assert_true(got->is_signed);
+    assert_memory_equal(got->signer, pk, sizeof pk);
+    /* What was stored re-encodes to a record that still verifies: a catalog
+     * passed on whole keeps every signature. */
+    uint8_t *enc;
+    size_t len;
+    assert_int_equal(sl_catalog_encode(c, &enc, &len), 0);
+    sl_catalog *d = sl_catalog_new();
+    sl_catalog_set_policy(d, &pol);
+    assert_int_equal(sl_catalog_merge(d, enc, len, T0, SL_CATALOG_CURRENT), 1);
+    free(enc);
+    /* A catalog mixing good and bad records: the bad ones are skipped. */
+    sl_catalog_apply(open, b, n, T0); /* a peer that trusts nobody takes all */
+    uint8_t u[SL_SVC_RECORD_MAX];
+    sl_service other = web_spec(1);
+    strcpy(other.name, "other");
+    assert_int_equal(sl_catalog_put(open, &other, "n2", T0, u, sizeof u, &len), 0);
+    assert_int_equal(sl_catalog_size(open), 2);
+    assert_int_equal(sl_catalog_encode(open, &enc, &len), 0);
+    sl_catalog *e = sl_catalog_new();
+    sl_catalog_set_policy(e, &pol);
+    assert_int_equal(sl_catalog_merge(e, enc, len, T0, SL_CATALOG_CURRENT), 1);
+    assert_non_null(sl_catalog_find(e, "web"));
+    assert_null(sl_catalog_find(e, "other"));
+    assert_int_equal(sl_catalog_get_stats(e)->unsigned_, 1);
+    free(enc);
+    sl_catalog_free(c);
+    sl_catalog_free(d);
+    sl_catalog_free(e);
+    sl_catalog_free(open);
+}
+
+/* One 16 KB record, each field within its own bound: it used to be
+ * accepted, and then every save and push-pull of the catalog failed. */
+static void the_record_limit_holds_on_decode(void **state)
+{
+    (void)state;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    char big[SL_SVC_STR_MAX];
+    memset(big, 'a', sizeof big);
+    msgpack_pack_array(&pk, 11);
+    msgpack_pack_uint8(&pk, SL_APPMSG_SERVICE);
+    msgpack_pack_str_with_body(&pk, "web", 3);
+    msgpack_pack_uint64(&pk, 5);
+    msgpack_pack_str_with_body(&pk, "n1", 2);
+    msgpack_pack_false(&pk);
+    for (int i = 0; i < 4; i++)
+        msgpack_pack_uint32(&pk, i == 0 ? 1 : 0);
+    msgpack_pack_array(&pk, SL_SVC_ARGS_MAX);
+    for (int i = 0; i < SL_SVC_ARGS_MAX; i++)
+        msgpack_pack_str_with_body(&pk, big, sizeof big);
+    msgpack_pack_array(&pk, SL_SVC_ENV_MAX);
+    big[0] = 'K';
+    big[1] = '=';
+    for (int i = 0; i < SL_SVC_ENV_MAX; i++)
+        msgpack_pack_str_with_body(&pk, big, sizeof big);
+    assert_true(sb.size > 16000);
+    sl_catalog *c = sl_catalog_new();
+    assert_int_equal(sl_catalog_apply(c, (uint8_t *)sb.data, sb.size, 0), SL_EMALFORMED);
+    sl_service out;
+    assert_int_equal(sl_service_decode((uint8_t *)sb.data, sb.size, &out), SL_EMALFORMED);
+    /* Inside a whole catalog, it makes the catalog malformed. */
+    msgpack_sbuffer whole;
+    msgpack_sbuffer_init(&whole);
+    msgpack_packer_init(&pk, &whole, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 1);
+    msgpack_sbuffer_write(&whole, sb.data, sb.size);
+    assert_int_equal(sl_catalog_merge(c, (uint8_t *)whole.data, whole.size, 0, SL_CATALOG_CURRENT),
+                     SL_EMALFORMED);
+    assert_int_equal(sl_catalog_size(c), 0);
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_sbuffer_destroy(&whole);
+    sl_catalog_free(c);
+}
+
+/* Records older than the horizon: believed from a current peer's whole
+ * catalog, not alone and not from a peer back from a long absence; and such
+ * a peer learns from a current one what was deleted while it was away. */
+static void the_horizon_keeps_the_dead_dead(void **state)
+{
+    (void)state;
+    sl_catalog_policy pol = {.horizon_ms = 60000};
+    uint64_t now = T0 + 3600000; /* an hour after T0 */
+    uint8_t b[SL_SVC_RECORD_MAX];
+    size_t n = forged(b, sizeof b, T0 * SL_CATALOG_TICKS_PER_MS, "n1", NULL, NULL, 3);
+    sl_catalog *c = sl_catalog_new();
+    sl_catalog_set_policy(c, &pol);
+    assert_int_equal(sl_catalog_apply(c, b, n, now), SL_EEXPIRED); /* a lone old message */
+    assert_int_equal(sl_catalog_get_stats(c)->expired, 1);
+    /* The returning peer: it holds web (deployed at T0) and db; while it
+     * was away web was deleted and the tombstone collected. */
+    sl_catalog *back = sl_catalog_new(), *cur = sl_catalog_new();
+    sl_catalog_set_policy(back, &pol);
+    sl_catalog_set_policy(cur, &pol);
+    assert_int_equal(sl_catalog_merge(back, b, 0, now, SL_CATALOG_CURRENT), SL_EMALFORMED);
+    sl_service web = web_spec(3), db = web_spec(1);
+    strcpy(db.name, "db");
+    msg m;
+    assert_int_equal(sl_catalog_put(back, &web, "n1", T0, m.b, sizeof m.b, &m.len), 0);
+    assert_int_equal(sl_catalog_put(back, &db, "n1", T0, m.b, sizeof m.b, &m.len), 0);
+    assert_int_equal(sl_catalog_apply(cur, m.b, m.len, T0), 1); /* cur holds db only */
+    sl_catalog_set_sync(back, SL_CATALOG_RETURNING);
+    sl_catalog_set_sync(cur, SL_CATALOG_CURRENT);
+    uint8_t *enc;
+    size_t len;
+    /* The current peer does not take the returning one's old web... */
+    assert_int_equal(sl_catalog_encode(back, &enc, &len), 0);
+    assert_int_equal(sl_catalog_merge(cur, enc, len, now, SL_CATALOG_RETURNING), 0);
+    assert_null(sl_catalog_find(cur, "web"));
+    free(enc);
+    /* ...and the returning one, hearing from the current one, drops it. */
+    assert_int_equal(sl_catalog_encode(cur, &enc, &len), 0);
+    assert_int_equal(sl_catalog_merge(back, enc, len, now, SL_CATALOG_CURRENT), 0);
+    free(enc);
+    assert_null(sl_catalog_find_any(back, "web"));
+    assert_non_null(sl_catalog_find(back, "db"));
+    assert_int_equal(sl_catalog_get_stats(back)->dropped_stale, 1);
+    assert_int_equal(sl_catalog_get_sync(back), SL_CATALOG_CURRENT);
+    /* A new peer takes old records from a current peer's whole catalog. */
+    sl_catalog *fresh = sl_catalog_new();
+    sl_catalog_set_policy(fresh, &pol);
+    assert_int_equal(sl_catalog_encode(cur, &enc, &len), 0);
+    assert_int_equal(sl_catalog_merge(fresh, enc, len, now, SL_CATALOG_CURRENT), 1);
+    assert_non_null(sl_catalog_find(fresh, "db"));
+    assert_int_equal(sl_catalog_get_sync(fresh), SL_CATALOG_CURRENT);
+    free(enc);
+    sl_catalog_free(c);
+    sl_catalog_free(back);
+    sl_catalog_free(cur);
+    sl_catalog_free(fresh);
 }
 
 static void bad_specs_get_clear_errors(void **state)
@@ -211,16 +474,16 @@ static void bad_specs_get_clear_errors(void **state)
     msg m;
     sl_service s = web_spec(3);
     strcpy(s.name, "bad name");
-    assert_int_equal(sl_catalog_put(c, &s, "n1", 0, 0, m.b, sizeof m.b, &m.len), SL_EINVAL);
+    assert_int_equal(sl_catalog_put(c, &s, "n1", 0, m.b, sizeof m.b, &m.len), SL_EINVAL);
     s = web_spec(SL_SVC_REPLICAS_MAX + 1);
-    assert_int_equal(sl_catalog_put(c, &s, "n1", 0, 0, m.b, sizeof m.b, &m.len), SL_EINVAL);
+    assert_int_equal(sl_catalog_put(c, &s, "n1", 0, m.b, sizeof m.b, &m.len), SL_EINVAL);
     s = web_spec(1);
     s.argc = 0;
-    assert_int_equal(sl_catalog_put(c, &s, "n1", 0, 0, m.b, sizeof m.b, &m.len), SL_EINVAL);
+    assert_int_equal(sl_catalog_put(c, &s, "n1", 0, m.b, sizeof m.b, &m.len), SL_EINVAL);
     char *bad_env[] = {"NOEQUALS"};
     s = web_spec(1);
     s.env = bad_env;
-    assert_int_equal(sl_catalog_put(c, &s, "n1", 0, 0, m.b, sizeof m.b, &m.len), SL_EINVAL);
+    assert_int_equal(sl_catalog_put(c, &s, "n1", 0, m.b, sizeof m.b, &m.len), SL_EINVAL);
     /* Many long arguments: valid one by one, too large as one record. */
     char arg[SL_SVC_STR_MAX + 1];
     memset(arg, 'a', SL_SVC_STR_MAX);
@@ -229,7 +492,7 @@ static void bad_specs_get_clear_errors(void **state)
     s = web_spec(1);
     s.argv = many;
     s.argc = 8;
-    assert_int_equal(sl_catalog_put(c, &s, "n1", 0, 0, m.b, sizeof m.b, &m.len), SL_ETOOBIG);
+    assert_int_equal(sl_catalog_put(c, &s, "n1", 0, m.b, sizeof m.b, &m.len), SL_ETOOBIG);
     assert_int_equal(sl_catalog_size(c), 0);
     sl_catalog_free(c);
 }
@@ -281,7 +544,7 @@ static void decoders_survive_garbage(void **state)
     sl_reports *t = sl_reports_new();
     msg m;
     sl_service s = web_spec(3);
-    assert_int_equal(sl_catalog_put(c, &s, "n1", 0, 0, m.b, sizeof m.b, &m.len), 0);
+    assert_int_equal(sl_catalog_put(c, &s, "n1", 0, m.b, sizeof m.b, &m.len), 0);
     uint8_t *cat;
     size_t cat_len;
     assert_int_equal(sl_catalog_encode(c, &cat, &cat_len), 0);
@@ -304,16 +567,17 @@ static void decoders_survive_garbage(void **state)
         for (int f = (int)sl_rng_below(&rng, 3); f > 0 && len; f--)
             buf[sl_rng_below(&rng, len)] = (uint8_t)sl_rng_next(&rng);
         sl_catalog_apply(victim, buf, len, 0);
-        sl_catalog_merge(victim, buf, len, 0);
+        sl_catalog_merge(victim, buf, len, 0, SL_CATALOG_CURRENT);
         sl_reports_apply(rvictim, buf, len);
         sl_reports_merge(rvictim, buf, len);
         sl_appmsg_kind(buf, len);
     }
     /* A truncated whole catalog is refused whole. */
     sl_catalog *empty = sl_catalog_new();
-    assert_int_equal(sl_catalog_merge(empty, cat, cat_len - 1, 0), SL_EMALFORMED);
+    assert_int_equal(sl_catalog_merge(empty, cat, cat_len - 1, 0, SL_CATALOG_CURRENT),
+                     SL_EMALFORMED);
     assert_int_equal(sl_catalog_size(empty), 0);
-    assert_int_equal(sl_catalog_merge(empty, cat, cat_len, 0), 1);
+    assert_int_equal(sl_catalog_merge(empty, cat, cat_len, 0, SL_CATALOG_CURRENT), 1);
     free(cat);
     sl_catalog_free(empty);
     sl_catalog_free(victim);
@@ -330,6 +594,11 @@ int main(void)
         cmocka_unit_test(the_later_of_two_unseen_writes_wins),
         cmocka_unit_test(any_order_gives_the_same_catalog),
         cmocka_unit_test(tombstones_hold_then_are_collected),
+        cmocka_unit_test(loaded_tombstones_age_by_their_stamp),
+        cmocka_unit_test(stamps_cannot_run_away),
+        cmocka_unit_test(signed_writes_only),
+        cmocka_unit_test(the_record_limit_holds_on_decode),
+        cmocka_unit_test(the_horizon_keeps_the_dead_dead),
         cmocka_unit_test(bad_specs_get_clear_errors),
         cmocka_unit_test(reports_newest_version_wins),
         cmocka_unit_test(decoders_survive_garbage),

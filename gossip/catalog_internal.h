@@ -1,0 +1,24 @@
+/* Internal: what catalog.c and catalog_record.c share. */
+#ifndef STARLING_GOSSIP_CATALOG_INTERNAL_H
+#define STARLING_GOSSIP_CATALOG_INTERNAL_H
+
+#include "mp.h"
+#include "starling/catalog.h"
+
+/* Stamps above this are refused, and local writes saturate here, so that a
+ * later write always has room to win (a record stamped 2^64-1 would win
+ * forever). Far beyond any wall clock: 2^63 / 4096 ms is 71 million years. */
+#define SL__STAMP_MAX (UINT64_MAX >> 1)
+
+/* Checks the user-settable fields of a record. Returns 0 or SL_EINVAL. */
+int sl__service_check(const sl_service *s);
+
+/* Packs a record (with its signature when signed) into w. Returns 0, or
+ * SL_ETOOBIG when it overflows w or SL_SVC_RECORD_MAX. */
+int sl__service_pack(const sl_service *s, sl__mp_writer *w);
+
+/* Reads one record at r into *out (vectors owned by the caller). Returns 0
+ * or SL_EMALFORMED (then *out holds nothing to free). */
+int sl__service_read(sl__mp_reader *r, sl_service *out);
+
+#endif
