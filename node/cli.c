@@ -29,11 +29,9 @@ static int usage_error(const sl__cli *cli, const char *fmt, const char *arg)
 int sl__cli_parse(sl__cli *cli, int argc, char **argv, int extra, int min_args, int max_args)
 {
     static const struct option opts[] = {
-        {"rpc", required_argument, NULL, 'r'},
-        {"json", no_argument, NULL, 'j'},
-        {"status", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"rpc", required_argument, NULL, 'r'},    {"json", no_argument, NULL, 'j'},
+        {"status", required_argument, NULL, 's'}, {"operator-secret", required_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     const char *env = getenv("STARLING_RPC_ADDR");
     cli->rpc = env && env[0] ? env : "127.0.0.1:7373";
@@ -42,15 +40,9 @@ int sl__cli_parse(sl__cli *cli, int argc, char **argv, int extra, int min_args, 
     int opt;
     while ((opt = getopt_long(argc, argv, ":hj", opts, NULL)) != -1) {
         switch (opt) {
-        case 'h':
-            fputs(cli->usage, stdout);
-            return 0;
-        case 'r':
-            cli->rpc = optarg;
-            break;
-        case 'j':
-            cli->json = true;
-            break;
+        case 'h': fputs(cli->usage, stdout); return 0;
+        case 'r': cli->rpc = optarg; break;
+        case 'j': cli->json = true; break;
         case 's':
             if (!(extra & SL__CLI_STATUS))
                 return usage_error(cli, "unknown option '%s'", "--status");
@@ -60,10 +52,13 @@ int sl__cli_parse(sl__cli *cli, int argc, char **argv, int extra, int min_args, 
                                    optarg);
             cli->status = optarg;
             break;
-        case ':':
-            return usage_error(cli, "%s needs a value", argv[optind - 1]);
-        default:
-            return usage_error(cli, "unknown option '%s'", argv[optind - 1]);
+        case 'k':
+            if (!(extra & SL__CLI_SECRET))
+                return usage_error(cli, "unknown option '%s'", "--operator-secret");
+            cli->secret = optarg;
+            break;
+        case ':': return usage_error(cli, "%s needs a value", argv[optind - 1]);
+        default: return usage_error(cli, "unknown option '%s'", argv[optind - 1]);
         }
     }
     cli->args = argv + optind;

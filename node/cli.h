@@ -12,12 +12,13 @@ typedef struct sl__cli {
     const char *rpc;    /* --rpc, or $STARLING_RPC_ADDR, or 127.0.0.1:7373 */
     bool json;          /* --json */
     const char *status; /* --status, for commands that accept it */
+    const char *secret; /* --operator-secret FILE, for commands that write the catalog */
     char **args;        /* positional arguments */
     int nargs;
 } sl__cli;
 
 /* Options a command accepts beyond --rpc, --json and --help. */
-enum { SL__CLI_STATUS = 1 };
+enum { SL__CLI_STATUS = 1, SL__CLI_SECRET = 2 };
 
 /* Parses argv (argv[0] is the command's name). Returns -1 to go on, or the
  * exit code to return at once: 0 after --help (usage on stdout), 2 after a

@@ -6,12 +6,14 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_sign.h"
 #include "commands.h"
 #include "starling/catalog.h"
 
 static const char usage[] =
     "Usage: starling deploy NAME --replicas N [--cpu MILLI] [--mem MB] [--env K=V]...\n"
-    "                       [--spread zones|nodes] [--rpc HOST:PORT] [--json] -- CMD [ARGS...]\n\n"
+    "                       [--spread zones|nodes] [--operator-secret FILE]\n"
+    "                       [--rpc HOST:PORT] [--json] -- CMD [ARGS...]\n\n"
     "Creates or replaces service NAME in the cluster's catalog through the agent at\n"
     "--rpc (default 127.0.0.1:7373, or $STARLING_RPC_ADDR). Every peer computes the\n"
     "placement and the owners start N replicas of CMD, each with STARLING_SERVICE,\n"
@@ -20,7 +22,11 @@ static const char usage[] =
     "first (--spread nodes ignores zones). --cpu and --mem are requests per replica\n"
     "(millicores, MB) that must fit a node's advertised capacity. The last writer\n"
     "wins when two peers change the same service at once. Deploying a service again\n"
-    "with another command or environment restarts its replicas (all at once).\n";
+    "with another command or environment restarts its replicas (all at once).\n"
+    "With --operator-secret FILE (or $STARLING_OPERATOR_SECRET naming the file), the\n"
+    "record is signed with that operator key (see `starling operator-keygen`): peers\n"
+    "started with --operator-key run only signed records. Without it, the agent\n"
+    "writes the record on its own authority, which such peers refuse.\n";
 
 static int bad(const sl__cli *cli, const char *what, const char *arg)
 {
@@ -38,6 +44,34 @@ static int parse_u32(const char *s, uint32_t max, uint32_t *out)
     return 0;
 }
 
+/* Builds the spec from the flags and writes it signed. */
+static int signed_deploy(const sl__cli *cli, const char *secret, const char *name,
+                         uint32_t replicas, uint32_t cpu, uint32_t mem, const char *spread,
+                         json_t *env, int argc, char **argv)
+{
+    char *envv[SL_SVC_ENV_MAX];
+    size_t nenv = json_array_size(env);
+    if (strlen(name) > SL_SVC_NAME_MAX || nenv > SL_SVC_ENV_MAX || argc > SL_SVC_ARGS_MAX) {
+        sl__cli_error(cli,
+                      "invalid service '%s': name up to %d bytes, at most %d arguments and "
+                      "%d --env entries",
+                      name, SL_SVC_NAME_MAX, SL_SVC_ARGS_MAX, SL_SVC_ENV_MAX);
+        return 1;
+    }
+    for (size_t i = 0; i < nenv; i++)
+        envv[i] = (char *)json_string_value(json_array_get(env, i));
+    sl_service spec = {.replicas = replicas,
+                       .cpu_milli = cpu,
+                       .mem_mb = mem,
+                       .spread = !strcmp(spread, "nodes") ? SL_SPREAD_NODES : SL_SPREAD_ZONES,
+                       .argc = (uint32_t)argc,
+                       .argv = argv,
+                       .envc = (uint32_t)nenv,
+                       .env = envv};
+    snprintf(spec.name, sizeof spec.name, "%s", name);
+    return sl__cli_signed_write(cli, secret, SL__SIGNED_DEPLOY, &spec, name, replicas);
+}
+
 int sl__cmd_deploy(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -47,6 +81,7 @@ int sl__cmd_deploy(int argc, char **argv)
         {"env", required_argument, NULL, 'e'},
         {"spread", required_argument, NULL, 's'},
         {"rpc", required_argument, NULL, 'r'},
+        {"operator-secret", required_argument, NULL, 'k'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -91,6 +126,7 @@ int sl__cmd_deploy(int argc, char **argv)
             spread = optarg;
             break;
         case 'r': cli.rpc = optarg; break;
+        case 'k': cli.secret = optarg; break;
         case 'j': cli.json = true; break;
         case ':': return json_decref(env), bad(&cli, "missing value for", argv[optind - 1]);
         default: return json_decref(env), bad(&cli, "unknown option", argv[optind - 1]);
@@ -105,6 +141,22 @@ int sl__cmd_deploy(int argc, char **argv)
         return json_decref(env), bad(&cli, "missing the command after", "--");
     if (!have_replicas)
         return json_decref(env), bad(&cli, "missing", "--replicas N");
+    const char *secret = sl__cli_secret_path(cli.secret);
+    if (secret) {
+        int rc = signed_deploy(&cli, secret, name, replicas, cpu, mem, spread, env, argc - optind,
+                               argv + optind);
+        json_decref(env);
+        if (rc == 0 && !cli.json)
+            printf("deployed %s: %u replica%s (signed)\n", name, replicas,
+                   replicas == 1 ? "" : "s");
+        else if (rc == 0) {
+            json_t *out = json_pack("{s:s, s:i, s:b}", "name", name, "replicas",
+                                    (json_int_t)replicas, "signed", 1);
+            sl__cli_print_json(out);
+            json_decref(out);
+        }
+        return rc;
+    }
     json_t *cmd = json_array();
     for (int i = optind; i < argc; i++)
         json_array_append_new(cmd, json_string(argv[i]));

@@ -6,18 +6,24 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cli_sign.h"
 #include "commands.h"
 #include "starling/catalog.h"
 
 static const char scale_usage[] =
-    "Usage: starling scale NAME N [--rpc HOST:PORT] [--json]\n\n"
+    "Usage: starling scale NAME N [--operator-secret FILE] [--rpc HOST:PORT] [--json]\n\n"
     "Sets the replica count of service NAME (0..1000). Replicas keep their index:\n"
-    "scaling down stops the highest indexes, scaling up adds new ones.\n";
+    "scaling down stops the highest indexes, scaling up adds new ones.\n"
+    "With --operator-secret FILE (or $STARLING_OPERATOR_SECRET naming the file), the\n"
+    "change is signed with that operator key, as peers that trust operator keys\n"
+    "require; without it the agent writes it on its own authority.\n";
 
 static const char rm_usage[] =
-    "Usage: starling rm NAME [--rpc HOST:PORT] [--json]\n\n"
+    "Usage: starling rm NAME [--operator-secret FILE] [--rpc HOST:PORT] [--json]\n\n"
     "Removes service NAME from the catalog; every peer stops its replicas. The\n"
-    "deletion is kept as a tombstone so that no stale peer brings the service back.\n";
+    "deletion is kept as a tombstone (--tombstone-ttl of the agents, 7 days by\n"
+    "default) so that no stale peer brings the service back. --operator-secret\n"
+    "signs the delete (see `starling scale --help`).\n";
 
 static const char drain_usage[] =
     "Usage: starling drain [--rpc HOST:PORT] [--json]\n\n"
@@ -40,7 +46,7 @@ static int simple(sl__cli *cli, json_t *req)
 int sl__cmd_scale(int argc, char **argv)
 {
     sl__cli cli = {.name = "scale", .usage = scale_usage};
-    int rc = sl__cli_parse(&cli, argc, argv, 0, 2, 2);
+    int rc = sl__cli_parse(&cli, argc, argv, SL__CLI_SECRET, 2, 2);
     if (rc >= 0)
         return rc;
     char *end;
@@ -50,8 +56,12 @@ int sl__cmd_scale(int argc, char **argv)
                 SL_SVC_REPLICAS_MAX, cli.args[1], scale_usage);
         return 2;
     }
-    rc = simple(&cli, json_pack("{s:s, s:s, s:i}", "command", "scale", "name", cli.args[0],
-                                "replicas", (json_int_t)n));
+    const char *secret = sl__cli_secret_path(cli.secret);
+    if (secret)
+        rc = sl__cli_signed_write(&cli, secret, SL__SIGNED_SCALE, NULL, cli.args[0], (uint32_t)n);
+    else
+        rc = simple(&cli, json_pack("{s:s, s:s, s:i}", "command", "scale", "name", cli.args[0],
+                                    "replicas", (json_int_t)n));
     if (rc == 0 && !cli.json)
         printf("scaled %s to %ld replica%s\n", cli.args[0], n, n == 1 ? "" : "s");
     return rc;
@@ -60,10 +70,14 @@ int sl__cmd_scale(int argc, char **argv)
 int sl__cmd_rm(int argc, char **argv)
 {
     sl__cli cli = {.name = "rm", .usage = rm_usage};
-    int rc = sl__cli_parse(&cli, argc, argv, 0, 1, 1);
+    int rc = sl__cli_parse(&cli, argc, argv, SL__CLI_SECRET, 1, 1);
     if (rc >= 0)
         return rc;
-    rc = simple(&cli, json_pack("{s:s, s:s}", "command", "rm", "name", cli.args[0]));
+    const char *secret = sl__cli_secret_path(cli.secret);
+    if (secret)
+        rc = sl__cli_signed_write(&cli, secret, SL__SIGNED_RM, NULL, cli.args[0], 0);
+    else
+        rc = simple(&cli, json_pack("{s:s, s:s}", "command", "rm", "name", cli.args[0]));
     if (rc == 0 && !cli.json)
         printf("removed %s\n", cli.args[0]);
     return rc;

@@ -25,6 +25,7 @@ int sl__cmd_services(int argc, char **argv);
 int sl__cmd_ps(int argc, char **argv);
 int sl__cmd_where(int argc, char **argv);
 int sl__cmd_drain(int argc, char **argv);
+int sl__cmd_operator_keygen(int argc, char **argv);
 
 /* The internal shim that spawns replicas (node/cmd_exec.c); not listed. */
 int sl__cmd_exec(int argc, char **argv);

@@ -29,6 +29,8 @@ const sl_command sl_commands[] = {
     {"ps", "List the replicas one peer runs", sl__cmd_ps},
     {"where", "List where every replica of a service runs", sl__cmd_where},
     {"drain", "Hand a peer's replicas to others before it leaves", sl__cmd_drain},
+    {"operator-keygen", "Create an operator key pair for signing the desired state",
+     sl__cmd_operator_keygen},
     {"plan", "Compute replica placement for given members and services (what-if)", sl_cmd_plan},
     {"version", "Print the version", cmd_version},
     {"_exec", "internal: the shim that runs a replica", sl__cmd_exec},
@@ -42,7 +44,7 @@ static void usage(FILE *to)
                 "Commands:\n");
     for (const sl_command *c = sl_commands; c->name; c++)
         if (c->name[0] != '_') /* internal commands are not listed */
-            fprintf(to, "  %-10s %s\n", c->name, c->summary);
+            fprintf(to, "  %-16s %s\n", c->name, c->summary);
     fprintf(to, "\nRun 'starling <command> --help' for a command's options.\n");
 }
 

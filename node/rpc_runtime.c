@@ -1,6 +1,7 @@
 /* The runtime's RPC commands: deploy, scale, rm, drain, services, ps, where.
  * rpc_server.c hands every command it does not know itself to
  * sl__rpc_runtime(). */
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,19 @@
 #include "rpc_runtime.h"
 #include "runtime.h"
 #include "starling/error.h"
+
+/* Base64 of bytes, as a new JSON string. */
+static json_t *b64_json(const uint8_t *b, size_t n)
+{
+    size_t cap = sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL);
+    char *text = malloc(cap);
+    if (!text)
+        return NULL;
+    sodium_bin2base64(text, cap, b, n, sodium_base64_VARIANT_ORIGINAL);
+    json_t *j = json_string(text);
+    free(text);
+    return j;
+}
 
 /* Copies a JSON array of strings into a NULL-terminated vector of borrowed
  * pointers. Returns the count, or -1 when it is not such an array. */
@@ -100,6 +114,9 @@ static json_t *services(sl__agent *a)
                             s->spread == SL_SPREAD_NODES ? "nodes" : "zones", "argv",
                             strv_json(s->argv, s->argc), "env", strv_json(s->env, s->envc),
                             "lamport", (json_int_t)s->lamport, "writer", s->writer));
+        json_t *last = json_array_get(list, json_array_size(list) - 1);
+        if (last && s->is_signed)
+            json_object_set_new(last, "signed_by", b64_json(s->signer, sizeof s->signer));
     }
     return json_pack("{s:o}", "services", list);
 }
@@ -164,6 +181,66 @@ static json_t *where(sl__agent *a, json_t *req, char *err, size_t errcap)
     return json_pack("{s:o}", "replicas", list);
 }
 
+/* What a client needs to write a signed record: the catalog's clock (for the
+ * stamp), the cluster label and our name (the signature covers the label;
+ * the writer is the peer that takes the write), whether signatures are
+ * required, and the current record of `name` if any. */
+static json_t *catalog_get(sl__agent *a, json_t *req)
+{
+    const sl_catalog *cat = sl__runtime_catalog(a->runtime);
+    const char *name = json_string_value(json_object_get(req, "name"));
+    json_t *o = json_pack("{s:I, s:s, s:s, s:b}", "clock", (json_int_t)sl_catalog_clock(cat),
+                          "cluster", a->cfg.cluster, "node", a->cfg.name, "signatures_required",
+                          sl_catalog_requires_signatures(cat));
+    const sl_service *cur = name ? sl_catalog_find_any(cat, name) : NULL;
+    uint8_t buf[SL_SVC_RECORD_MAX];
+    int n = cur ? sl_service_encode(cur, buf, sizeof buf) : -1;
+    if (o && n > 0)
+        json_object_set_new(o, "record", b64_json(buf, (size_t)n));
+    return o;
+}
+
+/* A whole record written by the client (signed with an operator key). */
+static json_t *write_record(sl__agent *a, json_t *req, char *err, size_t errcap)
+{
+    const char *text = json_string_value(json_object_get(req, "record"));
+    uint8_t rec[SL_SVC_RECORD_MAX];
+    size_t len = 0;
+    if (!text || sodium_base642bin(rec, sizeof rec, text, strlen(text), NULL, &len, NULL,
+                                   sodium_base64_VARIANT_ORIGINAL) != 0) {
+        snprintf(err, errcap,
+                 "write needs a record: a catalog record of at most %d bytes, in "
+                 "base64",
+                 SL_SVC_RECORD_MAX);
+        return NULL;
+    }
+    if (sl__runtime_write(a->runtime, rec, len, err, errcap) != 0)
+        return NULL;
+    return json_object();
+}
+
+json_t *sl__rpc_security_json(sl__agent *a)
+{
+    static const char *syncs[] = {"current", "new", "returning"};
+    const sl_catalog *cat = a->runtime ? sl__runtime_catalog(a->runtime) : NULL;
+    json_t *o = json_pack("{s:b, s:i, s:i, s:b, s:I}", "sealed", sl_swim_sealed(a->swim), "keys",
+                          (json_int_t)a->keyring.n, "operator_keys", (json_int_t)a->noperator_keys,
+                          "signatures_required", cat && sl_catalog_requires_signatures(cat),
+                          "streams_unauthentic", (json_int_t)a->ctr.streams_unauthentic);
+    if (!o || !cat)
+        return o;
+    const sl_catalog_stats *st = sl_catalog_get_stats(cat);
+    json_t *refused = json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I}", "malformed", (json_int_t)st->malformed, "unsigned",
+        (json_int_t)st->unsigned_, "bad_signature", (json_int_t)st->bad_signature, "future",
+        (json_int_t)st->future, "expired", (json_int_t)st->expired, "full", (json_int_t)st->full);
+    json_t *c = json_pack("{s:s, s:o, s:I, s:I}", "sync", syncs[sl_catalog_get_sync(cat)],
+                          "refused", refused, "dropped_stale", (json_int_t)st->dropped_stale,
+                          "reports_refused", (json_int_t)sl__runtime_reports_refused(a->runtime));
+    json_object_set_new(o, "catalog", c);
+    return o;
+}
+
 json_t *sl__rpc_runtime(sl__agent *a, const char *cmd, json_t *req, char *err, size_t errcap,
                         bool *handled)
 {
@@ -190,6 +267,10 @@ json_t *sl__rpc_runtime(sl__agent *a, const char *cmd, json_t *req, char *err, s
         }
         return sl__runtime_remove(a->runtime, name, err, errcap) ? NULL : json_object();
     }
+    if (!strcmp(cmd, "catalog-get"))
+        return catalog_get(a, req);
+    if (!strcmp(cmd, "write"))
+        return write_record(a, req, err, errcap);
     if (!strcmp(cmd, "drain"))
         return sl__runtime_drain(a->runtime, err, errcap) ? NULL : json_object();
     if (!strcmp(cmd, "services"))

@@ -14,4 +14,8 @@
 json_t *sl__rpc_runtime(sl__agent *a, const char *cmd, json_t *req, char *err, size_t errcap,
                         bool *handled);
 
+/* The `security` part of `info`: sealing, keys, operator trust, and what
+ * was refused. A new reference, or NULL when out of memory. */
+json_t *sl__rpc_security_json(sl__agent *a);
+
 #endif

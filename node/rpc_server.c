@@ -238,10 +238,12 @@ static json_t *info_json(sl__agent *a)
         "members", counts, "counters", counters_json(a), "timing", "probe_interval_ms",
         (json_int_t)t->probe_interval_ms, "gossip_interval_ms", (json_int_t)t->gossip_interval_ms,
         "pushpull_interval_ms", (json_int_t)t->pushpull_interval_ms);
-    if (info)
+    if (info) {
         json_object_set_new(info, "rpc_clients", rpc);
-    else
+        json_object_set_new(info, "security", sl__rpc_security_json(a));
+    } else {
         json_decref(rpc);
+    }
     return info;
 }
 

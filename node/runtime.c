@@ -473,6 +473,11 @@ const sl_catalog *sl__runtime_catalog(const sl__runtime *rt)
     return rt->cat;
 }
 
+uint64_t sl__runtime_reports_refused(const sl__runtime *rt)
+{
+    return rt->reports_refused;
+}
+
 const sl_reports *sl__runtime_reports(const sl__runtime *rt)
 {
     return rt->rep;

@@ -105,6 +105,9 @@ typedef struct sl__local_replica {
 size_t sl__runtime_local(const sl__runtime *rt, sl__local_replica **out);
 
 const sl_catalog *sl__runtime_catalog(const sl__runtime *rt);
+
+/* Reports refused because they named a node that is not a member. */
+uint64_t sl__runtime_reports_refused(const sl__runtime *rt);
 const sl_reports *sl__runtime_reports(const sl__runtime *rt);
 
 #endif
