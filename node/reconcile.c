@@ -6,10 +6,9 @@
  * Changes are debounced (debounce_ms), so a member that flaps does not make
  * replicas move back and forth.
  *
- * Members: alive and suspect ones count (a suspect may only be slow); dead
- * and left ones do not; a member whose metadata carries the draining tag
- * gets nothing new. Capacity comes from the metadata: slots (the weight),
- * cpu and memory.
+ * Members: see placement_view.h (alive and suspect ones count, draining ones
+ * get nothing new, capacity comes from the metadata, and a member with
+ * invalid metadata is left out rather than stopping placement for all).
  *
  * Converging: a replica placed here that does not run is started. A replica
  * that runs here but is placed elsewhere is handed off, make before break:
@@ -23,16 +22,17 @@
 #include <string.h>
 
 #include "log.h"
+#include "placement_view.h"
 #include "runtime_internal.h"
 #include "starling/error.h"
 #include "starling/meta.h"
 #include "starling/placement.h"
 
 typedef struct view {
-    sl_placement_member *pm;
-    sl_meta *meta;
+    sl__placement_view members; /* pm, meta, n, self */
+    sl_placement_member *pm;    /* = members.pm */
     size_t n;
-    int self; /* our index in pm, or -1 */
+    int self;
     const sl_service **svc;
     sl_placement_service *ps;
     size_t nsvc;
@@ -40,50 +40,27 @@ typedef struct view {
 
 static void view_free(view *v)
 {
-    free(v->pm);
-    free(v->meta);
+    sl__placement_view_free(&v->members);
     free(v->svc);
     free(v->ps);
 }
 
-static bool is_draining(const sl_meta *m)
-{
-    for (uint32_t i = 0; i < m->ntags; i++)
-        if (!strcmp(m->tags[i].key, SL__TAG_DRAINING))
-            return strcmp(m->tags[i].value, "1") == 0;
-    return false;
-}
-
+/* The members placement sees; members with invalid metadata are left out,
+ * counted, and named in the log when their number changes. */
 static int build_members(sl__runtime *rt, view *v)
 {
-    size_t n = sl_swim_size(rt->swim);
-    v->pm = calloc(n, sizeof *v->pm);
-    v->meta = calloc(n, sizeof *v->meta);
-    if (!v->pm || !v->meta)
-        return SL_ENOMEM;
-    v->self = -1;
-    for (size_t i = 0; i < n; i++) {
-        sl_member_view mv;
-        sl_swim_member_at(rt->swim, i, &mv);
-        if (mv.state != SL_MEMBER_ALIVE && mv.state != SL_MEMBER_SUSPECT)
-            continue;
-        sl_meta *m = &v->meta[v->n];
-        if (sl_meta_decode(mv.meta, mv.meta_len, m) != 0)
-            memset(m, 0, sizeof *m);
-        sl_placement_member *p = &v->pm[v->n];
-        p->name = mv.name;
-        p->zone = m->zone;
-        p->weight = m->slots ? m->slots : 1;
-        p->cpu_milli = m->cpu_milli;
-        p->mem_mb = m->mem_mb;
-        p->state = is_draining(m)                  ? SL_PLACEMENT_DRAINING
-                   : mv.state == SL_MEMBER_SUSPECT ? SL_PLACEMENT_SUSPECT
-                                                   : SL_PLACEMENT_ALIVE;
-        if (mv.is_self)
-            v->self = (int)v->n;
-        v->n++;
+    int rc = sl__placement_view_build(rt->swim, &v->members);
+    v->pm = v->members.pm;
+    v->n = v->members.n;
+    v->self = v->members.self;
+    if (rc == 0 && v->members.invalid != rt->invalid_members) {
+        if (v->members.invalid)
+            sl__warn("%zu live member%s left out of placement for invalid metadata (e.g. %s)",
+                     v->members.invalid, v->members.invalid == 1 ? "" : "s",
+                     v->members.first_invalid);
+        rt->invalid_members = v->members.invalid;
     }
-    return 0;
+    return rc;
 }
 
 static int build_services(sl__runtime *rt, view *v)

@@ -22,8 +22,7 @@
 #include "starling/swim.h"
 #include "supervisor.h"
 
-/* The metadata tag a draining member sets: placement gives it nothing. */
-#define SL__TAG_DRAINING "starling.draining"
+#include "placement_view.h" /* SL__TAG_DRAINING */
 
 typedef struct sl__runtime sl__runtime;
 

@@ -46,6 +46,7 @@ struct sl__runtime {
     uint64_t started_ms, saved_at_ms; /* loop clock */
     uint64_t records_refused, refused_logged_ms;
     uint64_t reports_refused; /* reports about names that are not members */
+    size_t invalid_members;   /* live members left out of placement (invalid metadata) */
     void (*close_done)(void *ud);
     void *close_ud;
 };
