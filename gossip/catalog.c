@@ -163,6 +163,11 @@ static bool expired(const sl_catalog *c, uint64_t stamp, uint64_t wall_ms)
     return wall_ms > c->horizon_ms && ms < wall_ms - c->horizon_ms;
 }
 
+bool sl_catalog_believed(const sl_catalog *c, const sl_service *s, uint64_t wall_ms)
+{
+    return c->sync != SL_CATALOG_RETURNING || !expired(c, s->lamport, wall_ms);
+}
+
 /* Whether the policy lets rec in. `old_ok`: records older than the horizon
  * are believed (a full exchange with a current peer, or our own disk).
  * Returns 0 or the refusal, counted. */

@@ -515,9 +515,25 @@ static int pick_generation(sl__agent *a)
         a->generation = (uint32_t)time(NULL);
         return 0;
     }
+    long holder = 0;
     int rc = sl__datadir_open(a->cfg.data_dir);
-    if (rc == 0)
+    if (rc == 0 && (rc = sl__datadir_lock(a->cfg.data_dir, &holder)) >= 0) {
+        a->lock_fd = rc;
         rc = sl__datadir_next_generation(a->cfg.data_dir, &a->generation);
+    }
+    if (rc == -EBUSY) {
+        fprintf(stderr, "starling agent: data dir %s is in use by another agent (pid %ld)\n",
+                a->cfg.data_dir, holder);
+        return -1;
+    }
+    if (rc == -EOVERFLOW) {
+        fprintf(stderr,
+                "starling agent: the boot generation in %s/generation is exhausted (2^32-1); "
+                "this member name can no longer win over its past: use a new --name or a new "
+                "data dir\n",
+                a->cfg.data_dir);
+        return -1;
+    }
     if (rc != 0) {
         fprintf(stderr, "starling agent: cannot use data dir %s: %s\n", a->cfg.data_dir,
                 strerror(-rc));
@@ -643,6 +659,8 @@ static void teardown(sl__agent *a)
     if (a->state_dir_private)
         sl__datadir_remove_private(a->state_dir);
     sl_keyring_wipe(&a->keyring);
+    if (a->lock_fd >= 0)
+        close(a->lock_fd);
     free(a->known);
     free(a);
 }
@@ -736,11 +754,17 @@ int sl__agent_run(const sl__agent_config *cfg)
         return 1;
     }
     a->cfg = *cfg;
+    a->lock_fd = -1;
     /* A peer that vanishes mid-write must cost an error code, not the process. */
     signal(SIGPIPE, SIG_IGN);
     sl__log_set_level(cfg->log_level);
     if (pick_advertise(a) != 0 || pick_generation(a) != 0 || open_state_dir(a) != 0 ||
         load_keys(a) != 0) {
+        if (a->state_dir_private)
+            sl__datadir_remove_private(a->state_dir);
+        if (a->lock_fd >= 0)
+            close(a->lock_fd);
+        sl_keyring_wipe(&a->keyring);
         free(a->known);
         free(a);
         return 1;

@@ -42,6 +42,7 @@ typedef struct sl__agent {
      * directory made at start (mode 0700) and removed at a clean exit. */
     char state_dir[4096];
     bool state_dir_private;
+    int lock_fd; /* DATA_DIR/lock, held while we run; -1 without a data dir */
 
     uv_udp_t udp;
     uv_tcp_t gossip_tcp; /* push-pull and joins */

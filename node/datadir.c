@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <dirent.h>
 #include <time.h>
@@ -27,6 +28,33 @@ int sl__datadir_open(const char *dir)
     if (!S_ISDIR(st.st_mode))
         return -ENOTDIR;
     return 0;
+}
+
+int sl__datadir_lock(const char *dir, long *holder)
+{
+    char path[4200], buf[32];
+    *holder = 0;
+    snprintf(path, sizeof path, "%s/lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return -errno;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+        if (n > 0) {
+            buf[n] = 0;
+            *holder = strtol(buf, NULL, 10);
+        }
+        close(fd);
+        return e == EWOULDBLOCK ? -EBUSY : -e;
+    }
+    int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
 }
 
 static int write_all(int fd, const char *p, size_t n)
@@ -86,8 +114,11 @@ int sl__datadir_next_generation(const char *dir, uint32_t *gen)
     uint64_t now = (uint64_t)time(NULL);
     if (now > next)
         next = now;
-    if (next > UINT32_MAX)
-        next = UINT32_MAX;
+    /* The core never believes generation 2^32-1 (there must be room to
+     * refute): past it, this data dir's peer can never win over its past.
+     * Refuse rather than wrap or stay put. */
+    if (next >= UINT32_MAX)
+        return -EOVERFLOW;
     int n = snprintf(buf, sizeof buf, "%llu\n", (unsigned long long)next);
     int rc = sl__datadir_write(dir, "generation", buf, (size_t)n);
     if (rc != 0)

@@ -20,6 +20,13 @@
 /* Creates DIR (one level) when missing. Returns 0 or a negative errno. */
 int sl__datadir_open(const char *dir);
 
+/* Takes DIR/lock (flock, held while the process lives) and writes our pid
+ * in it, so that two agents never share a data dir and tear each other's
+ * files. Returns the lock's descriptor (>= 0; keep it open), -EBUSY with
+ * *holder set to the pid written by the agent that holds it (0 if unknown),
+ * or another negative errno. */
+int sl__datadir_lock(const char *dir, long *holder);
+
 /* Computes this start's boot generation and persists it. The generation is
  * max(last persisted + 1, wall-clock seconds): it grows at every start even
  * when the clock steps back, and stays above what an earlier life without a

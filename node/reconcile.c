@@ -70,10 +70,11 @@ static int build_services(sl__runtime *rt, view *v)
     v->ps = calloc(n ? n : 1, sizeof *v->ps);
     if (!v->svc || !v->ps)
         return SL_ENOMEM;
+    uint64_t wall = sl__wall_ms();
     for (size_t i = 0; i < n; i++) {
         const sl_service *s = sl_catalog_at(rt->cat, i);
-        if (s->deleted)
-            continue;
+        if (s->deleted || !sl_catalog_believed(rt->cat, s, wall))
+            continue; /* deleted, or maybe deleted while we were away */
         v->svc[v->nsvc] = s;
         v->ps[v->nsvc] = (sl_placement_service){
             s->name, s->replicas, s->cpu_milli, s->mem_mb,

@@ -234,9 +234,17 @@ json_t *sl__rpc_security_json(sl__agent *a)
         "{s:I, s:I, s:I, s:I, s:I, s:I}", "malformed", (json_int_t)st->malformed, "unsigned",
         (json_int_t)st->unsigned_, "bad_signature", (json_int_t)st->bad_signature, "future",
         (json_int_t)st->future, "expired", (json_int_t)st->expired, "full", (json_int_t)st->full);
-    json_t *c = json_pack("{s:s, s:o, s:I, s:I}", "sync", syncs[sl_catalog_get_sync(cat)],
-                          "refused", refused, "dropped_stale", (json_int_t)st->dropped_stale,
-                          "reports_refused", (json_int_t)sl__runtime_reports_refused(a->runtime));
+    uint64_t runs, collected;
+    size_t tombstones = 0;
+    for (size_t i = 0; i < sl_catalog_size(cat); i++)
+        tombstones += sl_catalog_at(cat, i)->deleted;
+    sl__runtime_gc_counts(a->runtime, &runs, &collected);
+    json_t *c = json_pack(
+        "{s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:I}", "sync", syncs[sl_catalog_get_sync(cat)],
+        "refused", refused, "dropped_stale", (json_int_t)st->dropped_stale, "reports_refused",
+        (json_int_t)sl__runtime_reports_refused(a->runtime), "records",
+        (json_int_t)sl_catalog_size(cat), "tombstones", (json_int_t)tombstones, "gc_runs",
+        (json_int_t)runs, "tombstones_collected", (json_int_t)collected);
     json_object_set_new(o, "catalog", c);
     return o;
 }

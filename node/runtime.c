@@ -478,6 +478,12 @@ uint64_t sl__runtime_reports_refused(const sl__runtime *rt)
     return rt->reports_refused;
 }
 
+void sl__runtime_gc_counts(const sl__runtime *rt, uint64_t *runs, uint64_t *collected)
+{
+    *runs = rt->gc_runs;
+    *collected = rt->tombstones_collected;
+}
+
 const sl_reports *sl__runtime_reports(const sl__runtime *rt)
 {
     return rt->rep;
@@ -494,7 +500,10 @@ static void on_gc_timer(uv_timer_t *t)
 {
     sl__runtime *rt = t->data;
     uint64_t now = sl__runtime_now(rt);
-    bool save = sl_catalog_gc(rt->cat, sl__wall_ms()) > 0;
+    size_t gone = sl_catalog_gc(rt->cat, sl__wall_ms());
+    bool save = gone > 0;
+    rt->gc_runs++;
+    rt->tombstones_collected += gone;
     sl_reports_forget_unless(rt->rep, is_member, rt);
     if (sl_catalog_get_sync(rt->cat) != SL_CATALOG_CURRENT &&
         now - rt->started_ms >= rt->cfg.sync_grace_ms) {
@@ -567,7 +576,11 @@ int sl__runtime_new(uv_loop_t *loop, const sl__runtime_config *cfg, sl__runtime 
         timers[i]->data = rt;
         rt->open_handles++;
     }
-    uv_timer_start(&rt->gc_timer, on_gc_timer, GC_INTERVAL_MS, GC_INTERVAL_MS);
+    /* Every minute, or more often with a short horizon (a hundredth of it,
+     * at least every second), so that tombstones never outlive it by much. */
+    uint64_t every = cfg->horizon_ms / 100;
+    every = every < 1000 ? 1000 : every > GC_INTERVAL_MS ? GC_INTERVAL_MS : every;
+    uv_timer_start(&rt->gc_timer, on_gc_timer, every, every);
     *out = rt;
     return 0;
 }

@@ -107,6 +107,9 @@ const sl_catalog *sl__runtime_catalog(const sl__runtime *rt);
 
 /* Reports refused because they named a node that is not a member. */
 uint64_t sl__runtime_reports_refused(const sl__runtime *rt);
+
+/* How often tombstones were collected, and how many. */
+void sl__runtime_gc_counts(const sl__runtime *rt, uint64_t *runs, uint64_t *collected);
 const sl_reports *sl__runtime_reports(const sl__runtime *rt);
 
 #endif

@@ -47,6 +47,7 @@ struct sl__runtime {
     uint64_t records_refused, refused_logged_ms;
     uint64_t reports_refused; /* reports about names that are not members */
     size_t invalid_members;   /* live members left out of placement (invalid metadata) */
+    uint64_t gc_runs, tombstones_collected;
     void (*close_done)(void *ud);
     void *close_ud;
 };

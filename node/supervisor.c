@@ -224,7 +224,9 @@ static int open_log(const sup_replica *r)
 {
     char path[4096];
     log_path(r, path, sizeof path);
-    return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    /* Never through a symlink: whoever could plant one in the log directory
+     * must not make the agent append to a file of their choosing. */
+    return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 }
 
 /* Appends one "[starling] TIME what" line to the replica's log file, so that
@@ -719,8 +721,13 @@ static int configure(sl__supervisor *s, const sl__supervisor_config *cfg)
     s->shim = strdup(cfg->shim);
     if (!s->node || !s->host || !s->log_dir || !s->shim)
         return UV_ENOMEM;
-    if (mkdir(s->log_dir, 0755) != 0 && errno != EEXIST)
+    if (mkdir(s->log_dir, 0700) != 0 && errno != EEXIST)
         return -errno;
+    struct stat st;
+    if (lstat(s->log_dir, &st) != 0)
+        return -errno;
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+        return UV_EPERM; /* a symlink, a file, or someone else's directory */
     return 0;
 }
 

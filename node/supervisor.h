@@ -48,7 +48,9 @@ typedef struct sl__replica_info {
 typedef struct sl__supervisor_config {
     const char *node; /* STARLING_NODE; copied */
     const char *host; /* IP literal the replicas listen on (STARLING_HOST); copied */
-    /* Created (one level) if missing; copied. Each replica appends its stdout,
+    /* Created (one level, mode 0700) if missing and refused if it is not a
+     * directory of ours (a symlink, say); copied. Log files are opened with
+     * O_NOFOLLOW, mode 0600. Each replica appends its stdout,
      * its stderr and the supervisor's "[starling] ..." notes (starts, exits,
      * restarts, signals) to LOG_DIR/<service>.<replica>.log. */
     const char *log_dir;

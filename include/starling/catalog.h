@@ -142,6 +142,12 @@ bool sl_catalog_trusts(const sl_catalog *c, const uint8_t pub[SL_OPERATOR_PUB_BY
 void sl_catalog_set_sync(sl_catalog *c, sl_catalog_sync s);
 sl_catalog_sync sl_catalog_get_sync(const sl_catalog *c);
 
+/* Returns false for a record we hold that is not believed yet: our catalog
+ * is returning and the record is older than the horizon at wall_ms (it may
+ * have been deleted while we were away). Such records are kept, but not
+ * run, until a current peer confirms or drops them. */
+bool sl_catalog_believed(const sl_catalog *c, const sl_service *s, uint64_t wall_ms);
+
 /* Returns the refusal counters. */
 const sl_catalog_stats *sl_catalog_get_stats(const sl_catalog *c);
 
