@@ -23,8 +23,8 @@ typedef struct sl__placement_view {
     sl_placement_member *pm; /* names and zones point into the core and meta */
     sl_meta *meta;
     size_t n;
-    int self;          /* our index in pm, or -1 */
-    size_t invalid;    /* live members left out for their metadata */
+    int self;                  /* our index in pm, or -1 */
+    size_t invalid;            /* live members left out for their metadata */
     const char *first_invalid; /* the name of one of them, for the log */
 } sl__placement_view;
 

@@ -535,6 +535,39 @@ static void reports_newest_version_wins(void **state)
     sl_reports_free(c);
 }
 
+static bool only_n1(void *ud, const char *node)
+{
+    (void)ud;
+    return strcmp(node, "n1") == 0;
+}
+
+/* Reports about names that never were members are forgotten, and a report's
+ * node can be read before anything is stored. */
+static void reports_of_strangers_are_forgotten(void **state)
+{
+    (void)state;
+    sl_reports *t = sl_reports_new();
+    uint8_t m[512];
+    size_t l;
+    const char *nodes[] = {"n1", "ghost", "n1", "ghost2"};
+    const char *svcs[] = {"web", "web", "api", "api"};
+    for (int i = 0; i < 4; i++) {
+        sl_report r = {.version = 1, .n = 0};
+        strcpy(r.node, nodes[i]);
+        strcpy(r.service, svcs[i]);
+        assert_int_equal(sl_reports_put(t, &r, m, sizeof m, &l), 0);
+        char node[65];
+        assert_int_equal(sl_reports_peek_node(m, l, node), 0);
+        assert_string_equal(node, nodes[i]);
+    }
+    assert_int_equal(sl_reports_peek_node(m, 3, (char[65]){0}), SL_EMALFORMED);
+    assert_int_equal(sl_reports_forget_unless(t, only_n1, NULL), 2);
+    assert_int_equal(sl_reports_size(t), 2);
+    assert_non_null(sl_reports_find(t, "n1", "web"));
+    assert_non_null(sl_reports_find(t, "n1", "api"));
+    sl_reports_free(t);
+}
+
 /* Random and truncated bytes never crash the decoders, and a malformed
  * whole-state merge changes nothing. */
 static void decoders_survive_garbage(void **state)
@@ -601,6 +634,7 @@ int main(void)
         cmocka_unit_test(the_horizon_keeps_the_dead_dead),
         cmocka_unit_test(bad_specs_get_clear_errors),
         cmocka_unit_test(reports_newest_version_wins),
+        cmocka_unit_test(reports_of_strangers_are_forgotten),
         cmocka_unit_test(decoders_survive_garbage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

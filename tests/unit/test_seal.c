@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -343,6 +344,68 @@ static void generation_limit_bounds_forgeries(void **state)
     sl_swim_free(s);
 }
 
+/* ---- limits: a state or a stream of news cannot grow the member table
+ * past max_members ---- */
+
+static void member_limit_holds(void **state)
+{
+    (void)state;
+    sl_world *w = sealed_world(9);
+    for (int i = 0; i < 6; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "n%d", i);
+        assert_int_equal(sl_world_add_node(w, name, NULL, 0, i ? 0 : -1), i);
+    }
+    int n = 6;
+    assert_true(sl_world_run_until_pred(w, all_alive, &n, 20000));
+    uint8_t *st;
+    size_t len;
+    assert_int_equal(sl_swim_encode_state(sl_world_core(w, 0), false, &st, &len), 0);
+    sent out = {0};
+    sl_swim_config cfg = {.name = "small",
+                          .addr = sl_addr_v4(127, 9, 9, 9, 7946),
+                          .generation = 1,
+                          .seed = 2,
+                          .max_members = 4,
+                          .keyring = sl_world_keyring(w, 0),
+                          .cb = {.send = count_send, .entropy = NULL, .ud = &out}};
+    assert_int_equal(sl_swim_profile("lan", &cfg.timing), 0);
+    sl_swim *s;
+    assert_int_equal(sl_swim_new(&cfg, 0, &s), SL_EINVAL); /* a keyring needs entropy */
+    cfg.keyring = NULL;
+    assert_int_equal(sl_swim_new(&cfg, 0, &s), 0);
+    /* A plain state of 6 members: over the limit, refused whole. */
+    sl_keyring *kr = sl_world_keyring(w, 0);
+    sl_keyring saved = *kr;
+    kr->n = 0; /* encode it plain */
+    free(st);
+    assert_int_equal(sl_swim_encode_state(sl_world_core(w, 0), false, &st, &len), 0);
+    *kr = saved;
+    assert_int_equal(sl_swim_merge_state(s, st, len, 10, NULL), SL_EFULL);
+    assert_int_equal(sl_swim_size(s), 1);
+    assert_int_equal(sl_swim_get_stats(s)->drops[SL_DROP_FULL], 1);
+    free(st);
+    /* News of members one by one: the table stops at 4. */
+    for (int i = 0; i < 6; i++) {
+        uint8_t pkt[256];
+        char name[16];
+        snprintf(name, sizeof name, "m%d", i);
+        int h = sl_wire_put_header(pkt, sizeof pkt, "");
+        sl_msg m = {.type = SL_MSG_ALIVE,
+                    .name = name,
+                    .name_len = (uint32_t)strlen(name),
+                    .addr = sl_addr_v4(127, 8, 0, (uint8_t)(i + 1), 7946),
+                    .inc = {1, 0}};
+        int k = sl_wire_put_msg(pkt + h, sizeof pkt - (size_t)h, &m);
+        sl_addr from = sl_addr_v4(127, 8, 0, 1, 7946);
+        sl_swim_recv(s, &from, pkt, (size_t)(h + k), 20);
+    }
+    assert_int_equal(sl_swim_size(s), 4);
+    assert_int_equal(sl_swim_get_stats(s)->drops[SL_DROP_FULL], 1 + 3);
+    sl_swim_free(s);
+    sl_world_free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -354,6 +417,7 @@ int main(void)
         cmocka_unit_test(using_a_key_not_installed_everywhere_splits),
         cmocka_unit_test(refutation_moves_to_a_new_generation),
         cmocka_unit_test(generation_limit_bounds_forgeries),
+        cmocka_unit_test(member_limit_holds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
