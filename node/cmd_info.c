@@ -9,7 +9,9 @@ static const char usage[] =
     "Usage: starling info [--rpc HOST:PORT] [--json]\n\n"
     "Shows the agent at --rpc (default 127.0.0.1:7373, or $STARLING_RPC_ADDR): its\n"
     "name, addresses, cluster, profile, incarnation, member counts by status, and\n"
-    "its counters (packets, probes, push-pulls, drops by reason, events).\n";
+    "its counters (packets, probes, push-pulls, drops by reason, events), and its\n"
+    "security: whether gossip is sealed, how many keys and operator keys it holds,\n"
+    "what its catalog refused and why; weaknesses are printed first as WARNING lines.\n";
 
 /* Prints an object as "prefix.key  value" lines, nested objects flattened. */
 static void print_flat(const char *prefix, json_t *v)
@@ -42,10 +44,15 @@ int sl__cmd_info(int argc, char **argv)
     if (sl__cli_call(&cli, json_pack("{s:s}", "command", "info"), &reply, SL__CLI_TIMEOUT_MS))
         return 1;
     json_object_del(reply, "seq");
-    if (cli.json)
+    if (cli.json) {
         sl__cli_print_json(reply);
-    else
+    } else {
+        json_t *warn = json_object_get(json_object_get(reply, "security"), "warnings");
+        size_t i;
+        json_t *w;
+        json_array_foreach(warn, i, w) printf("WARNING: %s\n", json_string_value(w));
         print_flat("", reply);
+    }
     json_decref(reply);
     return 0;
 }

@@ -227,7 +227,17 @@ json_t *sl__rpc_security_json(sl__agent *a)
                           (json_int_t)a->keyring.n, "operator_keys", (json_int_t)a->noperator_keys,
                           "signatures_required", cat && sl_catalog_requires_signatures(cat),
                           "streams_unauthentic", (json_int_t)a->ctr.streams_unauthentic);
-    if (!o || !cat)
+    if (!o)
+        return NULL;
+    json_t *warn = json_array();
+    if (!a->keyring.n)
+        json_array_append_new(warn, json_string("gossip is not sealed: anyone who can reach the "
+                                                "gossip port can join and read the cluster"));
+    if (!a->noperator_keys)
+        json_array_append_new(warn, json_string("no operator key: this peer runs unsigned "
+                                                "catalog writes"));
+    json_object_set_new(o, "warnings", warn);
+    if (!cat)
         return o;
     const sl_catalog_stats *st = sl_catalog_get_stats(cat);
     json_t *refused = json_pack(

@@ -112,6 +112,40 @@ this_life() { # this_life NAME: the agent's log since its last start
 ! this_life a3 | grep -q 'replica api/'
 check "a3 never ran api in this life" test $? = 0
 
+# ---- disclosure: a stream client gets nothing before its state checks out ----
+cat >"$CL_DIR/peek.py" <<'PY'
+import socket, struct, sys
+host, port = sys.argv[1], int(sys.argv[2])
+s = socket.create_connection((host, port), timeout=5)
+# A plain state of another cluster label: version 1, [cluster, join, sender, [], bin]
+body = bytes([1]) + b"\x95\xa5intru\xc2\xa5intru\x90\xc4\x00"
+s.sendall(struct.pack(">I", len(body)) + body)
+got = b""
+try:
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        got += d
+except OSError:
+    pass
+print(len(got))
+PY
+check "a stream client whose state is not acceptable gets 0 bytes back" \
+    test "$(python3 "$CL_DIR/peek.py" "$(ip_of 1)" 7946)" = 0
+
+# ---- without a data dir: a private directory, gone after a clean stop ----
+ln -s /etc "$CL_DIR/starling-p7" # what a local user could plant
+start_agent p7 7 --join "$(ip_of 1):7946"
+check "p7 joins without a data dir" wait_until 20 sees a1 p7 alive
+priv=$(ls -d "$CL_DIR"/starling-p7-?????? 2>/dev/null | head -n 1)
+check "p7 keeps its files in a new private directory (mode 700)" \
+    test -n "$priv" -a "$(stat -c %a "$priv" 2>/dev/null)" = 700
+check "...not in the planted symlink" test -L "$CL_DIR/starling-p7"
+kill -TERM "${CL_PID[p7]}"
+wait_exit p7 20
+check "p7's private directory is removed at a clean stop" test ! -e "$priv"
+
 # ---- exhaustion ----
 # Idle streams from one address (127.0.0.1: the source of this script's
 # connections, not an agent's) are capped per address: a new agent still

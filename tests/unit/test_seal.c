@@ -265,7 +265,21 @@ static void using_a_key_not_installed_everywhere_splits(void **state)
 
 typedef struct sent {
     int packets;
+    int pushpulls; /* push-pulls the core asked for */
 } sent;
+
+static void count_pushpull(void *ud, const sl_addr *to, const char *name)
+{
+    (void)to;
+    (void)name;
+    ((sent *)ud)->pushpulls++;
+}
+
+static void fixed_entropy(void *ud, uint8_t *buf, size_t len)
+{
+    (void)ud;
+    memset(buf, 7, len); /* a test: never do this for real */
+}
 
 static void count_send(void *ud, const sl_addr *to, const uint8_t *buf, size_t len)
 {
@@ -344,6 +358,55 @@ static void generation_limit_bounds_forgeries(void **state)
     sl_swim_free(s);
 }
 
+/* A ping from a sender we never heard of used to make the core push its
+ * whole state to the address the ping named: an amplifier for anyone. Now
+ * only with sealed traffic, where the sender holds the cluster key. */
+static void no_pushpull_towards_strangers(void **state)
+{
+    (void)state;
+    sl_keyring kr;
+    uint8_t k[SL_KEY_BYTES];
+    key_of(k, 5);
+    sl_keyring_init(&kr);
+    sl_keyring_install(&kr, k);
+    for (int sealed = 0; sealed < 2; sealed++) {
+        sent out = {0};
+        sl_swim_config cfg = {.name = "self",
+                              .addr = sl_addr_v4(127, 0, 0, 1, 7946),
+                              .generation = 1,
+                              .seed = 3,
+                              .keyring = sealed ? &kr : NULL,
+                              .cb = {.send = count_send,
+                                     .pushpull = count_pushpull,
+                                     .entropy = fixed_entropy,
+                                     .ud = &out}};
+        assert_int_equal(sl_swim_profile("lan", &cfg.timing), 0);
+        sl_swim *s;
+        assert_int_equal(sl_swim_new(&cfg, 0, &s), 0);
+        uint8_t pkt[256], box[512];
+        int h = sl_wire_put_header(pkt, sizeof pkt, "");
+        sl_msg ping = {.type = SL_MSG_PING,
+                       .seq = 1,
+                       .name = "self",
+                       .name_len = 4,
+                       .from = "stranger",
+                       .from_len = 8,
+                       .addr = sl_addr_v4(10, 1, 2, 3, 7946)};
+        int n = h + sl_wire_put_msg(pkt + h, sizeof pkt - (size_t)h, &ping);
+        const uint8_t *in = pkt;
+        if (sealed) {
+            uint8_t nonce[SL_SEAL_NONCE] = {1};
+            n = sl_seal(&kr, SL_SEAL_PACKET, "", nonce, pkt, (size_t)n, box, sizeof box);
+            in = box;
+        }
+        sl_addr from = sl_addr_v4(127, 0, 0, 9, 7946);
+        sl_swim_recv(s, &from, in, (size_t)n, 5000);
+        assert_int_equal(out.packets, 1); /* the ack */
+        assert_int_equal(out.pushpulls, sealed ? 1 : 0);
+        sl_swim_free(s);
+    }
+}
+
 /* ---- limits: a state or a stream of news cannot grow the member table
  * past max_members ---- */
 
@@ -417,6 +480,7 @@ int main(void)
         cmocka_unit_test(using_a_key_not_installed_everywhere_splits),
         cmocka_unit_test(refutation_moves_to_a_new_generation),
         cmocka_unit_test(generation_limit_bounds_forgeries),
+        cmocka_unit_test(no_pushpull_towards_strangers),
         cmocka_unit_test(member_limit_holds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
