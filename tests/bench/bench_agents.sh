@@ -22,6 +22,7 @@
 # columns say so.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
+. tests/bench/report_lib.sh
 BUILD=${BUILD:-build}
 STARLING=${STARLING:-$BUILD/starling}
 N=${N:-50}
@@ -348,15 +349,4 @@ REPORT
 echo
 echo "$report"
 
-# Replaces the "## Agents" section of $OUT (up to the next "## " heading),
-# or appends it; creates the file when missing.
-[ -f "$OUT" ] || printf '# Benchmarks\n' >"$OUT"
-tmp=$(mktemp "$OUT.XXXXXX")
-printf '%s\n' "$report" >"$DIR/section"
-awk -v sec="$DIR/section" '
-    function emit() { while ((getline l < sec) > 0) print l; print ""; done = 1 }
-    /^## Agents[ \t]*$/ { emit(); skip = 1; next }
-    skip && /^## / { skip = 0 }
-    !skip { print }
-    END { if (!done) { print ""; emit() } }' "$OUT" >"$tmp" && mv "$tmp" "$OUT"
-echo "wrote the results into $OUT"
+write_section Agents "$report" "$OUT"

@@ -17,6 +17,7 @@
 # added; wall time and events per second from the JSON report.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
+. tests/bench/report_lib.sh
 BUILD=${BUILD:-build}
 STARLING=${STARLING:-$BUILD/starling}
 SIM=$BUILD/starling-sim
@@ -150,13 +151,4 @@ REPORT
 )
 echo
 echo "$report"
-[ -f "$OUT" ] || printf '# Benchmarks\n' >"$OUT"
-tmp=$(mktemp "$OUT.XXXXXX")
-printf '%s\n' "$report" >"$DIR/section"
-awk -v sec="$DIR/section" '
-    function emit() { while ((getline l < sec) > 0) print l; print ""; done = 1 }
-    /^## Sealing[ \t]*$/ { emit(); skip = 1; next }
-    skip && /^## / { skip = 0 }
-    !skip { print }
-    END { if (!done) { print ""; emit() } }' "$OUT" >"$tmp" && mv "$tmp" "$OUT"
-echo "wrote the results into $OUT"
+write_section Sealing "$report" "$OUT"

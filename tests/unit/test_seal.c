@@ -151,6 +151,19 @@ static void counts_events(void *ud, int node, uint64_t now_ms, const sl_swim_eve
         (*failed)++;
 }
 
+/* A sealed world of n nodes n0..n(n-1), joined through n0 and converged. */
+static sl_world *sealed_cluster(uint64_t seed, int n)
+{
+    sl_world *w = sealed_world(seed);
+    for (int i = 0; i < n; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "n%d", i);
+        assert_int_equal(sl_world_add_node(w, name, NULL, 0, i ? 0 : -1), i);
+    }
+    assert_true(sl_world_run_until_pred(w, all_alive, &n, 20000));
+    return w;
+}
+
 static uint64_t drops(sl_world *w, int n, sl_swim_drop d)
 {
     uint64_t sum = 0;
@@ -164,14 +177,8 @@ static uint64_t drops(sl_world *w, int n, sl_swim_drop d)
 static void strangers_never_join(void **state)
 {
     (void)state;
-    sl_world *w = sealed_world(3);
     int n = 4;
-    for (int i = 0; i < n; i++) {
-        char name[16];
-        snprintf(name, sizeof name, "n%d", i);
-        assert_int_equal(sl_world_add_node(w, name, NULL, 0, i ? 0 : -1), i);
-    }
-    assert_true(sl_world_run_until_pred(w, all_alive, &n, 10000));
+    sl_world *w = sealed_cluster(3, n);
     sl_keyring wrong;
     uint8_t k[SL_KEY_BYTES];
     key_of(k, 66);
@@ -203,15 +210,9 @@ static void strangers_never_join(void **state)
 static void rotation_causes_no_false_failure(void **state)
 {
     (void)state;
-    sl_world *w = sealed_world(5);
     uint64_t bad = 0;
     int n = 8;
-    for (int i = 0; i < n; i++) {
-        char name[16];
-        snprintf(name, sizeof name, "n%d", i);
-        assert_int_equal(sl_world_add_node(w, name, NULL, 0, i ? 0 : -1), i);
-    }
-    assert_true(sl_world_run_until_pred(w, all_alive, &n, 10000));
+    sl_world *w = sealed_cluster(5, n);
     sl_world_on_event(w, counts_events, &bad);
     uint8_t fresh[SL_KEY_BYTES], old[SL_KEY_BYTES];
     key_of(fresh, 77);
@@ -241,14 +242,8 @@ static void rotation_causes_no_false_failure(void **state)
 static void using_a_key_not_installed_everywhere_splits(void **state)
 {
     (void)state;
-    sl_world *w = sealed_world(6);
     int n = 3;
-    for (int i = 0; i < n; i++) {
-        char name[16];
-        snprintf(name, sizeof name, "n%d", i);
-        assert_int_equal(sl_world_add_node(w, name, NULL, 0, i ? 0 : -1), i);
-    }
-    assert_true(sl_world_run_until_pred(w, all_alive, &n, 10000));
+    sl_world *w = sealed_cluster(6, n);
     uint8_t fresh[SL_KEY_BYTES];
     key_of(fresh, 78);
     sl_keyring_install(sl_world_keyring(w, 2), fresh);
@@ -413,14 +408,7 @@ static void no_pushpull_towards_strangers(void **state)
 static void member_limit_holds(void **state)
 {
     (void)state;
-    sl_world *w = sealed_world(9);
-    for (int i = 0; i < 6; i++) {
-        char name[16];
-        snprintf(name, sizeof name, "n%d", i);
-        assert_int_equal(sl_world_add_node(w, name, NULL, 0, i ? 0 : -1), i);
-    }
-    int n = 6;
-    assert_true(sl_world_run_until_pred(w, all_alive, &n, 20000));
+    sl_world *w = sealed_cluster(9, 6);
     uint8_t *st;
     size_t len;
     assert_int_equal(sl_swim_encode_state(sl_world_core(w, 0), false, &st, &len), 0);
