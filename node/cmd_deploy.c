@@ -11,7 +11,9 @@
 
 static const char usage[] =
     "Usage: starling deploy NAME --replicas N [--cpu MILLI] [--mem MB] [--env K=V]...\n"
-    "                       [--spread zones|nodes] [--rpc HOST:PORT] [--json] -- CMD [ARGS...]\n\n"
+    "                       [--spread zones|nodes] [--rpc HOST:PORT] [--json]\n"
+    "                       [--token TOKEN | --token-file FILE | --data-dir DIR]\n"
+    "                       -- CMD [ARGS...]\n\n"
     "Creates or replaces service NAME in the cluster's catalog through the agent at\n"
     "--rpc (default 127.0.0.1:7373, or $STARLING_RPC_ADDR). Every peer computes the\n"
     "placement and the owners start N replicas of CMD, each with STARLING_SERVICE,\n"
@@ -20,7 +22,7 @@ static const char usage[] =
     "first (--spread nodes ignores zones). --cpu and --mem are requests per replica\n"
     "(millicores, MB) that must fit a node's advertised capacity. The last writer\n"
     "wins when two peers change the same service at once. Deploying a service again\n"
-    "with another command or environment restarts its replicas (all at once).\n";
+    "with another command or environment restarts its replicas (all at once).\n" SL__CLI_TOKEN_HELP;
 
 static int bad(const sl__cli *cli, const char *what, const char *arg)
 {
@@ -49,6 +51,7 @@ int sl__cmd_deploy(int argc, char **argv)
         {"rpc", required_argument, NULL, 'r'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
+        SL__CLI_TOKEN_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     sl__cli cli = {.name = "deploy", .usage = usage};
@@ -92,6 +95,12 @@ int sl__cmd_deploy(int argc, char **argv)
             break;
         case 'r': cli.rpc = optarg; break;
         case 'j': cli.json = true; break;
+        case SL__CLI_OPT_TOKEN:
+        case SL__CLI_OPT_TOKEN_FILE:
+        case SL__CLI_OPT_DATA_DIR:
+            if (sl__cli_token_flag(&cli, opt, optarg) != 0)
+                return json_decref(env), 2;
+            break;
         case ':': return json_decref(env), bad(&cli, "missing value for", argv[optind - 1]);
         default: return json_decref(env), bad(&cli, "unknown option", argv[optind - 1]);
         }

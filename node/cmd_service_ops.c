@@ -10,21 +10,22 @@
 #include "starling/catalog.h"
 
 static const char scale_usage[] =
-    "Usage: starling scale NAME N [--rpc HOST:PORT] [--json]\n\n"
+    "Usage: starling scale NAME N [--rpc HOST:PORT] [--json]\n" SL__CLI_TOKEN_USAGE "\n"
     "Sets the replica count of service NAME (0..1000). Replicas keep their index:\n"
-    "scaling down stops the highest indexes, scaling up adds new ones.\n";
+    "scaling down stops the highest indexes, scaling up adds new ones.\n" SL__CLI_TOKEN_HELP;
 
 static const char rm_usage[] =
-    "Usage: starling rm NAME [--rpc HOST:PORT] [--json]\n\n"
+    "Usage: starling rm NAME [--rpc HOST:PORT] [--json]\n" SL__CLI_TOKEN_USAGE "\n"
     "Removes service NAME from the catalog; every peer stops its replicas. The\n"
-    "deletion is kept as a tombstone so that no stale peer brings the service back.\n";
+    "deletion is kept as a tombstone so that no stale peer brings the service "
+    "back.\n" SL__CLI_TOKEN_HELP;
 
 static const char drain_usage[] =
-    "Usage: starling drain [--rpc HOST:PORT] [--json]\n\n"
+    "Usage: starling drain [--rpc HOST:PORT] [--json]\n" SL__CLI_TOKEN_USAGE "\n"
     "Marks the peer at --rpc as draining: placement gives it nothing, and it hands\n"
     "each of its replicas to its new owner, keeping it until the successor reports\n"
     "it running (make before break). Waits until the peer runs no replica (up to\n"
-    "10 minutes), then it can leave with `starling leave`.\n";
+    "10 minutes), then it can leave with `starling leave`.\n" SL__CLI_TOKEN_HELP;
 
 static int simple(sl__cli *cli, json_t *req)
 {

@@ -3,6 +3,7 @@
 #ifndef STARLING_NODE_NET_H
 #define STARLING_NODE_NET_H
 
+#include <stdbool.h>
 #include <sys/socket.h>
 
 #include "starling/addr.h"
@@ -17,6 +18,10 @@ int sl__addr_from_sockaddr(const struct sockaddr *sa, sl_addr *a);
 /* Finds the first non-loopback address of the given family (SL_ADDR_V4 or
  * SL_ADDR_V6) on this machine. Returns 0 or -1 when there is none. */
 int sl__addr_pick_local(int family, sl_addr *out);
+
+/* Returns true for a loopback address: 127.0.0.0/8, ::1, or an IPv4-mapped
+ * IPv6 address in 127.0.0.0/8. */
+bool sl__addr_is_loopback(const sl_addr *a);
 
 /* Lower-cases the first letter of an error message, for "cannot reach agent
  * at ...: connection refused" style lines. Returns buf. */

@@ -39,7 +39,10 @@
  * frame "SLRPC1!" || a one-line UTF-8 reason, and closes. The client tells a
  * refusal from a sealed reply by trying to open first: a refusal comes only
  * in answer to the first request, and it does not open. Any later frame that
- * does not open closes the connection without a word.
+ * does not open closes the connection without a word. A server hello whose
+ * nonce begins with '!' looks like a refusal too, so a client checks for a
+ * hello first (38 bytes and the magic), and a refusal is never 38 bytes long
+ * (a 31-byte reason gets a trailing space).
  *
  * What it does not do: the server is not authenticated before the client's
  * first request is sent. A fake agent learns that request (sealed under keys
@@ -160,6 +163,10 @@ size_t sl__seal_refusal(const char *reason, uint8_t *out)
         n = SL__SEAL_REASON_MAX;
     memcpy(out, SL__SEAL_REFUSAL, SL__SEAL_REFUSAL_LEN);
     memcpy(out + SL__SEAL_REFUSAL_LEN, reason, n);
+    /* Never the length of a hello, which a refusal resembles when the hello's
+     * nonce begins with '!': a reason of that length gets a trailing space. */
+    if (SL__SEAL_REFUSAL_LEN + n == SL__SEAL_HELLO_LEN)
+        out[SL__SEAL_REFUSAL_LEN + n++] = ' ';
     return SL__SEAL_REFUSAL_LEN + n;
 }
 

@@ -23,6 +23,7 @@
 #define SL__SEAL_REFUSAL "SLRPC1!"
 #define SL__SEAL_REFUSAL_LEN 7
 #define SL__SEAL_REASON_MAX 200
+#define SL__SEAL_REFUSAL_MAX (SL__SEAL_REFUSAL_LEN + SL__SEAL_REASON_MAX + 1)
 
 /* Bytes a sealed payload adds to its plaintext (the Poly1305 tag). */
 #define SL__SEAL_ABYTES 16
@@ -82,7 +83,8 @@ long sl__seal_open(sl__seal *s, const uint8_t *ct, size_t len, uint8_t *out, siz
 
 /* Writes a refusal frame payload ("SLRPC1!" and reason, cut to
  * SL__SEAL_REASON_MAX bytes) into out (capacity at least
- * SL__SEAL_REFUSAL_LEN + SL__SEAL_REASON_MAX). Returns its length. */
+ * SL__SEAL_REFUSAL_MAX). Returns its length, never SL__SEAL_HELLO_LEN (see
+ * rpc_seal.c). */
 size_t sl__seal_refusal(const char *reason, uint8_t *out);
 
 /* Checks whether p[0..n) is a refusal; if so copies its reason into reason

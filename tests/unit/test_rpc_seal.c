@@ -249,7 +249,7 @@ static void counter_wrap_closes(void **state)
 static void refusal_frames(void **state)
 {
     (void)state;
-    uint8_t buf[SL__SEAL_REFUSAL_LEN + SL__SEAL_REASON_MAX];
+    uint8_t buf[SL__SEAL_REFUSAL_MAX];
     char reason[256];
     size_t n = sl__seal_refusal("wrong or missing RPC token", buf);
     assert_int_equal(n, 7 + 26);
@@ -266,6 +266,17 @@ static void refusal_frames(void **state)
     assert_int_equal(n, SL__SEAL_REFUSAL_LEN + SL__SEAL_REASON_MAX);
     assert_true(sl__seal_is_refusal(buf, n, reason, 8));
     assert_string_equal(reason, "xxxxxxx");
+    /* A hello whose nonce begins with '!' looks like a refusal: so a refusal
+     * is never as long as a hello, and a hello parses as one. */
+    n = sl__seal_refusal("a reason of exactly 31 bytes...", buf);
+    assert_int_not_equal(n, SL__SEAL_HELLO_LEN);
+    assert_true(sl__seal_is_refusal(buf, n, reason, sizeof reason));
+    assert_string_equal(reason, "a reason of exactly 31 bytes... ");
+    uint8_t hello[SL__SEAL_HELLO_LEN], nonce[SL__SEAL_NONCE_LEN];
+    sl__seal_hello(hello, nonce);
+    hello[SL__SEAL_MAGIC_LEN] = '!';
+    assert_int_equal(sl__seal_hello_parse(hello, sizeof hello, nonce), 0);
+    assert_true(sl__seal_is_refusal(hello, sizeof hello, reason, sizeof reason));
     /* Anything else is not a refusal. */
     assert_false(sl__seal_is_refusal((const uint8_t *)"SLRPC1", 6, reason, sizeof reason));
     assert_false(sl__seal_is_refusal((const uint8_t *)"SLRPC1?x", 8, reason, sizeof reason));
