@@ -40,12 +40,12 @@ enum { SL__CLI_OPT_TOKEN = 0x1000, SL__CLI_OPT_TOKEN_FILE, SL__CLI_OPT_DATA_DIR 
  * that says how the token is found. */
 #define SL__CLI_TOKEN_USAGE "       [--token TOKEN | --token-file FILE | --data-dir DIR]\n"
 #define SL__CLI_TOKEN_HELP                                                                         \
-    "\nThe agent's RPC needs its token (it is never sent: it keys the sealed channel).\n"          \
-    "The first of these is used: --token TOKEN (16 to 1024 bytes); --token-file FILE\n"            \
-    "(the file's content, trailing white space ignored); --data-dir DIR, the agent's\n"            \
-    "data dir, whose DIR/rpc-token the agent made on first start; then the environment:\n"         \
-    "$STARLING_RPC_TOKEN, $STARLING_RPC_TOKEN_FILE, $STARLING_DATA_DIR. With none of\n"            \
-    "them the agent refuses the request.\n"
+    "\nThe agent's RPC needs its token (never sent: it keys the sealed channel). The\n"            \
+    "first of these is used: --token TOKEN (16 to 1024 bytes); --token-file FILE\n"                \
+    "(the file's content, trailing white space ignored); --data-dir DIR, the\n"                    \
+    "agent's data dir (reads DIR/rpc-token, which the agent makes on first start);\n"              \
+    "then $STARLING_RPC_TOKEN, $STARLING_RPC_TOKEN_FILE, $STARLING_DATA_DIR. Without\n"            \
+    "any, the agent refuses the request.\n"
 
 /* Applies one of the token's flags (opt is an SL__CLI_OPT_* value, arg its
  * value, kept by reference). Returns 0, or 2 after printing a usage error. */
