@@ -54,6 +54,7 @@
 #include "datadir.h"
 #include "log.h"
 #include "net.h"
+#include "rpc_token.h"
 #include "runtime.h"
 #include "security.h"
 #include "starling/error.h"
@@ -656,6 +657,7 @@ static void teardown(sl__agent *a)
         sl__warn("the loop still had handles open at exit");
     sl__runtime_free(a->runtime);
     sl_swim_free(a->swim);
+    sodium_memzero(&a->rpc_auth, sizeof a->rpc_auth);
     if (a->state_dir_private)
         sl__datadir_remove_private(a->state_dir);
     sl_keyring_wipe(&a->keyring);
@@ -758,13 +760,16 @@ int sl__agent_run(const sl__agent_config *cfg)
     /* A peer that vanishes mid-write must cost an error code, not the process. */
     signal(SIGPIPE, SIG_IGN);
     sl__log_set_level(cfg->log_level);
-    if (pick_advertise(a) != 0 || pick_generation(a) != 0 || open_state_dir(a) != 0 ||
-        load_keys(a) != 0) {
+    if (sl__rpc_token_check_exposure(&a->cfg) != 0 || pick_advertise(a) != 0 ||
+        pick_generation(a) != 0 || open_state_dir(a) != 0 || load_keys(a) != 0 ||
+        sl__rpc_token_agent(&a->cfg, a->state_dir, a->rpc_auth.key, a->rpc_auth.source,
+                            sizeof a->rpc_auth.source, &a->rpc_auth.created) != 0) {
         if (a->state_dir_private)
             sl__datadir_remove_private(a->state_dir);
         if (a->lock_fd >= 0)
             close(a->lock_fd);
         sl_keyring_wipe(&a->keyring);
+        sodium_memzero(&a->rpc_auth, sizeof a->rpc_auth);
         free(a->known);
         free(a);
         return 1;
@@ -780,6 +785,7 @@ int sl__agent_run(const sl__agent_config *cfg)
         uv_signal_start(&a->sigint, on_signal, SIGINT);
         log_start(a);
         log_security(a);
+        sl__rpc_log_token(a);
         sl__seeds_start(a);
         sl__agent_rearm(a);
         uv_run(&a->loop, UV_RUN_DEFAULT);

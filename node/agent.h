@@ -27,7 +27,18 @@ typedef struct sl__agent_counters {
     uint64_t streams_unauthentic;          /* states that did not open with our keys */
     uint64_t udp_send_errors, udp_send_dropped;
     uint64_t rpc_requests, rpc_errors;
+    uint64_t rpc_auth_failures; /* RPC frames that did not open (rpc_server.c) */
 } sl__agent_counters;
+
+/* The RPC's credentials and their bookkeeping (rpc_server.c, rpc_token.c). */
+typedef struct sl__rpc_auth {
+    uint8_t key[32];   /* the base key derived from the token, never the token */
+    char source[4200]; /* where the token came from: "flag" or "file PATH" */
+    int unauth;        /* connections not authenticated yet */
+    uint64_t log_ms;   /* when the last failure was logged */
+    uint64_t unlogged; /* failures since, not logged yet */
+    bool created;      /* the token file was made at this start */
+} sl__rpc_auth;
 
 struct sl__runtime;
 
@@ -61,6 +72,7 @@ typedef struct sl__agent {
     size_t stream_bytes; /* bytes inbound streams buffer, against their budget */
     sl__rpc_conn *rpcs;
     int nrpc;
+    sl__rpc_auth rpc_auth;
     sl__join *seed_join; /* the join round in flight for the seeds, if any */
     uint32_t seed_backoff_ms;
     uint64_t seed_next_ms;
@@ -163,6 +175,9 @@ int sl__rpc_listen(sl__agent *a);
 
 /* Streams a membership event to every monitor client. */
 void sl__rpc_event(sl__agent *a, const sl_swim_event *ev);
+
+/* Logs, once the agent has started, where its RPC token is. */
+void sl__rpc_log_token(const sl__agent *a);
 
 /* Closes every RPC connection and the listener. */
 void sl__rpc_close_all(sl__agent *a);

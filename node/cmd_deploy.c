@@ -13,7 +13,9 @@
 static const char usage[] =
     "Usage: starling deploy NAME --replicas N [--cpu MILLI] [--mem MB] [--env K=V]...\n"
     "                       [--spread zones|nodes] [--operator-secret FILE]\n"
-    "                       [--rpc HOST:PORT] [--json] -- CMD [ARGS...]\n\n"
+    "                       [--rpc HOST:PORT] [--json]\n"
+    "                       [--token TOKEN | --token-file FILE | --data-dir DIR]\n"
+    "                       -- CMD [ARGS...]\n\n"
     "Creates or replaces service NAME in the cluster's catalog through the agent at\n"
     "--rpc (default 127.0.0.1:7373, or $STARLING_RPC_ADDR). Every peer computes the\n"
     "placement and the owners start N replicas of CMD, each with STARLING_SERVICE,\n"
@@ -26,7 +28,7 @@ static const char usage[] =
     "With --operator-secret FILE (or $STARLING_OPERATOR_SECRET naming the file), the\n"
     "record is signed with that operator key (see `starling operator-keygen`): peers\n"
     "started with --operator-key run only signed records. Without it, the agent\n"
-    "writes the record on its own authority, which such peers refuse.\n";
+    "writes the record on its own authority, which such peers refuse.\n" SL__CLI_TOKEN_HELP;
 
 static int bad(const sl__cli *cli, const char *what, const char *arg)
 {
@@ -84,6 +86,7 @@ int sl__cmd_deploy(int argc, char **argv)
         {"operator-secret", required_argument, NULL, 'k'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
+        SL__CLI_TOKEN_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     sl__cli cli = {.name = "deploy", .usage = usage};
@@ -128,6 +131,12 @@ int sl__cmd_deploy(int argc, char **argv)
         case 'r': cli.rpc = optarg; break;
         case 'k': cli.secret = optarg; break;
         case 'j': cli.json = true; break;
+        case SL__CLI_OPT_TOKEN:
+        case SL__CLI_OPT_TOKEN_FILE:
+        case SL__CLI_OPT_DATA_DIR:
+            if (sl__cli_token_flag(&cli, opt, optarg) != 0)
+                return json_decref(env), 2;
+            break;
         case ':': return json_decref(env), bad(&cli, "missing value for", argv[optind - 1]);
         default: return json_decref(env), bad(&cli, "unknown option", argv[optind - 1]);
         }

@@ -6,12 +6,15 @@
 #include "commands.h"
 
 static const char usage[] =
-    "Usage: starling info [--rpc HOST:PORT] [--json]\n\n"
+    "Usage: starling info [--rpc HOST:PORT] [--json]\n" SL__CLI_TOKEN_USAGE "\n"
     "Shows the agent at --rpc (default 127.0.0.1:7373, or $STARLING_RPC_ADDR): its\n"
-    "name, addresses, cluster, profile, incarnation, member counts by status, and\n"
-    "its counters (packets, probes, push-pulls, drops by reason, events), and its\n"
+    "name, addresses, cluster, profile, incarnation, member counts by status, its\n"
+    "counters (packets, probes, push-pulls, drops by reason, events, RPC requests\n"
+    "and authentication failures), its RPC clients, where its RPC token came from\n"
+    "(rpc_token: \"flag\" or \"file PATH\"; never the token itself), and its\n"
     "security: whether gossip is sealed, how many keys and operator keys it holds,\n"
-    "what its catalog refused and why; weaknesses are printed first as WARNING lines.\n";
+    "what its catalog refused and why; weaknesses are printed first as WARNING "
+    "lines.\n" SL__CLI_TOKEN_HELP;
 
 /* Prints an object as "prefix.key  value" lines, nested objects flattened. */
 static void print_flat(const char *prefix, json_t *v)

@@ -5,10 +5,10 @@
 #include "commands.h"
 
 static const char usage[] =
-    "Usage: starling join [--rpc HOST:PORT] [--json] HOST:PORT...\n\n"
+    "Usage: starling join [--rpc HOST:PORT] [--json] HOST:PORT...\n" SL__CLI_TOKEN_USAGE "\n"
     "Asks the agent at --rpc (default 127.0.0.1:7373, or $STARLING_RPC_ADDR) to join\n"
     "the peers at the given gossip addresses, and waits for the outcome. Succeeds\n"
-    "when at least one of them answered; exits 1 when none did.\n";
+    "when at least one of them answered; exits 1 when none did.\n" SL__CLI_TOKEN_HELP;
 
 int sl__cmd_join(int argc, char **argv)
 {

@@ -6,10 +6,10 @@
 #include "rpc_client.h"
 
 static const char usage[] =
-    "Usage: starling leave [--rpc HOST:PORT] [--json]\n\n"
+    "Usage: starling leave [--rpc HOST:PORT] [--json]\n" SL__CLI_TOKEN_USAGE "\n"
     "Makes the agent at --rpc (default 127.0.0.1:7373, or $STARLING_RPC_ADDR)\n"
     "announce a graceful leave, as SIGTERM does, and waits (up to 30 s) until it\n"
-    "has spread the news and stopped. The others then list it as 'left'.\n";
+    "has spread the news and stopped. The others then list it as 'left'.\n" SL__CLI_TOKEN_HELP;
 
 int sl__cmd_leave(int argc, char **argv)
 {
@@ -21,9 +21,9 @@ int sl__cmd_leave(int argc, char **argv)
     char err[512];
     json_t *req = json_pack("{s:s}", "command", "leave"), *reply = NULL;
     rc = 1;
-    if (sl__rpc_connect(&c, cli.rpc, 5000, err, sizeof err) != 0 ||
+    if (sl__cli_connect(&cli, &c, 5000, err, sizeof err) != 0 ||
         sl__rpc_call(&c, req, &reply, SL__CLI_TIMEOUT_MS, err, sizeof err) != 0) {
-        sl__cli_error(&cli, "%s", err);
+        sl__cli_rpc_error(&cli, &c, err);
     } else if (json_is_string(json_object_get(reply, "error"))) {
         sl__cli_error(&cli, "%s", json_string_value(json_object_get(reply, "error")));
     } else {

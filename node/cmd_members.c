@@ -6,12 +6,13 @@
 #include "commands.h"
 
 static const char usage[] =
-    "Usage: starling members [--status alive|suspect|dead|left] [--rpc HOST:PORT] [--json]\n\n"
+    "Usage: starling members [--status alive|suspect|dead|left] [--rpc HOST:PORT] "
+    "[--json]\n" SL__CLI_TOKEN_USAGE "\n"
     "Lists the members known to the agent at --rpc (default 127.0.0.1:7373, or\n"
     "$STARLING_RPC_ADDR), sorted by name: name, gossip address, status,\n"
     "incarnation (boot generation.counter), zone and tags. With --json, prints a\n"
     "JSON array of objects with the keys name, addr, status, incarnation {gen, ctr},\n"
-    "zone, tags and self.\n";
+    "zone, tags and self.\n" SL__CLI_TOKEN_HELP;
 
 /* Formats a member's tags as "k=v,k=v" (or "-"). */
 static void tags_text(json_t *tags, char *buf, size_t cap)

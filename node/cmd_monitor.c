@@ -9,10 +9,12 @@
 #include "rpc_client.h"
 
 static const char usage[] =
-    "Usage: starling monitor [--rpc HOST:PORT] [--json]\n\n"
+    "Usage: starling monitor [--rpc HOST:PORT] [--json]\n" SL__CLI_TOKEN_USAGE "\n"
     "Prints every membership event the agent at --rpc (default 127.0.0.1:7373, or\n"
     "$STARLING_RPC_ADDR) sees, one line each (with --json, one JSON object per\n"
-    "line), until interrupted (Ctrl-C, exit 0) or until the agent stops (exit 1).\n";
+    "line), until interrupted (Ctrl-C, exit 0) or until the agent stops (exit 1).\n"
+    "An agent serves a limited number of monitors at once (its --rpc-max-monitors,\n"
+    "default 16): beyond that, monitor exits 1 with the agent's error.\n" SL__CLI_TOKEN_HELP;
 
 static volatile sig_atomic_t interrupted;
 
@@ -52,10 +54,10 @@ int sl__cmd_monitor(int argc, char **argv)
     char err[512];
     json_t *req = json_pack("{s:s}", "command", "monitor"), *msg = NULL;
     rc = 1;
-    if (sl__rpc_connect(&c, cli.rpc, 5000, err, sizeof err) != 0 ||
+    if (sl__cli_connect(&cli, &c, 5000, err, sizeof err) != 0 ||
         sl__rpc_call(&c, req, &msg, SL__CLI_TIMEOUT_MS, err, sizeof err) != 0) {
         if (!interrupted)
-            sl__cli_error(&cli, "%s", err);
+            sl__cli_rpc_error(&cli, &c, err);
         rc = interrupted ? 0 : 1;
     } else if (json_is_string(json_object_get(msg, "error"))) {
         sl__cli_error(&cli, "%s", json_string_value(json_object_get(msg, "error")));

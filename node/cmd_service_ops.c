@@ -11,26 +11,28 @@
 #include "starling/catalog.h"
 
 static const char scale_usage[] =
-    "Usage: starling scale NAME N [--operator-secret FILE] [--rpc HOST:PORT] [--json]\n\n"
+    "Usage: starling scale NAME N [--operator-secret FILE] [--rpc HOST:PORT] "
+    "[--json]\n" SL__CLI_TOKEN_USAGE "\n"
     "Sets the replica count of service NAME (0..1000). Replicas keep their index:\n"
     "scaling down stops the highest indexes, scaling up adds new ones.\n"
     "With --operator-secret FILE (or $STARLING_OPERATOR_SECRET naming the file), the\n"
     "change is signed with that operator key, as peers that trust operator keys\n"
-    "require; without it the agent writes it on its own authority.\n";
+    "require; without it the agent writes it on its own authority.\n" SL__CLI_TOKEN_HELP;
 
 static const char rm_usage[] =
-    "Usage: starling rm NAME [--operator-secret FILE] [--rpc HOST:PORT] [--json]\n\n"
+    "Usage: starling rm NAME [--operator-secret FILE] [--rpc HOST:PORT] "
+    "[--json]\n" SL__CLI_TOKEN_USAGE "\n"
     "Removes service NAME from the catalog; every peer stops its replicas. The\n"
     "deletion is kept as a tombstone (--tombstone-ttl of the agents, 7 days by\n"
     "default) so that no stale peer brings the service back. --operator-secret\n"
-    "signs the delete (see `starling scale --help`).\n";
+    "signs the delete (see `starling scale --help`).\n" SL__CLI_TOKEN_HELP;
 
 static const char drain_usage[] =
-    "Usage: starling drain [--rpc HOST:PORT] [--json]\n\n"
+    "Usage: starling drain [--rpc HOST:PORT] [--json]\n" SL__CLI_TOKEN_USAGE "\n"
     "Marks the peer at --rpc as draining: placement gives it nothing, and it hands\n"
     "each of its replicas to its new owner, keeping it until the successor reports\n"
     "it running (make before break). Waits until the peer runs no replica (up to\n"
-    "10 minutes), then it can leave with `starling leave`.\n";
+    "10 minutes), then it can leave with `starling leave`.\n" SL__CLI_TOKEN_HELP;
 
 static int simple(sl__cli *cli, json_t *req)
 {

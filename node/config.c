@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "rpc.h"
+#include "rpc_token.h"
 #include "starling/error.h"
 
 void sl__agent_usage(FILE *to)
@@ -27,9 +28,12 @@ void sl__agent_usage(FILE *to)
             "                       binding 0.0.0.0); 0.0.0.0 is refused\n"
             "  --join HOST:PORT     a peer to join; repeatable; retried with backoff until\n"
             "                       one answers, and again whenever we find ourselves alone\n"
-            "  --rpc HOST:PORT      RPC address for the CLI (default 127.0.0.1:%d)\n"
+            "  --rpc HOST:PORT      RPC address for the CLI (default 127.0.0.1:%d); outside\n"
+            "                       loopback it needs --rpc-token or --data-dir\n"
             "  --data-dir DIR       remembers peers and the boot generation here; restarted\n"
-            "                       without --join, the agent rejoins the peers it knew\n"
+            "                       without --join, the agent rejoins the peers it knew.\n"
+            "                       Holds the RPC token, DIR/rpc-token (made on first start,\n"
+            "                       mode 0600): the CLI reads it with --data-dir DIR\n"
             "  --zone ZONE          failure zone, spread in the member's metadata\n"
             "  --tag KEY=VALUE      a tag in the member's metadata; repeatable\n"
             "  --slots N            this peer's share of replicas, relative to the others\n"
@@ -41,6 +45,15 @@ void sl__agent_usage(FILE *to)
             "  --cluster LABEL      only peers with the same label talk to each other\n"
             "  --rpc-idle SECONDS   close RPC connections that sent nothing for this\n"
             "                       long (1..86400; default %d); monitors are exempt\n"
+            "  --rpc-token TOKEN    the RPC token (%d to %d bytes), used instead of\n"
+            "                       DIR/rpc-token; the CLI must present it (--token,\n"
+            "                       STARLING_RPC_TOKEN). Without it or --data-dir, a token\n"
+            "                       is made in the agent's private temporary directory\n"
+            "                       (its path is logged)\n"
+            "  --rpc-auth-timeout SECONDS  close RPC connections that have not finished the\n"
+            "                       handshake and their first request by then (1..3600;\n"
+            "                       default %d); at most %d may be unauthenticated at once\n"
+            "  --rpc-max-monitors N  monitor streams served at once (0..%d; default %d)\n"
             "  --log-level L        debug, info (default), warn or error\n"
             "\nSecurity (see SECURITY.md):\n"
             "  --encrypt KEY        seal all gossip with this cluster key (base64, from\n"
@@ -62,11 +75,16 @@ void sl__agent_usage(FILE *to)
             "  --max-inbound-streams N  push-pull and join streams served at once (default %u)\n"
             "  --max-streams-per-ip N   of which from one IP address (default %u)\n"
             "  -h, --help           this help\n",
-            SL__GOSSIP_PORT, SL__RPC_PORT, SL__RPC_IDLE_MS / 1000,
+            SL__GOSSIP_PORT, SL__RPC_PORT, SL__RPC_IDLE_MS / 1000, SL__RPC_TOKEN_MIN,
+            SL__RPC_TOKEN_MAX, SL__RPC_AUTH_TIMEOUT_MS / 1000, SL__RPC_UNAUTH_MAX,
+            SL__RPC_MONITORS_LIMIT, SL__RPC_MONITORS_MAX,
             (unsigned long long)(SL_CATALOG_SKEW_MS / 1000), SL_SWIM_MEMBERS_DEFAULT,
             SL_CATALOG_SERVICES_MAX, SL__MAX_STATE_MB_DEFAULT, SL__MAX_INBOUND_STREAMS_DEFAULT,
             SL__MAX_STREAMS_PER_IP_DEFAULT);
 }
+
+_Static_assert(SL__RPC_MONITORS_LIMIT == 55 && SL__RPC_TOKEN_MIN == 16 && SL__RPC_TOKEN_MAX == 1024,
+               "the messages below spell these limits out");
 
 /* Parses a decimal number in [min, max]. Returns 0 or -1. */
 static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
@@ -120,6 +138,8 @@ static void set_defaults(sl__agent_config *cfg)
     sl_addr_parse("127.0.0.1", SL__RPC_PORT, &cfg->rpc);
     cfg->log_level = SL__LOG_INFO;
     cfg->rpc_idle_ms = SL__RPC_IDLE_MS;
+    cfg->rpc_auth_timeout_ms = SL__RPC_AUTH_TIMEOUT_MS;
+    cfg->rpc_max_monitors = SL__RPC_MONITORS_MAX;
     cfg->clock_skew_ms = SL_CATALOG_SKEW_MS;
     cfg->tombstone_ttl_ms = SL_CATALOG_HORIZON_MS;
     cfg->max_members = SL_SWIM_MEMBERS_DEFAULT;
@@ -165,6 +185,9 @@ enum {
     OPT_CLUSTER,
     OPT_LOG,
     OPT_RPC_IDLE,
+    OPT_RPC_TOKEN,
+    OPT_RPC_AUTH_TIMEOUT,
+    OPT_RPC_MAX_MONITORS,
     OPT_ENCRYPT,
     OPT_OPERATOR_KEY,
     OPT_CLOCK_SKEW,
@@ -192,6 +215,9 @@ static const struct option long_opts[] = {
     {"cluster", required_argument, NULL, OPT_CLUSTER},
     {"log-level", required_argument, NULL, OPT_LOG},
     {"rpc-idle", required_argument, NULL, OPT_RPC_IDLE},
+    {"rpc-token", required_argument, NULL, OPT_RPC_TOKEN},
+    {"rpc-auth-timeout", required_argument, NULL, OPT_RPC_AUTH_TIMEOUT},
+    {"rpc-max-monitors", required_argument, NULL, OPT_RPC_MAX_MONITORS},
     {"encrypt", required_argument, NULL, OPT_ENCRYPT},
     {"operator-key", required_argument, NULL, OPT_OPERATOR_KEY},
     {"clock-skew", required_argument, NULL, OPT_CLOCK_SKEW},
@@ -340,6 +366,30 @@ static int apply(sl__agent_config *cfg, int opt, const char *arg)
         cfg->rpc_idle_ms = secs * 1000;
         return 0;
     }
+    case OPT_RPC_TOKEN: {
+        /* Never echoed: a usage error must not print the token. */
+        size_t n = sl__rpc_token_trim(arg, strlen(arg));
+        if (n < SL__RPC_TOKEN_MIN || n > SL__RPC_TOKEN_MAX)
+            return bad("--rpc-token must be 16 to 1024 bytes long (not counting trailing "
+                       "white space)%s",
+                       "");
+        memcpy(cfg->rpc_token, arg, n);
+        cfg->rpc_token[n] = 0;
+        return 0;
+    }
+    case OPT_RPC_AUTH_TIMEOUT: {
+        uint32_t secs;
+        if (parse_u32(arg, 1, 3600, &secs) != 0)
+            return bad("--rpc-auth-timeout must be 1..3600 seconds: '%s'", arg);
+        cfg->rpc_auth_timeout_ms = secs * 1000;
+        return 0;
+    }
+    case OPT_RPC_MAX_MONITORS:
+        if (parse_u32(arg, 0, SL__RPC_MONITORS_LIMIT, &cfg->rpc_max_monitors) != 0)
+            return bad("--rpc-max-monitors must be 0..55 (below the 64 connections minus 8): "
+                       "'%s'",
+                       arg);
+        return 0;
     case OPT_LOG:
         if (sl__log_parse_level(arg, &cfg->log_level) != 0)
             return bad("--log-level must be debug, info, warn or error: '%s'", arg);
@@ -365,6 +415,8 @@ int sl__agent_config_parse(int argc, char **argv, sl__agent_config *cfg)
         if (opt == '?')
             return bad("unknown option '%s'", argv[optind - 1]);
         int rc = apply(cfg, opt, optarg);
+        if (opt == OPT_RPC_TOKEN) /* out of `ps` and /proc/PID/cmdline from now on */
+            memset(optarg, 'x', strlen(optarg));
         if (rc)
             return rc;
     }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "rpc.h"
 #include "starling/catalog.h"
 #include "starling/keyring.h"
 #include "starling/meta.h"
@@ -26,6 +27,9 @@ typedef struct sl__agent_config {
     sl_swim_timing timing;
     sl__log_level log_level;
     uint32_t rpc_idle_ms;                        /* RPC connections silent this long are closed */
+    char rpc_token[SL__RPC_TOKEN_MAX + 1];       /* --rpc-token, "" for DIR/rpc-token */
+    uint32_t rpc_auth_timeout_ms;                /* to finish the handshake and the first request */
+    uint32_t rpc_max_monitors;                   /* monitor streams at once */
     char seeds[SL__SEEDS_MAX][SL__HOSTPORT_MAX]; /* --join HOST:PORT, as given */
     int nseeds;
 

@@ -77,7 +77,12 @@ int sl__datadir_write(const char *dir, const char *name, const char *data, size_
     char tmp[4200], path[4200];
     snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    /* A fresh file of mode 0600 (less under the umask), whatever was left
+     * there: a stale temporary file of another mode is removed, and a symlink
+     * planted in its place is removed too, never followed (O_EXCL). */
+    if (unlink(tmp) != 0 && errno != ENOENT)
+        return -errno;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
     int rc = write_all(fd, data, len);

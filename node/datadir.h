@@ -54,8 +54,10 @@ int sl__datadir_make_private(const char *name, char *out, size_t cap);
  * followed). Best effort. */
 void sl__datadir_remove_private(const char *dir);
 
-/* Writes `len` bytes into DIR/NAME atomically. Returns 0 or a negative
- * errno. */
+/* Writes `len` bytes into DIR/NAME atomically, through a new temporary file
+ * DIR/.NAME.tmp of mode 0600 (created exclusively, never through a symlink),
+ * renamed over DIR/NAME, so the result has mode 0600 too. Returns 0 or a
+ * negative errno. */
 int sl__datadir_write(const char *dir, const char *name, const char *data, size_t len);
 
 #endif

@@ -73,6 +73,17 @@ int sl__addr_pick_local(int family, sl_addr *out)
     return rc;
 }
 
+bool sl__addr_is_loopback(const sl_addr *a)
+{
+    static const uint8_t one[16] = {[15] = 1};
+    static const uint8_t mapped[12] = {[10] = 0xff, [11] = 0xff};
+    if (a->family == SL_ADDR_V4)
+        return a->ip[0] == 127;
+    if (a->family == SL_ADDR_V6)
+        return !memcmp(a->ip, one, 16) || (!memcmp(a->ip, mapped, 12) && a->ip[12] == 127);
+    return false;
+}
+
 char *sl__lc_first(const char *msg, char *buf, size_t cap)
 {
     snprintf(buf, cap, "%s", msg);
@@ -80,12 +91,4 @@ char *sl__lc_first(const char *msg, char *buf, size_t cap)
     if (buf[0] && isupper((unsigned char)buf[0]) && !isupper((unsigned char)buf[1]))
         buf[0] = (char)tolower((unsigned char)buf[0]);
     return buf;
-}
-
-bool sl__addr_is_loopback(const sl_addr *a)
-{
-    static const uint8_t v6_loopback[16] = {[15] = 1};
-    if (a->family == SL_ADDR_V4)
-        return a->ip[0] == 127;
-    return a->family == SL_ADDR_V6 && memcmp(a->ip, v6_loopback, 16) == 0;
 }

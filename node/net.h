@@ -19,7 +19,8 @@ int sl__addr_from_sockaddr(const struct sockaddr *sa, sl_addr *a);
  * SL_ADDR_V6) on this machine. Returns 0 or -1 when there is none. */
 int sl__addr_pick_local(int family, sl_addr *out);
 
-/* Returns true for 127.0.0.0/8 and ::1. */
+/* Returns true for a loopback address: 127.0.0.0/8, ::1, or an IPv4-mapped
+ * IPv6 address in 127.0.0.0/8. */
 bool sl__addr_is_loopback(const sl_addr *a);
 
 /* Lower-cases the first letter of an error message, for "cannot reach agent

@@ -18,6 +18,10 @@ NET=127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1))
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/starling-demo.XXXXXX")
 declare -A PID
 NAMES=(n1 n2 n3 n4 n5)
+# The agents' RPC token, random for this run; the CLI reads it from the
+# environment (see "RPC security" in README.md).
+TOKEN=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+export STARLING_RPC_TOKEN=$TOKEN
 
 cleanup() {
     local n
@@ -42,7 +46,7 @@ start() {
     local n=$1
     shift
     "$STARLING" agent --name "$n" --bind "$(ip "$n"):7946" --rpc "$(ip "$n"):7373" \
-        --profile local "$@" 2>>"$DIR/$n.log" &
+        --rpc-token "$TOKEN" --profile local "$@" 2>>"$DIR/$n.log" &
     PID[$n]=$!
 }
 
@@ -75,7 +79,9 @@ other with SWIM gossip: each one pings a random peer every second, asks \
 others to ping it when it does not answer, and spreads what it learns on \
 the back of those pings. Here the five 'machines' are five processes on \
 the loopback addresses $NET.1 to $NET.5 (gossip port 7946, RPC port 7373 \
-for the command-line tool), with the fast 'local' timing profile."
+for the command-line tool), with the fast 'local' timing profile. The \
+command-line tool proves it holds the agents' RPC token (here exported in \
+STARLING_RPC_TOKEN) on a sealed channel: without it, an agent refuses."
 
 say "1. Start n1 alone, then four more peers that join it."
 start n1

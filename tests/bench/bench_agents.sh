@@ -41,6 +41,9 @@ fi
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/starling-bench.XXXXXX")
 HZ=$(getconf CLK_TCK)
 declare -a PIDS=() TSPIDS=() FDS=()
+# Starling's RPC token for this run, read by the CLI from the environment.
+TOKEN=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+export STARLING_RPC_TOKEN=$TOKEN
 
 cleanup() {
     local p
@@ -78,7 +81,7 @@ start() {
     FDS+=("$fd")
     if [ "$sys" != serf ]; then
         "${BIN[$sys]}" agent --name "n$i" --bind "$ip:7946" --rpc "$ip:7373" --profile "$PROFILE" \
-            ${join:+--join "$join"} >&"$fd" 2>&1 &
+            --rpc-token "$TOKEN" ${join:+--join "$join"} >&"$fd" 2>&1 &
     else
         serf agent -node "n$i" -bind "$ip:7946" -rpc-addr "$ip:7373" -profile "$PROFILE" \
             -log-level info ${join:+-join "$join"} >&"$fd" 2>&1 &

@@ -20,6 +20,9 @@ WHOAMI=$(cd "$BUILD/svc" 2>/dev/null && pwd)/whoami
 NET=127.$((RANDOM % 60 + 190)).$((RANDOM % 250 + 1))
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/starling-heal.XXXXXX")
 declare -A PID
+# One RPC token for every agent of this run, read by the CLI from the environment.
+TOKEN=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+export STARLING_RPC_TOKEN=$TOKEN
 
 cleanup() {
     local a
@@ -37,7 +40,8 @@ start() {
     [ "$i" != 1 ] && join=(--join "$(ip 1):7946")
     mkdir -p "$DIR/d$i"
     "$STARLING" agent --name "a$i" --bind "$(ip "$i"):7946" --rpc "$(rpc "$i")" \
-        --profile "$PROFILE" --data-dir "$DIR/d$i" "${join[@]}" 2>>"$DIR/a$i.log" &
+        --profile "$PROFILE" --data-dir "$DIR/d$i" --rpc-token "$TOKEN" "${join[@]}" \
+        2>>"$DIR/a$i.log" &
     PID[$i]=$!
 }
 now_ms() { date +%s%3N; }

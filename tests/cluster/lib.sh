@@ -11,6 +11,11 @@
 # that two runs on one machine (two engineers, or a test next to `make demo`)
 # never fight over a port. Agent i listens on 127.A.B.i, gossip port 7946 and
 # RPC port 7373.
+#
+# The RPC token: every agent start_agent starts gets --rpc-token "$CL_TOKEN",
+# a random token of this run, and STARLING_RPC_TOKEN carries it to every CLI
+# call, so tests talk to their agents as the operator would. start_agent_bare
+# starts one without the flag (it then makes its own token file).
 set -u
 BUILD=${BUILD:-build}
 STARLING=${STARLING:-$BUILD/starling}
@@ -21,6 +26,8 @@ fi
 CL_NET=${CL_NET:-127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1))}
 CL_DIR=$(mktemp -d "${TMPDIR:-/tmp}/starling-cluster.XXXXXX")
 CL_FAILS=0
+CL_TOKEN=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+export STARLING_RPC_TOKEN=$CL_TOKEN
 declare -A CL_PID CL_IP
 # Sanitized builds are slower; give every wait more room.
 case $BUILD in *san*) CL_SLOW=3 ;; *) CL_SLOW=1 ;; esac
@@ -64,8 +71,16 @@ gossip_of() { echo "${CL_IP[$1]}:7946"; }
 rpc_of() { echo "${CL_IP[$1]}:7373"; }
 
 # start_agent NAME INDEX [agent flags...]: starts an agent on 127.A.B.INDEX with
-# the local profile; its stderr goes to $CL_DIR/NAME.log.
+# the local profile and the run's RPC token; its stderr goes to
+# $CL_DIR/NAME.log.
 start_agent() {
+    local name=$1 idx=$2
+    shift 2
+    start_agent_bare "$name" "$idx" --rpc-token "$CL_TOKEN" "$@"
+}
+
+# start_agent_bare NAME INDEX [agent flags...]: the same without --rpc-token.
+start_agent_bare() {
     local name=$1 idx=$2
     shift 2
     CL_IP[$name]=$(ip_of "$idx")
