@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make demo`: five Starling peers on this machine, narrated.
 #
-# Starts five agents on loopback addresses, shows the membership, deploys a
-# service of three replicas and shows where they run, kills a peer hosting
+# Makes a cluster key and an operator key, starts five agents on loopback
+# addresses with them, shows the membership, shows an unsigned deploy
+# refused, deploys a signed service of three replicas and shows where they run, kills a peer hosting
 # one with SIGKILL and shows the cluster noticing and healing, restarts it,
 # and stops everything. Every wait is bounded; every process started
 # here is stopped by its PID when the demo ends, however it ends.
@@ -46,7 +47,8 @@ start() {
     local n=$1
     shift
     "$STARLING" agent --name "$n" --bind "$(ip "$n"):7946" --rpc "$(ip "$n"):7373" \
-        --rpc-token "$TOKEN" --profile local "$@" 2>>"$DIR/$n.log" &
+        --rpc-token "$TOKEN" --encrypt "$KEY" --operator-key "$OPERATOR" --profile local "$@" \
+        2>>"$DIR/$n.log" &
     PID[$n]=$!
 }
 
@@ -83,7 +85,23 @@ for the command-line tool), with the fast 'local' timing profile. The \
 command-line tool proves it holds the agents' RPC token (here exported in \
 STARLING_RPC_TOKEN) on a sealed channel: without it, an agent refuses."
 
+say "0. Keys: one for the cluster, one for the operator."
+note "Gossip between peers is sealed with a cluster key; what the peers run \
+must be signed by an operator key they trust, so even a machine that holds \
+the cluster key cannot run code on the others. The operator's secret key \
+stays with the operator (here, in a file of this demo)."
+if "$STARLING" keygen --help >/dev/null 2>&1; then
+    printf '%s$ %s%s\n' "$D" "KEY=\$(starling keygen)" "$R"
+    KEY=$("$STARLING" keygen)
+else
+    KEY=$(head -c 32 /dev/urandom | base64)
+fi
+printf '%s$ %s%s\n' "$D" "OPERATOR=\$(starling operator-keygen operator.key)" "$R"
+OPERATOR=$("$STARLING" operator-keygen "$DIR/operator.key")
+echo "  operator public key: $OPERATOR"
+
 say "1. Start n1 alone, then four more peers that join it."
+note "Every peer gets --encrypt \$KEY and --operator-key \$OPERATOR."
 start n1
 for n in n2 n3 n4 n5; do start "$n" --join "$(ip n1):7946" --zone "zone-$(((${n#n} % 2) + 1))"; done
 for n in "${NAMES[@]}"; do wait_all 20 alive "$n" "${NAMES[@]}"; done
@@ -111,7 +129,11 @@ note "Any peer accepts the change and gossips it; every peer then computes \
 the same placement (rendezvous hashing with bounded loads, replicas on \
 distinct peers, spread over zones) and starts the replicas it owns. No \
 scheduler, no leader."
-show "$STARLING" deploy web --replicas 3 --rpc "$(ip n2):7373" -- "$WHOAMI"
+note "Without the operator's key, a deploy is refused:"
+show "$STARLING" deploy web --replicas 3 --rpc "$(ip n2):7373" -- "$WHOAMI" || true
+note "Signed with it, it is accepted:"
+show "$STARLING" deploy web --replicas 3 --operator-secret "$DIR/operator.key" \
+    --rpc "$(ip n2):7373" -- "$WHOAMI"
 wait_running 30 n1 web 3
 show "$STARLING" where web --rpc "$(ip n1):7373"
 addr=$("$STARLING" where web --rpc "$(ip n1):7373" | awk '$4 == "running" { print $5; exit }')
