@@ -13,7 +13,9 @@
  * "join" {addrs: ["HOST:PORT", ...]} -> {joined: n}; "leave" -> {};
  * "monitor" -> {} followed by one frame per membership event,
  * {"event", "name", "addr", "status", "incarnation", "time", "from"?}, until
- * the client closes the connection. Unknown commands get an error. */
+ * the client closes the connection; "keys" {op, key?, timeout_ms?} -> the
+ * result of a cluster-wide keyring operation (keys.h), once every live member
+ * answered or the deadline passed. Unknown commands get an error. */
 #ifndef STARLING_NODE_RPC_H
 #define STARLING_NODE_RPC_H
 
