@@ -41,8 +41,10 @@ void sl__keys_free(sl__agent *a);
 int sl__keys_user_msg(sl__agent *a, const uint8_t *buf, size_t len);
 
 /* Called once when an operation started by sl__keys_start() ends, with the
- * reply (a new reference the callee owns): {"op", "total", "answered",
- * "keys": [{"key", "holders", "primary"}], "missing": [names], "errors":
+ * reply (a new reference the callee owns): {"op", "id" (16 hex digits),
+ * "total" (members live at the start, plus others that answered),
+ * "answered", "keys": [{"key" (base64), "holders", "primary"}] (most held
+ * first), "missing": [names of live members that did not answer], "errors":
  * [{"node", "error"}], "elapsed_ms"}. */
 typedef void (*sl__keys_done)(void *ud, json_t *reply);
 
