@@ -77,7 +77,7 @@ int sl_catalog_set_policy(sl_catalog *c, const sl_catalog_policy *p)
 {
     if (p->ntrusted > SL_CATALOG_TRUST_MAX || (p->cluster && strlen(p->cluster) > 64))
         return SL_EINVAL;
-    if (p->ntrusted)
+    if (p->ntrusted) /* p->trusted may be NULL then, which memcpy does not allow */
         memcpy(c->trusted, p->trusted, p->ntrusted * SL_OPERATOR_PUB_BYTES);
     c->ntrusted = p->ntrusted;
     snprintf(c->cluster, sizeof c->cluster, "%s", p->cluster ? p->cluster : "");

@@ -127,6 +127,14 @@ int sl__mp_read_bool(sl__mp_reader *r, bool *v)
     return 0;
 }
 
+int sl__mp_read_nil(sl__mp_reader *r)
+{
+    if (need(r, 1) || r->p[0] != 0xc0)
+        return SL_EMALFORMED;
+    r->p++;
+    return 0;
+}
+
 /* Reads a str (is_str) or bin header and body. */
 static int read_bytes(sl__mp_reader *r, bool is_str, const uint8_t **b, uint32_t *len)
 {

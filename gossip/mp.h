@@ -43,6 +43,8 @@ int sl__mp_read_u32(sl__mp_reader *r, uint32_t *v);
  * max + 1), NUL-terminated. */
 int sl__mp_read_cstr(sl__mp_reader *r, char *out, size_t max);
 int sl__mp_read_bool(sl__mp_reader *r, bool *v);
+/* Reads a nil. */
+int sl__mp_read_nil(sl__mp_reader *r);
 /* Reads a str; *s points into the input and is not NUL-terminated. */
 int sl__mp_read_str(sl__mp_reader *r, const char **s, uint32_t *len);
 /* Reads a bin (a str is refused). */

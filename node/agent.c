@@ -52,12 +52,14 @@
 
 #include "agent.h"
 #include "datadir.h"
+#include "keys.h"
 #include "log.h"
 #include "net.h"
 #include "rpc_token.h"
 #include "runtime.h"
 #include "security.h"
 #include "starling/error.h"
+#include "starling/keyops.h"
 
 uint64_t sl__agent_now(sl__agent *a)
 {
@@ -228,10 +230,14 @@ static void core_event(void *ud, const sl_swim_event *ev)
         sl__agent_peers_changed(a);
 }
 
-/* The runtime's catalog and reports ride the core's packets and states. */
+/* The runtime's catalog and reports ride the core's packets and states;
+ * keyring operations and their answers go to keys.c before the runtime. */
 static int core_user_msg(void *ud, const uint8_t *buf, size_t len, uint64_t now_ms)
 {
     sl__agent *a = ud;
+    int kind = sl_appmsg_kind(buf, len);
+    if (kind == SL_APPMSG_KEYOP || kind == SL_APPMSG_KEYANSWER)
+        return sl__keys_user_msg(a, buf, len);
     return a->runtime ? sl__runtime_user_msg(a->runtime, buf, len, now_ms) : 0;
 }
 
@@ -334,6 +340,7 @@ static void stop(sl__agent *a)
         sl__runtime_close(a->runtime, SL__SUP_CLOSE_GRACEFUL, NULL, NULL);
     sl__stream_close_all(a);
     sl__rpc_close_all(a);
+    sl__keys_close(a);
     uv_handle_t *own[] = {(uv_handle_t *)&a->udp,   (uv_handle_t *)&a->tick,
                           (uv_handle_t *)&a->seeds, (uv_handle_t *)&a->save,
                           (uv_handle_t *)&a->leave, (uv_handle_t *)&a->sigterm,
@@ -656,6 +663,7 @@ static void teardown(sl__agent *a)
     if (uv_loop_close(&a->loop) != 0)
         sl__warn("the loop still had handles open at exit");
     sl__runtime_free(a->runtime);
+    sl__keys_free(a);
     sl_swim_free(a->swim);
     sodium_memzero(&a->rpc_auth, sizeof a->rpc_auth);
     if (a->state_dir_private)
@@ -777,6 +785,10 @@ int sl__agent_run(const sl__agent_config *cfg)
     uv_loop_init(&a->loop);
     a->loop.data = a;
     int rc = open_handles(a) == 0 && new_runtime(a) == 0 && new_core(a) == 0 ? 0 : 1;
+    if (rc == 0 && sl__keys_new(a) != 0) {
+        fprintf(stderr, "starling agent: out of memory\n");
+        rc = 1;
+    }
     if (rc == 0) {
         sl__runtime_attach(a->runtime, a->swim);
         a->started_ms = sl__agent_now(a);

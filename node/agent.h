@@ -41,6 +41,7 @@ typedef struct sl__rpc_auth {
 } sl__rpc_auth;
 
 struct sl__runtime;
+struct sl__keys;
 
 typedef struct sl__agent {
     uv_loop_t loop;
@@ -91,6 +92,7 @@ typedef struct sl__agent {
     /* Security: the keyring the core borrows (sealing), the operator keys the
      * runtime trusts, and the rate limit of the log of refused traffic. */
     sl_keyring keyring;
+    struct sl__keys *keys; /* cluster-wide keyring operations (keys.h) */
     uint8_t operator_keys[SL_CATALOG_TRUST_MAX][SL_OPERATOR_PUB_BYTES];
     int noperator_keys;
     uint64_t refused_logged, refused_log_ms; /* drops counted at the last log line, when */

@@ -27,6 +27,10 @@ int sl__cmd_where(int argc, char **argv);
 int sl__cmd_drain(int argc, char **argv);
 int sl__cmd_operator_keygen(int argc, char **argv);
 
+/* Cluster keys (node/cmd_keys.c). */
+int sl__cmd_keygen(int argc, char **argv);
+int sl__cmd_keys(int argc, char **argv);
+
 /* The internal shim that spawns replicas (node/cmd_exec.c); not listed. */
 int sl__cmd_exec(int argc, char **argv);
 

@@ -29,6 +29,8 @@ const sl_command sl_commands[] = {
     {"ps", "List the replicas one peer runs", sl__cmd_ps},
     {"where", "List where every replica of a service runs", sl__cmd_where},
     {"drain", "Hand a peer's replicas to others before it leaves", sl__cmd_drain},
+    {"keygen", "Print a new random cluster key (for --encrypt and keys install)", sl__cmd_keygen},
+    {"keys", "List, install, use or remove a cluster key on every live member", sl__cmd_keys},
     {"operator-keygen", "Create an operator key pair for signing the desired state",
      sl__cmd_operator_keygen},
     {"plan", "Compute replica placement for given members and services (what-if)", sl_cmd_plan},

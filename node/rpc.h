@@ -30,7 +30,9 @@
  * "monitor" -> {} followed by one frame per membership event,
  * {"event", "name", "addr", "status", "incarnation", "time", "from"?}, until
  * the client closes the connection (at most --rpc-max-monitors at once: a
- * further one gets an error). Unknown commands get an error. */
+ * further one gets an error); "keys" {op, key?, timeout_ms?} -> the result
+ * of a cluster-wide keyring operation (keys.h), once every live member
+ * answered or the deadline passed. Unknown commands get an error. */
 #ifndef STARLING_NODE_RPC_H
 #define STARLING_NODE_RPC_H
 

@@ -10,9 +10,10 @@
  * each frame is opened (a frame that does not open closes the connection),
  * decoded into a jansson value with the strict bounded decoder (mpjson.h),
  * answered from the core's read-only queries, and the reply is sealed into
- * one frame. A `join` is answered when its join round ends; a `leave` once
- * its reply is out; a `monitor` connection then receives every membership
- * event until it closes. */
+ * one frame. A `join` is answered when its join round ends, and `keys` when
+ * its operation has its answers (keys.c); a `leave` once its reply is out; a
+ * `monitor` connection then receives every membership event until it
+ * closes. */
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 
 #include "agent.h"
 #include "frame.h"
+#include "keys.h"
 #include "log.h"
 #include "mpjson.h"
 #include "net.h"
@@ -56,6 +58,8 @@ struct sl__rpc_conn {
     sl__join *join; /* a join round whose reply is owed */
     json_int_t join_seq;
     uint64_t accepted_ms;  /* the handshake and first request are due by a deadline */
+    sl__keys_wait *keys; /* a key operation whose reply is owed (keys.c) */
+    json_int_t keys_seq;
     uint64_t last_read_ms; /* idle connections are closed (see sweep) */
     bool monitor;
     bool refused; /* a refusal is on its way out; read nothing more */
@@ -96,6 +100,9 @@ static void conn_close(sl__rpc_conn *c)
     if (c->join)
         sl__join_detach(c->join);
     c->join = NULL;
+    if (c->keys)
+        sl__keys_detach(c->keys);
+    c->keys = NULL;
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
 
@@ -363,6 +370,27 @@ static void cmd_join(sl__rpc_conn *c, json_int_t seq, json_t *req)
         reply_error(c, seq, "cannot start a join now");
 }
 
+static void on_keys_done(void *ud, json_t *result)
+{
+    sl__rpc_conn *c = ud;
+    c->keys = NULL;
+    reply(c, c->keys_seq, result, false);
+}
+
+/* "keys" {op, key?, timeout_ms?}: answered when the operation ends (keys.h). */
+static void cmd_keys(sl__rpc_conn *c, json_int_t seq, json_t *req)
+{
+    char err[256];
+    if (c->keys) {
+        reply_error(c, seq, "a key operation is already in progress on this connection");
+        return;
+    }
+    c->keys_seq = seq;
+    c->keys = sl__keys_start(c->a, req, on_keys_done, c, err, sizeof err);
+    if (!c->keys)
+        reply_error(c, seq, err);
+}
+
 static void cmd_members(sl__rpc_conn *c, json_int_t seq, json_t *req)
 {
     json_t *st = json_object_get(req, "status");
@@ -415,6 +443,8 @@ static void dispatch(sl__rpc_conn *c, json_t *req)
         cmd_join(c, seq, req);
     } else if (!strcmp(cmd, "leave")) {
         reply(c, seq, json_object(), true);
+    } else if (!strcmp(cmd, "keys")) {
+        cmd_keys(c, seq, req);
     } else if (!strcmp(cmd, "monitor")) {
         cmd_monitor(c, seq);
     } else {
@@ -651,7 +681,8 @@ static void on_connection(uv_stream_t *server, int status)
 /* Closes connections that sent nothing for --rpc-idle (cfg.rpc_idle_ms), so
  * that clients that went away without closing cannot hold every slot, and
  * connections not authenticated within --rpc-auth-timeout. Monitors and
- * connections waiting for a join's answer are busy, not idle. */
+ * connections waiting for a join's or a key operation's answer are busy, not
+ * idle. */
 static void on_sweep(uv_timer_t *t)
 {
     sl__agent *a = t->data;
@@ -664,7 +695,7 @@ static void on_sweep(uv_timer_t *t)
             sl__debug("rpc: closing a connection not authenticated within %llu ms",
                       (unsigned long long)auth);
             conn_close(c);
-        } else if (!c->monitor && !c->join && now - c->last_read_ms >= idle) {
+        } else if (!c->monitor && !c->join && !c->keys && now - c->last_read_ms >= idle) {
             sl__debug("rpc: closing a connection idle for %llu ms", (unsigned long long)idle);
             conn_close(c);
         }

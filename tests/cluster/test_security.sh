@@ -102,6 +102,9 @@ check "a signed deploy is accepted" test $? = 0
 running() { "$STARLING" where web --rpc "$(rpc_of "$1")" | awk '$4 == "running"' | wc -l; }
 two_run() { [ "$(running a3)" = 2 ]; }
 check "the signed deploy runs 2 replicas" wait_until 30 two_run
+stored() { "$STARLING" services --rpc "$(rpc_of "$1")" | grep -q '^web '; }
+stored_everywhere() { stored a1 && stored a2 && stored a3; }
+check "every trusting agent stores the signed record" wait_until 30 stored_everywhere
 export STARLING_OPERATOR_SECRET=$CL_DIR/operator.key
 "$STARLING" scale web 3 --rpc "$(rpc_of a3)" >/dev/null
 three_run() { [ "$(running a1)" = 3 ]; }

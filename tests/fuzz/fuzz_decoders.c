@@ -1,9 +1,9 @@
 /* libFuzzer harness for everything that decodes bytes from the network or
  * the disk: in gossip/, datagrams (sl_swim_recv), push-pull states
  * (sl_swim_merge_state), catalog records and whole catalogs, node reports
- * and whole report tables; in node/, the stream framing (frame.c) and the
- * RPC payloads (msgpack to JSON, mpjson.c). `make fuzz` builds it with clang
- * and runs it.
+ * and whole report tables, keyring operations and their answers; in node/,
+ * the stream framing (frame.c) and the RPC payloads (msgpack to JSON,
+ * mpjson.c). `make fuzz` builds it with clang and runs it.
  *
  * The first input byte picks the decoder; the rest is the payload. Beyond
  * "never crash, never leak" (ASan, UBSan, LSan), it checks one property:
@@ -25,6 +25,7 @@
 #include "../../node/frame.h"
 #include "../../node/mpjson.h"
 #include "starling/catalog.h"
+#include "starling/keyops.h"
 #include "starling/reports.h"
 #include "starling/swim.h"
 
@@ -37,6 +38,7 @@ enum {
     T_REP_MERGE,
     T_FRAMES,
     T_MPJSON,
+    T_KEYOPS,
     T_COUNT
 };
 
@@ -82,10 +84,8 @@ static sl_swim *core(const char *name, const char *ip, app *a)
     cfg.seed = 42;
     if (sl_addr_parse(ip, 7946, &cfg.addr) != 0 || sl_swim_profile("lan", &cfg.timing) != 0)
         abort();
-    cfg.cb = (sl_swim_callbacks){.send = on_send,
-                                 .user_msg = on_user_msg,
-                                 .user_merge = on_user_merge,
-                                 .ud = a};
+    cfg.cb = (sl_swim_callbacks){
+        .send = on_send, .user_msg = on_user_msg, .user_merge = on_user_merge, .ud = a};
     sl_swim *s = NULL;
     if (sl_swim_new(&cfg, 1000, &s) != 0)
         abort();
@@ -132,7 +132,8 @@ static void check_catalog_round_trip(const sl_catalog *c)
     if (sl_catalog_encode(c, &buf, &len) != 0)
         abort();
     sl_catalog *d = sl_catalog_new();
-    if (!d || sl_catalog_merge(d, buf, len, 1000, SL_CATALOG_CURRENT) < 0 || sl_catalog_size(d) != sl_catalog_size(c))
+    if (!d || sl_catalog_merge(d, buf, len, 1000, SL_CATALOG_CURRENT) < 0 ||
+        sl_catalog_size(d) != sl_catalog_size(c))
         abort();
     sl_catalog_free(d);
     free(buf);
@@ -149,6 +150,28 @@ static void check_reports_round_trip(const sl_reports *r)
         abort();
     sl_reports_free(d);
     free(buf);
+}
+
+/* A key operation or answer that decodes encodes again to the same bytes
+ * when it came in our own canonical form, and always to one that decodes to
+ * the same value. */
+static void fuzz_keyops(const uint8_t *p, size_t n)
+{
+    sl_keyop op, op2;
+    sl_keyanswer ans, ans2;
+    uint8_t buf[SL_KEYOP_MSG_MAX];
+    if (sl_keyop_decode(p, n, &op) == 0) {
+        int len = sl_keyop_encode(&op, buf, sizeof buf);
+        if (len < 0 || sl_keyop_decode(buf, (size_t)len, &op2) != 0 ||
+            memcmp(&op, &op2, sizeof op) != 0)
+            abort();
+    }
+    if (sl_keyanswer_decode(p, n, &ans) == 0) {
+        int len = sl_keyanswer_encode(&ans, buf, sizeof buf);
+        if (len < 0 || sl_keyanswer_decode(buf, (size_t)len, &ans2) != 0 ||
+            memcmp(&ans, &ans2, sizeof ans) != 0)
+            abort();
+    }
 }
 
 /* ---- seeds ---- */
@@ -175,7 +198,8 @@ static void write_seeds(const char *dir)
 
     /* A service record, a catalog, a report and a report table. */
     char *argv[] = {"/bin/echo", "hello"}, *env[] = {"A=1"};
-    sl_service spec = {.name = "web", .replicas = 3, .argc = 2, .argv = argv, .envc = 1, .env = env};
+    sl_service spec = {
+        .name = "web", .replicas = 3, .argc = 2, .argv = argv, .envc = 1, .env = env};
     uint8_t msg[SL_SVC_RECORD_MAX];
     size_t n = 0;
     if (sl_catalog_put(a.cat, &spec, "alpha", 0, msg, sizeof msg, &n) == 0) {
@@ -198,6 +222,20 @@ static void write_seeds(const char *dir)
     if (sl_reports_encode(a.rep, &buf, &len) == 0)
         write_seed(dir, "report-table", T_REP_MERGE, buf, len);
     free(buf);
+
+    /* A key operation and an answer. */
+    sl_keyop op = {.id = 7, .origin = "alpha", .type = SL_KEYOP_INSTALL, .stamp_ms = 1000};
+    sl_keyanswer ans = {.id = 7, .node = "beta", .nkeys = 2};
+    memset(op.key, 1, sizeof op.key);
+    memset(ans.keys[0], 1, sizeof ans.keys[0]);
+    memset(ans.keys[1], 2, sizeof ans.keys[1]);
+    uint8_t kmsg[SL_KEYOP_MSG_MAX];
+    int kn = sl_keyop_encode(&op, kmsg, sizeof kmsg);
+    if (kn > 0)
+        write_seed(dir, "keyop", T_KEYOPS, kmsg, (size_t)kn);
+    kn = sl_keyanswer_encode(&ans, kmsg, sizeof kmsg);
+    if (kn > 0)
+        write_seed(dir, "keyanswer", T_KEYOPS, kmsg, (size_t)kn);
 
     /* A join state, then a ping with piggybacked news once x knows y. */
     buf = NULL;
@@ -360,12 +398,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             sl_reports_merge(a.rep, p, n);
         check_reports_round_trip(a.rep);
         break;
-    case T_FRAMES:
-        fuzz_frames(p, n);
-        break;
-    case T_MPJSON:
-        fuzz_mpjson(p, n);
-        break;
+    case T_FRAMES: fuzz_frames(p, n); break;
+    case T_MPJSON: fuzz_mpjson(p, n); break;
+    case T_KEYOPS: fuzz_keyops(p, n); break;
     }
     app_free(&a);
     return 0;
