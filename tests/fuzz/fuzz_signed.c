@@ -16,13 +16,17 @@
  *   S_BUILD_MERGE  a catalog of up to 8 such records and raw byte chunks,
  *                  mixed, merged.
  *
+ * With bit 2 of the first byte set, the catalog may hold only the three
+ * records it has (max_records 3), so that new names are refused as full.
+ *
  * Properties, beyond ASan, UBSan and LSan:
  *   - whatever the trusting catalog holds is signed by a trusted key and
  *     verifies (sl_service_verify) for its label;
- *   - a refused or not newer record changes nothing;
+ *   - a refused or not newer record changes nothing (and, unless refused
+ *     for want of room, not even the clock);
  *   - a record signed by a trusted key for "prod", not mutated, and
- *     stamped within the skew and the horizon is never refused, and then
- *     the catalog holds it or something newer;
+ *     stamped within the skew and the horizon is never refused but for
+ *     want of room, and then the catalog holds it or something newer;
  *   - the catalog encodes into one that a fresh trusting catalog merges
  *     whole, record for record.
  *
@@ -44,16 +48,21 @@ enum { S_APPLY, S_MERGE, S_BUILD_APPLY, S_BUILD_MERGE, S_COUNT };
 #define MERGE_RECORDS_MAX 8
 
 static uint8_t pub[3][SL_OPERATOR_PUB_BYTES], sec[3][SL_OPERATOR_SEC_BYTES];
+static uint32_t max_records; /* of the catalog under test */
 
 static const char name_chars[] =
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
 static const char env_key_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789";
 
-static sl_catalog *trusting_catalog(void)
+/* A catalog trusting keys 0 and 1 for LABEL, holding at most `limit`
+ * records (0: the default). */
+static sl_catalog *trusting_catalog(uint32_t limit)
 {
     sl_catalog *c = sl_catalog_new();
-    sl_catalog_policy pol = {
-        .trusted = (const uint8_t(*)[SL_OPERATOR_PUB_BYTES])pub, .ntrusted = 2, .cluster = LABEL};
+    sl_catalog_policy pol = {.trusted = (const uint8_t(*)[SL_OPERATOR_PUB_BYTES])pub,
+                             .ntrusted = 2,
+                             .cluster = LABEL,
+                             .max_records = limit};
     FUZZ_CHECK(c && sl_catalog_set_policy(c, &pol) == 0);
     return c;
 }
@@ -199,7 +208,7 @@ static void check_round_trip(const sl_catalog *c)
     uint8_t *buf = NULL;
     size_t len = 0;
     FUZZ_CHECK(sl_catalog_encode(c, &buf, &len) == 0);
-    sl_catalog *d = trusting_catalog();
+    sl_catalog *d = trusting_catalog(0);
     FUZZ_CHECK(sl_catalog_merge(d, buf, len, WALL_MS, SL_CATALOG_CURRENT) ==
                (int)sl_catalog_size(c));
     FUZZ_CHECK(sl_catalog_size(d) == sl_catalog_size(c));
@@ -232,17 +241,29 @@ static void apply_one(sl_catalog *c, const uint8_t *p, size_t n, const built *b)
     FUZZ_CHECK(sl_catalog_encode(c, &before, &before_len) == 0);
     sl_catalog_stats st = *sl_catalog_get_stats(c);
     uint64_t clock = sl_catalog_clock(c);
+    size_t size = sl_catalog_size(c);
+    bool held_before = b && sl_catalog_find_any(c, b->rec.name);
     int rc = sl_catalog_apply(c, p, n, WALL_MS);
     if (rc <= 0)
-        FUZZ_CHECK(same_bytes(c, before, before_len) && sl_catalog_clock(c) == clock);
+        FUZZ_CHECK(same_bytes(c, before, before_len));
+    /* Only a record that passed every check but found no room (its stamp
+     * was seen) may move the clock without being stored. */
+    if (rc <= 0 && rc != SL_EFULL)
+        FUZZ_CHECK(sl_catalog_clock(c) == clock);
     if (rc == SL_EAUTH)
         FUZZ_CHECK(sl_catalog_get_stats(c)->unsigned_ + sl_catalog_get_stats(c)->bad_signature ==
                    st.unsigned_ + st.bad_signature + 1);
     if (b && b->trusted_sig && !b->mutated && b->len && !b->raw_stamp &&
         b->delta_ms <= (int64_t)SL_CATALOG_SKEW_MS &&
         b->delta_ms >= -(int64_t)SL_CATALOG_HORIZON_MS) {
-        /* A good record is never refused, and the catalog then holds it or
-         * something newer. */
+        /* A good record is never refused (unless it is a new name and the
+         * catalog is full), and the catalog then holds it or something
+         * newer. */
+        if (rc == SL_EFULL) {
+            FUZZ_CHECK(!held_before && size == max_records);
+            free(before);
+            return;
+        }
         FUZZ_CHECK(rc >= 0);
         const sl_service *held = sl_catalog_find_any(c, b->rec.name);
         FUZZ_CHECK(held);
@@ -484,9 +505,9 @@ static void make_start_records(void)
         make_record("old", stamp(-40000), true, 1, LABEL, start_rec[2], SL_SVC_RECORD_MAX);
 }
 
-static sl_catalog *starting_catalog(void)
+static sl_catalog *starting_catalog(uint32_t limit)
 {
-    sl_catalog *c = trusting_catalog();
+    sl_catalog *c = trusting_catalog(limit);
     for (int i = 0; i < 3; i++)
         FUZZ_CHECK(sl_catalog_apply(c, start_rec[i], start_len[i], WALL_MS) == 1);
     sl_catalog_set_sync(c, SL_CATALOG_CURRENT);
@@ -510,7 +531,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1 || size > INPUT_MAX)
         return 0;
     fuzz_in in = {data + 1, size - 1};
-    sl_catalog *c = starting_catalog();
+    /* Bit 2 of the first byte: a catalog already full (3 records at most). */
+    max_records = data[0] & 4 ? 3 : SL_CATALOG_SERVICES_MAX;
+    sl_catalog *c = starting_catalog(max_records);
     switch (data[0] % S_COUNT) {
     case S_APPLY: apply_one(c, in.p, in.n, NULL); break;
     case S_BUILD_APPLY: {
