@@ -55,7 +55,8 @@ typedef struct fuzz_app {
     /* With a key: every datagram sent must open with it (SL_SEAL_PACKET). */
     const sl_keyring *must_seal;
     char cluster[SL_SWIM_CLUSTER_MAX + 1];
-    uint64_t entropy; /* the nonce counter */
+    uint64_t entropy;     /* the nonce counter */
+    uint32_t max_members; /* for the next fuzz_core(); 0: the default */
 } fuzz_app;
 
 void fuzz_app_init(fuzz_app *a, fuzz_appstate layout);

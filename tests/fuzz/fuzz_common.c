@@ -129,6 +129,7 @@ sl_swim *fuzz_core(const char *name, const char *ip, const char *cluster, const 
     cfg.generation = 7;
     cfg.seed = 42;
     cfg.keyring = kr;
+    cfg.max_members = a->max_members;
     if (sl_addr_parse(ip, 7946, &cfg.addr) != 0 || sl_swim_profile("lan", &cfg.timing) != 0)
         abort();
     cfg.cb = (sl_swim_callbacks){.send = on_send,

@@ -16,6 +16,9 @@
  * For the two _SEAL modes the next byte says how it is sealed (OPT_*): with
  * key 0, 1 or the foreign key 2, for the wrong cluster label, in the wrong
  * domain, tampered with after sealing, or for a receiver that holds no key.
+ * The first byte divided by M_COUNT sets limits on the receiver: bit 0, it
+ * holds at most the 4 members it knows (news of others is dropped as full);
+ * bit 1, it believes no generation past 7 (the one every core starts with).
  *
  * Properties, beyond ASan, UBSan and LSan:
  *   - whatever does not open with one of the receiver's keys changes
@@ -101,7 +104,9 @@ static bool opens(const sl_keyring *kr, uint8_t domain, const uint8_t *buf, size
     return ok;
 }
 
-static void run(int mode, uint8_t opt, const uint8_t *p, size_t n)
+enum { LIMIT_MEMBERS = 1, LIMIT_GEN = 2 };
+
+static void run(int mode, uint8_t opt, int limits, const uint8_t *p, size_t n)
 {
     sl_keyring kr;
     fuzz_keyring(&kr);
@@ -117,7 +122,10 @@ static void run(int mode, uint8_t opt, const uint8_t *p, size_t n)
 
     fuzz_app a;
     fuzz_app_init(&a, FUZZ_APP_AGENT);
+    a.max_members = limits & LIMIT_MEMBERS ? 4 : 0;
     sl_swim *s = fuzz_core("fuzz", "127.0.0.3", "", rk, &a);
+    if (limits & LIMIT_GEN)
+        sl_swim_set_gen_limit(s, 7);
     bool join = false;
     FUZZ_CHECK(sl_swim_merge_state(s, rk ? known_sealed : known_plain,
                                    rk ? known_sealed_len : known_plain_len, 1000, &join) == 0);
@@ -265,6 +273,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         opt = *p++;
         n--;
     }
-    run(mode, opt, p, n);
+    run(mode, opt, data[0] / M_COUNT, p, n);
     return 0;
 }
