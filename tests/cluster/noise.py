@@ -13,7 +13,9 @@ the given addresses and sends it something hostile:
     frames cut short, several frames back to back, mutated copies of
     plausible frames (a sealed-looking state; an RPC `info` request), and
     connections held open with half a frame (at most --max-open at once,
-    the oldest closed first).
+    the oldest closed first). After some of the whole frames sent to a
+    gossip port it waits 50 ms for a reply and counts the bytes: a listener
+    must answer nothing to a state it could not open (stream_reply_bytes).
 
 Only loopback addresses are accepted, every socket has a short timeout,
 every loop ends by the deadline, and every socket is closed before exit.
@@ -80,32 +82,33 @@ def datagram(rng):
 
 
 def stream_payload(rng, rpc, seq):
-    """Returns (bytes, hold): what to send on a fresh connection."""
+    """Returns (bytes, hold, whole): what to send on a fresh connection, whether
+    to hold it open, and whether it ends with a whole frame."""
     kind = rng.randrange(9)
     if kind == 0:
-        return rand_bytes(rng, rng.randint(1, 2048)), False
+        return rand_bytes(rng, rng.randint(1, 2048)), False, False
     if kind == 1:  # a header claiming far more than any bound
         claim = rng.choice([0xFFFFFFFF, 0x80000000, (64 << 20) + 42, 0x7FFFFFFF, 1 << 30])
-        return frame(rand_bytes(rng, rng.randint(0, 512)), claim), False
+        return frame(rand_bytes(rng, rng.randint(0, 512)), claim), False, False
     if kind == 2:  # half a header
-        return struct.pack(">I", rng.randint(1, 1 << 20))[: rng.randint(1, 3)], False
+        return struct.pack(">I", rng.randint(1, 1 << 20))[: rng.randint(1, 3)], False, False
     if kind == 3:  # a well-framed random body
-        return frame(rand_bytes(rng, rng.randint(0, 4096))), False
+        return frame(rand_bytes(rng, rng.randint(0, 4096))), False, True
     if kind == 4:  # a frame cut short
         body = rand_bytes(rng, rng.randint(2, 4096))
-        return frame(body)[: rng.randint(4, len(body) + 3)], False
+        return frame(body)[: rng.randint(4, len(body) + 3)], False, False
     if kind == 5:  # several frames back to back
-        return b"".join(frame(rand_bytes(rng, rng.randint(0, 300))) for _ in range(5)), False
+        return b"".join(frame(rand_bytes(rng, rng.randint(0, 300))) for _ in range(5)), False, True
     if kind == 6:  # a mutated plausible frame
         if rpc:
             body = mutate(rng, rpc_request(seq))
         else:
             body = mutate(rng, b"\x81" + rand_bytes(rng, 24 + rng.randint(16, 1500)))
-        return frame(body), False
+        return frame(body), False, True
     if kind == 7 and rpc:  # a plausible request, well formed: it gets an answer
-        return frame(rpc_request(seq)), False
+        return frame(rpc_request(seq)), False, True
     # held open with half a frame
-    return frame(rand_bytes(rng, 64), claim=4096)[: rng.randint(1, 40)], True
+    return frame(rand_bytes(rng, 64), claim=4096)[: rng.randint(1, 40)], True, False
 
 
 def main():
@@ -130,7 +133,8 @@ def main():
     us = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     us.bind((src, 0))
     held = []
-    stats = dict(datagrams=0, udp_bytes=0, connections=0, refused=0, tcp_bytes=0, held=0)
+    stats = dict(datagrams=0, udp_bytes=0, connections=0, refused=0, tcp_bytes=0, held=0,
+                 stream_waits=0, stream_replies=0)
     deadline = time.monotonic() + args.duration
     period = 1.0 / args.rate
     next_at = time.monotonic()
@@ -153,7 +157,7 @@ def main():
                     pass
                 continue
             (addr, rpc) = rng.choice(tcp)
-            payload, hold = stream_payload(rng, rpc, seq)
+            payload, hold, whole = stream_payload(rng, rpc, seq)
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.settimeout(0.5)
             try:
@@ -167,6 +171,16 @@ def main():
                 stats["refused"] += 1
                 s.close()
                 continue
+            if whole and not rpc and rng.random() < 0.2:
+                # A whole frame at the gossip port that no key opens must get
+                # nothing back: the listener replies only to a state it merged.
+                s.settimeout(0.05)
+                try:
+                    got = s.recv(65536)
+                    stats["stream_replies"] += len(got)
+                except OSError:
+                    pass
+                stats["stream_waits"] += 1
             if hold:
                 held.append(s)
                 stats["held"] += 1
@@ -180,9 +194,10 @@ def main():
         us.close()
     print(
         "noise: seed %d, %.0f s: %d datagrams (%d bytes), %d connections (%d bytes, %d held "
-        "open a while), %d refused or reset"
+        "open a while), %d refused or reset; stream_reply_bytes=%d after %d whole frames"
         % (seed, args.duration, stats["datagrams"], stats["udp_bytes"], stats["connections"],
-           stats["tcp_bytes"], stats["held"], stats["refused"])
+           stats["tcp_bytes"], stats["held"], stats["refused"], stats["stream_replies"],
+           stats["stream_waits"])
     )
     return 0
 

@@ -5,9 +5,10 @@
 # mutated copies of plausible frames (huge frame headers, half headers, cut
 # frames, sealed-looking garbage, mutated RPC requests, connections held
 # open) at the gossip UDP port, the gossip TCP port and the RPC port of every
-# agent, from an address of the test's own network. Afterwards every agent
-# is alive, each still lists the three as alive, the drop counters of `info
-# --json` (unsealed, key, malformed) grew on each, and a deploy still runs
+# agent, from an address of the test's own network. The stream ports must
+# answer none of it; afterwards every agent is alive, each still lists the
+# three as alive, the drop counters of `info --json` (unsealed, key,
+# malformed) grew on each, nobody was declared dead, and a deploy still runs
 # its replicas.
 . "$(dirname "$0")/lib.sh"
 WHOAMI=$BUILD/svc/whoami
@@ -52,6 +53,8 @@ if timeout $((NOISE_SECONDS + 30)) python3 "$(dirname "$0")/noise.py" --duration
 else
     fail "noise.py failed: $(tail -n 5 "$CL_DIR/noise.out" | tr '\n' '|')"
 fi
+check "the gossip stream ports sent nothing back to frames no key opens" \
+    grep -q 'stream_reply_bytes=0 ' "$CL_DIR/noise.out"
 
 alive=""
 for n in $AGENTS; do kill -0 "${CL_PID[$n]}" 2>/dev/null || alive="$alive $n"; done
