@@ -77,7 +77,8 @@ int sl_catalog_set_policy(sl_catalog *c, const sl_catalog_policy *p)
 {
     if (p->ntrusted > SL_CATALOG_TRUST_MAX || (p->cluster && strlen(p->cluster) > 64))
         return SL_EINVAL;
-    memcpy(c->trusted, p->trusted, p->ntrusted * SL_OPERATOR_PUB_BYTES);
+    if (p->ntrusted) /* trusted may be NULL when there is none */
+        memcpy(c->trusted, p->trusted, p->ntrusted * SL_OPERATOR_PUB_BYTES);
     c->ntrusted = p->ntrusted;
     snprintf(c->cluster, sizeof c->cluster, "%s", p->cluster ? p->cluster : "");
     c->skew_ms = p->skew_ms ? p->skew_ms : SL_CATALOG_SKEW_MS;
