@@ -28,7 +28,7 @@
  *     stamped within the skew and the horizon is never refused but for
  *     want of room, and then the catalog holds it or something newer;
  *   - the catalog encodes into one that a fresh trusting catalog merges
- *     whole, record for record.
+ *     whole, record for record, and so does one that trusts no key.
  *
  * Seeds (FUZZ_SEEDS=DIR, kept in tests/fuzz/corpus/signed/): records signed
  * by each key, unsigned, a tombstone, a mixed catalog, build programs. */
@@ -218,6 +218,14 @@ static void check_round_trip(const sl_catalog *c)
                    strcmp(x->writer, y->writer) == 0 && x->deleted == y->deleted &&
                    memcmp(x->sig, y->sig, sizeof x->sig) == 0);
     }
+    sl_catalog_free(d);
+    /* A catalog that trusts no key (its policy's `trusted` left NULL) takes
+     * signed records alike. */
+    d = sl_catalog_new();
+    sl_catalog_policy open_pol = {.cluster = LABEL};
+    FUZZ_CHECK(d && sl_catalog_set_policy(d, &open_pol) == 0);
+    FUZZ_CHECK(sl_catalog_merge(d, buf, len, WALL_MS, SL_CATALOG_CURRENT) ==
+               (int)sl_catalog_size(c));
     sl_catalog_free(d);
     free(buf);
 }
