@@ -47,7 +47,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: all build deps test bench demo fuzz clean format check-sansio
+.PHONY: all build deps test bench demo fuzz fuzz-build fuzz-seeds clean format check-sansio
 
 # Keep the object files of tests and benchmarks between runs.
 .SECONDARY:
@@ -114,22 +114,44 @@ bench: all
 demo: all
 	@BUILD=$(BUILD) bash tests/demo.sh
 
-# Fuzzes every decoder of gossip/, and node/'s framing and RPC payloads
-# (tests/fuzz/fuzz_decoders.c), with clang's
-# libFuzzer, ASan and UBSan for FUZZ_SECONDS (default 60). The corpus stays
-# in build-fuzz/corpus between runs; crashes are written to build-fuzz/.
+# Fuzzes, with clang's libFuzzer, ASan and UBSan, every decoder of gossip/
+# and node/'s framing and RPC payloads (tests/fuzz/fuzz_decoders.c), sealed
+# datagrams and push-pull states (fuzz_sealed.c), signed catalog records
+# (fuzz_signed.c) and the simulator's scenario parser (fuzz_scenario.c):
+# each target for FUZZ_SECONDS (default 60), one after another
+# (tests/fuzz/run.sh; FUZZ_TARGETS picks some). Each starts from the seeds in
+# tests/fuzz/corpus/TARGET, copied into build-fuzz/corpus/TARGET, which keeps
+# what it finds between runs; crashing inputs go to build-fuzz/crashes/.
+# `make fuzz-seeds` rewrites the checked-in seeds from the targets' own.
 FUZZ_SECONDS ?= 60
 FUZZ_DIR := build-fuzz
+FUZZ_TARGETS ?= decoders sealed signed scenario
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) -Iinclude -MMD -MP $(FUZZ_SAN) \
+              -fsanitize=fuzzer-no-link $(shell pkg-config --cflags libsodium msgpack jansson 2>/dev/null)
+FUZZ_LIB_SRC := $(GOSSIP_SRC) node/frame.c node/mpjson.c sim/scenario.c tests/fuzz/fuzz_common.c
+FUZZ_BINS = $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
+fuzzobj = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
+
 fuzz: deps
 	@command -v clang >/dev/null || { echo "make fuzz: needs clang (Debian package clang)" >&2; exit 1; }
-	@mkdir -p $(FUZZ_DIR)/corpus
-	clang -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) -Iinclude \
-	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	  $$(pkg-config --cflags msgpack jansson) \
-	  -o $(FUZZ_DIR)/fuzz_decoders tests/fuzz/fuzz_decoders.c $(GOSSIP_SRC) node/frame.c \
-	  node/mpjson.c $$(pkg-config --libs libsodium msgpack jansson) -lm
-	cd $(FUZZ_DIR) && FUZZ_SEEDS=corpus ./fuzz_decoders -max_total_time=$(FUZZ_SECONDS) \
-	  -max_len=4096 -print_final_stats=1 corpus
+	@$(MAKE) --no-print-directory fuzz-build
+	@FUZZ_DIR=$(FUZZ_DIR) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_TARGETS="$(FUZZ_TARGETS)" bash tests/fuzz/run.sh
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz-seeds: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@for t in $(FUZZ_TARGETS); do mkdir -p tests/fuzz/corpus/$$t && \
+	  FUZZ_SEEDS=tests/fuzz/corpus/$$t $(FUZZ_DIR)/fuzz_$$t -runs=0 >/dev/null 2>&1 && \
+	  echo "fuzz-seeds: $$t: $$(ls tests/fuzz/corpus/$$t | wc -l) seeds" || exit 1; done
+
+$(FUZZ_DIR)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.o $(call fuzzobj,$(FUZZ_LIB_SRC))
+	clang $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $$(pkg-config --libs libsodium msgpack jansson) -lm
 
 # The core must stay sans-IO: no clocks, sockets, files, threads, libuv or
 # global randomness in gossip/ or placement/.
@@ -143,4 +165,4 @@ format:
 clean:
 	rm -rf build build-san build-fuzz
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(FUZZ_DIR)/obj -name '*.d' 2>/dev/null)

@@ -1,9 +1,11 @@
-/* libFuzzer harness for everything that decodes bytes from the network or
- * the disk: in gossip/, datagrams (sl_swim_recv), push-pull states
+/* libFuzzer target: everything that decodes bytes from the network or the
+ * disk, without keys: in gossip/, datagrams (sl_swim_recv), push-pull states
  * (sl_swim_merge_state), catalog records and whole catalogs, node reports
  * and whole report tables, keyring operations and their answers; in node/,
- * the stream framing (frame.c) and the RPC payloads (msgpack to JSON,
- * mpjson.c). `make fuzz` builds it with clang and runs it.
+ * the stream framing (frame.c) and the
+ * RPC payloads (msgpack to JSON, mpjson.c). Sealed traffic is
+ * fuzz_sealed.c's, signed records fuzz_signed.c's. `make fuzz` builds and
+ * runs it with the others (tests/fuzz/run.sh).
  *
  * The first input byte picks the decoder; the rest is the payload. Beyond
  * "never crash, never leak" (ASan, UBSan, LSan), it checks one property:
@@ -14,7 +16,8 @@
  * Seeds: with FUZZ_SEEDS=DIR, initialisation writes valid inputs of every
  * kind into DIR (a packet with piggybacked news, a join state, a service
  * record, a catalog, a report, a report table), so the fuzzer starts from
- * real structures rather than from nothing. */
+ * real structures rather than from nothing; tests/fuzz/corpus/decoders/
+ * holds them. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,10 +27,8 @@
 
 #include "../../node/frame.h"
 #include "../../node/mpjson.h"
-#include "starling/catalog.h"
+#include "fuzz.h"
 #include "starling/keyops.h"
-#include "starling/reports.h"
-#include "starling/swim.h"
 
 enum {
     T_RECV,
@@ -42,159 +43,19 @@ enum {
     T_COUNT
 };
 
-typedef struct app {
-    sl_catalog *cat;
-    sl_reports *rep;
-    uint8_t last[1500]; /* the last datagram sent, for the seeds */
-    size_t last_len;
-} app;
-
-static void on_send(void *ud, const sl_addr *to, const uint8_t *buf, size_t len)
-{
-    app *a = ud;
-    (void)to;
-    if (len <= sizeof a->last) {
-        memcpy(a->last, buf, len);
-        a->last_len = len;
-    }
-}
-
-static int on_user_msg(void *ud, const uint8_t *buf, size_t len, uint64_t now_ms)
-{
-    app *a = ud;
-    int kind = sl_appmsg_kind(buf, len);
-    if (kind == SL_APPMSG_SERVICE)
-        return sl_catalog_apply(a->cat, buf, len, now_ms) < 0 ? -1 : 0;
-    return sl_reports_apply(a->rep, buf, len) < 0 ? -1 : 0;
-}
-
-static int on_user_merge(void *ud, const uint8_t *buf, size_t len, uint64_t now_ms)
-{
-    app *a = ud;
-    return sl_catalog_merge(a->cat, buf, len, now_ms, SL_CATALOG_CURRENT) < 0 ? -1 : 0;
-}
-
-static sl_swim *core(const char *name, const char *ip, app *a)
-{
-    sl_swim_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.name = name;
-    cfg.cluster = "";
-    cfg.generation = 7;
-    cfg.seed = 42;
-    if (sl_addr_parse(ip, 7946, &cfg.addr) != 0 || sl_swim_profile("lan", &cfg.timing) != 0)
-        abort();
-    cfg.cb = (sl_swim_callbacks){
-        .send = on_send, .user_msg = on_user_msg, .user_merge = on_user_merge, .ud = a};
-    sl_swim *s = NULL;
-    if (sl_swim_new(&cfg, 1000, &s) != 0)
-        abort();
-    return s;
-}
-
-static void app_init(app *a)
-{
-    memset(a, 0, sizeof *a);
-    a->cat = sl_catalog_new();
-    a->rep = sl_reports_new();
-    if (!a->cat || !a->rep)
-        abort();
-}
-
-static void app_free(app *a)
-{
-    sl_catalog_free(a->cat);
-    sl_reports_free(a->rep);
-}
-
-/* Whatever s now holds encodes into a state that a fresh core merges. */
-static void check_state_round_trip(sl_swim *s)
-{
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (sl_swim_encode_state(s, false, &buf, &len) != 0)
-        abort();
-    app b;
-    app_init(&b);
-    sl_swim *t = core("checker", "127.0.0.99", &b);
-    bool join = false;
-    if (sl_swim_merge_state(t, buf, len, 2000, &join) != 0)
-        abort();
-    sl_swim_free(t);
-    app_free(&b);
-    free(buf);
-}
-
-static void check_catalog_round_trip(const sl_catalog *c)
-{
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (sl_catalog_encode(c, &buf, &len) != 0)
-        abort();
-    sl_catalog *d = sl_catalog_new();
-    if (!d || sl_catalog_merge(d, buf, len, 1000, SL_CATALOG_CURRENT) < 0 ||
-        sl_catalog_size(d) != sl_catalog_size(c))
-        abort();
-    sl_catalog_free(d);
-    free(buf);
-}
-
-static void check_reports_round_trip(const sl_reports *r)
-{
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (sl_reports_encode(r, &buf, &len) != 0)
-        abort();
-    sl_reports *d = sl_reports_new();
-    if (!d || sl_reports_merge(d, buf, len) < 0)
-        abort();
-    sl_reports_free(d);
-    free(buf);
-}
-
-/* A key operation or answer that decodes encodes again to the same bytes
- * when it came in our own canonical form, and always to one that decodes to
- * the same value. */
-static void fuzz_keyops(const uint8_t *p, size_t n)
-{
-    sl_keyop op, op2;
-    sl_keyanswer ans, ans2;
-    uint8_t buf[SL_KEYOP_MSG_MAX];
-    if (sl_keyop_decode(p, n, &op) == 0) {
-        int len = sl_keyop_encode(&op, buf, sizeof buf);
-        if (len < 0 || sl_keyop_decode(buf, (size_t)len, &op2) != 0 ||
-            memcmp(&op, &op2, sizeof op) != 0)
-            abort();
-    }
-    if (sl_keyanswer_decode(p, n, &ans) == 0) {
-        int len = sl_keyanswer_encode(&ans, buf, sizeof buf);
-        if (len < 0 || sl_keyanswer_decode(buf, (size_t)len, &ans2) != 0 ||
-            memcmp(&ans, &ans2, sizeof ans) != 0)
-            abort();
-    }
-}
-
-/* ---- seeds ---- */
-
 static void write_seed(const char *dir, const char *name, int kind, const uint8_t *buf, size_t len)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return;
     uint8_t k = (uint8_t)kind;
-    fwrite(&k, 1, 1, f);
-    fwrite(buf, 1, len, f);
-    fclose(f);
+    fuzz_write_seed(dir, name, &k, 1, buf, len);
 }
 
 static void write_seeds(const char *dir)
 {
-    app a, b;
-    app_init(&a);
-    app_init(&b);
-    sl_swim *x = core("alpha", "127.0.0.1", &a), *y = core("beta", "127.0.0.2", &b);
+    fuzz_app a, b;
+    fuzz_app_init(&a, FUZZ_APP_CATALOG);
+    fuzz_app_init(&b, FUZZ_APP_CATALOG);
+    sl_swim *x = fuzz_core("alpha", "127.0.0.1", "", NULL, &a);
+    sl_swim *y = fuzz_core("beta", "127.0.0.2", "", NULL, &b);
 
     /* A service record, a catalog, a report and a report table. */
     char *argv[] = {"/bin/echo", "hello"}, *env[] = {"A=1"};
@@ -223,20 +84,6 @@ static void write_seeds(const char *dir)
         write_seed(dir, "report-table", T_REP_MERGE, buf, len);
     free(buf);
 
-    /* A key operation and an answer. */
-    sl_keyop op = {.id = 7, .origin = "alpha", .type = SL_KEYOP_INSTALL, .stamp_ms = 1000};
-    sl_keyanswer ans = {.id = 7, .node = "beta", .nkeys = 2};
-    memset(op.key, 1, sizeof op.key);
-    memset(ans.keys[0], 1, sizeof ans.keys[0]);
-    memset(ans.keys[1], 2, sizeof ans.keys[1]);
-    uint8_t kmsg[SL_KEYOP_MSG_MAX];
-    int kn = sl_keyop_encode(&op, kmsg, sizeof kmsg);
-    if (kn > 0)
-        write_seed(dir, "keyop", T_KEYOPS, kmsg, (size_t)kn);
-    kn = sl_keyanswer_encode(&ans, kmsg, sizeof kmsg);
-    if (kn > 0)
-        write_seed(dir, "keyanswer", T_KEYOPS, kmsg, (size_t)kn);
-
     /* A join state, then a ping with piggybacked news once x knows y. */
     buf = NULL;
     if (sl_swim_encode_state(y, true, &buf, &len) == 0) {
@@ -251,8 +98,8 @@ static void write_seeds(const char *dir)
         write_seed(dir, "packet", T_RECV, a.last, a.last_len);
     sl_swim_free(x);
     sl_swim_free(y);
-    app_free(&a);
-    app_free(&b);
+    fuzz_app_free(&a);
+    fuzz_app_free(&b);
 }
 
 /* A state naming three members (alpha, beta, gamma) that every fuzzed core
@@ -261,35 +108,45 @@ static void write_seeds(const char *dir)
 static uint8_t *known_state;
 static size_t known_len;
 
-static void make_known_state(void)
+/* Feeds p to a frame reader (64 KiB bound) in chunks whose sizes come from
+ * the input itself; every frame it returns must lie within the bytes fed. */
+/* A key operation or answer that decodes encodes again to one that decodes
+ * to the same value. */
+static void fuzz_keyops(const uint8_t *p, size_t n)
 {
-    app a[3];
-    sl_swim *c[3];
-    static const char *names[] = {"alpha", "beta", "gamma"};
-    static const char *ips[] = {"127.0.0.1", "127.0.0.2", "127.0.0.5"};
-    for (int i = 0; i < 3; i++) {
-        app_init(&a[i]);
-        c[i] = core(names[i], ips[i], &a[i]);
-    }
-    for (int i = 1; i < 3; i++) {
-        uint8_t *buf = NULL;
-        size_t len = 0;
-        bool join;
-        if (sl_swim_encode_state(c[i], true, &buf, &len) != 0 ||
-            sl_swim_merge_state(c[0], buf, len, 1000, &join) != 0)
+    sl_keyop op, op2;
+    sl_keyanswer ans, ans2;
+    uint8_t buf[SL_KEYOP_MSG_MAX];
+    if (sl_keyop_decode(p, n, &op) == 0) {
+        int len = sl_keyop_encode(&op, buf, sizeof buf);
+        if (len < 0 || sl_keyop_decode(buf, (size_t)len, &op2) != 0 ||
+            memcmp(&op, &op2, sizeof op) != 0)
             abort();
-        free(buf);
     }
-    if (sl_swim_encode_state(c[0], false, &known_state, &known_len) != 0)
-        abort();
-    for (int i = 0; i < 3; i++) {
-        sl_swim_free(c[i]);
-        app_free(&a[i]);
+    if (sl_keyanswer_decode(p, n, &ans) == 0) {
+        int len = sl_keyanswer_encode(&ans, buf, sizeof buf);
+        if (len < 0 || sl_keyanswer_decode(buf, (size_t)len, &ans2) != 0 ||
+            memcmp(&ans, &ans2, sizeof ans) != 0)
+            abort();
     }
 }
 
-/* Feeds p to a frame reader (64 KiB bound) in chunks whose sizes come from
- * the input itself; every frame it returns must lie within the bytes fed. */
+static void write_keyop_seeds(const char *dir)
+{
+    sl_keyop op = {.id = 7, .origin = "alpha", .type = SL_KEYOP_INSTALL, .stamp_ms = 1000};
+    sl_keyanswer ans = {.id = 7, .node = "beta", .nkeys = 2};
+    memset(op.key, 1, sizeof op.key);
+    memset(ans.keys[0], 1, sizeof ans.keys[0]);
+    memset(ans.keys[1], 2, sizeof ans.keys[1]);
+    uint8_t kmsg[SL_KEYOP_MSG_MAX];
+    int kn = sl_keyop_encode(&op, kmsg, sizeof kmsg);
+    if (kn > 0)
+        write_seed(dir, "keyop", T_KEYOPS, kmsg, (size_t)kn);
+    kn = sl_keyanswer_encode(&ans, kmsg, sizeof kmsg);
+    if (kn > 0)
+        write_seed(dir, "keyanswer", T_KEYOPS, kmsg, (size_t)kn);
+}
+
 static void fuzz_frames(const uint8_t *p, size_t n)
 {
     sl__frame f;
@@ -307,8 +164,7 @@ static void fuzz_frames(const uint8_t *p, size_t n)
                 goto done; /* over the bound: the connection would be closed */
             if (rc == 1) {
                 out += 4 + f.want;
-                if (out > fed + chunk - m)
-                    abort(); /* a frame made of bytes never fed */
+                FUZZ_CHECK(out <= fed + chunk - m); /* never a frame of bytes not fed */
                 sl__frame_reset(&f);
             }
         }
@@ -329,24 +185,22 @@ static void fuzz_mpjson(const uint8_t *p, size_t n)
         return;
     uint8_t *buf = NULL;
     size_t len = 0;
-    if (sl__mpjson_encode(v, &buf, &len) != 0 || sl__mpjson_decode(buf, len, &w) != 0 ||
-        !json_equal(v, w))
-        abort();
+    FUZZ_CHECK(sl__mpjson_encode(v, &buf, &len) == 0 && sl__mpjson_decode(buf, len, &w) == 0 &&
+               json_equal(v, w));
     json_decref(v);
     json_decref(w);
     free(buf);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
-    make_known_state();
+    known_state = fuzz_known_state(FUZZ_APP_CATALOG, &known_len);
     const char *dir = getenv("FUZZ_SEEDS");
-    if (dir && *dir)
+    if (dir && *dir) {
         write_seeds(dir);
+        write_keyop_seeds(dir);
+    }
     return 0;
 }
 
@@ -357,15 +211,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int kind = data[0] % T_COUNT;
     const uint8_t *p = data + 1;
     size_t n = size - 1;
-    app a;
-    app_init(&a);
+    fuzz_app a;
+    fuzz_app_init(&a, FUZZ_APP_CATALOG);
     switch (kind) {
     case T_RECV:
     case T_MERGE_STATE: {
-        sl_swim *s = core("fuzz", "127.0.0.3", &a);
+        sl_swim *s = fuzz_core("fuzz", "127.0.0.3", "", NULL, &a);
         bool join = false;
-        if (sl_swim_merge_state(s, known_state, known_len, 1000, &join) != 0)
-            abort();
+        FUZZ_CHECK(sl_swim_merge_state(s, known_state, known_len, 1000, &join) == 0);
         sl_addr from;
         sl_addr_parse("127.0.0.2", 7946, &from);
         if (kind == T_RECV) {
@@ -378,7 +231,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         static const uint64_t at[] = {3000, 60000, 1000000};
         for (size_t i = 0; i < sizeof at / sizeof at[0]; i++)
             sl_swim_tick(s, at[i]);
-        check_state_round_trip(s);
+        fuzz_check_state_round_trip(s, "", NULL, FUZZ_APP_CATALOG);
         sl_swim_free(s);
         break;
     }
@@ -388,7 +241,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             sl_catalog_apply(a.cat, p, n, 1000);
         else
             sl_catalog_merge(a.cat, p, n, 1000, SL_CATALOG_CURRENT);
-        check_catalog_round_trip(a.cat);
+        fuzz_check_catalog_round_trip(a.cat);
         break;
     case T_REP_APPLY:
     case T_REP_MERGE:
@@ -396,12 +249,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             sl_reports_apply(a.rep, p, n);
         else
             sl_reports_merge(a.rep, p, n);
-        check_reports_round_trip(a.rep);
+        fuzz_check_reports_round_trip(a.rep);
         break;
     case T_FRAMES: fuzz_frames(p, n); break;
     case T_MPJSON: fuzz_mpjson(p, n); break;
     case T_KEYOPS: fuzz_keyops(p, n); break;
     }
-    app_free(&a);
+    fuzz_app_free(&a);
     return 0;
 }

@@ -182,6 +182,21 @@ static void any_order_gives_the_same_catalog(void **state)
 /* A wall clock for the tests: 2023-11-14, in ms. */
 #define T0 1700000000000ull
 
+/* A policy that trusts no key may leave `trusted` NULL (as most callers
+ * do): it is not read. UBSan caught memcpy(dst, NULL, 0) here. */
+static void a_policy_without_keys_may_leave_trusted_null(void **state)
+{
+    (void)state;
+    sl_catalog *c = sl_catalog_new();
+    sl_catalog_policy pol = {.trusted = NULL, .ntrusted = 0, .cluster = "prod"};
+    assert_int_equal(sl_catalog_set_policy(c, &pol), 0);
+    assert_false(sl_catalog_requires_signatures(c));
+    msg put;
+    sl_service s = web_spec(1);
+    assert_int_equal(sl_catalog_put(c, &s, "n1", T0, put.b, sizeof put.b, &put.len), 0);
+    sl_catalog_free(c);
+}
+
 static void tombstones_hold_then_are_collected(void **state)
 {
     (void)state;
@@ -636,6 +651,7 @@ int main(void)
         cmocka_unit_test(reports_newest_version_wins),
         cmocka_unit_test(reports_of_strangers_are_forgotten),
         cmocka_unit_test(decoders_survive_garbage),
+        cmocka_unit_test(a_policy_without_keys_may_leave_trusted_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
