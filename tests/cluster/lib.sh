@@ -174,6 +174,35 @@ same_view() {
     for o in "$@"; do [ "$(view "$o")" = "$first" ] || return 1; done
 }
 
+# expect_fail CODE PATTERN WHAT CMD...: CMD exits CODE, and the first line of
+# its stderr matches PATTERN; a failure (1) is that one line alone, a usage
+# error (2) is followed by the usage.
+expect_fail() {
+    local code=$1 pat=$2 what=$3 rc
+    shift 3
+    "$@" >"$CL_DIR/out" 2>"$CL_DIR/err"
+    rc=$?
+    if [ "$rc" = "$code" ] && { [ "$code" != 1 ] || [ "$(wc -l <"$CL_DIR/err")" = 1 ]; } &&
+        head -n 1 "$CL_DIR/err" | grep -qE -- "$pat"; then
+        pass "$what"
+    else
+        fail "$what (exit $rc, stderr: $(head -n 3 "$CL_DIR/err" | tr '\n' '|'))"
+    fi
+}
+
+# start_with_dir NAME INDEX [flags]: an agent with a data dir of its own
+# ($CL_DIR/data-NAME); every agent but the first (INDEX 1) joins the first.
+start_with_dir() {
+    local name=$1 idx=$2
+    shift 2
+    mkdir -p "$CL_DIR/data-$name"
+    if [ "$idx" = 1 ]; then
+        start_agent "$name" "$idx" --data-dir "$CL_DIR/data-$name" "$@"
+    else
+        start_agent "$name" "$idx" --data-dir "$CL_DIR/data-$name" --join "$(ip_of 1):7946" "$@"
+    fi
+}
+
 cl_finish() {
     [ "$CL_FAILS" = 0 ]
 }

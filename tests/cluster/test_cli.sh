@@ -5,20 +5,6 @@
 cd "$(dirname "$0")/../.." || exit 2
 . tests/cluster/lib.sh
 
-# expect_fail CODE PATTERN WHAT CMD...: CMD exits CODE, and its stderr is one
-# line matching PATTERN.
-expect_fail() {
-    local code=$1 pat=$2 what=$3 rc
-    shift 3
-    "$@" >"$CL_DIR/out" 2>"$CL_DIR/err"
-    rc=$?
-    if [ "$rc" = "$code" ] && head -n 1 "$CL_DIR/err" | grep -qE -- "$pat"; then
-        pass "$what"
-    else
-        fail "$what (exit $rc, stderr: $(head -n 2 "$CL_DIR/err" | tr '\n' '|'))"
-    fi
-}
-
 nobody=$(ip_of 250):7373
 expect_fail 1 "^starling members: cannot reach agent at $nobody: connection refused$" \
     "an unreachable agent is one clear line and exit 1" "$STARLING" members --rpc "$nobody"

@@ -12,16 +12,6 @@ WHOAMI=$BUILD/svc/whoami
 [ -x "$WHOAMI" ] || { echo "FAIL: $WHOAMI is missing; run make first"; exit 1; }
 WHOAMI=$(cd "$(dirname "$WHOAMI")" && pwd)/whoami
 
-start() { # start NAME INDEX [flags]: an agent with its own data dir, joining a1
-    local name=$1 idx=$2
-    shift 2
-    mkdir -p "$CL_DIR/data-$name"
-    if [ "$idx" = 1 ]; then
-        start_agent "$name" "$idx" --data-dir "$CL_DIR/data-$name" "$@"
-    else
-        start_agent "$name" "$idx" --data-dir "$CL_DIR/data-$name" --join "$(ip_of 1):7946" "$@"
-    fi
-}
 stop() { # stop NAME: SIGTERM, and wait for the clean exit
     kill -TERM "${CL_PID[$1]}"
     wait_exit "$1" 20
@@ -35,7 +25,7 @@ field() {
 }
 
 TTL=12s # the tombstone horizon: short enough for a peer to outlive it here
-for i in 1 2 3; do start "a$i" "$i" --tombstone-ttl "$TTL"; done
+for i in 1 2 3; do start_with_dir "a$i" "$i" --tombstone-ttl "$TTL"; done
 check "3 agents converge" wait_until 20 all_count alive 3 a1 a2 a3
 
 # ---- the data dir is one agent's ----
@@ -52,7 +42,7 @@ check "...naming the pid of the agent that holds it" \
 check "a1 learns web" wait_until 20 has_service a1 web
 stop a1
 head -c 3000 /dev/urandom >"$CL_DIR/data-a1/catalog"
-start a1 1 --tombstone-ttl "$TTL"
+start_with_dir a1 1 --tombstone-ttl "$TTL"
 check "a1 starts with a corrupt catalog file" wait_until 20 all_count alive 3 a1 a2 a3
 check "a1 says it moved the file aside" grep -q "is corrupt.*moved it to $CL_DIR/data-a1/catalog.corrupt." "$CL_DIR/a1.log"
 check "the corrupt file is kept aside" bash -c "ls $CL_DIR/data-a1/catalog.corrupt.* >/dev/null"
@@ -65,14 +55,14 @@ stop a3
 check "a2 learns the rm" wait_until 20 lacks_service a2 web
 stop a1
 stop a2
-start a1 1 --tombstone-ttl 10m
-start a2 2 --tombstone-ttl 10m
+start_with_dir a1 1 --tombstone-ttl 10m
+start_with_dir a2 2 --tombstone-ttl 10m
 gc_after() { [ "$(field "$1" "s['security']['catalog']['gc_runs']")" -ge "$2" ]; }
 check "the restarted agents collect garbage (tombstones loaded from disk included)" \
     wait_until 30 gc_after a1 2
 check "...and keep the tombstone, which is younger than the horizon" \
     test "$(field a1 "s['security']['catalog']['tombstones']")" = 1
-start a3 3 --tombstone-ttl 10m
+start_with_dir a3 3 --tombstone-ttl 10m
 check "a3 comes back" wait_until 20 all_count alive 3 a1 a2 a3
 synced() { [ "$(field a3 "s['security']['catalog']['tombstones']")" = 1 ]; }
 check "a3 learns the rm from the others" wait_until 40 synced
@@ -86,7 +76,7 @@ check "every agent learns api" wait_until 20 bash -c \
 stop a3
 stop a1
 stop a2
-for i in 1 2; do start "a$i" "$i" --tombstone-ttl "$TTL"; done
+for i in 1 2; do start_with_dir "a$i" "$i" --tombstone-ttl "$TTL"; done
 check "a1 and a2 come back" wait_until 20 all_count alive 2 a1 a2
 tombstones() { [ "$(field "$1" "s['security']['catalog']['tombstones']")" = "$2" ]; }
 none_left() { tombstones a1 0 && tombstones a2 0; }
@@ -95,7 +85,7 @@ check "a1 and a2 collect web's old tombstone" wait_until 20 none_left
 check "rm api leaves a tombstone on a2" wait_until 20 tombstones a2 1
 check "a1 collects api's tombstone once it is older than $TTL" wait_until 40 tombstones a1 0
 check "a2 too" wait_until 40 tombstones a2 0
-start a3 3 --tombstone-ttl "$TTL"
+start_with_dir a3 3 --tombstone-ttl "$TTL"
 check "a3, back after longer than the horizon, says its old records wait for a current peer" \
     wait_until 20 grep -q "saved longer ago than the tombstone horizon" "$CL_DIR/a3.log"
 check "a3 rejoins" wait_until 20 all_count alive 3 a1 a2 a3
@@ -180,7 +170,7 @@ python3 "$CL_DIR/flood.py" "$(ip_of 1)" 7946 40 25 &
 flood=$!
 refused_streams() { [ "$(field a1 "s['counters']['agent']['streams_refused']")" -gt 0 ]; }
 check "a1 refuses idle streams past the per-address cap" wait_until 15 refused_streams
-start a4 4
+start_with_dir a4 4
 check "a new agent joins through a1 during the flood" wait_until 20 all_count alive 4 a1 a4
 kill "$flood" 2>/dev/null
 wait "$flood" 2>/dev/null
@@ -189,7 +179,7 @@ wait "$flood" 2>/dev/null
 # last KB sent at once from 12 connections: the buffered bytes stay within
 # their budget (four states), and the agent is unharmed.
 stop a4
-start a4 4 --max-state 1 --max-streams-per-ip 64 --max-inbound-streams 64
+start_with_dir a4 4 --max-state 1 --max-streams-per-ip 64 --max-inbound-streams 64
 check "a4 rejoins with small limits" wait_until 20 all_count alive 4 a1 a4
 cat >"$CL_DIR/frames.py" <<'EOF'
 import socket, struct, sys, threading

@@ -7,21 +7,6 @@
 cd "$(dirname "$0")/../.." || exit 2
 . tests/cluster/lib.sh
 
-# expect_fail CODE PATTERN WHAT CMD...: CMD exits CODE, and its stderr is one
-# line matching PATTERN.
-expect_fail() {
-    local code=$1 pat=$2 what=$3 rc
-    shift 3
-    "$@" >"$CL_DIR/out" 2>"$CL_DIR/err"
-    rc=$?
-    if [ "$rc" = "$code" ] && [ "$(wc -l <"$CL_DIR/err")" -ge 1 ] &&
-        head -n 1 "$CL_DIR/err" | grep -qE -- "$pat"; then
-        pass "$what"
-    else
-        fail "$what (exit $rc, stderr: $(head -n 2 "$CL_DIR/err" | tr '\n' '|'))"
-    fi
-}
-
 # A key operation on NODE with --json: the reply in $CL_DIR/keys.json, the
 # error line in $CL_DIR/keys.err, the exit code in KRC.
 KT=$((10 * CL_SLOW))

@@ -10,21 +10,6 @@ cd "$(dirname "$0")/../.." || exit 2
 . tests/cluster/lib.sh
 RAW="python3 tests/cluster/rpc_raw.py"
 
-# expect_fail CODE PATTERN WHAT CMD...: CMD exits CODE, and the first line of
-# its stderr matches PATTERN; a failure (1) is that one line alone, a usage
-# error (2) is followed by the usage.
-expect_fail() {
-    local code=$1 pat=$2 what=$3 rc
-    shift 3
-    "$@" >"$CL_DIR/out" 2>"$CL_DIR/err"
-    rc=$?
-    if [ "$rc" = "$code" ] && { [ "$code" != 1 ] || [ "$(wc -l <"$CL_DIR/err")" = 1 ]; } &&
-        head -n 1 "$CL_DIR/err" | grep -qE -- "$pat"; then
-        pass "$what"
-    else
-        fail "$what (exit $rc, stderr: $(head -n 3 "$CL_DIR/err" | tr '\n' '|'))"
-    fi
-}
 # info_key NAME KEY [CLI flags...]: one value of NAME's `info --json` (KEY as
 # a.b.c).
 info_key() {

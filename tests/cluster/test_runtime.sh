@@ -13,17 +13,6 @@ WHOAMI=$BUILD/svc/whoami
 [ -x "$WHOAMI" ] || { echo "FAIL: $WHOAMI is missing; run make first"; exit 1; }
 WHOAMI=$(cd "$(dirname "$WHOAMI")" && pwd)/whoami
 
-start() { # start NAME INDEX [flags]: an agent with its own data dir
-    local name=$1 idx=$2
-    shift 2
-    mkdir -p "$CL_DIR/data-$name"
-    if [ "$idx" = 1 ]; then
-        start_agent "$name" "$idx" --data-dir "$CL_DIR/data-$name" "$@"
-    else
-        start_agent "$name" "$idx" --data-dir "$CL_DIR/data-$name" --join "$(ip_of 1):7946" "$@"
-    fi
-}
-
 # where_rows OBSERVER SERVICE: "replica node status addr" lines.
 where_rows() {
     "$STARLING" where "$2" --rpc "$(rpc_of "$1")" | tail -n +2 | awk '{ print $2, $3, $4, $5 }'
@@ -68,7 +57,7 @@ pids_of() { # pids_of AGENT: pids of the replicas AGENT runs
     "$STARLING" ps --json --rpc "$(rpc_of "$1")" | grep -o '"pid":[0-9]*' | cut -d: -f2
 }
 
-for i in 1 2 3 4 5; do start "a$i" "$i"; done
+for i in 1 2 3 4 5; do start_with_dir "a$i" "$i"; done
 check "5 agents converge" wait_until 20 all_count alive 5 a1 a2 a3 a4 a5
 
 "$STARLING" deploy web --replicas 3 --rpc "$(rpc_of a2)" -- "$WHOAMI" >/dev/null
@@ -97,7 +86,7 @@ check "no replica is reported on the dead agent" test $? -eq 0
 
 # A sixth agent joins: placement moves about a fair share to it, make before
 # break: sample the running count until it settles.
-start a6 6
+start_with_dir a6 6
 low=3
 deadline=$((SECONDS + 25 * CL_SLOW))
 while [ $SECONDS -lt $deadline ]; do
@@ -128,7 +117,7 @@ check "rm: every replica process is gone" wait_until 10 bash -c \
 check "deploy api: 2 replicas answer" wait_until 30 all_answer "$obs" api 2
 for a in $live; do kill -TERM "${CL_PID[$a]}"; done
 for a in $live; do wait_exit "$a" 20; done
-for a in $live; do start "$a" "${a#a}"; done
+for a in $live; do start_with_dir "$a" "${a#a}"; done
 check "full restart: members come back" wait_until 30 all_count alive "$(echo $live | wc -w)" $live
 check "full restart: api's 2 replicas run again" wait_until 40 all_answer "$obs" api 2
 ! "$STARLING" services --rpc "$(rpc_of "$obs")" | grep -q '^web '
