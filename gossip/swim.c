@@ -205,7 +205,8 @@ int sl_swim_new(const sl_swim_config *cfg, uint64_t now_ms, sl_swim **out)
     if (nl == 0 || nl > SL_SWIM_NAME_MAX || strlen(cluster) > SL_SWIM_CLUSTER_MAX ||
         !timing_ok(&cfg->timing) || cfg->meta_len > SL_SWIM_META_MAX || !cfg->cb.send ||
         (cfg->keyring && !cfg->cb.entropy) || cfg->max_members > SL__MEMBERS_MAX ||
-        cfg->max_state > SL_SWIM_STATE_MAX)
+        cfg->max_state > SL_SWIM_STATE_MAX || cfg->max_meta > SL_SWIM_META_MAX ||
+        (cfg->max_meta && cfg->meta_len > cfg->max_meta))
         return SL_EINVAL;
     sl_swim *s = calloc(1, sizeof *s);
     if (!s)
@@ -221,6 +222,7 @@ int sl_swim_new(const sl_swim_config *cfg, uint64_t now_ms, sl_swim **out)
     if (s->max_members > SL__MEMBERS_MAX)
         s->max_members = SL__MEMBERS_MAX;
     s->max_state = cfg->max_state ? cfg->max_state : SL_SWIM_STATE_MAX;
+    s->max_meta = cfg->max_meta ? cfg->max_meta : SL_SWIM_META_MAX;
     s->gen_limit = UINT32_MAX - 1;
     /* Every packet leaves room for a seal, keyed or not, so that the limits
      * on what fits one packet do not depend on the keyring of the moment. */

@@ -163,6 +163,7 @@ struct sl_swim {
 
     const sl_keyring *keyring; /* borrowed; NULL or empty: plain traffic */
     uint32_t max_members;      /* members held at most */
+    uint32_t max_meta;         /* bytes of a member's metadata accepted */
     uint32_t max_state;        /* bytes of a push-pull state accepted */
     uint32_t gen_limit;        /* news with a later generation is dropped */
 };

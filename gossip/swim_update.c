@@ -209,6 +209,10 @@ void sl__on_alive(sl_swim *s, const sl_msg *msg, uint64_t now_ms, bool quiet)
         on_alive_self(s, msg, now_ms);
         return;
     }
+    if (msg->meta_len > s->max_meta) {
+        sl__drop(s, SL_DROP_FULL); /* over the configured metadata size */
+        return;
+    }
     sl__member *m = sl__member_find(s, msg->name, msg->name_len);
     if (!m) {
         if (forgotten_blocks(s, msg, now_ms)) {

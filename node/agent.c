@@ -641,6 +641,7 @@ static int new_core(sl__agent *a)
                .ud = a},
         .keyring = &a->keyring,
         .max_members = a->cfg.max_members,
+        .max_meta = a->cfg.max_meta,
         .max_state = a->cfg.max_state_bytes,
     };
     int rc = sl_swim_new(&sc, sl__agent_now(a), &a->swim);

@@ -70,6 +70,7 @@ void sl__agent_usage(FILE *to)
             "                       the delete: 90s, 30m, 24h, 7d (default 7d)\n"
             "\nLimits:\n"
             "  --max-members N      members held at most (default %u)\n"
+            "  --max-meta BYTES     largest member metadata accepted (64..%u; default %u)\n"
             "  --max-services N     catalog records held at most (default %u)\n"
             "  --max-state MB       largest push-pull state or catalog file accepted (default %u)\n"
             "  --max-inbound-streams N  push-pull and join streams served at once (default %u)\n"
@@ -79,8 +80,8 @@ void sl__agent_usage(FILE *to)
             SL__RPC_TOKEN_MAX, SL__RPC_AUTH_TIMEOUT_MS / 1000, SL__RPC_UNAUTH_MAX,
             SL__RPC_MONITORS_LIMIT, SL__RPC_MONITORS_MAX,
             (unsigned long long)(SL_CATALOG_SKEW_MS / 1000), SL_SWIM_MEMBERS_DEFAULT,
-            SL_CATALOG_SERVICES_MAX, SL__MAX_STATE_MB_DEFAULT, SL__MAX_INBOUND_STREAMS_DEFAULT,
-            SL__MAX_STREAMS_PER_IP_DEFAULT);
+            SL_SWIM_META_MAX, SL_SWIM_META_MAX, SL_CATALOG_SERVICES_MAX, SL__MAX_STATE_MB_DEFAULT,
+            SL__MAX_INBOUND_STREAMS_DEFAULT, SL__MAX_STREAMS_PER_IP_DEFAULT);
 }
 
 _Static_assert(SL__RPC_MONITORS_LIMIT == 55 && SL__RPC_TOKEN_MIN == 16 && SL__RPC_TOKEN_MAX == 1024,
@@ -143,6 +144,7 @@ static void set_defaults(sl__agent_config *cfg)
     cfg->clock_skew_ms = SL_CATALOG_SKEW_MS;
     cfg->tombstone_ttl_ms = SL_CATALOG_HORIZON_MS;
     cfg->max_members = SL_SWIM_MEMBERS_DEFAULT;
+    cfg->max_meta = SL_SWIM_META_MAX;
     cfg->max_services = SL_CATALOG_SERVICES_MAX;
     cfg->max_state_bytes = SL__MAX_STATE_MB_DEFAULT << 20;
     cfg->max_inbound_streams = SL__MAX_INBOUND_STREAMS_DEFAULT;
@@ -193,6 +195,7 @@ enum {
     OPT_CLOCK_SKEW,
     OPT_TOMBSTONE_TTL,
     OPT_MAX_MEMBERS,
+    OPT_MAX_META,
     OPT_MAX_SERVICES,
     OPT_MAX_STATE,
     OPT_MAX_INBOUND,
@@ -223,6 +226,7 @@ static const struct option long_opts[] = {
     {"clock-skew", required_argument, NULL, OPT_CLOCK_SKEW},
     {"tombstone-ttl", required_argument, NULL, OPT_TOMBSTONE_TTL},
     {"max-members", required_argument, NULL, OPT_MAX_MEMBERS},
+    {"max-meta", required_argument, NULL, OPT_MAX_META},
     {"max-services", required_argument, NULL, OPT_MAX_SERVICES},
     {"max-state", required_argument, NULL, OPT_MAX_STATE},
     {"max-inbound-streams", required_argument, NULL, OPT_MAX_INBOUND},
@@ -270,6 +274,11 @@ static int apply_security(sl__agent_config *cfg, int opt, const char *arg)
         if (parse_u32(arg, 2, (1u << 24) - 2, &v) != 0)
             return bad("--max-members must be 2..16777214: '%s'", arg);
         cfg->max_members = v;
+        return 0;
+    case OPT_MAX_META:
+        if (parse_u32(arg, 64, SL_SWIM_META_MAX, &v) != 0)
+            return bad("--max-meta must be 64..512 bytes: '%s'", arg);
+        cfg->max_meta = v;
         return 0;
     case OPT_MAX_SERVICES:
         if (parse_u32(arg, 1, 1000000, &v) != 0)

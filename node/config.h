@@ -43,6 +43,7 @@ typedef struct sl__agent_config {
 
     /* Limits (README, "Limits"). */
     uint32_t max_members;         /* --max-members */
+    uint32_t max_meta;            /* --max-meta: bytes of another member's metadata */
     uint32_t max_services;        /* --max-services */
     uint32_t max_state_bytes;     /* --max-state MB: a push-pull state, a frame */
     uint32_t max_inbound_streams; /* --max-inbound-streams */

@@ -182,6 +182,7 @@ typedef struct sl_swim_config {
     const sl_keyring *keyring;
     uint32_t max_members; /* members held at most; 0: SL_SWIM_MEMBERS_DEFAULT */
     uint32_t max_state;   /* bytes of a push-pull state accepted; 0: SL_SWIM_STATE_MAX */
+    uint32_t max_meta;    /* bytes of another member's metadata accepted; 0: SL_SWIM_META_MAX */
 } sl_swim_config;
 
 typedef struct sl_swim sl_swim;

@@ -454,6 +454,29 @@ static void member_limit_holds(void **state)
     assert_int_equal(sl_swim_size(s), 4);
     assert_int_equal(sl_swim_get_stats(s)->drops[SL_DROP_FULL], 1 + 3);
     sl_swim_free(s);
+    /* Metadata past max_meta: the member is not taken. */
+    cfg.max_members = 0;
+    cfg.max_meta = 64;
+    assert_int_equal(sl_swim_new(&cfg, 0, &s), 0);
+    uint8_t pkt[512], meta[100] = {0x80}; /* an empty map, then padding */
+    int h = sl_wire_put_header(pkt, sizeof pkt, "");
+    sl_msg m = {.type = SL_MSG_ALIVE,
+                .name = "fat",
+                .name_len = 3,
+                .addr = sl_addr_v4(127, 8, 0, 9, 7946),
+                .inc = {1, 0},
+                .meta = meta,
+                .meta_len = sizeof meta};
+    int k = sl_wire_put_msg(pkt + h, sizeof pkt - (size_t)h, &m);
+    sl_addr from = sl_addr_v4(127, 8, 0, 9, 7946);
+    sl_swim_recv(s, &from, pkt, (size_t)(h + k), 20);
+    assert_int_equal(sl_swim_size(s), 1);
+    assert_int_equal(sl_swim_get_stats(s)->drops[SL_DROP_FULL], 1);
+    m.meta_len = 64; /* at the limit: taken */
+    k = sl_wire_put_msg(pkt + h, sizeof pkt - (size_t)h, &m);
+    sl_swim_recv(s, &from, pkt, (size_t)(h + k), 21);
+    assert_int_equal(sl_swim_size(s), 2);
+    sl_swim_free(s);
     sl_world_free(w);
 }
 
