@@ -1,44 +1,27 @@
 /* Internal: the catalog as the agent keeps it on disk, DATA_DIR/catalog.
  *
- *   file := [2, saved_wall_ms, bin(sl_catalog_encode())]
- *
- * saved_wall_ms (the wall clock of the last save) tells, at the next start,
- * whether this peer was away for longer than the tombstone horizon (then its
- * catalog is SL_CATALOG_RETURNING: its old records are not believed until a
- * current peer confirms them). A file written by an earlier version (a bare
- * catalog) is read as saved now. Written atomically (datadir.h). */
+ * The bytes are the runtime core's snapshot (sl_appstate_snapshot: [2,
+ * saved_wall_ms, catalog]); this file only reads and writes them. Written
+ * atomically (datadir.h); read as a regular file, never through a symlink,
+ * bounded in size. */
 #ifndef STARLING_NODE_CATALOG_FILE_H
 #define STARLING_NODE_CATALOG_FILE_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "starling/catalog.h"
-
 #define SL__CATALOG_FILE "catalog"
 
-/* What loading found. */
-typedef struct sl__catalog_load {
-    bool found;             /* a catalog was read (and merged) */
-    bool moved_aside;       /* the file was corrupt and renamed to `aside` */
-    char aside[4200];       /* DIR/catalog.corrupt.SECONDS */
-    char why[128];          /* why it was corrupt */
-    uint64_t saved_wall_ms; /* when it was saved */
-    size_t records;         /* records held after the merge */
-} sl__catalog_load;
+/* Reads DIR/catalog into a malloc()ed buffer the caller frees. Returns 0,
+ * -ENOENT when there is none, SL_ETOOBIG past max_bytes, SL_ENOMEM, or
+ * another negative errno (not a regular file: -EINVAL). */
+int sl__catalog_file_read(const char *dir, size_t max_bytes, uint8_t **out, size_t *len);
 
-/* Reads DIR/catalog (a regular file, never through a symlink, bounded by
- * max_bytes) and merges it into cat under cat's policy at wall_ms. A file
- * that is corrupt (malformed, too large, truncated) is renamed aside and
- * reported in *out, and 0 is returned: the peers refill the catalog. Returns
- * 0, or a negative errno when the file exists but cannot be read (the
- * operator must fix that: nothing is moved). */
-int sl__catalog_file_load(const char *dir, sl_catalog *cat, uint64_t wall_ms, size_t max_bytes,
-                          sl__catalog_load *out);
+/* Renames DIR/catalog to DIR/catalog.corrupt.SECONDS and writes the new name
+ * (or why it could not be renamed) into aside. */
+void sl__catalog_file_move_aside(const char *dir, uint64_t wall_ms, char *aside, size_t cap);
 
-/* Writes cat to DIR/catalog, stamped saved at wall_ms. Returns 0, a negative
- * errno, or SL_ENOMEM. */
-int sl__catalog_file_save(const char *dir, const sl_catalog *cat, uint64_t wall_ms);
+/* Writes buf atomically as DIR/catalog. Returns 0 or a negative errno. */
+int sl__catalog_file_write(const char *dir, const uint8_t *buf, size_t len);
 
 #endif

@@ -22,7 +22,7 @@
 #include "starling/swim.h"
 #include "supervisor.h"
 
-#include "placement_view.h" /* SL__TAG_DRAINING */
+#include "starling/appstate.h" /* SL_TAG_DRAINING */
 
 typedef struct sl__runtime sl__runtime;
 

@@ -1,0 +1,139 @@
+/* Reconcile: from one peer's view to the actions on its local replicas.
+ *
+ * Every peer computes the same placement from the same view (placement is a
+ * pure function), so no one needs to be told what to run: on any change of
+ * the members or the catalog each peer calls sl_reconcile() and performs the
+ * actions it returns. This module makes every decision and performs none:
+ * no processes, no timers, no clock. The agent (node/) performs the actions
+ * with real processes, the simulator (sim/) with virtual ones, and both call
+ * again at the time it asks for.
+ *
+ * The decisions:
+ *
+ *   - A replica placed here that does not run is started (START). One that
+ *     runs with another command or environment than the catalog now says is
+ *     restarted (RESTART; all replicas of a service at once, there is no
+ *     rolling update yet).
+ *   - A replica that runs here but is placed elsewhere is handed off, make
+ *     before break: it is kept until the successor reports it running, and
+ *     then for linger_ms more, so that the successor's report reaches the
+ *     other members before ours saying we stopped (both go by gossip). If
+ *     the successor does not report it running within handoff_ms (it may be
+ *     unable to start it) it is stopped anyway (STOP, SL_RC_STOP_TIMEOUT).
+ *   - A replica of a deleted service, or beyond the new replica count, has no
+ *     successor and stops at once (STOP, SL_RC_STOP_GONE).
+ *   - A replica that placement cannot give to anyone keeps running here:
+ *     better than nothing.
+ *
+ * While a hand-off waits, the reconciler asks to be called again (the
+ * successor's report may never come): `next_ms` in the result.
+ *
+ * Why in placement/: the step is a function of the placement and a few
+ * tables, and needs nothing of the gossip core; the view it reads is built
+ * by the caller (gossip/appstate.h builds it from the members, the catalog
+ * and the reports). */
+#ifndef STARLING_RECONCILE_H
+#define STARLING_RECONCILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "starling/catalog.h"
+#include "starling/placement.h"
+#include "starling/reports.h"
+
+#define SL_RC_LINGER_MS 2000    /* kept after the successor runs it */
+#define SL_RC_POLL_MS 1000      /* re-check a waiting hand-off this often */
+#define SL_RC_HANDOFF_MS 30000u /* default give-up time of a hand-off */
+
+/* One replica the local supervisor holds. */
+typedef struct sl_rc_local {
+    const char *service;
+    uint32_t replica;
+    sl_replica_status status;
+} sl_rc_local;
+
+/* Whether `node` reports replica `replica` of `service` running. */
+typedef bool (*sl_rc_runs_fn)(void *ud, const char *node, const char *service, uint32_t replica);
+
+/* Everything one reconcile step reads. Borrowed for the call. */
+typedef struct sl_reconcile_input {
+    const sl_placement_member *members; /* placement's members */
+    size_t nmembers;
+    int self;                       /* our index in members, or -1 (we get nothing) */
+    const sl_service *const *svc;   /* the services placement sees (believed, not deleted) */
+    const sl_placement_service *ps; /* the same, as placement's input */
+    size_t nsvc;
+    const sl_rc_local *local; /* what the local supervisor holds */
+    size_t nlocal;
+    sl_rc_runs_fn runs; /* the successor's reports */
+    void *runs_ud;
+    uint64_t now_ms; /* monotonic */
+} sl_reconcile_input;
+
+typedef enum sl_rc_kind {
+    SL_RC_START,   /* start replica `replica` of `svc` */
+    SL_RC_RESTART, /* stop it and start it again with svc's new spec */
+    SL_RC_STOP,    /* stop it now (why says why) */
+} sl_rc_kind;
+
+typedef enum sl_rc_stop_why {
+    SL_RC_STOP_GONE = 1, /* the service was deleted or scaled down */
+    SL_RC_STOP_HANDED,   /* the successor runs it (after the linger) */
+    SL_RC_STOP_TIMEOUT,  /* the successor never reported it running */
+} sl_rc_stop_why;
+
+/* One action. Pointers borrow from the input (names, svc). */
+typedef struct sl_rc_action {
+    sl_rc_kind kind;
+    const char *service;
+    uint32_t replica;
+    const sl_service *svc; /* START / RESTART: the spec to run */
+    sl_rc_stop_why why;    /* STOP */
+    const char *successor; /* STOP (HANDED / TIMEOUT): who has it now */
+} sl_rc_action;
+
+/* What one step returns. `actions` is owned by the reconciler and valid
+ * until the next call. */
+typedef struct sl_reconcile_result {
+    const sl_rc_action *actions;
+    size_t n;
+    size_t handoffs; /* hand-offs still waiting */
+    /* Hand-offs that began in this step, for the log, and the first one
+     * (names borrowed from the input). */
+    size_t handoffs_begun;
+    const char *first_begun_service, *first_begun_successor;
+    uint32_t first_begun_replica;
+    uint64_t next_ms; /* call again by then (UINT64_MAX: no need) */
+} sl_reconcile_result;
+
+typedef struct sl_reconciler sl_reconciler;
+
+/* Creates a reconciler; handoff_ms 0 means SL_RC_HANDOFF_MS. NULL when out
+ * of memory. Free with sl_reconciler_free(). */
+sl_reconciler *sl_reconciler_new(uint32_t handoff_ms);
+void sl_reconciler_free(sl_reconciler *rc);
+
+/* One step: computes the placement of in and decides the actions. Returns
+ * 0 and *out, or SL_ENOMEM / SL_EINVAL (placement refused the input). */
+int sl_reconcile(sl_reconciler *rc, const sl_reconcile_input *in, sl_reconcile_result *out);
+
+/* The same with a placement the caller computed from the same members and
+ * services (a cache): p is borrowed. */
+int sl_reconcile_placed(sl_reconciler *rc, const sl_reconcile_input *in, const sl_placement *p,
+                        sl_reconcile_result *out);
+
+/* Tells the reconciler that a local replica is gone (it stopped, or the
+ * supervisor gave it up): it forgets the spec it was started with and any
+ * hand-off of it. */
+void sl_reconciler_forget(sl_reconciler *rc, const char *service, uint32_t replica);
+
+/* Hand-offs waiting now. */
+size_t sl_reconciler_handoffs(const sl_reconciler *rc);
+
+/* A hash of what a replica runs (command, arguments, environment): a
+ * redeploy that changes it restarts the replicas. */
+uint64_t sl_service_spec_hash(const sl_service *svc);
+
+#endif

@@ -1,0 +1,295 @@
+/* The reconcile step: see include/starling/reconcile.h.
+ *
+ * State kept between steps, per local replica (one table, keyed by service
+ * and replica index):
+ *
+ *   started   the spec hash the replica was last started with, so that a
+ *             redeploy with another command restarts it;
+ *   handoff   when a hand-off began, who the successor is, and when we first
+ *             saw the successor report the replica running.
+ *
+ * Entries go when the caller says the replica is gone
+ * (sl_reconciler_forget) or when it no longer appears among the local
+ * replicas. Lookups are linear: a peer holds tens of replicas, rarely
+ * thousands, and each step is O(local + placed here). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "starling/error.h"
+#include "starling/reconcile.h"
+
+typedef struct entry {
+    char service[SL_SVC_NAME_MAX + 1];
+    uint32_t replica;
+    bool has_spec;
+    uint64_t spec_hash;
+    bool handing;                  /* a hand-off is in flight */
+    uint64_t since_ms;             /* it began then */
+    uint64_t successor_running_ms; /* we first saw the successor run it, or 0 */
+    char successor[SL_SVC_WRITER_MAX + 1];
+    bool seen; /* among the local replicas in this step */
+} entry;
+
+struct sl_reconciler {
+    uint32_t handoff_ms;
+    entry *e;
+    size_t n, cap;
+    sl_rc_action *act;
+    size_t nact, act_cap;
+};
+
+sl_reconciler *sl_reconciler_new(uint32_t handoff_ms)
+{
+    sl_reconciler *rc = calloc(1, sizeof *rc);
+    if (rc)
+        rc->handoff_ms = handoff_ms ? handoff_ms : SL_RC_HANDOFF_MS;
+    return rc;
+}
+
+void sl_reconciler_free(sl_reconciler *rc)
+{
+    if (!rc)
+        return;
+    free(rc->e);
+    free(rc->act);
+    free(rc);
+}
+
+uint64_t sl_service_spec_hash(const sl_service *svc)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    char *const *lists[] = {svc->argv, svc->env};
+    uint32_t counts[] = {svc->argc, svc->envc};
+    for (int l = 0; l < 2; l++) {
+        for (uint32_t i = 0; i < counts[l]; i++)
+            for (const char *c = lists[l][i];; c++) {
+                h = (h ^ (uint8_t)*c) * 0x100000001b3ull; /* the NUL separates */
+                if (!*c)
+                    break;
+            }
+        h = (h ^ 0xff) * 0x100000001b3ull;
+    }
+    return h;
+}
+
+static entry *find(sl_reconciler *rc, const char *service, uint32_t replica)
+{
+    for (size_t i = 0; i < rc->n; i++)
+        if (rc->e[i].replica == replica && !strcmp(rc->e[i].service, service))
+            return &rc->e[i];
+    return NULL;
+}
+
+static entry *find_or_add(sl_reconciler *rc, const char *service, uint32_t replica)
+{
+    entry *x = find(rc, service, replica);
+    if (x)
+        return x;
+    if (rc->n == rc->cap) {
+        size_t cap = rc->cap ? rc->cap * 2 : 16;
+        entry *e = realloc(rc->e, cap * sizeof *e);
+        if (!e)
+            return NULL;
+        rc->e = e;
+        rc->cap = cap;
+    }
+    x = &rc->e[rc->n++];
+    memset(x, 0, sizeof *x);
+    snprintf(x->service, sizeof x->service, "%s", service);
+    x->replica = replica;
+    return x;
+}
+
+void sl_reconciler_forget(sl_reconciler *rc, const char *service, uint32_t replica)
+{
+    entry *x = find(rc, service, replica);
+    if (x)
+        *x = rc->e[--rc->n];
+}
+
+size_t sl_reconciler_handoffs(const sl_reconciler *rc)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < rc->n; i++)
+        k += rc->e[i].handing;
+    return k;
+}
+
+static int emit(sl_reconciler *rc, sl_rc_action a)
+{
+    if (rc->nact == rc->act_cap) {
+        size_t cap = rc->act_cap ? rc->act_cap * 2 : 16;
+        sl_rc_action *p = realloc(rc->act, cap * sizeof *p);
+        if (!p)
+            return SL_ENOMEM;
+        rc->act = p;
+        rc->act_cap = cap;
+    }
+    rc->act[rc->nact++] = a;
+    return 0;
+}
+
+static size_t find_service(const sl_reconcile_input *in, const char *name)
+{
+    for (size_t i = 0; i < in->nsvc; i++)
+        if (!strcmp(in->svc[i]->name, name))
+            return i;
+    return SIZE_MAX;
+}
+
+static const sl_rc_local *find_local(const sl_reconcile_input *in, const char *service,
+                                     uint32_t replica)
+{
+    for (size_t i = 0; i < in->nlocal; i++)
+        if (in->local[i].replica == replica && !strcmp(in->local[i].service, service))
+            return &in->local[i];
+    return NULL;
+}
+
+/* Starts what is placed here and not running (or running an older spec). */
+static int start_owned(sl_reconciler *rc, const sl_reconcile_input *in, const sl_placement *p)
+{
+    for (size_t s = 0; s < in->nsvc && in->self >= 0; s++) {
+        const sl_service *svc = in->svc[s];
+        uint64_t h = 0;
+        bool hashed = false;
+        for (uint32_t r = 0; r < svc->replicas; r++) {
+            if (sl_placement_node(p, s, r) != in->self)
+                continue;
+            if (!hashed) {
+                h = sl_service_spec_hash(svc);
+                hashed = true;
+            }
+            const sl_rc_local *l = find_local(in, svc->name, r);
+            entry *x = find_or_add(rc, svc->name, r);
+            if (!x)
+                return SL_ENOMEM;
+            x->handing = false; /* ours again */
+            x->seen = true;
+            sl_rc_kind k;
+            if (!l || l->status == SL_REPLICA_STOPPING)
+                k = SL_RC_START; /* the supervisor restarts a stopping one once stopped */
+            else if (x->has_spec && x->spec_hash != h)
+                k = SL_RC_RESTART;
+            else if (!x->has_spec) {
+                x->has_spec = true; /* held before we knew (a restart of the driver) */
+                x->spec_hash = h;
+                continue;
+            } else
+                continue;
+            x->has_spec = true;
+            x->spec_hash = h;
+            int e =
+                emit(rc, (sl_rc_action){.kind = k, .service = svc->name, .replica = r, .svc = svc});
+            if (e)
+                return e;
+        }
+    }
+    return 0;
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* Decides, for each local replica placement does not give us, whether to
+ * keep it or stop it now. */
+static int give_up_foreign(sl_reconciler *rc, const sl_reconcile_input *in, const sl_placement *p,
+                           sl_reconcile_result *out)
+{
+    uint64_t now = in->now_ms;
+    for (size_t i = 0; i < in->nlocal; i++) {
+        const sl_rc_local *l = &in->local[i];
+        if (l->status == SL_REPLICA_STOPPING)
+            continue;
+        size_t s = find_service(in, l->service);
+        int32_t owner = s == SIZE_MAX || l->replica >= in->svc[s]->replicas
+                            ? -2 /* deleted or scaled down: nobody */
+                            : sl_placement_node(p, s, l->replica);
+        if (owner >= 0 && owner == in->self)
+            continue; /* start_owned saw it */
+        entry *x = find_or_add(rc, l->service, l->replica);
+        if (!x)
+            return SL_ENOMEM;
+        x->seen = true;
+        if (owner == -1) { /* unplaceable: keep what we have */
+            x->handing = false;
+            continue;
+        }
+        sl_rc_action a = {.kind = SL_RC_STOP, .service = l->service, .replica = l->replica};
+        if (owner == -2) {
+            a.why = SL_RC_STOP_GONE;
+        } else {
+            const char *succ = in->members[owner].name;
+            if (!x->handing || strcmp(x->successor, succ)) {
+                x->handing = true;
+                x->since_ms = now;
+                x->successor_running_ms = 0;
+                snprintf(x->successor, sizeof x->successor, "%s", succ);
+                if (!out->handoffs_begun++) {
+                    out->first_begun_service = l->service;
+                    out->first_begun_replica = l->replica;
+                    out->first_begun_successor = succ;
+                }
+            }
+            if (!x->successor_running_ms && in->runs &&
+                in->runs(in->runs_ud, succ, l->service, l->replica))
+                x->successor_running_ms = now ? now : 1;
+            if (x->successor_running_ms && now - x->successor_running_ms >= SL_RC_LINGER_MS)
+                a.why = SL_RC_STOP_HANDED;
+            else if (now - x->since_ms >= rc->handoff_ms)
+                a.why = SL_RC_STOP_TIMEOUT;
+            else {
+                uint64_t at = x->successor_running_ms
+                                  ? x->successor_running_ms + SL_RC_LINGER_MS
+                                  : min_u64(now + SL_RC_POLL_MS, x->since_ms + rc->handoff_ms);
+                out->next_ms = min_u64(out->next_ms, at);
+                out->handoffs++;
+                continue;
+            }
+            a.successor = succ;
+        }
+        x->handing = false;
+        int e = emit(rc, a);
+        if (e)
+            return e;
+    }
+    return 0;
+}
+
+int sl_reconcile_placed(sl_reconciler *rc, const sl_reconcile_input *in, const sl_placement *p,
+                        sl_reconcile_result *out)
+{
+    memset(out, 0, sizeof *out);
+    out->next_ms = UINT64_MAX;
+    rc->nact = 0;
+    for (size_t i = 0; i < rc->n; i++)
+        rc->e[i].seen = false;
+    int e = start_owned(rc, in, p);
+    if (!e)
+        e = give_up_foreign(rc, in, p, out);
+    if (e)
+        return e;
+    /* Entries of replicas that neither run here nor are placed here. */
+    for (size_t i = 0; i < rc->n;)
+        if (!rc->e[i].seen)
+            rc->e[i] = rc->e[--rc->n];
+        else
+            i++;
+    out->actions = rc->act;
+    out->n = rc->nact;
+    return 0;
+}
+
+int sl_reconcile(sl_reconciler *rc, const sl_reconcile_input *in, sl_reconcile_result *out)
+{
+    sl_placement *p = NULL;
+    int e = sl_placement_compute(in->members, in->nmembers, in->ps, in->nsvc, NULL, &p);
+    if (e)
+        return e;
+    e = sl_reconcile_placed(rc, in, p, out);
+    sl_placement_free(p);
+    return e;
+}
