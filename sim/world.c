@@ -25,7 +25,7 @@
 #include "starling/rng.h"
 #include "world.h"
 
-enum { EV_TICK, EV_DELIVER, EV_PP_REQUEST, EV_PP_REPLY, EV_RESUME };
+enum { EV_TICK, EV_DELIVER, EV_PP_REQUEST, EV_PP_REPLY, EV_RESUME, EV_APP };
 
 #define BACKLOG_MAX 512
 
@@ -55,7 +55,8 @@ typedef struct node {
     sl_addr addr;
     uint32_t gen;
     uint32_t life;
-    uint64_t timer_us; /* pending TICK time, UINT64_MAX if none */
+    uint64_t timer_us;     /* pending TICK time, UINT64_MAX if none */
+    uint64_t app_timer_us; /* pending APP time, UINT64_MAX if none */
     bool paused;
     double loss;
     packet *backlog;
@@ -83,6 +84,8 @@ struct sl_world {
     size_t nparts;
     sl_world_event_fn on_event;
     void *on_event_ud;
+    sl_world_app app;
+    bool has_app;
     uint64_t packets_sent, bytes_sent, events_processed;
 };
 
@@ -314,11 +317,40 @@ static void net_entropy(void *ud, uint8_t *buf, size_t len)
     }
 }
 
+static void schedule_app(sl_world *w, node *n);
+
 static void net_event(void *ud, const sl_swim_event *ev)
 {
     node *n = ud;
     if (n->w->on_event)
         n->w->on_event(n->w->on_event_ud, n->index, n->w->now_us / 1000, ev);
+    if (n->w->has_app && n->w->app.event) {
+        n->w->app.event(n->w->app.ud, n->index, ev, n->w->now_us / 1000);
+        schedule_app(n->w, n);
+    }
+}
+
+/* The core's user callbacks, passed to the application. */
+static int app_user_msg(void *ud, const uint8_t *buf, size_t len, uint64_t now_ms)
+{
+    node *n = ud;
+    int rc = n->w->app.user_msg(n->w->app.ud, n->index, buf, len, now_ms);
+    schedule_app(n->w, n);
+    return rc;
+}
+
+static int app_user_state(void *ud, uint8_t **out, size_t *len)
+{
+    node *n = ud;
+    return n->w->app.user_state(n->w->app.ud, n->index, out, len);
+}
+
+static int app_user_merge(void *ud, const uint8_t *buf, size_t len, uint64_t now_ms)
+{
+    node *n = ud;
+    int rc = n->w->app.user_merge(n->w->app.ud, n->index, buf, len, now_ms);
+    schedule_app(n->w, n);
+    return rc;
 }
 
 /* ---- nodes ---- */
@@ -337,7 +369,37 @@ static void schedule(sl_world *w, node *n)
     heap_push(w, (event){.at_us = d, .type = EV_TICK, .node = n->index, .life = n->life});
 }
 
-static int boot(sl_world *w, node *n)
+/* Makes sure an APP event is pending at or before the application's next
+ * deadline on node n. */
+static void schedule_app(sl_world *w, node *n)
+{
+    if (!w->has_app || !n->core || n->paused)
+        return;
+    uint64_t d = w->app.deadline(w->app.ud, n->index);
+    if (d == UINT64_MAX)
+        return;
+    d = d > UINT64_MAX / 1000 ? UINT64_MAX : d * 1000;
+    if (d < w->now_us)
+        d = w->now_us;
+    if (d >= n->app_timer_us)
+        return;
+    n->app_timer_us = d;
+    heap_push(w, (event){.at_us = d, .type = EV_APP, .node = n->index, .life = n->life});
+}
+
+void sl_world_set_app(sl_world *w, const sl_world_app *app)
+{
+    w->app = *app;
+    w->has_app = true;
+}
+
+void sl_world_app_changed(sl_world *w, int index)
+{
+    if (index >= 0 && index < w->nnodes)
+        schedule_app(w, w->nodes[index]);
+}
+
+static int boot(sl_world *w, node *n, bool restart)
 {
     sl_swim_config cfg = {
         .name = n->name,
@@ -355,11 +417,20 @@ static int boot(sl_world *w, node *n)
                .ud = n},
         .keyring = n->keyring,
     };
+    if (w->has_app) {
+        cfg.cb.user_msg = app_user_msg;
+        cfg.cb.user_state = app_user_state;
+        cfg.cb.user_merge = app_user_merge;
+    }
     int rc = sl_swim_new(&cfg, w->now_us / 1000, &n->core);
     if (rc != 0)
         return rc;
     n->timer_us = UINT64_MAX;
+    n->app_timer_us = UINT64_MAX;
+    if (w->has_app)
+        w->app.boot(w->app.ud, n->index, n->core, restart, w->now_us / 1000);
     schedule(w, n);
+    schedule_app(w, n);
     return 0;
 }
 
@@ -402,7 +473,7 @@ int sl_world_add_node_keyed(sl_world *w, const char *name, const uint8_t *meta, 
             memcpy(n->meta, meta, meta_len);
         n->meta_len = n->meta ? meta_len : 0;
     }
-    int rc = boot(w, n);
+    int rc = boot(w, n, false);
     if (rc != 0) {
         free(n->keyring);
         free(n->meta);
@@ -435,11 +506,14 @@ void sl_world_crash(sl_world *w, int index)
     if (index < 0 || index >= w->nnodes)
         return;
     node *n = w->nodes[index];
+    if (w->has_app && n->core)
+        w->app.crash(w->app.ud, index);
     sl_swim_free(n->core);
     n->core = NULL;
     n->paused = false;
     n->life++;
     n->timer_us = UINT64_MAX;
+    n->app_timer_us = UINT64_MAX;
     drop_backlog(n);
 }
 
@@ -451,7 +525,7 @@ void sl_world_restart(sl_world *w, int index, int seed)
     if (n->core)
         sl_world_crash(w, index);
     n->gen++;
-    if (boot(w, n) == 0 && seed >= 0 && seed != index)
+    if (boot(w, n, true) == 0 && seed >= 0 && seed != index)
         sl_world_join(w, index, seed);
 }
 
@@ -550,6 +624,8 @@ static void on_resume(sl_world *w, node *n)
     if (n->core) {
         sl_swim_tick(n->core, w->now_us / 1000);
         schedule(w, n);
+        n->app_timer_us = UINT64_MAX; /* ticks that popped during the pause were dropped */
+        schedule_app(w, n);
     }
 }
 
@@ -585,6 +661,13 @@ static void process(sl_world *w, event *ev)
     case EV_RESUME:
         if (n->life == ev->life)
             on_resume(w, n);
+        break;
+    case EV_APP:
+        if (n->life != ev->life || n->app_timer_us != ev->at_us || !n->core || n->paused)
+            break;
+        n->app_timer_us = UINT64_MAX;
+        w->app.tick(w->app.ud, n->index, w->now_us / 1000);
+        schedule_app(w, n);
         break;
     }
 }

@@ -49,6 +49,31 @@ void sl_world_free(sl_world *w);
 /* Sets the event observer (NULL to clear). */
 void sl_world_on_event(sl_world *w, sl_world_event_fn fn, void *ud);
 
+/* The application on every node (the runtime core, sim/runtime.c): the
+ * world hands it the core's user callbacks and membership events, calls
+ * `tick` at the time `deadline` asks for, and tells it when a node boots
+ * (first start or restart, with its new core) and when it crashes (before
+ * the core is freed). Every callback gets the node's index. A paused node's
+ * application is paused too: its ticks wait for the resume. */
+typedef struct sl_world_app {
+    void (*boot)(void *ud, int node, sl_swim *core, bool restart, uint64_t now_ms);
+    void (*crash)(void *ud, int node);
+    int (*user_msg)(void *ud, int node, const uint8_t *buf, size_t len, uint64_t now_ms);
+    int (*user_state)(void *ud, int node, uint8_t **out, size_t *len);
+    int (*user_merge)(void *ud, int node, const uint8_t *buf, size_t len, uint64_t now_ms);
+    void (*event)(void *ud, int node, const sl_swim_event *ev, uint64_t now_ms);
+    void (*tick)(void *ud, int node, uint64_t now_ms);
+    uint64_t (*deadline)(void *ud, int node); /* UINT64_MAX: none */
+    void *ud;
+} sl_world_app;
+
+/* Installs the application (copied) before any node is added. */
+void sl_world_set_app(sl_world *w, const sl_world_app *app);
+
+/* Asks the world to look at node i's application deadline again, after the
+ * caller changed its state outside a callback (a scenario's write). */
+void sl_world_app_changed(sl_world *w, int index);
+
 /* Adds a node named `name` (copied) with optional metadata, started now.
  * When seed >= 0 it joins through node `seed` with a push-pull. Returns the
  * new node's index, or a negative SL_E* code. */
