@@ -473,15 +473,16 @@ int sl_world_add_node_keyed(sl_world *w, const char *name, const uint8_t *meta, 
             memcpy(n->meta, meta, meta_len);
         n->meta_len = n->meta ? meta_len : 0;
     }
+    w->nodes[w->nnodes++] = n; /* before boot: the application may look it up */
     int rc = boot(w, n, false);
     if (rc != 0) {
+        w->nnodes--;
         free(n->keyring);
         free(n->meta);
         free(n->name);
         free(n);
         return rc;
     }
-    w->nodes[w->nnodes++] = n;
     if (seed >= 0)
         sl_world_join(w, n->index, seed);
     return n->index;
