@@ -238,7 +238,8 @@ int sl_sim_execute(const sl_sim_scenario *sc, uint64_t seed, const sl_sim_hooks 
                            .latency_us = sc->latency_us,
                            .jitter_us = sc->jitter_us,
                            .loss = sc->loss,
-                           .sealed = sc->sealed};
+                           .sealed = sc->sealed,
+                           .pp_reply_before_merge = sc->pp_reply_before_merge};
     if (!r || sl_swim_profile(sc->profile, &cfg.timing) != 0)
         goto oom;
     r->sc = sc;

@@ -37,7 +37,7 @@ typedef struct parser {
     sl_sim_scenario *sc;
 } parser;
 
-enum { SET_SEED, SET_PROFILE, SET_LATENCY, SET_LOSS, SET_ZONES, SET_SEAL };
+enum { SET_SEED, SET_PROFILE, SET_LATENCY, SET_LOSS, SET_ZONES, SET_SEAL, SET_PUSHPULL };
 
 static const char *const action_names[] = {
     [SL_SIM_CRASH] = "crash",     [SL_SIM_PAUSE] = "pause",         [SL_SIM_LEAVE] = "leave",
@@ -457,6 +457,15 @@ static int stmt_setting(parser *p)
         sc->sealed = strcmp(onoff, "on") == 0;
         return end_of_line(p, 2);
     }
+    if (strcmp(k, "pushpull") == 0) {
+        if (once(p, SET_PUSHPULL) != 0)
+            return -1;
+        const char *how = tok_or_eol(p, 1);
+        if (strcmp(how, "reply-before-merge") != 0 && strcmp(how, "reply-after-merge") != 0)
+            return expected(p, 1, "pushpull reply-before-merge or pushpull reply-after-merge");
+        sc->pp_reply_before_merge = strcmp(how, "reply-before-merge") == 0;
+        return end_of_line(p, 2);
+    }
     if (strcmp(k, "loss") == 0) {
         if (once(p, SET_LOSS) != 0)
             return -1;
@@ -504,11 +513,12 @@ static int statement(parser *p)
         return end_of_line(p, 2);
     }
     if (strcmp(k, "seed") == 0 || strcmp(k, "profile") == 0 || strcmp(k, "latency") == 0 ||
-        strcmp(k, "loss") == 0 || strcmp(k, "zones") == 0 || strcmp(k, "seal") == 0)
+        strcmp(k, "loss") == 0 || strcmp(k, "zones") == 0 || strcmp(k, "seal") == 0 ||
+        strcmp(k, "pushpull") == 0)
         return stmt_setting(p);
     return fail(p,
-                "expected a statement (nodes, seed, profile, latency, loss, zones, seal, at, run, "
-                "expect), got '%s'",
+                "expected a statement (nodes, seed, profile, latency, loss, zones, seal, pushpull, "
+                "at, run, expect), got '%s'",
                 k);
 }
 

@@ -103,6 +103,9 @@ typedef struct sl_sim_scenario {
     double loss;
     int zones; /* 0: no zone metadata */
     bool sealed; /* `seal on|off`: every packet and state sealed with a cluster key (default on) */
+    /* `pushpull reply-before-merge|reply-after-merge`: how the answering
+     * node builds its push-pull reply (see sl_world_config); default after. */
+    bool pp_reply_before_merge;
     uint64_t run_ms;
     sl_sim_action *actions; /* sorted by time, then by line */
     size_t nactions;

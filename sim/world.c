@@ -582,12 +582,21 @@ static void on_pp_request(sl_world *w, event *ev)
     node *n = w->nodes[ev->node];
     if (!n->core || n->paused)
         return; /* connection refused or timed out */
-    if (sl_swim_merge_state(n->core, ev->data, ev->len, w->now_us / 1000, NULL) != 0)
+    uint8_t *reply = NULL;
+    size_t reply_len = 0;
+    if (w->cfg.pp_reply_before_merge &&
+        sl_swim_encode_state(n->core, false, &reply, &reply_len) != 0)
         return;
+    if (sl_swim_merge_state(n->core, ev->data, ev->len, w->now_us / 1000, NULL) != 0) {
+        free(reply);
+        return;
+    }
     schedule(w, n);
     node *src = w->nodes[ev->from];
-    if (!reachable(w, n->index, src->index))
+    if (!reachable(w, n->index, src->index)) {
+        free(reply);
         return;
+    }
     /* The reply is encoded when it is delivered (on_pp_reply), not now: in
      * a join storm thousands of full states would otherwise be in flight at
      * once (N^2/2 members when every node joins through one seed). */
@@ -596,7 +605,9 @@ static void on_pp_request(sl_world *w, event *ev)
                          .node = src->index,
                          .from = n->index,
                          .life = ev->life,
-                         .from_life = n->life});
+                         .from_life = n->life,
+                         .data = reply, /* reply-before-merge: encoded above */
+                         .len = reply_len});
 }
 
 static void on_pp_reply(sl_world *w, event *ev)
@@ -606,6 +617,11 @@ static void on_pp_reply(sl_world *w, event *ev)
         return;
     if (peer->life != ev->from_life || !peer->core)
         return; /* the replying process is gone: so is its stream */
+    if (ev->data) { /* encoded before the merge */
+        if (sl_swim_merge_state(n->core, ev->data, ev->len, w->now_us / 1000, NULL) == 0)
+            schedule(w, n);
+        return;
+    }
     uint8_t *state;
     size_t len;
     if (sl_swim_encode_state(peer->core, false, &state, &len) != 0)
