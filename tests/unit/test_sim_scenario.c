@@ -18,6 +18,7 @@ static const char example[] =
     "loss 0.01                 # loss probability on every link\n"
     "zones 3                   # node i is in zone z(i mod 3)\n"
     "seal off                  # packets and states sealed with a cluster key (default on)\n"
+    "pushpull reply-before-merge\n"
     "at 30s crash n5 n7-n9     # gone at once, says nothing (a machine lost)\n"
     "at 30s pause n10 4s       # stalls 4 s (no receive, no timers), then resumes\n"
     "at 40s leave n11          # graceful leave\n"
@@ -45,6 +46,7 @@ static void parses_the_documented_example(void **state)
     assert_true(sc.loss > 0.0099 && sc.loss < 0.0101);
     assert_int_equal(sc.zones, 3);
     assert_false(sc.sealed);
+    assert_true(sc.pp_reply_before_merge);
     assert_int_equal(sc.run_ms, 300000);
     assert_int_equal(sc.nactions, 9);
 
@@ -88,7 +90,7 @@ static void defaults_sorting_and_expectations(void **state)
     char err[256];
     assert_int_equal(sl_sim_scenario_parse(text, "t", &sc, err, sizeof err), -1);
     assert_string_equal(err, "t:5: expected a statement (nodes, seed, profile, latency, loss, "
-                             "zones, seal, at, run, expect), got "
+                             "zones, seal, pushpull, at, run, expect), got "
                              "'partition_is_not_a_statement_here_but_comment'");
 
     static const char ok[] = "nodes 5\n"
@@ -105,6 +107,7 @@ static void defaults_sorting_and_expectations(void **state)
     assert_string_equal(sc.profile, "lan");
     assert_int_equal(sc.zones, 0);
     assert_true(sc.sealed);
+    assert_false(sc.pp_reply_before_merge); /* the default: answered at delivery */
     assert_int_equal(sc.nactions, 3);
     assert_int_equal(sc.actions[0].type, SL_SIM_CRASH); /* same time: line order */
     assert_int_equal(sc.actions[1].type, SL_SIM_CUT);
