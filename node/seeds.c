@@ -14,6 +14,7 @@
  *     it reaps them).
  *
  * The RPC's `join` command uses rounds too. */
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,7 +110,7 @@ static void seed_round_done(void *ud, int ok, int first_error)
 }
 
 /* Starts a join round with the seeds, or with up to ROUND_MAX remembered
- * peers picked at random. */
+ * peers: consecutive ones from a random start. */
 static void join_round(sl__agent *a)
 {
     const char *hosts[SL__SEEDS_MAX];
@@ -121,11 +122,11 @@ static void join_round(sl__agent *a)
         a->seed_join = sl__join_start(a, hosts, NULL, n, seed_round_done, a);
         return;
     }
-    for (size_t i = 0; i < a->nknown && n < ROUND_MAX; i++) {
-        /* Reservoir-free pick: a random start and a stride cover the list. */
-        size_t k = (i + a->seed_next_ms) % a->nknown;
-        picked[n++] = a->known[k];
-    }
+    /* ROUND_MAX consecutive peers from a random start: a round tries a
+     * random window of the list, and rounds together reach every peer. */
+    size_t start = a->nknown ? randombytes_uniform((uint32_t)a->nknown) : 0;
+    for (size_t i = 0; i < a->nknown && n < ROUND_MAX; i++)
+        picked[n++] = a->known[(start + i) % a->nknown];
     a->seed_join = sl__join_start(a, NULL, picked, n, seed_round_done, a);
 }
 
