@@ -101,7 +101,7 @@ typedef struct sl_sim_scenario {
     uint32_t latency_us; /* one-way base latency */
     uint32_t jitter_us;
     double loss;
-    int zones; /* 0: no zone metadata */
+    int zones;   /* 0: no zone metadata */
     bool sealed; /* `seal on|off`: every packet and state sealed with a cluster key (default on) */
     /* `pushpull reply-before-merge|reply-after-merge`: how the answering
      * node builds its push-pull reply (see sl_world_config); default after. */

@@ -616,7 +616,7 @@ static void on_pp_reply(sl_world *w, event *ev)
     if (n->life != ev->life || !n->core || n->paused)
         return;
     if (peer->life != ev->from_life || !peer->core)
-        return; /* the replying process is gone: so is its stream */
+        return;     /* the replying process is gone: so is its stream */
     if (ev->data) { /* encoded before the merge */
         if (sl_swim_merge_state(n->core, ev->data, ev->len, w->now_us / 1000, NULL) == 0)
             schedule(w, n);
