@@ -34,14 +34,12 @@ typedef struct sl_world_config {
      * seed), nonces drawn from the world's generator: the agent's sealing
      * code, run by every node. Off is faster. */
     bool sealed;
-    /* How a node answers a push-pull. The agent (node/stream.c) encodes its
-     * reply before it merges the request, so the reply carries only what it
-     * knew before; set this to model that. Off (the default), the reply is
-     * encoded when it is delivered, after the merge and after whatever else
-     * the node learnt meanwhile: cheaper in a join storm (no state is held
-     * in flight) and slightly optimistic. It changes how fast a joiner or a
-     * healed partition converges (converged_at_s, a heal's detection of the
-     * other side), not failure detection. */
+    /* How a node answers a push-pull. Set: the answer is encoded before the
+     * request is merged (memberlist's order). Off (the default): it is
+     * encoded when it is delivered, after the merge and whatever else the
+     * node learnt meanwhile (cheaper in a join storm: no state in flight).
+     * The agent (node/stream.c) merges first and answers at once, between
+     * the two. It changes convergence after joins, restarts and heals. */
     bool pp_reply_before_merge;
 } sl_world_config;
 
