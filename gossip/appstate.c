@@ -100,11 +100,6 @@ static void save_soon(sl_appstate *a, uint64_t now)
         ask(&a->save, now, SL_APP_SAVE_DELAY_MS, SL_APP_SAVE_MAX_MS);
 }
 
-void sl_appstate_reconcile_soon(sl_appstate *a, uint64_t now_ms)
-{
-    reconcile_soon(a, now_ms);
-}
-
 /* ---- lifecycle ---- */
 
 int sl_appstate_new(const sl_appstate_config *cfg, sl_appstate **out)
@@ -542,9 +537,8 @@ unsigned sl_appstate_tick(sl_appstate *a, uint64_t now_ms, uint64_t wall_ms)
     return todo;
 }
 
-void sl_appstate_reconciled(sl_appstate *a, uint64_t now_ms, size_t handoffs, uint64_t next_ms)
+void sl_appstate_reconciled(sl_appstate *a, size_t handoffs, uint64_t next_ms)
 {
-    (void)now_ms;
     a->handoffs = handoffs;
     a->poll_at = next_ms;
 }

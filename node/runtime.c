@@ -197,7 +197,7 @@ static void reconcile(sl__runtime *rt)
                      res.handoffs_begun > 1 ? " (and more hand-offs began)" : "");
         for (size_t i = 0; i < res.n; i++)
             perform(rt, &res.actions[i]);
-        sl_appstate_reconciled(rt->app, now_of(rt), res.handoffs, res.next_ms);
+        sl_appstate_reconciled(rt->app, res.handoffs, res.next_ms);
     }
     free(local.a);
     free(local.names);
@@ -206,24 +206,24 @@ static void reconcile(sl__runtime *rt)
 
 /* ---- reports ---- */
 
+/* One service's replicas as the supervisor holds them, for its report. More
+ * than a report carries are collected, so that the core counts the excess. */
+typedef struct service_replicas {
+    const char *service;
+    sl_replica_report rep[2 * SL_REPORT_REPLICAS_MAX];
+    uint32_t n;
+} service_replicas;
+
 static void collect_service(void *ud, const sl__replica_info *r)
 {
-    struct {
-        const char *service;
-        sl_replica_report rep[SL_REPORT_REPLICAS_MAX * 4];
-        uint32_t n;
-    } *c = ud;
+    service_replicas *c = ud;
     if (!strcmp(r->service, c->service) && c->n < sizeof c->rep / sizeof c->rep[0])
         c->rep[c->n++] = (sl_replica_report){r->replica, r->status, r->port, r->restarts};
 }
 
 static void publish(sl__runtime *rt, const char *service)
 {
-    struct {
-        const char *service;
-        sl_replica_report rep[SL_REPORT_REPLICAS_MAX * 4];
-        uint32_t n;
-    } c = {.service = service};
+    service_replicas c = {.service = service};
     if (rt->sup)
         sl__supervisor_foreach(rt->sup, collect_service, &c);
     sl_appstate_publish(rt->app, service, c.rep, c.n);

@@ -81,19 +81,28 @@ static entry *find(sl_reconciler *rc, const char *service, uint32_t replica)
     return NULL;
 }
 
+/* Makes room for one more element in a growable array of n elements of
+ * `size` bytes (*arr, capacity *cap), doubling it. Returns 0 or SL_ENOMEM. */
+static int room_for_one(void **arr, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t grown = *cap ? *cap * 2 : 16;
+    void *p = realloc(*arr, grown * size);
+    if (!p)
+        return SL_ENOMEM;
+    *arr = p;
+    *cap = grown;
+    return 0;
+}
+
 static entry *find_or_add(sl_reconciler *rc, const char *service, uint32_t replica)
 {
     entry *x = find(rc, service, replica);
     if (x)
         return x;
-    if (rc->n == rc->cap) {
-        size_t cap = rc->cap ? rc->cap * 2 : 16;
-        entry *e = realloc(rc->e, cap * sizeof *e);
-        if (!e)
-            return NULL;
-        rc->e = e;
-        rc->cap = cap;
-    }
+    if (room_for_one((void **)&rc->e, &rc->cap, rc->n, sizeof *rc->e) != 0)
+        return NULL;
     x = &rc->e[rc->n++];
     memset(x, 0, sizeof *x);
     snprintf(x->service, sizeof x->service, "%s", service);
@@ -118,14 +127,9 @@ size_t sl_reconciler_handoffs(const sl_reconciler *rc)
 
 static int emit(sl_reconciler *rc, sl_rc_action a)
 {
-    if (rc->nact == rc->act_cap) {
-        size_t cap = rc->act_cap ? rc->act_cap * 2 : 16;
-        sl_rc_action *p = realloc(rc->act, cap * sizeof *p);
-        if (!p)
-            return SL_ENOMEM;
-        rc->act = p;
-        rc->act_cap = cap;
-    }
+    int e = room_for_one((void **)&rc->act, &rc->act_cap, rc->nact, sizeof *rc->act);
+    if (e)
+        return e;
     rc->act[rc->nact++] = a;
     return 0;
 }

@@ -132,12 +132,9 @@ uint64_t sl_appstate_deadline(const sl_appstate *a);
 /* Does the housekeeping due by now_ms and returns SL_APP_DO_* flags of what
  * the driver must do now. */
 unsigned sl_appstate_tick(sl_appstate *a, uint64_t now_ms, uint64_t wall_ms);
-/* Asks for a reconcile after the debounce (the driver calls it when its own
- * state changed, e.g. a replica stopped). */
-void sl_appstate_reconcile_soon(sl_appstate *a, uint64_t now_ms);
 /* Tells the state a reconcile ran: `handoffs` hand-offs wait, and the
  * reconciler wants to run again by next_ms (UINT64_MAX: not needed). */
-void sl_appstate_reconciled(sl_appstate *a, uint64_t now_ms, size_t handoffs, uint64_t next_ms);
+void sl_appstate_reconciled(sl_appstate *a, size_t handoffs, uint64_t next_ms);
 /* Tells the state the snapshot was persisted at now_ms. */
 void sl_appstate_saved(sl_appstate *a, uint64_t now_ms);
 

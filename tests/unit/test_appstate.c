@@ -183,10 +183,10 @@ static void a_handoff_poll_is_due_at_its_time(void **state)
 {
     (void)state;
     sl_appstate *a = new_app("n1", NULL);
-    sl_appstate_reconciled(a, 0, 1, 1000);
+    sl_appstate_reconciled(a, 1, 1000);
     assert_int_equal(sl_appstate_deadline(a), 1000);
     assert_int_equal(sl_appstate_tick(a, 1000, 1), SL_APP_DO_RECONCILE);
-    sl_appstate_reconciled(a, 1000, 0, UINT64_MAX);
+    sl_appstate_reconciled(a, 0, UINT64_MAX);
     assert_int_equal(sl_appstate_deadline(a), SL_APP_GC_EVERY_MS);
     sl_appstate_free(a);
 }

@@ -99,7 +99,7 @@ static void reconcile(fixture *f, vnode *v, uint64_t now)
         snprintf(names[i], sizeof names[i], "%s", res.actions[i].service);
         acts[i].service = names[i];
     }
-    sl_appstate_reconciled(v->app, now, res.handoffs, res.next_ms);
+    sl_appstate_reconciled(v->app, res.handoffs, res.next_ms);
     for (size_t i = 0; i < n; i++)
         perform(f, v, &acts[i]);
     sl_app_view_free(&view);
