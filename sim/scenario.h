@@ -13,6 +13,8 @@
 
 /* Largest node count a scenario may reach (initial nodes plus joins). */
 #define SL_SIM_NODES_MAX 1000000
+/* Largest number of services a scenario may name (`services` included). */
+#define SL_SIM_SERVICES_MAX 100000
 
 typedef enum sl_sim_action_type {
     SL_SIM_CRASH,     /* nodes */
@@ -24,6 +26,14 @@ typedef enum sl_sim_action_type {
     SL_SIM_LOSS,      /* nodes, loss */
     SL_SIM_JOIN,      /* count */
     SL_SIM_HEAL,      /* nothing */
+    /* The runtime's statements (a write made on node `via`, or a change of
+     * a service's behaviour in the virtual supervisors): */
+    SL_SIM_DEPLOY,     /* service, replicas, via: `deploy NAME replicas N via NODE` */
+    SL_SIM_SCALE,      /* service, replicas, via: `scale NAME N via NODE` */
+    SL_SIM_RM,         /* service, via: `rm NAME via NODE` */
+    SL_SIM_FAIL_START, /* service: its replicas exit at once from then on */
+    SL_SIM_FIX_START,  /* service: they start again */
+    SL_SIM_DRAIN,      /* nodes: set the draining tag (placement moves their replicas) */
 } sl_sim_action_type;
 
 /* Returns "crash", "pause", ... */
@@ -53,7 +63,21 @@ typedef struct sl_sim_action {
     uint64_t duration_ms; /* pause */
     double loss;          /* loss */
     int count;            /* join */
+    char service[64];     /* deploy, scale, rm, fail-start, fix-start */
+    uint32_t replicas;    /* deploy, scale */
+    int via;              /* deploy, scale, rm: the node the write is made on */
 } sl_sim_action;
+
+/* A service in the catalog from the start: `service NAME replicas N [cpu
+ * MILLI] [mem MB] [spread zones|nodes]`, or one of `services COUNT replicas
+ * N` (named s0, s1, ...; expanded by the parser, in order). */
+typedef struct sl_sim_service {
+    char name[64];
+    uint32_t replicas;
+    uint32_t cpu_milli, mem_mb; /* 0: none requested */
+    bool spread_nodes;          /* `spread nodes`; default zones */
+    int line;
+} sl_sim_service;
 
 /* What an `expect` line checks, and how. */
 typedef enum sl_sim_metric {
@@ -67,6 +91,17 @@ typedef enum sl_sim_metric {
     SL_SIM_M_CONVERGED_AT, /* converged_at_s; not converged fails */
     SL_SIM_M_LIVE,         /* live nodes at the end */
     SL_SIM_M_MSGS,         /* messages.per_node_per_s */
+    /* The runtime's (services.* in the report; none measured fails): */
+    SL_SIM_M_SERVICES_BACK,      /* `services_back`: worst time after a fault until every
+                                  * service is at its count again (time) */
+    SL_SIM_M_MIN_RUNNING,        /* `min_running_rebalance`: lowest running/count of any
+                                  * service while no replica was lost (1 = never below) */
+    SL_SIM_M_DUPLICATES_GONE,    /* `duplicates_gone`: worst time after a heal until no
+                                  * replica runs twice (time) */
+    SL_SIM_M_LOST_WRITES,        /* `lost_writes`: acknowledged writes absent after convergence */
+    SL_SIM_M_STARTS_PER_LOST,    /* `starts_per_lost`: replica starts per replica lost */
+    SL_SIM_M_CATALOG_CONVERGED,  /* `catalog_converged`: worst time from a write until every
+                                  * reachable live node holds it (time) */
     SL_SIM_M__COUNT
 } sl_sim_metric;
 
@@ -106,6 +141,14 @@ typedef struct sl_sim_scenario {
     /* `pushpull reply-before-merge|reply-after-merge`: how the answering
      * node builds its push-pull reply (see sl_world_config); default after. */
     bool pp_reply_before_merge;
+    /* The runtime: on when the scenario names a service, a runtime action or
+     * a delay; then every node runs the runtime core and a virtual
+     * supervisor (sim/runtime.h). */
+    bool runtime;
+    sl_sim_service *services; /* in the order written, `services` expanded */
+    size_t nservices;
+    uint32_t startup_ms, startup_jitter_ms;   /* `startup MEAN [JITTER]`: 500ms 200ms */
+    uint32_t stopping_ms, stopping_jitter_ms; /* `stopping MEAN [JITTER]`: 100ms 0 */
     uint64_t run_ms;
     sl_sim_action *actions; /* sorted by time, then by line */
     size_t nactions;

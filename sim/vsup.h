@@ -1,0 +1,131 @@
+/* The virtual supervisor: one simulated node's replicas, on virtual time.
+ *
+ * The simulator's stand-in for node/supervisor.h, with the same contract
+ * where the two meet: start() and stop() are what the runtime core's
+ * actions ask for, on_change reports every status change, on_removed fires
+ * once a stopped replica is gone. Nothing is spawned: a started replica is
+ * STARTING, becomes RUNNING after a start-up delay (mean plus or minus a
+ * uniform jitter, drawn from the supervisor's own seeded generator) unless
+ * its service is failing to start (then it exits at once: FAILED, and it is
+ * retried after a backoff that doubles from backoff_base_ms up to
+ * backoff_max_ms, reset by a run of healthy_after_ms); a stopped replica is
+ * STOPPING for a stop delay and then removed. A replica without a process
+ * (FAILED, waiting to retry) is removed at once by stop(). start() on a
+ * STOPPING replica starts it again once it has stopped (it is not removed in
+ * between: on_removed does not fire), as the real supervisor does.
+ *
+ * Ports are fake (20000 + a slot number, reused after removal). No clock:
+ * time comes in as arguments, sl_vsup_deadline() says when sl_vsup_tick()
+ * must run next. Deterministic for a given seed and call sequence.
+ *
+ * Cost: O(log n) per transition (a sorted index and an indexed heap of
+ * deadlines), O(1) deadline. */
+#ifndef STARLING_SIM_VSUP_H
+#define STARLING_SIM_VSUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "starling/reports.h"
+
+#define SL_VSUP_STARTUP_MS 500
+#define SL_VSUP_STARTUP_JITTER_MS 200
+#define SL_VSUP_STOPPING_MS 100
+#define SL_VSUP_BACKOFF_BASE_MS 500
+#define SL_VSUP_BACKOFF_MAX_MS 30000
+#define SL_VSUP_HEALTHY_AFTER_MS 10000
+#define SL_VSUP_PORT_BASE 20000
+
+/* What the supervisor holds about one replica. `service` belongs to the
+ * supervisor: valid during the callback, or until the next call into it. */
+typedef struct sl_vsup_replica {
+    const char *service;
+    uint32_t replica;
+    sl_replica_status status;
+    uint16_t port;
+    uint32_t restarts; /* restarts after a failure since start() */
+    uint64_t at_ms;    /* when this status began */
+} sl_vsup_replica;
+
+typedef struct sl_vsup_config {
+    /* Delays; a jitter J spreads a delay uniformly over [mean - J, mean + J]
+     * (clamped at 0). The values are used as given: 0 means 0. */
+    uint32_t startup_ms, startup_jitter_ms;
+    uint32_t stopping_ms, stopping_jitter_ms;
+    uint32_t backoff_base_ms;  /* 0: SL_VSUP_BACKOFF_BASE_MS */
+    uint32_t backoff_max_ms;   /* 0: SL_VSUP_BACKOFF_MAX_MS */
+    uint32_t healthy_after_ms; /* 0: SL_VSUP_HEALTHY_AFTER_MS */
+    uint64_t seed;             /* of the delays' generator */
+    /* Whether starts of `service` fail now (a `fail-start` scenario
+     * statement); NULL: never. */
+    bool (*fails)(void *ud, const char *service);
+    /* Every status change, with r->status the new one, called at the time
+     * of the change (r->at_ms), from inside start(), stop(), crash() or
+     * tick(). It may call start() and stop(). Optional. */
+    void (*on_change)(void *ud, const sl_vsup_replica *r);
+    /* A stopped replica is gone (r->status STOPPING): it is no longer
+     * known. It may call start() and stop(). Optional. */
+    void (*on_removed)(void *ud, const sl_vsup_replica *r);
+    void *ud;
+} sl_vsup_config;
+
+typedef struct sl_vsup sl_vsup;
+
+/* Creates an empty supervisor (config copied). NULL when out of memory. */
+sl_vsup *sl_vsup_new(const sl_vsup_config *cfg);
+
+/* Frees it. Its replicas vanish with it, as with a crashed machine: no
+ * callback fires. NULL is fine. */
+void sl_vsup_free(sl_vsup *s);
+
+/* Starts replica `replica` of `service` (copied): STARTING now. A replica
+ * that is starting, running or failed is left alone; a stopping one starts
+ * again once it has stopped. Returns 0, SL_EINVAL (bad name) or SL_ENOMEM. */
+int sl_vsup_start(sl_vsup *s, const char *service, uint32_t replica, uint64_t now_ms);
+
+/* Stops a replica: STOPPING now, removed after the stop delay; a failed one
+ * is removed at once (on_removed fires before this returns). Returns 0 (also
+ * when already stopping; a pending restart is cancelled) or SL_ENOTFOUND. */
+int sl_vsup_stop(sl_vsup *s, const char *service, uint32_t replica, uint64_t now_ms);
+
+/* The replica's process exits by itself (a crash): a starting or running
+ * replica becomes FAILED and is retried after the backoff; a stopping one is
+ * removed. Returns 0 or SL_ENOTFOUND. */
+int sl_vsup_crash(sl_vsup *s, const char *service, uint32_t replica, uint64_t now_ms);
+
+/* Crashes every starting or running replica of `service`; returns how many. */
+size_t sl_vsup_crash_service(sl_vsup *s, const char *service, uint64_t now_ms);
+
+/* When sl_vsup_tick() must run next; UINT64_MAX when nothing waits. */
+uint64_t sl_vsup_deadline(const sl_vsup *s);
+
+/* Performs every transition due by now_ms, in time order (ties in the order
+ * they were scheduled), each with its callbacks at its own time. */
+void sl_vsup_tick(sl_vsup *s, uint64_t now_ms);
+
+/* Fills *out for one replica. Returns 0 or SL_ENOTFOUND. */
+int sl_vsup_find(const sl_vsup *s, const char *service, uint32_t replica, sl_vsup_replica *out);
+
+/* Number of replicas known (stopping ones included). */
+size_t sl_vsup_count(const sl_vsup *s);
+
+/* Calls fn for every replica, sorted by (service, replica). fn must not call
+ * into the supervisor. */
+void sl_vsup_foreach(const sl_vsup *s, void (*fn)(void *ud, const sl_vsup_replica *r), void *ud);
+
+/* Calls fn for every replica of one service, by replica index: O(log n + k). */
+void sl_vsup_foreach_of(const sl_vsup *s, const char *service,
+                        void (*fn)(void *ud, const sl_vsup_replica *r), void *ud);
+
+typedef struct sl_vsup_stats {
+    uint64_t starts;   /* replicas started by start() (not retries) */
+    uint64_t restarts; /* retries after a failure, and starts after a stop */
+    uint64_t failures; /* starting or running replicas that failed */
+    uint64_t stops;    /* stop() calls that stopped something */
+    uint64_t removed;  /* replicas removed */
+} sl_vsup_stats;
+
+const sl_vsup_stats *sl_vsup_get_stats(const sl_vsup *s);
+
+#endif
