@@ -56,6 +56,12 @@ static const char *const metric_names[] = {
     [SL_SIM_M_CONVERGED_AT] = "converged_at",
     [SL_SIM_M_LIVE] = "live",
     [SL_SIM_M_MSGS] = "messages_per_node_per_s",
+    [SL_SIM_M_SERVICES_BACK] = "services_back",
+    [SL_SIM_M_MIN_RUNNING] = "min_running_rebalance",
+    [SL_SIM_M_DUPLICATES_GONE] = "duplicates_gone",
+    [SL_SIM_M_LOST_WRITES] = "lost_writes",
+    [SL_SIM_M_STARTS_PER_LOST] = "starts_per_lost",
+    [SL_SIM_M_CATALOG_CONVERGED] = "catalog_converged",
 };
 
 static const char *const op_names[] = {
@@ -321,6 +327,7 @@ static int parse_action_args(parser *p, int i, sl_sim_action *a)
         a->count = (int)v;
         return end_of_line(p, i + 1);
     case SL_SIM_HEAL: return end_of_line(p, i);
+    default: return fail(p, "'%s' is not parsed yet", sl_sim_action_name(a->type));
     }
     return -1;
 }
@@ -350,7 +357,8 @@ static int stmt_at(parser *p)
 static bool metric_is_time(sl_sim_metric m)
 {
     return m == SL_SIM_M_DETECT_FIRST || m == SL_SIM_M_DETECT_ALL || m == SL_SIM_M_LEAVE_SEEN ||
-           m == SL_SIM_M_CONVERGED_AT;
+           m == SL_SIM_M_CONVERGED_AT || m == SL_SIM_M_SERVICES_BACK ||
+           m == SL_SIM_M_DUPLICATES_GONE || m == SL_SIM_M_CATALOG_CONVERGED;
 }
 
 /* expect converged | expect METRIC OP VALUE */
