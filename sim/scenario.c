@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "starling/catalog.h"
+
 #define MAX_TOKENS 4096
 #define MAX_LINE 65536
 
@@ -33,16 +35,47 @@ typedef struct parser {
     int ntok;
     char *scratch; /* where the tokens' bytes live, NUL-terminated */
     bool seen_run;
-    bool seen[8]; /* settings already given, to refuse duplicates */
+    bool seen[16]; /* settings already given, to refuse duplicates */
     sl_sim_scenario *sc;
 } parser;
 
-enum { SET_SEED, SET_PROFILE, SET_LATENCY, SET_LOSS, SET_ZONES, SET_SEAL, SET_PUSHPULL };
+enum {
+    SET_SEED,
+    SET_PROFILE,
+    SET_LATENCY,
+    SET_LOSS,
+    SET_ZONES,
+    SET_SEAL,
+    SET_PUSHPULL,
+    SET_STARTUP,
+    SET_STOPPING,
+    SET__COUNT
+};
+
+/* The longest startup or stopping delay a scenario may ask for. */
+#define DELAY_MAX_MS (60u * 60u * 1000u)
+
+/* A service name as the simulator accepts it: 1..63 bytes of [A-Za-z0-9._-],
+ * starting with a letter or digit. That is the catalog's rule
+ * (sl_service_name_check) made a little stricter: no leading '_'. */
+#define SVC_NAME_MAX (SL_SVC_NAME_MAX < 63 ? SL_SVC_NAME_MAX : 63)
 
 static const char *const action_names[] = {
-    [SL_SIM_CRASH] = "crash",     [SL_SIM_PAUSE] = "pause",         [SL_SIM_LEAVE] = "leave",
-    [SL_SIM_RESTART] = "restart", [SL_SIM_PARTITION] = "partition", [SL_SIM_CUT] = "cut",
-    [SL_SIM_LOSS] = "loss",       [SL_SIM_JOIN] = "join",           [SL_SIM_HEAL] = "heal",
+    [SL_SIM_CRASH] = "crash",
+    [SL_SIM_PAUSE] = "pause",
+    [SL_SIM_LEAVE] = "leave",
+    [SL_SIM_RESTART] = "restart",
+    [SL_SIM_PARTITION] = "partition",
+    [SL_SIM_CUT] = "cut",
+    [SL_SIM_LOSS] = "loss",
+    [SL_SIM_JOIN] = "join",
+    [SL_SIM_HEAL] = "heal",
+    [SL_SIM_DEPLOY] = "deploy",
+    [SL_SIM_SCALE] = "scale",
+    [SL_SIM_RM] = "rm",
+    [SL_SIM_FAIL_START] = "fail-start",
+    [SL_SIM_FIX_START] = "fix-start",
+    [SL_SIM_DRAIN] = "drain",
 };
 
 static const char *const metric_names[] = {
@@ -267,6 +300,56 @@ static int end_of_line(parser *p, int i)
     return 0;
 }
 
+static bool svc_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > SVC_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+            return false;
+    }
+    return true;
+}
+
+/* Parses a service name at token i into out (capacity SVC_NAME_MAX + 1). */
+static int parse_svc_name(parser *p, int i, char *out, size_t cap)
+{
+    if (i >= p->ntok || !svc_name_ok(p->tok[i]))
+        return expected(p, i,
+                        "a service name (1 to 63 letters, digits, '.', '_' or '-', starting "
+                        "with a letter or digit)");
+    snprintf(out, cap, "%s", p->tok[i]);
+    return 0;
+}
+
+/* Parses a replica count at token i: min..SL_SVC_REPLICAS_MAX. */
+static int parse_replicas(parser *p, int i, uint64_t min, uint32_t *out)
+{
+    uint64_t v;
+    if (i >= p->ntok || parse_uint(p->tok[i], SL_SVC_REPLICAS_MAX, &v) != 0 || v < min) {
+        char what[64];
+        snprintf(what, sizeof what, "a number of replicas from %u to %u", (unsigned)min,
+                 (unsigned)SL_SVC_REPLICAS_MAX);
+        return expected(p, i, what);
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* Parses "via NODE" at token i, then the end of the line. */
+static int parse_via(parser *p, int i, sl_sim_action *a)
+{
+    if (i >= p->ntok || strcmp(p->tok[i], "via") != 0)
+        return expected(p, i, "'via' and the node the write is made on");
+    i++;
+    if (i >= p->ntok || parse_node_name(p->tok[i], strlen(p->tok[i]), &a->via) != 0)
+        return expected(p, i, "a node like n3");
+    return end_of_line(p, i + 1);
+}
+
 /* Parses groups separated by `sep` ("|" or ">") into a->groups. */
 static int parse_groups(parser *p, int i, const char *sep, sl_sim_action *a)
 {
@@ -327,9 +410,35 @@ static int parse_action_args(parser *p, int i, sl_sim_action *a)
         a->count = (int)v;
         return end_of_line(p, i + 1);
     case SL_SIM_HEAL: return end_of_line(p, i);
-    default: return fail(p, "'%s' is not parsed yet", sl_sim_action_name(a->type));
+    case SL_SIM_DEPLOY:
+        if (parse_svc_name(p, i, a->service, sizeof a->service) != 0)
+            return -1;
+        if (strcmp(tok_or_eol(p, i + 1), "replicas") != 0)
+            return expected(p, i + 1, "'replicas N'");
+        if (parse_replicas(p, i + 2, 1, &a->replicas) != 0)
+            return -1;
+        return parse_via(p, i + 3, a);
+    case SL_SIM_SCALE:
+        if (parse_svc_name(p, i, a->service, sizeof a->service) != 0)
+            return -1;
+        if (parse_replicas(p, i + 1, 0, &a->replicas) != 0)
+            return -1;
+        return parse_via(p, i + 2, a);
+    case SL_SIM_RM:
+        if (parse_svc_name(p, i, a->service, sizeof a->service) != 0)
+            return -1;
+        return parse_via(p, i + 1, a);
+    case SL_SIM_FAIL_START:
+    case SL_SIM_FIX_START:
+        if (parse_svc_name(p, i, a->service, sizeof a->service) != 0)
+            return -1;
+        return end_of_line(p, i + 1);
+    case SL_SIM_DRAIN:
+        if (parse_set(p, &i, &a->nodes) != 0)
+            return -1;
+        return end_of_line(p, i);
     }
-    return -1;
+    return fail(p, "'%s' is not parsed yet", sl_sim_action_name(a->type));
 }
 
 static int stmt_at(parser *p)
@@ -344,8 +453,12 @@ static int stmt_at(parser *p)
         if (strcmp(verb, action_names[t]) == 0)
             break;
     if (t == sizeof action_names / sizeof *action_names)
-        return expected(p, 2, "crash, pause, leave, restart, partition, cut, loss, join or heal");
+        return expected(p, 2,
+                        "crash, pause, leave, restart, partition, cut, loss, join, heal, deploy, "
+                        "scale, rm, fail-start, fix-start or drain");
     a.type = (sl_sim_action_type)t;
+    if (a.type >= SL_SIM_DEPLOY)
+        sc->runtime = true;
     sl_sim_action *arr = realloc(sc->actions, (sc->nactions + 1) * sizeof *arr);
     if (!arr)
         return fail(p, "out of memory");
@@ -373,8 +486,9 @@ static int stmt_expect(parser *p)
     if (m == SL_SIM_M__COUNT)
         return expected(p, 1,
                         "converged, detect_first, detect_all, leave_seen, false_positives, "
-                        "false_positives_paused, ghosts, converged_at, live or "
-                        "messages_per_node_per_s");
+                        "false_positives_paused, ghosts, converged_at, live, "
+                        "messages_per_node_per_s, services_back, min_running_rebalance, "
+                        "duplicates_gone, lost_writes, starts_per_lost or catalog_converged");
     e.metric = (sl_sim_metric)m;
     int i = 2;
     if (e.metric != SL_SIM_M_CONVERGED) {
@@ -489,6 +603,140 @@ static int stmt_setting(parser *p)
     return end_of_line(p, 2);
 }
 
+/* Appends n services to the catalog, zeroed but for their line; returns
+ * the first, or NULL (with the message written) past SL_SIM_SERVICES_MAX. */
+static sl_sim_service *add_services(parser *p, size_t n)
+{
+    sl_sim_scenario *sc = p->sc;
+    if (n > SL_SIM_SERVICES_MAX - sc->nservices) {
+        fail(p, "expected at most %d services in all, got %zu", SL_SIM_SERVICES_MAX,
+             sc->nservices + n);
+        return NULL;
+    }
+    sl_sim_service *arr = realloc(sc->services, (sc->nservices + n) * sizeof *arr);
+    if (!arr) {
+        fail(p, "out of memory");
+        return NULL;
+    }
+    sc->services = arr;
+    sl_sim_service *first = &arr[sc->nservices];
+    memset(first, 0, n * sizeof *first);
+    for (size_t k = 0; k < n; k++)
+        first[k].line = p->line;
+    sc->nservices += n;
+    return first;
+}
+
+/* Parses one option of `service` at token i: cpu MILLI, mem MB or spread
+ * zones|nodes, each at most once (`given` holds which were). */
+static int service_option(parser *p, int i, sl_sim_service *s, unsigned *given)
+{
+    static const char *const opts[] = {"cpu", "mem", "spread"};
+    const char *k = p->tok[i];
+    unsigned o;
+    for (o = 0; o < 3; o++)
+        if (strcmp(k, opts[o]) == 0)
+            break;
+    if (o == 3)
+        return expected(p, i, "cpu, mem, spread or end of line");
+    if (*given & (1u << o))
+        return fail(p, "'%s' is given twice", k);
+    *given |= 1u << o;
+    uint64_t v;
+    const char *val = tok_or_eol(p, i + 1);
+    if (o == 2) {
+        if (strcmp(val, "zones") != 0 && strcmp(val, "nodes") != 0)
+            return expected(p, i + 1, "spread zones or spread nodes");
+        s->spread_nodes = strcmp(val, "nodes") == 0;
+        return 0;
+    }
+    if (i + 1 >= p->ntok || parse_uint(val, UINT32_MAX, &v) != 0)
+        return expected(p, i + 1,
+                        o == 0 ? "a CPU request in millicores like 500"
+                               : "a memory request in MB like 256");
+    if (o == 0)
+        s->cpu_milli = (uint32_t)v;
+    else
+        s->mem_mb = (uint32_t)v;
+    return 0;
+}
+
+/* service NAME replicas N [cpu MILLI] [mem MB] [spread zones|nodes] */
+static int stmt_service(parser *p)
+{
+    sl_sim_service s = {.line = p->line};
+    if (parse_svc_name(p, 1, s.name, sizeof s.name) != 0)
+        return -1;
+    if (strcmp(tok_or_eol(p, 2), "replicas") != 0)
+        return expected(p, 2, "'replicas N'");
+    if (parse_replicas(p, 3, 1, &s.replicas) != 0)
+        return -1;
+    unsigned given = 0;
+    for (int i = 4; i < p->ntok; i += 2)
+        if (service_option(p, i, &s, &given) != 0)
+            return -1;
+    sl_sim_service *to = add_services(p, 1);
+    if (!to)
+        return -1;
+    *to = s;
+    return 0;
+}
+
+/* services COUNT replicas N: named s0, s1, ... */
+static int stmt_services(parser *p)
+{
+    uint64_t count;
+    uint32_t replicas;
+    if (p->ntok < 2 || parse_uint(p->tok[1], SL_SIM_SERVICES_MAX, &count) != 0 || count == 0)
+        return expected(p, 1, "a number of services from 1 to 100000");
+    if (strcmp(tok_or_eol(p, 2), "replicas") != 0)
+        return expected(p, 2, "'replicas N'");
+    if (parse_replicas(p, 3, 1, &replicas) != 0 || end_of_line(p, 4) != 0)
+        return -1;
+    sl_sim_service *s = add_services(p, (size_t)count);
+    if (!s)
+        return -1;
+    for (size_t k = 0; k < count; k++) {
+        snprintf(s[k].name, sizeof s[k].name, "s%zu", k);
+        s[k].replicas = replicas;
+    }
+    return 0;
+}
+
+/* startup MEAN [JITTER] | stopping MEAN [JITTER]: the virtual supervisor's
+ * delays, each drawn from MEAN +- JITTER; the jitter is at most the mean. */
+static int stmt_delay(parser *p)
+{
+    bool startup = strcmp(p->tok[0], "startup") == 0;
+    if (once(p, startup ? SET_STARTUP : SET_STOPPING) != 0)
+        return -1;
+    uint64_t mean, jit = 0;
+    char what[64];
+    snprintf(what, sizeof what, "a %s time like %s (at most 1h)", p->tok[0],
+             startup ? "500ms" : "100ms");
+    if (parse_ms(p, 1, what, &mean) != 0)
+        return -1;
+    if (mean > DELAY_MAX_MS)
+        return expected(p, 1, what);
+    if (p->ntok >= 3) {
+        if (parse_ms(p, 2, "a jitter like 200ms", &jit) != 0)
+            return -1;
+        if (jit > mean)
+            return fail(p, "expected a jitter of at most the mean (%s), got '%s'", p->tok[1],
+                        p->tok[2]);
+    }
+    if (end_of_line(p, p->ntok >= 3 ? 3 : 2) != 0)
+        return -1;
+    if (startup) {
+        p->sc->startup_ms = (uint32_t)mean;
+        p->sc->startup_jitter_ms = (uint32_t)jit;
+    } else {
+        p->sc->stopping_ms = (uint32_t)mean;
+        p->sc->stopping_jitter_ms = (uint32_t)jit;
+    }
+    return 0;
+}
+
 static int statement(parser *p)
 {
     sl_sim_scenario *sc = p->sc;
@@ -524,9 +772,16 @@ static int statement(parser *p)
         strcmp(k, "loss") == 0 || strcmp(k, "zones") == 0 || strcmp(k, "seal") == 0 ||
         strcmp(k, "pushpull") == 0)
         return stmt_setting(p);
+    bool service = strcmp(k, "service") == 0, services = strcmp(k, "services") == 0;
+    if (service || services || strcmp(k, "startup") == 0 || strcmp(k, "stopping") == 0) {
+        sc->runtime = true;
+        if (service)
+            return stmt_service(p);
+        return services ? stmt_services(p) : stmt_delay(p);
+    }
     return fail(p,
                 "expected a statement (nodes, seed, profile, latency, loss, zones, seal, pushpull, "
-                "at, run, expect), got '%s'",
+                "service, services, startup, stopping, at, run, expect), got '%s'",
                 k);
 }
 
@@ -576,6 +831,47 @@ static int check_set(parser *p, const sl_sim_action *a, const sl_sim_set *s, int
     return 0;
 }
 
+static int cmp_service(const void *x, const void *y)
+{
+    const sl_sim_service *a = *(const sl_sim_service *const *)x;
+    const sl_sim_service *b = *(const sl_sim_service *const *)y;
+    int c = strcmp(a->name, b->name);
+    if (c != 0)
+        return c;
+    return a->line < b->line ? -1 : a->line > b->line;
+}
+
+/* Refuses a service named twice, at the earliest line that repeats a name,
+ * naming the line it was first given on. Sorted, so that `services 100000`
+ * costs n log n rather than n^2. */
+static int check_service_names(parser *p)
+{
+    sl_sim_scenario *sc = p->sc;
+    if (sc->nservices < 2)
+        return 0;
+    const sl_sim_service **by = malloc(sc->nservices * sizeof *by);
+    if (!by)
+        return fail(p, "out of memory");
+    for (size_t i = 0; i < sc->nservices; i++)
+        by[i] = &sc->services[i];
+    qsort(by, sc->nservices, sizeof *by, cmp_service);
+    const sl_sim_service *first = NULL, *again = NULL;
+    for (size_t i = 1; i < sc->nservices; i++)
+        if (strcmp(by[i - 1]->name, by[i]->name) == 0 && (!again || by[i]->line < again->line) &&
+            (i < 2 || strcmp(by[i - 2]->name, by[i]->name) != 0)) {
+            first = by[i - 1];
+            again = by[i];
+        }
+    int rc = 0;
+    if (again) {
+        p->line = again->line;
+        rc = fail(p, "service '%s' is given twice (lines %d and %d)", again->name, first->line,
+                  again->line);
+    }
+    free(by);
+    return rc;
+}
+
 /* The second pass: sorts the timeline and checks it. */
 static int check_timeline(parser *p)
 {
@@ -595,6 +891,10 @@ static int check_timeline(parser *p)
                         (double)sc->run_ms / 1000.0, (double)a->at_ms / 1000.0);
         if (check_set(p, a, &a->nodes, (int)avail) != 0)
             return -1;
+        bool via = a->type == SL_SIM_DEPLOY || a->type == SL_SIM_SCALE || a->type == SL_SIM_RM;
+        if (via && a->via >= avail)
+            return fail(p, "n%d does not exist at %.3fs (%ld nodes by then: n0-n%ld)", a->via,
+                        (double)a->at_ms / 1000.0, avail, avail - 1);
         for (size_t g = 0; g < a->ngroups; g++) {
             if (check_set(p, a, &a->groups[g], (int)avail) != 0)
                 return -1;
@@ -609,7 +909,7 @@ static int check_timeline(parser *p)
             return fail(p, "expected at most %d nodes in all", SL_SIM_NODES_MAX);
     }
     sc->max_nodes = (int)avail;
-    return 0;
+    return check_service_names(p);
 }
 
 static int parse_text(parser *p, const char *text)
@@ -654,6 +954,10 @@ int sl_sim_scenario_parse(const char *text, const char *file, sl_sim_scenario *o
     memset(out, 0, sizeof *out);
     out->seed = 1;
     out->sealed = true;
+    out->startup_ms = 500;
+    out->startup_jitter_ms = 200;
+    out->stopping_ms = 100;
+    out->stopping_jitter_ms = 0;
     snprintf(out->profile, sizeof out->profile, "lan");
     parser p = {.file = file, .err = err, .errcap = errcap, .sc = out};
     if (errcap)
@@ -715,5 +1019,6 @@ void sl_sim_scenario_deinit(sl_sim_scenario *sc)
     }
     free(sc->actions);
     free(sc->expects);
+    free(sc->services);
     memset(sc, 0, sizeof *sc);
 }

@@ -90,7 +90,8 @@ static void defaults_sorting_and_expectations(void **state)
     char err[256];
     assert_int_equal(sl_sim_scenario_parse(text, "t", &sc, err, sizeof err), -1);
     assert_string_equal(err, "t:5: expected a statement (nodes, seed, profile, latency, loss, "
-                             "zones, seal, pushpull, at, run, expect), got "
+                             "zones, seal, pushpull, service, services, startup, stopping, at, "
+                             "run, expect), got "
                              "'partition_is_not_a_statement_here_but_comment'");
 
     static const char ok[] = "nodes 5\n"
@@ -154,8 +155,8 @@ static const struct {
     {"nodes 0\nrun 1s\n", "f:1: expected a number of nodes from 1 to 1000000, got '0'"},
     {"nodes 3\nat x crash n1\nrun 1s\n", "f:2: expected a time like 30s, got 'x'"},
     {"nodes 3\nat 1s explode n1\nrun 1s\n",
-     "f:2: expected crash, pause, leave, restart, partition, cut, loss, join or heal, got "
-     "'explode'"},
+     "f:2: expected crash, pause, leave, restart, partition, cut, loss, join, heal, deploy, scale, "
+     "rm, fail-start, fix-start or drain, got 'explode'"},
     {"nodes 3\nat 1s crash\nrun 1s\n",
      "f:2: expected a node like n5 or a range like n3-n7, got end of line"},
     {"nodes 3\nat 1s crash n2-n1\nrun 1s\n",
@@ -199,8 +200,9 @@ static const struct {
     {"nodes 3\nrun 1s\nexpect ghosts <= x\n", "f:3: expected a number, got 'x'"},
     {"nodes 3\nrun 1s\nexpect happiness\n",
      "f:3: expected converged, detect_first, detect_all, leave_seen, false_positives, "
-     "false_positives_paused, ghosts, converged_at, live or messages_per_node_per_s, got "
-     "'happiness'"},
+     "false_positives_paused, ghosts, converged_at, live, messages_per_node_per_s, services_back, "
+     "min_running_rebalance, duplicates_gone, lost_writes, starts_per_lost or catalog_converged, "
+     "got 'happiness'"},
 };
 
 static void errors_name_the_line(void **state)
