@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -145,6 +146,176 @@ static void durations(void **state)
     assert_int_equal(sl_sim_parse_duration_us("99999999999999999999s", &us), -1);
 }
 
+static void runtime_statements(void **state)
+{
+    (void)state;
+    static const char text[] = "nodes 10\n"
+                               "service web replicas 3 spread nodes mem 256 cpu 500\n"
+                               "service Db.1_x-y replicas 1000\n"
+                               "services 3 replicas 2\n"
+                               "service last replicas 1 cpu 0\n"
+                               "startup 2s 1s\n"
+                               "stopping 250ms\n"
+                               "at 5s deploy api replicas 4 via n3\n"
+                               "at 6s scale web 0 via n9\n"
+                               "at 7s rm Db.1_x-y via n0\n"
+                               "at 8s fail-start web\n"
+                               "at 9s fix-start web\n"
+                               "at 10s drain n1 n4-n5\n"
+                               "run 20s\n"
+                               "expect services_back <= 10s\n"
+                               "expect min_running_rebalance >= 1\n"
+                               "expect duplicates_gone <= 5s\n"
+                               "expect lost_writes == 0\n"
+                               "expect starts_per_lost <= 1.5\n"
+                               "expect catalog_converged <= 2s\n";
+    sl_sim_scenario sc;
+    char err[256];
+    if (sl_sim_scenario_parse(text, "rt", &sc, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_true(sc.runtime);
+    assert_int_equal(sc.nservices, 6);
+    const sl_sim_service *s = sc.services;
+    assert_string_equal(s[0].name, "web");
+    assert_int_equal(s[0].replicas, 3);
+    assert_int_equal(s[0].cpu_milli, 500);
+    assert_int_equal(s[0].mem_mb, 256);
+    assert_true(s[0].spread_nodes);
+    assert_int_equal(s[0].line, 2);
+    assert_string_equal(s[1].name, "Db.1_x-y");
+    assert_int_equal(s[1].replicas, 1000);
+    assert_int_equal(s[1].cpu_milli, 0);
+    assert_int_equal(s[1].mem_mb, 0);
+    assert_false(s[1].spread_nodes); /* the default: zones */
+    for (int k = 0; k < 3; k++) {    /* `services` expanded in order */
+        char name[8];
+        snprintf(name, sizeof name, "s%d", k);
+        assert_string_equal(s[2 + k].name, name);
+        assert_int_equal(s[2 + k].replicas, 2);
+        assert_int_equal(s[2 + k].line, 4);
+    }
+    assert_string_equal(s[5].name, "last");
+    assert_int_equal(sc.startup_ms, 2000);
+    assert_int_equal(sc.startup_jitter_ms, 1000);
+    assert_int_equal(sc.stopping_ms, 250);
+    assert_int_equal(sc.stopping_jitter_ms, 0);
+
+    assert_int_equal(sc.nactions, 6);
+    const sl_sim_action *a = sc.actions;
+    assert_int_equal(a[0].type, SL_SIM_DEPLOY);
+    assert_string_equal(a[0].service, "api");
+    assert_int_equal(a[0].replicas, 4);
+    assert_int_equal(a[0].via, 3);
+    assert_int_equal(a[1].type, SL_SIM_SCALE);
+    assert_string_equal(a[1].service, "web");
+    assert_int_equal(a[1].replicas, 0);
+    assert_int_equal(a[1].via, 9);
+    assert_int_equal(a[2].type, SL_SIM_RM);
+    assert_string_equal(a[2].service, "Db.1_x-y");
+    assert_int_equal(a[2].via, 0);
+    assert_int_equal(a[3].type, SL_SIM_FAIL_START);
+    assert_string_equal(a[3].service, "web");
+    assert_int_equal(a[4].type, SL_SIM_FIX_START);
+    assert_string_equal(a[4].service, "web");
+    assert_int_equal(a[5].type, SL_SIM_DRAIN);
+    assert_int_equal(a[5].nodes.n, 2);
+    assert_true(sl_sim_set_has(&a[5].nodes, 5));
+    assert_false(sl_sim_set_has(&a[5].nodes, 3));
+    assert_int_equal(sc.nexpects, 6);
+    assert_int_equal(sc.expects[0].metric, SL_SIM_M_SERVICES_BACK);
+    assert_true(sc.expects[0].value == 10.0);
+    assert_int_equal(sc.expects[1].metric, SL_SIM_M_MIN_RUNNING);
+    assert_int_equal(sc.expects[2].metric, SL_SIM_M_DUPLICATES_GONE);
+    assert_int_equal(sc.expects[3].metric, SL_SIM_M_LOST_WRITES);
+    assert_int_equal(sc.expects[4].metric, SL_SIM_M_STARTS_PER_LOST);
+    assert_true(sc.expects[4].value == 1.5);
+    assert_int_equal(sc.expects[5].metric, SL_SIM_M_CATALOG_CONVERGED);
+    assert_true(sc.expects[5].value == 2.0);
+    sl_sim_scenario_deinit(&sc);
+    assert_int_equal(sc.nservices, 0);
+    assert_null(sc.services);
+
+    assert_string_equal(sl_sim_action_name(SL_SIM_DEPLOY), "deploy");
+    assert_string_equal(sl_sim_action_name(SL_SIM_SCALE), "scale");
+    assert_string_equal(sl_sim_action_name(SL_SIM_RM), "rm");
+    assert_string_equal(sl_sim_action_name(SL_SIM_FAIL_START), "fail-start");
+    assert_string_equal(sl_sim_action_name(SL_SIM_FIX_START), "fix-start");
+    assert_string_equal(sl_sim_action_name(SL_SIM_DRAIN), "drain");
+}
+
+/* The delays are set even when no statement names them; a scenario of
+ * membership only leaves the runtime off; any one runtime statement turns it
+ * on. */
+static void runtime_defaults_and_flag(void **state)
+{
+    (void)state;
+    sl_sim_scenario sc;
+    char err[256];
+    assert_int_equal(sl_sim_scenario_parse(example, "ex.scn", &sc, err, sizeof err), 0);
+    assert_false(sc.runtime);
+    assert_int_equal(sc.nservices, 0);
+    assert_null(sc.services);
+    assert_int_equal(sc.startup_ms, 500);
+    assert_int_equal(sc.startup_jitter_ms, 200);
+    assert_int_equal(sc.stopping_ms, 100);
+    assert_int_equal(sc.stopping_jitter_ms, 0);
+    sl_sim_scenario_deinit(&sc);
+
+    static const char *const on[] = {
+        "nodes 2\nservice a replicas 1\nrun 1s\n",
+        "nodes 2\nservices 1 replicas 1\nrun 1s\n",
+        "nodes 2\nstartup 1s\nrun 1s\n",
+        "nodes 2\nstopping 0ms\nrun 1s\n",
+        "nodes 2\nat 0s deploy a replicas 1 via n1\nrun 1s\n",
+        "nodes 2\nat 0s scale a 2 via n1\nrun 1s\n",
+        "nodes 2\nat 0s rm a via n1\nrun 1s\n",
+        "nodes 2\nat 0s fail-start a\nrun 1s\n",
+        "nodes 2\nat 0s fix-start a\nrun 1s\n",
+        "nodes 2\nat 0s drain n0-n1\nrun 1s\n",
+    };
+    for (size_t i = 0; i < sizeof on / sizeof *on; i++) {
+        if (sl_sim_scenario_parse(on[i], "t", &sc, err, sizeof err) != 0)
+            fail_msg("case %zu: %s", i, err);
+        if (!sc.runtime)
+            fail_msg("case %zu: runtime is off", i);
+        sl_sim_scenario_deinit(&sc);
+    }
+
+    /* A statement that sets one delay leaves the other at its default. */
+    assert_int_equal(
+        sl_sim_scenario_parse("nodes 1\nstopping 3s 1s\nrun 1s\n", "t", &sc, err, sizeof err), 0);
+    assert_int_equal(sc.startup_ms, 500);
+    assert_int_equal(sc.startup_jitter_ms, 200);
+    assert_int_equal(sc.stopping_ms, 3000);
+    assert_int_equal(sc.stopping_jitter_ms, 1000);
+    sl_sim_scenario_deinit(&sc);
+}
+
+/* `services` may name up to SL_SIM_SERVICES_MAX at once; one more in all is
+ * refused; and a duplicate among them is found without n^2 work. */
+static void services_limit(void **state)
+{
+    (void)state;
+    sl_sim_scenario sc;
+    char err[256];
+    assert_int_equal(sl_sim_scenario_parse("nodes 1\nservices 100000 replicas 1\nrun 1s\n", "t",
+                                           &sc, err, sizeof err),
+                     0);
+    assert_int_equal(sc.nservices, SL_SIM_SERVICES_MAX);
+    assert_string_equal(sc.services[99999].name, "s99999");
+    sl_sim_scenario_deinit(&sc);
+    assert_int_equal(sl_sim_scenario_parse("nodes 1\nservices 100000 replicas 1\n"
+                                           "service x replicas 1\nrun 1s\n",
+                                           "t", &sc, err, sizeof err),
+                     -1);
+    assert_string_equal(err, "t:3: expected at most 100000 services in all, got 100001");
+    assert_int_equal(sl_sim_scenario_parse("nodes 1\nservices 99999 replicas 1\n"
+                                           "service s5000 replicas 1\nrun 1s\n",
+                                           "t", &sc, err, sizeof err),
+                     -1);
+    assert_string_equal(err, "t:3: service 's5000' is given twice (lines 2 and 3)");
+}
+
 /* Each bad scenario and the exact message it must give. */
 static const struct {
     const char *text;
@@ -203,6 +374,139 @@ static const struct {
      "false_positives_paused, ghosts, converged_at, live, messages_per_node_per_s, services_back, "
      "min_running_rebalance, duplicates_gone, lost_writes, starts_per_lost or catalog_converged, "
      "got 'happiness'"},
+    /* The runtime's statements. */
+    {"nodes 3\nservice\nrun 1s\n",
+     "f:2: expected a service name (1 to 63 letters, digits, '.', '_' or '-', starting with a "
+     "letter or digit), got end of line"},
+    {"nodes 3\nservice _web replicas 1\nrun 1s\n",
+     "f:2: expected a service name (1 to 63 letters, digits, '.', '_' or '-', starting with a "
+     "letter or digit), got '_web'"},
+    {"nodes 3\nservice -web replicas 1\nrun 1s\n",
+     "f:2: expected a service name (1 to 63 letters, digits, '.', '_' or '-', starting with a "
+     "letter or digit), got '-web'"},
+    {"nodes 3\nservice w/b replicas 1\nrun 1s\n",
+     "f:2: expected a service name (1 to 63 letters, digits, '.', '_' or '-', starting with a "
+     "letter or digit), got 'w/b'"},
+    {"nodes 3\nservice "
+     "a23456789012345678901234567890123456789012345678901234567890123 replicas 1\nrun 1s\n",
+     NULL}, /* 63 bytes */
+    {"nodes 3\nservice "
+     "a234567890123456789012345678901234567890123456789012345678901234 replicas 1\nrun 1s\n",
+     "f:2: expected a service name (1 to 63 letters, digits, '.', '_' or '-', starting with a "
+     "letter or digit), got "
+     "'a234567890123456789012345678901234567890123456789012345678901234'"},
+    {"nodes 3\nservice web\nrun 1s\n", "f:2: expected 'replicas N', got end of line"},
+    {"nodes 3\nservice web cpu 5 replicas 1\nrun 1s\n", "f:2: expected 'replicas N', got 'cpu'"},
+    {"nodes 3\nservice web replicas 0\nrun 1s\n",
+     "f:2: expected a number of replicas from 1 to 1000, got '0'"},
+    {"nodes 3\nservice web replicas 1001\nrun 1s\n",
+     "f:2: expected a number of replicas from 1 to 1000, got '1001'"},
+    {"nodes 3\nservice web replicas\nrun 1s\n",
+     "f:2: expected a number of replicas from 1 to 1000, got end of line"},
+    {"nodes 3\nservice web replicas 1 cpu\nrun 1s\n",
+     "f:2: expected a CPU request in millicores like 500, got end of line"},
+    {"nodes 3\nservice web replicas 1 cpu -1\nrun 1s\n",
+     "f:2: expected a CPU request in millicores like 500, got '-1'"},
+    {"nodes 3\nservice web replicas 1 mem 4294967296\nrun 1s\n",
+     "f:2: expected a memory request in MB like 256, got '4294967296'"},
+    {"nodes 3\nservice web replicas 1 spread racks\nrun 1s\n",
+     "f:2: expected spread zones or spread nodes, got 'racks'"},
+    {"nodes 3\nservice web replicas 1 cpu 1 mem 2 cpu 3\nrun 1s\n", "f:2: 'cpu' is given twice"},
+    {"nodes 3\nservice web replicas 1 spread zones spread nodes\nrun 1s\n",
+     "f:2: 'spread' is given twice"},
+    {"nodes 3\nservice web replicas 1 gpu 1\nrun 1s\n",
+     "f:2: expected cpu, mem, spread or end of line, got 'gpu'"},
+    {"nodes 3\nservice web replicas 1\nseed 2\nservice web replicas 2\nrun 1s\n",
+     "f:4: service 'web' is given twice (lines 2 and 4)"},
+    {"nodes 3\nservice s1 replicas 1\nservices 3 replicas 2\nrun 1s\n",
+     "f:3: service 's1' is given twice (lines 2 and 3)"},
+    {"nodes 3\nservices 3 replicas 2\nservice s2 replicas 1\nrun 1s\n",
+     "f:3: service 's2' is given twice (lines 2 and 3)"},
+    {"nodes 3\nservices 2 replicas 1\nservices 2 replicas 3\nrun 1s\n",
+     "f:3: service 's0' is given twice (lines 2 and 3)"},
+    {"nodes 3\nservice b replicas 1\nservice a replicas 1\nservice a replicas 1\n"
+     "service b replicas 1\nrun 1s\n",
+     "f:4: service 'a' is given twice (lines 3 and 4)"}, /* the earliest repeat */
+    {"nodes 3\nservice S1 replicas 1\nservices 2 replicas 1\nrun 1s\n", NULL}, /* case counts */
+    {"nodes 3\nservices 0 replicas 1\nrun 1s\n",
+     "f:2: expected a number of services from 1 to 100000, got '0'"},
+    {"nodes 3\nservices 100001 replicas 1\nrun 1s\n",
+     "f:2: expected a number of services from 1 to 100000, got '100001'"},
+    {"nodes 3\nservices 4\nrun 1s\n", "f:2: expected 'replicas N', got end of line"},
+    {"nodes 3\nservices 4 replicas 2 cpu 1\nrun 1s\n", "f:2: expected end of line, got 'cpu'"},
+    {"nodes 3\nstartup\nrun 1s\n",
+     "f:2: expected a startup time like 500ms (at most 1h), got end of line"},
+    {"nodes 3\nstartup 2h\nrun 1s\n",
+     "f:2: expected a startup time like 500ms (at most 1h), got '2h'"},
+    {"nodes 3\nstartup 61m\nrun 1s\n",
+     "f:2: expected a startup time like 500ms (at most 1h), got '61m'"},
+    {"nodes 3\nstartup 60m 60m\nrun 1s\n", NULL},
+    {"nodes 3\nstartup 1.5ms\nrun 1s\n",
+     "f:2: expected a whole number of milliseconds, got '1.5ms'"},
+    {"nodes 3\nstartup 1s soon\nrun 1s\n", "f:2: expected a jitter like 200ms, got 'soon'"},
+    {"nodes 3\nstartup 1s 2s\nrun 1s\n",
+     "f:2: expected a jitter of at most the mean (1s), got '2s'"},
+    {"nodes 3\nstartup 1s 1s 1s\nrun 1s\n", "f:2: expected end of line, got '1s'"},
+    {"nodes 3\nstartup 1s\nstartup 2s\nrun 1s\n", "f:3: 'startup' is given twice"},
+    {"nodes 3\nstopping 10ms 11ms\nrun 1s\n",
+     "f:2: expected a jitter of at most the mean (10ms), got '11ms'"},
+    {"nodes 3\nstopping x\nrun 1s\n",
+     "f:2: expected a stopping time like 100ms (at most 1h), got 'x'"},
+    {"nodes 3\nstopping 1s\nstartup 1s\nstopping 1s\nrun 1s\n", "f:4: 'stopping' is given twice"},
+    {"nodes 3\nat 1s deploy web replicas 2\nrun 1s\n",
+     "f:2: expected 'via' and the node the write is made on, got end of line"},
+    {"nodes 3\nat 1s deploy web replicas 2 on n1\nrun 1s\n",
+     "f:2: expected 'via' and the node the write is made on, got 'on'"},
+    {"nodes 3\nat 1s deploy web 2 via n1\nrun 1s\n", "f:2: expected 'replicas N', got '2'"},
+    {"nodes 3\nat 1s deploy web replicas 0 via n1\nrun 1s\n",
+     "f:2: expected a number of replicas from 1 to 1000, got '0'"},
+    {"nodes 3\nat 1s deploy .web replicas 1 via n1\nrun 1s\n",
+     "f:2: expected a service name (1 to 63 letters, digits, '.', '_' or '-', starting with a "
+     "letter or digit), got '.web'"},
+    {"nodes 3\nat 1s deploy web replicas 1 via\nrun 1s\n",
+     "f:2: expected a node like n3, got end of line"},
+    {"nodes 3\nat 1s deploy web replicas 1 via n0-n1\nrun 1s\n",
+     "f:2: expected a node like n3, got 'n0-n1'"},
+    {"nodes 3\nat 1s deploy web replicas 1 via n1 n2\nrun 1s\n",
+     "f:2: expected end of line, got 'n2'"},
+    {"nodes 3\nat 1s deploy web replicas 1 via n3\nrun 1s\n",
+     "f:2: n3 does not exist at 1.000s (3 nodes by then: n0-n2)"},
+    {"nodes 3\nat 2s deploy web replicas 1 via n3\nat 1s join 1\nrun 3s\n", NULL},
+    {"nodes 3\nat 1s deploy web replicas 1 via n3\nat 1s join 1\nrun 3s\n",
+     "f:2: n3 does not exist at 1.000s (3 nodes by then: n0-n2)"}, /* the join comes after */
+    {"nodes 3\nat 1s scale web 2 via n4\nat 0s join 1\nrun 3s\n",
+     "f:2: n4 does not exist at 1.000s (4 nodes by then: n0-n3)"},
+    {"nodes 3\nat 1s rm web via n7\nrun 3s\n",
+     "f:2: n7 does not exist at 1.000s (3 nodes by then: n0-n2)"},
+    {"nodes 3\nat 1s scale web via n1\nrun 1s\n",
+     "f:2: expected a number of replicas from 0 to 1000, got 'via'"},
+    {"nodes 3\nat 1s scale web 1001 via n1\nrun 1s\n",
+     "f:2: expected a number of replicas from 0 to 1000, got '1001'"},
+    {"nodes 3\nat 1s scale web replicas 2 via n1\nrun 1s\n",
+     "f:2: expected a number of replicas from 0 to 1000, got 'replicas'"},
+    {"nodes 3\nat 1s rm web\nrun 1s\n",
+     "f:2: expected 'via' and the node the write is made on, got end of line"},
+    {"nodes 3\nat 1s rm\nrun 1s\n",
+     "f:2: expected a service name (1 to 63 letters, digits, '.', '_' or '-', starting with a "
+     "letter or digit), got end of line"},
+    {"nodes 3\nat 1s fail-start\nrun 1s\n",
+     "f:2: expected a service name (1 to 63 letters, digits, '.', '_' or '-', starting with a "
+     "letter or digit), got end of line"},
+    {"nodes 3\nat 1s fail-start web now\nrun 1s\n", "f:2: expected end of line, got 'now'"},
+    {"nodes 3\nat 1s fix-start web via n1\nrun 1s\n", "f:2: expected end of line, got 'via'"},
+    {"nodes 3\nat 1s drain\nrun 1s\n",
+     "f:2: expected a node like n5 or a range like n3-n7, got end of line"},
+    {"nodes 3\nat 1s drain n1-n3\nrun 1s\n",
+     "f:2: n3 does not exist at 1.000s (3 nodes by then: n0-n2)"},
+    {"nodes 3\nat 2s drain n3\nat 1s join 1\nrun 3s\n", NULL},
+    {"nodes 3\nat 1s drain n2 web\nrun 1s\n", "f:2: expected end of line, got 'web'"},
+    {"nodes 3\nat 5s drain n1\nrun 1s\n",
+     "f:2: expected a time within the run (1.000s), got 5.000s"},
+    {"nodes 3\nrun 1s\nservice web replicas 1\n",
+     "f:3: expected only 'expect' lines after 'run', got 'service'"},
+    {"nodes 3\nrun 1s\nexpect lost_writes <= x\n", "f:3: expected a number, got 'x'"},
+    {"nodes 3\nrun 1s\nexpect services_back <= 3\n", "f:3: expected a time like 10s, got '3'"},
+    {"nodes 3\nrun 1s\nexpect catalog_converged < 3\n", "f:3: expected a time like 10s, got '3'"},
 };
 
 static void errors_name_the_line(void **state)
@@ -220,6 +524,9 @@ static void errors_name_the_line(void **state)
         if (rc != -1 || strcmp(err, bad[i].msg) != 0)
             fail_msg("case %zu: rc %d, got \"%s\", want \"%s\"", i, rc, err, bad[i].msg);
         assert_int_equal(sc.nactions, 0); /* emptied on error */
+        assert_int_equal(sc.nservices, 0);
+        assert_null(sc.services);
+        assert_false(sc.runtime);
     }
 }
 
@@ -230,6 +537,9 @@ int main(void)
         cmocka_unit_test(defaults_sorting_and_expectations),
         cmocka_unit_test(durations),
         cmocka_unit_test(errors_name_the_line),
+        cmocka_unit_test(runtime_statements),
+        cmocka_unit_test(runtime_defaults_and_flag),
+        cmocka_unit_test(services_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
