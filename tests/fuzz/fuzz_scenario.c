@@ -12,6 +12,11 @@
  *     ranges run low to high, partitions have two or more disjoint groups
  *     and cuts exactly two; pauses last, losses are probabilities, joins
  *     add someone; every `expect` names a known metric and operator;
+ *   - the runtime's statements: `via` names a node that exists by then,
+ *     every service name follows the rule and is unique in the catalog,
+ *     replica counts are within their bounds, jitters at most their means,
+ *     and `runtime` is on when one of them appears (off, the delays are
+ *     at their defaults);
  *   - parsing is deterministic: the same text parses the same way twice.
  *
  * Seeds (FUZZ_SEEDS=DIR, kept in tests/fuzz/corpus/scenario/): scenarios
@@ -44,12 +49,32 @@ static bool sets_overlap(const sl_sim_set *a, const sl_sim_set *b)
     return false;
 }
 
+static bool name_ok(const char *s, size_t cap)
+{
+    size_t n = strnlen(s, cap);
+    if (n == 0 || n >= cap || n > 63)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+            return false;
+    }
+    return true;
+}
+
 static void check_action(const sl_sim_action *a, long avail)
 {
     bool wants_nodes = a->type == SL_SIM_CRASH || a->type == SL_SIM_PAUSE ||
                        a->type == SL_SIM_LEAVE || a->type == SL_SIM_RESTART ||
-                       a->type == SL_SIM_LOSS;
-    FUZZ_CHECK((unsigned)a->type <= SL_SIM_HEAL);
+                       a->type == SL_SIM_LOSS || a->type == SL_SIM_DRAIN;
+    bool named = a->type >= SL_SIM_DEPLOY && a->type <= SL_SIM_FIX_START;
+    bool via = a->type == SL_SIM_DEPLOY || a->type == SL_SIM_SCALE || a->type == SL_SIM_RM;
+    FUZZ_CHECK((unsigned)a->type <= SL_SIM_DRAIN);
+    FUZZ_CHECK(named ? name_ok(a->service, sizeof a->service) : a->service[0] == 0);
+    FUZZ_CHECK(via ? a->via >= 0 && a->via < avail : a->via == 0);
+    FUZZ_CHECK(a->replicas <= 1000);
+    FUZZ_CHECK(a->type != SL_SIM_DEPLOY || a->replicas >= 1);
     check_set(&a->nodes, avail, !wants_nodes);
     FUZZ_CHECK(wants_nodes || a->nodes.n == 0);
     for (size_t g = 0; g < a->ngroups; g++)
@@ -93,6 +118,23 @@ static void check_scenario(const sl_sim_scenario *sc)
         avail += a->count;
     }
     FUZZ_CHECK(avail == sc->max_nodes);
+    bool runtime = sc->nservices > 0;
+    for (size_t i = 0; i < sc->nactions; i++)
+        runtime = runtime || sc->actions[i].type >= SL_SIM_DEPLOY;
+    FUZZ_CHECK(!runtime || sc->runtime);
+    /* Off: no delay was given either, so both are at their defaults. */
+    FUZZ_CHECK(sc->runtime || (sc->startup_ms == 500 && sc->startup_jitter_ms == 200 &&
+                               sc->stopping_ms == 100 && sc->stopping_jitter_ms == 0));
+    FUZZ_CHECK(sc->startup_jitter_ms <= sc->startup_ms && sc->startup_ms <= 3600000);
+    FUZZ_CHECK(sc->stopping_jitter_ms <= sc->stopping_ms && sc->stopping_ms <= 3600000);
+    FUZZ_CHECK(sc->nservices <= SL_SIM_SERVICES_MAX && (sc->nservices == 0) == !sc->services);
+    for (size_t i = 0; i < sc->nservices; i++) {
+        const sl_sim_service *s = &sc->services[i];
+        FUZZ_CHECK(name_ok(s->name, sizeof s->name) && s->line >= 1);
+        FUZZ_CHECK(s->replicas >= 1 && s->replicas <= 1000);
+        for (size_t j = 0; j < i && sc->nservices <= 1000; j++)
+            FUZZ_CHECK(strcmp(s->name, sc->services[j].name) != 0);
+    }
     for (size_t i = 0; i < sc->nexpects; i++) {
         const sl_sim_expect *e = &sc->expects[i];
         FUZZ_CHECK((unsigned)e->metric < SL_SIM_M__COUNT && (unsigned)e->op <= SL_SIM_OP_EQ);
@@ -107,13 +149,22 @@ static void check_same(const sl_sim_scenario *a, const sl_sim_scenario *b)
     FUZZ_CHECK(a->nodes == b->nodes && a->max_nodes == b->max_nodes && a->seed == b->seed &&
                a->run_ms == b->run_ms && a->nactions == b->nactions && a->nexpects == b->nexpects &&
                a->sealed == b->sealed && a->latency_us == b->latency_us &&
-               a->jitter_us == b->jitter_us);
+               a->jitter_us == b->jitter_us && a->runtime == b->runtime &&
+               a->nservices == b->nservices && a->startup_ms == b->startup_ms &&
+               a->startup_jitter_ms == b->startup_jitter_ms && a->stopping_ms == b->stopping_ms &&
+               a->stopping_jitter_ms == b->stopping_jitter_ms);
+    for (size_t i = 0; i < a->nservices; i++)
+        FUZZ_CHECK(strcmp(a->services[i].name, b->services[i].name) == 0 &&
+                   a->services[i].replicas == b->services[i].replicas);
     for (size_t i = 0; i < a->nactions; i++)
         FUZZ_CHECK(a->actions[i].at_ms == b->actions[i].at_ms &&
                    a->actions[i].line == b->actions[i].line &&
                    a->actions[i].type == b->actions[i].type &&
                    a->actions[i].nodes.n == b->actions[i].nodes.n &&
-                   a->actions[i].ngroups == b->actions[i].ngroups);
+                   a->actions[i].ngroups == b->actions[i].ngroups &&
+                   a->actions[i].via == b->actions[i].via &&
+                   a->actions[i].replicas == b->actions[i].replicas &&
+                   strcmp(a->actions[i].service, b->actions[i].service) == 0);
 }
 
 static void write_seeds(const char *dir)
@@ -133,6 +184,13 @@ static void write_seeds(const char *dir)
         {"unsorted", "nodes 3\nat 20s join 2\nat 10s crash n1\nat 30s crash n4\nat 20s heal\n"
                      "run 40s\nexpect ghosts == 0\nexpect converged_at <= 35s\n"},
         {"bad", "nodes 5\nat soon crash n1\nrun 10s\n"},
+        {"runtime", "nodes 6\nzones 2\nservice web replicas 3 cpu 500 mem 256 spread nodes\n"
+                    "services 4 replicas 2\nstartup 1s 300ms\nstopping 200ms 50ms\n"
+                    "at 2s deploy api replicas 2 via n1\nat 3s scale web 5 via n2\n"
+                    "at 4s rm s1 via n0\nat 5s fail-start api\nat 6s fix-start api\n"
+                    "at 7s join 1\nat 8s drain n5-n6\nat 9s crash n3\nrun 60s\n"
+                    "expect services_back <= 20s\nexpect lost_writes == 0\n"
+                    "expect min_running_rebalance >= 1\nexpect catalog_converged <= 5s\n"},
     };
     for (size_t i = 0; i < sizeof seeds / sizeof *seeds; i++)
         fuzz_write_seed(dir, seeds[i].name, NULL, 0, (const uint8_t *)seeds[i].text,
@@ -164,7 +222,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(rc == -1);
         FUZZ_CHECK(strncmp(err, "fuzz.scn:", 9) == 0 && memchr(err, 0, sizeof err));
         FUZZ_CHECK(sc.nactions == 0 && sc.actions == NULL && sc.nexpects == 0 &&
-                   sc.expects == NULL);
+                   sc.expects == NULL && sc.nservices == 0 && sc.services == NULL);
     } else {
         check_scenario(&sc);
     }
