@@ -10,9 +10,11 @@
  * without judging their order in time; the second sorts the `at` actions by
  * time (stable, so that two actions at the same time keep the order they were
  * written in) and checks what needs the timeline: a node must exist when it is
- * named (the initial nodes plus every `join` before), and nothing may happen
- * after the end of the run. Each error message names the file and line and
- * says what was expected and what was found. */
+ * named (the initial nodes plus every `join` before; the `via` node of a
+ * write too), and nothing may happen after the end of the run. It also
+ * refuses a service named twice in the catalog (by `service` or `services`),
+ * naming both lines. Each error message names the file and line and says what
+ * was expected and what was found. */
 #include "scenario.h"
 
 #include <errno.h>
