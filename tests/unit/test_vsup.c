@@ -701,6 +701,28 @@ static void ten_thousand_replicas(void **state)
     free(f);
 }
 
+static void every_port_held_is_full(void **state)
+{
+    fixture *f = malloc(sizeof *f);
+    assert_non_null(f);
+    sl_vsup_config cfg = config(f);
+    cfg.on_change = NULL;
+    cfg.on_removed = NULL;
+    setup_with(f, &cfg);
+    const uint32_t slots = 65535 - SL_VSUP_PORT_BASE + 1;
+    for (uint32_t i = 0; i < slots; i++)
+        assert_int_equal(sl_vsup_start(f->s, "web", i, 0), 0);
+    assert_int_equal(port_of(f, "web", slots - 1), 65535);
+    assert_int_equal(sl_vsup_start(f->s, "web", slots, 0), SL_EFULL);
+    assert_int_equal(sl_vsup_count(f->s), slots);
+    assert_int_equal(sl_vsup_stop(f->s, "web", 7, 0), 0);
+    run_until(f, 10000);
+    assert_int_equal(sl_vsup_start(f->s, "web", slots, 10000), 0);
+    assert_int_equal(port_of(f, "web", slots), SL_VSUP_PORT_BASE + 7);
+    sl_vsup_free(f->s);
+    free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -723,6 +745,7 @@ int main(void)
         cmocka_unit_test(foreach_is_sorted_by_service_then_replica),
         cmocka_unit_test(free_with_live_replicas_fires_nothing),
         cmocka_unit_test(ten_thousand_replicas),
+        cmocka_unit_test(every_port_held_is_full),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
