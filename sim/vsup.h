@@ -8,7 +8,8 @@
  * uniform jitter, drawn from the supervisor's own seeded generator) unless
  * its service is failing to start (then it exits at once: FAILED, and it is
  * retried after a backoff that doubles from backoff_base_ms up to
- * backoff_max_ms, reset by a run of healthy_after_ms); a stopped replica is
+ * backoff_max_ms, reset by a failure after healthy_after_ms or more of
+ * RUNNING; the same backoff follows a crash); a stopped replica is
  * STOPPING for a stop delay and then removed. A replica without a process
  * (FAILED, waiting to retry) is removed at once by stop(). start() on a
  * STOPPING replica starts it again once it has stopped (it is not removed in
@@ -19,7 +20,8 @@
  * must run next. Deterministic for a given seed and call sequence.
  *
  * Cost: O(log n) per transition (a sorted index and an indexed heap of
- * deadlines), O(1) deadline. */
+ * deadlines), plus a memmove of the index's pointers when a replica is added
+ * or removed; O(1) deadline. */
 #ifndef STARLING_SIM_VSUP_H
 #define STARLING_SIM_VSUP_H
 
@@ -58,14 +60,19 @@ typedef struct sl_vsup_config {
     uint32_t healthy_after_ms; /* 0: SL_VSUP_HEALTHY_AFTER_MS */
     uint64_t seed;             /* of the delays' generator */
     /* Whether starts of `service` fail now (a `fail-start` scenario
-     * statement); NULL: never. */
+     * statement), asked whenever a replica is spawned: by start(), by a retry
+     * and by a start after a stop. It must not call into the supervisor.
+     * NULL: never. */
     bool (*fails)(void *ud, const char *service);
     /* Every status change, with r->status the new one, called at the time
      * of the change (r->at_ms), from inside start(), stop(), crash() or
-     * tick(). It may call start() and stop(). Optional. */
+     * tick(). It may call start() and stop() (with now_ms r->at_ms), but not
+     * sl_vsup_free(). Optional. */
     void (*on_change)(void *ud, const sl_vsup_replica *r);
-    /* A stopped replica is gone (r->status STOPPING): it is no longer
-     * known. It may call start() and stop(). Optional. */
+    /* A stopped replica is gone: it is no longer known. r->status is
+     * STOPPING, also for a failed replica that stop() removed at once (no
+     * STOPPING change is reported for it first). It may call start() and
+     * stop() as on_change may. Optional. */
     void (*on_removed)(void *ud, const sl_vsup_replica *r);
     void *ud;
 } sl_vsup_config;
@@ -81,7 +88,10 @@ void sl_vsup_free(sl_vsup *s);
 
 /* Starts replica `replica` of `service` (copied): STARTING now. A replica
  * that is starting, running or failed is left alone; a stopping one starts
- * again once it has stopped. Returns 0, SL_EINVAL (bad name) or SL_ENOMEM. */
+ * again once it has stopped. A new replica takes the lowest free port slot.
+ * Returns 0, SL_EINVAL (bad name: NULL, empty or longer than
+ * SL_SVC_NAME_MAX), SL_EFULL (every port up to 65535 is held) or
+ * SL_ENOMEM. */
 int sl_vsup_start(sl_vsup *s, const char *service, uint32_t replica, uint64_t now_ms);
 
 /* Stops a replica: STOPPING now, removed after the stop delay; a failed one
@@ -90,11 +100,14 @@ int sl_vsup_start(sl_vsup *s, const char *service, uint32_t replica, uint64_t no
 int sl_vsup_stop(sl_vsup *s, const char *service, uint32_t replica, uint64_t now_ms);
 
 /* The replica's process exits by itself (a crash): a starting or running
- * replica becomes FAILED and is retried after the backoff; a stopping one is
- * removed. Returns 0 or SL_ENOTFOUND. */
+ * replica becomes FAILED and is retried after the backoff; a stopping one has
+ * stopped early: it is removed, or starts again at once if start() asked for
+ * it meanwhile; a failed one has no process and is left alone. Returns 0 or
+ * SL_ENOTFOUND. */
 int sl_vsup_crash(sl_vsup *s, const char *service, uint32_t replica, uint64_t now_ms);
 
-/* Crashes every starting or running replica of `service`; returns how many. */
+/* Crashes every starting or running replica of `service` known when it is
+ * called (not those that callbacks start meanwhile); returns how many. */
 size_t sl_vsup_crash_service(sl_vsup *s, const char *service, uint64_t now_ms);
 
 /* When sl_vsup_tick() must run next; UINT64_MAX when nothing waits. */
@@ -104,7 +117,7 @@ uint64_t sl_vsup_deadline(const sl_vsup *s);
  * they were scheduled), each with its callbacks at its own time. */
 void sl_vsup_tick(sl_vsup *s, uint64_t now_ms);
 
-/* Fills *out for one replica. Returns 0 or SL_ENOTFOUND. */
+/* Fills *out (unless NULL) for one replica. Returns 0 or SL_ENOTFOUND. */
 int sl_vsup_find(const sl_vsup *s, const char *service, uint32_t replica, sl_vsup_replica *out);
 
 /* Number of replicas known (stopping ones included). */
