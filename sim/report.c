@@ -72,6 +72,54 @@ static uint64_t worst_delay(const sl_sim_run *r, sl_sim_metric m)
     return w;
 }
 
+static sl_sim_verdict compare(sl_sim_verdict v)
+{
+    switch (v.e->op) {
+    case SL_SIM_OP_LE: v.ok = v.value <= v.e->value; break;
+    case SL_SIM_OP_LT: v.ok = v.value < v.e->value; break;
+    case SL_SIM_OP_GE: v.ok = v.value >= v.e->value; break;
+    case SL_SIM_OP_GT: v.ok = v.value > v.e->value; break;
+    case SL_SIM_OP_EQ: v.ok = v.value == v.e->value; break;
+    }
+    return v;
+}
+
+/* A time figure: has when measured and not "never". */
+static void time_figure(sl_sim_verdict *v, bool has, uint64_t ms)
+{
+    v->has = has && ms != SL_SIM_NEVER;
+    v->value = (double)ms / 1000.0;
+}
+
+/* The services' metrics; none measured (no runtime, no such window) fails. */
+static sl_sim_verdict check_services(const sl_sim_run *r, const sl_sim_expect *e, sl_sim_verdict v)
+{
+    if (!r->svc) {
+        v.has = false;
+        return v;
+    }
+    sl_sim_svc_figures f;
+    sl_sim_svc_figures_get(r->svc, &f);
+    switch (e->metric) {
+    case SL_SIM_M_SERVICES_BACK: time_figure(&v, f.has_back, f.back_ms); break;
+    case SL_SIM_M_DUPLICATES_GONE: time_figure(&v, f.has_dup, f.dup_gone_ms); break;
+    case SL_SIM_M_CATALOG_CONVERGED: time_figure(&v, f.has_writes, f.catalog_ms); break;
+    case SL_SIM_M_MIN_RUNNING:
+        v.has = f.has_min;
+        v.value = f.min_running;
+        break;
+    case SL_SIM_M_LOST_WRITES:
+        v.has = f.has_writes;
+        v.value = (double)f.lost_writes;
+        break;
+    default:
+        v.has = f.has_starts;
+        v.value = f.starts_per_lost;
+        break;
+    }
+    return v.has ? compare(v) : v;
+}
+
 sl_sim_verdict sl_sim_check(const sl_sim_run *r, const sl_sim_expect *e)
 {
     sl_sim_verdict v = {.e = e, .has = true};
@@ -100,23 +148,30 @@ sl_sim_verdict sl_sim_check(const sl_sim_run *r, const sl_sim_expect *e)
     case SL_SIM_M_GHOSTS: v.value = (double)sl_sim_track_ghosts(r->track); break;
     case SL_SIM_M_LIVE: v.value = sl_sim_track_live(r->track); break;
     case SL_SIM_M_MSGS: v.value = per_node_s(r, total(r, false)); break;
+    case SL_SIM_M_SERVICES_BACK:
+    case SL_SIM_M_MIN_RUNNING:
+    case SL_SIM_M_DUPLICATES_GONE:
+    case SL_SIM_M_LOST_WRITES:
+    case SL_SIM_M_STARTS_PER_LOST:
+    case SL_SIM_M_CATALOG_CONVERGED: return check_services(r, e, v);
     default: v.has = false;
     }
-    if (!v.has)
-        return v;
-    switch (e->op) {
-    case SL_SIM_OP_LE: v.ok = v.value <= e->value; break;
-    case SL_SIM_OP_LT: v.ok = v.value < e->value; break;
-    case SL_SIM_OP_GE: v.ok = v.value >= e->value; break;
-    case SL_SIM_OP_GT: v.ok = v.value > e->value; break;
-    case SL_SIM_OP_EQ: v.ok = v.value == e->value; break;
-    }
-    return v;
+    return v.has ? compare(v) : v;
+}
+
+static uint64_t lost_writes(const sl_sim_run *r)
+{
+    if (!r->svc)
+        return 0;
+    sl_sim_svc_figures f;
+    sl_sim_svc_figures_get(r->svc, &f);
+    return f.lost_writes;
 }
 
 bool sl_sim_invariants_ok(const sl_sim_run *r)
 {
-    return sl_sim_track_ghosts(r->track) == 0 && r->verify_bad == 0 && r->alloc_failures == 0;
+    return sl_sim_track_ghosts(r->track) == 0 && r->verify_bad == 0 && r->alloc_failures == 0 &&
+           lost_writes(r) == 0;
 }
 
 bool sl_sim_run_ok(const sl_sim_run *r)
@@ -225,6 +280,145 @@ static json_t *json_final(const sl_sim_run *r)
     return o;
 }
 
+static json_t *json_action(const sl_sim_action *a)
+{
+    if (!a)
+        return json_string("start");
+    return json_string(sl_sim_action_name(a->type));
+}
+
+static json_t *json_windows(const sl_sim_svc *t)
+{
+    size_t n;
+    const sl_sim_svc_window *w = sl_sim_svc_windows(t, &n);
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "action", json_action(w[i].a));
+        json_object_set_new(o, "line", w[i].a ? json_integer(w[i].a->line) : json_null());
+        json_object_set_new(o, "at_s", seconds(w[i].at_ms));
+        json_object_set_new(o, "lost", json_integer(w[i].lost));
+        json_object_set_new(o, "starts", json_integer((json_int_t)w[i].starts));
+        json_object_set_new(o, "back_s", seconds(w[i].back_ms));
+        json_object_set_new(o, "rebalance", json_boolean(w[i].rebalance));
+        json_object_set_new(o, "min_running",
+                            w[i].rebalance ? json_real(round3(w[i].min_running)) : json_null());
+        json_object_set_new(o, "duplicates_max", json_integer((json_int_t)w[i].dup_max));
+        json_object_set_new(o, "duplicates_gone_s",
+                            w[i].a && w[i].a->type == SL_SIM_HEAL ? seconds(w[i].dup_gone_ms)
+                                                                  : json_null());
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+static json_t *json_writes(const sl_sim_svc *t)
+{
+    size_t n;
+    const sl_sim_svc_write *w = sl_sim_svc_writes(t, &n);
+    json_t *a = json_array();
+    char nm[24];
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "action", json_action(w[i].a));
+        json_object_set_new(o, "service", json_string(w[i].a->service));
+        json_object_set_new(o, "via", json_string(node_name(w[i].a->via, nm, sizeof nm)));
+        json_object_set_new(o, "line", json_integer(w[i].a->line));
+        json_object_set_new(o, "at_s", seconds(w[i].at_ms));
+        json_object_set_new(o, "converged_s", seconds(w[i].converged_ms));
+        json_object_set_new(o, "lost", json_boolean(w[i].lost));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+static json_t *json_per_service(const sl_sim_run *r)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < sl_sim_svc_count(r->svc); i++) {
+        sl_sim_svc_info info;
+        sl_sim_svc_info_get(r->svc, i, &info);
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(info.name));
+        json_object_set_new(o, "replicas", json_integer(info.replicas));
+        json_object_set_new(o, "running", json_integer((json_int_t)info.running));
+        json_object_set_new(o, "target", json_integer((json_int_t)info.target));
+        if (i < r->svc_series_ns) {
+            json_t *series = json_array();
+            for (size_t k = 0; k < r->nsamples; k++)
+                json_array_append_new(series,
+                                      json_integer(r->svc_series[k * r->svc_series_ns + i]));
+            json_object_set_new(o, "running_per_s", series);
+        }
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+static json_t *json_figures(const sl_sim_svc *t)
+{
+    sl_sim_svc_figures f;
+    sl_sim_svc_figures_get(t, &f);
+    json_t *o = json_object();
+    json_object_set_new(o, "services_back_s", f.has_back ? seconds(f.back_ms) : json_null());
+    json_object_set_new(o, "min_running_rebalance",
+                        f.has_min ? json_real(round3(f.min_running)) : json_null());
+    json_object_set_new(o, "duplicates_gone_s", f.has_dup ? seconds(f.dup_gone_ms) : json_null());
+    json_object_set_new(o, "replicas_lost", json_integer((json_int_t)f.lost));
+    json_object_set_new(o, "replica_starts", json_integer((json_int_t)f.starts));
+    json_object_set_new(o, "starts_per_lost",
+                        f.has_starts ? json_real(round3(f.starts_per_lost)) : json_null());
+    json_object_set_new(o, "catalog_converged_s",
+                        f.has_writes ? seconds(f.catalog_ms) : json_null());
+    json_object_set_new(o, "lost_writes", json_integer((json_int_t)f.lost_writes));
+    return o;
+}
+
+static json_t *json_runtime_stats(const sl_sim_runtime *rt)
+{
+    const sl_sim_rt_stats *st = sl_sim_runtime_stats(rt);
+    json_t *o = json_object();
+    json_object_set_new(o, "reconciles", json_integer((json_int_t)st->reconciles));
+    json_object_set_new(o, "placements", json_integer((json_int_t)st->placements));
+    json_object_set_new(o, "placement_hits", json_integer((json_int_t)st->placement_hits));
+    json_object_set_new(o, "reconcile_errors", json_integer((json_int_t)st->reconcile_errors));
+    json_object_set_new(o, "actions", json_integer((json_int_t)st->actions));
+    json_object_set_new(o, "saves", json_integer((json_int_t)st->saves));
+    json_object_set_new(o, "restores", json_integer((json_int_t)st->restores));
+    return o;
+}
+
+/* The runtime's block: null when the scenario has no runtime. */
+static json_t *json_services(const sl_sim_run *r)
+{
+    if (!r->svc)
+        return json_null();
+    const sl_sim_scenario *sc = r->sc;
+    json_t *o = json_object();
+    sl_sim_svc_sample now;
+    sl_sim_svc_sample_now(r->svc, &now);
+    json_object_set_new(o, "count", json_integer((json_int_t)sl_sim_svc_count(r->svc)));
+    json_object_set_new(o, "startup_s", seconds(sc->startup_ms));
+    json_object_set_new(o, "startup_jitter_s", seconds(sc->startup_jitter_ms));
+    json_object_set_new(o, "stopping_s", seconds(sc->stopping_ms));
+    json_object_set_new(o, "stopping_jitter_s", seconds(sc->stopping_jitter_ms));
+    json_object_set_new(o, "figures", json_figures(r->svc));
+    json_t *fin = json_object();
+    json_object_set_new(fin, "running", json_integer((json_int_t)now.running));
+    json_object_set_new(fin, "target", json_integer((json_int_t)now.target));
+    json_object_set_new(fin, "deficit", json_integer((json_int_t)now.deficit));
+    json_object_set_new(fin, "duplicates", json_integer((json_int_t)now.duplicates));
+    json_object_set_new(o, "final", fin);
+    json_object_set_new(o, "windows", json_windows(r->svc));
+    json_object_set_new(o, "writes", json_writes(r->svc));
+    json_object_set_new(o, "writes_refused", json_integer((json_int_t)r->writes_refused));
+    json_object_set_new(o, "first_refusal",
+                        r->writes_refused ? json_string(r->write_msg) : json_null());
+    json_object_set_new(o, "per_service", json_per_service(r));
+    json_object_set_new(o, "runtime", json_runtime_stats(r->rt));
+    return o;
+}
+
 static json_t *json_verdict(const sl_sim_run *r, json_t **invariants)
 {
     json_t *a = json_array();
@@ -253,6 +447,12 @@ static json_t *json_verdict(const sl_sim_run *r, json_t **invariants)
         snprintf(msg, sizeof msg,
                  "%llu allocations failed in the cores: out of memory, views incomplete",
                  (unsigned long long)r->alloc_failures);
+        json_array_append_new(viol, json_string(msg));
+    }
+    if (lost_writes(r)) {
+        snprintf(msg, sizeof msg,
+                 "%llu acknowledged writes are held by no live node at the end: lost",
+                 (unsigned long long)lost_writes(r));
         json_array_append_new(viol, json_string(msg));
     }
     json_object_set_new(inv, "ok", json_boolean(sl_sim_invariants_ok(r)));
@@ -286,6 +486,7 @@ int sl_sim_report_json(const sl_sim_run *r, const char *file, const sl_sim_perf 
     json_object_set_new(o, "final", json_final(r));
     json_object_set_new(o, "messages", json_messages(r));
     json_object_set_new(o, "skipped_actions", json_integer((json_int_t)r->skipped_actions));
+    json_object_set_new(o, "services", json_services(r));
     json_object_set_new(o, "expectations", json_verdict(r, &inv));
     json_object_set_new(o, "invariants", inv);
     json_object_set_new(o, "ok", json_boolean(sl_sim_run_ok(r)));
@@ -305,14 +506,21 @@ int sl_sim_report_json(const sl_sim_run *r, const char *file, const sl_sim_perf 
 
 int sl_sim_report_csv(const sl_sim_run *r, FILE *f)
 {
-    fprintf(f, "t_s,live,view_min,view_max,view_mean,suspect,dead,bad_views,converged,packets,"
-               "bytes\n");
+    fprintf(f,
+            "t_s,live,view_min,view_max,view_mean,suspect,dead,bad_views,converged,packets,"
+            "bytes%s\n",
+            r->svc ? ",running,target,deficit,duplicates" : "");
     for (size_t i = 0; i < r->nsamples; i++) {
         const sl_sim_sample *s = &r->samples[i];
-        fprintf(f, "%u,%d,%d,%d,%.3f,%llu,%llu,%d,%d,%llu,%llu\n", s->t_s, s->v.live, s->v.view_min,
+        fprintf(f, "%u,%d,%d,%d,%.3f,%llu,%llu,%d,%d,%llu,%llu", s->t_s, s->v.live, s->v.view_min,
                 s->v.view_max, s->v.view_mean, (unsigned long long)s->v.suspect,
                 (unsigned long long)s->v.dead, s->v.bad_views, s->converged ? 1 : 0,
                 (unsigned long long)s->packets, (unsigned long long)s->bytes);
+        if (r->svc)
+            fprintf(f, ",%llu,%llu,%llu,%llu", (unsigned long long)s->svc.running,
+                    (unsigned long long)s->svc.target, (unsigned long long)s->svc.deficit,
+                    (unsigned long long)s->svc.duplicates);
+        fputc('\n', f);
     }
     return ferror(f) ? -1 : 0;
 }
@@ -345,6 +553,45 @@ static void text_events(const sl_sim_run *r, FILE *f)
     }
 }
 
+static void text_services(const sl_sim_run *r, FILE *f)
+{
+    if (!r->svc)
+        return;
+    sl_sim_svc_sample now;
+    sl_sim_svc_sample_now(r->svc, &now);
+    sl_sim_svc_figures fg;
+    sl_sim_svc_figures_get(r->svc, &fg);
+    fprintf(f, "  services: %zu, %llu of %llu replicas running at the end, %llu duplicates\n",
+            sl_sim_svc_count(r->svc), (unsigned long long)now.running,
+            (unsigned long long)now.target, (unsigned long long)now.duplicates);
+    size_t n;
+    const sl_sim_svc_window *w = sl_sim_svc_windows(r->svc, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (!w[i].a)
+            continue;
+        fprintf(f, "    %s (line %d) at %.3fs: lost %u, started %llu; ",
+                sl_sim_action_name(w[i].a->type), w[i].a->line, (double)w[i].at_ms / 1000.0,
+                w[i].lost, (unsigned long long)w[i].starts);
+        text_delay(f, "back at count", w[i].back_ms);
+        if (w[i].rebalance)
+            fprintf(f, "; lowest running/count %.3f", w[i].min_running);
+        if (w[i].a->type == SL_SIM_HEAL && w[i].dup_max) {
+            fprintf(f, "; %llu duplicates, ", (unsigned long long)w[i].dup_max);
+            text_delay(f, "gone", w[i].dup_gone_ms);
+        }
+        fputc('\n', f);
+    }
+    if (fg.has_starts)
+        fprintf(f, "    replica starts per replica lost: %.3f (%llu for %llu)\n",
+                fg.starts_per_lost, (unsigned long long)fg.starts, (unsigned long long)fg.lost);
+    if (fg.has_writes) {
+        fprintf(f, "    writes: ");
+        text_delay(f, "all held everywhere", fg.catalog_ms);
+        fprintf(f, ", %llu lost, %llu refused\n", (unsigned long long)fg.lost_writes,
+                (unsigned long long)r->writes_refused);
+    }
+}
+
 void sl_sim_report_text(const sl_sim_run *r, const char *file, const sl_sim_perf *perf, FILE *f)
 {
     const sl_sim_scenario *sc = r->sc;
@@ -368,6 +615,7 @@ void sl_sim_report_text(const sl_sim_run *r, const char *file, const sl_sim_perf
             (unsigned long long)sl_sim_track_ghosts(r->track));
     fprintf(f, "  messages: %.3f packets and %.3f bytes per node per second\n",
             per_node_s(r, total(r, false)), per_node_s(r, total(r, true)));
+    text_services(r, f);
     for (size_t i = 0; i < sc->nexpects; i++) {
         sl_sim_verdict vd = sl_sim_check(r, &sc->expects[i]);
         fprintf(f, "  %s %s (line %d): ", vd.ok ? "ok  " : "FAIL", vd.e->text, vd.e->line);
@@ -378,6 +626,9 @@ void sl_sim_report_text(const sl_sim_run *r, const char *file, const sl_sim_perf
     }
     if (sl_sim_track_ghosts(r->track))
         fprintf(f, "  INVARIANT: ghosts came back\n");
+    if (lost_writes(r))
+        fprintf(f, "  INVARIANT: %llu acknowledged writes lost\n",
+                (unsigned long long)lost_writes(r));
     if (r->verify_bad)
         fprintf(f, "  INVARIANT: %llu views differ from their events, e.g. %s\n",
                 (unsigned long long)r->verify_bad, r->verify_msg);

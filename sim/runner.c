@@ -8,7 +8,13 @@
  * that the choice does not disturb the network's random stream.
  *
  * The tracker is told about a node before the world is, so that the events a
- * new or restarted node reports while joining are already counted. */
+ * new or restarted node reports while joining are already counted.
+ *
+ * With the runtime on (sim/runtime.h), the services tracker (sim/services.h)
+ * is told the same truth (nodes up and down, drains, sides of a partition),
+ * every action is bracketed by sl_sim_svc_action_begin/end so that what the
+ * action itself lost is measured, and writes go through the runtime on the
+ * node the scenario names; an acknowledged write is handed to the tracker. */
 #include "runner.h"
 
 #include <math.h>
@@ -56,6 +62,8 @@ static int add_node(ctx *c, int seed, char *err, size_t errcap)
             meta_len = 0;
     }
     sl_sim_track_up(r->track, i, sl_world_now(r->w));
+    if (r->svc)
+        sl_sim_svc_up(r->svc, i, sl_world_now(r->w));
     int idx = sl_world_add_node(r->w, name, meta, (size_t)meta_len, seed);
     if (idx != i) {
         snprintf(err, errcap, "cannot add node %s: %s", name, sl_strerror(idx < 0 ? idx : 0));
@@ -69,6 +77,7 @@ static void apply_nodes(ctx *c, const sl_sim_action *a)
 {
     sl_sim_run *r = c->r;
     uint64_t now = a->at_ms;
+    char why[128];
     for (size_t k = 0; k < a->nodes.n; k++)
         for (int i = a->nodes.r[k].lo; i <= a->nodes.r[k].hi; i++) {
             bool up = sl_world_is_up(r->w, i), live = sl_sim_track_is_live(r->track, i);
@@ -78,6 +87,8 @@ static void apply_nodes(ctx *c, const sl_sim_action *a)
                     break;
                 sl_world_crash(r->w, i);
                 sl_sim_track_crash(r->track, i, now);
+                if (r->svc)
+                    sl_sim_svc_down(r->svc, i, now);
                 continue;
             case SL_SIM_PAUSE:
                 if (!up)
@@ -89,9 +100,25 @@ static void apply_nodes(ctx *c, const sl_sim_action *a)
                 if (!live)
                     break;
                 sl_sim_track_leave(r->track, i, now);
+                if (r->rt) {
+                    sl_sim_runtime_leave(r->rt, i);
+                    sl_sim_svc_down(r->svc, i, now);
+                }
                 sl_world_leave(r->w, i);
                 continue;
+            case SL_SIM_DRAIN:
+                if (!live || !r->rt)
+                    break;
+                if (sl_sim_runtime_drain(r->rt, i, why, sizeof why) != 0)
+                    break;
+                sl_sim_svc_drain(r->svc, i, now);
+                continue;
             case SL_SIM_RESTART:
+                if (r->svc) {
+                    if (up) /* its replicas die with the old process */
+                        sl_sim_svc_down(r->svc, i, now);
+                    sl_sim_svc_up(r->svc, i, now);
+                }
                 sl_sim_track_up(r->track, i, now);
                 sl_world_restart(r->w, i, random_live(c, i));
                 continue;
@@ -116,6 +143,8 @@ static int partition(ctx *c, const sl_sim_action *a, char *err, size_t errcap)
             for (int i = a->groups[g].r[k].lo; i <= a->groups[g].r[k].hi; i++)
                 group[i] = (int)g + 1;
     int rc = sl_world_partition(c->r->w, group, c->next_node);
+    if (rc == 0 && c->r->svc)
+        sl_sim_svc_sides(c->r->svc, group, c->next_node, a->at_ms);
     free(group);
     if (rc != 0)
         goto oom;
@@ -136,10 +165,48 @@ static void cut_sets(sl_world *w, const sl_sim_set *from, const sl_sim_set *to)
                 }
 }
 
-static int apply(ctx *c, const sl_sim_action *a, char *err, size_t errcap)
+/* A write on node `via`: acknowledged ones go to the tracker, refused ones
+ * are counted (the first one's reason kept). */
+static void write_via(ctx *c, const sl_sim_action *a)
+{
+    sl_sim_run *r = c->r;
+    uint64_t stamp = 0;
+    char why[200];
+    int rc;
+    switch (a->type) {
+    case SL_SIM_DEPLOY:
+        rc = sl_sim_runtime_deploy(r->rt, a->via, a->service, a->replicas, &stamp, why, sizeof why);
+        break;
+    case SL_SIM_SCALE:
+        rc = sl_sim_runtime_scale(r->rt, a->via, a->service, a->replicas, &stamp, why, sizeof why);
+        break;
+    default: rc = sl_sim_runtime_rm(r->rt, a->via, a->service, &stamp, why, sizeof why); break;
+    }
+    if (rc != 0) {
+        if (!r->writes_refused++)
+            snprintf(r->write_msg, sizeof r->write_msg, "line %d: %s %s via n%d: %s", a->line,
+                     sl_sim_action_name(a->type), a->service, a->via, why);
+        return;
+    }
+    sl_sim_svc_add_write(r->svc, a, a->service, a->replicas, a->type == SL_SIM_RM, stamp, a->at_ms);
+    sl_sim_svc_catalog(r->svc, a->via, sl_sim_runtime_catalog(r->rt, a->via), a->at_ms);
+}
+
+static int apply_one(ctx *c, const sl_sim_action *a, char *err, size_t errcap)
 {
     sl_sim_run *r = c->r;
     switch (a->type) {
+    case SL_SIM_DEPLOY:
+    case SL_SIM_SCALE:
+    case SL_SIM_RM:
+        if (r->rt)
+            write_via(c, a);
+        return 0;
+    case SL_SIM_FAIL_START:
+    case SL_SIM_FIX_START:
+        if (r->rt)
+            sl_sim_runtime_fail_start(r->rt, a->service, a->type == SL_SIM_FAIL_START);
+        return 0;
     case SL_SIM_PARTITION: return partition(c, a, err, errcap);
     case SL_SIM_CUT:
         cut_sets(r->w, &a->groups[0], &a->groups[1]);
@@ -148,6 +215,8 @@ static int apply(ctx *c, const sl_sim_action *a, char *err, size_t errcap)
     case SL_SIM_HEAL:
         sl_world_heal(r->w);
         sl_sim_track_heal(r->track, a->at_ms);
+        if (r->svc)
+            sl_sim_svc_sides(r->svc, NULL, 0, a->at_ms);
         return 0;
     case SL_SIM_JOIN:
         for (int k = 0; k < a->count; k++)
@@ -156,6 +225,16 @@ static int apply(ctx *c, const sl_sim_action *a, char *err, size_t errcap)
         return 0;
     default: apply_nodes(c, a); return 0;
     }
+}
+
+static int apply(ctx *c, const sl_sim_action *a, char *err, size_t errcap)
+{
+    if (c->r->svc)
+        sl_sim_svc_action_begin(c->r->svc, a, a->at_ms);
+    int rc = apply_one(c, a, err, errcap);
+    if (c->r->svc)
+        sl_sim_svc_action_end(c->r->svc, a, a->at_ms);
+    return rc;
 }
 
 /* Runs the world to t, accounting live node-time on the way. */
@@ -177,6 +256,13 @@ static void sample(ctx *c, uint64_t t, uint64_t *packets, uint64_t *bytes)
     s->bytes = sl_world_bytes_sent(r->w) - *bytes;
     *packets += s->packets;
     *bytes += s->bytes;
+    if (r->svc)
+        sl_sim_svc_sample_now(r->svc, &s->svc);
+    for (size_t i = 0; i < r->svc_series_ns; i++) {
+        sl_sim_svc_info info;
+        sl_sim_svc_info_get(r->svc, i, &info);
+        r->svc_series[(r->nsamples - 1) * r->svc_series_ns + i] = (uint32_t)info.running;
+    }
 }
 
 /* The world's event observer when tracing: write the line, then track. */
@@ -217,6 +303,46 @@ static int timeline(ctx *c, char *err, size_t errcap)
     return 0;
 }
 
+static void svc_node_down(void *ud, int node, const sl_vsup *sup)
+{
+    sl_sim_svc_node_down(ud, node, sup);
+}
+
+static void svc_catalog(void *ud, int node, const sl_catalog *cat, uint64_t now_ms)
+{
+    sl_sim_svc_catalog(ud, node, cat, now_ms);
+}
+
+static const sl_catalog *catalog_of(const void *rt, int node)
+{
+    return sl_sim_runtime_catalog(rt, node);
+}
+
+/* The runtime and its tracker, installed before the first node. */
+static int runtime_new(sl_sim_run *r, char *err, size_t errcap)
+{
+    r->svc = sl_sim_svc_new(r->sc, r->sc->max_nodes);
+    if (!r->svc) {
+        snprintf(err, errcap, "out of memory for the services of %d nodes", r->sc->max_nodes);
+        return -1;
+    }
+    sl_sim_rt_observer obs = {.replica = sl_sim_svc_replica,
+                              .node_down = svc_node_down,
+                              .started = sl_sim_svc_started,
+                              .catalog = svc_catalog,
+                              .ud = r->svc};
+    size_t ns = sl_sim_svc_count(r->svc);
+    if (ns <= SL_SIM_SERIES_SERVICES_MAX) {
+        r->svc_series = calloc((r->sc->run_ms / 1000 + 2) * ns + 1, sizeof *r->svc_series);
+        if (!r->svc_series) {
+            snprintf(err, errcap, "out of memory for the services' time series");
+            return -1;
+        }
+        r->svc_series_ns = ns;
+    }
+    return sl_sim_runtime_new(r->w, r->sc, r->seed, r->sc->max_nodes, &obs, &r->rt, err, errcap);
+}
+
 /* How long after a cut or pause a dead declaration may still stem from it:
  * the longest suspicion timeout (see gossip/suspicion.c) plus two probes. */
 static uint64_t grace_ms(const sl_swim_timing *t, int n)
@@ -251,6 +377,11 @@ int sl_sim_execute(const sl_sim_scenario *sc, uint64_t seed, const sl_sim_hooks 
     if (!r->samples || !r->track || !r->w || !c.live)
         goto oom;
     sl_rng_seed(&c.rng, sl_mix64(seed ^ 0x72756e6e6572ull));
+    if (sc->runtime && runtime_new(r, err, errcap) != 0) {
+        free(c.live);
+        sl_sim_run_free(r);
+        return -1;
+    }
     if (c.hooks.trace)
         sl_world_on_event(r->w, trace_event, &c);
     else
@@ -261,6 +392,8 @@ int sl_sim_execute(const sl_sim_scenario *sc, uint64_t seed, const sl_sim_hooks 
         return -1;
     }
     free(c.live);
+    if (r->svc)
+        sl_sim_svc_finish(r->svc, catalog_of, r->rt, sl_world_now(r->w));
     r->verify_bad = sl_sim_track_verify(r->track, r->w, r->verify_msg, sizeof r->verify_msg);
     for (int i = 0; i < sl_world_size(r->w); i++) { /* a core short of memory lost news */
         const sl_swim *core = sl_world_core(r->w, i);
@@ -281,6 +414,9 @@ void sl_sim_run_free(sl_sim_run *r)
     if (!r)
         return;
     sl_world_free(r->w);
+    sl_sim_runtime_free(r->rt);
+    sl_sim_svc_free(r->svc);
+    free(r->svc_series);
     sl_sim_track_free(r->track);
     free(r->samples);
     free(r);

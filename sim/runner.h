@@ -13,9 +13,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "runtime.h"
 #include "scenario.h"
+#include "services.h"
 #include "track.h"
 #include "world.h"
+
+/* Per-service running counts are kept for the JSON time series only up to
+ * this many services (the overall counts always are). */
+#define SL_SIM_SERIES_SERVICES_MAX 32
 
 /* One row of the time series: the state at the end of second t_s. */
 typedef struct sl_sim_sample {
@@ -23,6 +29,7 @@ typedef struct sl_sim_sample {
     sl_sim_views v;
     bool converged;
     uint64_t packets, bytes; /* sent during this second, by all nodes */
+    sl_sim_svc_sample svc;   /* the services, when the runtime runs */
 } sl_sim_sample;
 
 typedef struct sl_sim_run {
@@ -37,6 +44,13 @@ typedef struct sl_sim_run {
     char verify_msg[256];     /* the first of them */
     uint64_t skipped_actions; /* actions on nodes in the wrong state (crash a crashed node) */
     uint64_t alloc_failures;  /* allocations the live cores saw fail: the run is invalid */
+    /* The runtime (scenario's runtime on): NULL otherwise. */
+    sl_sim_runtime *rt;
+    sl_sim_svc *svc;
+    uint32_t *svc_series;    /* running per service per sample, when few services */
+    size_t svc_series_ns;    /* services in it (0: none kept) */
+    uint64_t writes_refused; /* writes a node refused (down, or the core said no) */
+    char write_msg[384];     /* the first refusal */
 } sl_sim_run;
 
 /* What the caller wants to see while the run goes. */
