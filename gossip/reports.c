@@ -4,8 +4,9 @@
  *
  * A report replaces an older one for the same (node, service) when its
  * version is higher. Only the node itself writes its reports, so versions
- * never tie between different contents. The table is an array sorted by
- * (node, service), like the catalog: small and deterministic. */
+ * never tie between different contents. The table is an array of pointers
+ * sorted by (node, service), like the catalog: deterministic, and an insert
+ * shifts pointers, not reports (a node may hold thousands). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,9 +15,60 @@
 #include "starling/reports.h"
 
 struct sl_reports {
-    sl_report *r;
+    sl_report **r; /* each malloc()ed */
     size_t n, cap;
+    /* The same reports by (node, service): open addressing, linear
+     * probing, a power of two at least twice n; most reports a node
+     * receives are copies of one it holds, found here without a search. */
+    sl_report **idx;
+    size_t idx_cap;
 };
+
+static size_t key_hash(const char *node, const char *service)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const char *p = node; *p; p++)
+        h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+    h = (h ^ 0xff) * 0x100000001b3ull;
+    for (const char *p = service; *p; p++)
+        h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+    return (size_t)(h ^ (h >> 29));
+}
+
+static sl_report *idx_find(const struct sl_reports *t, const char *node, const char *service)
+{
+    if (!t->idx_cap)
+        return NULL;
+    for (size_t i = key_hash(node, service) & (t->idx_cap - 1);; i = (i + 1) & (t->idx_cap - 1)) {
+        sl_report *r = t->idx[i];
+        if (!r)
+            return NULL;
+        if (!strcmp(r->node, node) && !strcmp(r->service, service))
+            return r;
+    }
+}
+
+/* Rebuilds the index for the reports held, with room for `want` of them.
+ * Returns 0 or SL_ENOMEM (then the old index stays). */
+static int idx_rebuild(struct sl_reports *t, size_t want)
+{
+    size_t cap = t->idx_cap ? t->idx_cap : 64;
+    while (cap < 2 * want)
+        cap *= 2;
+    sl_report **idx = calloc(cap, sizeof *idx);
+    if (!idx)
+        return SL_ENOMEM;
+    for (size_t k = 0; k < t->n; k++) {
+        size_t i = key_hash(t->r[k]->node, t->r[k]->service) & (cap - 1);
+        while (idx[i])
+            i = (i + 1) & (cap - 1);
+        idx[i] = t->r[k];
+    }
+    free(t->idx);
+    t->idx = idx;
+    t->idx_cap = cap;
+    return 0;
+}
 
 const char *sl_replica_status_name(sl_replica_status s)
 {
@@ -31,8 +83,12 @@ sl_reports *sl_reports_new(void)
 
 void sl_reports_free(sl_reports *t)
 {
-    if (t)
+    if (t) {
+        for (size_t i = 0; i < t->n; i++)
+            free(t->r[i]);
         free(t->r);
+        free(t->idx);
+    }
     free(t);
 }
 
@@ -104,7 +160,7 @@ static size_t locate(const sl_reports *t, const char *node, const char *service,
     size_t lo = 0, hi = t->n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        int c = cmp_key(&t->r[mid], node, service);
+        int c = cmp_key(t->r[mid], node, service);
         if (c == 0) {
             *found = true;
             return mid;
@@ -120,26 +176,43 @@ static size_t locate(const sl_reports *t, const char *node, const char *service,
 
 static int store(sl_reports *t, const sl_report *r)
 {
-    bool found;
-    size_t pos = locate(t, r->node, r->service, &found);
-    if (found) {
-        if (r->version <= t->r[pos].version)
+    sl_report *held = idx_find(t, r->node, r->service);
+    if (held) {
+        if (r->version <= held->version)
             return 0;
-        t->r[pos] = *r;
+        *held = *r;
     } else {
+        bool found;
+        size_t pos = locate(t, r->node, r->service, &found);
+        if (found) { /* held, but not indexed: the index was lost to a failed allocation */
+            if (r->version <= t->r[pos]->version)
+                return 0;
+            *t->r[pos] = *r;
+            return 1;
+        }
         if (t->n >= SL_REPORTS_MAX)
             return SL_ETOOBIG;
         if (t->n == t->cap) {
             size_t cap = t->cap ? t->cap * 2 : 16;
-            sl_report *p = realloc(t->r, cap * sizeof *p);
+            sl_report **p = realloc(t->r, cap * sizeof *p);
             if (!p)
                 return SL_ENOMEM;
             t->r = p;
             t->cap = cap;
         }
+        if (2 * (t->n + 1) > t->idx_cap && idx_rebuild(t, t->n + 1) != 0)
+            return SL_ENOMEM;
+        sl_report *copy = malloc(sizeof *copy);
+        if (!copy)
+            return SL_ENOMEM;
+        *copy = *r;
         memmove(&t->r[pos + 1], &t->r[pos], (t->n - pos) * sizeof *t->r);
-        t->r[pos] = *r;
+        t->r[pos] = copy;
         t->n++;
+        size_t i = key_hash(copy->node, copy->service) & (t->idx_cap - 1);
+        while (t->idx[i])
+            i = (i + 1) & (t->idx_cap - 1);
+        t->idx[i] = copy;
     }
     return 1;
 }
@@ -181,7 +254,7 @@ int sl_reports_encode(const sl_reports *t, uint8_t **out, size_t *len)
     sl__mp_writer_init(&w, buf, cap);
     msgpack_pack_array(&w.pk, t->n);
     for (size_t i = 0; i < t->n; i++)
-        report_encode(&t->r[i], &w);
+        report_encode(t->r[i], &w);
     if (w.overflow) {
         free(buf);
         return SL_ENOMEM;
@@ -214,13 +287,30 @@ int sl_reports_merge(sl_reports *t, const uint8_t *buf, size_t len)
     return stored;
 }
 
+/* After reports were dropped: the index again, or none (then lookups miss
+ * it and store() searches the array: locate() finds what idx_find would). */
+static void forget_index(sl_reports *t)
+{
+    if (idx_rebuild(t, t->n) != 0) {
+        free(t->idx);
+        t->idx = NULL;
+        t->idx_cap = 0;
+    }
+}
+
 void sl_reports_forget_node(sl_reports *t, const char *node)
 {
     size_t j = 0;
-    for (size_t i = 0; i < t->n; i++)
-        if (strcmp(t->r[i].node, node) != 0)
+    for (size_t i = 0; i < t->n; i++) {
+        if (strcmp(t->r[i]->node, node) != 0)
             t->r[j++] = t->r[i];
-    t->n = j;
+        else
+            free(t->r[i]);
+    }
+    if (j != t->n) {
+        t->n = j;
+        forget_index(t);
+    }
 }
 
 size_t sl_reports_size(const sl_reports *t)
@@ -230,32 +320,38 @@ size_t sl_reports_size(const sl_reports *t)
 
 const sl_report *sl_reports_at(const sl_reports *t, size_t i)
 {
-    return i < t->n ? &t->r[i] : NULL;
+    return i < t->n ? t->r[i] : NULL;
 }
 
 const sl_report *sl_reports_find(const sl_reports *t, const char *node, const char *service)
 {
+    if (t->idx_cap)
+        return idx_find(t, node, service);
     bool found;
     size_t pos = locate(t, node, service, &found);
-    return found ? &t->r[pos] : NULL;
+    return found ? t->r[pos] : NULL;
 }
 
 size_t sl_reports_forget_unless(sl_reports *t, bool (*keep)(void *ud, const char *node), void *ud)
 {
-    char last[sizeof t->r[0].node] = "";
+    char last[sizeof t->r[0]->node] = "";
     bool last_kept = false;
     size_t j = 0, gone = 0;
     for (size_t i = 0; i < t->n; i++) {
-        if (i == 0 || strcmp(last, t->r[i].node) != 0) { /* sorted by node: ask once each */
-            memcpy(last, t->r[i].node, sizeof last);
+        if (i == 0 || strcmp(last, t->r[i]->node) != 0) { /* sorted by node: ask once each */
+            memcpy(last, t->r[i]->node, sizeof last);
             last_kept = keep(ud, last);
         }
-        if (last_kept)
+        if (last_kept) {
             t->r[j++] = t->r[i];
-        else
+        } else {
+            free(t->r[i]);
             gone++;
+        }
     }
     t->n = j;
+    if (gone)
+        forget_index(t);
     return gone;
 }
 

@@ -15,6 +15,7 @@
 #define SL__NO_INDEX UINT32_MAX
 #define SL__BCAST_QUEUE_MAX 1024 /* queued updates kept at most (see bound()) */
 #define SL__BCAST_BUCKETS 64     /* transmit counts tracked; limits are capped below this */
+#define SL__BCAST_LENS 2048      /* queued updates counted by length (see fill); longer: last */
 
 /* One queued update. Lives in a doubly linked list per transmit count
  * (bucket), newest first, so picking "least sent, newest first" is O(1). */
@@ -36,6 +37,13 @@ typedef struct sl__bcast_queue {
      * free slots are chained through their `member` field. */
     sl__bcast **slot;
     uint32_t nslots, slot_cap, free_slot; /* free_slot: slot + 1, 0 = none */
+    /* Application messages by key: open addressing, linear probing,
+     * capacity a power of two at least twice their number. */
+    sl__bcast **keyed;
+    uint32_t nkeyed, keyed_cap;
+    /* Linked updates by length, a Fenwick tree over 1..SL__BCAST_LENS,
+     * kept once application messages are queued (NULL before). */
+    uint32_t *by_len;
 } sl__bcast_queue;
 
 /* Suspicion of one member: when it started, its bounds, and the independent

@@ -91,7 +91,7 @@ static void initial_services_run_once(void **state)
     sl_sim_run *r = run_text("nodes 8\nseed 4\nzones 2\nservices 5 replicas 3\n"
                              "service api replicas 2 spread nodes\nrun 40s\n",
                              &sc);
-    char name[8];
+    char name[16];
     for (int i = 0; i < 5; i++) {
         snprintf(name, sizeof name, "s%d", i);
         assert_exactly_once(r, name, 3);
@@ -116,7 +116,7 @@ static void crash_rehosts_and_counts_starts(void **state)
     sl_sim_run *r = run_text("nodes 9\nseed 8\nservices 6 replicas 3\n"
                              "at 40s crash n2 n5\nrun 120s\n",
                              &sc);
-    char name[8];
+    char name[16];
     for (int i = 0; i < 6; i++) {
         snprintf(name, sizeof name, "s%d", i);
         assert_exactly_once(r, name, 3);

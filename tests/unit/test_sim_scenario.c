@@ -188,7 +188,7 @@ static void runtime_statements(void **state)
     assert_int_equal(s[1].mem_mb, 0);
     assert_false(s[1].spread_nodes); /* the default: zones */
     for (int k = 0; k < 3; k++) {    /* `services` expanded in order */
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "s%d", k);
         assert_string_equal(s[2 + k].name, name);
         assert_int_equal(s[2 + k].replicas, 2);
