@@ -106,7 +106,7 @@ static sl_sim_verdict check_services(const sl_sim_run *r, const sl_sim_expect *e
     case SL_SIM_M_CATALOG_CONVERGED: time_figure(&v, f.has_writes, f.catalog_ms); break;
     case SL_SIM_M_MIN_RUNNING:
         v.has = f.has_min;
-        v.value = f.min_running;
+        v.value = (double)f.min_running;
         break;
     case SL_SIM_M_LOST_WRITES:
         v.has = f.has_writes;
@@ -168,10 +168,22 @@ static uint64_t lost_writes(const sl_sim_run *r)
     return f.lost_writes;
 }
 
+/* Rebalance windows (nothing lost, not a heal) in which some service ran
+ * below its count: make-before-break broken. */
+static size_t broken_handoffs(const sl_sim_run *r, const sl_sim_svc_window **first)
+{
+    size_t n, bad = 0;
+    const sl_sim_svc_window *w = r->svc ? sl_sim_svc_windows(r->svc, &n) : NULL;
+    for (size_t i = 0; w && i < n; i++)
+        if (w[i].rebalance && w[i].min_running < 1.0 && !bad++ && first)
+            *first = &w[i];
+    return bad;
+}
+
 bool sl_sim_invariants_ok(const sl_sim_run *r)
 {
     return sl_sim_track_ghosts(r->track) == 0 && r->verify_bad == 0 && r->alloc_failures == 0 &&
-           lost_writes(r) == 0;
+           lost_writes(r) == 0 && broken_handoffs(r, NULL) == 0;
 }
 
 bool sl_sim_run_ok(const sl_sim_run *r)
@@ -301,10 +313,13 @@ static json_t *json_windows(const sl_sim_svc *t)
         json_object_set_new(o, "starts", json_integer((json_int_t)w[i].starts));
         json_object_set_new(o, "back_s", seconds(w[i].back_ms));
         json_object_set_new(o, "rebalance", json_boolean(w[i].rebalance));
+        bool measured = w[i].rebalance && w[i].min_count != UINT64_MAX;
         json_object_set_new(o, "min_running",
-                            w[i].rebalance ? json_real(round3(w[i].min_running)) : json_null());
+                            measured ? json_integer((json_int_t)w[i].min_count) : json_null());
+        json_object_set_new(o, "min_running_fraction",
+                            measured ? json_real(round3(w[i].min_running)) : json_null());
         json_object_set_new(o, "duplicates_max", json_integer((json_int_t)w[i].dup_max));
-        json_object_set_new(o, "duplicates_gone_s",
+        json_object_set_new(o, "duplicates_gone_within_s",
                             w[i].a && w[i].a->type == SL_SIM_HEAL ? seconds(w[i].dup_gone_ms)
                                                                   : json_null());
         json_array_append_new(a, o);
@@ -360,15 +375,18 @@ static json_t *json_figures(const sl_sim_svc *t)
     sl_sim_svc_figures f;
     sl_sim_svc_figures_get(t, &f);
     json_t *o = json_object();
-    json_object_set_new(o, "services_back_s", f.has_back ? seconds(f.back_ms) : json_null());
-    json_object_set_new(o, "min_running_rebalance",
-                        f.has_min ? json_real(round3(f.min_running)) : json_null());
-    json_object_set_new(o, "duplicates_gone_s", f.has_dup ? seconds(f.dup_gone_ms) : json_null());
+    json_object_set_new(o, "at_count_within_s", f.has_back ? seconds(f.back_ms) : json_null());
+    json_object_set_new(o, "min_running",
+                        f.has_min ? json_integer((json_int_t)f.min_running) : json_null());
+    json_object_set_new(o, "min_running_fraction",
+                        f.has_min ? json_real(round3(f.min_fraction)) : json_null());
+    json_object_set_new(o, "duplicates_gone_within_s",
+                        f.has_dup ? seconds(f.dup_gone_ms) : json_null());
     json_object_set_new(o, "replicas_lost", json_integer((json_int_t)f.lost));
     json_object_set_new(o, "replica_starts", json_integer((json_int_t)f.starts));
     json_object_set_new(o, "starts_per_lost",
                         f.has_starts ? json_real(round3(f.starts_per_lost)) : json_null());
-    json_object_set_new(o, "catalog_converged_s",
+    json_object_set_new(o, "catalog_converged_within_s",
                         f.has_writes ? seconds(f.catalog_ms) : json_null());
     json_object_set_new(o, "lost_writes", json_integer((json_int_t)f.lost_writes));
     return o;
@@ -453,6 +471,16 @@ static json_t *json_verdict(const sl_sim_run *r, json_t **invariants)
         snprintf(msg, sizeof msg,
                  "%llu acknowledged writes are held by no live node at the end: lost",
                  (unsigned long long)lost_writes(r));
+        json_array_append_new(viol, json_string(msg));
+    }
+    const sl_sim_svc_window *bw = NULL;
+    size_t broken = broken_handoffs(r, &bw);
+    if (broken) {
+        snprintf(msg, sizeof msg,
+                 "make-before-break broken in %zu rebalances: after %s (line %d) at %.3fs a "
+                 "service ran %llu replicas, %.3f of its count",
+                 broken, sl_sim_action_name(bw->a->type), bw->a->line, (double)bw->at_ms / 1000.0,
+                 (unsigned long long)bw->min_count, bw->min_running);
         json_array_append_new(viol, json_string(msg));
     }
     json_object_set_new(inv, "ok", json_boolean(sl_sim_invariants_ok(r)));
@@ -573,8 +601,9 @@ static void text_services(const sl_sim_run *r, FILE *f)
                 sl_sim_action_name(w[i].a->type), w[i].a->line, (double)w[i].at_ms / 1000.0,
                 w[i].lost, (unsigned long long)w[i].starts);
         text_delay(f, "back at count", w[i].back_ms);
-        if (w[i].rebalance)
-            fprintf(f, "; lowest running/count %.3f", w[i].min_running);
+        if (w[i].rebalance && w[i].min_count != UINT64_MAX)
+            fprintf(f, "; lowest running %llu, running/count %.3f",
+                    (unsigned long long)w[i].min_count, w[i].min_running);
         if (w[i].a->type == SL_SIM_HEAL && w[i].dup_max) {
             fprintf(f, "; %llu duplicates, ", (unsigned long long)w[i].dup_max);
             text_delay(f, "gone", w[i].dup_gone_ms);
@@ -626,6 +655,9 @@ void sl_sim_report_text(const sl_sim_run *r, const char *file, const sl_sim_perf
     }
     if (sl_sim_track_ghosts(r->track))
         fprintf(f, "  INVARIANT: ghosts came back\n");
+    if (broken_handoffs(r, NULL))
+        fprintf(f, "  INVARIANT: make-before-break broken in %zu rebalances\n",
+                broken_handoffs(r, NULL));
     if (lost_writes(r))
         fprintf(f, "  INVARIANT: %llu acknowledged writes lost\n",
                 (unsigned long long)lost_writes(r));

@@ -91,12 +91,12 @@ static const char *const metric_names[] = {
     [SL_SIM_M_CONVERGED_AT] = "converged_at",
     [SL_SIM_M_LIVE] = "live",
     [SL_SIM_M_MSGS] = "messages_per_node_per_s",
-    [SL_SIM_M_SERVICES_BACK] = "services_back",
-    [SL_SIM_M_MIN_RUNNING] = "min_running_rebalance",
-    [SL_SIM_M_DUPLICATES_GONE] = "duplicates_gone",
+    [SL_SIM_M_SERVICES_BACK] = "services_at_count_within",
+    [SL_SIM_M_MIN_RUNNING] = "min_running",
+    [SL_SIM_M_DUPLICATES_GONE] = "duplicates_gone_within",
     [SL_SIM_M_LOST_WRITES] = "lost_writes",
     [SL_SIM_M_STARTS_PER_LOST] = "starts_per_lost",
-    [SL_SIM_M_CATALOG_CONVERGED] = "catalog_converged",
+    [SL_SIM_M_CATALOG_CONVERGED] = "catalog_converged_within",
 };
 
 static const char *const op_names[] = {
@@ -476,7 +476,13 @@ static bool metric_is_time(sl_sim_metric m)
            m == SL_SIM_M_DUPLICATES_GONE || m == SL_SIM_M_CATALOG_CONVERGED;
 }
 
-/* expect converged | expect METRIC OP VALUE */
+static bool metric_is_within(sl_sim_metric m)
+{
+    return m == SL_SIM_M_SERVICES_BACK || m == SL_SIM_M_DUPLICATES_GONE ||
+           m == SL_SIM_M_CATALOG_CONVERGED;
+}
+
+/* expect converged | expect METRIC OP VALUE | expect METRIC_within TIME */
 static int stmt_expect(parser *p)
 {
     sl_sim_expect e = {.line = p->line};
@@ -486,34 +492,42 @@ static int stmt_expect(parser *p)
         if (strcmp(name, metric_names[m]) == 0)
             break;
     if (m == SL_SIM_M__COUNT)
-        return expected(p, 1,
-                        "converged, detect_first, detect_all, leave_seen, false_positives, "
-                        "false_positives_paused, ghosts, converged_at, live, "
-                        "messages_per_node_per_s, services_back, min_running_rebalance, "
-                        "duplicates_gone, lost_writes, starts_per_lost or catalog_converged");
+        return expected(
+            p, 1,
+            "converged, detect_first, detect_all, leave_seen, false_positives, "
+            "false_positives_paused, ghosts, converged_at, live, "
+            "messages_per_node_per_s, services_at_count_within, min_running, "
+            "duplicates_gone_within, lost_writes, starts_per_lost or catalog_converged_within");
     e.metric = (sl_sim_metric)m;
     int i = 2;
     if (e.metric != SL_SIM_M_CONVERGED) {
+        /* `expect METRIC OP VALUE`; a bound named "..._within" may omit
+         * the operator: `expect services_at_count_within 30s` is <=. */
         size_t o;
         for (o = 0; o < sizeof op_names / sizeof *op_names; o++)
             if (strcmp(tok_or_eol(p, 2), op_names[o]) == 0)
                 break;
-        if (o == sizeof op_names / sizeof *op_names)
-            return expected(p, 2, "one of <= < >= > ==");
+        int at = 3;
+        if (o == sizeof op_names / sizeof *op_names) {
+            if (!metric_is_within(e.metric))
+                return expected(p, 2, "one of <= < >= > ==");
+            o = SL_SIM_OP_LE;
+            at = 2;
+        }
         e.op = (sl_sim_op)o;
         uint64_t us;
-        const char *v = tok_or_eol(p, 3);
+        const char *v = tok_or_eol(p, at);
         if (metric_is_time(e.metric)) {
-            if (p->ntok < 4 || sl_sim_parse_duration_us(v, &us) != 0)
-                return expected(p, 3, "a time like 10s");
+            if (p->ntok < at + 1 || sl_sim_parse_duration_us(v, &us) != 0)
+                return expected(p, at, "a time like 10s");
             e.value = (double)us / 1e6;
         } else {
             char *end;
             e.value = strtod(v, &end);
-            if (p->ntok < 4 || *end != '\0' || end == v || (*v < '0' || *v > '9'))
-                return expected(p, 3, "a number");
+            if (p->ntok < at + 1 || *end != '\0' || end == v || (*v < '0' || *v > '9'))
+                return expected(p, at, "a number");
         }
-        i = 4;
+        i = at + 1;
     }
     if (end_of_line(p, i) != 0)
         return -1;

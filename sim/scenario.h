@@ -92,16 +92,16 @@ typedef enum sl_sim_metric {
     SL_SIM_M_LIVE,         /* live nodes at the end */
     SL_SIM_M_MSGS,         /* messages.per_node_per_s */
     /* The runtime's (services.* in the report; none measured fails): */
-    SL_SIM_M_SERVICES_BACK,      /* `services_back`: worst time after a fault until every
-                                  * service is at its count again (time) */
-    SL_SIM_M_MIN_RUNNING,        /* `min_running_rebalance`: lowest running/count of any
-                                  * service while no replica was lost (1 = never below) */
-    SL_SIM_M_DUPLICATES_GONE,    /* `duplicates_gone`: worst time after a heal until no
-                                  * replica runs twice (time) */
-    SL_SIM_M_LOST_WRITES,        /* `lost_writes`: acknowledged writes absent after convergence */
-    SL_SIM_M_STARTS_PER_LOST,    /* `starts_per_lost`: replica starts per replica lost */
-    SL_SIM_M_CATALOG_CONVERGED,  /* `catalog_converged`: worst time from a write until every
-                                  * reachable live node holds it (time) */
+    SL_SIM_M_SERVICES_BACK,     /* `services_at_count_within`: worst time after a fault until every
+                                 * service is at its count again (time) */
+    SL_SIM_M_MIN_RUNNING,       /* `min_running`: lowest running/count of any
+                                 * service while no replica was lost (1 = never below) */
+    SL_SIM_M_DUPLICATES_GONE,   /* `duplicates_gone_within`: worst time after a heal until no
+                                 * replica runs twice (time) */
+    SL_SIM_M_LOST_WRITES,       /* `lost_writes`: acknowledged writes absent after convergence */
+    SL_SIM_M_STARTS_PER_LOST,   /* `starts_per_lost`: replica starts per replica lost */
+    SL_SIM_M_CATALOG_CONVERGED, /* `catalog_converged_within`: worst time from a write until every
+                                 * reachable live node holds it (time) */
     SL_SIM_M__COUNT
 } sl_sim_metric;
 

@@ -60,6 +60,7 @@ struct sl_sim_svc {
     size_t nwin, wincap;
     size_t pending_back, pending_dup; /* windows waiting for deficit 0 / no duplicate */
     uint64_t deficit_before;
+    bool in_action; /* between action_begin and action_end */
     sl_sim_svc_write *wr;
     pending_write *pw;
     size_t nwr, wrcap;
@@ -211,21 +212,26 @@ static void settle(sl_sim_svc *t, uint64_t now)
     }
 }
 
-/* The deficit rose after the window began: a rebalance window records the
- * dip of (g, s). */
+/* The deficit of (g, s) rose after the window began: the window is not back
+ * at count until it is 0 again, and a rebalance window records the dip. */
 static void dipped(sl_sim_svc *t, int g, size_t s)
 {
     sl_sim_svc_window *w = current(t);
     uint64_t want = target(t, g, s);
-    if (!w || !w->rebalance || !want)
+    if (!w || !want || t->in_action) /* an action's own loss is the next window's */
         return;
-    double f = (double)t->distinct[(size_t)g * t->ns + s] / (double)want;
-    if (f < w->min_running)
-        w->min_running = f;
     if (w->back_ms != SL_SIM_NEVER) { /* below count again: wait for the next 0 */
         w->back_ms = SL_SIM_NEVER;
         t->pending_back++;
     }
+    if (!w->rebalance)
+        return;
+    uint32_t have = t->distinct[(size_t)g * t->ns + s];
+    double f = (double)have / (double)want;
+    if (f < w->min_running)
+        w->min_running = f;
+    if (have < w->min_count)
+        w->min_count = have;
 }
 
 /* Recomputes every term of side g (its eligible count changed). */
@@ -436,6 +442,7 @@ void sl_sim_svc_action_begin(sl_sim_svc *t, const sl_sim_action *a, uint64_t now
 {
     (void)a, (void)now_ms;
     t->deficit_before = t->deficit;
+    t->in_action = true;
 }
 
 static void open_window(sl_sim_svc *t, const sl_sim_action *a, uint64_t now, uint64_t before)
@@ -456,7 +463,12 @@ static void open_window(sl_sim_svc *t, const sl_sim_action *a, uint64_t now, uin
                              .min_running = 1.0,
                              .dup_max = t->dups,
                              .dup_gone_ms = 0};
-    w->rebalance = a && before == 0 && w->lost == 0;
+    w->rebalance = a && before == 0 && w->lost == 0 && a->type != SL_SIM_HEAL;
+    w->min_count = UINT64_MAX;
+    for (int g = 0; w->rebalance && g < t->nsides; g++) /* every service runs its count */
+        for (size_t s = 0; s < t->ns; s++)
+            if (target(t, g, s) && t->distinct[(size_t)g * t->ns + s] < w->min_count)
+                w->min_count = t->distinct[(size_t)g * t->ns + s];
     if (w->back_ms == SL_SIM_NEVER)
         t->pending_back++;
     if (a && a->type == SL_SIM_HEAL && t->dups) {
@@ -467,6 +479,7 @@ static void open_window(sl_sim_svc *t, const sl_sim_action *a, uint64_t now, uin
 
 void sl_sim_svc_action_end(sl_sim_svc *t, const sl_sim_action *a, uint64_t now_ms)
 {
+    t->in_action = false;
     open_window(t, a, now_ms, t->deficit_before);
 }
 
@@ -613,7 +626,8 @@ static bool is_write(const sl_sim_action *a)
 void sl_sim_svc_figures_get(const sl_sim_svc *t, sl_sim_svc_figures *f)
 {
     memset(f, 0, sizeof *f);
-    f->min_running = 1.0;
+    f->min_fraction = 1.0;
+    f->min_running = UINT64_MAX;
     for (size_t i = 0; i < t->nwin; i++) {
         const sl_sim_svc_window *w = &t->win[i];
         if (!w->a)
@@ -621,10 +635,12 @@ void sl_sim_svc_figures_get(const sl_sim_svc *t, sl_sim_svc_figures *f)
         f->has_back = true;
         if (w->back_ms == SL_SIM_NEVER || (f->back_ms != SL_SIM_NEVER && w->back_ms > f->back_ms))
             f->back_ms = w->back_ms;
-        if (w->rebalance) {
+        if (w->rebalance && w->min_count != UINT64_MAX) {
             f->has_min = true;
-            if (w->min_running < f->min_running)
-                f->min_running = w->min_running;
+            if (w->min_running < f->min_fraction)
+                f->min_fraction = w->min_running;
+            if (w->min_count < f->min_running)
+                f->min_running = w->min_count;
         }
         if (w->a->type == SL_SIM_HEAL) {
             f->has_dup = true;

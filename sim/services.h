@@ -17,8 +17,10 @@
  *     that must be started again: the optimal number of starts), `starts`
  *     the replicas started in the window, `back_ms` the time until the
  *     deficit was 0 again, and, for a window that began at count and whose
- *     action lost nothing (a join, a heal, a drain: a rebalance), the lowest
- *     running/target of any service in it (make-before-break keeps it at 1);
+ *     action lost nothing (a join, a drain, a write, a node back: a
+ *     rebalance; a heal is not one, the partition caused what follows), the
+ *     lowest running count and running/target of any service in it, checked
+ *     on every replica change (make-before-break keeps the ratio at 1);
  *     after a heal, the time until no replica ran twice;
  *   - writes: when every live node held each acknowledged write (or a newer
  *     one of the same service), and at the end how many no live node holds
@@ -47,8 +49,9 @@ typedef struct sl_sim_svc_window {
     uint32_t lost;        /* deficit the action created */
     uint64_t starts;      /* replicas started in the window */
     uint64_t back_ms;     /* delay until the deficit was 0 (0 if it never rose); SL_SIM_NEVER */
-    bool rebalance;       /* began at count and lost nothing */
+    bool rebalance;       /* began at count, lost nothing, and is not a heal */
     double min_running;   /* lowest running/target in the window (1: never below) */
+    uint64_t min_count;   /* rebalance: lowest running count of any service in it */
     uint64_t dup_max;     /* most duplicates at once */
     uint64_t dup_gone_ms; /* heal: delay until no duplicate; SL_SIM_NEVER; else unused */
 } sl_sim_svc_window;
@@ -125,7 +128,8 @@ typedef struct sl_sim_svc_figures {
     bool has_back;
     uint64_t back_ms; /* worst window's back_ms; SL_SIM_NEVER if one never got back */
     bool has_min;
-    double min_running; /* over rebalance windows */
+    uint64_t min_running; /* lowest running count of any service over rebalance windows */
+    double min_fraction;  /* lowest running/target there (1: never below) */
     bool has_dup;
     uint64_t dup_gone_ms; /* worst heal's */
     uint64_t lost_writes;

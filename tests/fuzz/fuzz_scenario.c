@@ -189,8 +189,8 @@ static void write_seeds(const char *dir)
                     "at 2s deploy api replicas 2 via n1\nat 3s scale web 5 via n2\n"
                     "at 4s rm s1 via n0\nat 5s fail-start api\nat 6s fix-start api\n"
                     "at 7s join 1\nat 8s drain n5-n6\nat 9s crash n3\nrun 60s\n"
-                    "expect services_back <= 20s\nexpect lost_writes == 0\n"
-                    "expect min_running_rebalance >= 1\nexpect catalog_converged <= 5s\n"},
+                    "expect services_at_count_within <= 20s\nexpect lost_writes == 0\n"
+                    "expect min_running >= 1\nexpect catalog_converged_within <= 5s\n"},
     };
     for (size_t i = 0; i < sizeof seeds / sizeof *seeds; i++)
         fuzz_write_seed(dir, seeds[i].name, NULL, 0, (const uint8_t *)seeds[i].text,

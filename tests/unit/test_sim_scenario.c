@@ -163,12 +163,12 @@ static void runtime_statements(void **state)
                                "at 9s fix-start web\n"
                                "at 10s drain n1 n4-n5\n"
                                "run 20s\n"
-                               "expect services_back <= 10s\n"
-                               "expect min_running_rebalance >= 1\n"
-                               "expect duplicates_gone <= 5s\n"
+                               "expect services_at_count_within <= 10s\n"
+                               "expect min_running >= 1\n"
+                               "expect duplicates_gone_within <= 5s\n"
                                "expect lost_writes == 0\n"
                                "expect starts_per_lost <= 1.5\n"
-                               "expect catalog_converged <= 2s\n";
+                               "expect catalog_converged_within <= 2s\n";
     sl_sim_scenario sc;
     char err[256];
     if (sl_sim_scenario_parse(text, "rt", &sc, err, sizeof err) != 0)
@@ -371,8 +371,10 @@ static const struct {
     {"nodes 3\nrun 1s\nexpect ghosts <= x\n", "f:3: expected a number, got 'x'"},
     {"nodes 3\nrun 1s\nexpect happiness\n",
      "f:3: expected converged, detect_first, detect_all, leave_seen, false_positives, "
-     "false_positives_paused, ghosts, converged_at, live, messages_per_node_per_s, services_back, "
-     "min_running_rebalance, duplicates_gone, lost_writes, starts_per_lost or catalog_converged, "
+     "false_positives_paused, ghosts, converged_at, live, messages_per_node_per_s, "
+     "services_at_count_within, "
+     "min_running, duplicates_gone_within, lost_writes, starts_per_lost or "
+     "catalog_converged_within, "
      "got 'happiness'"},
     /* The runtime's statements. */
     {"nodes 3\nservice\nrun 1s\n",
@@ -505,8 +507,10 @@ static const struct {
     {"nodes 3\nrun 1s\nservice web replicas 1\n",
      "f:3: expected only 'expect' lines after 'run', got 'service'"},
     {"nodes 3\nrun 1s\nexpect lost_writes <= x\n", "f:3: expected a number, got 'x'"},
-    {"nodes 3\nrun 1s\nexpect services_back <= 3\n", "f:3: expected a time like 10s, got '3'"},
-    {"nodes 3\nrun 1s\nexpect catalog_converged < 3\n", "f:3: expected a time like 10s, got '3'"},
+    {"nodes 3\nrun 1s\nexpect services_at_count_within <= 3\n",
+     "f:3: expected a time like 10s, got '3'"},
+    {"nodes 3\nrun 1s\nexpect catalog_converged_within < 3\n",
+     "f:3: expected a time like 10s, got '3'"},
 };
 
 static void errors_name_the_line(void **state)
