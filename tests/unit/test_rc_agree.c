@@ -94,9 +94,9 @@ static char *env_a[] = {"MODE=a"};
 
 typedef struct world {
     sl_rng rng;
-    char names[POOL][8];
-    char zones[ZONES][4];
-    char svc_names[SVC_POOL][8]; /* local replicas' names outlive their service */
+    char names[POOL][16];
+    char zones[ZONES][16];
+    char svc_names[SVC_POOL][16]; /* local replicas' names outlive their service */
     /* Members by id; the views list the present ones. */
     bool present[POOL];
     sl_placement_member attr[POOL];
