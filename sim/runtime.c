@@ -296,16 +296,24 @@ static void catalog_changed(vnode *v, uint64_t now_ms)
         v->rt->obs.catalog(v->rt->obs.ud, v->index, sl_appstate_catalog(v->app), now_ms);
 }
 
+/* The node's supervisor goes, and its replicas with it (told first). */
+static void drop_supervisor(sl_sim_runtime *rt, vnode *v)
+{
+    if (!v->sup)
+        return;
+    if (rt->obs.node_down)
+        rt->obs.node_down(rt->obs.ud, v->index, v->sup);
+    sl_vsup_free(v->sup);
+    v->sup = NULL;
+}
+
 static void node_down(sl_sim_runtime *rt, vnode *v)
 {
     if (!v->app)
         return;
-    if (rt->obs.node_down && v->sup)
-        rt->obs.node_down(rt->obs.ud, v->index, v->sup);
-    sl_vsup_free(v->sup);
+    drop_supervisor(rt, v);
     sl_appstate_free(v->app);
     sl_reconciler_free(v->rc);
-    v->sup = NULL;
     v->app = NULL;
     v->rc = NULL;
     v->core = NULL;
@@ -509,13 +517,8 @@ int sl_sim_runtime_rm(sl_sim_runtime *rt, int node, const char *name, uint64_t *
 
 void sl_sim_runtime_leave(sl_sim_runtime *rt, int node)
 {
-    if (node < 0 || node >= rt->max_nodes || !rt->nodes[node].sup)
-        return;
-    vnode *v = &rt->nodes[node];
-    if (rt->obs.node_down)
-        rt->obs.node_down(rt->obs.ud, node, v->sup);
-    sl_vsup_free(v->sup);
-    v->sup = NULL;
+    if (node >= 0 && node < rt->max_nodes)
+        drop_supervisor(rt, &rt->nodes[node]);
 }
 
 int sl_sim_runtime_drain(sl_sim_runtime *rt, int node, char *err, size_t errcap)

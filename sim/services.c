@@ -64,6 +64,7 @@ struct sl_sim_svc {
     sl_sim_svc_write *wr;
     pending_write *pw;
     size_t nwr, wrcap;
+    size_t unconverged; /* writes not yet held by every live node */
 };
 
 /* ---- services by name ---- */
@@ -352,7 +353,7 @@ void sl_sim_svc_node_down(sl_sim_svc *t, int node, const sl_vsup *sup)
 
 /* ---- the truth ---- */
 
-static void write_holder(sl_sim_svc *t, int node, bool live_now, uint64_t now);
+static void write_holder(sl_sim_svc *t, int node, uint64_t now);
 
 void sl_sim_svc_up(sl_sim_svc *t, int node, uint64_t now_ms)
 {
@@ -362,7 +363,7 @@ void sl_sim_svc_up(sl_sim_svc *t, int node, uint64_t now_ms)
     t->draining[node] = false;
     t->nlive++;
     retarget_side(t, t->side[node], +1);
-    write_holder(t, node, true, now_ms);
+    write_holder(t, node, now_ms);
     settle(t, now_ms);
 }
 
@@ -375,7 +376,7 @@ void sl_sim_svc_down(sl_sim_svc *t, int node, uint64_t now_ms)
     if (!t->draining[node])
         retarget_side(t, t->side[node], -1);
     t->draining[node] = false;
-    write_holder(t, node, false, now_ms);
+    write_holder(t, node, now_ms);
     settle(t, now_ms);
 }
 
@@ -494,21 +495,22 @@ static bool holds(const sl_catalog *cat, const char *name, uint64_t stamp)
 static void check_write(sl_sim_svc *t, size_t i, uint64_t now)
 {
     if (t->wr[i].converged_ms == SL_SIM_NEVER && t->pw[i].holders >= (uint64_t)t->nlive &&
-        t->nlive > 0)
+        t->nlive > 0) {
         t->wr[i].converged_ms = now - t->wr[i].at_ms;
+        t->unconverged--;
+    }
 }
 
 /* A node came up (empty-handed until its catalog is seen) or went down. */
-static void write_holder(sl_sim_svc *t, int node, bool live_now, uint64_t now)
+static void write_holder(sl_sim_svc *t, int node, uint64_t now)
 {
-    for (size_t i = 0; i < t->nwr; i++) {
+    for (size_t i = 0; t->unconverged && i < t->nwr; i++) {
         pending_write *p = &t->pw[i];
         uint8_t bit = (uint8_t)(1u << (node & 7));
         if (p->held[node >> 3] & bit) {
             p->held[node >> 3] &= (uint8_t)~bit;
             p->holders--;
         }
-        (void)live_now;
         check_write(t, i, now);
     }
 }
@@ -542,12 +544,14 @@ void sl_sim_svc_add_write(sl_sim_svc *t, const sl_sim_action *a, const char *nam
         return;
     t->pw[t->nwr] = (pending_write){held, 0, (size_t)s};
     t->wr[t->nwr++] = (sl_sim_svc_write){a, now_ms, stamp, SL_SIM_NEVER, false};
+    t->unconverged++;
     settle(t, now_ms);
 }
 
 void sl_sim_svc_catalog(sl_sim_svc *t, int node, const sl_catalog *cat, uint64_t now_ms)
 {
-    if (node < 0 || node >= t->max_nodes || !t->live[node])
+    /* Called on every message a node takes in: nothing to do, mostly. */
+    if (!t->unconverged || node < 0 || node >= t->max_nodes || !t->live[node])
         return;
     for (size_t i = 0; i < t->nwr; i++) {
         pending_write *p = &t->pw[i];
@@ -666,21 +670,6 @@ void sl_sim_svc_figures_get(const sl_sim_svc *t, sl_sim_svc_figures *f)
 
 /* ---- creation ---- */
 
-/* The largest count service `name` is ever written with. */
-static void note(svc *list, size_t *n, const char *name, uint32_t r)
-{
-    for (size_t i = 0; i < *n; i++)
-        if (!strcmp(list[i].name, name)) {
-            if (r > list[i].maxr)
-                list[i].maxr = r;
-            return;
-        }
-    svc *x = &list[(*n)++];
-    memset(x, 0, sizeof *x);
-    snprintf(x->name, sizeof x->name, "%s", name);
-    x->maxr = r;
-}
-
 sl_sim_svc *sl_sim_svc_new(const sl_sim_scenario *sc, int max_nodes)
 {
     sl_sim_svc *t = calloc(1, sizeof *t);
@@ -693,9 +682,8 @@ sl_sim_svc *sl_sim_svc_new(const sl_sim_scenario *sc, int max_nodes)
     t->draining = calloc((size_t)max_nodes + 1, sizeof *t->draining);
     if (!t->s || !t->side || !t->live || !t->draining)
         goto oom;
-    /* Initial services are unique by name (the parser says so); names
-     * written by actions may repeat them: a linear search, once, over the
-     * actions only. */
+    /* Initial services are unique by name (the parser says so); a name
+     * first written by an action is appended and the list sorted again. */
     for (size_t i = 0; i < sc->nservices; i++) {
         svc *x = &t->s[t->ns++];
         snprintf(x->name, sizeof x->name, "%s", sc->services[i].name);
@@ -713,9 +701,9 @@ sl_sim_svc *sl_sim_svc_new(const sl_sim_scenario *sc, int max_nodes)
                 t->s[s].maxr = a->replicas;
             continue;
         }
-        size_t n = t->ns;
-        note(t->s, &n, a->service, a->replicas); /* new: appended */
-        t->ns = n;
+        svc *x = &t->s[t->ns++]; /* zeroed by calloc */
+        snprintf(x->name, sizeof x->name, "%s", a->service);
+        x->maxr = a->replicas;
         qsort(t->s, t->ns, sizeof *t->s, by_name);
     }
     for (size_t s = 0; s < t->ns; s++) {
