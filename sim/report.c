@@ -104,6 +104,7 @@ static sl_sim_verdict check_services(const sl_sim_run *r, const sl_sim_expect *e
     case SL_SIM_M_SERVICES_BACK: time_figure(&v, f.has_back, f.back_ms); break;
     case SL_SIM_M_DUPLICATES_GONE: time_figure(&v, f.has_dup, f.dup_gone_ms); break;
     case SL_SIM_M_CATALOG_CONVERGED: time_figure(&v, f.has_writes, f.catalog_ms); break;
+    case SL_SIM_M_WRITES_RUNNING: time_figure(&v, f.has_write_running, f.write_running_ms); break;
     case SL_SIM_M_MIN_RUNNING:
         v.has = f.has_min;
         v.value = (double)f.min_running;
@@ -153,7 +154,8 @@ sl_sim_verdict sl_sim_check(const sl_sim_run *r, const sl_sim_expect *e)
     case SL_SIM_M_DUPLICATES_GONE:
     case SL_SIM_M_LOST_WRITES:
     case SL_SIM_M_STARTS_PER_LOST:
-    case SL_SIM_M_CATALOG_CONVERGED: return check_services(r, e, v);
+    case SL_SIM_M_CATALOG_CONVERGED:
+    case SL_SIM_M_WRITES_RUNNING: return check_services(r, e, v);
     default: v.has = false;
     }
     return v.has ? compare(v) : v;
@@ -341,6 +343,8 @@ static json_t *json_writes(const sl_sim_svc *t)
         json_object_set_new(o, "line", json_integer(w[i].a->line));
         json_object_set_new(o, "at_s", seconds(w[i].at_ms));
         json_object_set_new(o, "converged_s", seconds(w[i].converged_ms));
+        json_object_set_new(o, "running_s",
+                            w[i].superseded ? json_string("superseded") : seconds(w[i].running_ms));
         json_object_set_new(o, "lost", json_boolean(w[i].lost));
         json_array_append_new(a, o);
     }
@@ -388,6 +392,8 @@ static json_t *json_figures(const sl_sim_svc *t)
                         f.has_starts ? json_real(round3(f.starts_per_lost)) : json_null());
     json_object_set_new(o, "catalog_converged_within_s",
                         f.has_writes ? seconds(f.catalog_ms) : json_null());
+    json_object_set_new(o, "writes_running_within_s",
+                        f.has_write_running ? seconds(f.write_running_ms) : json_null());
     json_object_set_new(o, "lost_writes", json_integer((json_int_t)f.lost_writes));
     return o;
 }
@@ -616,6 +622,10 @@ static void text_services(const sl_sim_run *r, FILE *f)
     if (fg.has_writes) {
         fprintf(f, "    writes: ");
         text_delay(f, "all held everywhere", fg.catalog_ms);
+        if (fg.has_write_running) {
+            fprintf(f, "; each running at its count ");
+            text_delay(f, "everywhere", fg.write_running_ms);
+        }
         fprintf(f, ", %llu lost, %llu refused\n", (unsigned long long)fg.lost_writes,
                 (unsigned long long)r->writes_refused);
     }

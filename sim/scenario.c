@@ -97,6 +97,7 @@ static const char *const metric_names[] = {
     [SL_SIM_M_LOST_WRITES] = "lost_writes",
     [SL_SIM_M_STARTS_PER_LOST] = "starts_per_lost",
     [SL_SIM_M_CATALOG_CONVERGED] = "catalog_converged_within",
+    [SL_SIM_M_WRITES_RUNNING] = "writes_running_within",
 };
 
 static const char *const op_names[] = {
@@ -473,13 +474,14 @@ static bool metric_is_time(sl_sim_metric m)
 {
     return m == SL_SIM_M_DETECT_FIRST || m == SL_SIM_M_DETECT_ALL || m == SL_SIM_M_LEAVE_SEEN ||
            m == SL_SIM_M_CONVERGED_AT || m == SL_SIM_M_SERVICES_BACK ||
-           m == SL_SIM_M_DUPLICATES_GONE || m == SL_SIM_M_CATALOG_CONVERGED;
+           m == SL_SIM_M_DUPLICATES_GONE || m == SL_SIM_M_CATALOG_CONVERGED ||
+           m == SL_SIM_M_WRITES_RUNNING;
 }
 
 static bool metric_is_within(sl_sim_metric m)
 {
     return m == SL_SIM_M_SERVICES_BACK || m == SL_SIM_M_DUPLICATES_GONE ||
-           m == SL_SIM_M_CATALOG_CONVERGED;
+           m == SL_SIM_M_CATALOG_CONVERGED || m == SL_SIM_M_WRITES_RUNNING;
 }
 
 /* expect converged | expect METRIC OP VALUE | expect METRIC_within TIME */
@@ -497,7 +499,8 @@ static int stmt_expect(parser *p)
             "converged, detect_first, detect_all, leave_seen, false_positives, "
             "false_positives_paused, ghosts, converged_at, live, "
             "messages_per_node_per_s, services_at_count_within, min_running, "
-            "duplicates_gone_within, lost_writes, starts_per_lost or catalog_converged_within");
+            "duplicates_gone_within, lost_writes, starts_per_lost, catalog_converged_within "
+            "or writes_running_within");
     e.metric = (sl_sim_metric)m;
     int i = 2;
     if (e.metric != SL_SIM_M_CONVERGED) {

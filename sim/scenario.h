@@ -102,6 +102,8 @@ typedef enum sl_sim_metric {
     SL_SIM_M_STARTS_PER_LOST,   /* `starts_per_lost`: replica starts per replica lost */
     SL_SIM_M_CATALOG_CONVERGED, /* `catalog_converged_within`: worst time from a write until every
                                  * reachable live node holds it (time) */
+    SL_SIM_M_WRITES_RUNNING,    /* `writes_running_within`: worst time from a write until its
+                                 * service runs at the write's count on every side (time) */
     SL_SIM_M__COUNT
 } sl_sim_metric;
 

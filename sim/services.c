@@ -36,6 +36,7 @@ typedef struct pending_write {
     uint8_t *held;    /* one bit per node: its catalog holds the write */
     uint64_t holders; /* live nodes holding it */
     size_t svc;
+    uint32_t r; /* the count it asks for (0: removed) */
 } pending_write;
 
 struct sl_sim_svc {
@@ -65,6 +66,7 @@ struct sl_sim_svc {
     pending_write *pw;
     size_t nwr, wrcap;
     size_t unconverged; /* writes not yet held by every live node */
+    size_t unsettled;   /* writes whose service does not run at their count yet */
 };
 
 /* ---- services by name ---- */
@@ -191,10 +193,45 @@ static sl_sim_svc_window *current(sl_sim_svc *t)
     return t->nwin ? &t->win[t->nwin - 1] : NULL;
 }
 
+/* Write i's service runs at the write's count on every side: every side
+ * knows the write, misses no replica index below the count and runs none
+ * at or above it. */
+static bool write_running(const sl_sim_svc *t, size_t i)
+{
+    const pending_write *p = &t->pw[i];
+    const svc *sv = &t->s[p->svc];
+    for (int g = 0; g < t->nsides; g++)
+        if (t->kn[(size_t)g * t->ns + p->svc].stamp < t->wr[i].stamp || term(t, g, p->svc))
+            return false;
+    for (uint32_t j = p->r; j < sv->maxr; j++)
+        if (t->tot[sv->base + j])
+            return false;
+    return true;
+}
+
+/* Writes waiting to run at their count get their times, or are superseded. */
+static void settle_writes(sl_sim_svc *t, uint64_t now)
+{
+    for (size_t i = 0; t->unsettled && i < t->nwr; i++) {
+        sl_sim_svc_write *w = &t->wr[i];
+        if (w->running_ms != SL_SIM_NEVER || w->superseded)
+            continue;
+        if (t->s[t->pw[i].svc].stamp > w->stamp)
+            w->superseded = true;
+        else if (write_running(t, i))
+            w->running_ms = now - w->at_ms;
+        else
+            continue;
+        t->unsettled--;
+    }
+}
+
 /* After any change of the deficit or the duplicates: windows waiting for
  * them to reach 0 get their times. */
 static void settle(sl_sim_svc *t, uint64_t now)
 {
+    if (t->unsettled)
+        settle_writes(t, now);
     sl_sim_svc_window *w = current(t);
     if (w && t->dups > w->dup_max)
         w->dup_max = t->dups;
@@ -542,9 +579,14 @@ void sl_sim_svc_add_write(sl_sim_svc *t, const sl_sim_action *a, const char *nam
     uint8_t *held = calloc((size_t)t->max_nodes / 8 + 1, 1);
     if (!held)
         return;
-    t->pw[t->nwr] = (pending_write){held, 0, (size_t)s};
-    t->wr[t->nwr++] = (sl_sim_svc_write){a, now_ms, stamp, SL_SIM_NEVER, false};
+    t->pw[t->nwr] = (pending_write){held, 0, (size_t)s, deleted ? 0 : replicas};
+    t->wr[t->nwr++] = (sl_sim_svc_write){.a = a,
+                                         .at_ms = now_ms,
+                                         .stamp = stamp,
+                                         .converged_ms = SL_SIM_NEVER,
+                                         .running_ms = SL_SIM_NEVER};
     t->unconverged++;
+    t->unsettled++;
     settle(t, now_ms);
 }
 
@@ -665,6 +707,12 @@ void sl_sim_svc_figures_get(const sl_sim_svc *t, sl_sim_svc_figures *f)
         if (t->wr[i].converged_ms == SL_SIM_NEVER ||
             (f->catalog_ms != SL_SIM_NEVER && t->wr[i].converged_ms > f->catalog_ms))
             f->catalog_ms = t->wr[i].converged_ms;
+        if (t->wr[i].superseded)
+            continue;
+        f->has_write_running = true;
+        if (t->wr[i].running_ms == SL_SIM_NEVER ||
+            (f->write_running_ms != SL_SIM_NEVER && t->wr[i].running_ms > f->write_running_ms))
+            f->write_running_ms = t->wr[i].running_ms;
     }
 }
 

@@ -62,6 +62,9 @@ typedef struct sl_sim_svc_write {
     uint64_t at_ms;
     uint64_t stamp;
     uint64_t converged_ms; /* delay until every live node held it; SL_SIM_NEVER */
+    uint64_t running_ms;   /* delay until the service ran at this write's count on
+                            * every side (none missing, none beyond it); SL_SIM_NEVER */
+    bool superseded;       /* a newer write of the service came first: no running_ms */
     bool lost;             /* set by sl_sim_svc_finish */
 } sl_sim_svc_write;
 
@@ -138,6 +141,8 @@ typedef struct sl_sim_svc_figures {
     uint64_t lost, starts;
     bool has_writes;
     uint64_t catalog_ms; /* worst write's converged_ms */
+    bool has_write_running;
+    uint64_t write_running_ms; /* worst running_ms of the writes not superseded */
 } sl_sim_svc_figures;
 
 void sl_sim_svc_figures_get(const sl_sim_svc *t, sl_sim_svc_figures *out);

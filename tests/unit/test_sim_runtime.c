@@ -177,16 +177,31 @@ static void writes_converge_and_none_lost(void **state)
     sl_sim_scenario sc;
     sl_sim_run *r = run_text("nodes 6\nseed 9\nservice api replicas 2\n"
                              "at 20s deploy web replicas 2 via n3\n"
-                             "at 30s scale api 3 via n4\nat 40s rm web via n0\nrun 90s\n",
+                             "at 30s scale api 3 via n4\nat 40s rm web via n0\n"
+                             "at 50s deploy db replicas 3 via n1\nat 50100ms scale db 1 via n1\n"
+                             "run 90s\n",
                              &sc);
     size_t nw;
     const sl_sim_svc_write *w = sl_sim_svc_writes(r->svc, &nw);
-    assert_int_equal(nw, 3);
+    assert_int_equal(nw, 5);
     for (size_t i = 0; i < nw; i++) {
         assert_true(w[i].converged_ms < 10000);
         assert_false(w[i].lost);
+        if (i == 3) { /* db's deploy: scaled down before it could run at 3 */
+            assert_true(w[i].superseded);
+            continue;
+        }
+        /* Each write's service ran at its count (removed: nothing runs)
+         * soon after it, after a start-up at least. */
+        assert_false(w[i].superseded);
+        assert_true(w[i].running_ms >= 100 && w[i].running_ms < 10000);
     }
+    sl_sim_svc_figures f;
+    sl_sim_svc_figures_get(r->svc, &f);
+    assert_true(f.has_write_running);
+    assert_true(f.write_running_ms < 10000);
     assert_exactly_once(r, "api", 3);
+    assert_exactly_once(r, "db", 1);
     held h;
     census(r, "web", &h);
     assert_int_equal(h.count[0] + h.count[1], 0); /* removed: nothing runs */

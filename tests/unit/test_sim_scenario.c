@@ -168,7 +168,9 @@ static void runtime_statements(void **state)
                                "expect duplicates_gone_within <= 5s\n"
                                "expect lost_writes == 0\n"
                                "expect starts_per_lost <= 1.5\n"
-                               "expect catalog_converged_within <= 2s\n";
+                               "expect catalog_converged_within <= 2s\n"
+                               "expect duplicates_gone_within 7s\n"
+                               "expect writes_running_within 4500ms\n";
     sl_sim_scenario sc;
     char err[256];
     if (sl_sim_scenario_parse(text, "rt", &sc, err, sizeof err) != 0)
@@ -221,7 +223,7 @@ static void runtime_statements(void **state)
     assert_int_equal(a[5].nodes.n, 2);
     assert_true(sl_sim_set_has(&a[5].nodes, 5));
     assert_false(sl_sim_set_has(&a[5].nodes, 3));
-    assert_int_equal(sc.nexpects, 6);
+    assert_int_equal(sc.nexpects, 8);
     assert_int_equal(sc.expects[0].metric, SL_SIM_M_SERVICES_BACK);
     assert_true(sc.expects[0].value == 10.0);
     assert_int_equal(sc.expects[1].metric, SL_SIM_M_MIN_RUNNING);
@@ -231,6 +233,13 @@ static void runtime_statements(void **state)
     assert_true(sc.expects[4].value == 1.5);
     assert_int_equal(sc.expects[5].metric, SL_SIM_M_CATALOG_CONVERGED);
     assert_true(sc.expects[5].value == 2.0);
+    /* A bound named "..._within" without an operator is an upper bound. */
+    assert_int_equal(sc.expects[6].metric, SL_SIM_M_DUPLICATES_GONE);
+    assert_int_equal(sc.expects[6].op, SL_SIM_OP_LE);
+    assert_true(sc.expects[6].value == 7.0);
+    assert_int_equal(sc.expects[7].metric, SL_SIM_M_WRITES_RUNNING);
+    assert_int_equal(sc.expects[7].op, SL_SIM_OP_LE);
+    assert_true(sc.expects[7].value == 4.5);
     sl_sim_scenario_deinit(&sc);
     assert_int_equal(sc.nservices, 0);
     assert_null(sc.services);
@@ -373,8 +382,8 @@ static const struct {
      "f:3: expected converged, detect_first, detect_all, leave_seen, false_positives, "
      "false_positives_paused, ghosts, converged_at, live, messages_per_node_per_s, "
      "services_at_count_within, "
-     "min_running, duplicates_gone_within, lost_writes, starts_per_lost or "
-     "catalog_converged_within, "
+     "min_running, duplicates_gone_within, lost_writes, starts_per_lost, "
+     "catalog_converged_within or writes_running_within, "
      "got 'happiness'"},
     /* The runtime's statements. */
     {"nodes 3\nservice\nrun 1s\n",
