@@ -174,22 +174,45 @@ bool sl_appstate_draining(const sl_appstate *a)
 
 /* ---- gossip ---- */
 
+/* FNV-1a over the parts, each followed by a 0 byte (names hold none), so
+ * that ("n1", "0s") and ("n10", "s") differ. */
 static uint64_t key_of(const char *a, const char *b, const char *c)
 {
     uint64_t h = 0xcbf29ce484222325ull;
     const char *parts[] = {a, b, c};
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) {
         for (const char *p = parts[i]; p && *p; p++)
             h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+        h *= 0x100000001b3ull; /* the 0 byte: h ^ 0 == h */
+    }
     return h;
 }
 
-static uint64_t key_bytes(char tag, const uint8_t *buf, size_t len)
+/* Broadcast keys name what an update is about (swim.h): a catalog record
+ * its service, a report its (node, service). A newer record or report then
+ * replaces the older one still queued, on its writer and on every peer that
+ * passes it on, so only the newest version keeps spreading. */
+static uint64_t record_key(const char *service)
 {
-    uint64_t h = 0xcbf29ce484222325ull ^ (uint8_t)tag;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ buf[i]) * 0x100000001b3ull;
-    return h;
+    return key_of("s", service, NULL);
+}
+
+static uint64_t report_key(const char *node, const char *service)
+{
+    return key_of("r", node, service);
+}
+
+/* The service a record message is about (its second field), or "" when it
+ * cannot be read: then the record was not stored either. */
+static void record_name(const uint8_t *buf, size_t len, char name[SL_SVC_NAME_MAX + 1])
+{
+    sl__mp_reader r;
+    uint32_t n;
+    uint64_t kind;
+    sl__mp_reader_init(&r, buf, len);
+    if (sl__mp_read_array(&r, &n) || sl__mp_read_uint(&r, &kind) ||
+        sl__mp_read_cstr(&r, name, SL_SVC_NAME_MAX))
+        name[0] = 0;
 }
 
 static void broadcast(sl_appstate *a, uint64_t key, const uint8_t *buf, size_t len)
@@ -224,8 +247,10 @@ static void refused(sl_appstate *a, int rc, uint64_t now)
 /* A record was stored: spread it, persist, reconcile. */
 static void changed(sl_appstate *a, const uint8_t *msg, size_t len, uint64_t now)
 {
+    char name[SL_SVC_NAME_MAX + 1];
     a->st.catalog_changes++;
-    broadcast(a, key_bytes('s', msg, len), msg, len);
+    record_name(msg, len, name);
+    broadcast(a, record_key(name), msg, len);
     save_soon(a, now);
     reconcile_soon(a, now);
 }
@@ -241,16 +266,15 @@ int sl_appstate_user_msg(sl_appstate *a, const uint8_t *buf, size_t len, uint64_
         else if (rc < 0)
             refused(a, rc, now_ms);
     } else if (kind == SL_APPMSG_REPORT) {
-        char node[SL_SVC_WRITER_MAX + 1];
-        if (sl_reports_peek_node(buf, len, node) != 0)
-            return SL_EMALFORMED;
-        if (!is_member(a, node)) {
+        rc = sl_reports_apply(a->rep, buf, len, is_member, a);
+        if (rc == SL_ENOTFOUND) {
             a->st.reports_refused++;
-            return SL_ENOTFOUND;
+            return rc;
         }
-        rc = sl_reports_apply(a->rep, buf, len);
-        if (rc == 1) {
-            broadcast(a, key_bytes('r', buf, len), buf, len);
+        char node[SL_SVC_WRITER_MAX + 1], service[SL_SVC_NAME_MAX + 1];
+        uint64_t version;
+        if (rc == 1 && sl_reports_peek(buf, len, node, service, &version) == 0) {
+            broadcast(a, report_key(node, service), buf, len);
             if (a->handoffs)
                 reconcile_soon(a, now_ms);
         }
@@ -472,7 +496,7 @@ void sl_appstate_publish(sl_appstate *a, const char *service, const sl_replica_r
     uint8_t msg[SL_SWIM_USER_MAX];
     size_t len;
     if (sl_reports_put(a->rep, &r, msg, sizeof msg, &len) == 0)
-        broadcast(a, key_of("r", a->node, service), msg, len);
+        broadcast(a, report_key(a->node, service), msg, len);
 }
 
 bool sl_appstate_runs(void *ud, const char *node, const char *service, uint32_t replica)

@@ -13,6 +13,15 @@
 #include "mp.h"
 #include "starling/error.h"
 #include "starling/reports.h"
+#include "starling/rng.h"
+
+/* An index entry: the key's hash beside the pointer, so that a probe that
+ * meets another key does not read that report (a cache miss each: a peer
+ * holds thousands). */
+struct slot {
+    uint64_t hash;
+    sl_report *r;
+};
 
 struct sl_reports {
     sl_report **r; /* each malloc()ed */
@@ -20,11 +29,11 @@ struct sl_reports {
     /* The same reports by (node, service): open addressing, linear
      * probing, a power of two at least twice n; most reports a node
      * receives are copies of one it holds, found here without a search. */
-    sl_report **idx;
+    struct slot *idx;
     size_t idx_cap;
 };
 
-static size_t key_hash(const char *node, const char *service)
+static uint64_t key_hash(const char *node, const char *service)
 {
     uint64_t h = 0xcbf29ce484222325ull;
     for (const char *p = node; *p; p++)
@@ -32,18 +41,19 @@ static size_t key_hash(const char *node, const char *service)
     h = (h ^ 0xff) * 0x100000001b3ull;
     for (const char *p = service; *p; p++)
         h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
-    return (size_t)(h ^ (h >> 29));
+    return sl_mix64(h);
 }
 
 static sl_report *idx_find(const struct sl_reports *t, const char *node, const char *service)
 {
     if (!t->idx_cap)
         return NULL;
-    for (size_t i = key_hash(node, service) & (t->idx_cap - 1);; i = (i + 1) & (t->idx_cap - 1)) {
-        sl_report *r = t->idx[i];
+    uint64_t h = key_hash(node, service);
+    for (size_t i = h & (t->idx_cap - 1);; i = (i + 1) & (t->idx_cap - 1)) {
+        sl_report *r = t->idx[i].r;
         if (!r)
             return NULL;
-        if (!strcmp(r->node, node) && !strcmp(r->service, service))
+        if (t->idx[i].hash == h && !strcmp(r->node, node) && !strcmp(r->service, service))
             return r;
     }
 }
@@ -55,14 +65,15 @@ static int idx_rebuild(struct sl_reports *t, size_t want)
     size_t cap = t->idx_cap ? t->idx_cap : 64;
     while (cap < 2 * want)
         cap *= 2;
-    sl_report **idx = calloc(cap, sizeof *idx);
+    struct slot *idx = calloc(cap, sizeof *idx);
     if (!idx)
         return SL_ENOMEM;
     for (size_t k = 0; k < t->n; k++) {
-        size_t i = key_hash(t->r[k]->node, t->r[k]->service) & (cap - 1);
-        while (idx[i])
+        uint64_t h = key_hash(t->r[k]->node, t->r[k]->service);
+        size_t i = h & (cap - 1);
+        while (idx[i].r)
             i = (i + 1) & (cap - 1);
-        idx[i] = t->r[k];
+        idx[i] = (struct slot){h, t->r[k]};
     }
     free(t->idx);
     t->idx = idx;
@@ -209,10 +220,11 @@ static int store(sl_reports *t, const sl_report *r)
         memmove(&t->r[pos + 1], &t->r[pos], (t->n - pos) * sizeof *t->r);
         t->r[pos] = copy;
         t->n++;
-        size_t i = key_hash(copy->node, copy->service) & (t->idx_cap - 1);
-        while (t->idx[i])
+        uint64_t h = key_hash(copy->node, copy->service);
+        size_t i = h & (t->idx_cap - 1);
+        while (t->idx[i].r)
             i = (i + 1) & (t->idx_cap - 1);
-        t->idx[i] = copy;
+        t->idx[i] = (struct slot){h, copy};
     }
     return 1;
 }
@@ -233,13 +245,21 @@ int sl_reports_put(sl_reports *t, const sl_report *r, uint8_t *msg, size_t cap, 
     return 0;
 }
 
-int sl_reports_apply(sl_reports *t, const uint8_t *buf, size_t len)
+int sl_reports_apply(sl_reports *t, const uint8_t *buf, size_t len,
+                     bool (*keep)(void *ud, const char *node), void *ud)
 {
     sl__mp_reader rd;
     sl_report r;
     sl__mp_reader_init(&rd, buf, len);
     if (report_decode(&rd, &r) || sl__mp_remaining(&rd) != 0)
         return SL_EMALFORMED;
+    /* Most reports are copies of one held (gossip brings each about
+     * mult * log N times to every peer): those cost one lookup. */
+    const sl_report *held = sl_reports_find(t, r.node, r.service);
+    if (held && held->version >= r.version)
+        return 0;
+    if (!held && keep && !keep(ud, r.node))
+        return SL_ENOTFOUND;
     int rc = store(t, &r);
     return rc < 0 ? SL_EMALFORMED : rc;
 }
@@ -355,14 +375,17 @@ size_t sl_reports_forget_unless(sl_reports *t, bool (*keep)(void *ud, const char
     return gone;
 }
 
-int sl_reports_peek_node(const uint8_t *buf, size_t len, char node[65])
+int sl_reports_peek(const uint8_t *buf, size_t len, char node[65],
+                    char service[SL_SVC_NAME_MAX + 1], uint64_t *version)
 {
     sl__mp_reader rd;
     uint32_t n;
     uint64_t kind;
     sl__mp_reader_init(&rd, buf, len);
     if (sl__mp_read_array(&rd, &n) || n < 5 || sl__mp_read_uint(&rd, &kind) ||
-        kind != SL_APPMSG_REPORT || sl__mp_read_cstr(&rd, node, 64) || !node[0])
+        kind != SL_APPMSG_REPORT || sl__mp_read_cstr(&rd, node, 64) || !node[0] ||
+        sl__mp_read_cstr(&rd, service, SL_SVC_NAME_MAX) || !service[0] ||
+        sl__mp_read_uint(&rd, version))
         return SL_EMALFORMED;
     return 0;
 }

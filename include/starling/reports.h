@@ -61,9 +61,12 @@ void sl_reports_free(sl_reports *r);
  * SL_ESPACE / SL_ENOMEM. */
 int sl_reports_put(sl_reports *t, const sl_report *r, uint8_t *msg, size_t cap, size_t *msg_len);
 
-/* Applies a report received from a peer. Returns 1 when newer and stored
- * (pass it on), 0 when not newer, or SL_EMALFORMED. */
-int sl_reports_apply(sl_reports *t, const uint8_t *buf, size_t len);
+/* Applies a report received from a peer. A report about a node not held
+ * yet is stored only if keep(ud, node) accepts the node (NULL: any).
+ * Returns 1 when newer and stored (pass it on), 0 when not newer,
+ * SL_ENOTFOUND when keep refused it, or SL_EMALFORMED. */
+int sl_reports_apply(sl_reports *t, const uint8_t *buf, size_t len,
+                     bool (*keep)(void *ud, const char *node), void *ud);
 
 /* Encodes every report into a malloc()ed buffer the caller frees. */
 int sl_reports_encode(const sl_reports *t, uint8_t **out, size_t *len);
@@ -79,9 +82,11 @@ void sl_reports_forget_node(sl_reports *t, const char *node);
  * members). Returns how many reports were dropped. */
 size_t sl_reports_forget_unless(sl_reports *t, bool (*keep)(void *ud, const char *node), void *ud);
 
-/* Reads the node name of a report message into node (capacity 65) without
- * storing anything. Returns 0 or SL_EMALFORMED. */
-int sl_reports_peek_node(const uint8_t *buf, size_t len, char node[65]);
+/* Reads what a report message is about, its node (into node, capacity 65)
+ * and service, and its version, without storing or checking the rest.
+ * Returns 0 or SL_EMALFORMED. */
+int sl_reports_peek(const uint8_t *buf, size_t len, char node[65],
+                    char service[SL_SVC_NAME_MAX + 1], uint64_t *version);
 
 /* Reports, sorted by (node, service); pointers valid until the next change. */
 size_t sl_reports_size(const sl_reports *t);

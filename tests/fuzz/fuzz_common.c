@@ -52,7 +52,7 @@ static int on_user_msg(void *ud, const uint8_t *buf, size_t len, uint64_t now_ms
     int kind = sl_appmsg_kind(buf, len);
     if (kind == SL_APPMSG_SERVICE)
         return sl_catalog_apply(a->cat, buf, len, now_ms) < 0 ? -1 : 0;
-    return sl_reports_apply(a->rep, buf, len) < 0 ? -1 : 0;
+    return sl_reports_apply(a->rep, buf, len, NULL, NULL) < 0 ? -1 : 0;
 }
 
 /* The agent's application state: [catalog, reports, sync]. */

@@ -246,7 +246,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case T_REP_APPLY:
     case T_REP_MERGE:
         if (kind == T_REP_APPLY)
-            sl_reports_apply(a.rep, p, n);
+            sl_reports_apply(a.rep, p, n, NULL, NULL);
         else
             sl_reports_merge(a.rep, p, n);
         fuzz_check_reports_round_trip(a.rep);

@@ -528,8 +528,8 @@ static void reports_newest_version_wins(void **state)
     r.replicas[1].status = SL_REPLICA_RUNNING;
     assert_int_equal(sl_reports_put(a, &r, m2, sizeof m2, &l2), 0);
     assert_int_equal(sl_appmsg_kind(m1, l1), SL_APPMSG_REPORT);
-    assert_int_equal(sl_reports_apply(b, m2, l2), 1);
-    assert_int_equal(sl_reports_apply(b, m1, l1), 0); /* older */
+    assert_int_equal(sl_reports_apply(b, m2, l2, NULL, NULL), 1);
+    assert_int_equal(sl_reports_apply(b, m1, l1, NULL, NULL), 0); /* older */
     const sl_report *got = sl_reports_find(b, "n1", "web");
     assert_non_null(got);
     assert_int_equal(got->n, 2);
@@ -571,11 +571,16 @@ static void reports_of_strangers_are_forgotten(void **state)
         strcpy(r.node, nodes[i]);
         strcpy(r.service, svcs[i]);
         assert_int_equal(sl_reports_put(t, &r, m, sizeof m, &l), 0);
-        char node[65];
-        assert_int_equal(sl_reports_peek_node(m, l, node), 0);
+        char node[65], service[SL_SVC_NAME_MAX + 1];
+        uint64_t version = 0;
+        assert_int_equal(sl_reports_peek(m, l, node, service, &version), 0);
         assert_string_equal(node, nodes[i]);
+        assert_string_equal(service, svcs[i]);
+        assert_int_equal(version, 1);
     }
-    assert_int_equal(sl_reports_peek_node(m, 3, (char[65]){0}), SL_EMALFORMED);
+    char node[65], service[SL_SVC_NAME_MAX + 1];
+    uint64_t version;
+    assert_int_equal(sl_reports_peek(m, 3, node, service, &version), SL_EMALFORMED);
     assert_int_equal(sl_reports_forget_unless(t, only_n1, NULL), 2);
     assert_int_equal(sl_reports_size(t), 2);
     assert_non_null(sl_reports_find(t, "n1", "web"));
@@ -616,7 +621,7 @@ static void decoders_survive_garbage(void **state)
             buf[sl_rng_below(&rng, len)] = (uint8_t)sl_rng_next(&rng);
         sl_catalog_apply(victim, buf, len, 0);
         sl_catalog_merge(victim, buf, len, 0, SL_CATALOG_CURRENT);
-        sl_reports_apply(rvictim, buf, len);
+        sl_reports_apply(rvictim, buf, len, NULL, NULL);
         sl_reports_merge(rvictim, buf, len);
         sl_appmsg_kind(buf, len);
     }
