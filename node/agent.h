@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "starling/keyring.h"
+#include "starling/rejoin.h"
 #include "starling/swim.h"
 
 typedef struct sl__pp sl__pp;
@@ -61,7 +62,7 @@ typedef struct sl__agent {
     uv_tcp_t rpc_tcp;
     uv_timer_t rpc_sweep; /* closes idle RPC connections (rpc_server.c) */
     uv_timer_t tick;      /* fires at sl_swim_next_deadline() */
-    uv_timer_t seeds;     /* join retries and seed push-pulls */
+    uv_timer_t seeds;     /* the rejoin policy's next step (seeds.c) */
     uv_timer_t save;      /* debounced save of the peers file */
     uv_timer_t leave;     /* polls the spread of our leave */
     uv_signal_t sigterm, sigint;
@@ -75,9 +76,7 @@ typedef struct sl__agent {
     int nrpc;
     sl__rpc_auth rpc_auth;
     sl__join *seed_join; /* the join round in flight for the seeds, if any */
-    uint32_t seed_backoff_ms;
-    uint64_t seed_next_ms;
-    bool joined_once;
+    sl_rejoin rejoin;    /* when and whom to join (gossip/rejoin.c) */
 
     sl_addr *known; /* peers remembered from the data dir */
     size_t nknown;
@@ -165,8 +164,11 @@ sl__join *sl__join_start(sl__agent *a, const char *const *hosts, const sl_addr *
 /* Forgets the round's callback: it will end silently. */
 void sl__join_detach(sl__join *j);
 
-/* Starts the seed timer: joins the --join seeds (or the remembered peers)
- * with backoff until one answers, and re-joins whenever we are alone. */
+/* Starts the seed timer, which drives the rejoin policy (starling/rejoin.h):
+ * joins the --join seeds (or the remembered peers) with backoff until one
+ * answers, re-joins whenever we are alone, and push-pulls with a seed once
+ * per push-pull interval while joined. Does nothing without seeds or
+ * remembered peers. */
 void sl__seeds_start(sl__agent *a);
 
 /* ---- rpc_server.c: the RPC port ---- */

@@ -1,30 +1,21 @@
-/* Joining and re-joining.
+/* Joining and re-joining: the I/O half.
  *
  * A join round tries a set of peers at once (a join exchange with each, see
- * stream.c) and reports how many answered. The seed timer uses rounds to:
+ * stream.c) and reports how many answered. The RPC's `join` command uses
+ * rounds too.
  *
- *   - join the --join seeds at start, retrying with exponential backoff until
- *     one answers;
- *   - without --join, rejoin the peers remembered in the data dir;
- *   - join again whenever we find ourselves without a single live peer (every
- *     other member dead or reaped: a partition, or a cluster restart);
- *   - while joined, push-pull now and then with a seed, so that two halves of
- *     a partition find each other again even after they have reaped each
- *     other (the core itself keeps trying the members it believes dead until
- *     it reaps them).
- *
- * The RPC's `join` command uses rounds too. */
+ * When to start a round and with whom, the backoff, the rejoin when no live
+ * peer is left and the seed push-pull turns are decided by the sans-IO
+ * policy in gossip/rejoin.c (include/starling/rejoin.h says what it does).
+ * The seed timer here only feeds it the clock, the live peer count and what
+ * is in flight, performs the action it returns (a round through
+ * sl__join_start(), a push-pull through sl__pp_start()), logs, and fires
+ * again at the time it asks for. */
 #include <sodium.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "agent.h"
 #include "log.h"
-
-/* Peers tried in one round when rejoining remembered peers. */
-#define ROUND_MAX 8
-/* How often the seed timer looks at the membership. */
-#define CHECK_MS 500
 
 struct sl__join {
     sl__agent *a;
@@ -78,11 +69,6 @@ void sl__join_detach(sl__join *j)
     j->done = NULL;
 }
 
-static uint32_t backoff_max_ms(const sl__agent *a)
-{
-    return strcmp(a->cfg.profile, "local") ? 30000 : 5000;
-}
-
 static void seed_round_done(void *ud, int ok, int first_error)
 {
     sl__agent *a = ud;
@@ -91,90 +77,89 @@ static void seed_round_done(void *ud, int ok, int first_error)
         return;
     a->ctr.joins_ok += (uint64_t)ok;
     a->ctr.joins_failed += ok > 0 ? 0 : 1;
-    uint64_t now = sl__agent_now(a);
+    sl_rejoin_done d = sl_rejoin_round_done(&a->rejoin, sl__agent_now(a), ok);
     const char *what = a->cfg.nseeds ? "seeds" : "remembered peers";
-    if (ok > 0) {
+    if (d.joined)
         sl__info("joined the cluster through %d of the %s (%zu live peers)", ok, what,
                  sl__agent_live_peers(a));
-        a->joined_once = true;
-        a->seed_backoff_ms = 0;
-        a->seed_next_ms = now;
-        return;
-    }
-    a->seed_backoff_ms = a->seed_backoff_ms ? a->seed_backoff_ms * 2 : 1000;
-    if (a->seed_backoff_ms > backoff_max_ms(a))
-        a->seed_backoff_ms = backoff_max_ms(a);
-    a->seed_next_ms = now + a->seed_backoff_ms;
-    sl__warn("cannot join any of the %s (%s); retrying in %u ms", what,
-             first_error ? uv_strerror(first_error) : "no answer", a->seed_backoff_ms);
+    else
+        sl__warn("cannot join any of the %s (%s); retrying in %u ms", what,
+                 first_error ? uv_strerror(first_error) : "no answer", d.retry_ms);
+    /* The seed timer is due within SL_REJOIN_CHECK_MS (it polls while a round
+     * is in flight) and acts on the new state then. */
 }
 
-/* Starts a join round with the seeds, or with up to ROUND_MAX remembered
- * peers: consecutive ones from a random start. */
-static void join_round(sl__agent *a)
+/* Starts the round act asks for: every seed, or the window act->start,
+ * act->count of the remembered peers. */
+static void join_round(sl__agent *a, const sl_rejoin_action *act)
 {
     const char *hosts[SL__SEEDS_MAX];
-    sl_addr picked[ROUND_MAX];
+    sl_addr picked[SL_REJOIN_ROUND_MAX];
     size_t n = 0;
-    if (a->cfg.nseeds) {
+    if (act->lost_all)
+        sl__info("no live peer left; rejoining");
+    if (act->kind == SL_REJOIN_JOIN_SEEDS) {
         for (int i = 0; i < a->cfg.nseeds; i++)
             hosts[n++] = a->cfg.seeds[i];
         a->seed_join = sl__join_start(a, hosts, NULL, n, seed_round_done, a);
         return;
     }
-    /* ROUND_MAX consecutive peers from a random start: a round tries a
-     * random window of the list, and rounds together reach every peer. */
-    size_t start = a->nknown ? randombytes_uniform((uint32_t)a->nknown) : 0;
-    for (size_t i = 0; i < a->nknown && n < ROUND_MAX; i++)
-        picked[n++] = a->known[(start + i) % a->nknown];
+    for (size_t i = 0; i < act->count && i < SL_REJOIN_ROUND_MAX && a->nknown; i++)
+        picked[n++] = a->known[(act->start + i) % a->nknown];
     a->seed_join = sl__join_start(a, NULL, picked, n, seed_round_done, a);
 }
 
-/* While joined: one push-pull with a seed per push-pull interval. The
- * exchange is cheap, and it is what reunites two halves that have reaped
- * each other. */
-static void seed_pushpull(sl__agent *a, uint64_t now)
+static void on_seed_timer(uv_timer_t *t);
+
+/* Performs what the policy decided at now and arms the timer for its next
+ * step. */
+static void seed_step(sl__agent *a, uint64_t now)
 {
-    uint32_t interval = sl_swim_get_timing(a->swim)->pushpull_interval_ms;
-    if (!interval || !a->cfg.nseeds || now < a->seed_next_ms)
+    sl_rejoin_input in = {
+        .now_ms = now,
+        .live_peers = sl__agent_live_peers(a),
+        .round_in_flight = a->seed_join != NULL,
+        .pp_out = a->pp_out,
+        .pushpull_interval_ms = sl_swim_get_timing(a->swim)->pushpull_interval_ms,
+    };
+    sl_rejoin_action act = sl_rejoin_step(&a->rejoin, &in);
+    switch (act.kind) {
+    case SL_REJOIN_JOIN_SEEDS:
+    case SL_REJOIN_JOIN_KNOWN: join_round(a, &act); break;
+    case SL_REJOIN_PUSHPULL:
+        sl__pp_start(a, a->cfg.seeds[act.seed], NULL, false, NULL, NULL);
+        break;
+    case SL_REJOIN_NONE:
+    case SL_REJOIN_KIND_COUNT: break;
+    }
+    if (act.next_ms == SL_REJOIN_NEVER)
         return;
-    a->seed_next_ms = now + interval;
-    const char *seed = a->cfg.seeds[(now / interval) % (uint64_t)a->cfg.nseeds];
-    sl_addr addr;
-    char self[SL_ADDR_STRLEN], other[SL_ADDR_STRLEN];
-    if (sl_addr_parse(seed, 0, &addr) == 0 &&
-        !strcmp(sl_addr_format(&addr, other, sizeof other),
-                sl_addr_format(&a->cfg.advertise, self, sizeof self)))
-        return; /* we are that seed */
-    if (a->pp_out < 4)
-        sl__pp_start(a, seed, NULL, false, NULL, NULL);
+    uv_timer_start(&a->seeds, on_seed_timer, act.next_ms > now ? act.next_ms - now : 0, 0);
 }
 
 static void on_seed_timer(uv_timer_t *t)
 {
     sl__agent *a = t->data;
-    if (a->leaving || a->stopping || a->seed_join)
-        return;
-    uint64_t now = sl__agent_now(a);
-    if (sl__agent_live_peers(a) > 0) {
-        seed_pushpull(a, now);
-        return;
-    }
-    if (now < a->seed_next_ms)
-        return;
-    if (a->joined_once)
-        sl__info("no live peer left; rejoining");
-    a->joined_once = false;
-    join_round(a);
+    if (a->leaving || a->stopping)
+        return; /* both end the agent: no more joining */
+    seed_step(a, sl__agent_now(a));
 }
 
 void sl__seeds_start(sl__agent *a)
 {
-    if (!a->cfg.nseeds && !a->nknown)
+    sl_rejoin_config cfg = {
+        .nseeds = a->cfg.nseeds,
+        .nknown = a->nknown,
+        .backoff_max_ms = sl_rejoin_backoff_max_ms(a->cfg.profile),
+    };
+    for (int i = 0; i < a->cfg.nseeds && i < SL_REJOIN_SEEDS_MAX; i++)
+        if (sl_rejoin_seed_is_self(a->cfg.seeds[i], &a->cfg.advertise))
+            cfg.self_seeds |= (uint64_t)1 << i;
+    randombytes_buf(&cfg.rng_seed, sizeof cfg.rng_seed);
+    sl_rejoin_init(&a->rejoin, &cfg);
+    if (!sl_rejoin_enabled(&a->rejoin))
         return; /* the first peer of a new cluster waits to be joined */
     if (!a->cfg.nseeds)
         sl__info("rejoining %zu remembered peers", a->nknown);
-    a->seed_next_ms = sl__agent_now(a);
-    join_round(a);
-    uv_timer_start(&a->seeds, on_seed_timer, CHECK_MS, CHECK_MS);
+    seed_step(a, sl__agent_now(a));
 }
