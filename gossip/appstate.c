@@ -502,11 +502,7 @@ void sl_appstate_publish(sl_appstate *a, const char *service, const sl_replica_r
 bool sl_appstate_runs(void *ud, const char *node, const char *service, uint32_t replica)
 {
     const sl_appstate *a = ud;
-    const sl_report *r = sl_reports_find(a->rep, node, service);
-    for (uint32_t i = 0; r && i < r->n; i++)
-        if (r->replicas[i].replica == replica && r->replicas[i].status == SL_REPLICA_RUNNING)
-            return true;
-    return false;
+    return sl_reports_replica_status(a->rep, node, service, replica) == SL_REPLICA_RUNNING;
 }
 
 /* ---- time ---- */

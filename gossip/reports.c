@@ -15,16 +15,48 @@
 #include "starling/reports.h"
 #include "starling/rng.h"
 
+/* A report as held: its key and replicas in one allocation sized to what
+ * it holds. A peer holds one per (node, service) of the cluster, thousands:
+ * a full sl_report is 620 bytes, a held one about 48, and its version and
+ * key share the first cache line, so a copy already held is recognised with
+ * one read of memory. Layout after the header: node, NUL, service, NUL,
+ * padding to 4, then `cap` replica slots of which the first n are used. */
+typedef struct held {
+    uint64_t version;
+    uint8_t node_len, svc_len;
+    uint8_t n, cap;
+    char key[];
+} held;
+
+static const char *held_node(const held *h)
+{
+    return h->key;
+}
+
+static const char *held_service(const held *h)
+{
+    return h->key + h->node_len + 1;
+}
+
+static size_t held_reps_offset(size_t node_len, size_t svc_len)
+{
+    return (offsetof(held, key) + node_len + 1 + svc_len + 1 + 3) & ~(size_t)3;
+}
+
+static sl_replica_report *held_reps(const held *h)
+{
+    return (sl_replica_report *)((char *)h + held_reps_offset(h->node_len, h->svc_len));
+}
+
 /* An index entry: the key's hash beside the pointer, so that a probe that
- * meets another key does not read that report (a cache miss each: a peer
- * holds thousands). */
+ * meets another key does not read that report. */
 struct slot {
     uint64_t hash;
-    sl_report *r;
+    held *r;
 };
 
 struct sl_reports {
-    sl_report **r; /* each malloc()ed */
+    held **r; /* each malloc()ed, sorted by (node, service) */
     size_t n, cap;
     /* The same reports by (node, service): open addressing, linear
      * probing, a power of two at least twice n; most reports a node
@@ -44,18 +76,28 @@ static uint64_t key_hash(const char *node, const char *service)
     return sl_mix64(h);
 }
 
-static sl_report *idx_find(const struct sl_reports *t, const char *node, const char *service)
+static bool held_is(const held *h, const char *node, size_t node_len, const char *service,
+                    size_t svc_len)
 {
-    if (!t->idx_cap)
-        return NULL;
+    return h->node_len == node_len && h->svc_len == svc_len &&
+           !memcmp(h->key, node, node_len) && !memcmp(held_service(h), service, svc_len);
+}
+
+/* The slot holding `node`/`service`, or the empty slot where it would go. */
+static struct slot *idx_slot(const struct sl_reports *t, const char *node, const char *service)
+{
+    size_t nl = strlen(node), sl = strlen(service);
     uint64_t h = key_hash(node, service);
     for (size_t i = h & (t->idx_cap - 1);; i = (i + 1) & (t->idx_cap - 1)) {
-        sl_report *r = t->idx[i].r;
-        if (!r)
-            return NULL;
-        if (t->idx[i].hash == h && !strcmp(r->node, node) && !strcmp(r->service, service))
-            return r;
+        struct slot *s = &t->idx[i];
+        if (!s->r || (s->hash == h && held_is(s->r, node, nl, service, sl)))
+            return s;
     }
+}
+
+static held *idx_find(const struct sl_reports *t, const char *node, const char *service)
+{
+    return t->idx_cap ? idx_slot(t, node, service)->r : NULL;
 }
 
 /* Rebuilds the index for the reports held, with room for `want` of them.
@@ -69,7 +111,7 @@ static int idx_rebuild(struct sl_reports *t, size_t want)
     if (!idx)
         return SL_ENOMEM;
     for (size_t k = 0; k < t->n; k++) {
-        uint64_t h = key_hash(t->r[k]->node, t->r[k]->service);
+        uint64_t h = key_hash(held_node(t->r[k]), held_service(t->r[k]));
         size_t i = h & (cap - 1);
         while (idx[i].r)
             i = (i + 1) & (cap - 1);
@@ -79,6 +121,36 @@ static int idx_rebuild(struct sl_reports *t, size_t want)
     t->idx = idx;
     t->idx_cap = cap;
     return 0;
+}
+
+/* A held copy of r (checked by report_check), room for its replicas. */
+static held *held_make(const sl_report *r)
+{
+    size_t nl = strlen(r->node), sl = strlen(r->service);
+    size_t off = held_reps_offset(nl, sl);
+    uint32_t cap = r->n ? r->n : 1;
+    held *h = malloc(off + cap * sizeof(sl_replica_report));
+    if (!h)
+        return NULL;
+    h->version = r->version;
+    h->node_len = (uint8_t)nl;
+    h->svc_len = (uint8_t)sl;
+    h->n = (uint8_t)r->n;
+    h->cap = (uint8_t)cap;
+    memcpy(h->key, r->node, nl + 1);
+    memcpy(h->key + nl + 1, r->service, sl + 1);
+    memcpy(held_reps(h), r->replicas, r->n * sizeof(sl_replica_report));
+    return h;
+}
+
+static void held_copy_out(const held *h, sl_report *out)
+{
+    memset(out, 0, sizeof *out);
+    memcpy(out->node, held_node(h), h->node_len);
+    memcpy(out->service, held_service(h), h->svc_len);
+    out->version = h->version;
+    out->n = h->n;
+    memcpy(out->replicas, held_reps(h), h->n * sizeof(sl_replica_report));
 }
 
 const char *sl_replica_status_name(sl_replica_status s)
@@ -114,21 +186,23 @@ static int report_check(const sl_report *r)
     return 0;
 }
 
-static void report_encode(const sl_report *r, sl__mp_writer *w)
+static void report_encode(sl__mp_writer *w, const char *node, size_t node_len,
+                          const char *service, size_t svc_len, uint64_t version, uint32_t n,
+                          const sl_replica_report *reps)
 {
     msgpack_packer *pk = &w->pk;
     msgpack_pack_array(pk, 5);
     msgpack_pack_uint8(pk, SL_APPMSG_REPORT);
-    sl__mp_put_str(w, r->node, strlen(r->node));
-    sl__mp_put_str(w, r->service, strlen(r->service));
-    msgpack_pack_uint64(pk, r->version);
-    msgpack_pack_array(pk, r->n);
-    for (uint32_t i = 0; i < r->n; i++) {
+    sl__mp_put_str(w, node, node_len);
+    sl__mp_put_str(w, service, svc_len);
+    msgpack_pack_uint64(pk, version);
+    msgpack_pack_array(pk, n);
+    for (uint32_t i = 0; i < n; i++) {
         msgpack_pack_array(pk, 4);
-        msgpack_pack_uint32(pk, r->replicas[i].replica);
-        msgpack_pack_uint32(pk, r->replicas[i].status);
-        msgpack_pack_uint32(pk, r->replicas[i].port);
-        msgpack_pack_uint32(pk, r->replicas[i].restarts);
+        msgpack_pack_uint32(pk, reps[i].replica);
+        msgpack_pack_uint32(pk, reps[i].status);
+        msgpack_pack_uint32(pk, reps[i].port);
+        msgpack_pack_uint32(pk, reps[i].restarts);
     }
 }
 
@@ -160,10 +234,10 @@ static int report_decode(sl__mp_reader *rd, sl_report *r)
     return report_check(r) ? SL_EMALFORMED : 0;
 }
 
-static int cmp_key(const sl_report *a, const char *node, const char *service)
+static int cmp_key(const held *a, const char *node, const char *service)
 {
-    int c = strcmp(a->node, node);
-    return c ? c : strcmp(a->service, service);
+    int c = strcmp(held_node(a), node);
+    return c ? c : strcmp(held_service(a), service);
 }
 
 static size_t locate(const sl_reports *t, const char *node, const char *service, bool *found)
@@ -185,47 +259,65 @@ static size_t locate(const sl_reports *t, const char *node, const char *service,
     return lo;
 }
 
+/* Replaces the held report h with the newer r: in place when its replicas
+ * fit, else a new allocation that takes the old one's place in the array
+ * and the index. */
+static int replace(sl_reports *t, held *h, const sl_report *r)
+{
+    if (r->n <= h->cap) {
+        h->version = r->version;
+        h->n = (uint8_t)r->n;
+        memcpy(held_reps(h), r->replicas, r->n * sizeof(sl_replica_report));
+        return 1;
+    }
+    bool found;
+    size_t pos = locate(t, r->node, r->service, &found);
+    held *bigger = held_make(r);
+    if (!found || !bigger) {
+        free(bigger);
+        return SL_ENOMEM;
+    }
+    if (t->idx_cap) {
+        struct slot *s = idx_slot(t, r->node, r->service);
+        if (s->r == h)
+            s->r = bigger;
+    }
+    t->r[pos] = bigger;
+    free(h);
+    return 1;
+}
+
 static int store(sl_reports *t, const sl_report *r)
 {
-    sl_report *held = idx_find(t, r->node, r->service);
-    if (held) {
-        if (r->version <= held->version)
-            return 0;
-        *held = *r;
-    } else {
-        bool found;
-        size_t pos = locate(t, r->node, r->service, &found);
-        if (found) { /* held, but not indexed: the index was lost to a failed allocation */
-            if (r->version <= t->r[pos]->version)
-                return 0;
-            *t->r[pos] = *r;
-            return 1;
-        }
-        if (t->n >= SL_REPORTS_MAX)
-            return SL_ETOOBIG;
-        if (t->n == t->cap) {
-            size_t cap = t->cap ? t->cap * 2 : 16;
-            sl_report **p = realloc(t->r, cap * sizeof *p);
-            if (!p)
-                return SL_ENOMEM;
-            t->r = p;
-            t->cap = cap;
-        }
-        if (2 * (t->n + 1) > t->idx_cap && idx_rebuild(t, t->n + 1) != 0)
-            return SL_ENOMEM;
-        sl_report *copy = malloc(sizeof *copy);
-        if (!copy)
-            return SL_ENOMEM;
-        *copy = *r;
-        memmove(&t->r[pos + 1], &t->r[pos], (t->n - pos) * sizeof *t->r);
-        t->r[pos] = copy;
-        t->n++;
-        uint64_t h = key_hash(copy->node, copy->service);
-        size_t i = h & (t->idx_cap - 1);
-        while (t->idx[i].r)
-            i = (i + 1) & (t->idx_cap - 1);
-        t->idx[i] = (struct slot){h, copy};
+    held *known = idx_find(t, r->node, r->service);
+    bool found = known != NULL;
+    size_t pos = 0;
+    if (!known) { /* held but not indexed when the index was lost to a failed allocation */
+        pos = locate(t, r->node, r->service, &found);
+        if (found)
+            known = t->r[pos];
     }
+    if (known)
+        return r->version <= known->version ? 0 : replace(t, known, r);
+    if (t->n >= SL_REPORTS_MAX)
+        return SL_ETOOBIG;
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 16;
+        held **p = realloc(t->r, cap * sizeof *p);
+        if (!p)
+            return SL_ENOMEM;
+        t->r = p;
+        t->cap = cap;
+    }
+    if (2 * (t->n + 1) > t->idx_cap && idx_rebuild(t, t->n + 1) != 0)
+        return SL_ENOMEM;
+    held *copy = held_make(r);
+    if (!copy)
+        return SL_ENOMEM;
+    memmove(&t->r[pos + 1], &t->r[pos], (t->n - pos) * sizeof *t->r);
+    t->r[pos] = copy;
+    t->n++;
+    *idx_slot(t, r->node, r->service) = (struct slot){key_hash(r->node, r->service), copy};
     return 1;
 }
 
@@ -235,7 +327,8 @@ int sl_reports_put(sl_reports *t, const sl_report *r, uint8_t *msg, size_t cap, 
         return SL_EINVAL;
     sl__mp_writer w;
     sl__mp_writer_init(&w, msg, cap);
-    report_encode(r, &w);
+    report_encode(&w, r->node, strlen(r->node), r->service, strlen(r->service), r->version, r->n,
+                  r->replicas);
     if (w.overflow)
         return SL_ESPACE;
     int rc = store(t, r);
@@ -255,10 +348,10 @@ int sl_reports_apply(sl_reports *t, const uint8_t *buf, size_t len,
         return SL_EMALFORMED;
     /* Most reports are copies of one held (gossip brings each about
      * mult * log N times to every peer): those cost one lookup. */
-    const sl_report *held = sl_reports_find(t, r.node, r.service);
-    if (held && held->version >= r.version)
+    const held *known = idx_find(t, r.node, r.service);
+    if (known && known->version >= r.version)
         return 0;
-    if (!held && keep && !keep(ud, r.node))
+    if (!known && keep && !keep(ud, r.node))
         return SL_ENOTFOUND;
     int rc = store(t, &r);
     return rc < 0 ? SL_EMALFORMED : rc;
@@ -266,15 +359,20 @@ int sl_reports_apply(sl_reports *t, const uint8_t *buf, size_t len,
 
 int sl_reports_encode(const sl_reports *t, uint8_t **out, size_t *len)
 {
-    size_t cap = 16 + t->n * (64 + 80 + SL_REPORT_REPLICAS_MAX * 24);
+    size_t cap = 16;
+    for (size_t i = 0; i < t->n; i++) /* str headers, fixed fields, 4 uint32 per replica */
+        cap += 32 + t->r[i]->node_len + t->r[i]->svc_len + t->r[i]->n * 24u;
     uint8_t *buf = malloc(cap);
     if (!buf)
         return SL_ENOMEM;
     sl__mp_writer w;
     sl__mp_writer_init(&w, buf, cap);
     msgpack_pack_array(&w.pk, t->n);
-    for (size_t i = 0; i < t->n; i++)
-        report_encode(t->r[i], &w);
+    for (size_t i = 0; i < t->n; i++) {
+        const held *h = t->r[i];
+        report_encode(&w, held_node(h), h->node_len, held_service(h), h->svc_len, h->version,
+                      h->n, held_reps(h));
+    }
     if (w.overflow) {
         free(buf);
         return SL_ENOMEM;
@@ -322,7 +420,7 @@ void sl_reports_forget_node(sl_reports *t, const char *node)
 {
     size_t j = 0;
     for (size_t i = 0; i < t->n; i++) {
-        if (strcmp(t->r[i]->node, node) != 0)
+        if (strcmp(held_node(t->r[i]), node) != 0)
             t->r[j++] = t->r[i];
         else
             free(t->r[i]);
@@ -338,12 +436,16 @@ size_t sl_reports_size(const sl_reports *t)
     return t->n;
 }
 
-const sl_report *sl_reports_at(const sl_reports *t, size_t i)
+bool sl_reports_at(const sl_reports *t, size_t i, sl_report *out)
 {
-    return i < t->n ? t->r[i] : NULL;
+    if (i >= t->n)
+        return false;
+    held_copy_out(t->r[i], out);
+    return true;
 }
 
-const sl_report *sl_reports_find(const sl_reports *t, const char *node, const char *service)
+/* The held report of (node, service), or NULL. */
+static const held *find(const sl_reports *t, const char *node, const char *service)
 {
     if (t->idx_cap)
         return idx_find(t, node, service);
@@ -352,14 +454,33 @@ const sl_report *sl_reports_find(const sl_reports *t, const char *node, const ch
     return found ? t->r[pos] : NULL;
 }
 
+bool sl_reports_find(const sl_reports *t, const char *node, const char *service, sl_report *out)
+{
+    const held *h = find(t, node, service);
+    if (h && out)
+        held_copy_out(h, out);
+    return h != NULL;
+}
+
+int sl_reports_replica_status(const sl_reports *t, const char *node, const char *service,
+                              uint32_t replica)
+{
+    const held *h = find(t, node, service);
+    const sl_replica_report *reps = h ? held_reps(h) : NULL;
+    for (uint32_t i = 0; h && i < h->n; i++)
+        if (reps[i].replica == replica)
+            return (int)reps[i].status;
+    return -1;
+}
+
 size_t sl_reports_forget_unless(sl_reports *t, bool (*keep)(void *ud, const char *node), void *ud)
 {
-    char last[sizeof t->r[0]->node] = "";
+    char last[65] = "";
     bool last_kept = false;
     size_t j = 0, gone = 0;
     for (size_t i = 0; i < t->n; i++) {
-        if (i == 0 || strcmp(last, t->r[i]->node) != 0) { /* sorted by node: ask once each */
-            memcpy(last, t->r[i]->node, sizeof last);
+        if (i == 0 || strcmp(last, held_node(t->r[i])) != 0) { /* sorted by node: ask once each */
+            memcpy(last, held_node(t->r[i]), t->r[i]->node_len + 1u);
             last_kept = keep(ud, last);
         }
         if (last_kept) {

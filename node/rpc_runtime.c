@@ -78,8 +78,8 @@ static int running_count(sl__agent *a, const char *service)
 {
     const sl_reports *rep = sl__runtime_reports(a->runtime);
     int n = 0;
-    for (size_t i = 0; i < sl_reports_size(rep); i++) {
-        const sl_report *r = sl_reports_at(rep, i);
+    sl_report rr, *r = &rr;
+    for (size_t i = 0; sl_reports_at(rep, i, r); i++) {
         sl_member_view v;
         if (strcmp(r->service, service) != 0 || sl_swim_find(a->swim, r->node, &v) != 0 ||
             (v.state != SL_MEMBER_ALIVE && v.state != SL_MEMBER_SUSPECT))
@@ -162,8 +162,8 @@ static json_t *where(sl__agent *a, json_t *req, char *err, size_t errcap)
     }
     const sl_reports *rep = sl__runtime_reports(a->runtime);
     json_t *list = json_array();
-    for (size_t i = 0; i < sl_reports_size(rep); i++) {
-        const sl_report *r = sl_reports_at(rep, i);
+    sl_report rr, *r = &rr;
+    for (size_t i = 0; sl_reports_at(rep, i, r); i++) {
         sl_member_view v;
         if (strcmp(r->service, name) != 0 || sl_swim_find(a->swim, r->node, &v) != 0 ||
             (v.state != SL_MEMBER_ALIVE && v.state != SL_MEMBER_SUSPECT))

@@ -88,11 +88,21 @@ size_t sl_reports_forget_unless(sl_reports *t, bool (*keep)(void *ud, const char
 int sl_reports_peek(const uint8_t *buf, size_t len, char node[65],
                     char service[SL_SVC_NAME_MAX + 1], uint64_t *version);
 
-/* Reports, sorted by (node, service); pointers valid until the next change. */
+/* How many reports are held. */
 size_t sl_reports_size(const sl_reports *t);
-const sl_report *sl_reports_at(const sl_reports *t, size_t i);
 
-/* The report of `node` about `service`, or NULL. */
-const sl_report *sl_reports_find(const sl_reports *t, const char *node, const char *service);
+/* Copies the i-th report in (node, service) order into out. Returns false
+ * when i >= sl_reports_size(t). (Reports are held compactly, so they are
+ * read by copy, not by pointer.) */
+bool sl_reports_at(const sl_reports *t, size_t i, sl_report *out);
+
+/* Copies the report of `node` about `service` into out (NULL: only ask).
+ * Returns whether one is held. */
+bool sl_reports_find(const sl_reports *t, const char *node, const char *service, sl_report *out);
+
+/* The status (sl_replica_status) of replica `replica` in the report of
+ * `node` about `service`, or -1 when that report does not list it. */
+int sl_reports_replica_status(const sl_reports *t, const char *node, const char *service,
+                              uint32_t replica);
 
 #endif

@@ -530,11 +530,16 @@ static void reports_newest_version_wins(void **state)
     assert_int_equal(sl_appmsg_kind(m1, l1), SL_APPMSG_REPORT);
     assert_int_equal(sl_reports_apply(b, m2, l2, NULL, NULL), 1);
     assert_int_equal(sl_reports_apply(b, m1, l1, NULL, NULL), 0); /* older */
-    const sl_report *got = sl_reports_find(b, "n1", "web");
-    assert_non_null(got);
-    assert_int_equal(got->n, 2);
-    assert_int_equal(got->replicas[1].status, SL_REPLICA_RUNNING);
-    assert_int_equal(got->replicas[1].port, 20002);
+    sl_report got;
+    assert_true(sl_reports_find(b, "n1", "web", &got));
+    assert_string_equal(got.node, "n1");
+    assert_string_equal(got.service, "web");
+    assert_int_equal(got.version, r.version);
+    assert_int_equal(got.n, 2);
+    assert_int_equal(got.replicas[1].status, SL_REPLICA_RUNNING);
+    assert_int_equal(got.replicas[1].port, 20002);
+    assert_int_equal(sl_reports_replica_status(b, "n1", "web", 2), SL_REPLICA_RUNNING);
+    assert_int_equal(sl_reports_replica_status(b, "n1", "web", 1), -1);
     /* Push-pull of the whole table. */
     uint8_t *enc;
     size_t len;
@@ -542,7 +547,7 @@ static void reports_newest_version_wins(void **state)
     assert_int_equal(sl_reports_encode(b, &enc, &len), 0);
     assert_int_equal(sl_reports_merge(c, enc, len), 1);
     free(enc);
-    assert_non_null(sl_reports_find(c, "n1", "web"));
+    assert_true(sl_reports_find(c, "n1", "web", NULL));
     sl_reports_forget_node(c, "n1");
     assert_int_equal(sl_reports_size(c), 0);
     sl_reports_free(a);
@@ -583,9 +588,68 @@ static void reports_of_strangers_are_forgotten(void **state)
     assert_int_equal(sl_reports_peek(m, 3, node, service, &version), SL_EMALFORMED);
     assert_int_equal(sl_reports_forget_unless(t, only_n1, NULL), 2);
     assert_int_equal(sl_reports_size(t), 2);
-    assert_non_null(sl_reports_find(t, "n1", "web"));
-    assert_non_null(sl_reports_find(t, "n1", "api"));
+    assert_true(sl_reports_find(t, "n1", "web", NULL));
+    assert_true(sl_reports_find(t, "n1", "api", NULL));
     sl_reports_free(t);
+}
+
+/* A report whose replicas outgrow the room it was stored with is still
+ * found, in order, with its newest replicas, and encodes and merges whole;
+ * one that shrinks keeps its place too. */
+static void a_report_that_grows_and_shrinks_keeps_its_place(void **state)
+{
+    (void)state;
+    sl_reports *t = sl_reports_new();
+    uint8_t m[512];
+    size_t l;
+    const char *nodes[] = {"a", "b", "c"};
+    for (int i = 0; i < 3; i++) {
+        sl_report r = {.version = 1, .n = 1};
+        strcpy(r.node, nodes[i]);
+        strcpy(r.service, "web");
+        r.replicas[0] = (sl_replica_report){0, SL_REPLICA_STARTING, 0, 0};
+        assert_int_equal(sl_reports_put(t, &r, m, sizeof m, &l), 0);
+    }
+    sl_report big = {.version = 2, .n = SL_REPORT_REPLICAS_MAX};
+    strcpy(big.node, "b");
+    strcpy(big.service, "web");
+    for (uint32_t i = 0; i < big.n; i++)
+        big.replicas[i] = (sl_replica_report){i, SL_REPLICA_RUNNING, 20000 + i, i};
+    assert_int_equal(sl_reports_put(t, &big, m, sizeof m, &l), 0);
+    sl_report got;
+    assert_true(sl_reports_find(t, "b", "web", &got));
+    assert_int_equal(got.n, SL_REPORT_REPLICAS_MAX);
+    assert_int_equal(got.replicas[15].port, 20015);
+    assert_int_equal(sl_reports_replica_status(t, "b", "web", 15), SL_REPLICA_RUNNING);
+    assert_true(sl_reports_at(t, 1, &got));
+    assert_string_equal(got.node, "b");
+    assert_int_equal(got.version, 2);
+    assert_false(sl_reports_at(t, 3, &got));
+    big.version = 3;
+    big.n = 0;
+    assert_int_equal(sl_reports_put(t, &big, m, sizeof m, &l), 0);
+    big.version = 4;
+    big.n = 2;
+    assert_int_equal(sl_reports_put(t, &big, m, sizeof m, &l), 0);
+    uint8_t *enc;
+    size_t len;
+    sl_reports *c = sl_reports_new();
+    assert_int_equal(sl_reports_encode(t, &enc, &len), 0);
+    assert_int_equal(sl_reports_merge(c, enc, len), 3);
+    free(enc);
+    for (size_t i = 0; i < 3; i++) {
+        sl_report x, y;
+        assert_true(sl_reports_at(t, i, &x));
+        assert_true(sl_reports_at(c, i, &y));
+        assert_memory_equal(&x, &y, sizeof x);
+    }
+    assert_true(sl_reports_find(c, "b", "web", &got));
+    assert_int_equal(got.version, 4);
+    assert_int_equal(got.n, 2);
+    assert_int_equal(got.replicas[1].restarts, 1);
+    assert_int_equal(sl_reports_replica_status(c, "b", "web", 2), -1);
+    sl_reports_free(t);
+    sl_reports_free(c);
 }
 
 /* Random and truncated bytes never crash the decoders, and a malformed
@@ -655,6 +719,7 @@ int main(void)
         cmocka_unit_test(bad_specs_get_clear_errors),
         cmocka_unit_test(reports_newest_version_wins),
         cmocka_unit_test(reports_of_strangers_are_forgotten),
+        cmocka_unit_test(a_report_that_grows_and_shrinks_keeps_its_place),
         cmocka_unit_test(decoders_survive_garbage),
         cmocka_unit_test(a_policy_without_keys_may_leave_trusted_null),
     };
