@@ -79,8 +79,8 @@ static uint64_t key_hash(const char *node, const char *service)
 static bool held_is(const held *h, const char *node, size_t node_len, const char *service,
                     size_t svc_len)
 {
-    return h->node_len == node_len && h->svc_len == svc_len &&
-           !memcmp(h->key, node, node_len) && !memcmp(held_service(h), service, svc_len);
+    return h->node_len == node_len && h->svc_len == svc_len && !memcmp(h->key, node, node_len) &&
+           !memcmp(held_service(h), service, svc_len);
 }
 
 /* The slot holding `node`/`service`, or the empty slot where it would go. */
@@ -186,8 +186,8 @@ static int report_check(const sl_report *r)
     return 0;
 }
 
-static void report_encode(sl__mp_writer *w, const char *node, size_t node_len,
-                          const char *service, size_t svc_len, uint64_t version, uint32_t n,
+static void report_encode(sl__mp_writer *w, const char *node, size_t node_len, const char *service,
+                          size_t svc_len, uint64_t version, uint32_t n,
                           const sl_replica_report *reps)
 {
     msgpack_packer *pk = &w->pk;
@@ -370,8 +370,8 @@ int sl_reports_encode(const sl_reports *t, uint8_t **out, size_t *len)
     msgpack_pack_array(&w.pk, t->n);
     for (size_t i = 0; i < t->n; i++) {
         const held *h = t->r[i];
-        report_encode(&w, held_node(h), h->node_len, held_service(h), h->svc_len, h->version,
-                      h->n, held_reps(h));
+        report_encode(&w, held_node(h), h->node_len, held_service(h), h->svc_len, h->version, h->n,
+                      held_reps(h));
     }
     if (w.overflow) {
         free(buf);
