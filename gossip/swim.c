@@ -529,7 +529,7 @@ static void dispatch(sl_swim *s, const sl_addr *from, const sl_msg *m, uint64_t 
     case SL_MSG_PING: on_ping(s, from, m, now_ms); break;
     case SL_MSG_PING_REQ: on_ping_req(s, from, m, now_ms); break;
     case SL_MSG_ACK: on_ack(s, m); break;
-    case SL_MSG_ALIVE: sl__on_alive(s, m, now_ms, false); break;
+    case SL_MSG_ALIVE: sl__on_alive(s, m, now_ms, false, false); break;
     case SL_MSG_SUSPECT: sl__on_suspect(s, m, now_ms); break;
     case SL_MSG_DEAD:
     case SL_MSG_LEFT: sl__on_dead(s, m, now_ms); break;
@@ -801,6 +801,12 @@ size_t sl_swim_count(const sl_swim *s, sl_member_state st)
     for (uint32_t i = 0; i < s->nm; i++)
         n += s->m[i].state == st;
     return n;
+}
+
+size_t sl_swim_live_peers(const sl_swim *s)
+{
+    /* nlive counts ourselves until we leave */
+    return s->nlive - (s->left ? 0u : 1u);
 }
 
 const char *sl_swim_name(const sl_swim *s)

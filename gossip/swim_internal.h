@@ -259,7 +259,10 @@ void sl__drop(sl_swim *s, sl_swim_drop why);
 void sl__broadcast_member(sl_swim *s, sl__member *m, const char *from);
 
 /* swim_update.c: the state machine. quiet suppresses re-broadcast. */
-void sl__on_alive(sl_swim *s, const sl_msg *m, uint64_t now_ms, bool quiet);
+/* in_state: the news is an entry of a push-pull state (a live peer's whole
+ * view), not gossip: it may bring back a member forgotten at the same
+ * incarnation (see forgotten_blocks in swim_update.c). */
+void sl__on_alive(sl_swim *s, const sl_msg *m, uint64_t now_ms, bool quiet, bool in_state);
 void sl__on_suspect(sl_swim *s, const sl_msg *m, uint64_t now_ms);
 void sl__on_dead(sl_swim *s, const sl_msg *m, uint64_t now_ms);
 void sl__refute(sl_swim *s, sl_incarnation seen, uint64_t now_ms);

@@ -200,7 +200,7 @@ static void merge_one(sl_swim *s, remote_member *rm, bool from_sender, uint64_t 
     switch (rm->state) {
     case SL_MEMBER_ALIVE:
         rm->msg.type = SL_MSG_ALIVE;
-        sl__on_alive(s, &rm->msg, now_ms, quiet);
+        sl__on_alive(s, &rm->msg, now_ms, quiet, true);
         break;
     case SL_MEMBER_SUSPECT:
     case SL_MEMBER_DEAD:

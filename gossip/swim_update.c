@@ -16,7 +16,9 @@
  * Dead and left members stay as tombstones for timing.reap_ms, then are
  * forgotten. A forgotten member's last incarnation is remembered for one more
  * reap period, so stale alive gossip from a straggler cannot raise a ghost;
- * a real restart comes with a newer generation and passes. */
+ * a real restart comes with a newer generation and passes, and so does a
+ * push-pull state that holds the member alive at that incarnation (the
+ * other side of a partition longer than the reap time: forgotten_blocks). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -175,12 +177,24 @@ static void report_conflict(sl_swim *s, sl__member *m, const sl_addr *other)
     s->cb.event(s->cb.ud, &ev);
 }
 
-static bool forgotten_blocks(sl_swim *s, const sl_msg *msg, uint64_t now_ms)
+/* Whether alive news about a member we forgot must be refused. Gossip at
+ * the incarnation it died with, or older, is a straggler's stale news: a
+ * ghost if taken. A push-pull state is a live peer's whole current view, and
+ * one that still holds the member alive at that incarnation after we reaped
+ * it has not been able to see it die for a whole reap period: it is on the
+ * other side of a partition that lasted longer than that, and so is the
+ * member, alive. Refusing it would keep such a partition apart until the
+ * forgotten entry expires, another reap period after the network healed
+ * (found by starling-sim with `seeds`); if the member is in fact gone, our
+ * probes declare it dead again. Only older news is refused from a state. */
+static bool forgotten_blocks(sl_swim *s, const sl_msg *msg, uint64_t now_ms, bool in_state)
 {
     uint64_t h = sl__name_hash(msg->name, msg->name_len);
     for (uint32_t i = 0; i < s->nforgotten; i++)
-        if (s->forgotten[i].hash == h && s->forgotten[i].until_ms > now_ms)
-            return sl_incarnation_cmp(msg->inc, s->forgotten[i].inc) <= 0;
+        if (s->forgotten[i].hash == h && s->forgotten[i].until_ms > now_ms) {
+            int c = sl_incarnation_cmp(msg->inc, s->forgotten[i].inc);
+            return in_state ? c < 0 : c <= 0;
+        }
     return false;
 }
 
@@ -199,7 +213,7 @@ static void on_alive_self(sl_swim *s, const sl_msg *msg, uint64_t now_ms)
         sl__drop(s, SL_DROP_STALE);
 }
 
-void sl__on_alive(sl_swim *s, const sl_msg *msg, uint64_t now_ms, bool quiet)
+void sl__on_alive(sl_swim *s, const sl_msg *msg, uint64_t now_ms, bool quiet, bool in_state)
 {
     if (!sl__inc_ok(s, msg->inc)) {
         sl__drop(s, SL_DROP_FUTURE);
@@ -215,7 +229,7 @@ void sl__on_alive(sl_swim *s, const sl_msg *msg, uint64_t now_ms, bool quiet)
     }
     sl__member *m = sl__member_find(s, msg->name, msg->name_len);
     if (!m) {
-        if (forgotten_blocks(s, msg, now_ms)) {
+        if (forgotten_blocks(s, msg, now_ms, in_state)) {
             sl__drop(s, SL_DROP_STALE);
             return;
         }

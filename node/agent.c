@@ -83,14 +83,7 @@ uint32_t sl__agent_stream_timeout_ms(const sl__agent *a)
 
 size_t sl__agent_live_peers(const sl__agent *a)
 {
-    size_t live =
-        sl_swim_count(a->swim, SL_MEMBER_ALIVE) + sl_swim_count(a->swim, SL_MEMBER_SUSPECT);
-    sl_member_view self;
-    /* We count ourselves unless we left. */
-    if (live > 0 && sl_swim_find(a->swim, sl_swim_name(a->swim), &self) == 0 &&
-        (self.state == SL_MEMBER_ALIVE || self.state == SL_MEMBER_SUSPECT))
-        live--;
-    return live;
+    return sl_swim_live_peers(a->swim);
 }
 
 /* Generations are boot times in seconds (datadir.c): none can be more than

@@ -277,6 +277,10 @@ int sl_swim_find(const sl_swim *s, const char *name, sl_member_view *out);
 /* Returns how many known members are in state st (ourselves included). */
 size_t sl_swim_count(const sl_swim *s, sl_member_state st);
 
+/* Returns how many members other than ourselves are live (alive or
+ * suspect). Constant time: the core keeps the count. */
+size_t sl_swim_live_peers(const sl_swim *s);
+
 /* Returns our own name and current incarnation. */
 const char *sl_swim_name(const sl_swim *s);
 sl_incarnation sl_swim_incarnation(const sl_swim *s);
