@@ -267,6 +267,20 @@ static json_t *json_messages(const sl_sim_run *r)
     return o;
 }
 
+/* What the seeds' joining policy did: null without `seeds`. */
+static json_t *json_rejoin(const sl_sim_run *r)
+{
+    if (!r->sc->nseeds)
+        return json_null();
+    const sl_world_rejoin_stats *st = sl_world_rejoin(r->w);
+    json_t *o = json_object();
+    json_object_set_new(o, "rounds", json_integer((json_int_t)st->rounds));
+    json_object_set_new(o, "rounds_failed", json_integer((json_int_t)st->rounds_failed));
+    json_object_set_new(o, "seed_pushpulls", json_integer((json_int_t)st->seed_pushpulls));
+    json_object_set_new(o, "lost_all", json_integer((json_int_t)st->lost_all));
+    return o;
+}
+
 static json_t *json_final(const sl_sim_run *r)
 {
     sl_sim_views v;
@@ -519,6 +533,7 @@ int sl_sim_report_json(const sl_sim_run *r, const char *file, const sl_sim_perf 
     json_object_set_new(o, "ghosts", json_integer((json_int_t)sl_sim_track_ghosts(r->track)));
     json_object_set_new(o, "final", json_final(r));
     json_object_set_new(o, "messages", json_messages(r));
+    json_object_set_new(o, "rejoin", json_rejoin(r));
     json_object_set_new(o, "skipped_actions", json_integer((json_int_t)r->skipped_actions));
     json_object_set_new(o, "services", json_services(r));
     json_object_set_new(o, "expectations", json_verdict(r, &inv));
@@ -654,6 +669,14 @@ void sl_sim_report_text(const sl_sim_run *r, const char *file, const sl_sim_perf
             (unsigned long long)sl_sim_track_ghosts(r->track));
     fprintf(f, "  messages: %.3f packets and %.3f bytes per node per second\n",
             per_node_s(r, total(r, false)), per_node_s(r, total(r, true)));
+    if (sc->nseeds) {
+        const sl_world_rejoin_stats *st = sl_world_rejoin(r->w);
+        fprintf(f,
+                "  joining through %d seeds: %llu join rounds (%llu with no answer), %llu seed "
+                "push-pulls, %llu rejoins after losing every peer\n",
+                sc->nseeds, (unsigned long long)st->rounds, (unsigned long long)st->rounds_failed,
+                (unsigned long long)st->seed_pushpulls, (unsigned long long)st->lost_all);
+    }
     text_services(r, f);
     for (size_t i = 0; i < sc->nexpects; i++) {
         sl_sim_verdict vd = sl_sim_check(r, &sc->expects[i]);

@@ -120,7 +120,7 @@ static void apply_nodes(ctx *c, const sl_sim_action *a)
                     sl_sim_svc_up(r->svc, i, now);
                 }
                 sl_sim_track_up(r->track, i, now);
-                sl_world_restart(r->w, i, random_live(c, i));
+                sl_world_restart(r->w, i, r->sc->nseeds ? -1 : random_live(c, i));
                 continue;
             case SL_SIM_LOSS:
                 sl_world_set_node_loss(r->w, i, a->loss);
@@ -220,7 +220,7 @@ static int apply_one(ctx *c, const sl_sim_action *a, char *err, size_t errcap)
         return 0;
     case SL_SIM_JOIN:
         for (int k = 0; k < a->count; k++)
-            if (add_node(c, random_live(c, -1), err, errcap) != 0)
+            if (add_node(c, r->sc->nseeds ? -1 : random_live(c, -1), err, errcap) != 0)
                 return -1;
         return 0;
     default: apply_nodes(c, a); return 0;
@@ -286,7 +286,7 @@ static int timeline(ctx *c, char *err, size_t errcap)
     size_t next = 0;
     uint64_t packets = 0, bytes = 0;
     for (int i = 0; i < sc->nodes; i++)
-        if (add_node(c, i == 0 ? -1 : 0, err, errcap) != 0)
+        if (add_node(c, i == 0 || sc->nseeds ? -1 : 0, err, errcap) != 0)
             return -1;
     for (uint64_t sec = 1; (sec - 1) * 1000 < sc->run_ms; sec++) {
         uint64_t end = sec * 1000 < sc->run_ms ? sec * 1000 : sc->run_ms;
@@ -377,6 +377,12 @@ int sl_sim_execute(const sl_sim_scenario *sc, uint64_t seed, const sl_sim_hooks 
     if (!r->samples || !r->track || !r->w || !c.live)
         goto oom;
     sl_rng_seed(&c.rng, sl_mix64(seed ^ 0x72756e6e6572ull));
+    sl_world_seeds seeds = {.seeds = sc->seeds,
+                            .nseeds = sc->nseeds,
+                            .backoff_max_ms = sl_rejoin_backoff_max_ms(sc->profile),
+                            .timeout_ms = strcmp(sc->profile, "local") ? 10000 : 3000};
+    if (sc->nseeds && sl_world_set_seeds(r->w, &seeds) != 0)
+        goto oom;
     if (sc->runtime && runtime_new(r, err, errcap) != 0) {
         free(c.live);
         sl_sim_run_free(r);

@@ -49,6 +49,7 @@ enum {
     SET_ZONES,
     SET_SEAL,
     SET_PUSHPULL,
+    SET_SEEDS,
     SET_STARTUP,
     SET_STOPPING,
     SET__COUNT
@@ -554,6 +555,29 @@ static int once(parser *p, int which)
     return 0;
 }
 
+/* seeds NODES: the --join list every node starts with. */
+static int stmt_seeds(parser *p)
+{
+    sl_sim_scenario *sc = p->sc;
+    if (once(p, SET_SEEDS) != 0)
+        return -1;
+    int i = 1;
+    sl_sim_set set = {0};
+    if (parse_set(p, &i, &set) != 0)
+        return -1;
+    int rc = 0;
+    for (size_t k = 0; k < set.n && rc == 0; k++)
+        for (int n = set.r[k].lo; n <= set.r[k].hi && rc == 0; n++) {
+            if (sc->nseeds == SL_REJOIN_SEEDS_MAX)
+                rc = fail(p, "expected at most %d seeds", SL_REJOIN_SEEDS_MAX);
+            else
+                sc->seeds[sc->nseeds++] = n;
+        }
+    free(set.r);
+    sc->seeds_line = p->line;
+    return rc ? rc : end_of_line(p, i);
+}
+
 static int stmt_setting(parser *p)
 {
     sl_sim_scenario *sc = p->sc;
@@ -791,6 +815,8 @@ static int statement(parser *p)
         strcmp(k, "loss") == 0 || strcmp(k, "zones") == 0 || strcmp(k, "seal") == 0 ||
         strcmp(k, "pushpull") == 0)
         return stmt_setting(p);
+    if (strcmp(k, "seeds") == 0)
+        return stmt_seeds(p);
     bool service = strcmp(k, "service") == 0, services = strcmp(k, "services") == 0;
     if (service || services || strcmp(k, "startup") == 0 || strcmp(k, "stopping") == 0) {
         sc->runtime = true;
@@ -800,7 +826,7 @@ static int statement(parser *p)
     }
     return fail(p,
                 "expected a statement (nodes, seed, profile, latency, loss, zones, seal, pushpull, "
-                "service, services, startup, stopping, at, run, expect), got '%s'",
+                "seeds, service, services, startup, stopping, at, run, expect), got '%s'",
                 k);
 }
 
@@ -928,6 +954,12 @@ static int check_timeline(parser *p)
             return fail(p, "expected at most %d nodes in all", SL_SIM_NODES_MAX);
     }
     sc->max_nodes = (int)avail;
+    for (int i = 0; i < sc->nseeds; i++)
+        if (sc->seeds[i] >= sc->max_nodes) {
+            p->line = sc->seeds_line;
+            return fail(p, "seed n%d never exists (the run has %d nodes: n0-n%d)", sc->seeds[i],
+                        sc->max_nodes, sc->max_nodes - 1);
+        }
     return check_service_names(p);
 }
 

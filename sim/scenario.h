@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "starling/rejoin.h"
+
 /* Largest node count a scenario may reach (initial nodes plus joins). */
 #define SL_SIM_NODES_MAX 1000000
 /* Largest number of services a scenario may name (`services` included). */
@@ -143,6 +145,12 @@ typedef struct sl_sim_scenario {
     /* `pushpull reply-before-merge|reply-after-merge`: how the answering
      * node builds its push-pull reply (see sl_world_config); default after. */
     bool pp_reply_before_merge;
+    /* `seeds NODES`: every node joins as `starling agent --join SEEDS` does
+     * (sl_world_set_seeds); none: through n0 at start, a random live node
+     * later. */
+    int seeds[SL_REJOIN_SEEDS_MAX];
+    int nseeds;
+    int seeds_line;
     /* The runtime: on when the scenario names a service, a runtime action or
      * a delay; then every node runs the runtime core and a virtual
      * supervisor (sim/runtime.h). */

@@ -22,10 +22,20 @@
 #include <string.h>
 
 #include "starling/error.h"
+#include "starling/rejoin.h"
 #include "starling/rng.h"
 #include "world.h"
 
-enum { EV_TICK, EV_DELIVER, EV_PP_REQUEST, EV_PP_REPLY, EV_RESUME, EV_APP };
+enum {
+    EV_TICK,
+    EV_DELIVER,
+    EV_PP_REQUEST,
+    EV_PP_REPLY,
+    EV_RESUME,
+    EV_APP,
+    EV_REJOIN,
+    EV_ROUND_END
+};
 
 #define BACKLOG_MAX 512
 
@@ -37,6 +47,7 @@ typedef struct event {
     int from;           /* EV_DELIVER/EV_PP_*: the sender's index */
     uint32_t life;      /* EV_TICK/EV_PP_REPLY/EV_RESUME: the life it is for */
     uint32_t from_life; /* EV_PP_REPLY: the life of the node that replies */
+    uint32_t round;     /* EV_PP_*, EV_ROUND_END: the join round it belongs to, 0 for none */
     uint8_t *data;
     size_t len;
 } event;
@@ -64,6 +75,12 @@ typedef struct node {
     uint8_t *meta;
     size_t meta_len;
     sl_keyring *keyring; /* this node's own, borrowed by its core; NULL: plain */
+    /* With seeds (sl_world_set_seeds): the agent's joining policy. */
+    sl_rejoin rejoin;
+    uint64_t rejoin_timer_us; /* pending EV_REJOIN time, UINT64_MAX if none */
+    uint32_t round;           /* the current or last join round, 1 up */
+    bool round_open;
+    int round_pending, round_ok;
 } node;
 
 struct sl_world {
@@ -86,6 +103,10 @@ struct sl_world {
     void *on_event_ud;
     sl_world_app app;
     bool has_app;
+    int *seeds; /* sl_world_set_seeds(); NULL: joins only when told */
+    int nseeds;
+    uint32_t seed_backoff_max_ms, seed_timeout_ms;
+    sl_world_rejoin_stats rejoin_stats;
     uint64_t packets_sent, bytes_sent, events_processed;
 };
 
@@ -283,9 +304,10 @@ static void net_send(void *ud, const sl_addr *to, const uint8_t *buf, size_t len
                          .len = len});
 }
 
-static void start_pushpull(sl_world *w, node *src, int dst, bool join)
+static void start_pushpull(sl_world *w, node *src, int dst, bool join, uint32_t round)
 {
-    if (!src->core || dst < 0 || dst == src->index || !reachable(w, src->index, dst))
+    if (!src->core || dst < 0 || dst >= w->nnodes || dst == src->index ||
+        !reachable(w, src->index, dst))
         return;
     uint8_t *state;
     size_t len;
@@ -296,6 +318,7 @@ static void start_pushpull(sl_world *w, node *src, int dst, bool join)
                          .node = dst,
                          .from = src->index,
                          .life = src->life,
+                         .round = round,
                          .data = state,
                          .len = len});
 }
@@ -304,7 +327,7 @@ static void net_pushpull(void *ud, const sl_addr *to, const char *name)
 {
     (void)name;
     node *src = ud;
-    start_pushpull(src->w, src, addr_to_index(src->w, to), false);
+    start_pushpull(src->w, src, addr_to_index(src->w, to), false, 0);
 }
 
 /* Nonces for sealing, from the world's own generator: deterministic. */
@@ -399,6 +422,129 @@ void sl_world_app_changed(sl_world *w, int index)
         schedule_app(w, w->nodes[index]);
 }
 
+/* ---- joining through seeds: the agent's policy, gossip/rejoin.c ---- */
+
+static void rejoin_step(sl_world *w, node *n);
+
+/* Ends n's open join round with the answers it got. The next step, pending
+ * within SL_REJOIN_CHECK_MS, acts on it, as in the agent (node/seeds.c). */
+static void round_end(sl_world *w, node *n)
+{
+    n->round_open = false;
+    sl_rejoin_done d = sl_rejoin_round_done(&n->rejoin, w->now_us / 1000, n->round_ok);
+    w->rejoin_stats.rounds++;
+    if (!d.joined)
+        w->rejoin_stats.rounds_failed++;
+}
+
+/* A join exchange with every seed at once. An exchange with ourselves
+ * answers at once, as the agent's exchange with its own address does; one
+ * with a seed that is down, paused, partitioned away or not started yet is
+ * never answered and fails when the round times out (the agent's stream
+ * timeout; a real refusal would end it sooner). */
+static void round_start(sl_world *w, node *n)
+{
+    n->round++;
+    n->round_open = true;
+    n->round_ok = 0;
+    n->round_pending = 0;
+    for (int i = 0; i < w->nseeds; i++) {
+        if (w->seeds[i] == n->index) {
+            n->round_ok++;
+            continue;
+        }
+        start_pushpull(w, n, w->seeds[i], true, n->round);
+        n->round_pending++;
+    }
+    if (n->round_pending == 0) {
+        round_end(w, n);
+        return;
+    }
+    heap_push(w, (event){.at_us = w->now_us + (uint64_t)w->seed_timeout_ms * 1000,
+                         .type = EV_ROUND_END,
+                         .node = n->index,
+                         .life = n->life,
+                         .round = n->round});
+}
+
+/* Asks the policy what to do now, does it, and sets the timer for the time
+ * it asks for. Calling it early is harmless: the step decides by the time. */
+static void rejoin_step(sl_world *w, node *n)
+{
+    if (!w->nseeds || !n->core || n->paused)
+        return;
+    sl_rejoin_input in = {
+        .now_ms = w->now_us / 1000,
+        .live_peers = sl_swim_live_peers(n->core),
+        .round_in_flight = n->round_open,
+        .pp_out = 0, /* the model does not cap push-pulls in flight */
+        .pushpull_interval_ms = sl_swim_get_timing(n->core)->pushpull_interval_ms,
+    };
+    sl_rejoin_action act = sl_rejoin_step(&n->rejoin, &in);
+    switch (act.kind) {
+    case SL_REJOIN_JOIN_SEEDS: round_start(w, n); break;
+    case SL_REJOIN_PUSHPULL:
+        w->rejoin_stats.seed_pushpulls++;
+        start_pushpull(w, n, w->seeds[act.seed], false, 0);
+        break;
+    case SL_REJOIN_JOIN_KNOWN: /* the model has no remembered peers */
+    case SL_REJOIN_NONE:
+    case SL_REJOIN_KIND_COUNT: break;
+    }
+    if (act.lost_all)
+        w->rejoin_stats.lost_all++;
+    if (act.next_ms == SL_REJOIN_NEVER || !n->core)
+        return;
+    uint64_t at = act.next_ms > UINT64_MAX / 1000 ? UINT64_MAX : act.next_ms * 1000;
+    if (at < w->now_us)
+        at = w->now_us;
+    n->rejoin_timer_us = at;
+    heap_push(w, (event){.at_us = at, .type = EV_REJOIN, .node = n->index, .life = n->life});
+}
+
+/* A fresh process's policy: what `starling agent --join SEEDS` starts with. */
+static void rejoin_boot(sl_world *w, node *n)
+{
+    n->rejoin_timer_us = UINT64_MAX;
+    n->round_open = false;
+    if (!w->nseeds)
+        return;
+    sl_rejoin_config cfg = {
+        .nseeds = w->nseeds,
+        .backoff_max_ms = w->seed_backoff_max_ms,
+        .rng_seed = sl_mix64(w->cfg.seed ^ 0x7365656473ull ^ ((uint64_t)n->index << 24) ^ n->gen),
+    };
+    for (int i = 0; i < w->nseeds; i++)
+        if (w->seeds[i] == n->index)
+            cfg.self_seeds |= (uint64_t)1 << i;
+    sl_rejoin_init(&n->rejoin, &cfg);
+    rejoin_step(w, n);
+}
+
+int sl_world_set_seeds(sl_world *w, const sl_world_seeds *s)
+{
+    if (s->nseeds < 0 || s->nseeds > SL_REJOIN_SEEDS_MAX)
+        return SL_EINVAL;
+    int *copy = NULL;
+    if (s->nseeds) {
+        copy = malloc((size_t)s->nseeds * sizeof *copy);
+        if (!copy)
+            return SL_ENOMEM;
+        memcpy(copy, s->seeds, (size_t)s->nseeds * sizeof *copy);
+    }
+    free(w->seeds);
+    w->seeds = copy;
+    w->nseeds = s->nseeds;
+    w->seed_backoff_max_ms = s->backoff_max_ms;
+    w->seed_timeout_ms = s->timeout_ms ? s->timeout_ms : 10000;
+    return 0;
+}
+
+const sl_world_rejoin_stats *sl_world_rejoin(const sl_world *w)
+{
+    return &w->rejoin_stats;
+}
+
 static int boot(sl_world *w, node *n, bool restart)
 {
     sl_swim_config cfg = {
@@ -431,6 +577,7 @@ static int boot(sl_world *w, node *n, bool restart)
         w->app.boot(w->app.ud, n->index, n->core, restart, w->now_us / 1000);
     schedule(w, n);
     schedule_app(w, n);
+    rejoin_boot(w, n);
     return 0;
 }
 
@@ -492,7 +639,7 @@ void sl_world_join(sl_world *w, int index, int seed)
 {
     if (index < 0 || index >= w->nnodes || seed < 0 || seed >= w->nnodes)
         return;
-    start_pushpull(w, w->nodes[index], seed, true);
+    start_pushpull(w, w->nodes[index], seed, true, 0);
 }
 
 static void drop_backlog(node *n)
@@ -606,6 +753,7 @@ static void on_pp_request(sl_world *w, event *ev)
                          .from = n->index,
                          .life = ev->life,
                          .from_life = n->life,
+                         .round = ev->round,
                          .data = reply, /* reply-before-merge: encoded above */
                          .len = reply_len});
 }
@@ -616,19 +764,25 @@ static void on_pp_reply(sl_world *w, event *ev)
     if (n->life != ev->life || !n->core || n->paused)
         return;
     if (peer->life != ev->from_life || !peer->core)
-        return;     /* the replying process is gone: so is its stream */
+        return; /* the replying process is gone: so is its stream */
+    int rc;
     if (ev->data) { /* encoded before the merge */
-        if (sl_swim_merge_state(n->core, ev->data, ev->len, w->now_us / 1000, NULL) == 0)
-            schedule(w, n);
-        return;
+        rc = sl_swim_merge_state(n->core, ev->data, ev->len, w->now_us / 1000, NULL);
+    } else {
+        uint8_t *state;
+        size_t len;
+        if (sl_swim_encode_state(peer->core, false, &state, &len) != 0)
+            return;
+        rc = sl_swim_merge_state(n->core, state, len, w->now_us / 1000, NULL);
+        free(state);
     }
-    uint8_t *state;
-    size_t len;
-    if (sl_swim_encode_state(peer->core, false, &state, &len) != 0)
-        return;
-    if (sl_swim_merge_state(n->core, state, len, w->now_us / 1000, NULL) == 0)
+    if (rc == 0)
         schedule(w, n);
-    free(state);
+    if (rc == 0 && ev->round && n->round_open && ev->round == n->round) {
+        n->round_ok++; /* a join exchange succeeds when the answer merges */
+        if (--n->round_pending == 0)
+            round_end(w, n);
+    }
 }
 
 static void on_resume(sl_world *w, node *n)
@@ -643,6 +797,7 @@ static void on_resume(sl_world *w, node *n)
         schedule(w, n);
         n->app_timer_us = UINT64_MAX; /* ticks that popped during the pause were dropped */
         schedule_app(w, n);
+        rejoin_step(w, n); /* so was its rejoin timer */
     }
 }
 
@@ -685,6 +840,16 @@ static void process(sl_world *w, event *ev)
         n->app_timer_us = UINT64_MAX;
         w->app.tick(w->app.ud, n->index, w->now_us / 1000);
         schedule_app(w, n);
+        break;
+    case EV_REJOIN:
+        if (n->life != ev->life || n->rejoin_timer_us != ev->at_us || !n->core || n->paused)
+            break;
+        n->rejoin_timer_us = UINT64_MAX;
+        rejoin_step(w, n);
+        break;
+    case EV_ROUND_END: /* the exchanges not answered by now failed */
+        if (n->life == ev->life && n->core && n->round_open && n->round == ev->round)
+            round_end(w, n);
         break;
     }
 }
@@ -767,6 +932,7 @@ void sl_world_free(sl_world *w)
     free(w->heap);
     free(w->nodes);
     free(w->cuts);
+    free(w->seeds);
     parts_clear(w);
     free(w);
 }

@@ -97,6 +97,35 @@ int sl_world_add_node_keyed(sl_world *w, const char *name, const uint8_t *meta, 
  * to rotate keys. NULL for a node without one. */
 sl_keyring *sl_world_keyring(sl_world *w, int node);
 
+/* Joining as the agent does with `--join SEEDS`. From this call on, every
+ * node that boots (added or restarted) runs the agent's joining policy,
+ * gossip/rejoin.c: a join round with every seed at once, retried with the
+ * agent's backoff (1 s doubling to backoff_max_ms) while none answers, a
+ * push-pull with one seed per push-pull interval while joined, and a new
+ * round whenever no live peer is left. A round's exchange with a seed that
+ * does not answer (down, paused, partitioned away, not started yet) fails
+ * after timeout_ms (the agent's stream timeout, 10 s on lan and wan, 3 s
+ * on local; 0 means 10 s); one with ourselves answers at once. The model
+ * has no remembered peers and does not cap push-pulls in flight. seeds are
+ * node indices (copied; nodes that do not exist yet are fine), at most
+ * SL_REJOIN_SEEDS_MAX. Returns 0, SL_EINVAL or SL_ENOMEM. */
+typedef struct sl_world_seeds {
+    const int *seeds;
+    int nseeds;
+    uint32_t backoff_max_ms; /* sl_rejoin_backoff_max_ms(profile) */
+    uint32_t timeout_ms;
+} sl_world_seeds;
+int sl_world_set_seeds(sl_world *w, const sl_world_seeds *s);
+
+/* What the joining policy did over the run, all nodes together. */
+typedef struct sl_world_rejoin_stats {
+    uint64_t rounds;         /* join rounds ended */
+    uint64_t rounds_failed;  /* of which no seed answered */
+    uint64_t seed_pushpulls; /* push-pulls with a seed while joined */
+    uint64_t lost_all;       /* rounds started because every live peer was gone */
+} sl_world_rejoin_stats;
+const sl_world_rejoin_stats *sl_world_rejoin(const sl_world *w);
+
 /* Makes `node` join through `seed` with a push-pull exchange. */
 void sl_world_join(sl_world *w, int node, int seed);
 

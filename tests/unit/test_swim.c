@@ -220,6 +220,81 @@ static void two_way_partition_heals_through_pushpull(void **state)
     sl_world_free(w);
 }
 
+/* Nodes started as `starling agent --join n0,n3` join through the seeds on
+ * their own (no sl_world_join), even those that boot before a seed does. */
+static void nodes_join_through_seeds(void **state)
+{
+    (void)state;
+    sl_world *w = make_world("lan", 12, NULL);
+    int seeds[] = {3, 0};
+    sl_world_seeds cfg = {
+        .seeds = seeds, .nseeds = 2, .backoff_max_ms = 30000, .timeout_ms = 10000};
+    assert_int_equal(sl_world_set_seeds(w, &cfg), 0);
+    for (int i = 0; i < 6; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "n%d", i);
+        assert_int_equal(sl_world_add_node(w, name, NULL, 0, -1), i);
+    }
+    assert_true(sl_world_run_until_pred(w, converged, NULL, 20000));
+    /* One round each; those of n0..n2 also tried n3 before it existed, and
+     * end when that exchange times out, answered by the other seed (or by
+     * themselves: n0 is a seed). */
+    sl_world_run_until(w, 12000);
+    const sl_world_rejoin_stats *st = sl_world_rejoin(w);
+    assert_int_equal(st->rounds, 6);
+    assert_int_equal(st->rounds_failed, 0);
+    /* Crashed and restarted, a node comes back through the seeds too. */
+    sl_world_crash(w, 5);
+    wait_all_see(w, "n5", SL_MEMBER_DEAD, 60000);
+    uint64_t rounds = st->rounds;
+    sl_world_restart(w, 5, -1);
+    wait_all_see(w, "n5", SL_MEMBER_ALIVE, 20000);
+    assert_true(st->rounds > rounds);
+    sl_world_free(w);
+}
+
+/* A partition that outlasts the reap time: each side has forgotten the
+ * other when the network heals. The seeds' push-pull turns bring the sides
+ * together within about one push-pull interval; the other side's members,
+ * forgotten at the incarnation they still have, are taken from a push-pull
+ * state (a live peer's view) though not from gossip. Before, the sides
+ * stayed apart until the forgotten entries expired, another reap period. */
+static void a_partition_longer_than_the_reap_time_heals(void **state)
+{
+    (void)state;
+    sl_world_config wc = {.seed = 13, .latency_us = 1000, .jitter_us = 500};
+    assert_int_equal(sl_swim_profile("lan", &wc.timing), 0);
+    wc.timing.reap_ms = 120000;
+    sl_world *w = sl_world_new(&wc);
+    int seeds[] = {0, 3};
+    sl_world_seeds cfg = {
+        .seeds = seeds, .nseeds = 2, .backoff_max_ms = 30000, .timeout_ms = 10000};
+    assert_int_equal(sl_world_set_seeds(w, &cfg), 0);
+    for (int i = 0; i < 6; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "n%d", i);
+        assert_int_equal(sl_world_add_node(w, name, NULL, 0, -1), i);
+    }
+    assert_true(sl_world_run_until_pred(w, converged, NULL, 20000));
+    partition(w, 3, 6, true);
+    uint64_t cut_at = sl_world_now(w);
+    /* Each side forgets the other: nobody knows anyone across. */
+    sl_world_run_until(w, cut_at + 140000);
+    for (int a = 0; a < 6; a++)
+        for (int b = 0; b < 6; b++) {
+            sl_member_state st;
+            if ((a < 3) != (b < 3))
+                assert_int_equal(sl_world_state_of(w, a, sl_world_name(w, b), &st), SL_ENOTFOUND);
+        }
+    partition(w, 3, 6, false);
+    uint64_t healed = sl_world_now(w);
+    /* Nodes of one side push-pull with the seed across every other
+     * interval (2 x 30 s); the forgotten entries would last until about
+     * cut_at + 4 s + 2 x 120 s = healed + 104 s. */
+    assert_true(sl_world_run_until_pred(w, converged, NULL, healed + 70000));
+    sl_world_free(w);
+}
+
 static void metadata_update_reaches_everyone(void **state)
 {
     (void)state;
@@ -367,6 +442,8 @@ int main(void)
         cmocka_unit_test(leave_spreads_as_left_not_failed),
         cmocka_unit_test(restart_under_same_name_comes_back_alive),
         cmocka_unit_test(two_way_partition_heals_through_pushpull),
+        cmocka_unit_test(nodes_join_through_seeds),
+        cmocka_unit_test(a_partition_longer_than_the_reap_time_heals),
         cmocka_unit_test(metadata_update_reaches_everyone),
         cmocka_unit_test(hundred_nodes_converge_and_detect_within_bound),
         cmocka_unit_test(name_conflict_is_reported_not_flapping),
