@@ -44,7 +44,8 @@ struct sl_appstate {
     sl_reports *rep;
     uint64_t report_ctr;
     debounced reconcile, save;
-    uint64_t poll_at; /* a waiting hand-off's re-check */
+    uint64_t poll_at;  /* a waiting hand-off's re-check, or a failed reconcile's retry */
+    uint32_t retry_ms; /* the last retry delay, 0 after a reconcile that ran */
     uint64_t gc_at, gc_every;
     size_t handoffs; /* waiting, as of the last reconcile */
     bool draining;
@@ -499,6 +500,20 @@ void sl_appstate_publish(sl_appstate *a, const char *service, const sl_replica_r
         broadcast(a, report_key(a->node, service), msg, len);
 }
 
+static int by_member_name(const void *a, const void *b)
+{
+    return strcmp(((const sl_placement_member *)a)->name, ((const sl_placement_member *)b)->name);
+}
+
+void sl_app_view_sort(sl_app_view *v, const char *self)
+{
+    qsort(v->pm, v->n, sizeof *v->pm, by_member_name);
+    v->self = -1;
+    for (size_t i = 0; i < v->n; i++)
+        if (!strcmp(v->pm[i].name, self))
+            v->self = (int)i;
+}
+
 bool sl_appstate_runs(void *ud, const char *node, const char *service, uint32_t replica)
 {
     const sl_appstate *a = ud;
@@ -561,6 +576,17 @@ void sl_appstate_reconciled(sl_appstate *a, size_t handoffs, uint64_t next_ms)
 {
     a->handoffs = handoffs;
     a->poll_at = next_ms;
+    a->retry_ms = 0;
+}
+
+uint32_t sl_appstate_reconcile_failed(sl_appstate *a, uint64_t now_ms)
+{
+    a->retry_ms = a->retry_ms ? a->retry_ms * 2 : SL_APP_RETRY_MIN_MS;
+    if (a->retry_ms > SL_APP_RETRY_MAX_MS)
+        a->retry_ms = SL_APP_RETRY_MAX_MS;
+    a->poll_at = min_u64(a->poll_at, now_ms + a->retry_ms);
+    a->st.reconcile_retries++;
+    return a->retry_ms;
 }
 
 void sl_appstate_saved(sl_appstate *a, uint64_t now_ms)

@@ -60,6 +60,7 @@
 #include "security.h"
 #include "starling/error.h"
 #include "starling/keyops.h"
+#include "starling/reconcile.h"
 
 uint64_t sl__agent_now(sl__agent *a)
 {
@@ -696,8 +697,8 @@ static int new_runtime(sl__agent *a)
                              .state_dir = a->state_dir,
                              .shim = shim,
                              .generation = a->generation,
-                             .debounce_ms = 500,
-                             .handoff_ms = 30000,
+                             .debounce_ms = SL_APP_DEBOUNCE_MS,
+                             .handoff_ms = SL_RC_HANDOFF_MS,
                              .grace_ms = 5000,
                              .cluster = a->cfg.cluster,
                              .operator_keys =

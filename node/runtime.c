@@ -120,22 +120,9 @@ static void on_timer(uv_timer_t *t)
 
 /* ---- reconcile: the core decides, the supervisor performs ---- */
 
-/* The local replicas as reconcile reads them, with their own copies of the
- * names: performing an action changes the supervisor's table. */
-typedef struct local_set {
-    sl_rc_local *a;
-    char (*names)[SL_SVC_NAME_MAX + 1];
-    size_t n, cap;
-} local_set;
-
 static void collect_local(void *ud, const sl__replica_info *r)
 {
-    local_set *c = ud;
-    if (c->n == c->cap)
-        return;
-    snprintf(c->names[c->n], sizeof c->names[c->n], "%s", r->service);
-    c->a[c->n] = (sl_rc_local){c->names[c->n], r->replica, r->status};
-    c->n++;
+    sl_rc_locals_add(ud, r->service, r->replica, r->status);
 }
 
 static void perform(sl__runtime *rt, const sl_rc_action *x)
@@ -164,13 +151,12 @@ static void reconcile(sl__runtime *rt)
     if (!rt->swim || rt->closing)
         return;
     sl_app_view v;
-    local_set local = {.cap = sl__supervisor_count(rt->sup)};
+    sl_rc_locals local;
     int rc = sl_appstate_build_view(rt->app, rt->swim, wall_ms(), &v);
-    if (rc == 0) {
-        local.a = calloc(local.cap ? local.cap : 1, sizeof *local.a);
-        local.names = calloc(local.cap ? local.cap : 1, sizeof *local.names);
-        rc = local.a && local.names ? 0 : SL_ENOMEM;
-    }
+    if (rc == 0)
+        rc = sl_rc_locals_init(&local, sl__supervisor_count(rt->sup));
+    else
+        memset(&local, 0, sizeof local);
     sl_reconcile_result res;
     if (rc == 0) {
         sl__supervisor_foreach(rt->sup, collect_local, &local);
@@ -188,7 +174,9 @@ static void reconcile(sl__runtime *rt)
         rc = sl_reconcile(rt->rc, &in, &res);
     }
     if (rc != 0) {
-        sl__error("cannot compute the placement: %s", sl_strerror(rc));
+        uint32_t retry = sl_appstate_reconcile_failed(rt->app, now_of(rt));
+        sl__error("cannot compute the placement: %s; trying again in %u ms", sl_strerror(rc),
+                  retry);
     } else {
         if (res.handoffs_begun)
             sl__info("replica %s/%u now belongs to %s: keeping it until %s runs it%s",
@@ -199,8 +187,7 @@ static void reconcile(sl__runtime *rt)
             perform(rt, &res.actions[i]);
         sl_appstate_reconciled(rt->app, res.handoffs, res.next_ms);
     }
-    free(local.a);
-    free(local.names);
+    sl_rc_locals_free(&local);
     sl_app_view_free(&v);
 }
 

@@ -297,3 +297,33 @@ int sl_reconcile(sl_reconciler *rc, const sl_reconcile_input *in, sl_reconcile_r
     sl_placement_free(p);
     return e;
 }
+
+int sl_rc_locals_init(sl_rc_locals *l, size_t cap)
+{
+    memset(l, 0, sizeof *l);
+    l->a = calloc(cap ? cap : 1, sizeof *l->a);
+    l->names = calloc(cap ? cap : 1, sizeof *l->names);
+    if (!l->a || !l->names) {
+        sl_rc_locals_free(l);
+        return SL_ENOMEM;
+    }
+    l->cap = cap;
+    return 0;
+}
+
+void sl_rc_locals_add(sl_rc_locals *l, const char *service, uint32_t replica,
+                      sl_replica_status status)
+{
+    if (l->n == l->cap)
+        return;
+    snprintf(l->names[l->n], sizeof l->names[l->n], "%s", service);
+    l->a[l->n] = (sl_rc_local){l->names[l->n], replica, status};
+    l->n++;
+}
+
+void sl_rc_locals_free(sl_rc_locals *l)
+{
+    free(l->a);
+    free(l->names);
+    memset(l, 0, sizeof *l);
+}

@@ -126,22 +126,6 @@ static const sl_placement *placement_of(sl_sim_runtime *rt, const sl_app_view *v
     return p;
 }
 
-static int by_member_name(const void *a, const void *b)
-{
-    return strcmp(((const sl_placement_member *)a)->name, ((const sl_placement_member *)b)->name);
-}
-
-/* Puts the members in name order (services are in the catalog's, which is
- * by name already), so that nodes with the same view share a placement. */
-static void canonical_order(sl_app_view *v, const char *self)
-{
-    qsort(v->pm, v->n, sizeof *v->pm, by_member_name);
-    v->self = -1;
-    for (size_t i = 0; i < v->n; i++)
-        if (!strcmp(v->pm[i].name, self))
-            v->self = (int)i;
-}
-
 /* ---- one node: reports, reconcile, ticks ---- */
 
 typedef struct replicas_of {
@@ -191,22 +175,9 @@ static bool fails(void *ud, const char *service)
     return false;
 }
 
-/* The local replicas as reconcile reads them, with their own copies of the
- * names: performing an action changes the supervisor's table. */
-typedef struct local_set {
-    sl_rc_local *a;
-    char (*names)[SL_SVC_NAME_MAX + 1];
-    size_t n, cap;
-} local_set;
-
 static void collect_local(void *ud, const sl_vsup_replica *r)
 {
-    local_set *c = ud;
-    if (c->n == c->cap)
-        return;
-    snprintf(c->names[c->n], sizeof c->names[c->n], "%s", r->service);
-    c->a[c->n] = (sl_rc_local){c->names[c->n], r->replica, r->status};
-    c->n++;
+    sl_rc_locals_add(ud, r->service, r->replica, r->status);
 }
 
 static void perform(vnode *v, const sl_rc_action *x, uint64_t now)
@@ -230,23 +201,21 @@ static void reconcile(vnode *v, uint64_t now)
 {
     sl_sim_runtime *rt = v->rt;
     sl_app_view view;
-    local_set local = {.cap = sl_vsup_count(v->sup)};
+    sl_rc_locals local;
     rt->stats.reconciles++;
     int rc = sl_appstate_build_view(v->app, v->core, sl_sim_wall_ms(now), &view);
     if (rc != 0) {
         rt->stats.reconcile_errors++;
+        sl_appstate_reconcile_failed(v->app, now);
         return;
     }
-    local.a = calloc(local.cap ? local.cap : 1, sizeof *local.a);
-    local.names = calloc(local.cap ? local.cap : 1, sizeof *local.names);
     sl_reconcile_result res;
     const sl_placement *p = NULL;
-    if (local.a && local.names) {
+    rc = sl_rc_locals_init(&local, sl_vsup_count(v->sup));
+    if (rc == 0) {
         sl_vsup_foreach(v->sup, collect_local, &local);
-        canonical_order(&view, sl_world_name(rt->w, v->index));
+        sl_app_view_sort(&view, sl_world_name(rt->w, v->index));
         p = placement_of(rt, &view, &rc);
-    } else {
-        rc = SL_ENOMEM;
     }
     if (p) {
         sl_reconcile_input in = {.members = view.pm,
@@ -264,13 +233,13 @@ static void reconcile(vnode *v, uint64_t now)
     }
     if (rc != 0) {
         rt->stats.reconcile_errors++;
+        sl_appstate_reconcile_failed(v->app, now);
     } else {
         for (size_t i = 0; i < res.n; i++)
             perform(v, &res.actions[i], now);
         sl_appstate_reconciled(v->app, res.handoffs, res.next_ms);
     }
-    free(local.a);
-    free(local.names);
+    sl_rc_locals_free(&local);
     sl_app_view_free(&view);
 }
 

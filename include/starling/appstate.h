@@ -52,6 +52,8 @@
 #define SL_APP_SAVE_MAX_MS 1000      /* ... and never later than this after the first */
 #define SL_APP_GC_EVERY_MS 60000     /* housekeeping at most this far apart */
 #define SL_APP_FILE_FRESH_MS 3600000 /* the snapshot is re-saved at least this often */
+#define SL_APP_RETRY_MIN_MS 1000     /* a failed reconcile is tried again this soon, */
+#define SL_APP_RETRY_MAX_MS 30000    /* doubling while it fails, up to this */
 
 typedef enum sl_app_level { SL_APP_INFO, SL_APP_WARN, SL_APP_ERROR } sl_app_level;
 
@@ -135,6 +137,11 @@ unsigned sl_appstate_tick(sl_appstate *a, uint64_t now_ms, uint64_t wall_ms);
 /* Tells the state a reconcile ran: `handoffs` hand-offs wait, and the
  * reconciler wants to run again by next_ms (UINT64_MAX: not needed). */
 void sl_appstate_reconciled(sl_appstate *a, size_t handoffs, uint64_t next_ms);
+/* Tells the state a reconcile could not run (out of memory, a placement
+ * error) at now_ms: it asks for another SL_APP_RETRY_MIN_MS later, doubling
+ * with every failure in a row up to SL_APP_RETRY_MAX_MS; a reconcile that
+ * runs resets it. Returns the delay it chose, for the log. */
+uint32_t sl_appstate_reconcile_failed(sl_appstate *a, uint64_t now_ms);
 /* Tells the state the snapshot was persisted at now_ms. */
 void sl_appstate_saved(sl_appstate *a, uint64_t now_ms);
 
@@ -159,6 +166,12 @@ typedef struct sl_app_view {
  * Valid until the core or the catalog changes. Returns 0 or SL_ENOMEM. */
 int sl_appstate_build_view(sl_appstate *a, const sl_swim *swim, uint64_t wall_ms, sl_app_view *v);
 void sl_app_view_free(sl_app_view *v);
+
+/* Puts v's members in name order and finds `self` (borrowed) again, so that
+ * two peers with the same members share one placement (the simulator caches
+ * placements by input; the agent need not). Services are in the catalog's
+ * order, by name, already. */
+void sl_app_view_sort(sl_app_view *v, const char *self);
 
 /* Whether `node` reports replica `replica` of `service` running: the
  * successor test of a hand-off (an sl_rc_runs_fn with ud = the state). */
@@ -197,6 +210,7 @@ typedef struct sl_app_stats {
     uint64_t saves;             /* SL_APP_DO_SAVE returned */
     uint64_t catalog_changes;   /* records applied (local or received) */
     uint64_t reports_truncated; /* replicas left out of a report (over the max) */
+    uint64_t reconcile_retries; /* failed reconciles asked to run again */
 } sl_app_stats;
 
 const sl_app_stats *sl_appstate_stats(const sl_appstate *a);

@@ -54,6 +54,26 @@ typedef struct sl_rc_local {
     sl_replica_status status;
 } sl_rc_local;
 
+/* The local replicas of one reconcile step, with their own copies of the
+ * service names (performing an action changes the supervisor's table the
+ * names came from). Owned by whoever calls sl_rc_locals_init(). */
+typedef struct sl_rc_locals {
+    sl_rc_local *a;
+    char (*names)[SL_SVC_NAME_MAX + 1];
+    size_t n, cap;
+} sl_rc_locals;
+
+/* Makes room for cap replicas. Returns 0 or SL_ENOMEM (then l holds none;
+ * sl_rc_locals_free() is still fine). */
+int sl_rc_locals_init(sl_rc_locals *l, size_t cap);
+
+/* Appends one replica (its name copied); beyond cap, ignored. */
+void sl_rc_locals_add(sl_rc_locals *l, const char *service, uint32_t replica,
+                      sl_replica_status status);
+
+/* Frees what sl_rc_locals_init() allocated. */
+void sl_rc_locals_free(sl_rc_locals *l);
+
 /* Whether `node` reports replica `replica` of `service` running. */
 typedef bool (*sl_rc_runs_fn)(void *ud, const char *node, const char *service, uint32_t replica);
 

@@ -191,6 +191,27 @@ static void a_handoff_poll_is_due_at_its_time(void **state)
     sl_appstate_free(a);
 }
 
+/* A reconcile that could not run is tried again, sooner first, then less
+ * and less often while it keeps failing; one that runs resets that. */
+static void a_failed_reconcile_is_tried_again(void **state)
+{
+    (void)state;
+    sl_appstate *a = new_app("n1", NULL);
+    assert_int_equal(sl_appstate_reconcile_failed(a, 5000), SL_APP_RETRY_MIN_MS);
+    assert_int_equal(sl_appstate_deadline(a), 5000 + SL_APP_RETRY_MIN_MS);
+    assert_int_equal(sl_appstate_tick(a, 5000 + SL_APP_RETRY_MIN_MS, 1), SL_APP_DO_RECONCILE);
+    assert_int_equal(sl_appstate_reconcile_failed(a, 6000), 2 * SL_APP_RETRY_MIN_MS);
+    assert_int_equal(sl_appstate_deadline(a), 6000 + 2 * SL_APP_RETRY_MIN_MS);
+    for (int i = 0; i < 10; i++)
+        sl_appstate_reconcile_failed(a, 6000);
+    assert_int_equal(sl_appstate_reconcile_failed(a, 7000), SL_APP_RETRY_MAX_MS);
+    assert_int_equal(sl_appstate_stats(a)->reconcile_retries, 13);
+    sl_appstate_reconciled(a, 0, UINT64_MAX);
+    assert_int_equal(sl_appstate_deadline(a), SL_APP_GC_EVERY_MS);
+    assert_int_equal(sl_appstate_reconcile_failed(a, 8000), SL_APP_RETRY_MIN_MS);
+    sl_appstate_free(a);
+}
+
 /* A write on one peer reaches another through a push-pull state. */
 static void push_pull_carries_the_catalog(void **state)
 {
@@ -259,6 +280,7 @@ int main(void)
         cmocka_unit_test(a_write_asks_for_reconcile_and_save),
         cmocka_unit_test(a_trickle_cannot_postpone_for_ever),
         cmocka_unit_test(a_handoff_poll_is_due_at_its_time),
+        cmocka_unit_test(a_failed_reconcile_is_tried_again),
         cmocka_unit_test(push_pull_carries_the_catalog),
         cmocka_unit_test(snapshot_restores_and_dates_the_catalog),
     };

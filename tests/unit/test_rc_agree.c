@@ -8,7 +8,7 @@
  *     sl_appstate_build_view() gives them (the SWIM core's member table) to
  *     sl_reconcile(), which computes the placement itself;
  *   - the simulator (sim/runtime.c, reconcile()) first puts the members in
- *     name order and finds itself again (canonical_order()), takes the
+ *     name order and finds itself again (sl_app_view_sort()), takes the
  *     placement from a cache keyed by that input or computes it with
  *     sl_placement_compute(), and passes it to sl_reconcile_placed().
  *
@@ -73,22 +73,6 @@
 #define LOCAL_MAX (SVC_POOL * REPLICAS_MAX)
 #define CASES 400
 #define STEPS 8
-
-/* ---- the simulator's canonical order (sim/runtime.c), copied ---- */
-
-static int by_member_name(const void *a, const void *b)
-{
-    return strcmp(((const sl_placement_member *)a)->name, ((const sl_placement_member *)b)->name);
-}
-
-static void canonical_order(sl_app_view *v, const char *self)
-{
-    qsort(v->pm, v->n, sizeof *v->pm, by_member_name);
-    v->self = -1;
-    for (size_t i = 0; i < v->n; i++)
-        if (!strcmp(v->pm[i].name, self))
-            v->self = (int)i;
-}
 
 /* ---- the world both drivers see ---- */
 
@@ -424,7 +408,7 @@ static sl_placement *step_both(where at, world *w, drivers *d, totals *t, sl_pla
     sl_placement_member pm_b[POOL];
     memcpy(pm_b, pm_a, n * sizeof *pm_b);
     sl_app_view view = {.pm = pm_b, .n = n, .self = self_a, .svc = svc, .ps = ps, .nsvc = nsvc};
-    canonical_order(&view, w->names[w->self_id]);
+    sl_app_view_sort(&view, w->names[w->self_id]);
     if (!d->cached || d->cache_epoch != w->epoch) {
         sl_placement_free(d->cached);
         d->cached = NULL;
