@@ -59,7 +59,7 @@ struct sl_reports {
     held **r; /* each malloc()ed, sorted by (node, service) */
     size_t n, cap;
     /* The same reports by (node, service): open addressing, linear
-     * probing, a power of two at least twice n; most reports a node
+     * probing, a power of two at least 4/3 of n; most reports a node
      * receives are copies of one it holds, found here without a search. */
     struct slot *idx;
     size_t idx_cap;
@@ -83,16 +83,22 @@ static bool held_is(const held *h, const char *node, size_t node_len, const char
            !memcmp(held_service(h), service, svc_len);
 }
 
-/* The slot holding `node`/`service`, or the empty slot where it would go. */
-static struct slot *idx_slot(const struct sl_reports *t, const char *node, const char *service)
+/* The slot holding `node`/`service` (whose key_hash is h), or the empty
+ * slot where it would go. */
+static struct slot *idx_slot_hashed(const struct sl_reports *t, const char *node,
+                                    const char *service, uint64_t h)
 {
     size_t nl = strlen(node), sl = strlen(service);
-    uint64_t h = key_hash(node, service);
     for (size_t i = h & (t->idx_cap - 1);; i = (i + 1) & (t->idx_cap - 1)) {
         struct slot *s = &t->idx[i];
         if (!s->r || (s->hash == h && held_is(s->r, node, nl, service, sl)))
             return s;
     }
+}
+
+static struct slot *idx_slot(const struct sl_reports *t, const char *node, const char *service)
+{
+    return idx_slot_hashed(t, node, service, key_hash(node, service));
 }
 
 static held *idx_find(const struct sl_reports *t, const char *node, const char *service)
@@ -105,7 +111,7 @@ static held *idx_find(const struct sl_reports *t, const char *node, const char *
 static int idx_rebuild(struct sl_reports *t, size_t want)
 {
     size_t cap = t->idx_cap ? t->idx_cap : 64;
-    while (cap < 2 * want)
+    while (cap < want + want / 3)
         cap *= 2;
     struct slot *idx = calloc(cap, sizeof *idx);
     if (!idx)
@@ -309,7 +315,7 @@ static int store(sl_reports *t, const sl_report *r)
         t->r = p;
         t->cap = cap;
     }
-    if (2 * (t->n + 1) > t->idx_cap && idx_rebuild(t, t->n + 1) != 0)
+    if ((t->n + 1) + (t->n + 1) / 3 > t->idx_cap && idx_rebuild(t, t->n + 1) != 0)
         return SL_ENOMEM;
     held *copy = held_make(r);
     if (!copy)
@@ -343,12 +349,23 @@ int sl_reports_apply(sl_reports *t, const uint8_t *buf, size_t len,
 {
     sl__mp_reader rd;
     sl_report r;
+    /* Most reports are copies of one held (gossip brings each about
+     * mult * log N times to every peer): those cost one lookup, two reads
+     * of memory a cache rarely holds (a peer holds thousands of reports).
+     * The first is asked for before the whole report is decoded, so that
+     * the two overlap. */
+    uint64_t h = 0;
+    uint64_t version;
+    if (t->idx_cap && sl_reports_peek(buf, len, r.node, r.service, &version) == 0) {
+        h = key_hash(r.node, r.service);
+        __builtin_prefetch(&t->idx[h & (t->idx_cap - 1)]);
+    }
     sl__mp_reader_init(&rd, buf, len);
     if (report_decode(&rd, &r) || sl__mp_remaining(&rd) != 0)
         return SL_EMALFORMED;
-    /* Most reports are copies of one held (gossip brings each about
-     * mult * log N times to every peer): those cost one lookup. */
-    const held *known = idx_find(t, r.node, r.service);
+    const held *known = NULL;
+    if (t->idx_cap)
+        known = idx_slot_hashed(t, r.node, r.service, h ? h : key_hash(r.node, r.service))->r;
     if (known && known->version >= r.version)
         return 0;
     if (!known && keep && !keep(ud, r.node))
