@@ -1,5 +1,12 @@
 /* sl_strerror: the one place error codes become words. */
+#include <string.h>
+
 #include "starling/error.h"
+
+int sl_is_own_error(int err)
+{
+    return err <= SL_EINVAL && err >= SL_E__LAST;
+}
 
 const char *sl_strerror(int err)
 {
@@ -19,6 +26,9 @@ const char *sl_strerror(int err)
     case SL_EFUTURE: return "stamped too far in the future";
     case SL_EEXPIRED: return "older than the tombstone horizon";
     case SL_EFULL: return "a configured limit is reached";
-    default: return "unknown error";
+    default: break;
     }
+    if (err < 0 && err > -4096)
+        return strerror(-err); /* a negated errno, or a libuv code (the same on Unix) */
+    return "unknown error";
 }

@@ -302,7 +302,7 @@ static void save_peers(sl__agent *a)
     }
     int rc = sl__datadir_save_peers(a->cfg.data_dir, names, addrs, k);
     if (rc != 0)
-        sl__warn("cannot save peers in %s: %s", a->cfg.data_dir, strerror(-rc));
+        sl__warn("cannot save peers in %s: %s", a->cfg.data_dir, sl_strerror(rc));
     else
         a->peers_dirty = false;
 out:
@@ -463,7 +463,7 @@ static int open_state_dir(sl__agent *a)
     int rc = sl__datadir_make_private(a->cfg.name, a->state_dir, sizeof a->state_dir);
     if (rc != 0) {
         fprintf(stderr, "starling agent: cannot create a private directory in %s: %s\n",
-                getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", strerror(-rc));
+                getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", sl_strerror(rc));
         return -1;
     }
     a->state_dir_private = true;
@@ -492,7 +492,7 @@ static int load_keys(sl__agent *a)
         int rc = dir ? sl__keyring_file_save(dir, &a->keyring) : 0;
         if (rc != 0) {
             fprintf(stderr, "starling agent: cannot write %s/%s: %s\n", dir, SL__KEYRING_FILE,
-                    strerror(-rc));
+                    sl_strerror(rc));
             return -1;
         }
         if (!known && dir && a->keyring.n > 1)
@@ -538,7 +538,7 @@ static int pick_generation(sl__agent *a)
     }
     if (rc != 0) {
         fprintf(stderr, "starling agent: cannot use data dir %s: %s\n", a->cfg.data_dir,
-                strerror(-rc));
+                sl_strerror(rc));
         return -1;
     }
     a->nknown = 0;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "starling/error.h"
 
 /* Buffers up to this size are kept between frames; larger ones are freed so
  * that one big push-pull does not pin memory for the life of a connection. */
@@ -51,7 +52,7 @@ static int reserve(sl__frame *f, size_t need)
         cap = f->want;
     uint8_t *d = realloc(f->data, cap);
     if (!d)
-        return -2;
+        return SL_ENOMEM;
     f->data = d;
     f->cap = cap;
     return 0;
@@ -69,7 +70,7 @@ int sl__frame_feed(sl__frame *f, const uint8_t **p, size_t *n)
             f->want = (size_t)f->hdr[0] << 24 | (size_t)f->hdr[1] << 16 | (size_t)f->hdr[2] << 8 |
                       f->hdr[3];
             if (f->want > f->max)
-                return -1;
+                return SL_ETOOBIG;
             f->got = 0;
             if (f->want == 0)
                 return 1;
@@ -80,7 +81,7 @@ int sl__frame_feed(sl__frame *f, const uint8_t **p, size_t *n)
         take = *n;
     if (take) {
         if (reserve(f, f->got + take) != 0)
-            return -2;
+            return SL_ENOMEM;
         memcpy(f->data + f->got, *p, take);
         f->got += take;
         *p += take;

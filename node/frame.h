@@ -30,8 +30,8 @@ void sl__frame_deinit(sl__frame *f);
 
 /* Consumes bytes from *p (advancing *p and decreasing *n). Returns 1 when a
  * whole frame is ready (f->data, f->want bytes; call sl__frame_reset before
- * feeding more), 0 when more bytes are needed (all of *n consumed), or -1 for
- * a frame over the bound, -2 when out of memory. */
+ * feeding more), 0 when more bytes are needed (all of *n consumed),
+ * SL_ETOOBIG for a frame over the bound, or SL_ENOMEM. */
 int sl__frame_feed(sl__frame *f, const uint8_t **p, size_t *n);
 
 /* Forgets the frame just read, keeping the buffer for the next one when it is

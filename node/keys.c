@@ -161,9 +161,9 @@ static void apply_here(sl__agent *a, const sl_keyop *op, sl_keyanswer *ans)
         int src = sl__keyring_file_save(a->cfg.data_dir, &a->keyring);
         if (src != 0) {
             snprintf(ans->error, sizeof ans->error,
-                     "applied, but the keyring file cannot be saved: %s", strerror(-src));
+                     "applied, but the keyring file cannot be saved: %s", sl_strerror(src));
             sl__error("keys: cannot save %s/%s: %s", a->cfg.data_dir, SL__KEYRING_FILE,
-                      strerror(-src));
+                      sl_strerror(src));
         }
     }
     if (rc < 0)

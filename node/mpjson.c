@@ -15,16 +15,11 @@ static int pack(msgpack_packer *pk, const json_t *v, int depth)
     if (depth > SL__MPJSON_DEPTH)
         return -1;
     switch (json_typeof(v)) {
-    case JSON_NULL:
-        return msgpack_pack_nil(pk);
-    case JSON_TRUE:
-        return msgpack_pack_true(pk);
-    case JSON_FALSE:
-        return msgpack_pack_false(pk);
-    case JSON_INTEGER:
-        return msgpack_pack_int64(pk, json_integer_value(v));
-    case JSON_REAL:
-        return msgpack_pack_double(pk, json_real_value(v));
+    case JSON_NULL: return msgpack_pack_nil(pk);
+    case JSON_TRUE: return msgpack_pack_true(pk);
+    case JSON_FALSE: return msgpack_pack_false(pk);
+    case JSON_INTEGER: return msgpack_pack_int64(pk, json_integer_value(v));
+    case JSON_REAL: return msgpack_pack_double(pk, json_real_value(v));
     case JSON_STRING: {
         size_t n = json_string_length(v);
         if (msgpack_pack_str(pk, n) != 0)
@@ -161,12 +156,9 @@ static json_t *decode_long(cursor *c, uint8_t b, int depth)
 {
     uint64_t n;
     switch (b) {
-    case 0xc0:
-        return json_null();
-    case 0xc2:
-        return json_false();
-    case 0xc3:
-        return json_true();
+    case 0xc0: return json_null();
+    case 0xc2: return json_false();
+    case 0xc3: return json_true();
     case 0xca:
     case 0xcb: {
         if (read_be(c, b == 0xca ? 4 : 8, &n) != 0)

@@ -57,8 +57,8 @@ struct sl__rpc_conn {
     conn_state state;
     sl__join *join; /* a join round whose reply is owed */
     json_int_t join_seq;
-    uint64_t accepted_ms;  /* the handshake and first request are due by a deadline */
-    sl__keys_wait *keys; /* a key operation whose reply is owed (keys.c) */
+    uint64_t accepted_ms; /* the handshake and first request are due by a deadline */
+    sl__keys_wait *keys;  /* a key operation whose reply is owed (keys.c) */
     json_int_t keys_seq;
     uint64_t last_read_ms; /* idle connections are closed (see sweep) */
     bool monitor;

@@ -13,6 +13,7 @@
 #include "rpc.h"
 #include "rpc_seal.h"
 #include "rpc_token.h"
+#include "starling/error.h"
 
 /* Random bytes in a generated token: 256 bits. */
 #define TOKEN_RANDOM_BYTES 32
@@ -180,7 +181,7 @@ int sl__rpc_token_agent(const sl__agent_config *cfg, const char *dir, uint8_t ke
         int w = create_token(dir, tok, &len);
         if (w != 0) {
             fprintf(stderr, "starling agent: cannot create the RPC token %s: %s\n", path,
-                    strerror(-w));
+                    sl_strerror(w));
             return -1;
         }
         *created = true;

@@ -98,8 +98,7 @@ static void save_now(sl__runtime *rt)
         free(buf);
     }
     if (rc != 0)
-        sl__error("cannot save the catalog in %s: %s", rt->data_dir,
-                  rc == SL_ENOMEM ? "out of memory" : strerror(-rc));
+        sl__error("cannot save the catalog in %s: %s", rt->data_dir, sl_strerror(rc));
     else
         sl_appstate_saved(rt->app, now_of(rt));
 }
@@ -382,8 +381,8 @@ static int load_catalog(sl__runtime *rt)
     }
     if (rc != 0) {
         sl__error("cannot read the catalog in %s/%s: %s", rt->data_dir, SL__CATALOG_FILE,
-                  strerror(rc == SL_ENOMEM ? ENOMEM : -rc));
-        return rc == SL_ENOMEM ? -ENOMEM : rc;
+                  sl_strerror(rc));
+        return rc;
     }
     sl_app_restore info;
     rc = sl_appstate_restore(rt->app, buf, len, wall, &info);

@@ -219,7 +219,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     while (n > 0 && !pp->finished) {
         int rc = sl__frame_feed(&pp->in, &p, &n);
         if (rc < 0) {
-            finish(pp, rc == -1 ? UV_E2BIG : UV_ENOMEM);
+            finish(pp, rc == SL_ETOOBIG ? UV_E2BIG : UV_ENOMEM);
             return;
         }
         if (rc == 1) {

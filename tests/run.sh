@@ -6,7 +6,9 @@
 #
 # Script tests print one line per case, "PASS: what" or "FAIL: what", and exit
 # non-zero when anything failed; a script that fails without saying so counts
-# as one failure. Set ONLY=regex to run a subset.
+# as one failure. A case that cannot run here (it needs root, a package, a
+# tool) prints "SKIP: what, and why": counted as skipped, never as passed.
+# Set ONLY=regex to run a subset.
 set -u
 BUILD=${BUILD:-build}
 export BUILD
@@ -14,7 +16,9 @@ cd "$(dirname "$0")/.." || exit 2
 mkdir -p "$BUILD/test-logs"
 passed=0
 failed=0
+skipped=0
 failures=()
+skips=()
 
 run_unit() {
     local bin=$1 name log p f
@@ -24,8 +28,13 @@ run_unit() {
     local rc=$?
     p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n1)
     f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n1)
+    local s
+    s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$log" | tail -n1)
     p=${p:-0}
     f=${f:-0}
+    s=${s:-0}
+    skipped=$((skipped + s))
+    [ "$s" = 0 ] || skips+=("$name: $s (see $log)")
     if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi
     passed=$((passed + p))
     failed=$((failed + f))
@@ -33,6 +42,8 @@ run_unit() {
         failures+=("$name (see $log)")
         printf '%-40s %3d passed, %d FAILED\n' "$name" "$p" "$f"
         grep -E '^\[  (FAILED|ERROR)|error|Assert|ERROR' "$log" | head -n 20
+    elif [ "$s" != 0 ]; then
+        printf '%-40s %3d passed, %d skipped\n' "$name" "$p" "$s"
     else
         printf '%-40s %3d passed\n' "$name" "$p"
     fi
@@ -46,6 +57,10 @@ run_script() {
     local rc=$?
     p=$(grep -c '^PASS: ' "$log")
     f=$(grep -c '^FAIL: ' "$log")
+    local s
+    s=$(grep -c '^SKIP: ' "$log")
+    skipped=$((skipped + s))
+    while IFS= read -r line; do skips+=("$name: ${line#SKIP: }"); done < <(grep '^SKIP: ' "$log")
     if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; echo "FAIL: $name exited $rc" >>"$log"; fi
     passed=$((passed + p))
     failed=$((failed + f))
@@ -54,6 +69,8 @@ run_script() {
         printf '%-40s %3d passed, %d FAILED\n' "$name" "$p" "$f"
         grep '^FAIL: ' "$log" | head -n 20
         tail -n 15 "$log"
+    elif [ "$s" != 0 ]; then
+        printf '%-40s %3d passed, %d skipped\n' "$name" "$p" "$s"
     else
         printf '%-40s %3d passed\n' "$name" "$p"
     fi
@@ -72,6 +89,10 @@ for script in tests/cli/*.sh tests/sim/*.sh tests/cluster/*.sh; do
     run_script "$script"
 done
 
+if [ "$skipped" != 0 ]; then
+    echo "skipped ($skipped, not counted as passed):"
+    printf '  %s\n' "${skips[@]}"
+fi
 if [ ${#failures[@]} -gt 0 ]; then
     echo "failed:"
     printf '  %s\n' "${failures[@]}"

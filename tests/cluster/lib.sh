@@ -37,6 +37,9 @@ fail() {
     echo "FAIL: $*"
     CL_FAILS=$((CL_FAILS + 1))
 }
+# skip WHAT: a case that cannot run here (say why in WHAT); tests/run.sh
+# counts it as skipped, never as passed.
+skip() { echo "SKIP: $*"; }
 # check WHAT CMD...: PASS when CMD succeeds.
 check() {
     local what=$1

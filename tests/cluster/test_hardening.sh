@@ -209,4 +209,31 @@ refused4() { [ "$(field a4 "s['counters']['agent']['streams_refused']")" -gt 0 ]
 check "a4 refused the streams past its stream memory budget" wait_until 10 refused4
 check "a4 still sees the cluster" wait_until 20 all_count alive 4 a4
 
+# ---- one error domain: a system error prints the system's message ----
+# Our codes once collided with negated errno values: -2 was both ENOENT and
+# "out of memory", -5 both EIO and "unsupported wire version".
+rm -rf "$CL_DIR/data-a2"
+"$STARLING" deploy errs --replicas 1 --rpc "$(rpc_of a1)" -- "$WHOAMI" >/dev/null
+check "a2, its data dir gone, says why it cannot save the catalog: the system's words" \
+    wait_until 20 grep -q "cannot save the catalog in $CL_DIR/data-a2: No such file or directory" \
+    "$CL_DIR/a2.log"
+check "...not one of ours" bash -c "! grep -q 'cannot save the catalog.*out of memory' '$CL_DIR/a2.log'"
+mkdir -p "$CL_DIR/data-a2"
+mkdir -p "$CL_DIR/locked/data"
+chmod 700 "$CL_DIR/locked"
+if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null; then
+    skip "an agent that may not enter its data dir says 'Permission denied' (needs root and setpriv to run it as nobody)"
+elif ! setpriv --reuid=65534 --regid=65534 --clear-groups "$STARLING" --help >/dev/null 2>&1; then
+    skip "an agent that may not enter its data dir says 'Permission denied' (user nobody cannot run $STARLING here)"
+else
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$STARLING" agent --name locked \
+        --bind "$(ip_of 9):7946" --rpc "$(ip_of 9):7373" --rpc-token "$CL_TOKEN" \
+        --data-dir "$CL_DIR/locked/data" >"$CL_DIR/locked.out" 2>"$CL_DIR/locked.err" &
+    CL_PID[locked]=$!
+    wait_exit locked 20
+    check "an agent (run as nobody) that may not enter its data dir exits 1" test "$CL_RC" = 1
+    check "...saying 'Permission denied', the system's message for EACCES" \
+        grep -q "data dir $CL_DIR/locked/data.*Permission denied" "$CL_DIR/locked.err"
+fi
+
 cl_finish
