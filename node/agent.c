@@ -257,8 +257,9 @@ static void core_pushpull(void *ud, const sl_addr *to, const char *name)
 {
     sl__agent *a = ud;
     /* A few exchanges at a time: a state can be large, and the core asks
-     * again at its next interval anyway. */
-    if (a->leaving || a->pp_out >= 4)
+     * again at its next interval anyway. The seed turns (rejoin.h) use the
+     * same cap. */
+    if (a->leaving || a->streams.out >= SL_REJOIN_PP_MAX)
         return;
     char buf[SL_ADDR_STRLEN];
     sl__debug("push-pull with %s (%s)", name, sl_addr_format(to, buf, sizeof buf));
@@ -335,9 +336,9 @@ static void stop(sl__agent *a)
     sl__stream_close_all(a);
     sl__rpc_close_all(a);
     sl__keys_close(a);
-    uv_handle_t *own[] = {(uv_handle_t *)&a->udp,   (uv_handle_t *)&a->tick,
-                          (uv_handle_t *)&a->seeds, (uv_handle_t *)&a->save,
-                          (uv_handle_t *)&a->leave, (uv_handle_t *)&a->sigterm,
+    uv_handle_t *own[] = {(uv_handle_t *)&a->udp,           (uv_handle_t *)&a->tick,
+                          (uv_handle_t *)&a->seeding.timer, (uv_handle_t *)&a->save,
+                          (uv_handle_t *)&a->leave,         (uv_handle_t *)&a->sigterm,
                           (uv_handle_t *)&a->sigint};
     for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
         if (!uv_is_closing(own[i]))
@@ -413,7 +414,7 @@ void sl__agent_leave(sl__agent *a, const char *why)
              (unsigned long long)budget);
     uint64_t now = sl__agent_now(a);
     a->leave_deadline_ms = now + budget;
-    uv_timer_stop(&a->seeds);
+    uv_timer_stop(&a->seeding.timer);
     sl_swim_leave(a->swim, now);
     sl__agent_rearm(a);
     push_leave(a);
@@ -575,15 +576,15 @@ static int open_handles(sl__agent *a)
     uv_tcp_init(l, &a->gossip_tcp);
     uv_tcp_init(l, &a->rpc_tcp);
     uv_timer_init(l, &a->tick);
-    uv_timer_init(l, &a->seeds);
+    uv_timer_init(l, &a->seeding.timer);
     uv_timer_init(l, &a->save);
     uv_timer_init(l, &a->leave);
     uv_signal_init(l, &a->sigterm);
     uv_signal_init(l, &a->sigint);
     uv_handle_t *all[] = {
-        (uv_handle_t *)&a->udp,   (uv_handle_t *)&a->gossip_tcp, (uv_handle_t *)&a->rpc_tcp,
-        (uv_handle_t *)&a->tick,  (uv_handle_t *)&a->seeds,      (uv_handle_t *)&a->save,
-        (uv_handle_t *)&a->leave, (uv_handle_t *)&a->sigterm,    (uv_handle_t *)&a->sigint};
+        (uv_handle_t *)&a->udp,   (uv_handle_t *)&a->gossip_tcp,    (uv_handle_t *)&a->rpc_tcp,
+        (uv_handle_t *)&a->tick,  (uv_handle_t *)&a->seeding.timer, (uv_handle_t *)&a->save,
+        (uv_handle_t *)&a->leave, (uv_handle_t *)&a->sigterm,       (uv_handle_t *)&a->sigint};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         all[i]->data = a;
 

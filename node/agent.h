@@ -41,6 +41,23 @@ typedef struct sl__rpc_auth {
     bool created;      /* the token file was made at this start */
 } sl__rpc_auth;
 
+/* The push-pull and join streams (stream.c writes them; others read). */
+typedef struct sl__streams {
+    sl__pp *list; /* open streams, both directions */
+    int out;      /* outbound periodic push-pulls in flight */
+    int in;       /* inbound streams being served */
+    size_t bytes; /* bytes inbound streams buffer, against their budget */
+} sl__streams;
+
+/* Joining through the seeds or the remembered peers (seeds.c writes them;
+ * agent.c only initialises, stops and closes the timer, with its other
+ * handles). */
+typedef struct sl__seeding {
+    uv_timer_t timer; /* the rejoin policy's next step */
+    sl__join *join;   /* the join round in flight, if any */
+    sl_rejoin rejoin; /* when and whom to join (gossip/rejoin.c) */
+} sl__seeding;
+
 struct sl__runtime;
 struct sl__keys;
 
@@ -62,21 +79,16 @@ typedef struct sl__agent {
     uv_tcp_t rpc_tcp;
     uv_timer_t rpc_sweep; /* closes idle RPC connections (rpc_server.c) */
     uv_timer_t tick;      /* fires at sl_swim_next_deadline() */
-    uv_timer_t seeds;     /* the rejoin policy's next step (seeds.c) */
     uv_timer_t save;      /* debounced save of the peers file */
     uv_timer_t leave;     /* polls the spread of our leave */
     uv_signal_t sigterm, sigint;
     uint64_t armed_deadline;
 
-    sl__pp *pps;         /* open push-pull streams, both directions */
-    int pp_out;          /* outbound periodic push-pulls in flight */
-    int pp_in;           /* inbound streams being served */
-    size_t stream_bytes; /* bytes inbound streams buffer, against their budget */
+    sl__streams streams; /* written by stream.c only */
+    sl__seeding seeding; /* written by seeds.c only */
     sl__rpc_conn *rpcs;
     int nrpc;
     sl__rpc_auth rpc_auth;
-    sl__join *seed_join; /* the join round in flight for the seeds, if any */
-    sl_rejoin rejoin;    /* when and whom to join (gossip/rejoin.c) */
 
     sl_addr *known; /* peers remembered from the data dir */
     size_t nknown;

@@ -72,12 +72,12 @@ void sl__join_detach(sl__join *j)
 static void seed_round_done(void *ud, int ok, int first_error)
 {
     sl__agent *a = ud;
-    a->seed_join = NULL;
+    a->seeding.join = NULL;
     if (a->stopping || a->leaving)
         return;
     a->ctr.joins_ok += (uint64_t)ok;
     a->ctr.joins_failed += ok > 0 ? 0 : 1;
-    sl_rejoin_done d = sl_rejoin_round_done(&a->rejoin, sl__agent_now(a), ok);
+    sl_rejoin_done d = sl_rejoin_round_done(&a->seeding.rejoin, sl__agent_now(a), ok);
     const char *what = a->cfg.nseeds ? "seeds" : "remembered peers";
     if (d.joined)
         sl__info("joined the cluster through %d of the %s (%zu live peers)", ok, what,
@@ -101,12 +101,12 @@ static void join_round(sl__agent *a, const sl_rejoin_action *act)
     if (act->kind == SL_REJOIN_JOIN_SEEDS) {
         for (int i = 0; i < a->cfg.nseeds; i++)
             hosts[n++] = a->cfg.seeds[i];
-        a->seed_join = sl__join_start(a, hosts, NULL, n, seed_round_done, a);
+        a->seeding.join = sl__join_start(a, hosts, NULL, n, seed_round_done, a);
         return;
     }
     for (size_t i = 0; i < act->count && i < SL_REJOIN_ROUND_MAX && a->nknown; i++)
         picked[n++] = a->known[(act->start + i) % a->nknown];
-    a->seed_join = sl__join_start(a, NULL, picked, n, seed_round_done, a);
+    a->seeding.join = sl__join_start(a, NULL, picked, n, seed_round_done, a);
 }
 
 static void on_seed_timer(uv_timer_t *t);
@@ -118,11 +118,11 @@ static void seed_step(sl__agent *a, uint64_t now)
     sl_rejoin_input in = {
         .now_ms = now,
         .live_peers = sl__agent_live_peers(a),
-        .round_in_flight = a->seed_join != NULL,
-        .pp_out = a->pp_out,
+        .round_in_flight = a->seeding.join != NULL,
+        .pp_out = a->streams.out,
         .pushpull_interval_ms = sl_swim_get_timing(a->swim)->pushpull_interval_ms,
     };
-    sl_rejoin_action act = sl_rejoin_step(&a->rejoin, &in);
+    sl_rejoin_action act = sl_rejoin_step(&a->seeding.rejoin, &in);
     switch (act.kind) {
     case SL_REJOIN_JOIN_SEEDS:
     case SL_REJOIN_JOIN_KNOWN: join_round(a, &act); break;
@@ -134,7 +134,7 @@ static void seed_step(sl__agent *a, uint64_t now)
     }
     if (act.next_ms == SL_REJOIN_NEVER)
         return;
-    uv_timer_start(&a->seeds, on_seed_timer, act.next_ms > now ? act.next_ms - now : 0, 0);
+    uv_timer_start(&a->seeding.timer, on_seed_timer, act.next_ms > now ? act.next_ms - now : 0, 0);
 }
 
 static void on_seed_timer(uv_timer_t *t)
@@ -156,8 +156,8 @@ void sl__seeds_start(sl__agent *a)
         if (sl_rejoin_seed_is_self(a->cfg.seeds[i], &a->cfg.advertise))
             cfg.self_seeds |= (uint64_t)1 << i;
     randombytes_buf(&cfg.rng_seed, sizeof cfg.rng_seed);
-    sl_rejoin_init(&a->rejoin, &cfg);
-    if (!sl_rejoin_enabled(&a->rejoin))
+    sl_rejoin_init(&a->seeding.rejoin, &cfg);
+    if (!sl_rejoin_enabled(&a->seeding.rejoin))
         return; /* the first peer of a new cluster waits to be joined */
     if (!a->cfg.nseeds)
         sl__info("rejoining %zu remembered peers", a->nknown);

@@ -63,7 +63,7 @@ static void unref(sl__pp *pp)
     if (pp->prev)
         pp->prev->next = pp->next;
     else
-        pp->a->pps = pp->next;
+        pp->a->streams.list = pp->next;
     if (pp->next)
         pp->next->prev = pp->prev;
     sl__frame_deinit(&pp->in);
@@ -83,14 +83,14 @@ static void finish(sl__pp *pp, int status)
     pp->finished = true;
     sl__agent *a = pp->a;
     if (pp->periodic) {
-        a->pp_out--;
+        a->streams.out--;
         if (status == 0)
             a->ctr.pushpull_ok++;
         else
             a->ctr.pushpull_failed++;
     } else if (!pp->outbound) {
-        a->pp_in--;
-        a->stream_bytes -= pp->charged;
+        a->streams.in--;
+        a->streams.bytes -= pp->charged;
         pp->charged = 0;
     }
     if (status != 0)
@@ -208,12 +208,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (!pp->outbound) {
         sl__agent *a = pp->a;
         size_t budget = (size_t)STREAM_MEMORY_STATES * a->cfg.max_state_bytes;
-        if (a->stream_bytes + n > budget) {
+        if (a->streams.bytes + n > budget) {
             a->ctr.streams_refused++;
             finish(pp, UV_ENOBUFS);
             return;
         }
-        a->stream_bytes += n;
+        a->streams.bytes += n;
         pp->charged += n;
     }
     while (n > 0 && !pp->finished) {
@@ -324,10 +324,10 @@ static sl__pp *pp_new(sl__agent *a)
     pp->timer.data = pp;
     pp->refs = 1;
     uv_timer_start(&pp->timer, on_timeout_cb, sl__agent_stream_timeout_ms(a), 0);
-    pp->next = a->pps;
-    if (a->pps)
-        a->pps->prev = pp;
-    a->pps = pp;
+    pp->next = a->streams.list;
+    if (a->streams.list)
+        a->streams.list->prev = pp;
+    a->streams.list = pp;
     return pp;
 }
 
@@ -348,7 +348,7 @@ int sl__pp_start(sl__agent *a, const char *hostport, const sl_addr *addr, bool j
     pp->ud = ud;
     pp->periodic = !join && !done;
     if (pp->periodic)
-        a->pp_out++;
+        a->streams.out++;
     if (addr) {
         struct sockaddr_storage ss;
         sl_addr_format(addr, pp->peer, sizeof pp->peer);
@@ -372,7 +372,7 @@ static void close_free(uv_handle_t *h)
 static uint32_t streams_from(const sl__agent *a, const sl_addr *from)
 {
     uint32_t n = 0;
-    for (const sl__pp *pp = a->pps; pp; pp = pp->next)
+    for (const sl__pp *pp = a->streams.list; pp; pp = pp->next)
         n += !pp->outbound && !pp->finished && pp->from.family == from->family &&
              !memcmp(pp->from.ip, from->ip, sizeof from->ip);
     return n;
@@ -394,12 +394,12 @@ static void on_connection(uv_stream_t *server, int status)
     sl__agent *a = server->data;
     if (status != 0 || a->stopping)
         return;
-    sl__pp *pp = (uint32_t)a->pp_in < a->cfg.max_inbound_streams ? pp_new(a) : NULL;
+    sl__pp *pp = (uint32_t)a->streams.in < a->cfg.max_inbound_streams ? pp_new(a) : NULL;
     if (!pp) {
         refuse(a, server);
         return;
     }
-    a->pp_in++;
+    a->streams.in++;
     uv_tcp_init(&a->loop, &pp->tcp);
     pp->tcp.data = pp;
     pp->tcp_open = true;
@@ -431,7 +431,7 @@ int sl__stream_listen(sl__agent *a)
 
 void sl__stream_close_all(sl__agent *a)
 {
-    for (sl__pp *pp = a->pps; pp; pp = pp->next)
+    for (sl__pp *pp = a->streams.list; pp; pp = pp->next)
         finish(pp, UV_ECANCELED);
     if (!uv_is_closing((uv_handle_t *)&a->gossip_tcp))
         uv_close((uv_handle_t *)&a->gossip_tcp, NULL);
