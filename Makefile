@@ -19,7 +19,7 @@ OPT ?= -O2 -g
 endif
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
-CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SAN_FLAGS) -Iinclude -MMD -MP \
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SAN_FLAGS) -Iinclude -Inode -MMD -MP \
              $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
 LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
 LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
@@ -28,7 +28,7 @@ TEST_LIBS = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 GOSSIP_SRC := $(wildcard gossip/*.c)
 PLACEMENT_SRC := $(wildcard placement/*.c)
 SIMLIB_SRC := $(filter-out sim/main.c,$(wildcard sim/*.c))
-NODE_SRC := $(wildcard node/*.c)
+NODE_SRC := $(wildcard node/*.c node/*/*.c)
 NODELIB_SRC := $(filter-out node/main.c,$(NODE_SRC))
 SVC_SRC := $(wildcard tests/svc/*.c)
 SVC_BINS := $(patsubst tests/svc/%.c,$(BUILD)/svc/%,$(SVC_SRC))
@@ -127,9 +127,9 @@ FUZZ_SECONDS ?= 60
 FUZZ_DIR := build-fuzz
 FUZZ_TARGETS ?= decoders sealed signed scenario
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) -Iinclude -MMD -MP $(FUZZ_SAN) \
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) -Iinclude -Inode -MMD -MP $(FUZZ_SAN) \
               -fsanitize=fuzzer-no-link $(shell pkg-config --cflags libsodium msgpack jansson 2>/dev/null)
-FUZZ_LIB_SRC := $(GOSSIP_SRC) node/frame.c node/mpjson.c sim/scenario.c tests/fuzz/fuzz_common.c
+FUZZ_LIB_SRC := $(GOSSIP_SRC) node/rpc/frame.c node/rpc/mpjson.c sim/scenario.c tests/fuzz/fuzz_common.c
 FUZZ_BINS = $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
 fuzzobj = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
 

@@ -7,7 +7,7 @@
  * sees it for the first time, so that it reaches everyone with high
  * probability even when the origin cannot reach some member directly. The
  * answers travel the same way back to the origin, which is the only one that
- * waits for them (node/keys.c). The same message kinds ride the simulator
+ * waits for them (node/agent/keys.c). The same message kinds ride the simulator
  * and the agent alike; this file holds only their codec and the rules a peer
  * applies, with no clock, socket or randomness: the caller passes its wall
  * clock in and draws the ids.

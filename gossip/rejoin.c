@@ -36,7 +36,7 @@ bool sl_rejoin_seed_is_self(const char *seed, const sl_addr *advertise)
 {
     sl_addr addr;
     char self[SL_ADDR_STRLEN], other[SL_ADDR_STRLEN];
-    /* Compared as formatted strings, as node/seeds.c always did: the same
+    /* Compared as formatted strings, as node/agent/seeds.c always did: the same
      * address in two spellings (say a zero-padded port) counts as one. */
     return sl_addr_parse(seed, 0, &addr) == 0 &&
            !strcmp(sl_addr_format(&addr, other, sizeof other),

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "commands.h"
+#include "cli/commands.h"
 
 #define SL_VERSION "0.1.0"
 
@@ -15,7 +15,7 @@ static int cmd_version(int argc, char **argv)
     return 0;
 }
 
-const sl_command sl_commands[] = {
+const sl__command sl__commands[] = {
     {"agent", "Run a peer: gossip membership, answer the CLI", sl__cmd_agent},
     {"members", "List the members one peer knows", sl__cmd_members},
     {"info", "Show one peer's name, addresses and counters", sl__cmd_info},
@@ -33,7 +33,7 @@ const sl_command sl_commands[] = {
     {"keys", "List, install, use or remove a cluster key on every live member", sl__cmd_keys},
     {"operator-keygen", "Create an operator key pair for signing the desired state",
      sl__cmd_operator_keygen},
-    {"plan", "Compute replica placement for given members and services (what-if)", sl_cmd_plan},
+    {"plan", "Compute replica placement for given members and services (what-if)", sl__cmd_plan},
     {"version", "Print the version", cmd_version},
     {"_exec", "internal: the shim that runs a replica", sl__cmd_exec},
     {NULL, NULL, NULL},
@@ -44,7 +44,7 @@ static void usage(FILE *to)
     fprintf(to, "Usage: starling <command> [options]\n\n"
                 "A masterless runtime for services: every machine runs the same peer.\n\n"
                 "Commands:\n");
-    for (const sl_command *c = sl_commands; c->name; c++)
+    for (const sl__command *c = sl__commands; c->name; c++)
         if (c->name[0] != '_') /* internal commands are not listed */
             fprintf(to, "  %-16s %s\n", c->name, c->summary);
     fprintf(to, "\nRun 'starling <command> --help' for a command's options.\n");
@@ -62,7 +62,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--version"))
         return cmd_version(0, NULL);
-    for (const sl_command *c = sl_commands; c->name; c++)
+    for (const sl__command *c = sl__commands; c->name; c++)
         if (!strcmp(c->name, argv[1]))
             return c->run(argc - 1, argv + 1);
     fprintf(stderr, "starling: unknown command '%s'\n", argv[1]);

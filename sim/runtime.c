@@ -1,7 +1,7 @@
 /* The runtime in the simulator: the agent's runtime core on every virtual
  * node, with a virtual supervisor. See runtime.h for what it models.
  *
- * This file is the simulator's twin of node/runtime.c: the same calls into
+ * This file is the simulator's twin of node/runtime/runtime.c: the same calls into
  * sl_appstate and sl_reconciler in the same order (tick: save, then
  * reconcile; a replica change: publish; a removed replica: forget), with
  * the supervisor, the files and the clock replaced by sim/vsup.c, a buffer

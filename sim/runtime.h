@@ -4,7 +4,7 @@
  *
  * Installed on a world through its application hook (sl_world_set_app)
  * before the first node is added. What each virtual node does is what
- * node/runtime.c does for the agent: the core's user messages, push-pull
+ * node/runtime/runtime.c does for the agent: the core's user messages, push-pull
  * states and membership events go to its sl_appstate; at the time the state
  * asks for, it saves (a snapshot kept in memory: the node's "disk", which
  * survives a crash and is restored when the node restarts) and reconciles

@@ -1,4 +1,4 @@
-/* The virtual supervisor: node/supervisor.c's status machine on virtual time.
+/* The virtual supervisor: node/runtime/supervisor.c's status machine on virtual time.
  *
  * Each replica is one heap block, owned by the supervisor from start() until
  * it is removed. Two indexes point at the blocks:

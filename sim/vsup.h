@@ -1,6 +1,6 @@
 /* The virtual supervisor: one simulated node's replicas, on virtual time.
  *
- * The simulator's stand-in for node/supervisor.h, with the same contract
+ * The simulator's stand-in for node/runtime/supervisor.h, with the same contract
  * where the two meet: start() and stop() are what the runtime core's
  * actions ask for, on_change reports every status change, on_removed fires
  * once a stopped replica is gone. Nothing is spawned: a started replica is

@@ -427,7 +427,7 @@ void sl_world_app_changed(sl_world *w, int index)
 static void rejoin_step(sl_world *w, node *n);
 
 /* Ends n's open join round with the answers it got. The next step, pending
- * within SL_REJOIN_CHECK_MS, acts on it, as in the agent (node/seeds.c). */
+ * within SL_REJOIN_CHECK_MS, acts on it, as in the agent (node/agent/seeds.c). */
 static void round_end(sl_world *w, node *n)
 {
     n->round_open = false;

@@ -38,7 +38,7 @@ typedef struct sl_world_config {
      * request is merged (memberlist's order). Off (the default): it is
      * encoded when it is delivered, after the merge and whatever else the
      * node learnt meanwhile (cheaper in a join storm: no state in flight).
-     * The agent (node/stream.c) merges first and answers at once, between
+     * The agent (node/agent/stream.c) merges first and answers at once, between
      * the two. It changes convergence after joins, restarts and heals. */
     bool pp_reply_before_merge;
 } sl_world_config;

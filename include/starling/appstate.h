@@ -25,7 +25,7 @@
  * as arguments (now_ms monotonic, wall_ms the wall clock, 0 when unknown),
  * "call me again at T" goes out through sl_appstate_deadline(), saving and
  * reconciling are flags returned by sl_appstate_tick(), log lines go to a
- * callback. The agent (node/runtime.c) and the simulator (sim/) drive it.
+ * callback. The agent (node/runtime/runtime.c) and the simulator (sim/) drive it.
  *
  * Why in gossip/: it is the application half of what the SWIM core carries
  * (user messages and push-pull states), it uses the core's broadcast queue

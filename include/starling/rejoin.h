@@ -3,7 +3,7 @@
  * A join round tries a set of peers at once (a join exchange with each) and
  * ends with the number that answered. This module decides when to start one
  * and with whom, and when to push-pull with a seed; it performs nothing: no
- * sockets, no timers, no clock, no global randomness. The agent (node/seeds.c)
+ * sockets, no timers, no clock, no global randomness. The agent (node/agent/seeds.c)
  * starts the rounds and exchanges it asks for, logs, and calls again at the
  * time it asks for.
  *
@@ -31,7 +31,7 @@
  *     SL_REJOIN_PP_MAX push-pulls of ours are in flight; both use up the turn.
  *
  * One deadline serves both the join retries and the seed push-pull turns, as
- * it always did in node/seeds.c: a successful round sets it to `now`, and
+ * it always did in node/agent/seeds.c: a successful round sets it to `now`, and
  * every seed push-pull turn moves it one interval on. So with seeds, a peer
  * that loses every live peer rejoins at its next push-pull turn (up to one
  * interval later), not at once; without seeds (no turns) it rejoins at once.

@@ -41,7 +41,7 @@ _Noreturn void fuzz_fail(const char *file, int line, const char *what);
 /* How the application state of a push-pull is laid out. */
 typedef enum fuzz_appstate {
     FUZZ_APP_CATALOG, /* the catalog alone (what fuzz_decoders has always fed) */
-    FUZZ_APP_AGENT,   /* the agent's [catalog, reports, sync] (node/runtime.c) */
+    FUZZ_APP_AGENT,   /* the agent's [catalog, reports, sync] (node/runtime/runtime.c) */
 } fuzz_appstate;
 
 typedef struct fuzz_app {

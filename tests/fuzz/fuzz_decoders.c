@@ -25,8 +25,8 @@
 
 #include <jansson.h>
 
-#include "../../node/frame.h"
-#include "../../node/mpjson.h"
+#include "rpc/frame.h"
+#include "rpc/mpjson.h"
 #include "fuzz.h"
 #include "starling/keyops.h"
 

@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "../../node/frame.h"
-#include "../../node/mpjson.h"
+#include "rpc/frame.h"
+#include "rpc/mpjson.h"
 #include "starling/error.h"
 #include "starling/rng.h"
 

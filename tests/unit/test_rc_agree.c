@@ -4,7 +4,7 @@
  * Both drive the same core (gossip/appstate.c builds the view,
  * placement/reconcile.c decides), but not in the same way:
  *
- *   - the agent (node/runtime.c, reconcile()) passes the members in the order
+ *   - the agent (node/runtime/runtime.c, reconcile()) passes the members in the order
  *     sl_appstate_build_view() gives them (the SWIM core's member table) to
  *     sl_reconcile(), which computes the placement itself;
  *   - the simulator (sim/runtime.c, reconcile()) first puts the members in
@@ -48,7 +48,7 @@
  * so the simulator's canonical order changes nothing and the two paths
  * agree on every case. Two things this test cannot settle: a collision of
  * the simulator's 128-bit cache key (it does not guard against one), and the
- * hand-off timeout, which the agent gets from node/agent.c (the literal
+ * hand-off timeout, which the agent gets from node/agent/agent.c (the literal
  * 30000) and the simulator from sl_reconciler_new(0) (SL_RC_HANDOFF_MS):
  * equal today, and this test fails if they part (it builds path A with
  * 30000 and path B with 0), but nothing ties the two in the code. */
@@ -386,7 +386,7 @@ static sl_placement *step_both(where at, world *w, drivers *d, totals *t, sl_pla
     int self_a;
     size_t n = agent_view(w, pm_a, &self_a);
 
-    /* Path A: node/runtime.c. */
+    /* Path A: node/runtime/runtime.c. */
     runs_ud ua = {w, 0}, ub = {w, 0};
     sl_reconcile_input in_a = {.members = pm_a,
                                .nmembers = n,
@@ -576,7 +576,7 @@ static void run_case(int kase, totals *t)
 {
     world w;
     world_init(&w, sl_mix64(0x5eed0000u + (uint64_t)kase));
-    drivers d = {.a = sl_reconciler_new(30000), /* node/agent.c's handoff_ms */
+    drivers d = {.a = sl_reconciler_new(30000), /* node/agent/agent.c's handoff_ms */
                  .b = sl_reconciler_new(0)};    /* sim/runtime.c's */
     assert_non_null(d.a);
     assert_non_null(d.b);

@@ -1,4 +1,4 @@
-/* The sealed RPC channel (node/rpc_seal.c): the handshake and key
+/* The sealed RPC channel (node/rpc/rpc_seal.c): the handshake and key
  * derivation pinned by a known answer, round trips both ways, and every way
  * a frame must fail to open: the wrong token, a flipped byte, a replayed or
  * reordered frame, a frame sent back to its sender, a cut frame, and a spent
@@ -14,7 +14,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "../../node/rpc_seal.h"
+#include "rpc/rpc_seal.h"
 
 #define TOKEN "correct horse battery staple"
 

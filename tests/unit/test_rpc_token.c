@@ -1,4 +1,4 @@
-/* The RPC token's sources (node/rpc_token.c), in a private temporary
+/* The RPC token's sources (node/rpc/rpc_token.c), in a private temporary
  * directory: the agent's file is created once with mode 0600 and reused;
  * a file open to others, a symlink, a directory, a short token or a NUL byte
  * is refused; the CLI's reading follows what the user names; trailing white
@@ -17,9 +17,9 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "../../node/datadir.h"
-#include "../../node/rpc_seal.h"
-#include "../../node/rpc_token.h"
+#include "agent/datadir.h"
+#include "rpc/rpc_seal.h"
+#include "rpc/rpc_token.h"
 
 static char dir[256];
 

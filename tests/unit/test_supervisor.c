@@ -28,7 +28,7 @@
 #include <cmocka.h>
 #include <uv.h>
 
-#include "../../node/supervisor.h"
+#include "runtime/supervisor.h"
 
 #define EVENTS_MAX 256
 

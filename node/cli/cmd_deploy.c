@@ -1,0 +1,184 @@
+/* `starling deploy`: put a service into the cluster's catalog. Any peer
+ * accepts it and gossips it; every peer then runs the replicas it owns. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/cli_sign.h"
+#include "cli/commands.h"
+#include "starling/catalog.h"
+
+static const char usage[] =
+    "Usage: starling deploy NAME --replicas N [--cpu MILLI] [--mem MB] [--env K=V]...\n"
+    "                       [--spread zones|nodes] [--operator-secret FILE]\n"
+    "                       [--rpc HOST:PORT] [--json]\n"
+    "                       [--token TOKEN | --token-file FILE | --data-dir DIR]\n"
+    "                       -- CMD [ARGS...]\n\n"
+    "Creates or replaces service NAME in the cluster's catalog through the agent at\n"
+    "--rpc (default 127.0.0.1:7373, or $STARLING_RPC_ADDR). Every peer computes the\n"
+    "placement and the owners start N replicas of CMD, each with STARLING_SERVICE,\n"
+    "STARLING_REPLICA, STARLING_NODE, STARLING_HOST and STARLING_PORT in its\n"
+    "environment. Replicas of one service go to distinct nodes, spread over zones\n"
+    "first (--spread nodes ignores zones). --cpu and --mem are requests per replica\n"
+    "(millicores, MB) that must fit a node's advertised capacity. The last writer\n"
+    "wins when two peers change the same service at once. Deploying a service again\n"
+    "with another command or environment restarts its replicas (all at once).\n"
+    "With --operator-secret FILE (or $STARLING_OPERATOR_SECRET naming the file), the\n"
+    "record is signed with that operator key (see `starling operator-keygen`): peers\n"
+    "started with --operator-key run only signed records. Without it, the agent\n"
+    "writes the record on its own authority, which such peers refuse.\n" SL__CLI_TOKEN_HELP;
+
+static int bad(const sl__cli *cli, const char *what, const char *arg)
+{
+    fprintf(stderr, "starling %s: %s '%s'\n%s", cli->name, what, arg, cli->usage);
+    return 2;
+}
+
+static int parse_u32(const char *s, uint32_t max, uint32_t *out)
+{
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (!*s || *end || s[0] == '-' || v > max)
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* Builds the spec from the flags and writes it signed. */
+static int signed_deploy(const sl__cli *cli, const char *secret, const char *name,
+                         uint32_t replicas, uint32_t cpu, uint32_t mem, const char *spread,
+                         json_t *env, int argc, char **argv)
+{
+    char *envv[SL_SVC_ENV_MAX];
+    size_t nenv = json_array_size(env);
+    if (strlen(name) > SL_SVC_NAME_MAX || nenv > SL_SVC_ENV_MAX || argc > SL_SVC_ARGS_MAX) {
+        sl__cli_error(cli,
+                      "invalid service '%s': name up to %d bytes, at most %d arguments and "
+                      "%d --env entries",
+                      name, SL_SVC_NAME_MAX, SL_SVC_ARGS_MAX, SL_SVC_ENV_MAX);
+        return 1;
+    }
+    for (size_t i = 0; i < nenv; i++)
+        envv[i] = (char *)json_string_value(json_array_get(env, i));
+    sl_service spec = {.replicas = replicas,
+                       .cpu_milli = cpu,
+                       .mem_mb = mem,
+                       .spread = !strcmp(spread, "nodes") ? SL_SPREAD_NODES : SL_SPREAD_ZONES,
+                       .argc = (uint32_t)argc,
+                       .argv = argv,
+                       .envc = (uint32_t)nenv,
+                       .env = envv};
+    snprintf(spec.name, sizeof spec.name, "%s", name);
+    return sl__cli_signed_write(cli, secret, SL__SIGNED_DEPLOY, &spec, name, replicas);
+}
+
+int sl__cmd_deploy(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"replicas", required_argument, NULL, 'n'},
+        {"cpu", required_argument, NULL, 'c'},
+        {"mem", required_argument, NULL, 'm'},
+        {"env", required_argument, NULL, 'e'},
+        {"spread", required_argument, NULL, 's'},
+        {"rpc", required_argument, NULL, 'r'},
+        {"operator-secret", required_argument, NULL, 'k'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        SL__CLI_TOKEN_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    sl__cli cli = {.name = "deploy", .usage = usage};
+    const char *env_rpc = getenv("STARLING_RPC_ADDR");
+    cli.rpc = env_rpc && env_rpc[0] ? env_rpc : "127.0.0.1:7373";
+    uint32_t replicas = 0, cpu = 0, mem = 0;
+    bool have_replicas = false;
+    const char *spread = "zones";
+    json_t *env = json_array();
+    int opt;
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, ":hj", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'h':
+            json_decref(env);
+            fputs(usage, stdout);
+            return 0;
+        case 'n':
+            if (parse_u32(optarg, SL_SVC_REPLICAS_MAX, &replicas))
+                return json_decref(env), bad(&cli, "--replicas must be 0..1000, not", optarg);
+            have_replicas = true;
+            break;
+        case 'c':
+            if (parse_u32(optarg, UINT32_MAX, &cpu))
+                return json_decref(env), bad(&cli, "--cpu must be millicores, not", optarg);
+            break;
+        case 'm':
+            if (parse_u32(optarg, UINT32_MAX, &mem))
+                return json_decref(env), bad(&cli, "--mem must be megabytes, not", optarg);
+            break;
+        case 'e':
+            if (!strchr(optarg, '=') || optarg[0] == '=')
+                return json_decref(env), bad(&cli, "--env takes KEY=VALUE, not", optarg);
+            json_array_append_new(env, json_string(optarg));
+            break;
+        case 's':
+            if (strcmp(optarg, "zones") && strcmp(optarg, "nodes"))
+                return json_decref(env), bad(&cli, "--spread must be zones or nodes, not", optarg);
+            spread = optarg;
+            break;
+        case 'r': cli.rpc = optarg; break;
+        case 'k': cli.secret = optarg; break;
+        case 'j': cli.json = true; break;
+        case SL__CLI_OPT_TOKEN:
+        case SL__CLI_OPT_TOKEN_FILE:
+        case SL__CLI_OPT_DATA_DIR:
+            if (sl__cli_token_flag(&cli, opt, optarg) != 0)
+                return json_decref(env), 2;
+            break;
+        case ':': return json_decref(env), bad(&cli, "missing value for", argv[optind - 1]);
+        default: return json_decref(env), bad(&cli, "unknown option", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return json_decref(env), bad(&cli, "missing", "NAME");
+    const char *name = argv[optind++];
+    if (optind < argc && !strcmp(argv[optind], "--"))
+        optind++;
+    if (optind >= argc)
+        return json_decref(env), bad(&cli, "missing the command after", "--");
+    if (!have_replicas)
+        return json_decref(env), bad(&cli, "missing", "--replicas N");
+    const char *secret = sl__cli_secret_path(cli.secret);
+    if (secret) {
+        int rc = signed_deploy(&cli, secret, name, replicas, cpu, mem, spread, env, argc - optind,
+                               argv + optind);
+        json_decref(env);
+        if (rc == 0 && !cli.json)
+            printf("deployed %s: %u replica%s (signed)\n", name, replicas,
+                   replicas == 1 ? "" : "s");
+        else if (rc == 0) {
+            json_t *out = json_pack("{s:s, s:i, s:b}", "name", name, "replicas",
+                                    (json_int_t)replicas, "signed", 1);
+            sl__cli_print_json(out);
+            json_decref(out);
+        }
+        return rc;
+    }
+    json_t *cmd = json_array();
+    for (int i = optind; i < argc; i++)
+        json_array_append_new(cmd, json_string(argv[i]));
+    json_t *req = json_pack("{s:s, s:s, s:i, s:i, s:i, s:s, s:o, s:o}", "command", "deploy", "name",
+                            name, "replicas", (json_int_t)replicas, "cpu", (json_int_t)cpu, "mem",
+                            (json_int_t)mem, "spread", spread, "argv", cmd, "env", env);
+    json_t *reply;
+    if (sl__cli_call(&cli, req, &reply, SL__CLI_TIMEOUT_MS) != 0)
+        return 1;
+    if (cli.json)
+        sl__cli_print_json(reply);
+    else
+        printf("deployed %s: %u replica%s\n", name, replicas, replicas == 1 ? "" : "s");
+    json_decref(reply);
+    return 0;
+}

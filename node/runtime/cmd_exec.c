@@ -1,0 +1,137 @@
+/* `starling _exec PARENT_PID -- CMD ARGS...`: the internal shim through which
+ * the supervisor (node/runtime/supervisor.c) spawns every replica. Not listed in
+ * `starling --help`.
+ *
+ * It stays between the agent and the command, the leader of the replica's
+ * process group, for one job: when the agent dies, however it dies, the whole
+ * group dies with it, not only the command. Linux sends a signal to a child
+ * whose parent dies (PR_SET_PDEATHSIG), but only to that child; a replica
+ * that is a shell script or forks workers would leave them running, holding
+ * the port the next copy of the replica needs. So:
+ *
+ * - The shim asks for SIGRTMIN when its parent dies, then checks that its
+ *   parent is still PARENT_PID (had the agent died before the prctl, the shim
+ *   would already have been adopted by another process and no signal would
+ *   come). On that signal it kills its process group with SIGKILL, itself
+ *   included.
+ * - It forks the command, which asks for SIGKILL should the shim die first,
+ *   and execs it in the same process group.
+ * - Signals. The supervisor signals the whole group, so the command gets them
+ *   directly and the shim ignores those that come from the agent. A signal
+ *   sent to the shim alone by anyone else (an operator's `kill PID` on what
+ *   `starling ps` shows) is passed on to the command.
+ * - When the command ends the shim ends the same way: the same exit status,
+ *   or the same signal, so that the supervisor sees the command's fate. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+
+static const char usage[] = "Usage: starling _exec PARENT_PID -- CMD [ARGS...]\n";
+
+/* The signals passed on to the command when sent to the shim alone. */
+static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+static volatile pid_t agent_pid, command_pid;
+
+static void on_parent_death(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig, (void)si, (void)uc;
+    if (getppid() != agent_pid)
+        kill(0, SIGKILL); /* the whole group, the shim last */
+}
+
+static void on_signal(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    pid_t from = si->si_code == SI_USER || si->si_code == SI_QUEUE ? si->si_pid : 0;
+    if (from == agent_pid || from == getpid() || command_pid <= 0)
+        return; /* the command got it too, as a member of the group */
+    kill(command_pid, sig);
+}
+
+static int handle(int sig, void (*fn)(int, siginfo_t *, void *))
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = fn;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    return sigaction(sig, &sa, NULL);
+}
+
+/* Ends the shim the way the command ended. Never returns. */
+static void end_like(int status)
+{
+    if (WIFEXITED(status))
+        _exit(WEXITSTATUS(status));
+    int sig = WIFSIGNALED(status) ? WTERMSIG(status) : SIGKILL;
+    struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core); /* the command dumped core already, if it could */
+    signal(sig, SIG_DFL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    raise(sig);
+    _exit(128 + sig); /* a signal whose default is not to end the process */
+}
+
+/* In the forked child: dies with the shim, then becomes the command. */
+static void run_command(char **argv, pid_t shim)
+{
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != shim)
+        _exit(1);
+    execvp(argv[0], argv);
+    fprintf(stderr, "starling: cannot run '%s': %s\n", argv[0], strerror(errno));
+    _exit(127);
+}
+
+int sl__cmd_exec(int argc, char **argv)
+{
+    if (argc < 4 || strcmp(argv[2], "--") != 0) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    char *end;
+    errno = 0;
+    long parent = strtol(argv[1], &end, 10);
+    if (errno || end == argv[1] || *end || parent < 1) {
+        fprintf(stderr, "starling: _exec: bad parent pid '%s'\n", argv[1]);
+        return 2;
+    }
+    agent_pid = (pid_t)parent;
+    for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
+        if (handle(forwarded[i], on_signal) != 0)
+            return 1;
+    if (handle(SIGRTMIN, on_parent_death) != 0 || prctl(PR_SET_PDEATHSIG, SIGRTMIN) != 0) {
+        fprintf(stderr, "starling: _exec: cannot set the death signal: %s\n", strerror(errno));
+        return 1;
+    }
+    /* After the prctl: a parent that dies from now on sends the signal, and
+     * one that died before is not our parent any more. */
+    if (getppid() != agent_pid)
+        return 1;
+    pid_t shim = getpid();
+    pid_t child = fork();
+    if (child < 0) {
+        fprintf(stderr, "starling: _exec: cannot fork: %s\n", strerror(errno));
+        return 1;
+    }
+    if (child == 0)
+        run_command(argv + 3, shim); /* exec resets the handlers */
+    command_pid = child;
+    int status;
+    while (waitpid(child, &status, 0) < 0)
+        if (errno != EINTR)
+            return 1;
+    end_like(status);
+    return 1;
+}
