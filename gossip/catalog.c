@@ -1,7 +1,7 @@
 /* The service catalog (see include/starling/catalog.h for the contract; one
  * record's codec and signature are in catalog_record.c).
  *
- * The ordering of writes is (lamport, writer). The stamp is a hybrid
+ * The ordering of writes is (stamp, writer). The stamp is a hybrid
  * logical clock: every write takes max(clock + 1, wall_ms *
  * SL_CATALOG_TICKS_PER_MS), clock being the highest stamp seen or written.
  * The first term orders causally related writes (a change made after seeing
@@ -151,8 +151,8 @@ static size_t locate(const sl_catalog *c, const char *name, bool *found)
 
 static bool newer(const sl_service *a, const sl_service *b)
 {
-    if (a->lamport != b->lamport)
-        return a->lamport > b->lamport;
+    if (a->stamp != b->stamp)
+        return a->stamp > b->stamp;
     return strcmp(a->writer, b->writer) > 0;
 }
 
@@ -166,7 +166,7 @@ static bool expired(const sl_catalog *c, uint64_t stamp, uint64_t wall_ms)
 
 bool sl_catalog_believed(const sl_catalog *c, const sl_service *s, uint64_t wall_ms)
 {
-    return c->sync != SL_CATALOG_RETURNING || !expired(c, s->lamport, wall_ms);
+    return c->sync != SL_CATALOG_RETURNING || !expired(c, s->stamp, wall_ms);
 }
 
 /* Whether the policy lets rec in. `old_ok`: records older than the horizon
@@ -184,12 +184,12 @@ static int admit(sl_catalog *c, const sl_service *rec, uint64_t wall_ms, bool ol
         return SL_EAUTH;
     }
     uint64_t skew = c->skew_ms;
-    if (rec->lamport > SL__STAMP_MAX ||
-        (wall_ms && rec->lamport / SL_CATALOG_TICKS_PER_MS > wall_ms + skew)) {
+    if (rec->stamp > SL__STAMP_MAX ||
+        (wall_ms && rec->stamp / SL_CATALOG_TICKS_PER_MS > wall_ms + skew)) {
         c->stats.future++;
         return SL_EFUTURE;
     }
-    if (!old_ok && expired(c, rec->lamport, wall_ms)) {
+    if (!old_ok && expired(c, rec->stamp, wall_ms)) {
         bool found;
         locate(c, rec->name, &found);
         if (!found) {
@@ -206,8 +206,8 @@ static int store(sl_catalog *c, sl_service *rec)
 {
     bool found;
     size_t pos = locate(c, rec->name, &found);
-    if (rec->lamport > c->clock)
-        c->clock = rec->lamport;
+    if (rec->stamp > c->clock)
+        c->clock = rec->stamp;
     if (found && !newer(rec, &c->s[pos])) {
         sl_service_clear(rec);
         return 0;
@@ -265,7 +265,7 @@ static int write_local(sl_catalog *c, const sl_service *spec, bool deleted, cons
     sl_service rec = *spec;
     rec.deleted = deleted;
     rec.is_signed = false;
-    rec.lamport = sl_catalog_next_stamp(c->clock, wall_ms);
+    rec.stamp = sl_catalog_next_stamp(c->clock, wall_ms);
     strcpy(rec.writer, writer);
     if (sl__service_check(&rec))
         return SL_EINVAL;
@@ -364,7 +364,7 @@ static void drop_forgotten(sl_catalog *c, const char **names, size_t n, uint64_t
     size_t j = 0;
     for (size_t i = 0; i < c->n; i++) {
         const char *key = c->s[i].name;
-        if (expired(c, c->s[i].lamport, wall_ms) &&
+        if (expired(c, c->s[i].stamp, wall_ms) &&
             !bsearch(&key, names, n, sizeof *names, by_name)) {
             sl_service_clear(&c->s[i]);
             c->stats.dropped_stale++;
@@ -430,7 +430,7 @@ size_t sl_catalog_gc(sl_catalog *c, uint64_t wall_ms)
 {
     size_t j = 0, gone = 0;
     for (size_t i = 0; i < c->n; i++) {
-        if (c->s[i].deleted && expired(c, c->s[i].lamport, wall_ms)) {
+        if (c->s[i].deleted && expired(c, c->s[i].stamp, wall_ms)) {
             sl_service_clear(&c->s[i]);
             gone++;
             continue;

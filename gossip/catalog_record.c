@@ -1,6 +1,6 @@
 /* One catalog record: its checks, its codec and its signature.
  *
- *   record := [1, name, lamport, writer, deleted, replicas, cpu, mem, spread,
+ *   record := [1, name, stamp, writer, deleted, replicas, cpu, mem, spread,
  *              [arg...], [KEY=VALUE...], signer?, sig?]
  *
  * The first eleven fields are the content; `signer` (bin 32, an Ed25519
@@ -81,7 +81,7 @@ static void pack_content(const sl_service *s, sl__mp_writer *w, uint32_t fields)
     msgpack_pack_array(pk, fields);
     msgpack_pack_uint8(pk, SL_APPMSG_SERVICE);
     sl__mp_put_str(w, s->name, strlen(s->name));
-    msgpack_pack_uint64(pk, s->lamport);
+    msgpack_pack_uint64(pk, s->stamp);
     sl__mp_put_str(w, s->writer, strlen(s->writer));
     if (s->deleted)
         msgpack_pack_true(pk);
@@ -187,17 +187,18 @@ static int read_tail(sl__mp_reader *r, uint32_t n, sl_service *out)
 
 int sl__service_read(sl__mp_reader *r, sl_service *out)
 {
-    uint32_t n;
+    uint32_t n, spread;
     uint64_t kind;
     const uint8_t *start = r->p;
     memset(out, 0, sizeof *out);
     if (sl__mp_read_array(r, &n) || n < CONTENT_FIELDS || sl__mp_read_uint(r, &kind) ||
         kind != SL_APPMSG_SERVICE || sl__mp_read_cstr(r, out->name, SL_SVC_NAME_MAX) ||
-        sl__mp_read_uint(r, &out->lamport) || sl__mp_read_cstr(r, out->writer, SL_SVC_WRITER_MAX) ||
+        sl__mp_read_uint(r, &out->stamp) || sl__mp_read_cstr(r, out->writer, SL_SVC_WRITER_MAX) ||
         sl__mp_read_bool(r, &out->deleted) || sl__mp_read_u32(r, &out->replicas) ||
         sl__mp_read_u32(r, &out->cpu_milli) || sl__mp_read_u32(r, &out->mem_mb) ||
-        sl__mp_read_u32(r, &out->spread))
+        sl__mp_read_u32(r, &spread) || spread > SL_SPREAD_NODES)
         return SL_EMALFORMED;
+    out->spread = (sl_spread)spread;
     if (read_strv(r, SL_SVC_ARGS_MAX, &out->argv, &out->argc))
         return SL_EMALFORMED;
     if (read_strv(r, SL_SVC_ENV_MAX, &out->env, &out->envc) || read_tail(r, n, out) ||

@@ -441,7 +441,7 @@ static int written(sl_sim_runtime *rt, vnode *v, int rc, const char *name, uint6
 {
     if (rc == 0) {
         const sl_service *s = sl_catalog_find_any(sl_appstate_catalog(v->app), name);
-        *stamp = s ? s->lamport : 0;
+        *stamp = s ? s->stamp : 0;
         sl_world_app_changed(rt->w, v->index);
         catalog_changed(v, sl_world_now(rt->w));
     }

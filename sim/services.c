@@ -526,7 +526,7 @@ void sl_sim_svc_action_end(sl_sim_svc *t, const sl_sim_action *a, uint64_t now_m
 static bool holds(const sl_catalog *cat, const char *name, uint64_t stamp)
 {
     const sl_service *r = cat ? sl_catalog_find_any(cat, name) : NULL;
-    return r && r->lamport >= stamp;
+    return r && r->stamp >= stamp;
 }
 
 static void check_write(sl_sim_svc *t, size_t i, uint64_t now)

@@ -2,8 +2,8 @@
  *
  * One record per service: its name, replica count, command and arguments,
  * environment, resource requests and spread policy, stamped with a hybrid
- * logical clock (field `lamport`) and the writer's name. Any peer accepts a
- * change; the highest (lamport, writer) wins everywhere, whatever order the
+ * logical clock (field `stamp`) and the writer's name. Any peer accepts a
+ * change; the highest (stamp, writer) wins everywhere, whatever order the
  * news arrives in (last writer wins, with a total order so that two peers
  * never disagree). The stamp is the larger of "one more than every stamp the
  * writer has seen" and "the writer's wall clock in ms, times
@@ -66,17 +66,22 @@ typedef enum sl_spread {
     SL_SPREAD_NODES = 1, /* distinct nodes, zones ignored */
 } sl_spread;
 
+/* One service, in two roles with one type. As the spec of a local write
+ * (sl_catalog_put) the fields from name to env count (argv and env borrowed
+ * for the call); the catalog stamps the record and names the writer itself.
+ * As a record (stored, received, or signed by an operator and applied whole)
+ * every field is set, and a stored record's argv/env are the catalog's. */
 typedef struct sl_service {
     char name[SL_SVC_NAME_MAX + 1];
     uint32_t replicas;
     uint32_t cpu_milli; /* requested per replica; 0 = none */
     uint32_t mem_mb;
-    uint32_t spread; /* sl_spread */
+    sl_spread spread;
     uint32_t argc;
     char **argv; /* owned by the catalog for stored records */
     uint32_t envc;
     char **env;
-    uint64_t lamport; /* the write's stamp: a hybrid logical clock */
+    uint64_t stamp; /* the write's hybrid logical clock: wall ms, then a counter */
     char writer[SL_SVC_WRITER_MAX + 1];
     bool deleted;
     bool is_signed; /* signer and sig are set */

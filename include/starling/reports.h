@@ -19,6 +19,10 @@
 #define SL_APPMSG_REPORT 2        /* application message kind of a report */
 #define SL_REPORT_REPLICAS_MAX 16 /* replicas of one service on one node in one report */
 #define SL_REPORTS_MAX 100000     /* (node, service) reports held */
+/* The longest report message: array and kind (2), node (64 + 2) and service
+ * (63 + 2) strings, version (9), replica array (1) and 16 replicas of 4
+ * uint32 (21 each): 481 bytes, rounded up. */
+#define SL_REPORT_MSG_MAX 512
 
 /* Replica status values. Wire values: append only. */
 typedef enum sl_replica_status {
@@ -56,8 +60,8 @@ sl_reports *sl_reports_new(void);
 void sl_reports_free(sl_reports *r);
 
 /* Stores our own report (r->version must grow with every call for the same
- * node and service) and encodes it into msg (capacity cap, 512 is always
- * enough) to broadcast. Returns 0, SL_EINVAL (bad names, n too large) or
+ * node and service) and encodes it into msg (capacity cap; SL_REPORT_MSG_MAX
+ * is always enough) to broadcast. Returns 0, SL_EINVAL (bad names, n too large) or
  * SL_ESPACE / SL_ENOMEM. */
 int sl_reports_put(sl_reports *t, const sl_report *r, uint8_t *msg, size_t cap, size_t *msg_len);
 

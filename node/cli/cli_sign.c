@@ -79,7 +79,7 @@ static int build(const sl__cli *cli, sl__signed_op op, const sl_service *spec, c
     }
     rec->deleted = op == SL__SIGNED_RM;
     rec->is_signed = false;
-    rec->lamport = sl_catalog_next_stamp(
+    rec->stamp = sl_catalog_next_stamp(
         (uint64_t)json_integer_value(json_object_get(info, "clock")), wall_ms());
     const char *node = json_string_value(json_object_get(info, "node"));
     snprintf(rec->writer, sizeof rec->writer, "%s", node ? node : "operator");

@@ -10,8 +10,8 @@ static const char services_usage[] =
     "Usage: starling services [--rpc HOST:PORT] [--json]\n" SL__CLI_TOKEN_USAGE "\n"
     "Lists the services in the catalog: name, wanted replicas, replicas reported\n"
     "running by live members, requests, and the command. With --json, an array of\n"
-    "objects with name, replicas, running, cpu, mem, spread, argv, env, lamport\n"
-    "and writer.\n" SL__CLI_TOKEN_HELP;
+    "objects with name, replicas, running, cpu, mem, spread, argv, env, stamp (the\n"
+    "write's hybrid logical clock; also as lamport, its old name) and writer.\n" SL__CLI_TOKEN_HELP;
 
 static const char ps_usage[] =
     "Usage: starling ps [--rpc HOST:PORT] [--json]\n" SL__CLI_TOKEN_USAGE "\n"

@@ -105,7 +105,7 @@ static void mutate_fields(built *b, fuzz_in *in)
     switch (what % 12) {
     case 0: r->replicas++; break;
     case 1: r->name[0] = r->name[0] == 'a' ? 'b' : 'a'; break;
-    case 2: r->lamport++; break;
+    case 2: r->stamp++; break;
     case 3: snprintf(r->writer, sizeof r->writer, "mallory"); break;
     case 4: memcpy(r->signer, pub[r->signer[0] == pub[0][0] ? 1 : 0], sizeof r->signer); break;
     case 5: {
@@ -142,10 +142,10 @@ static void build_record(fuzz_in *in, built *b)
         snprintf(r->writer, sizeof r->writer, "op");
     b->raw_stamp = flags & B_RAW_STAMP;
     if (b->raw_stamp) {
-        r->lamport = fuzz_u64(in);
+        r->stamp = fuzz_u64(in);
     } else {
         b->delta_ms = (int32_t)fuzz_u32(in);
-        r->lamport =
+        r->stamp =
             (uint64_t)((int64_t)WALL_MS + b->delta_ms) * SL_CATALOG_TICKS_PER_MS + fuzz_u8(in);
     }
     r->replicas = fuzz_u8(in) % 8;
@@ -214,7 +214,7 @@ static void check_round_trip(const sl_catalog *c)
     FUZZ_CHECK(sl_catalog_size(d) == sl_catalog_size(c));
     for (size_t i = 0; i < sl_catalog_size(c); i++) {
         const sl_service *x = sl_catalog_at(c, i), *y = sl_catalog_at(d, i);
-        FUZZ_CHECK(strcmp(x->name, y->name) == 0 && x->lamport == y->lamport &&
+        FUZZ_CHECK(strcmp(x->name, y->name) == 0 && x->stamp == y->stamp &&
                    strcmp(x->writer, y->writer) == 0 && x->deleted == y->deleted &&
                    memcmp(x->sig, y->sig, sizeof x->sig) == 0);
     }
@@ -275,11 +275,10 @@ static void apply_one(sl_catalog *c, const uint8_t *p, size_t n, const built *b)
         FUZZ_CHECK(rc >= 0);
         const sl_service *held = sl_catalog_find_any(c, b->rec.name);
         FUZZ_CHECK(held);
-        FUZZ_CHECK(held->lamport > b->rec.lamport ||
-                   (held->lamport == b->rec.lamport && strcmp(held->writer, b->rec.writer) >= 0));
+        FUZZ_CHECK(held->stamp > b->rec.stamp ||
+                   (held->stamp == b->rec.stamp && strcmp(held->writer, b->rec.writer) >= 0));
         if (rc == 1)
-            FUZZ_CHECK(held->lamport == b->rec.lamport &&
-                       strcmp(held->writer, b->rec.writer) == 0 &&
+            FUZZ_CHECK(held->stamp == b->rec.stamp && strcmp(held->writer, b->rec.writer) == 0 &&
                        held->deleted == b->rec.deleted && held->replicas == b->rec.replicas);
     }
     free(before);
@@ -334,12 +333,12 @@ static size_t build_catalog(fuzz_in *in, uint8_t *out, size_t cap)
 /* ---- seeds ---- */
 
 /* Encodes a signed (key < 3) or unsigned record. */
-static size_t make_record(const char *name, uint64_t lamport, bool deleted, int key,
+static size_t make_record(const char *name, uint64_t stamp, bool deleted, int key,
                           const char *label, uint8_t *out, size_t cap)
 {
     char *argv[] = {"/usr/bin/env", "serve"}, *env[] = {"PORT=8080"};
     sl_service r = {.replicas = 2,
-                    .lamport = lamport,
+                    .stamp = stamp,
                     .deleted = deleted,
                     .argc = deleted ? 0 : 2,
                     .argv = argv,

@@ -47,7 +47,7 @@ static void put_and_find(void **state)
     assert_string_equal(got->argv[2], "$PORT");
     assert_string_equal(got->env[0], "MODE=prod");
     assert_string_equal(got->writer, "n1");
-    assert_int_equal(got->lamport, 1);
+    assert_int_equal(got->stamp, 1);
     assert_int_equal(sl_appmsg_kind(m.b, m.len), SL_APPMSG_SERVICE);
     /* A second peer applies the record and holds the same thing. */
     sl_catalog *d = sl_catalog_new();
@@ -55,7 +55,7 @@ static void put_and_find(void **state)
     assert_int_equal(sl_catalog_apply(d, m.b, m.len, 21), 0); /* already known */
     assert_int_equal(sl_catalog_find(d, "web")->replicas, 3);
     assert_int_equal(sl_catalog_scale(d, "web", 5, "n2", 0, m.b, sizeof m.b, &m.len), 0);
-    assert_int_equal(sl_catalog_find(d, "web")->lamport, 2);
+    assert_int_equal(sl_catalog_find(d, "web")->stamp, 2);
     assert_int_equal(sl_catalog_apply(c, m.b, m.len, 40), 1);
     assert_int_equal(sl_catalog_find(c, "web")->replicas, 5);
     assert_int_equal(sl_catalog_scale(c, "nope", 5, "n2", 0, m.b, sizeof m.b, &m.len),
@@ -116,7 +116,7 @@ static void the_later_of_two_unseen_writes_wins(void **state)
         sl_catalog_scale(a, "web", 2, "zulu", 6000, scale.b, sizeof scale.b, &scale.len), 0);
     assert_int_equal(sl_catalog_apply(b, scale.b, scale.len, 5), 1);
     assert_int_equal(sl_catalog_find(b, "web")->replicas, 2);
-    assert_true(sl_catalog_find(b, "web")->lamport > 16000ull * SL_CATALOG_TICKS_PER_MS);
+    assert_true(sl_catalog_find(b, "web")->stamp > 16000ull * SL_CATALOG_TICKS_PER_MS);
     sl_catalog_free(a);
     sl_catalog_free(b);
 }
@@ -267,7 +267,7 @@ static size_t forged(uint8_t *buf, size_t cap, uint64_t stamp, const char *write
                      const uint8_t *sk, const char *cluster, uint32_t replicas)
 {
     sl_service r = web_spec(replicas);
-    r.lamport = stamp;
+    r.stamp = stamp;
     snprintf(r.writer, sizeof r.writer, "%s", writer);
     if (sk)
         assert_int_equal(sl_service_sign(&r, cluster, sk), 0);
@@ -652,6 +652,24 @@ static void a_report_that_grows_and_shrinks_keeps_its_place(void **state)
     sl_reports_free(c);
 }
 
+/* The longest report there can be fits SL_REPORT_MSG_MAX. */
+static void the_longest_report_fits_its_bound(void **state)
+{
+    (void)state;
+    sl_reports *t = sl_reports_new();
+    sl_report r = {.version = UINT64_MAX, .n = SL_REPORT_REPLICAS_MAX};
+    memset(r.node, 'n', 64);
+    memset(r.service, 's', SL_SVC_NAME_MAX);
+    for (uint32_t i = 0; i < r.n; i++)
+        r.replicas[i] = (sl_replica_report){SL_SVC_REPLICAS_MAX - 1 - i, SL_REPLICA_STOPPING, 65535,
+                                            UINT32_MAX};
+    uint8_t m[SL_REPORT_MSG_MAX];
+    size_t len = 0;
+    assert_int_equal(sl_reports_put(t, &r, m, sizeof m, &len), 0);
+    assert_true(len > 0 && len <= SL_REPORT_MSG_MAX);
+    sl_reports_free(t);
+}
+
 /* Random and truncated bytes never crash the decoders, and a malformed
  * whole-state merge changes nothing. */
 static void decoders_survive_garbage(void **state)
@@ -720,6 +738,7 @@ int main(void)
         cmocka_unit_test(reports_newest_version_wins),
         cmocka_unit_test(reports_of_strangers_are_forgotten),
         cmocka_unit_test(a_report_that_grows_and_shrinks_keeps_its_place),
+        cmocka_unit_test(the_longest_report_fits_its_bound),
         cmocka_unit_test(decoders_survive_garbage),
         cmocka_unit_test(a_policy_without_keys_may_leave_trusted_null),
     };
