@@ -220,22 +220,29 @@ static void two_way_partition_heals_through_pushpull(void **state)
     sl_world_free(w);
 }
 
+/* Adds n nodes started as `starling agent --join s1,s2` (node indices), each
+ * joining on its own through the seeds, and waits until they converge. */
+static void add_seeded_nodes(sl_world *w, int n, int s1, int s2)
+{
+    int seeds[] = {s1, s2};
+    sl_world_seeds cfg = {
+        .seeds = seeds, .nseeds = 2, .backoff_max_ms = 30000, .timeout_ms = 10000};
+    assert_int_equal(sl_world_set_seeds(w, &cfg), 0);
+    for (int i = 0; i < n; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "n%d", i);
+        assert_int_equal(sl_world_add_node(w, name, NULL, 0, -1), i);
+    }
+    assert_true(sl_world_run_until_pred(w, converged, NULL, 20000));
+}
+
 /* Nodes started as `starling agent --join n0,n3` join through the seeds on
  * their own (no sl_world_join), even those that boot before a seed does. */
 static void nodes_join_through_seeds(void **state)
 {
     (void)state;
     sl_world *w = make_world("lan", 12, NULL);
-    int seeds[] = {3, 0};
-    sl_world_seeds cfg = {
-        .seeds = seeds, .nseeds = 2, .backoff_max_ms = 30000, .timeout_ms = 10000};
-    assert_int_equal(sl_world_set_seeds(w, &cfg), 0);
-    for (int i = 0; i < 6; i++) {
-        char name[16];
-        snprintf(name, sizeof name, "n%d", i);
-        assert_int_equal(sl_world_add_node(w, name, NULL, 0, -1), i);
-    }
-    assert_true(sl_world_run_until_pred(w, converged, NULL, 20000));
+    add_seeded_nodes(w, 6, 3, 0);
     /* One round each; those of n0..n2 also tried n3 before it existed, and
      * end when that exchange times out, answered by the other seed (or by
      * themselves: n0 is a seed). */
@@ -266,16 +273,7 @@ static void a_partition_longer_than_the_reap_time_heals(void **state)
     assert_int_equal(sl_swim_profile("lan", &wc.timing), 0);
     wc.timing.reap_ms = 120000;
     sl_world *w = sl_world_new(&wc);
-    int seeds[] = {0, 3};
-    sl_world_seeds cfg = {
-        .seeds = seeds, .nseeds = 2, .backoff_max_ms = 30000, .timeout_ms = 10000};
-    assert_int_equal(sl_world_set_seeds(w, &cfg), 0);
-    for (int i = 0; i < 6; i++) {
-        char name[16];
-        snprintf(name, sizeof name, "n%d", i);
-        assert_int_equal(sl_world_add_node(w, name, NULL, 0, -1), i);
-    }
-    assert_true(sl_world_run_until_pred(w, converged, NULL, 20000));
+    add_seeded_nodes(w, 6, 0, 3);
     partition(w, 3, 6, true);
     uint64_t cut_at = sl_world_now(w);
     /* Each side forgets the other: nobody knows anyone across. */
