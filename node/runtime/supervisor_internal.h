@@ -1,0 +1,122 @@
+/* Internal to the replica supervisor (node/runtime/supervisor*.c): the
+ * structs its files share and the functions one of them calls in another.
+ * Nothing outside those files includes this; the module's interface is
+ * runtime/supervisor.h. Every function runs on the loop's thread. */
+#ifndef STARLING_NODE_SUPERVISOR_INTERNAL_H
+#define STARLING_NODE_SUPERVISOR_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <uv.h>
+
+#include "starling/catalog.h"
+
+#include "runtime/supervisor.h"
+
+typedef struct sl__sup_replica sl__sup_replica;
+
+struct sl__sup_replica {
+    sl__supervisor *sup;
+    sl__sup_replica *next; /* in the list sorted by (service, index) */
+    char service[SL_SVC_NAME_MAX + 1];
+    uint32_t index;
+    char **argv; /* NULL-terminated copies */
+    uint32_t argc;
+    char **env;
+    uint32_t envc;
+    sl_replica_status status;
+    uint16_t port;
+    uint32_t restarts;
+    int pid; /* 0 when no process runs */
+    int64_t exit_status;
+    int term_signal;
+    uint32_t backoff_ms; /* the delay of the next restart */
+    uint32_t retry_ms;   /* the delay of the restart that is pending */
+    uint64_t spawned_at; /* uv_now() of the last successful spawn */
+    uint32_t run;        /* counts spawns, to tell a stale probe */
+    uint32_t probe_run;  /* the run the probe in flight belongs to */
+    bool stop_requested;
+    bool start_after_stop; /* start() arrived while stopping */
+    bool spawn_pending;    /* spawn once the old process handle is closed */
+    bool removed;
+    bool proc_open;
+    bool probe_open;
+    int open_handles;
+    uv_timer_t timer; /* probe ticks, restart backoff or grace, by status */
+    uv_process_t proc;
+    uv_tcp_t probe;
+    uv_connect_t conn;
+};
+
+struct sl__supervisor {
+    uv_loop_t *loop;
+    char *node, *host, *log_dir, *shim;
+    struct sockaddr_storage addr; /* host, port 0 */
+    socklen_t addr_len;
+    char parent_pid[24];
+    uint16_t port_min, port_max, next_port;
+    uint32_t grace_ms, backoff_base_ms, backoff_max_ms, ready_after_ms, healthy_after_ms;
+    void (*on_change)(void *ud, const sl__replica_info *r);
+    void (*on_removed)(void *ud, const sl__replica_info *r);
+    void *ud;
+    sl__sup_replica *head;
+    size_t count;
+    size_t zombies; /* removed, handles still closing */
+    bool closing, finishing;
+    void (*done)(void *ud);
+    void *done_ud;
+    uv_timer_t close_handle; /* never started: its close callback ends close() */
+};
+
+/* ---- supervisor.c ----------------------------------------------------- */
+
+/* Sets r's status and tells on_change, unless the supervisor is closing. */
+void sl__sup_set_status(sl__sup_replica *r, sl_replica_status st);
+
+/* Frees a NULL-terminated vector of strings and the strings; NULL is fine. */
+void sl__sup_free_strv(char **v);
+
+/* Frees r once it is removed and its last handle is closed; may end close(). */
+void sl__sup_maybe_free(sl__sup_replica *r);
+
+/* The close callback of r->proc: spawns again if a spawn waited for it. */
+void sl__sup_proc_closed(uv_handle_t *h);
+
+/* Marks r FAILED after a run of `uptime` ms and schedules its restart. */
+void sl__sup_schedule_restart(sl__sup_replica *r, uint64_t uptime);
+
+/* The exit callback of r->proc: sweeps the process group, notes the exit,
+ * and restarts, removes or starts r again as its state says. */
+void sl__sup_process_exited(uv_process_t *p, int64_t exit_status, int term_signal);
+
+/* ---- supervisor_spawn.c ----------------------------------------------- */
+
+/* Appends one "[starling] TIME what" line to r's log file. Best effort. */
+__attribute__((format(printf, 2, 3))) void sl__sup_note(const sl__sup_replica *r, const char *fmt,
+                                                        ...);
+
+/* Runs r's command through the shim: STARTING, probes ticking. On failure r
+ * becomes FAILED and its restart is scheduled, as if it had crashed at once.
+ * While r's last process handle is still closing, the spawn waits for it. */
+void sl__sup_spawn(sl__sup_replica *r);
+
+/* ---- supervisor_ports.c ----------------------------------------------- */
+
+/* Sets the port of an IPv4 or IPv6 address. */
+void sl__sup_set_port(struct sockaddr_storage *a, uint16_t port);
+
+/* Returns a free port for r (its own one when still free), or 0. */
+uint16_t sl__sup_pick_port(sl__sup_replica *r);
+
+/* ---- supervisor_probe.c ----------------------------------------------- */
+
+/* The close callback of r->probe. */
+void sl__sup_probe_closed(uv_handle_t *h);
+
+/* The timer callback of a STARTING replica, every SL__SUP_PROBE_MS: RUNNING
+ * once ready_after_ms have passed, else one probe at a time. */
+void sl__sup_probe_tick(uv_timer_t *t);
+
+#endif
