@@ -354,8 +354,10 @@ static void members_with_a_peer(void **state)
 static void info_script(rig *r)
 {
     sl__rpc_client c;
-    if (connect_with(r, &c, TOKEN) == 0)
+    if (connect_with(r, &c, TOKEN) == 0) {
+        c.seq = 6;
         call(r, &c, "info");
+    }
     sl__rpc_close(&c);
 }
 
