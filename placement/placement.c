@@ -144,6 +144,24 @@ typedef struct prep {
     uint64_t score; /* its score at its member, once placed */
 } prep;
 
+/* An eligible member as the candidate scans read it: one cache line holds
+ * what they need, in canonical order. */
+typedef struct hnode {
+    uint64_t hash;
+    uint64_t golden; /* hash * the golden ratio (sl__placement_pair_x_pre) */
+    uint64_t rw;     /* floor(2^36 / weight), for coarse_key() */
+    uint32_t node;   /* canonical member index */
+    uint32_t cpu_cap;
+    uint32_t mem_cap;
+} hnode;
+
+/* A member that a candidate scan could not rule out on the coarse log. */
+typedef struct survivor {
+    uint64_t key_lo; /* coarse_key() of the largest e the log allows */
+    uint64_t x;      /* the pair's draw */
+    uint32_t node;
+} survivor;
+
 typedef struct proposal {
     uint64_t score;
     uint32_t rep;
@@ -168,6 +186,10 @@ typedef struct ctx {
     proposal *heap;
     size_t nheap;
     size_t capheap;
+    hnode *hot; /* the eligible members, canonical order */
+    size_t nhot;
+    survivor *surv; /* nn: scratch of build_candidates */
+    uint64_t coarse[SL__PLACEMENT_COARSE_SIZE];
 } ctx;
 
 struct sl_placement {
@@ -383,6 +405,13 @@ static void set_bounds(ctx *c, const sl_placement_options *o)
             p->bound = (uint32_t)((top + den - 1) / den);
         }
         p->limit = p->bound;
+        if (p->eligible)
+            c->hot[c->nhot++] = (hnode){p->hash,
+                                        p->hash * 0x9e3779b97f4a7c15ull,
+                                        (1ull << 36) / p->weight,
+                                        (uint32_t)i,
+                                        p->cpu_cap,
+                                        p->mem_cap};
         if (p->eligible && !c->zone_elig[p->zone]) {
             c->zone_elig[p->zone] = true;
             c->nzones_elig++;
@@ -590,22 +619,68 @@ static uint32_t min_zone_count(ctx *c, const psvc *s)
     return m;
 }
 
+/* A monotone stand-in for a score, in units of 2^-10 of it: for a pair
+ * whose e = (53 << 32) - log2(x) lies in [e_lo, e_hi], the score times 2^10
+ * lies in [coarse_key(e_lo) - 2^10, coarse_key(e_hi) + COARSE_SLACK). The
+ * truncations of e >> 10 (e < 2^38) and of rw = floor(2^36 / w) cost at most
+ * 2^28 + 2^36 below the exact e * 2^26 / w, and the floor of the score at
+ * most 2^10; nothing overflows (e_hi >> 10 < 2^28, rw <= 2^36). */
+#define COARSE_SLACK ((1ull << 36) + (1ull << 28) + 1)
+
+static uint64_t coarse_key(uint64_t e, uint64_t rw)
+{
+    return (e >> 10) * rw;
+}
+
 /* Computes replica r's candidate list: its CAND_MAX best members among those
- * that could ever host it, best first, ties to the lower member index. */
+ * that could ever host it, best first, ties to the lower member index.
+ *
+ * Every fitting member has to be hashed, but few need the exact log (32
+ * squarings): the coarse table bounds the log, hence the score, and the
+ * CAND_MAX-th smallest upper bound seen so far (ub) rules out every member
+ * whose lower bound is above it, for good, since it only decreases. The
+ * survivors, in member order, then get their exact scores; the members of
+ * the exact list are all among them, so it is the list a scan of exact
+ * scores would give. */
 static void build_candidates(ctx *c, uint32_t r)
 {
     prep *q = &c->reps[r];
     const psvc *s = &c->svcs[q->svc];
     uint32_t *cn = &c->cand[(size_t)r * CAND_MAX];
     uint64_t *cs = &c->cand_score[(size_t)r * CAND_MAX];
-    size_t k = 0, fitting = 0;
-    for (uint32_t n = 0; n < c->nn; n++) {
-        const pnode *p = &c->nodes[n];
-        if (!fits_static(p, s))
+    const uint64_t e_top = 53ull << 32;
+    uint64_t ub[CAND_MAX], cut = UINT64_MAX;
+    size_t nub = 0, nsurv = 0, fitting = 0;
+    bool requests = s->cpu || s->mem;
+    for (size_t i = 0; i < c->nhot; i++) {
+        const hnode *h = &c->hot[i];
+        if (requests && !(fits_cap(h->cpu_cap, 0, s->cpu) && fits_cap(h->mem_cap, 0, s->mem)))
             continue;
         fitting++;
-        uint64_t limit = k == CAND_MAX ? cs[k - 1] : UINT64_MAX;
-        uint64_t sc = sl__placement_score_below(q->key, p->hash, p->weight, limit);
+        uint64_t x = sl__placement_pair_x_pre(q->key, h->hash, h->golden), lo, hi;
+        sl__placement_coarse_log(c->coarse, x, &lo, &hi);
+        uint64_t key_lo = coarse_key(e_top - hi, h->rw);
+        if (key_lo > cut)
+            continue;
+        c->surv[nsurv++] = (survivor){key_lo, x, h->node};
+        uint64_t key_hi = coarse_key(e_top - lo, h->rw) + COARSE_SLACK;
+        if (nub == CAND_MAX && key_hi >= ub[CAND_MAX - 1])
+            continue;
+        size_t j = nub < CAND_MAX ? nub++ : CAND_MAX - 1;
+        while (j > 0 && ub[j - 1] > key_hi) {
+            ub[j] = ub[j - 1];
+            j--;
+        }
+        ub[j] = key_hi;
+        if (nub == CAND_MAX)
+            cut = ub[CAND_MAX - 1] + (1u << 10);
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < nsurv; i++) {
+        const survivor *v = &c->surv[i];
+        if (v->key_lo > cut)
+            continue;
+        uint64_t sc = sl__placement_score_x(v->x, c->nodes[v->node].weight);
         if (k == CAND_MAX && sc >= cs[k - 1])
             continue; /* equal scores keep the lower index, already in */
         size_t j = k < CAND_MAX ? k++ : k - 1;
@@ -615,7 +690,7 @@ static void build_candidates(ctx *c, uint32_t r)
             j--;
         }
         cs[j] = sc;
-        cn[j] = n;
+        cn[j] = v->node;
     }
     q->ncand = (uint8_t)k;
     q->complete = fitting <= CAND_MAX;
@@ -931,6 +1006,8 @@ static void ctx_free(ctx *c)
     free(c->zone_count);
     free(c->zone_hash);
     free(c->heap);
+    free(c->hot);
+    free(c->surv);
 }
 
 static int ctx_alloc(ctx *c, size_t nn, size_t ns, size_t nr)
@@ -946,8 +1023,10 @@ static int ctx_alloc(ctx *c, size_t nn, size_t ns, size_t nr)
     c->zone_elig = calloc(nn ? nn : 1, sizeof *c->zone_elig);
     c->zone_count = calloc(nn ? nn : 1, sizeof *c->zone_count);
     c->zone_hash = calloc(nn ? nn : 1, sizeof *c->zone_hash);
+    c->hot = malloc((nn ? nn : 1) * sizeof *c->hot);
+    c->surv = malloc((nn ? nn : 1) * sizeof *c->surv);
     if (!c->nodes || !c->svcs || !c->reps || !c->cand || !c->cand_score || !c->zone_elig ||
-        !c->zone_count || !c->zone_hash)
+        !c->zone_count || !c->zone_hash || !c->hot || !c->surv)
         return SL_ENOMEM;
     return 0;
 }
@@ -970,6 +1049,7 @@ int sl_placement_compute(const sl_placement_member *members, size_t nmembers,
     ctx c;
     memset(&c, 0, sizeof c);
     rc = ctx_alloc(&c, nmembers, nservices, nr);
+    sl__placement_coarse_init(c.coarse);
     if (rc == 0)
         rc = load_members(&c, members, nmembers);
     if (rc == 0)

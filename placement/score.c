@@ -54,16 +54,6 @@
 #define FNV_PRIME 0x100000001b3ull
 #define GOLDEN 0x9e3779b97f4a7c15ull
 
-uint64_t sl__placement_mix(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    return x;
-}
-
 uint64_t sl__placement_hash_str(const char *s)
 {
     uint64_t h = FNV_OFFSET;
@@ -117,9 +107,18 @@ uint64_t sl__placement_log2_q32(uint64_t x)
 
 static uint64_t pair_x(uint64_t replica_key, uint64_t node_hash)
 {
-    uint64_t h = sl__placement_mix(replica_key ^ (node_hash * GOLDEN));
-    h = sl__placement_mix(h ^ node_hash);
-    return (h >> 11) + 1; /* 1 .. 2^53 */
+    return sl__placement_pair_x(replica_key, node_hash);
+}
+
+void sl__placement_coarse_init(uint64_t *tab)
+{
+    const unsigned shift = 31 - SL__PLACEMENT_COARSE_BITS;
+    for (uint32_t p = 0; p + 1 < SL__PLACEMENT_COARSE_SIZE; p++) {
+        uint64_t m = (1ull << 31) + ((uint64_t)p << shift), r = 0;
+        log2_bits(&m, &r, 32, 0);
+        tab[p] = r; /* the smallest mantissa with this prefix: a lower bound */
+    }
+    tab[SL__PLACEMENT_COARSE_SIZE - 1] = 1ull << 32; /* the fraction is below 1 */
 }
 
 static uint64_t score_of_log(uint64_t log2x, uint32_t w)
@@ -128,32 +127,49 @@ static uint64_t score_of_log(uint64_t log2x, uint32_t w)
     return (e << 16) / (w ? w : 1);
 }
 
+uint64_t sl__placement_score_x(uint64_t x, uint32_t w)
+{
+    return score_of_log(sl__placement_log2_q32(x), w);
+}
+
 uint64_t sl__placement_score(uint64_t replica_key, uint64_t node_hash, uint32_t w)
 {
     return score_of_log(sl__placement_log2_q32(pair_x(replica_key, node_hash)), w);
 }
 
-/* Whether the score is certainly not below limit, knowing the log's bits
- * down to `known` (r): the later iterations only set lower bits, so
- * r <= log2(x) <= r + 2^known - 1, and log2(x) <= 53. */
-static bool not_below(uint64_t r, int known, uint32_t w, uint64_t limit)
+/* The smallest e = (53 << 32) - log2(x) whose score is not below limit:
+ * floor((e << 16) / w) >= limit exactly when e << 16 >= limit * w, that is
+ * e >= ceil(limit * w / 2^16), computed in two halves so that nothing
+ * overflows (limit < 2^64, w < 2^16). Comparing e with it replaces a
+ * division per test. */
+static uint64_t e_limit(uint32_t w, uint64_t limit)
+{
+    uint64_t ww = w ? w : 1;
+    return (limit >> 16) * ww + (((limit & 0xffff) * ww + 0xffff) >> 16);
+}
+
+/* Whether the score is certainly not below the limit (as e_min), knowing
+ * the log's bits down to `known` (r): the later iterations only set lower
+ * bits, so r <= log2(x) <= r + 2^known - 1, and log2(x) <= 53. */
+static bool not_below(uint64_t r, int known, uint64_t e_min)
 {
     uint64_t hi = r + (1ull << known) - 1;
     if (hi > 53ull << 32)
         hi = 53ull << 32;
-    return score_of_log(hi, w) >= limit;
+    return (53ull << 32) - hi >= e_min;
 }
 
 uint64_t sl__placement_score_below(uint64_t replica_key, uint64_t node_hash, uint32_t w,
                                    uint64_t limit)
 {
     unsigned n;
+    uint64_t e_min = e_limit(w, limit);
     uint64_t m = log2_start(pair_x(replica_key, node_hash), &n);
     uint64_t r = (uint64_t)n << 32;
-    if (not_below(r, 32, w, limit))
+    if (not_below(r, 32, e_min))
         return UINT64_MAX;
     log2_bits(&m, &r, 32, 28);
-    if (not_below(r, 28, w, limit))
+    if (not_below(r, 28, e_min))
         return UINT64_MAX;
     log2_bits(&m, &r, 28, 0);
     return score_of_log(r, w);
