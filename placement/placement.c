@@ -153,7 +153,13 @@ typedef struct hnode {
     uint32_t node;   /* canonical member index */
     uint32_t cpu_cap;
     uint32_t mem_cap;
+    uint32_t wclass; /* index of its weight among ctx.class_rw, or 0 */
 } hnode;
+
+/* Weight classes: when the eligible members have at most WCLASS_MAX
+ * distinct weights, a candidate scan turns its cut into one threshold on the
+ * pair's draw per weight (x_cut), compared before anything else. */
+#define WCLASS_MAX 8
 
 /* A member that a candidate scan could not rule out on the coarse log. */
 typedef struct survivor {
@@ -190,6 +196,8 @@ typedef struct ctx {
     size_t nhot;
     survivor *surv; /* nn: scratch of build_candidates */
     uint64_t coarse[SL__PLACEMENT_COARSE_SIZE];
+    uint64_t class_rw[WCLASS_MAX]; /* rw of each weight class */
+    uint32_t nclass;               /* 0: too many distinct weights */
 } ctx;
 
 struct sl_placement {
@@ -384,6 +392,29 @@ static int load_services(ctx *c, const sl_placement_service *services, size_t n)
     return rc;
 }
 
+/* Numbers the distinct weights of the eligible members (hot), or sets
+ * nclass to 0 when there are more than WCLASS_MAX. */
+static void set_weight_classes(ctx *c)
+{
+    c->nclass = 0;
+    for (size_t i = 0; i < c->nhot; i++) {
+        hnode *h = &c->hot[i];
+        uint32_t k = 0;
+        while (k < c->nclass && c->class_rw[k] != h->rw)
+            k++;
+        if (k == c->nclass) {
+            if (c->nclass == WCLASS_MAX) {
+                c->nclass = 0;
+                for (size_t j = 0; j < c->nhot; j++)
+                    c->hot[j].wclass = 0;
+                return;
+            }
+            c->class_rw[c->nclass++] = h->rw;
+        }
+        h->wclass = k;
+    }
+}
+
 /* Sets every member's load bound, ceil((1000 + eps) * T * w / (1000 * W)),
  * and the eligible zones. Fits in 64 bits: T <= 2^30, w < 2^16, 1000 + eps
  * < 2^14. */
@@ -411,12 +442,14 @@ static void set_bounds(ctx *c, const sl_placement_options *o)
                                         (1ull << 36) / p->weight,
                                         (uint32_t)i,
                                         p->cpu_cap,
-                                        p->mem_cap};
+                                        p->mem_cap,
+                                        0};
         if (p->eligible && !c->zone_elig[p->zone]) {
             c->zone_elig[p->zone] = true;
             c->nzones_elig++;
         }
     }
+    set_weight_classes(c);
 }
 
 typedef struct zrank {
@@ -642,39 +675,56 @@ static uint64_t coarse_key(uint64_t e, uint64_t rw)
  * survivors, in member order, then get their exact scores; the members of
  * the exact list are all among them, so it is the list a scan of exact
  * scores would give. */
-static void build_candidates(ctx *c, uint32_t r)
+/* Returns the smallest draw x whose coarse_key(e_lo) can be at most cut
+ * for a member whose rw is given, or a lower bound of it: every smaller x
+ * is ruled out. coarse_key(e_lo) <= cut exactly when (e_lo >> 10) <= f =
+ * floor(cut / rw), that is when the coarse upper bound of the log, hi, is
+ * above L = (53 << 32) - ((f + 1) << 10); hi grows with x (its top bit, then
+ * its table entry), so the smallest such x has L's top bit and the first
+ * table entry above L's fraction. */
+static uint64_t x_cut(const uint64_t *tab, uint64_t cut, uint64_t rw)
 {
-    prep *q = &c->reps[r];
-    const psvc *s = &c->svcs[q->svc];
+    uint64_t f = cut / rw;
+    if (f >= 53ull << 22)
+        return 0; /* e_lo >> 10 <= 53 << 22 always: nothing is ruled out */
+    uint64_t lim = (53ull << 32) - ((f + 1) << 10);
+    unsigned t = (unsigned)(lim >> 32);
+    uint64_t frac = lim & 0xffffffffull;
+    if (t < 31)
+        return 1ull << t; /* below 2^t, hi <= t << 32 <= lim */
+    uint32_t lo = 0, hi = (1u << SL__PLACEMENT_COARSE_BITS) - 1;
+    while (lo < hi) { /* the first p with tab[p + 1] > frac */
+        uint32_t mid = (lo + hi) / 2;
+        if (tab[mid + 1] > frac)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    uint64_t m = (1ull << 31) + ((uint64_t)lo << (31 - SL__PLACEMENT_COARSE_BITS));
+    return m << (t - 31);
+}
+
+/* Adds key_hi to the ub list (the CAND_MAX smallest upper bounds, sorted)
+ * if it belongs there; returns the new cut. */
+static uint64_t ub_insert(uint64_t *ub, size_t *nub, uint64_t key_hi, uint64_t cut)
+{
+    if (*nub == CAND_MAX && key_hi >= ub[CAND_MAX - 1])
+        return cut;
+    size_t j = *nub < CAND_MAX ? (*nub)++ : CAND_MAX - 1;
+    while (j > 0 && ub[j - 1] > key_hi) {
+        ub[j] = ub[j - 1];
+        j--;
+    }
+    ub[j] = key_hi;
+    return *nub == CAND_MAX ? ub[CAND_MAX - 1] + (1u << 10) : cut;
+}
+
+/* Sorts the survivors that pass the final cut into replica r's list by
+ * exact score, then index (they come in index order). */
+static void exact_candidates(ctx *c, uint32_t r, size_t nsurv, uint64_t cut)
+{
     uint32_t *cn = &c->cand[(size_t)r * CAND_MAX];
     uint64_t *cs = &c->cand_score[(size_t)r * CAND_MAX];
-    const uint64_t e_top = 53ull << 32;
-    uint64_t ub[CAND_MAX], cut = UINT64_MAX;
-    size_t nub = 0, nsurv = 0, fitting = 0;
-    bool requests = s->cpu || s->mem;
-    for (size_t i = 0; i < c->nhot; i++) {
-        const hnode *h = &c->hot[i];
-        if (requests && !(fits_cap(h->cpu_cap, 0, s->cpu) && fits_cap(h->mem_cap, 0, s->mem)))
-            continue;
-        fitting++;
-        uint64_t x = sl__placement_pair_x_pre(q->key, h->hash, h->golden), lo, hi;
-        sl__placement_coarse_log(c->coarse, x, &lo, &hi);
-        uint64_t key_lo = coarse_key(e_top - hi, h->rw);
-        if (key_lo > cut)
-            continue;
-        c->surv[nsurv++] = (survivor){key_lo, x, h->node};
-        uint64_t key_hi = coarse_key(e_top - lo, h->rw) + COARSE_SLACK;
-        if (nub == CAND_MAX && key_hi >= ub[CAND_MAX - 1])
-            continue;
-        size_t j = nub < CAND_MAX ? nub++ : CAND_MAX - 1;
-        while (j > 0 && ub[j - 1] > key_hi) {
-            ub[j] = ub[j - 1];
-            j--;
-        }
-        ub[j] = key_hi;
-        if (nub == CAND_MAX)
-            cut = ub[CAND_MAX - 1] + (1u << 10);
-    }
     size_t k = 0;
     for (size_t i = 0; i < nsurv; i++) {
         const survivor *v = &c->surv[i];
@@ -692,7 +742,44 @@ static void build_candidates(ctx *c, uint32_t r)
         cs[j] = sc;
         cn[j] = v->node;
     }
-    q->ncand = (uint8_t)k;
+    c->reps[r].ncand = (uint8_t)k;
+}
+
+static void build_candidates(ctx *c, uint32_t r)
+{
+    prep *q = &c->reps[r];
+    const psvc *s = &c->svcs[q->svc];
+    const uint64_t e_top = 53ull << 32, key = q->key;
+    const uint64_t *tab = c->coarse;
+    const hnode *hot = c->hot;
+    survivor *surv = c->surv;
+    uint64_t ub[CAND_MAX], cut = UINT64_MAX, xc[WCLASS_MAX] = {0}, xc_cut = UINT64_MAX;
+    size_t nub = 0, nsurv = 0, fitting = 0, nhot = c->nhot, next_xc = 2 * CAND_MAX;
+    bool requests = s->cpu || s->mem;
+    for (size_t i = 0; i < nhot; i++) {
+        const hnode *h = &hot[i];
+        if (requests && !(fits_cap(h->cpu_cap, 0, s->cpu) && fits_cap(h->mem_cap, 0, s->mem)))
+            continue;
+        fitting++;
+        uint64_t x = sl__placement_pair_x_pre(key, h->hash, h->golden), lo, hi;
+        if (x < xc[h->wclass])
+            continue; /* ruled out by an earlier, larger cut */
+        sl__placement_coarse_log(tab, x, &lo, &hi);
+        uint64_t key_lo = coarse_key(e_top - hi, h->rw);
+        if (key_lo > cut)
+            continue;
+        surv[nsurv++] = (survivor){key_lo, x, h->node};
+        cut = ub_insert(ub, &nub, coarse_key(e_top - lo, h->rw) + COARSE_SLACK, cut);
+        /* The thresholds follow the cut at doubling positions: a stale one
+         * only lets more pairs through to the test above. */
+        if (c->nclass && cut != xc_cut && i >= next_xc) {
+            for (uint32_t k = 0; k < c->nclass; k++)
+                xc[k] = x_cut(tab, cut, c->class_rw[k]);
+            xc_cut = cut;
+            next_xc = 2 * i;
+        }
+    }
+    exact_candidates(c, r, nsurv, cut);
     q->complete = fitting <= CAND_MAX;
 }
 
