@@ -3,6 +3,7 @@
 #ifndef STARLING_PLACEMENT_INTERNAL_H
 #define STARLING_PLACEMENT_INTERNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Returns a 64-bit hash of the NUL-terminated string s (FNV-1a, then a
@@ -73,6 +74,10 @@ static inline void sl__placement_coarse_log(const uint64_t *tab, uint64_t x, uin
 /* Returns the score of the pair whose draw is x (sl__placement_pair_x) for
  * a node of weight w: the same value as sl__placement_score(). */
 uint64_t sl__placement_score_x(uint64_t x, uint32_t w);
+
+/* Sets out[i] = sl__placement_score_x(x[i], w[i]) for i < n, faster than
+ * one at a time. */
+void sl__placement_score_many(const uint64_t *x, const uint32_t *w, uint64_t *out, size_t n);
 
 /* Returns the key of replica `index` of the service whose name hashes to
  * service_hash. */

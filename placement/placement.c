@@ -144,11 +144,11 @@ typedef struct prep {
     uint64_t score; /* its score at its member, once placed */
 } prep;
 
-/* An eligible member as the candidate scans read it: one cache line holds
- * what they need, in canonical order. */
+/* An eligible member as the candidate scans read it, in canonical order;
+ * its hash and hash * the golden ratio (sl__placement_pair_x_pre) are in
+ * the arrays ctx.hot_hash and ctx.hot_golden, and its weight class in
+ * ctx.hot_class, so that the loops over every member read them densely. */
 typedef struct hnode {
-    uint64_t hash;
-    uint64_t golden; /* hash * the golden ratio (sl__placement_pair_x_pre) */
     uint64_t rw;     /* floor(2^36 / weight), for coarse_key() */
     uint32_t node;   /* canonical member index */
     uint32_t cpu_cap;
@@ -194,6 +194,11 @@ typedef struct ctx {
     size_t capheap;
     hnode *hot; /* the eligible members, canonical order */
     size_t nhot;
+    uint64_t *hot_hash;   /* nhot */
+    uint64_t *hot_golden; /* nhot */
+    uint8_t *hot_class;   /* nhot */
+    uint64_t *xs;         /* 2 * nhot: scratch, the draws of one replica */
+    uint32_t *ws;         /* 2 * nhot: scratch of exact_candidates */
     survivor *surv; /* nn: scratch of build_candidates */
     uint64_t coarse[SL__PLACEMENT_COARSE_SIZE];
     uint64_t class_rw[WCLASS_MAX]; /* rw of each weight class */
@@ -406,12 +411,13 @@ static void set_weight_classes(ctx *c)
             if (c->nclass == WCLASS_MAX) {
                 c->nclass = 0;
                 for (size_t j = 0; j < c->nhot; j++)
-                    c->hot[j].wclass = 0;
+                    c->hot[j].wclass = c->hot_class[j] = 0;
                 return;
             }
             c->class_rw[c->nclass++] = h->rw;
         }
         h->wclass = k;
+        c->hot_class[i] = (uint8_t)k;
     }
 }
 
@@ -436,14 +442,12 @@ static void set_bounds(ctx *c, const sl_placement_options *o)
             p->bound = (uint32_t)((top + den - 1) / den);
         }
         p->limit = p->bound;
-        if (p->eligible)
-            c->hot[c->nhot++] = (hnode){p->hash,
-                                        p->hash * 0x9e3779b97f4a7c15ull,
-                                        (1ull << 36) / p->weight,
-                                        (uint32_t)i,
-                                        p->cpu_cap,
-                                        p->mem_cap,
-                                        0};
+        if (p->eligible) {
+            c->hot_hash[c->nhot] = p->hash;
+            c->hot_golden[c->nhot] = p->hash * 0x9e3779b97f4a7c15ull;
+            c->hot[c->nhot++] =
+                (hnode){(1ull << 36) / p->weight, (uint32_t)i, p->cpu_cap, p->mem_cap, 0};
+        }
         if (p->eligible && !c->zone_elig[p->zone]) {
             c->zone_elig[p->zone] = true;
             c->nzones_elig++;
@@ -725,44 +729,65 @@ static void exact_candidates(ctx *c, uint32_t r, size_t nsurv, uint64_t cut)
 {
     uint32_t *cn = &c->cand[(size_t)r * CAND_MAX];
     uint64_t *cs = &c->cand_score[(size_t)r * CAND_MAX];
-    size_t k = 0;
+    uint64_t *x = c->xs, *sc = c->xs + nsurv; /* the draws are no longer needed */
+    uint32_t *w = c->ws, *node = c->ws + nsurv;
+    size_t n = 0, k = 0;
     for (size_t i = 0; i < nsurv; i++) {
         const survivor *v = &c->surv[i];
         if (v->key_lo > cut)
             continue;
-        uint64_t sc = sl__placement_score_x(v->x, c->nodes[v->node].weight);
-        if (k == CAND_MAX && sc >= cs[k - 1])
+        x[n] = v->x;
+        w[n] = c->nodes[v->node].weight;
+        node[n++] = v->node;
+    }
+    sl__placement_score_many(x, w, sc, n);
+    for (size_t i = 0; i < n; i++) {
+        if (k == CAND_MAX && sc[i] >= cs[k - 1])
             continue; /* equal scores keep the lower index, already in */
         size_t j = k < CAND_MAX ? k++ : k - 1;
-        while (j > 0 && cs[j - 1] > sc) {
+        while (j > 0 && cs[j - 1] > sc[i]) {
             cs[j] = cs[j - 1];
             cn[j] = cn[j - 1];
             j--;
         }
-        cs[j] = sc;
-        cn[j] = v->node;
+        cs[j] = sc[i];
+        cn[j] = node[i];
     }
     c->reps[r].ncand = (uint8_t)k;
+}
+
+/* Sets xs[i] to the draw of (key, eligible member i) for every i: the bulk
+ * of the hashing, in a loop of independent iterations. */
+static void draw_all(const ctx *c, uint64_t key, uint64_t *restrict xs)
+{
+    const uint64_t *restrict hh = c->hot_hash, *restrict hg = c->hot_golden;
+    for (size_t i = 0; i < c->nhot; i++)
+        xs[i] = sl__placement_pair_x_pre(key, hh[i], hg[i]);
 }
 
 static void build_candidates(ctx *c, uint32_t r)
 {
     prep *q = &c->reps[r];
     const psvc *s = &c->svcs[q->svc];
-    const uint64_t e_top = 53ull << 32, key = q->key;
-    const uint64_t *tab = c->coarse;
+    const uint64_t e_top = 53ull << 32;
+    const uint64_t *tab = c->coarse, *xs = c->xs;
     const hnode *hot = c->hot;
+    const uint8_t *cls = c->hot_class;
     survivor *surv = c->surv;
     uint64_t ub[CAND_MAX], cut = UINT64_MAX, xc[WCLASS_MAX] = {0}, xc_cut = UINT64_MAX;
-    size_t nub = 0, nsurv = 0, fitting = 0, nhot = c->nhot, next_xc = 2 * CAND_MAX;
+    size_t nub = 0, nsurv = 0, nhot = c->nhot, next_xc = 2 * CAND_MAX;
+    size_t fitting = 0;
     bool requests = s->cpu || s->mem;
+    draw_all(c, q->key, c->xs);
     for (size_t i = 0; i < nhot; i++) {
         const hnode *h = &hot[i];
-        if (requests && !(fits_cap(h->cpu_cap, 0, s->cpu) && fits_cap(h->mem_cap, 0, s->mem)))
-            continue;
-        fitting++;
-        uint64_t x = sl__placement_pair_x_pre(key, h->hash, h->golden), lo, hi;
-        if (x < xc[h->wclass])
+        if (requests) {
+            if (!(fits_cap(h->cpu_cap, 0, s->cpu) && fits_cap(h->mem_cap, 0, s->mem)))
+                continue;
+            fitting++;
+        }
+        uint64_t x = xs[i], lo, hi;
+        if (x < xc[cls[i]])
             continue; /* ruled out by an earlier, larger cut */
         sl__placement_coarse_log(tab, x, &lo, &hi);
         uint64_t key_lo = coarse_key(e_top - hi, h->rw);
@@ -780,7 +805,7 @@ static void build_candidates(ctx *c, uint32_t r)
         }
     }
     exact_candidates(c, r, nsurv, cut);
-    q->complete = fitting <= CAND_MAX;
+    q->complete = (requests ? fitting : nhot) <= CAND_MAX;
 }
 
 /* Says why no member can take a replica of s now. */
@@ -1095,6 +1120,11 @@ static void ctx_free(ctx *c)
     free(c->heap);
     free(c->hot);
     free(c->surv);
+    free(c->hot_hash);
+    free(c->hot_golden);
+    free(c->hot_class);
+    free(c->xs);
+    free(c->ws);
 }
 
 static int ctx_alloc(ctx *c, size_t nn, size_t ns, size_t nr)
@@ -1112,6 +1142,13 @@ static int ctx_alloc(ctx *c, size_t nn, size_t ns, size_t nr)
     c->zone_hash = calloc(nn ? nn : 1, sizeof *c->zone_hash);
     c->hot = malloc((nn ? nn : 1) * sizeof *c->hot);
     c->surv = malloc((nn ? nn : 1) * sizeof *c->surv);
+    c->hot_hash = malloc((nn ? nn : 1) * sizeof *c->hot_hash);
+    c->hot_golden = malloc((nn ? nn : 1) * sizeof *c->hot_golden);
+    c->hot_class = malloc(nn ? nn : 1);
+    c->xs = malloc((nn ? nn : 1) * 2 * sizeof *c->xs);
+    c->ws = malloc((nn ? nn : 1) * 2 * sizeof *c->ws);
+    if (!c->hot_hash || !c->hot_golden || !c->hot_class || !c->xs || !c->ws)
+        return SL_ENOMEM;
     if (!c->nodes || !c->svcs || !c->reps || !c->cand || !c->cand_score || !c->zone_elig ||
         !c->zone_count || !c->zone_hash || !c->hot || !c->surv)
         return SL_ENOMEM;

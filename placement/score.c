@@ -132,6 +132,32 @@ uint64_t sl__placement_score_x(uint64_t x, uint32_t w)
     return score_of_log(sl__placement_log2_q32(x), w);
 }
 
+void sl__placement_score_many(const uint64_t *x, const uint32_t *w, uint64_t *out, size_t n)
+{
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        /* Four logs side by side: each squaring waits for the previous one
+         * of the same log, so interleaving four keeps the multiplier busy.
+         * The steps are log2_bits' with the branch made arithmetic. */
+        uint64_t m[4], r[4];
+        for (int j = 0; j < 4; j++) {
+            unsigned t = 63u - (unsigned)__builtin_clzll(x[i + j]);
+            m[j] = t >= 31 ? x[i + j] >> (t - 31) : x[i + j] << (31 - t);
+            r[j] = (uint64_t)t << 32;
+        }
+        for (int bit = 31; bit >= 0; bit--)
+            for (int j = 0; j < 4; j++) {
+                uint64_t v = (m[j] * m[j]) >> 31, b = v >> 32;
+                m[j] = v >> b;
+                r[j] |= b << bit;
+            }
+        for (int j = 0; j < 4; j++)
+            out[i + j] = score_of_log(r[j], w[i + j]);
+    }
+    for (; i < n; i++)
+        out[i] = sl__placement_score_x(x[i], w[i]);
+}
+
 uint64_t sl__placement_score(uint64_t replica_key, uint64_t node_hash, uint32_t w)
 {
     return score_of_log(sl__placement_log2_q32(pair_x(replica_key, node_hash)), w);
