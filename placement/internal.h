@@ -3,6 +3,7 @@
 #ifndef STARLING_PLACEMENT_INTERNAL_H
 #define STARLING_PLACEMENT_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -74,6 +75,19 @@ static inline void sl__placement_coarse_log(const uint64_t *tab, uint64_t x, uin
 /* Returns the score of the pair whose draw is x (sl__placement_pair_x) for
  * a node of weight w: the same value as sl__placement_score(). */
 uint64_t sl__placement_score_x(uint64_t x, uint32_t w);
+
+/* Whether this machine runs sl__placement_draw_block's fast path. */
+bool sl__placement_draw_fast(void);
+
+/* Sets xs[j] = sl__placement_pair_x_pre(key, hash[j], golden[j]) for j < n
+ * (n <= 64) and returns the mask of the j with xs[j] >= xcut[cls[j]]; xcut
+ * has SL__PLACEMENT_DRAW_CLASSES entries. fast (from
+ * sl__placement_draw_fast()) computes eight at once, when n is 64; the results are the
+ * same either way. */
+#define SL__PLACEMENT_DRAW_CLASSES 8
+uint64_t sl__placement_draw_block(bool fast, uint64_t key, const uint64_t *hash,
+                                  const uint64_t *golden, const uint8_t *cls, const uint64_t *xcut,
+                                  uint64_t *xs, size_t n);
 
 /* Sets out[i] = sl__placement_score_x(x[i], w[i]) for i < n, faster than
  * one at a time. */

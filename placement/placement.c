@@ -149,8 +149,8 @@ typedef struct prep {
  * the arrays ctx.hot_hash and ctx.hot_golden, and its weight class in
  * ctx.hot_class, so that the loops over every member read them densely. */
 typedef struct hnode {
-    uint64_t rw;     /* floor(2^36 / weight), for coarse_key() */
-    uint32_t node;   /* canonical member index */
+    uint64_t rw;   /* floor(2^36 / weight), for coarse_key() */
+    uint32_t node; /* canonical member index */
     uint32_t cpu_cap;
     uint32_t mem_cap;
     uint32_t wclass; /* index of its weight among ctx.class_rw, or 0 */
@@ -159,7 +159,7 @@ typedef struct hnode {
 /* Weight classes: when the eligible members have at most WCLASS_MAX
  * distinct weights, a candidate scan turns its cut into one threshold on the
  * pair's draw per weight (x_cut), compared before anything else. */
-#define WCLASS_MAX 8
+#define WCLASS_MAX SL__PLACEMENT_DRAW_CLASSES
 
 /* A member that a candidate scan could not rule out on the coarse log. */
 typedef struct survivor {
@@ -199,10 +199,11 @@ typedef struct ctx {
     uint8_t *hot_class;   /* nhot */
     uint64_t *xs;         /* 2 * nhot: scratch, the draws of one replica */
     uint32_t *ws;         /* 2 * nhot: scratch of exact_candidates */
-    survivor *surv; /* nn: scratch of build_candidates */
+    survivor *surv;       /* nn: scratch of build_candidates */
     uint64_t coarse[SL__PLACEMENT_COARSE_SIZE];
     uint64_t class_rw[WCLASS_MAX]; /* rw of each weight class */
     uint32_t nclass;               /* 0: too many distinct weights */
+    bool draw_fast;                /* sl__placement_draw_fast() */
 } ctx;
 
 struct sl_placement {
@@ -756,56 +757,69 @@ static void exact_candidates(ctx *c, uint32_t r, size_t nsurv, uint64_t cut)
     c->reps[r].ncand = (uint8_t)k;
 }
 
-/* Sets xs[i] to the draw of (key, eligible member i) for every i: the bulk
- * of the hashing, in a loop of independent iterations. */
-static void draw_all(const ctx *c, uint64_t key, uint64_t *restrict xs)
+/* Whether hot member h can ever host a replica of s (capacity). */
+static bool hot_fits(const hnode *h, const psvc *s)
 {
-    const uint64_t *restrict hh = c->hot_hash, *restrict hg = c->hot_golden;
-    for (size_t i = 0; i < c->nhot; i++)
-        xs[i] = sl__placement_pair_x_pre(key, hh[i], hg[i]);
+    return fits_cap(h->cpu_cap, 0, s->cpu) && fits_cap(h->mem_cap, 0, s->mem);
+}
+
+/* The candidate scan of one member i that its class threshold did not rule
+ * out: the coarse test, then the survivor list and the upper bounds. */
+typedef struct scan {
+    uint64_t ub[CAND_MAX];
+    uint64_t cut;
+    uint64_t xc[WCLASS_MAX]; /* ctx.hot_class thresholds for xc_cut */
+    uint64_t xc_cut;
+    size_t nub, nsurv, next_xc;
+} scan;
+
+static void scan_member(ctx *c, scan *v, size_t i, uint64_t x)
+{
+    const uint64_t e_top = 53ull << 32;
+    const hnode *h = &c->hot[i];
+    uint64_t lo, hi;
+    sl__placement_coarse_log(c->coarse, x, &lo, &hi);
+    uint64_t key_lo = coarse_key(e_top - hi, h->rw);
+    if (key_lo > v->cut)
+        return;
+    c->surv[v->nsurv++] = (survivor){key_lo, x, h->node};
+    v->cut = ub_insert(v->ub, &v->nub, coarse_key(e_top - lo, h->rw) + COARSE_SLACK, v->cut);
+    /* The thresholds follow the cut at doubling positions: a stale one only
+     * lets more pairs through to the test above. */
+    if (c->nclass && v->cut != v->xc_cut && i >= v->next_xc) {
+        for (uint32_t k = 0; k < c->nclass; k++)
+            v->xc[k] = x_cut(c->coarse, v->cut, c->class_rw[k]);
+        v->xc_cut = v->cut;
+        v->next_xc = 2 * i;
+    }
 }
 
 static void build_candidates(ctx *c, uint32_t r)
 {
     prep *q = &c->reps[r];
     const psvc *s = &c->svcs[q->svc];
-    const uint64_t e_top = 53ull << 32;
-    const uint64_t *tab = c->coarse, *xs = c->xs;
-    const hnode *hot = c->hot;
-    const uint8_t *cls = c->hot_class;
-    survivor *surv = c->surv;
-    uint64_t ub[CAND_MAX], cut = UINT64_MAX, xc[WCLASS_MAX] = {0}, xc_cut = UINT64_MAX;
-    size_t nub = 0, nsurv = 0, nhot = c->nhot, next_xc = 2 * CAND_MAX;
-    size_t fitting = 0;
+    scan v = {.cut = UINT64_MAX, .xc_cut = UINT64_MAX, .next_xc = 2 * CAND_MAX};
+    size_t nhot = c->nhot, fitting = nhot;
     bool requests = s->cpu || s->mem;
-    draw_all(c, q->key, c->xs);
-    for (size_t i = 0; i < nhot; i++) {
-        const hnode *h = &hot[i];
-        if (requests) {
-            if (!(fits_cap(h->cpu_cap, 0, s->cpu) && fits_cap(h->mem_cap, 0, s->mem)))
-                continue;
-            fitting++;
-        }
-        uint64_t x = xs[i], lo, hi;
-        if (x < xc[cls[i]])
-            continue; /* ruled out by an earlier, larger cut */
-        sl__placement_coarse_log(tab, x, &lo, &hi);
-        uint64_t key_lo = coarse_key(e_top - hi, h->rw);
-        if (key_lo > cut)
-            continue;
-        surv[nsurv++] = (survivor){key_lo, x, h->node};
-        cut = ub_insert(ub, &nub, coarse_key(e_top - lo, h->rw) + COARSE_SLACK, cut);
-        /* The thresholds follow the cut at doubling positions: a stale one
-         * only lets more pairs through to the test above. */
-        if (c->nclass && cut != xc_cut && i >= next_xc) {
-            for (uint32_t k = 0; k < c->nclass; k++)
-                xc[k] = x_cut(tab, cut, c->class_rw[k]);
-            xc_cut = cut;
-            next_xc = 2 * i;
+    if (requests) {
+        fitting = 0;
+        for (size_t i = 0; i < nhot; i++)
+            fitting += hot_fits(&c->hot[i], s);
+    }
+    for (size_t b = 0; b < nhot; b += 64) {
+        size_t n = nhot - b < 64 ? nhot - b : 64;
+        uint64_t mask =
+            sl__placement_draw_block(c->draw_fast, q->key, c->hot_hash + b, c->hot_golden + b,
+                                     c->hot_class + b, v.xc, c->xs + b, n);
+        while (mask) {
+            size_t i = b + (size_t)__builtin_ctzll(mask);
+            mask &= mask - 1;
+            if (!requests || hot_fits(&c->hot[i], s))
+                scan_member(c, &v, i, c->xs[i]);
         }
     }
-    exact_candidates(c, r, nsurv, cut);
-    q->complete = (requests ? fitting : nhot) <= CAND_MAX;
+    exact_candidates(c, r, v.nsurv, v.cut);
+    q->complete = fitting <= CAND_MAX;
 }
 
 /* Says why no member can take a replica of s now. */
@@ -1174,6 +1188,7 @@ int sl_placement_compute(const sl_placement_member *members, size_t nmembers,
     memset(&c, 0, sizeof c);
     rc = ctx_alloc(&c, nmembers, nservices, nr);
     sl__placement_coarse_init(c.coarse);
+    c.draw_fast = sl__placement_draw_fast();
     if (rc == 0)
         rc = load_members(&c, members, nmembers);
     if (rc == 0)

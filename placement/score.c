@@ -50,6 +50,11 @@
 
 #include "internal.h"
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define DRAW_AVX512 1
+#endif
+
 #define FNV_OFFSET 0xcbf29ce484222325ull
 #define FNV_PRIME 0x100000001b3ull
 #define GOLDEN 0x9e3779b97f4a7c15ull
@@ -199,4 +204,70 @@ uint64_t sl__placement_score_below(uint64_t replica_key, uint64_t node_hash, uin
         return UINT64_MAX;
     log2_bits(&m, &r, 28, 0);
     return score_of_log(r, w);
+}
+
+/* ---- Draws of many members at once ----
+ *
+ * A candidate scan hashes the replica with every member; that is most of
+ * the work of a placement. With AVX-512 (DQ has the 64-bit multiply), eight
+ * draws are computed side by side and compared with their class thresholds
+ * in one go. The integer operations are those of sl__placement_pair_x_pre,
+ * lane by lane, so the draws are the same bits whichever path runs; only
+ * the speed depends on the machine. */
+
+#ifdef DRAW_AVX512
+__attribute__((target("avx512f,avx512dq"))) static inline __m512i mix8(__m512i x)
+{
+    x = _mm512_xor_si512(x, _mm512_srli_epi64(x, 30));
+    x = _mm512_mullo_epi64(x, _mm512_set1_epi64((long long)0xbf58476d1ce4e5b9ull));
+    x = _mm512_xor_si512(x, _mm512_srli_epi64(x, 27));
+    x = _mm512_mullo_epi64(x, _mm512_set1_epi64((long long)0x94d049bb133111ebull));
+    return _mm512_xor_si512(x, _mm512_srli_epi64(x, 31));
+}
+
+__attribute__((target("avx512f,avx512dq"))) static uint64_t
+draw64(uint64_t key, const uint64_t *hash, const uint64_t *golden, const uint8_t *cls,
+       const uint64_t *xcut, uint64_t *xs)
+{
+    __m512i k = _mm512_set1_epi64((long long)key), cuts = _mm512_loadu_si512(xcut);
+    uint64_t mask = 0;
+    for (unsigned j = 0; j < 64; j += 8) { /* independent: they overlap */
+        __m512i h = _mm512_loadu_si512(hash + j), g = _mm512_loadu_si512(golden + j);
+        __m512i x = mix8(_mm512_xor_si512(k, g));
+        x = mix8(_mm512_xor_si512(x, h));
+        x = _mm512_add_epi64(_mm512_srli_epi64(x, 11), _mm512_set1_epi64(1));
+        _mm512_storeu_si512(xs + j, x);
+        __m512i idx = _mm512_cvtepu8_epi64(_mm_loadl_epi64((const __m128i *)(cls + j)));
+        __m512i cut = _mm512_permutexvar_epi64(idx, cuts);
+        mask |= (uint64_t)_mm512_cmpge_epu64_mask(x, cut) << j;
+    }
+    return mask;
+}
+#endif
+
+bool sl__placement_draw_fast(void)
+{
+#ifdef DRAW_AVX512
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+#else
+    return false;
+#endif
+}
+
+uint64_t sl__placement_draw_block(bool fast, uint64_t key, const uint64_t *hash,
+                                  const uint64_t *golden, const uint8_t *cls, const uint64_t *xcut,
+                                  uint64_t *xs, size_t n)
+{
+#ifdef DRAW_AVX512
+    if (fast && n == 64)
+        return draw64(key, hash, golden, cls, xcut, xs);
+#else
+    (void)fast;
+#endif
+    uint64_t mask = 0;
+    for (size_t j = 0; j < n; j++) {
+        xs[j] = sl__placement_pair_x_pre(key, hash[j], golden[j]);
+        mask |= (uint64_t)(xs[j] >= xcut[cls[j]]) << j;
+    }
+    return mask;
 }
