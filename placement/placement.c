@@ -164,6 +164,7 @@ typedef struct hnode {
 /* A member that a candidate scan could not rule out on the coarse log. */
 typedef struct survivor {
     uint64_t key_lo; /* coarse_key() of the largest e the log allows */
+    uint64_t key_hi; /* coarse_key() of the smallest, plus COARSE_SLACK */
     uint64_t x;      /* the pair's draw */
     uint32_t node;
 } survivor;
@@ -204,6 +205,7 @@ typedef struct ctx {
     uint64_t class_rw[WCLASS_MAX]; /* rw of each weight class */
     uint32_t nclass;               /* 0: too many distinct weights */
     bool draw_fast;                /* sl__placement_draw_fast() */
+    uint64_t guess;                /* a cut to try first (build_candidates) */
 } ctx;
 
 struct sl_placement {
@@ -782,8 +784,9 @@ static void scan_member(ctx *c, scan *v, size_t i, uint64_t x)
     uint64_t key_lo = coarse_key(e_top - hi, h->rw);
     if (key_lo > v->cut)
         return;
-    c->surv[v->nsurv++] = (survivor){key_lo, x, h->node};
-    v->cut = ub_insert(v->ub, &v->nub, coarse_key(e_top - lo, h->rw) + COARSE_SLACK, v->cut);
+    uint64_t key_hi = coarse_key(e_top - lo, h->rw) + COARSE_SLACK;
+    c->surv[v->nsurv++] = (survivor){key_lo, key_hi, x, h->node};
+    v->cut = ub_insert(v->ub, &v->nub, key_hi, v->cut);
     /* The thresholds follow the cut at doubling positions: a stale one only
      * lets more pairs through to the test above. */
     if (c->nclass && v->cut != v->xc_cut && i >= v->next_xc) {
@@ -794,30 +797,84 @@ static void scan_member(ctx *c, scan *v, size_t i, uint64_t x)
     }
 }
 
+/* One pass of a candidate scan of replica r over the fitting members,
+ * starting from the cut in v (UINT64_MAX: none), which then tightens as the
+ * upper bounds come (v->nub of them). With a cut given, the pass keeps the
+ * members it does not rule out and leaves v->ub alone. */
+static void scan_pass(ctx *c, uint32_t r, scan *v, bool tighten)
+{
+    const prep *q = &c->reps[r];
+    const psvc *s = &c->svcs[q->svc];
+    bool requests = s->cpu || s->mem;
+    const uint64_t e_top = 53ull << 32;
+    for (size_t b = 0; b < c->nhot; b += 64) {
+        size_t n = c->nhot - b < 64 ? c->nhot - b : 64;
+        uint64_t mask =
+            sl__placement_draw_block(c->draw_fast, q->key, c->hot_hash + b, c->hot_golden + b,
+                                     c->hot_class + b, v->xc, c->xs + b, n);
+        while (mask) {
+            size_t i = b + (size_t)__builtin_ctzll(mask);
+            mask &= mask - 1;
+            if (requests && !hot_fits(&c->hot[i], s))
+                continue;
+            if (tighten) {
+                scan_member(c, v, i, c->xs[i]);
+                continue;
+            }
+            const hnode *h = &c->hot[i];
+            uint64_t lo, hi, x = c->xs[i];
+            sl__placement_coarse_log(c->coarse, x, &lo, &hi);
+            uint64_t key_lo = coarse_key(e_top - hi, h->rw);
+            if (key_lo <= v->cut)
+                c->surv[v->nsurv++] =
+                    (survivor){key_lo, coarse_key(e_top - lo, h->rw) + COARSE_SLACK, x, h->node};
+        }
+    }
+}
+
+/* Tries the scan with the cut guessed from the replicas before (ctx.guess):
+ * it keeps the members whose lower bound is within the guess; if CAND_MAX of
+ * them have upper bounds whose largest, ub, is such that ub + 2^10 is
+ * within the guess, every member of the exact list is among them (its lower
+ * bound is at most the true CAND_MAX-th smallest upper bound + 2^10, which
+ * is at most ub + 2^10), and the cut is ub + 2^10. Returns whether it
+ * worked, with v filled; otherwise the full scan has to run. */
+static bool scan_guessed(ctx *c, uint32_t r, scan *v)
+{
+    v->cut = c->guess;
+    for (uint32_t k = 0; k < c->nclass; k++)
+        v->xc[k] = x_cut(c->coarse, v->cut, c->class_rw[k]);
+    scan_pass(c, r, v, false);
+    if (v->nsurv < CAND_MAX)
+        return false;
+    for (size_t i = 0; i < v->nsurv; i++)
+        ub_insert(v->ub, &v->nub, c->surv[i].key_hi, UINT64_MAX);
+    if (v->ub[CAND_MAX - 1] >= c->guess - (1u << 10))
+        return false;
+    v->cut = v->ub[CAND_MAX - 1] + (1u << 10);
+    return true;
+}
+
+/* Computes replica r's candidate list: its CAND_MAX best members among those
+ * that could ever host it, best first, ties to the lower member index. */
 static void build_candidates(ctx *c, uint32_t r)
 {
     prep *q = &c->reps[r];
     const psvc *s = &c->svcs[q->svc];
-    scan v = {.cut = UINT64_MAX, .xc_cut = UINT64_MAX, .next_xc = 2 * CAND_MAX};
     size_t nhot = c->nhot, fitting = nhot;
-    bool requests = s->cpu || s->mem;
-    if (requests) {
+    if (s->cpu || s->mem) {
         fitting = 0;
         for (size_t i = 0; i < nhot; i++)
             fitting += hot_fits(&c->hot[i], s);
     }
-    for (size_t b = 0; b < nhot; b += 64) {
-        size_t n = nhot - b < 64 ? nhot - b : 64;
-        uint64_t mask =
-            sl__placement_draw_block(c->draw_fast, q->key, c->hot_hash + b, c->hot_golden + b,
-                                     c->hot_class + b, v.xc, c->xs + b, n);
-        while (mask) {
-            size_t i = b + (size_t)__builtin_ctzll(mask);
-            mask &= mask - 1;
-            if (!requests || hot_fits(&c->hot[i], s))
-                scan_member(c, &v, i, c->xs[i]);
-        }
+    scan v = {.cut = UINT64_MAX, .xc_cut = UINT64_MAX, .next_xc = 2 * CAND_MAX};
+    if (c->guess == UINT64_MAX || !scan_guessed(c, r, &v)) {
+        v = (scan){.cut = UINT64_MAX, .xc_cut = UINT64_MAX, .next_xc = 2 * CAND_MAX};
+        scan_pass(c, r, &v, true);
     }
+    /* The next replica, alike, tries twice this cut: the CAND_MAX-th best of
+     * so many draws seldom lies that far above its usual value. */
+    c->guess = v.nub < CAND_MAX || v.cut > UINT64_MAX / 2 ? UINT64_MAX : 2 * v.cut;
     exact_candidates(c, r, v.nsurv, v.cut);
     q->complete = fitting <= CAND_MAX;
 }
@@ -1189,6 +1246,7 @@ int sl_placement_compute(const sl_placement_member *members, size_t nmembers,
     rc = ctx_alloc(&c, nmembers, nservices, nr);
     sl__placement_coarse_init(c.coarse);
     c.draw_fast = sl__placement_draw_fast();
+    c.guess = UINT64_MAX;
     if (rc == 0)
         rc = load_members(&c, members, nmembers);
     if (rc == 0)
