@@ -90,8 +90,9 @@ uint64_t sl__placement_draw_block(bool fast, uint64_t key, const uint64_t *hash,
                                   uint64_t *xs, size_t n);
 
 /* Sets out[i] = sl__placement_score_x(x[i], w[i]) for i < n, faster than
- * one at a time. */
-void sl__placement_score_many(const uint64_t *x, const uint32_t *w, uint64_t *out, size_t n);
+ * one at a time; fast as for sl__placement_draw_block (the same results). */
+void sl__placement_score_many(bool fast, const uint64_t *x, const uint32_t *w, uint64_t *out,
+                              size_t n);
 
 /* Returns the key of replica `index` of the service whose name hashes to
  * service_hash. */

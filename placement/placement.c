@@ -743,7 +743,7 @@ static void exact_candidates(ctx *c, uint32_t r, size_t nsurv, uint64_t cut)
         w[n] = c->nodes[v->node].weight;
         node[n++] = v->node;
     }
-    sl__placement_score_many(x, w, sc, n);
+    sl__placement_score_many(c->draw_fast, x, w, sc, n);
     for (size_t i = 0; i < n; i++) {
         if (k == CAND_MAX && sc[i] >= cs[k - 1])
             continue; /* equal scores keep the lower index, already in */
