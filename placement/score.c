@@ -50,7 +50,7 @@
 
 #include "internal.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(SL_PLACEMENT_NO_SIMD)
 #include <immintrin.h>
 #define DRAW_AVX512 1
 #endif
