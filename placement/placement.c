@@ -93,7 +93,9 @@
  * one pass over the members) and walks that list afterwards; it scans all
  * members again only when the list runs out. So the whole call is about
  * O(T * M) hashes for T replicas on M members, plus heap work (the second
- * run of the greedy reuses the lists and only places the overflow). */
+ * run of the greedy reuses the lists and only places the overflow). Almost
+ * all pairs stop at the hash: "Candidate lists" below says how the few
+ * that need their exact score are found. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -672,16 +674,36 @@ static uint64_t coarse_key(uint64_t e, uint64_t rw)
     return (e >> 10) * rw;
 }
 
-/* Computes replica r's candidate list: its CAND_MAX best members among those
- * that could ever host it, best first, ties to the lower member index.
+/* ---- Candidate lists ----
  *
- * Every fitting member has to be hashed, but few need the exact log (32
- * squarings): the coarse table bounds the log, hence the score, and the
- * CAND_MAX-th smallest upper bound seen so far (ub) rules out every member
- * whose lower bound is above it, for good, since it only decreases. The
- * survivors, in member order, then get their exact scores; the members of
- * the exact list are all among them, so it is the list a scan of exact
- * scores would give. */
+ * A replica's list is its CAND_MAX best members by exact score (then
+ * index) among those that could ever host it. Every fitting member has to be
+ * hashed with the replica, 30 M pairs for 10,000 x 3 replicas on 1,000
+ * members, but few need the exact log (32 dependent squarings), and most
+ * need no more than their draw x, the hash itself:
+ *
+ * - Coarse bounds. The top bit of x and a table of 1025 fractions
+ *   (score.c) bound the log, hence the score: coarse_key() gives a lower
+ *   and an upper bound, in integers. A member whose lower bound is above the
+ *   CAND_MAX-th smallest upper bound seen (plus 2^10, the rounding) cannot
+ *   be in the list; that cut only decreases during a scan.
+ * - Thresholds on x. Within one weight, the lower bound falls as x grows,
+ *   so a cut is one threshold on x per distinct weight (x_cut(), when there
+ *   are at most WCLASS_MAX of them), compared right after hashing, eight
+ *   members at once with AVX-512 (sl__placement_draw_block()).
+ * - A guessed cut. Replicas are alike, so a scan first tries twice the cut
+ *   the previous replica ended with; it keeps that try only when its own
+ *   upper bounds prove the guess wide enough (scan_guessed()), otherwise it
+ *   scans again from no cut. So few members survive the thresholds (about
+ *   20 of 1,000, where a cut that tightens during the scan lets about 80 in).
+ * - The survivors get their exact scores, eight logs at once with AVX-512
+ *   (sl__placement_score_many()), and are sorted into the list.
+ *
+ * Every test only rules out members that cannot be in the list, and the
+ * survivors are ranked by exact score, so the list is the one a scan of
+ * exact scores gives, bit for bit (tests/unit/test_placement_golden.c); the
+ * machine-specific paths compute the very same integers. */
+
 /* Returns the smallest draw x whose coarse_key(e_lo) can be at most cut
  * for a member whose rw is given, or a lower bound of it: every smaller x
  * is ruled out. coarse_key(e_lo) <= cut exactly when (e_lo >> 10) <= f =
@@ -855,8 +877,7 @@ static bool scan_guessed(ctx *c, uint32_t r, scan *v)
     return true;
 }
 
-/* Computes replica r's candidate list: its CAND_MAX best members among those
- * that could ever host it, best first, ties to the lower member index. */
+/* Computes replica r's candidate list (see "Candidate lists" above). */
 static void build_candidates(ctx *c, uint32_t r)
 {
     prep *q = &c->reps[r];

@@ -41,8 +41,19 @@
  *   fractional bits (the later squarings only set lower bits), and stops as
  *   soon as the bound is not below the threshold; otherwise it finishes the
  *   same computation, so its scores are bit for bit those of
- *   sl__placement_score(). In a large cluster most (replica, member) pairs
- *   stop after at most 4 of the 32 squarings.
+ *   sl__placement_score(). It compares e = (53 << 32) - log2(x) with the
+ *   smallest e whose score reaches the limit (e_limit), not the score: no
+ *   division per test.
+ * - The candidate scans of placement.c bound the log even more cheaply: its
+ *   fraction grows with the mantissa, so a table of the fractions of 1025
+ *   evenly spaced mantissas (sl__placement_coarse_init) bounds it from both
+ *   sides by the mantissa's first 10 bits.
+ * - Machines with AVX-512 (F and DQ, for the 64-bit multiply) hash eight
+ *   pairs at once and compute eight logs at once; every lane does the same
+ *   integer operations as the portable code, so the bits are the same
+ *   (tests/unit/test_placement_golden.c checks it; -DSL_PLACEMENT_NO_SIMD
+ *   builds the portable code only). Which path runs depends on the CPU the
+ *   process runs on, never the result.
  *
  * Ties (equal scores) are left to the caller, who breaks them by the
  * canonical (name) order of the nodes. */
@@ -50,7 +61,8 @@
 
 #include "internal.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(SL_PLACEMENT_NO_SIMD)
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) &&                            \
+    !defined(SL_PLACEMENT_NO_SIMD)
 #include <immintrin.h>
 #define DRAW_AVX512 1
 #endif
