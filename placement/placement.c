@@ -94,121 +94,15 @@
  * members again only when the list runs out. So the whole call is about
  * O(T * M) hashes for T replicas on M members, plus heap work (the second
  * run of the greedy reuses the lists and only places the overflow). Almost
- * all pairs stop at the hash: "Candidate lists" below says how the few
- * that need their exact score are found. */
+ * all pairs stop at the hash: candidates.c says how the few that need
+ * their exact score are found. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "starling/error.h"
 #include "starling/placement.h"
 
-#include "internal.h"
-
-#define CAND_MAX 16
-#define CAND_UNSET 0xff
-#define NO_ZONE UINT32_MAX
-
-typedef struct pnode {
-    uint64_t hash;
-    uint32_t input; /* index in the caller's array */
-    uint32_t zone;  /* zone id: equal ids for equal zone names */
-    uint32_t weight;
-    uint32_t cpu_cap; /* 0: unlimited */
-    uint32_t mem_cap; /* 0: unlimited */
-    uint64_t cpu_used;
-    uint64_t mem_used;
-    uint32_t load;
-    uint32_t bound; /* its load bound */
-    uint32_t limit; /* the load this pass allows: bound, or UINT32_MAX */
-    bool eligible;
-} pnode;
-
-typedef struct psvc {
-    uint64_t hash;
-    uint32_t input;
-    uint32_t replicas;
-    uint32_t cpu;
-    uint32_t mem;
-    sl_placement_spread spread;
-    uint32_t first; /* id of its replica 0 */
-} psvc;
-
-typedef struct prep {
-    uint64_t key;
-    uint32_t svc; /* canonical service index */
-    uint32_t version;
-    int32_t node;        /* canonical member index, or -1 */
-    uint32_t pref_zone;  /* the zone it goes to when it has room, or NO_ZONE */
-    uint32_t pref_quota; /* replicas of its service dealt to that zone */
-    uint8_t reason;
-    uint8_t ncand;  /* entries in its candidate list, CAND_UNSET before */
-    bool complete;  /* the list holds every member that could ever fit */
-    uint64_t score; /* its score at its member, once placed */
-} prep;
-
-/* An eligible member as the candidate scans read it, in canonical order;
- * its hash and hash * the golden ratio (sl__placement_pair_x_pre) are in
- * the arrays ctx.hot_hash and ctx.hot_golden, and its weight class in
- * ctx.hot_class, so that the loops over every member read them densely. */
-typedef struct hnode {
-    uint64_t rw;   /* floor(2^36 / weight), for coarse_key() */
-    uint32_t node; /* canonical member index */
-    uint32_t cpu_cap;
-    uint32_t mem_cap;
-    uint32_t wclass; /* index of its weight among ctx.class_rw, or 0 */
-} hnode;
-
-/* Weight classes: when the eligible members have at most WCLASS_MAX
- * distinct weights, a candidate scan turns its cut into one threshold on the
- * pair's draw per weight (x_cut), compared before anything else. */
-#define WCLASS_MAX SL__PLACEMENT_DRAW_CLASSES
-
-/* A member that a candidate scan could not rule out on the coarse log. */
-typedef struct survivor {
-    uint64_t key_lo; /* coarse_key() of the largest e the log allows */
-    uint64_t key_hi; /* coarse_key() of the smallest, plus COARSE_SLACK */
-    uint64_t x;      /* the pair's draw */
-    uint32_t node;
-} survivor;
-
-typedef struct proposal {
-    uint64_t score;
-    uint32_t rep;
-    uint32_t node;
-    uint32_t version;
-} proposal;
-
-typedef struct ctx {
-    pnode *nodes;
-    size_t nn;
-    psvc *svcs;
-    size_t ns;
-    prep *reps;
-    size_t nr;
-    uint32_t *cand;       /* nr * CAND_MAX member indexes, best first */
-    uint64_t *cand_score; /* their scores */
-    uint32_t nzones;      /* distinct zones */
-    uint32_t nzones_elig; /* distinct zones with an eligible member */
-    bool *zone_elig;      /* nzones */
-    uint32_t *zone_count; /* nzones, all zero between uses */
-    uint64_t *zone_hash;  /* nzones: hash of the zone's name */
-    proposal *heap;
-    size_t nheap;
-    size_t capheap;
-    hnode *hot; /* the eligible members, canonical order */
-    size_t nhot;
-    uint64_t *hot_hash;   /* nhot */
-    uint64_t *hot_golden; /* nhot */
-    uint8_t *hot_class;   /* nhot */
-    uint64_t *xs;         /* 2 * nhot: scratch, the draws of one replica */
-    uint32_t *ws;         /* 2 * nhot: scratch of exact_candidates */
-    survivor *surv;       /* nn: scratch of build_candidates */
-    uint64_t coarse[SL__PLACEMENT_COARSE_SIZE];
-    uint64_t class_rw[WCLASS_MAX]; /* rw of each weight class */
-    uint32_t nclass;               /* 0: too many distinct weights */
-    bool draw_fast;                /* sl__placement_draw_fast() */
-    uint64_t guess;                /* a cut to try first (build_candidates) */
-} ctx;
+#include "ctx.h"
 
 struct sl_placement {
     size_t nmembers;
@@ -402,30 +296,6 @@ static int load_services(ctx *c, const sl_placement_service *services, size_t n)
     return rc;
 }
 
-/* Numbers the distinct weights of the eligible members (hot), or sets
- * nclass to 0 when there are more than WCLASS_MAX. */
-static void set_weight_classes(ctx *c)
-{
-    c->nclass = 0;
-    for (size_t i = 0; i < c->nhot; i++) {
-        hnode *h = &c->hot[i];
-        uint32_t k = 0;
-        while (k < c->nclass && c->class_rw[k] != h->rw)
-            k++;
-        if (k == c->nclass) {
-            if (c->nclass == WCLASS_MAX) {
-                c->nclass = 0;
-                for (size_t j = 0; j < c->nhot; j++)
-                    c->hot[j].wclass = c->hot_class[j] = 0;
-                return;
-            }
-            c->class_rw[c->nclass++] = h->rw;
-        }
-        h->wclass = k;
-        c->hot_class[i] = (uint8_t)k;
-    }
-}
-
 /* Sets every member's load bound, ceil((1000 + eps) * T * w / (1000 * W)),
  * and the eligible zones. Fits in 64 bits: T <= 2^30, w < 2^16, 1000 + eps
  * < 2^14. */
@@ -458,7 +328,7 @@ static void set_bounds(ctx *c, const sl_placement_options *o)
             c->nzones_elig++;
         }
     }
-    set_weight_classes(c);
+    sl__placement_set_weight_classes(c);
 }
 
 typedef struct zrank {
@@ -594,22 +464,18 @@ static proposal heap_pop(ctx *c)
 
 /* ---- Who may host what ---- */
 
-static bool fits_cap(uint32_t cap, uint64_t used, uint32_t req)
-{
-    return cap == 0 || used + req <= cap;
-}
-
 /* Whether member n could ever host a replica of s (state and capacity). */
 static bool fits_static(const pnode *n, const psvc *s)
 {
-    return n->eligible && fits_cap(n->cpu_cap, 0, s->cpu) && fits_cap(n->mem_cap, 0, s->mem);
+    return n->eligible && sl__placement_fits_cap(n->cpu_cap, 0, s->cpu) &&
+           sl__placement_fits_cap(n->mem_cap, 0, s->mem);
 }
 
 /* Whether member n has the load and resources left for one more of s. */
 static bool fits_now(const pnode *n, const psvc *s)
 {
-    return n->load < n->limit && fits_cap(n->cpu_cap, n->cpu_used, s->cpu) &&
-           fits_cap(n->mem_cap, n->mem_used, s->mem);
+    return n->load < n->limit && sl__placement_fits_cap(n->cpu_cap, n->cpu_used, s->cpu) &&
+           sl__placement_fits_cap(n->mem_cap, n->mem_used, s->mem);
 }
 
 /* Looks at the placed replicas of s: sets *used when one is on member n and
@@ -661,245 +527,6 @@ static uint32_t min_zone_count(ctx *c, const psvc *s)
     return m;
 }
 
-/* A monotone stand-in for a score, in units of 2^-10 of it: for a pair
- * whose e = (53 << 32) - log2(x) lies in [e_lo, e_hi], the score times 2^10
- * lies in [coarse_key(e_lo) - 2^10, coarse_key(e_hi) + COARSE_SLACK). The
- * truncations of e >> 10 (e < 2^38) and of rw = floor(2^36 / w) cost at most
- * 2^28 + 2^36 below the exact e * 2^26 / w, and the floor of the score at
- * most 2^10; nothing overflows (e_hi >> 10 < 2^28, rw <= 2^36). */
-#define COARSE_SLACK ((1ull << 36) + (1ull << 28) + 1)
-
-static uint64_t coarse_key(uint64_t e, uint64_t rw)
-{
-    return (e >> 10) * rw;
-}
-
-/* ---- Candidate lists ----
- *
- * A replica's list is its CAND_MAX best members by exact score (then
- * index) among those that could ever host it. Every fitting member has to be
- * hashed with the replica, 30 M pairs for 10,000 x 3 replicas on 1,000
- * members, but few need the exact log (32 dependent squarings), and most
- * need no more than their draw x, the hash itself:
- *
- * - Coarse bounds. The top bit of x and a table of 1025 fractions
- *   (score.c) bound the log, hence the score: coarse_key() gives a lower
- *   and an upper bound, in integers. A member whose lower bound is above the
- *   CAND_MAX-th smallest upper bound seen (plus 2^10, the rounding) cannot
- *   be in the list; that cut only decreases during a scan.
- * - Thresholds on x. Within one weight, the lower bound falls as x grows,
- *   so a cut is one threshold on x per distinct weight (x_cut(), when there
- *   are at most WCLASS_MAX of them), compared right after hashing, eight
- *   members at once with AVX-512 (sl__placement_draw_block()).
- * - A guessed cut. Replicas are alike, so a scan first tries twice the cut
- *   the previous replica ended with; it keeps that try only when its own
- *   upper bounds prove the guess wide enough (scan_guessed()), otherwise it
- *   scans again from no cut. So few members survive the thresholds (about
- *   20 of 1,000, where a cut that tightens during the scan lets about 80 in).
- * - The survivors get their exact scores, eight logs at once with AVX-512
- *   (sl__placement_score_many()), and are sorted into the list.
- *
- * Every test only rules out members that cannot be in the list, and the
- * survivors are ranked by exact score, so the list is the one a scan of
- * exact scores gives, bit for bit (tests/unit/test_placement_golden.c); the
- * machine-specific paths compute the very same integers. */
-
-/* Returns the smallest draw x whose coarse_key(e_lo) can be at most cut
- * for a member whose rw is given, or a lower bound of it: every smaller x
- * is ruled out. coarse_key(e_lo) <= cut exactly when (e_lo >> 10) <= f =
- * floor(cut / rw), that is when the coarse upper bound of the log, hi, is
- * above L = (53 << 32) - ((f + 1) << 10); hi grows with x (its top bit, then
- * its table entry), so the smallest such x has L's top bit and the first
- * table entry above L's fraction. */
-static uint64_t x_cut(const uint64_t *tab, uint64_t cut, uint64_t rw)
-{
-    uint64_t f = cut / rw;
-    if (f >= 53ull << 22)
-        return 0; /* e_lo >> 10 <= 53 << 22 always: nothing is ruled out */
-    uint64_t lim = (53ull << 32) - ((f + 1) << 10);
-    unsigned t = (unsigned)(lim >> 32);
-    uint64_t frac = lim & 0xffffffffull;
-    if (t < 31)
-        return 1ull << t; /* below 2^t, hi <= t << 32 <= lim */
-    uint32_t lo = 0, hi = (1u << SL__PLACEMENT_COARSE_BITS) - 1;
-    while (lo < hi) { /* the first p with tab[p + 1] > frac */
-        uint32_t mid = (lo + hi) / 2;
-        if (tab[mid + 1] > frac)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    uint64_t m = (1ull << 31) + ((uint64_t)lo << (31 - SL__PLACEMENT_COARSE_BITS));
-    return m << (t - 31);
-}
-
-/* Adds key_hi to the ub list (the CAND_MAX smallest upper bounds, sorted)
- * if it belongs there; returns the new cut. */
-static uint64_t ub_insert(uint64_t *ub, size_t *nub, uint64_t key_hi, uint64_t cut)
-{
-    if (*nub == CAND_MAX && key_hi >= ub[CAND_MAX - 1])
-        return cut;
-    size_t j = *nub < CAND_MAX ? (*nub)++ : CAND_MAX - 1;
-    while (j > 0 && ub[j - 1] > key_hi) {
-        ub[j] = ub[j - 1];
-        j--;
-    }
-    ub[j] = key_hi;
-    return *nub == CAND_MAX ? ub[CAND_MAX - 1] + (1u << 10) : cut;
-}
-
-/* Sorts the survivors that pass the final cut into replica r's list by
- * exact score, then index (they come in index order). */
-static void exact_candidates(ctx *c, uint32_t r, size_t nsurv, uint64_t cut)
-{
-    uint32_t *cn = &c->cand[(size_t)r * CAND_MAX];
-    uint64_t *cs = &c->cand_score[(size_t)r * CAND_MAX];
-    uint64_t *x = c->xs, *sc = c->xs + nsurv; /* the draws are no longer needed */
-    uint32_t *w = c->ws, *node = c->ws + nsurv;
-    size_t n = 0, k = 0;
-    for (size_t i = 0; i < nsurv; i++) {
-        const survivor *v = &c->surv[i];
-        if (v->key_lo > cut)
-            continue;
-        x[n] = v->x;
-        w[n] = c->nodes[v->node].weight;
-        node[n++] = v->node;
-    }
-    sl__placement_score_many(c->draw_fast, x, w, sc, n);
-    for (size_t i = 0; i < n; i++) {
-        if (k == CAND_MAX && sc[i] >= cs[k - 1])
-            continue; /* equal scores keep the lower index, already in */
-        size_t j = k < CAND_MAX ? k++ : k - 1;
-        while (j > 0 && cs[j - 1] > sc[i]) {
-            cs[j] = cs[j - 1];
-            cn[j] = cn[j - 1];
-            j--;
-        }
-        cs[j] = sc[i];
-        cn[j] = node[i];
-    }
-    c->reps[r].ncand = (uint8_t)k;
-}
-
-/* Whether hot member h can ever host a replica of s (capacity). */
-static bool hot_fits(const hnode *h, const psvc *s)
-{
-    return fits_cap(h->cpu_cap, 0, s->cpu) && fits_cap(h->mem_cap, 0, s->mem);
-}
-
-/* The candidate scan of one member i that its class threshold did not rule
- * out: the coarse test, then the survivor list and the upper bounds. */
-typedef struct scan {
-    uint64_t ub[CAND_MAX];
-    uint64_t cut;
-    uint64_t xc[WCLASS_MAX]; /* ctx.hot_class thresholds for xc_cut */
-    uint64_t xc_cut;
-    size_t nub, nsurv, next_xc;
-} scan;
-
-static void scan_member(ctx *c, scan *v, size_t i, uint64_t x)
-{
-    const uint64_t e_top = 53ull << 32;
-    const hnode *h = &c->hot[i];
-    uint64_t lo, hi;
-    sl__placement_coarse_log(c->coarse, x, &lo, &hi);
-    uint64_t key_lo = coarse_key(e_top - hi, h->rw);
-    if (key_lo > v->cut)
-        return;
-    uint64_t key_hi = coarse_key(e_top - lo, h->rw) + COARSE_SLACK;
-    c->surv[v->nsurv++] = (survivor){key_lo, key_hi, x, h->node};
-    v->cut = ub_insert(v->ub, &v->nub, key_hi, v->cut);
-    /* The thresholds follow the cut at doubling positions: a stale one only
-     * lets more pairs through to the test above. */
-    if (c->nclass && v->cut != v->xc_cut && i >= v->next_xc) {
-        for (uint32_t k = 0; k < c->nclass; k++)
-            v->xc[k] = x_cut(c->coarse, v->cut, c->class_rw[k]);
-        v->xc_cut = v->cut;
-        v->next_xc = 2 * i;
-    }
-}
-
-/* One pass of a candidate scan of replica r over the fitting members,
- * starting from the cut in v (UINT64_MAX: none), which then tightens as the
- * upper bounds come (v->nub of them). With a cut given, the pass keeps the
- * members it does not rule out and leaves v->ub alone. */
-static void scan_pass(ctx *c, uint32_t r, scan *v, bool tighten)
-{
-    const prep *q = &c->reps[r];
-    const psvc *s = &c->svcs[q->svc];
-    bool requests = s->cpu || s->mem;
-    const uint64_t e_top = 53ull << 32;
-    for (size_t b = 0; b < c->nhot; b += 64) {
-        size_t n = c->nhot - b < 64 ? c->nhot - b : 64;
-        uint64_t mask =
-            sl__placement_draw_block(c->draw_fast, q->key, c->hot_hash + b, c->hot_golden + b,
-                                     c->hot_class + b, v->xc, c->xs + b, n);
-        while (mask) {
-            size_t i = b + (size_t)__builtin_ctzll(mask);
-            mask &= mask - 1;
-            if (requests && !hot_fits(&c->hot[i], s))
-                continue;
-            if (tighten) {
-                scan_member(c, v, i, c->xs[i]);
-                continue;
-            }
-            const hnode *h = &c->hot[i];
-            uint64_t lo, hi, x = c->xs[i];
-            sl__placement_coarse_log(c->coarse, x, &lo, &hi);
-            uint64_t key_lo = coarse_key(e_top - hi, h->rw);
-            if (key_lo <= v->cut)
-                c->surv[v->nsurv++] =
-                    (survivor){key_lo, coarse_key(e_top - lo, h->rw) + COARSE_SLACK, x, h->node};
-        }
-    }
-}
-
-/* Tries the scan with the cut guessed from the replicas before (ctx.guess):
- * it keeps the members whose lower bound is within the guess; if CAND_MAX of
- * them have upper bounds whose largest, ub, is such that ub + 2^10 is
- * within the guess, every member of the exact list is among them (its lower
- * bound is at most the true CAND_MAX-th smallest upper bound + 2^10, which
- * is at most ub + 2^10), and the cut is ub + 2^10. Returns whether it
- * worked, with v filled; otherwise the full scan has to run. */
-static bool scan_guessed(ctx *c, uint32_t r, scan *v)
-{
-    v->cut = c->guess;
-    for (uint32_t k = 0; k < c->nclass; k++)
-        v->xc[k] = x_cut(c->coarse, v->cut, c->class_rw[k]);
-    scan_pass(c, r, v, false);
-    if (v->nsurv < CAND_MAX)
-        return false;
-    for (size_t i = 0; i < v->nsurv; i++)
-        ub_insert(v->ub, &v->nub, c->surv[i].key_hi, UINT64_MAX);
-    if (v->ub[CAND_MAX - 1] >= c->guess - (1u << 10))
-        return false;
-    v->cut = v->ub[CAND_MAX - 1] + (1u << 10);
-    return true;
-}
-
-/* Computes replica r's candidate list (see "Candidate lists" above). */
-static void build_candidates(ctx *c, uint32_t r)
-{
-    prep *q = &c->reps[r];
-    const psvc *s = &c->svcs[q->svc];
-    size_t nhot = c->nhot, fitting = nhot;
-    if (s->cpu || s->mem) {
-        fitting = 0;
-        for (size_t i = 0; i < nhot; i++)
-            fitting += hot_fits(&c->hot[i], s);
-    }
-    scan v = {.cut = UINT64_MAX, .xc_cut = UINT64_MAX, .next_xc = 2 * CAND_MAX};
-    if (c->guess == UINT64_MAX || !scan_guessed(c, r, &v)) {
-        v = (scan){.cut = UINT64_MAX, .xc_cut = UINT64_MAX, .next_xc = 2 * CAND_MAX};
-        scan_pass(c, r, &v, true);
-    }
-    /* The next replica, alike, tries twice this cut: the CAND_MAX-th best of
-     * so many draws seldom lies that far above its usual value. */
-    c->guess = v.nub < CAND_MAX || v.cut > UINT64_MAX / 2 ? UINT64_MAX : 2 * v.cut;
-    exact_candidates(c, r, v.nsurv, v.cut);
-    q->complete = fitting <= CAND_MAX;
-}
-
 /* Says why no member can take a replica of s now. */
 static sl_placement_reason why_not(const ctx *c, const psvc *s)
 {
@@ -914,7 +541,8 @@ static sl_placement_reason why_not(const ctx *c, const psvc *s)
         if (used)
             continue;
         any_free = true;
-        if (fits_cap(p->cpu_cap, p->cpu_used, s->cpu) && fits_cap(p->mem_cap, p->mem_used, s->mem))
+        if (sl__placement_fits_cap(p->cpu_cap, p->cpu_used, s->cpu) &&
+            sl__placement_fits_cap(p->mem_cap, p->mem_used, s->mem))
             any_bound = true; /* resources fit, so the bound is what stops it */
     }
     if (!any_elig)
@@ -1012,7 +640,7 @@ static int32_t best_member(ctx *c, uint32_t r, uint64_t *score)
     const psvc *s = &c->svcs[q->svc];
     bool zones = zone_mode(c, s);
     if (q->ncand == CAND_UNSET)
-        build_candidates(c, r);
+        sl__placement_build_candidates(c, r);
     uint32_t m0 = zones ? min_zone_count(c, s) : 0;
     const uint32_t *cn = &c->cand[(size_t)r * CAND_MAX];
     const uint64_t *cs = &c->cand_score[(size_t)r * CAND_MAX];
