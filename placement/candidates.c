@@ -22,8 +22,8 @@
  *   that tightens during the scan lets about 80 in; about 17 of them need
  *   their exact score.
  * - The survivors within the final cut get their exact scores, eight logs
- *   at once with AVX-512
- *   (sl__placement_score_many()), and are sorted into the list.
+ *   at once with AVX-512 (sl__placement_score_many()), and are sorted into
+ *   the list.
  *
  * Every test only rules out members that cannot be in the list, and the
  * survivors are ranked by exact score, so the list is the one a scan of
