@@ -244,7 +244,7 @@ void sl__placement_set_weight_classes(ctx *c)
 {
     c->nclass = 0;
     for (size_t i = 0; i < c->nhot; i++) {
-        hnode *h = &c->hot[i];
+        const hnode *h = &c->hot[i];
         uint32_t k = 0;
         while (k < c->nclass && c->class_rw[k] != h->rw)
             k++;
@@ -252,12 +252,11 @@ void sl__placement_set_weight_classes(ctx *c)
             if (c->nclass == WCLASS_MAX) {
                 c->nclass = 0;
                 for (size_t j = 0; j < c->nhot; j++)
-                    c->hot[j].wclass = c->hot_class[j] = 0;
+                    c->hot_class[j] = 0;
                 return;
             }
             c->class_rw[c->nclass++] = h->rw;
         }
-        h->wclass = k;
         c->hot_class[i] = (uint8_t)k;
     }
 }

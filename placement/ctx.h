@@ -63,7 +63,6 @@ typedef struct hnode {
     uint32_t node; /* canonical member index */
     uint32_t cpu_cap;
     uint32_t mem_cap;
-    uint32_t wclass; /* index of its weight among ctx.class_rw, or 0 */
 } hnode;
 
 /* Weight classes: when the eligible members have at most WCLASS_MAX

@@ -81,9 +81,9 @@ bool sl__placement_draw_fast(void);
 
 /* Sets xs[j] = sl__placement_pair_x_pre(key, hash[j], golden[j]) for j < n
  * (n <= 64) and returns the mask of the j with xs[j] >= xcut[cls[j]]; xcut
- * has SL__PLACEMENT_DRAW_CLASSES entries. fast (from
- * sl__placement_draw_fast()) computes eight at once, when n is 64; the results are the
- * same either way. */
+ * has SL__PLACEMENT_DRAW_CLASSES entries. With fast (from
+ * sl__placement_draw_fast()) and n == 64 it computes eight at once; the
+ * results are the same either way. */
 #define SL__PLACEMENT_DRAW_CLASSES 8
 uint64_t sl__placement_draw_block(bool fast, uint64_t key, const uint64_t *hash,
                                   const uint64_t *golden, const uint8_t *cls, const uint64_t *xcut,

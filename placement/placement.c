@@ -321,7 +321,7 @@ static void set_bounds(ctx *c, const sl_placement_options *o)
             c->hot_hash[c->nhot] = p->hash;
             c->hot_golden[c->nhot] = p->hash * 0x9e3779b97f4a7c15ull;
             c->hot[c->nhot++] =
-                (hnode){(1ull << 36) / p->weight, (uint32_t)i, p->cpu_cap, p->mem_cap, 0};
+                (hnode){(1ull << 36) / p->weight, (uint32_t)i, p->cpu_cap, p->mem_cap};
         }
         if (p->eligible && !c->zone_elig[p->zone]) {
             c->zone_elig[p->zone] = true;
