@@ -93,82 +93,16 @@
  * one pass over the members) and walks that list afterwards; it scans all
  * members again only when the list runs out. So the whole call is about
  * O(T * M) hashes for T replicas on M members, plus heap work (the second
- * run of the greedy reuses the lists and only places the overflow). */
+ * run of the greedy reuses the lists and only places the overflow). Almost
+ * all pairs stop at the hash: candidates.c says how the few that need
+ * their exact score are found. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "starling/error.h"
 #include "starling/placement.h"
 
-#include "internal.h"
-
-#define CAND_MAX 16
-#define CAND_UNSET 0xff
-#define NO_ZONE UINT32_MAX
-
-typedef struct pnode {
-    uint64_t hash;
-    uint32_t input; /* index in the caller's array */
-    uint32_t zone;  /* zone id: equal ids for equal zone names */
-    uint32_t weight;
-    uint32_t cpu_cap; /* 0: unlimited */
-    uint32_t mem_cap; /* 0: unlimited */
-    uint64_t cpu_used;
-    uint64_t mem_used;
-    uint32_t load;
-    uint32_t bound; /* its load bound */
-    uint32_t limit; /* the load this pass allows: bound, or UINT32_MAX */
-    bool eligible;
-} pnode;
-
-typedef struct psvc {
-    uint64_t hash;
-    uint32_t input;
-    uint32_t replicas;
-    uint32_t cpu;
-    uint32_t mem;
-    sl_placement_spread spread;
-    uint32_t first; /* id of its replica 0 */
-} psvc;
-
-typedef struct prep {
-    uint64_t key;
-    uint32_t svc; /* canonical service index */
-    uint32_t version;
-    int32_t node;        /* canonical member index, or -1 */
-    uint32_t pref_zone;  /* the zone it goes to when it has room, or NO_ZONE */
-    uint32_t pref_quota; /* replicas of its service dealt to that zone */
-    uint8_t reason;
-    uint8_t ncand;  /* entries in its candidate list, CAND_UNSET before */
-    bool complete;  /* the list holds every member that could ever fit */
-    uint64_t score; /* its score at its member, once placed */
-} prep;
-
-typedef struct proposal {
-    uint64_t score;
-    uint32_t rep;
-    uint32_t node;
-    uint32_t version;
-} proposal;
-
-typedef struct ctx {
-    pnode *nodes;
-    size_t nn;
-    psvc *svcs;
-    size_t ns;
-    prep *reps;
-    size_t nr;
-    uint32_t *cand;       /* nr * CAND_MAX member indexes, best first */
-    uint64_t *cand_score; /* their scores */
-    uint32_t nzones;      /* distinct zones */
-    uint32_t nzones_elig; /* distinct zones with an eligible member */
-    bool *zone_elig;      /* nzones */
-    uint32_t *zone_count; /* nzones, all zero between uses */
-    uint64_t *zone_hash;  /* nzones: hash of the zone's name */
-    proposal *heap;
-    size_t nheap;
-    size_t capheap;
-} ctx;
+#include "ctx.h"
 
 struct sl_placement {
     size_t nmembers;
@@ -383,11 +317,18 @@ static void set_bounds(ctx *c, const sl_placement_options *o)
             p->bound = (uint32_t)((top + den - 1) / den);
         }
         p->limit = p->bound;
+        if (p->eligible) {
+            c->hot_hash[c->nhot] = p->hash;
+            c->hot_golden[c->nhot] = p->hash * 0x9e3779b97f4a7c15ull;
+            c->hot[c->nhot++] =
+                (hnode){(1ull << 36) / p->weight, (uint32_t)i, p->cpu_cap, p->mem_cap};
+        }
         if (p->eligible && !c->zone_elig[p->zone]) {
             c->zone_elig[p->zone] = true;
             c->nzones_elig++;
         }
     }
+    sl__placement_set_weight_classes(c);
 }
 
 typedef struct zrank {
@@ -523,22 +464,18 @@ static proposal heap_pop(ctx *c)
 
 /* ---- Who may host what ---- */
 
-static bool fits_cap(uint32_t cap, uint64_t used, uint32_t req)
-{
-    return cap == 0 || used + req <= cap;
-}
-
 /* Whether member n could ever host a replica of s (state and capacity). */
 static bool fits_static(const pnode *n, const psvc *s)
 {
-    return n->eligible && fits_cap(n->cpu_cap, 0, s->cpu) && fits_cap(n->mem_cap, 0, s->mem);
+    return n->eligible && sl__placement_fits_cap(n->cpu_cap, 0, s->cpu) &&
+           sl__placement_fits_cap(n->mem_cap, 0, s->mem);
 }
 
 /* Whether member n has the load and resources left for one more of s. */
 static bool fits_now(const pnode *n, const psvc *s)
 {
-    return n->load < n->limit && fits_cap(n->cpu_cap, n->cpu_used, s->cpu) &&
-           fits_cap(n->mem_cap, n->mem_used, s->mem);
+    return n->load < n->limit && sl__placement_fits_cap(n->cpu_cap, n->cpu_used, s->cpu) &&
+           sl__placement_fits_cap(n->mem_cap, n->mem_used, s->mem);
 }
 
 /* Looks at the placed replicas of s: sets *used when one is on member n and
@@ -590,37 +527,6 @@ static uint32_t min_zone_count(ctx *c, const psvc *s)
     return m;
 }
 
-/* Computes replica r's candidate list: its CAND_MAX best members among those
- * that could ever host it, best first, ties to the lower member index. */
-static void build_candidates(ctx *c, uint32_t r)
-{
-    prep *q = &c->reps[r];
-    const psvc *s = &c->svcs[q->svc];
-    uint32_t *cn = &c->cand[(size_t)r * CAND_MAX];
-    uint64_t *cs = &c->cand_score[(size_t)r * CAND_MAX];
-    size_t k = 0, fitting = 0;
-    for (uint32_t n = 0; n < c->nn; n++) {
-        const pnode *p = &c->nodes[n];
-        if (!fits_static(p, s))
-            continue;
-        fitting++;
-        uint64_t limit = k == CAND_MAX ? cs[k - 1] : UINT64_MAX;
-        uint64_t sc = sl__placement_score_below(q->key, p->hash, p->weight, limit);
-        if (k == CAND_MAX && sc >= cs[k - 1])
-            continue; /* equal scores keep the lower index, already in */
-        size_t j = k < CAND_MAX ? k++ : k - 1;
-        while (j > 0 && cs[j - 1] > sc) {
-            cs[j] = cs[j - 1];
-            cn[j] = cn[j - 1];
-            j--;
-        }
-        cs[j] = sc;
-        cn[j] = n;
-    }
-    q->ncand = (uint8_t)k;
-    q->complete = fitting <= CAND_MAX;
-}
-
 /* Says why no member can take a replica of s now. */
 static sl_placement_reason why_not(const ctx *c, const psvc *s)
 {
@@ -635,7 +541,8 @@ static sl_placement_reason why_not(const ctx *c, const psvc *s)
         if (used)
             continue;
         any_free = true;
-        if (fits_cap(p->cpu_cap, p->cpu_used, s->cpu) && fits_cap(p->mem_cap, p->mem_used, s->mem))
+        if (sl__placement_fits_cap(p->cpu_cap, p->cpu_used, s->cpu) &&
+            sl__placement_fits_cap(p->mem_cap, p->mem_used, s->mem))
             any_bound = true; /* resources fit, so the bound is what stops it */
     }
     if (!any_elig)
@@ -733,7 +640,7 @@ static int32_t best_member(ctx *c, uint32_t r, uint64_t *score)
     const psvc *s = &c->svcs[q->svc];
     bool zones = zone_mode(c, s);
     if (q->ncand == CAND_UNSET)
-        build_candidates(c, r);
+        sl__placement_build_candidates(c, r);
     uint32_t m0 = zones ? min_zone_count(c, s) : 0;
     const uint32_t *cn = &c->cand[(size_t)r * CAND_MAX];
     const uint64_t *cs = &c->cand_score[(size_t)r * CAND_MAX];
@@ -931,6 +838,13 @@ static void ctx_free(ctx *c)
     free(c->zone_count);
     free(c->zone_hash);
     free(c->heap);
+    free(c->hot);
+    free(c->surv);
+    free(c->hot_hash);
+    free(c->hot_golden);
+    free(c->hot_class);
+    free(c->xs);
+    free(c->ws);
 }
 
 static int ctx_alloc(ctx *c, size_t nn, size_t ns, size_t nr)
@@ -946,8 +860,17 @@ static int ctx_alloc(ctx *c, size_t nn, size_t ns, size_t nr)
     c->zone_elig = calloc(nn ? nn : 1, sizeof *c->zone_elig);
     c->zone_count = calloc(nn ? nn : 1, sizeof *c->zone_count);
     c->zone_hash = calloc(nn ? nn : 1, sizeof *c->zone_hash);
+    c->hot = malloc((nn ? nn : 1) * sizeof *c->hot);
+    c->surv = malloc((nn ? nn : 1) * sizeof *c->surv);
+    c->hot_hash = malloc((nn ? nn : 1) * sizeof *c->hot_hash);
+    c->hot_golden = malloc((nn ? nn : 1) * sizeof *c->hot_golden);
+    c->hot_class = malloc(nn ? nn : 1);
+    c->xs = malloc((nn ? nn : 1) * 2 * sizeof *c->xs);
+    c->ws = malloc((nn ? nn : 1) * 2 * sizeof *c->ws);
+    if (!c->hot_hash || !c->hot_golden || !c->hot_class || !c->xs || !c->ws)
+        return SL_ENOMEM;
     if (!c->nodes || !c->svcs || !c->reps || !c->cand || !c->cand_score || !c->zone_elig ||
-        !c->zone_count || !c->zone_hash)
+        !c->zone_count || !c->zone_hash || !c->hot || !c->surv)
         return SL_ENOMEM;
     return 0;
 }
@@ -970,6 +893,9 @@ int sl_placement_compute(const sl_placement_member *members, size_t nmembers,
     ctx c;
     memset(&c, 0, sizeof c);
     rc = ctx_alloc(&c, nmembers, nservices, nr);
+    sl__placement_coarse_init(c.coarse);
+    c.draw_fast = sl__placement_draw_fast();
+    c.guess = UINT64_MAX;
     if (rc == 0)
         rc = load_members(&c, members, nmembers);
     if (rc == 0)

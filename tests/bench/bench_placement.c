@@ -3,7 +3,9 @@
  * rendezvous (no bound) and a token ring with 256 virtual nodes per member
  * (Cassandra style, SimpleStrategy: the next R distinct members clockwise),
  * prints the time to compute, max/mean load relative to the fair share, and
- * the replicas that change member when one member leaves and one joins. */
+ * the replicas that change member when one member leaves and one joins.
+ * Times are the CPU time of the process (one thread), so that a busy machine
+ * slows them less than it would wall-clock times. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +26,7 @@ static sl_placement_service svc[NS];
 static double now(void)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
@@ -172,8 +174,8 @@ int main(void)
 {
     for (size_t i = 0; i <= NM; i++) {
         snprintf(mname[i], sizeof mname[i], "node-%zu", i);
-        mem[i] = (sl_placement_member){mname[i], zname[i % 3], 1 + (uint32_t)(mix(i) % 4), 0, 0,
-                                       SL_PLACEMENT_ALIVE};
+        mem[i] = (sl_placement_member){mname[i], zname[i % 3],      1 + (uint32_t)(mix(i) % 4), 0,
+                                       0,        SL_PLACEMENT_ALIVE};
     }
     for (size_t i = 0; i < NS; i++) {
         snprintf(sname[i], sizeof sname[i], "svc-%zu", i);

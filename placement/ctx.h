@@ -1,0 +1,134 @@
+/* The working state of one sl_placement_compute() call, shared by
+ * placement.c (canonical inputs, zones, the greedy) and candidates.c (the
+ * candidate lists). Internal to placement/. */
+#ifndef STARLING_PLACEMENT_CTX_H
+#define STARLING_PLACEMENT_CTX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "starling/placement.h"
+
+#include "internal.h"
+
+#define CAND_MAX 16
+#define CAND_UNSET 0xff
+#define NO_ZONE UINT32_MAX
+
+typedef struct pnode {
+    uint64_t hash;
+    uint32_t input; /* index in the caller's array */
+    uint32_t zone;  /* zone id: equal ids for equal zone names */
+    uint32_t weight;
+    uint32_t cpu_cap; /* 0: unlimited */
+    uint32_t mem_cap; /* 0: unlimited */
+    uint64_t cpu_used;
+    uint64_t mem_used;
+    uint32_t load;
+    uint32_t bound; /* its load bound */
+    uint32_t limit; /* the load this pass allows: bound, or UINT32_MAX */
+    bool eligible;
+} pnode;
+
+typedef struct psvc {
+    uint64_t hash;
+    uint32_t input;
+    uint32_t replicas;
+    uint32_t cpu;
+    uint32_t mem;
+    sl_placement_spread spread;
+    uint32_t first; /* id of its replica 0 */
+} psvc;
+
+typedef struct prep {
+    uint64_t key;
+    uint32_t svc; /* canonical service index */
+    uint32_t version;
+    int32_t node;        /* canonical member index, or -1 */
+    uint32_t pref_zone;  /* the zone it goes to when it has room, or NO_ZONE */
+    uint32_t pref_quota; /* replicas of its service dealt to that zone */
+    uint8_t reason;
+    uint8_t ncand;  /* entries in its candidate list, CAND_UNSET before */
+    bool complete;  /* the list holds every member that could ever fit */
+    uint64_t score; /* its score at its member, once placed */
+} prep;
+
+/* An eligible member as the candidate scans read it, in canonical order;
+ * its hash and hash * the golden ratio (sl__placement_pair_x_pre) are in
+ * the arrays ctx.hot_hash and ctx.hot_golden, and its weight class in
+ * ctx.hot_class, so that the loops over every member read them densely. */
+typedef struct hnode {
+    uint64_t rw;   /* floor(2^36 / weight), for coarse_key() */
+    uint32_t node; /* canonical member index */
+    uint32_t cpu_cap;
+    uint32_t mem_cap;
+} hnode;
+
+/* Weight classes: when the eligible members have at most WCLASS_MAX
+ * distinct weights, a candidate scan turns its cut into one threshold on the
+ * pair's draw per weight (x_cut), compared before anything else. */
+#define WCLASS_MAX SL__PLACEMENT_DRAW_CLASSES
+
+/* A member that a candidate scan could not rule out on the coarse log. */
+typedef struct survivor {
+    uint64_t key_lo; /* coarse_key() of the largest e the log allows */
+    uint64_t key_hi; /* coarse_key() of the smallest, plus COARSE_SLACK */
+    uint64_t x;      /* the pair's draw */
+    uint32_t node;
+} survivor;
+
+typedef struct proposal {
+    uint64_t score;
+    uint32_t rep;
+    uint32_t node;
+    uint32_t version;
+} proposal;
+
+typedef struct ctx {
+    pnode *nodes;
+    size_t nn;
+    psvc *svcs;
+    size_t ns;
+    prep *reps;
+    size_t nr;
+    uint32_t *cand;       /* nr * CAND_MAX member indexes, best first */
+    uint64_t *cand_score; /* their scores */
+    uint32_t nzones;      /* distinct zones */
+    uint32_t nzones_elig; /* distinct zones with an eligible member */
+    bool *zone_elig;      /* nzones */
+    uint32_t *zone_count; /* nzones, all zero between uses */
+    uint64_t *zone_hash;  /* nzones: hash of the zone's name */
+    proposal *heap;
+    size_t nheap;
+    size_t capheap;
+    hnode *hot; /* the eligible members, canonical order */
+    size_t nhot;
+    uint64_t *hot_hash;   /* nhot */
+    uint64_t *hot_golden; /* nhot */
+    uint8_t *hot_class;   /* nhot */
+    uint64_t *xs;         /* 2 * nhot: scratch, the draws of one replica */
+    uint32_t *ws;         /* 2 * nhot: scratch of exact_candidates */
+    survivor *surv;       /* nn: scratch of build_candidates */
+    uint64_t coarse[SL__PLACEMENT_COARSE_SIZE];
+    uint64_t class_rw[WCLASS_MAX]; /* rw of each weight class */
+    uint32_t nclass;               /* 0: too many distinct weights */
+    bool draw_fast;                /* sl__placement_draw_fast() */
+    uint64_t guess;                /* a cut to try first (build_candidates) */
+} ctx;
+
+/* Whether a request fits a capacity (0: unlimited) with `used` taken. */
+static inline bool sl__placement_fits_cap(uint32_t cap, uint64_t used, uint32_t req)
+{
+    return cap == 0 || used + req <= cap;
+}
+
+/* Numbers the distinct weights of the eligible members (ctx.hot), or sets
+ * nclass to 0 when there are more than WCLASS_MAX (candidates.c). */
+void sl__placement_set_weight_classes(ctx *c);
+
+/* Computes replica r's candidate list, CAND_MAX entries at most, and sets
+ * its ncand and complete (candidates.c). */
+void sl__placement_build_candidates(ctx *c, uint32_t r);
+
+#endif
