@@ -73,9 +73,9 @@
  *    class), each member with more demand than room takes one more replica
  *    or gives one up, and the slot that frees or fills elsewhere may start a
  *    chain through full members. Together with the zones dealt above, this
- *    moves somewhat fewer replicas than one greedy run over everything, yet
- *    more than issue 5 asks on small clusters (BENCHMARKS.md, issue 5 round
- *    3, says where the moves come from).
+ *    moves somewhat fewer replicas than one greedy run over everything
+ *    (BENCHMARKS.md, Placement, measures the moves and says where they come
+ *    from).
  *
  * Moves. When a member leaves, its replicas move, plus those that bounded
  * loads or zone spread cascade (the load bound also changes slightly, since
