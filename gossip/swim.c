@@ -653,10 +653,10 @@ static void pushpull(sl_swim *s, uint64_t now_ms)
 
 static void check_suspicions(sl_swim *s, uint64_t now_ms)
 {
-    for (uint32_t i = 0; i < s->nsusp;) {
-        sl__member *m = &s->m[s->susp[i].pos];
-        if (s->susp[i].sp && sl__suspicion_deadline(s->susp[i].sp) <= now_ms)
-            sl__declare_dead(s, m, now_ms); /* removes entry i */
+    const sl__suspect *e;
+    for (uint32_t i = 0; (e = sl__susp_at(s, i));) {
+        if (e->sp && sl__suspicion_deadline(e->sp) <= now_ms)
+            sl__declare_dead(s, &s->m[e->pos], now_ms); /* removes entry i */
         else
             i++;
     }
@@ -696,12 +696,8 @@ uint64_t sl_swim_next_deadline(const sl_swim *s)
     if (s->probe.active && !s->probe.acked && !s->probe.indirect_sent &&
         s->probe.sent_ms + s->t.probe_timeout_ms < d)
         d = s->probe.sent_ms + s->t.probe_timeout_ms;
-    for (uint32_t i = 0; i < s->nsusp; i++) {
-        const sl__suspicion *sp = s->susp[i].sp;
-        if (sp && sl__suspicion_deadline(sp) < d)
-            d = sl__suspicion_deadline(sp);
-    }
-    return d;
+    uint64_t sd = sl__susp_next_deadline(s);
+    return sd < d ? sd : d;
 }
 
 int sl_swim_set_meta(sl_swim *s, const uint8_t *meta, size_t len, uint64_t now_ms)

@@ -94,6 +94,13 @@ typedef struct sl__suspect {
     sl__suspicion *sp; /* owned */
 } sl__suspect;
 
+/* The suspect members, in no particular order. Owned by suspicion.c: read
+ * and change it only through sl__susp_*(). */
+typedef struct sl__suspect_list {
+    sl__suspect *v;
+    uint32_t n, cap;
+} sl__suspect_list;
+
 /* A member that was reaped: remembered for another reap period so that stale
  * gossip cannot bring it back. */
 typedef struct sl__forgotten {
@@ -155,8 +162,7 @@ struct sl_swim {
     sl__relay relays[32];
     uint32_t nrelays;
     char probe_name[SL_SWIM_NAME_MAX + 1];
-    sl__suspect *susp; /* the suspect members */
-    uint32_t nsusp, susp_cap;
+    sl__suspect_list susp; /* the suspect members (suspicion.c) */
 
     uint64_t next_probe_ms, next_gossip_ms, next_pushpull_ms;
     uint64_t next_reap_ms;         /* no tombstone is due before this (sl__reap) */
@@ -211,8 +217,6 @@ static inline bool sl__member_addr_eq(const sl_swim *s, const sl__member *m, con
 }
 /* Sets the address of m. Returns 0 or SL_ENOMEM (m keeps its address). */
 int sl__member_set_addr(sl_swim *s, sl__member *m, const sl_addr *a);
-/* The suspicion of the member at pos, or NULL. */
-sl__suspicion *sl__member_susp(const sl_swim *s, uint32_t pos);
 sl__member *sl__member_find(const sl_swim *s, const char *name, size_t len);
 /* A hint that name will be looked up soon: stage 0 fetches its index slot,
  * stage 1 (once that slot is likely cached) the member it points to. */
@@ -250,6 +254,31 @@ sl__suspicion *sl__suspicion_new(const sl_swim *s, uint64_t now_ms, uint64_t fro
 /* Adds a confirmation from `from_hash`; returns true if it was new. */
 bool sl__suspicion_confirm(sl__suspicion *sp, uint64_t from_hash);
 uint64_t sl__suspicion_deadline(const sl__suspicion *sp);
+/* The suspect list (sl_swim.susp). Suspects are few, so it is scanned; each
+ * member position is in it at most once. */
+/* Adds the member at pos, with no suspicion yet (sl__susp_set gives it one).
+ * Out of memory, it is counted and not added: its suspicion never runs out. */
+void sl__susp_add(sl_swim *s, uint32_t pos);
+/* Removes the member at pos, if listed, and frees its suspicion. The last
+ * entry takes its place (see sl__susp_at). */
+void sl__susp_remove(sl_swim *s, uint32_t pos);
+/* Replaces the suspicion of the member at pos (freeing the old one), or
+ * frees sp when pos is not listed. Takes ownership of sp (may be NULL). */
+void sl__susp_set(sl_swim *s, uint32_t pos, sl__suspicion *sp);
+/* The suspicion of the member at pos, or NULL (not listed, or none). */
+sl__suspicion *sl__susp_find(const sl_swim *s, uint32_t pos);
+/* The member at position `from` moved to `to` (members.c's removal). */
+void sl__susp_moved(sl_swim *s, uint32_t from, uint32_t to);
+/* Entry i of the list, or NULL past its end: for (i = 0; (e = at(s, i));).
+ * Removing entry i moves the last one into i. */
+static inline const sl__suspect *sl__susp_at(const sl_swim *s, uint32_t i)
+{
+    return i < s->susp.n ? &s->susp.v[i] : NULL;
+}
+/* The earliest deadline of a listed suspicion, or UINT64_MAX. */
+uint64_t sl__susp_next_deadline(const sl_swim *s);
+/* Frees the list and every suspicion in it. */
+void sl__susp_free(sl_swim *s);
 
 /* swim.c */
 void sl__emit(sl_swim *s, sl_swim_event_type type, const sl__member *m, const char *from);

@@ -25,55 +25,16 @@
 #include "starling/error.h"
 #include "swim_internal.h"
 
-/* The suspect list (sl_swim.susp) holds each suspect member's position and
- * suspicion; suspects are few, so it is scanned. */
-static void susp_list_add(sl_swim *s, uint32_t pos)
-{
-    if (s->nsusp == s->susp_cap) {
-        uint32_t cap = s->susp_cap ? s->susp_cap * 2 : 8;
-        sl__suspect *p = realloc(s->susp, cap * sizeof *p);
-        if (!p) {
-            s->stats.alloc_failures++; /* its suspicion will not run out */
-            return;
-        }
-        s->susp = p;
-        s->susp_cap = cap;
-    }
-    s->susp[s->nsusp++] = (sl__suspect){.pos = pos, .sp = NULL};
-}
-
-static void susp_list_remove(sl_swim *s, uint32_t pos)
-{
-    for (uint32_t i = 0; i < s->nsusp; i++)
-        if (s->susp[i].pos == pos) {
-            free(s->susp[i].sp);
-            s->susp[i] = s->susp[--s->nsusp];
-            return;
-        }
-}
-
-/* Replaces the suspicion of the suspect at pos. */
-static void susp_set(sl_swim *s, uint32_t pos, sl__suspicion *sp)
-{
-    for (uint32_t i = 0; i < s->nsusp; i++)
-        if (s->susp[i].pos == pos) {
-            free(s->susp[i].sp);
-            s->susp[i].sp = sp;
-            return;
-        }
-    free(sp);
-}
-
 /* Moves member m into state st at now_ms, keeping the live count and the
  * suspect list in step. */
 static void set_state(sl_swim *s, sl__member *m, sl_member_state st, uint64_t now_ms)
 {
     bool was_live = sl__member_is_live(m), live = st == SL_MEMBER_ALIVE || st == SL_MEMBER_SUSPECT;
     if (m->state == SL_MEMBER_SUSPECT && st != SL_MEMBER_SUSPECT) {
-        susp_list_remove(s, sl__member_pos(s, m));
+        sl__susp_remove(s, sl__member_pos(s, m));
     }
     if (st == SL_MEMBER_SUSPECT && m->state != SL_MEMBER_SUSPECT)
-        susp_list_add(s, sl__member_pos(s, m));
+        sl__susp_add(s, sl__member_pos(s, m));
     if (was_live && !live)
         s->nlive--;
     else if (!was_live && live)
@@ -296,7 +257,7 @@ void sl__on_suspect(sl_swim *s, const sl_msg *msg, uint64_t now_ms)
     uint64_t from_hash = sl__name_hash(msg->from, msg->from_len);
     if (m->state == SL_MEMBER_SUSPECT && sl_incarnation_cmp(msg->inc, m->inc) == 0) {
         /* Another member suspects it independently: that confirms. */
-        sl__suspicion *sp = sl__member_susp(s, sl__member_pos(s, m));
+        sl__suspicion *sp = sl__susp_find(s, sl__member_pos(s, m));
         if (sp && sl__suspicion_confirm(sp, from_hash))
             sl__broadcast_member(s, m, from);
         else
@@ -309,7 +270,7 @@ void sl__on_suspect(sl_swim *s, const sl_msg *msg, uint64_t now_ms)
     sl__suspicion *sp = sl__suspicion_new(s, now_ms, from_hash);
     if (!sp)
         s->stats.alloc_failures++;
-    susp_set(s, sl__member_pos(s, m), sp);
+    sl__susp_set(s, sl__member_pos(s, m), sp);
     sl__emit(s, SL_EVENT_SUSPECT, m, from);
     sl__broadcast_member(s, m, from);
 }
