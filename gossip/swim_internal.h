@@ -291,6 +291,15 @@ void sl__broadcast_member(sl_swim *s, sl__member *m, const char *from);
 /* in_state: the news is an entry of a push-pull state (a live peer's whole
  * view), not gossip: it may bring back a member forgotten at the same
  * incarnation (see forgotten_blocks in swim_update.c). */
+/* Whether news that the known member m (not us) is in state st at inc
+ * (from addr, for alive news) is stale, judged from m alone: alive news from
+ * m's address at an incarnation not newer than m's, or suspect or dead news
+ * about a member we hold dead or left. False for left news (a leave may still
+ * upgrade a dead member), and false does not mean the news applies: the
+ * sl__on_*() handlers check the rest. Used by them and by the push-pull merge
+ * (swim_state.c) to skip the news it already has. */
+bool sl__news_is_stale(const sl_swim *s, const sl__member *m, sl_member_state st,
+                       const sl_addr *addr, sl_incarnation inc);
 void sl__on_alive(sl_swim *s, const sl_msg *m, uint64_t now_ms, bool quiet, bool in_state);
 void sl__on_suspect(sl_swim *s, const sl_msg *m, uint64_t now_ms);
 void sl__on_dead(sl_swim *s, const sl_msg *m, uint64_t now_ms);

@@ -184,17 +184,13 @@ static int open_state(sl_swim *s, const uint8_t *buf, size_t len, sl__mp_reader 
 static void merge_one(sl_swim *s, remote_member *rm, bool from_sender, uint64_t now_ms)
 {
     sl__member *known = sl__member_find(s, rm->msg.name, rm->msg.name_len);
-    /* The bulk of a state is news we already have: decide that here, as
-     * sl__on_alive and sl__on_suspect would, without their second lookup. */
-    if (known && known != &s->m[0]) {
-        bool stale = rm->state == SL_MEMBER_ALIVE
-                         ? sl__member_addr_eq(s, known, &rm->msg.addr) &&
-                               sl_incarnation_cmp(rm->msg.inc, known->inc) <= 0
-                         : rm->state != SL_MEMBER_LEFT && !sl__member_is_live(known);
-        if (stale) {
-            sl__drop(s, SL_DROP_STALE);
-            return;
-        }
+    /* The bulk of a state is news we already have: decide that here, with
+     * the rule sl__on_alive and sl__on_suspect apply, without their second
+     * lookup. */
+    if (known && known != &s->m[0] &&
+        sl__news_is_stale(s, known, (sl_member_state)rm->state, &rm->msg.addr, rm->msg.inc)) {
+        sl__drop(s, SL_DROP_STALE);
+        return;
     }
     bool quiet = !from_sender && !known;
     switch (rm->state) {

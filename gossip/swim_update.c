@@ -174,6 +174,22 @@ static void on_alive_self(sl_swim *s, const sl_msg *msg, uint64_t now_ms)
         sl__drop(s, SL_DROP_STALE);
 }
 
+bool sl__news_is_stale(const sl_swim *s, const sl__member *m, sl_member_state st,
+                       const sl_addr *addr, sl_incarnation inc)
+{
+    switch (st) {
+    case SL_MEMBER_ALIVE:
+        /* Only a newer incarnation overturns anything; from another address
+         * it is a conflict or a move, which sl__on_alive tells apart. */
+        return sl__member_addr_eq(s, m, addr) && sl_incarnation_cmp(inc, m->inc) <= 0;
+    case SL_MEMBER_SUSPECT:
+    case SL_MEMBER_DEAD:
+        /* Nothing but a leave overturns a tombstone (sl__on_dead). */
+        return !sl__member_is_live(m);
+    default: return false; /* a leave may upgrade a dead member: sl__on_dead decides */
+    }
+}
+
 void sl__on_alive(sl_swim *s, const sl_msg *msg, uint64_t now_ms, bool quiet, bool in_state)
 {
     if (!sl__inc_ok(s, msg->inc)) {
@@ -214,6 +230,13 @@ void sl__on_alive(sl_swim *s, const sl_msg *msg, uint64_t now_ms, bool quiet, bo
             sl__broadcast_member(s, m, NULL);
         return;
     }
+    if (sl__news_is_stale(s, m, SL_MEMBER_ALIVE, &msg->addr, msg->inc)) {
+        sl__drop(s, SL_DROP_STALE);
+        return;
+    }
+    /* Newer, or from another address: while the member lives, another
+     * address is someone else using its name; otherwise only newer news
+     * moves it (a restart elsewhere). */
     bool same_addr = sl__member_addr_eq(s, m, &msg->addr);
     if (!same_addr && sl__member_is_live(m)) {
         report_conflict(s, m, &msg->addr);
@@ -248,7 +271,8 @@ void sl__on_suspect(sl_swim *s, const sl_msg *msg, uint64_t now_ms)
         return;
     }
     sl__member *m = sl__member_find(s, msg->name, msg->name_len);
-    if (!m || !sl__member_is_live(m) || sl_incarnation_cmp(msg->inc, m->inc) < 0) {
+    if (!m || sl__news_is_stale(s, m, SL_MEMBER_SUSPECT, NULL, msg->inc) ||
+        sl_incarnation_cmp(msg->inc, m->inc) < 0) {
         sl__drop(s, SL_DROP_STALE);
         return;
     }
