@@ -702,7 +702,7 @@ uint64_t sl_swim_next_deadline(const sl_swim *s)
 
 int sl_swim_set_meta(sl_swim *s, const uint8_t *meta, size_t len, uint64_t now_ms)
 {
-    (void)now_ms;
+    (void)now_ms; /* not used (swim.h) */
     if (len > SL_SWIM_META_MAX)
         return SL_EINVAL;
     sl__member *self = &s->m[0];
