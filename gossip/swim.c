@@ -164,7 +164,7 @@ void sl_swim_set_gen_limit(sl_swim *s, uint32_t max_gen)
 
 void sl__broadcast_member(sl_swim *s, sl__member *m, const char *from)
 {
-    uint8_t buf[SL_SWIM_META_MAX + 2 * SL_SWIM_NAME_MAX + 64];
+    uint8_t buf[SL__MEMBER_MSG_MAX];
     sl_msg msg = {.name = sl__member_name(m), .name_len = m->name_len, .inc = m->inc};
     uint16_t meta_len;
     switch (m->state) {
@@ -188,6 +188,16 @@ void sl__broadcast_member(sl_swim *s, sl__member *m, const char *from)
         return;
     }
     sl__bcast_push(s, sl__member_pos(s, m), buf, (size_t)n);
+}
+
+/* Whether the encoded message m fits one packet together with any ping
+ * (both names of SL_SWIM_NAME_MAX bytes). A message that does not encode
+ * is let through: sl__broadcast_member refuses it. */
+static bool fits_with_ping(const sl_swim *s, const sl_msg *m)
+{
+    uint8_t buf[SL__MEMBER_MSG_MAX];
+    int n = sl_wire_put_msg(buf, sizeof buf, m);
+    return n + s->hdr_len + 2 * SL_SWIM_NAME_MAX + SL__PING_FIXED_MAX <= (int)s->budget;
 }
 
 static bool timing_ok(const sl_swim_timing *t)
@@ -251,15 +261,13 @@ int sl_swim_new(const sl_swim_config *cfg, uint64_t now_ms, sl_swim **out)
                               ? now_ms + 1 + sl_rng_below(&s->rng, s->t.pushpull_interval_ms)
                               : UINT64_MAX;
     /* An alive message about us must always fit a packet with a ping. */
-    uint8_t probe[SL_SWIM_META_MAX + 2 * SL_SWIM_NAME_MAX + 64];
     sl_msg a = {.type = SL_MSG_ALIVE,
                 .name = cfg->name,
                 .name_len = (uint32_t)nl,
                 .addr = cfg->addr,
                 .meta = cfg->meta,
                 .meta_len = (uint32_t)cfg->meta_len};
-    if (sl_wire_put_msg(probe, sizeof probe, &a) + s->hdr_len + 2 * SL_SWIM_NAME_MAX + 40 >
-        (int)s->budget) {
+    if (!fits_with_ping(s, &a)) {
         sl_swim_free(s);
         return SL_ETOOBIG;
     }
@@ -706,15 +714,13 @@ int sl_swim_set_meta(sl_swim *s, const uint8_t *meta, size_t len, uint64_t now_m
     if (len > SL_SWIM_META_MAX)
         return SL_EINVAL;
     sl__member *self = &s->m[0];
-    uint8_t probe[SL_SWIM_META_MAX + 2 * SL_SWIM_NAME_MAX + 64];
     sl_msg a = {.type = SL_MSG_ALIVE,
                 .name = sl__member_name(self),
                 .name_len = self->name_len,
                 .addr = sl__member_addr(s, self),
                 .meta = meta,
                 .meta_len = (uint32_t)len};
-    if (sl_wire_put_msg(probe, sizeof probe, &a) + s->hdr_len + 2 * SL_SWIM_NAME_MAX + 40 >
-        (int)s->budget)
+    if (!fits_with_ping(s, &a))
         return SL_ETOOBIG;
     int rc = sl__member_set_meta(s, self, meta, len);
     if (rc <= 0)

@@ -16,6 +16,15 @@
 #define SL__BCAST_QUEUE_MAX 1024 /* queued updates kept at most (see bound()) */
 #define SL__BCAST_BUCKETS 64     /* transmit counts tracked; limits are capped below this */
 #define SL__BCAST_LENS 2048      /* queued updates counted by length (see fill); longer: last */
+/* Room for one encoded membership message: an alive message holds a name,
+ * the metadata and under 40 bytes of headers, address and incarnation; a
+ * suspect or dead one two names and under 30. */
+#define SL__MEMBER_MSG_MAX (SL_SWIM_META_MAX + 2 * SL_SWIM_NAME_MAX + 64)
+/* Bytes of a ping besides its two names, at most: array and type (2), seq
+ * (5), two str headers (2 each), the address bin (2 + 18) = 31, rounded up.
+ * An alive message about us must fit one packet with a ping (sl_swim_new,
+ * sl_swim_set_meta), so that our alive news can ride on any ping. */
+#define SL__PING_FIXED_MAX 40
 
 /* One queued update. Lives in a doubly linked list per transmit count
  * (bucket), newest first, so picking "least sent, newest first" is O(1). */
