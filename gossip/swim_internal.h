@@ -1,6 +1,7 @@
 /* Internal: the structures behind sl_swim, shared by the files of gossip/
- * that implement it (swim.c, swim_update.c, swim_state.c, members.c,
- * broadcast.c, suspicion.c). Nothing here is a public contract. */
+ * that implement it (swim.c, swim_timers.c, probe.c, swim_query.c,
+ * swim_update.c, swim_state.c, members.c, broadcast.c, suspicion.c).
+ * Nothing here is a public contract. */
 #ifndef STARLING_GOSSIP_SWIM_INTERNAL_H
 #define STARLING_GOSSIP_SWIM_INTERNAL_H
 
@@ -290,11 +291,35 @@ uint64_t sl__susp_next_deadline(const sl_swim *s);
 void sl__susp_free(sl_swim *s);
 
 /* swim.c */
+/* Sends one packet to `to`: the header, the primary message (if any), then
+ * as many piggybacked updates as fit. A packet with nothing in it is not
+ * sent. */
+void sl__send_packet(sl_swim *s, const sl_addr *to, const sl_msg *primary, const sl_msg *extra);
 void sl__emit(sl_swim *s, sl_swim_event_type type, const sl__member *m, const char *from);
 void sl__drop(sl_swim *s, sl_swim_drop why);
 /* Encodes an update about member m (alive/suspect/dead/left per its state)
  * and queues it. from names the declarer for suspect/dead. */
 void sl__broadcast_member(sl_swim *s, sl__member *m, const char *from);
+
+/* swim_timers.c */
+typedef bool (*sl__member_pred)(const sl_swim *s, const sl__member *m, uint64_t now_ms);
+/* Picks a random member other than us that `ok` accepts, by rejection
+ * sampling with a bounded number of tries. Returns its position or
+ * SL__NO_INDEX. */
+uint32_t sl__random_member(sl_swim *s, sl__member_pred ok, uint64_t now_ms);
+/* An sl__member_pred: alive or suspect. */
+bool sl__pick_live(const sl_swim *s, const sl__member *m, uint64_t now_ms);
+
+/* probe.c: the probe state machine (driven by sl_swim_tick). */
+/* Pings the next live member of the round-robin order, if any. */
+void sl__probe_start(sl_swim *s, uint64_t now_ms);
+/* The probe timeout passed without an ack: sends ping-reqs. */
+void sl__probe_indirect(sl_swim *s, uint64_t now_ms);
+/* The probe period is over: suspects the target unless it acked. */
+void sl__probe_end(sl_swim *s, uint64_t now_ms);
+void sl__on_ping(sl_swim *s, const sl_addr *from, const sl_msg *m, uint64_t now_ms);
+void sl__on_ping_req(sl_swim *s, const sl_addr *from, const sl_msg *m, uint64_t now_ms);
+void sl__on_ack(sl_swim *s, const sl_msg *m);
 
 /* swim_update.c: the state machine. quiet suppresses re-broadcast. */
 /* in_state: the news is an entry of a push-pull state (a live peer's whole
