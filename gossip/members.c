@@ -220,29 +220,14 @@ void sl__member_remove(sl_swim *s, sl__member *m)
         free((char *)sl__member_name(m));
     meta_unref(s, m->meta);
     addr6_release(s, m);
-    for (uint32_t i = 0; i < s->nsusp; i++)
-        if (s->susp[i].pos == pos) {
-            free(s->susp[i].sp);
-            s->susp[i] = s->susp[--s->nsusp];
-            break;
-        }
+    sl__susp_remove(s, pos);
     if (pos != last) {
         s->m[pos] = s->m[last];
         index_repoint(s, member_hash(&s->m[pos]), last, pos);
         sl__bcast_moved(s, last, pos);
-        for (uint32_t i = 0; i < s->nsusp; i++)
-            if (s->susp[i].pos == last)
-                s->susp[i].pos = pos;
+        sl__susp_moved(s, last, pos);
     }
     s->nm--;
-}
-
-sl__suspicion *sl__member_susp(const sl_swim *s, uint32_t pos)
-{
-    for (uint32_t i = 0; i < s->nsusp; i++)
-        if (s->susp[i].pos == pos)
-            return s->susp[i].sp;
-    return NULL;
 }
 
 /* Interned metadata: an array of refcounted blobs by id, and an open-
@@ -366,13 +351,11 @@ void sl__members_free(sl_swim *s)
             free((char *)sl__member_name(&s->m[i]));
     for (uint32_t i = 0; i < s->nmetas; i++)
         free(s->metas[i]);
-    for (uint32_t i = 0; i < s->nsusp; i++)
-        free(s->susp[i].sp);
+    sl__susp_free(s);
     free(s->addr6);
     free(s->metas);
     free(s->meta_free);
     free(s->meta_index);
-    free(s->susp);
     free(s->m);
     free(s->index);
 }

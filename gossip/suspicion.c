@@ -12,7 +12,12 @@
  * where k = suspicion_mult - 2 confirmations are expected. So a member that
  * many others independently fail to reach is declared dead quickly, while a
  * lone suspicion (perhaps from a member with a bad link) waits longer,
- * giving the suspect time to refute. */
+ * giving the suspect time to refute.
+ *
+ * This file also owns the suspect list (sl_swim.susp): which members are
+ * suspect and the suspicion of each. swim_update.c adds and removes members
+ * as their state changes, members.c follows a member's move or removal,
+ * swim.c walks it for deadlines; none of them touches the array itself. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -59,4 +64,80 @@ uint64_t sl__suspicion_deadline(const sl__suspicion *sp)
     if (t < sp->min_ms)
         t = sp->min_ms;
     return sp->start_ms + (uint64_t)t;
+}
+
+void sl__susp_add(sl_swim *s, uint32_t pos)
+{
+    sl__suspect_list *l = &s->susp;
+    if (l->n == l->cap) {
+        uint32_t cap = l->cap ? l->cap * 2 : 8;
+        sl__suspect *p = realloc(l->v, cap * sizeof *p);
+        if (!p) {
+            s->stats.alloc_failures++; /* its suspicion will not run out */
+            return;
+        }
+        l->v = p;
+        l->cap = cap;
+    }
+    l->v[l->n++] = (sl__suspect){.pos = pos, .sp = NULL};
+}
+
+static sl__suspect *susp_entry(const sl_swim *s, uint32_t pos)
+{
+    for (uint32_t i = 0; i < s->susp.n; i++)
+        if (s->susp.v[i].pos == pos)
+            return &s->susp.v[i];
+    return NULL;
+}
+
+void sl__susp_remove(sl_swim *s, uint32_t pos)
+{
+    sl__suspect *e = susp_entry(s, pos);
+    if (!e)
+        return;
+    free(e->sp);
+    *e = s->susp.v[--s->susp.n];
+}
+
+void sl__susp_set(sl_swim *s, uint32_t pos, sl__suspicion *sp)
+{
+    sl__suspect *e = susp_entry(s, pos);
+    if (!e) {
+        free(sp);
+        return;
+    }
+    free(e->sp);
+    e->sp = sp;
+}
+
+sl__suspicion *sl__susp_find(const sl_swim *s, uint32_t pos)
+{
+    const sl__suspect *e = susp_entry(s, pos);
+    return e ? e->sp : NULL;
+}
+
+void sl__susp_moved(sl_swim *s, uint32_t from, uint32_t to)
+{
+    sl__suspect *e = susp_entry(s, from);
+    if (e)
+        e->pos = to;
+}
+
+uint64_t sl__susp_next_deadline(const sl_swim *s)
+{
+    uint64_t d = UINT64_MAX;
+    for (uint32_t i = 0; i < s->susp.n; i++) {
+        const sl__suspicion *sp = s->susp.v[i].sp;
+        if (sp && sl__suspicion_deadline(sp) < d)
+            d = sl__suspicion_deadline(sp);
+    }
+    return d;
+}
+
+void sl__susp_free(sl_swim *s)
+{
+    for (uint32_t i = 0; i < s->susp.n; i++)
+        free(s->susp.v[i].sp);
+    free(s->susp.v);
+    s->susp = (sl__suspect_list){0};
 }

@@ -31,12 +31,16 @@
  * The agent drives it with libuv, the simulator with a virtual clock, and
  * both run exactly this code.
  *
- * The layers: swim.c (this file) runs the timers (probing, gossip, push-pull
- * scheduling, reaping) and dispatches packets; swim_update.c is the state
- * machine that applies alive/suspect/dead/left news; swim_state.c encodes
- * and merges push-pull states; members.c is the member table; broadcast.c
- * the piggyback queue; suspicion.c the suspicion timer; wire.c the codec. */
-#include <math.h>
+ * The layers: swim.c (this file) owns the core's life (new, free, leave,
+ * metadata, application broadcasts) and its packets in and out (sealing,
+ * decoding, dispatch, piggybacking); swim_timers.c runs the timers (probe
+ * rounds, gossip, push-pull scheduling, suspicion expiry, reaping) and
+ * answers the next deadline; probe.c is the probe state machine (ping,
+ * ping-req, ack, relays); swim_update.c is the state machine that applies
+ * alive/suspect/dead/left news; swim_state.c encodes and merges push-pull
+ * states; swim_query.c answers the read-only queries; members.c is the
+ * member table; broadcast.c the piggyback queue; suspicion.c the suspicion
+ * timer and the suspect list; wire.c the codec. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,10 +117,7 @@ void sl__emit(sl_swim *s, sl_swim_event_type type, const sl__member *m, const ch
     s->cb.event(s->cb.ud, &ev);
 }
 
-/* Sends one packet to `to`: the header, the primary message (if any), then
- * as many piggybacked updates as fit. A packet with nothing in it is not
- * sent. */
-static void send_packet(sl_swim *s, const sl_addr *to, const sl_msg *primary, const sl_msg *extra)
+void sl__send_packet(sl_swim *s, const sl_addr *to, const sl_msg *primary, const sl_msg *extra)
 {
     size_t cap = s->budget, len = s->hdr_len;
     const sl_msg *msgs[2] = {primary, extra};
@@ -164,7 +165,7 @@ void sl_swim_set_gen_limit(sl_swim *s, uint32_t max_gen)
 
 void sl__broadcast_member(sl_swim *s, sl__member *m, const char *from)
 {
-    uint8_t buf[SL_SWIM_META_MAX + 2 * SL_SWIM_NAME_MAX + 64];
+    uint8_t buf[SL__MEMBER_MSG_MAX];
     sl_msg msg = {.name = sl__member_name(m), .name_len = m->name_len, .inc = m->inc};
     uint16_t meta_len;
     switch (m->state) {
@@ -188,6 +189,16 @@ void sl__broadcast_member(sl_swim *s, sl__member *m, const char *from)
         return;
     }
     sl__bcast_push(s, sl__member_pos(s, m), buf, (size_t)n);
+}
+
+/* Whether the encoded message m fits one packet together with any ping
+ * (both names of SL_SWIM_NAME_MAX bytes). A message that does not encode
+ * is let through: sl__broadcast_member refuses it. */
+static bool fits_with_ping(const sl_swim *s, const sl_msg *m)
+{
+    uint8_t buf[SL__MEMBER_MSG_MAX];
+    int n = sl_wire_put_msg(buf, sizeof buf, m);
+    return n + s->hdr_len + 2 * SL_SWIM_NAME_MAX + SL__PING_FIXED_MAX <= (int)s->budget;
 }
 
 static bool timing_ok(const sl_swim_timing *t)
@@ -251,15 +262,13 @@ int sl_swim_new(const sl_swim_config *cfg, uint64_t now_ms, sl_swim **out)
                               ? now_ms + 1 + sl_rng_below(&s->rng, s->t.pushpull_interval_ms)
                               : UINT64_MAX;
     /* An alive message about us must always fit a packet with a ping. */
-    uint8_t probe[SL_SWIM_META_MAX + 2 * SL_SWIM_NAME_MAX + 64];
     sl_msg a = {.type = SL_MSG_ALIVE,
                 .name = cfg->name,
                 .name_len = (uint32_t)nl,
                 .addr = cfg->addr,
                 .meta = cfg->meta,
                 .meta_len = (uint32_t)cfg->meta_len};
-    if (sl_wire_put_msg(probe, sizeof probe, &a) + s->hdr_len + 2 * SL_SWIM_NAME_MAX + 40 >
-        (int)s->budget) {
+    if (!fits_with_ping(s, &a)) {
         sl_swim_free(s);
         return SL_ETOOBIG;
     }
@@ -281,254 +290,13 @@ void sl_swim_free(sl_swim *s)
     free(s);
 }
 
-/* Picks a random member other than us that `ok` accepts, by rejection
- * sampling with a bounded number of tries. Returns its position or
- * SL__NO_INDEX. */
-static uint32_t random_member(sl_swim *s, bool (*ok)(const sl_swim *, const sl__member *, uint64_t),
-                              uint64_t now_ms)
-{
-    if (s->nm < 2)
-        return SL__NO_INDEX;
-    for (int tries = 0; tries < 16; tries++) {
-        uint32_t p = 1 + (uint32_t)sl_rng_below(&s->rng, s->nm - 1);
-        if (ok(s, &s->m[p], now_ms))
-            return p;
-    }
-    /* Few acceptable members: scan from a random start. */
-    uint32_t start = (uint32_t)sl_rng_below(&s->rng, s->nm - 1);
-    for (uint32_t i = 0; i < s->nm - 1; i++) {
-        uint32_t p = 1 + (start + i) % (s->nm - 1);
-        if (ok(s, &s->m[p], now_ms))
-            return p;
-    }
-    return SL__NO_INDEX;
-}
-
-static bool is_live(const sl_swim *s, const sl__member *m, uint64_t now_ms)
-{
-    (void)s;
-    (void)now_ms;
-    return sl__member_is_live(m);
-}
-
-static bool is_gossip_target(const sl_swim *s, const sl__member *m, uint64_t now_ms)
-{
-    return sl__member_is_live(m) || now_ms - m->since_ms < s->t.gossip_to_dead_ms;
-}
-
-static bool is_dead(const sl_swim *s, const sl__member *m, uint64_t now_ms)
-{
-    (void)s;
-    (void)now_ms;
-    return m->state == SL_MEMBER_DEAD;
-}
-
-static uint32_t gcd32(uint32_t a, uint32_t b)
-{
-    while (b) {
-        uint32_t t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
-
-/* Starts a new probe round: every member position but ours, in the order
- * 1 + (start + i * stride) mod n for i < n, with a random start and a random
- * stride coprime with n, so that each position comes exactly once. A
- * permutation array would cost 4 bytes per member on every node. */
-static int reshuffle(sl_swim *s)
-{
-    uint32_t n = s->nm - 1;
-    s->norder = n;
-    s->order_pos = 0;
-    if (n == 0)
-        return 0;
-    s->order_start = (uint32_t)sl_rng_below(&s->rng, n);
-    uint32_t c = n > 1 ? 1 + (uint32_t)sl_rng_below(&s->rng, n - 1) : 1;
-    while (gcd32(c, n) != 1)
-        c = c % (n - 1) + 1; /* 1..n-1; 1 is coprime, so this ends */
-    s->order_stride = c;
-    return 0;
-}
-
-/* Returns the next live member in the round-robin order, or SL__NO_INDEX. */
-static uint32_t next_probe_target(sl_swim *s)
-{
-    for (int round = 0; round < 2; round++) {
-        while (s->order_pos < s->norder) {
-            uint32_t p =
-                1 + (uint32_t)((s->order_start + (uint64_t)s->order_pos++ * s->order_stride) %
-                               s->norder);
-            if (p < s->nm && p != 0 && sl__member_is_live(&s->m[p]))
-                return p;
-        }
-        if (s->nlive < 2 || reshuffle(s) != 0)
-            return SL__NO_INDEX;
-    }
-    return SL__NO_INDEX;
-}
-
-/* Pings `target`. When we hold it suspect, the ping carries the suspicion
- * too (Lifeguard's buddy system): the member learns at once that it must
- * refute, rather than waiting for the rumour to reach it by chance. */
-static void send_ping(sl_swim *s, const sl_addr *to, const char *target, uint32_t seq,
-                      const sl__member *suspect)
-{
-    sl_msg ping = {.type = SL_MSG_PING,
-                   .seq = seq,
-                   .name = target,
-                   .name_len = (uint32_t)strlen(target),
-                   .from = sl__member_name(&s->m[0]),
-                   .from_len = s->m[0].name_len,
-                   .addr = sl__member_addr(s, &s->m[0])};
-    sl_msg sus = {0};
-    if (suspect && suspect->state == SL_MEMBER_SUSPECT) {
-        sus = (sl_msg){.type = SL_MSG_SUSPECT,
-                       .name = sl__member_name(suspect),
-                       .name_len = suspect->name_len,
-                       .inc = suspect->inc,
-                       .from = sl__member_name(&s->m[0]),
-                       .from_len = s->m[0].name_len};
-    }
-    send_packet(s, to, &ping, sus.type ? &sus : NULL);
-}
-
-static void probe_start(sl_swim *s, uint64_t now_ms)
-{
-    uint32_t p = next_probe_target(s);
-    if (p == SL__NO_INDEX)
-        return;
-    sl__member *m = &s->m[p];
-    s->probe.active = true;
-    s->probe.acked = false;
-    s->probe.indirect_sent = false;
-    s->probe.seq = ++s->seq;
-    s->probe.sent_ms = now_ms;
-    strcpy(s->probe_name, sl__member_name(m));
-    s->stats.probes++;
-    send_ping(s, (const sl_addr[]){sl__member_addr(s, m)}, s->probe_name, s->probe.seq, m);
-}
-
-/* The direct ping went unanswered: ask k other members to try. */
-static void probe_indirect(sl_swim *s, uint64_t now_ms)
-{
-    s->probe.indirect_sent = true;
-    sl__member *target = sl__member_find(s, s->probe_name, strlen(s->probe_name));
-    if (!target || !sl__member_is_live(target))
-        return;
-    uint32_t tpos = sl__member_pos(s, target), chosen[16];
-    uint32_t k = s->t.indirect_checks < 16 ? s->t.indirect_checks : 16, n = 0;
-    for (uint32_t tries = 0; n < k && tries < 4 * k; tries++) {
-        uint32_t p = random_member(s, is_live, now_ms);
-        if (p == SL__NO_INDEX)
-            break;
-        bool dup = p == tpos;
-        for (uint32_t i = 0; i < n; i++)
-            dup |= chosen[i] == p;
-        if (!dup)
-            chosen[n++] = p;
-    }
-    sl_msg req = {.type = SL_MSG_PING_REQ,
-                  .seq = s->probe.seq,
-                  .name = sl__member_name(target),
-                  .name_len = target->name_len,
-                  .addr = sl__member_addr(s, target)};
-    for (uint32_t i = 0; i < n; i++) {
-        s->stats.indirect_probes++;
-        send_packet(s, (const sl_addr[]){sl__member_addr(s, &s->m[chosen[i]])}, &req, NULL);
-    }
-}
-
-/* The probe period is over: no ack, direct or indirect, means suspicion. */
-static void probe_end(sl_swim *s, uint64_t now_ms)
-{
-    s->probe.active = false;
-    if (s->probe.acked)
-        return;
-    sl__member *m = sl__member_find(s, s->probe_name, strlen(s->probe_name));
-    if (!m || !sl__member_is_live(m))
-        return; /* dead, left or forgotten meanwhile: nothing to suspect */
-    sl_msg sus = {.type = SL_MSG_SUSPECT,
-                  .name = sl__member_name(m),
-                  .name_len = m->name_len,
-                  .inc = m->inc,
-                  .from = sl__member_name(&s->m[0]),
-                  .from_len = s->m[0].name_len};
-    sl__on_suspect(s, &sus, now_ms);
-}
-
-static void on_ping(sl_swim *s, const sl_addr *from, const sl_msg *m, uint64_t now_ms)
-{
-    const char *me = sl__member_name(&s->m[0]);
-    if (m->name_len != strlen(me) || memcmp(m->name, me, m->name_len) != 0) {
-        sl__drop(s, SL_DROP_NOT_FOR_US);
-        return;
-    }
-    sl_msg ack = {.type = SL_MSG_ACK, .seq = m->seq};
-    send_packet(s, from, &ack, NULL);
-    /* Someone knows us whom we do not know: members that joined at the same
-     * moment can miss each other's news. Rather than wait for the periodic
-     * push-pull, sync with the prober now (at most once per probe period). */
-    /* Only when traffic is sealed: the prober then holds the cluster key.
-     * Without a key, anyone could make us push our whole state to an address
-     * of their choosing; we sync only with members we heard of. */
-    if (s->cb.pushpull && sl_swim_sealed(s) && !s->left && now_ms >= s->next_unknown_sync_ms &&
-        !sl__member_find(s, m->from, m->from_len)) {
-        char name[SL_SWIM_NAME_MAX + 1];
-        memcpy(name, m->from, m->from_len);
-        name[m->from_len] = 0;
-        s->next_unknown_sync_ms = now_ms + s->t.probe_interval_ms;
-        s->cb.pushpull(s->cb.ud, &m->addr, name);
-    }
-}
-
-static void on_ping_req(sl_swim *s, const sl_addr *from, const sl_msg *m, uint64_t now_ms)
-{
-    /* Expire old relays first; the table is small and bounded. */
-    uint32_t j = 0;
-    for (uint32_t i = 0; i < s->nrelays; i++)
-        if (s->relays[i].expires_ms > now_ms)
-            s->relays[j++] = s->relays[i];
-    s->nrelays = j;
-    if (s->nrelays == sizeof s->relays / sizeof s->relays[0])
-        return; /* too many outstanding relays: the requester has others */
-    char target[SL_SWIM_NAME_MAX + 1];
-    memcpy(target, m->name, m->name_len);
-    target[m->name_len] = 0;
-    sl__relay *r = &s->relays[s->nrelays++];
-    r->our_seq = ++s->seq;
-    r->their_seq = m->seq;
-    r->requester = *from;
-    r->expires_ms = now_ms + s->t.probe_interval_ms;
-    send_ping(s, &m->addr, target, r->our_seq, NULL);
-}
-
-static void on_ack(sl_swim *s, const sl_msg *m)
-{
-    if (s->probe.active && m->seq == s->probe.seq) {
-        s->probe.acked = true;
-        s->stats.acks_in++;
-        return;
-    }
-    for (uint32_t i = 0; i < s->nrelays; i++)
-        if (s->relays[i].our_seq == m->seq) {
-            sl_msg ack = {.type = SL_MSG_ACK, .seq = s->relays[i].their_seq};
-            sl_addr to = s->relays[i].requester;
-            s->relays[i] = s->relays[--s->nrelays];
-            send_packet(s, &to, &ack, NULL);
-            return;
-        }
-    sl__drop(s, SL_DROP_UNKNOWN_ACK);
-}
-
 static void dispatch(sl_swim *s, const sl_addr *from, const sl_msg *m, uint64_t now_ms)
 {
     s->stats.msgs_in++;
     switch (m->type) {
-    case SL_MSG_PING: on_ping(s, from, m, now_ms); break;
-    case SL_MSG_PING_REQ: on_ping_req(s, from, m, now_ms); break;
-    case SL_MSG_ACK: on_ack(s, m); break;
+    case SL_MSG_PING: sl__on_ping(s, from, m, now_ms); break;
+    case SL_MSG_PING_REQ: sl__on_ping_req(s, from, m, now_ms); break;
+    case SL_MSG_ACK: sl__on_ack(s, m); break;
     case SL_MSG_ALIVE: sl__on_alive(s, m, now_ms, false, false); break;
     case SL_MSG_SUSPECT: sl__on_suspect(s, m, now_ms); break;
     case SL_MSG_DEAD:
@@ -601,124 +369,19 @@ void sl_swim_recv(sl_swim *s, const sl_addr *from, const uint8_t *buf, size_t le
         sl__drop(s, SL_DROP_MALFORMED);
 }
 
-/* Gossips to gossip_nodes distinct members: live ones, and dead ones for a
- * while (gossip_to_dead_ms), which may only be cut off. Distinct, because in
- * a small cluster a few draws with replacement can miss a member entirely
- * while an update's few retransmissions run out. */
-static void gossip(sl_swim *s, uint64_t now_ms)
-{
-    uint32_t chosen[16], n = 0, k = s->t.gossip_nodes < 16 ? s->t.gossip_nodes : 16;
-    if (s->bq.count == 0)
-        return;
-    for (uint32_t tries = 0; n < k && tries < 4 * k && s->bq.count; tries++) {
-        uint32_t p = random_member(s, is_gossip_target, now_ms);
-        if (p == SL__NO_INDEX)
-            return;
-        bool dup = false;
-        for (uint32_t i = 0; i < n; i++)
-            dup |= chosen[i] == p;
-        if (dup)
-            continue;
-        chosen[n++] = p;
-        send_packet(s, (const sl_addr[]){sl__member_addr(s, &s->m[p])}, NULL, NULL);
-    }
-}
-
-/* memberlist's push-pull scaling: past 32 members, sync less often so that
- * the total stream traffic stays flat as the cluster grows. */
-static uint64_t pushpull_interval(const sl_swim *s)
-{
-    uint64_t iv = s->t.pushpull_interval_ms;
-    if (s->nlive <= 32)
-        return iv;
-    double mult = ceil(log2((double)s->nlive) - log2(32.0)) + 1.0;
-    return (uint64_t)(iv * mult);
-}
-
-static void pushpull(sl_swim *s, uint64_t now_ms)
-{
-    if (!s->cb.pushpull || s->left)
-        return;
-    uint32_t p = random_member(s, is_live, now_ms);
-    if (p != SL__NO_INDEX)
-        s->cb.pushpull(s->cb.ud, (const sl_addr[]){sl__member_addr(s, &s->m[p])},
-                       sl__member_name(&s->m[p]));
-    /* Keep reaching for the members we believe dead: if they are only on the
-     * other side of a partition, this is how the two sides find each other. */
-    uint32_t d = random_member(s, is_dead, now_ms);
-    if (d != SL__NO_INDEX)
-        s->cb.pushpull(s->cb.ud, (const sl_addr[]){sl__member_addr(s, &s->m[d])},
-                       sl__member_name(&s->m[d]));
-}
-
-static void check_suspicions(sl_swim *s, uint64_t now_ms)
-{
-    for (uint32_t i = 0; i < s->nsusp;) {
-        sl__member *m = &s->m[s->susp[i].pos];
-        if (s->susp[i].sp && sl__suspicion_deadline(s->susp[i].sp) <= now_ms)
-            sl__declare_dead(s, m, now_ms); /* removes entry i */
-        else
-            i++;
-    }
-}
-
-void sl_swim_tick(sl_swim *s, uint64_t now_ms)
-{
-    check_suspicions(s, now_ms);
-    if (s->probe.active && !s->probe.acked && !s->probe.indirect_sent &&
-        now_ms >= s->probe.sent_ms + s->t.probe_timeout_ms)
-        probe_indirect(s, now_ms);
-    if (now_ms >= s->next_probe_ms) {
-        if (s->probe.active)
-            probe_end(s, now_ms);
-        if (!s->left)
-            probe_start(s, now_ms);
-        sl__reap(s, now_ms);
-        s->next_probe_ms = now_ms + s->t.probe_interval_ms;
-    }
-    if (now_ms >= s->next_gossip_ms) {
-        gossip(s, now_ms);
-        s->next_gossip_ms = now_ms + s->t.gossip_interval_ms;
-    }
-    if (now_ms >= s->next_pushpull_ms) {
-        pushpull(s, now_ms);
-        s->next_pushpull_ms = now_ms + pushpull_interval(s);
-    }
-}
-
-uint64_t sl_swim_next_deadline(const sl_swim *s)
-{
-    uint64_t d = s->next_probe_ms;
-    if (s->next_gossip_ms < d)
-        d = s->next_gossip_ms;
-    if (s->next_pushpull_ms < d)
-        d = s->next_pushpull_ms;
-    if (s->probe.active && !s->probe.acked && !s->probe.indirect_sent &&
-        s->probe.sent_ms + s->t.probe_timeout_ms < d)
-        d = s->probe.sent_ms + s->t.probe_timeout_ms;
-    for (uint32_t i = 0; i < s->nsusp; i++) {
-        const sl__suspicion *sp = s->susp[i].sp;
-        if (sp && sl__suspicion_deadline(sp) < d)
-            d = sl__suspicion_deadline(sp);
-    }
-    return d;
-}
-
 int sl_swim_set_meta(sl_swim *s, const uint8_t *meta, size_t len, uint64_t now_ms)
 {
-    (void)now_ms;
+    (void)now_ms; /* not used (swim.h) */
     if (len > SL_SWIM_META_MAX)
         return SL_EINVAL;
     sl__member *self = &s->m[0];
-    uint8_t probe[SL_SWIM_META_MAX + 2 * SL_SWIM_NAME_MAX + 64];
     sl_msg a = {.type = SL_MSG_ALIVE,
                 .name = sl__member_name(self),
                 .name_len = self->name_len,
                 .addr = sl__member_addr(s, self),
                 .meta = meta,
                 .meta_len = (uint32_t)len};
-    if (sl_wire_put_msg(probe, sizeof probe, &a) + s->hdr_len + 2 * SL_SWIM_NAME_MAX + 40 >
-        (int)s->budget)
+    if (!fits_with_ping(s, &a))
         return SL_ETOOBIG;
     int rc = sl__member_set_meta(s, self, meta, len);
     if (rc <= 0)
@@ -753,78 +416,4 @@ void sl_swim_leave(sl_swim *s, uint64_t now_ms)
     s->probe.active = false;
     sl__broadcast_member(s, self, NULL);
     sl__emit(s, SL_EVENT_LEFT, self, sl__member_name(self));
-}
-
-size_t sl_swim_pending_broadcasts(const sl_swim *s)
-{
-    return s->bq.count;
-}
-
-size_t sl_swim_size(const sl_swim *s)
-{
-    return s->nm;
-}
-
-static void view(const sl_swim *s, const sl__member *m, sl_member_view *out)
-{
-    uint16_t meta_len;
-    out->name = sl__member_name(m);
-    out->addr = sl__member_addr(s, m);
-    out->inc = m->inc;
-    out->state = (sl_member_state)m->state;
-    out->meta = sl__member_meta(s, m, &meta_len);
-    out->meta_len = meta_len;
-    out->state_since_ms = m->since_ms;
-    out->is_self = m == &s->m[0];
-}
-
-int sl_swim_member_at(const sl_swim *s, size_t i, sl_member_view *out)
-{
-    if (i >= s->nm)
-        return SL_EINVAL;
-    view(s, &s->m[i], out);
-    return 0;
-}
-
-int sl_swim_find(const sl_swim *s, const char *name, sl_member_view *out)
-{
-    const sl__member *m = sl__member_find(s, name, strlen(name));
-    if (!m)
-        return SL_ENOTFOUND;
-    view(s, m, out);
-    return 0;
-}
-
-size_t sl_swim_count(const sl_swim *s, sl_member_state st)
-{
-    size_t n = 0;
-    for (uint32_t i = 0; i < s->nm; i++)
-        n += s->m[i].state == st;
-    return n;
-}
-
-size_t sl_swim_live_peers(const sl_swim *s)
-{
-    /* nlive counts ourselves until we leave */
-    return s->nlive - (s->left ? 0u : 1u);
-}
-
-const char *sl_swim_name(const sl_swim *s)
-{
-    return sl__member_name(&s->m[0]);
-}
-
-sl_incarnation sl_swim_incarnation(const sl_swim *s)
-{
-    return s->m[0].inc;
-}
-
-const sl_swim_stats *sl_swim_get_stats(const sl_swim *s)
-{
-    return &s->stats;
-}
-
-const sl_swim_timing *sl_swim_get_timing(const sl_swim *s)
-{
-    return &s->t;
 }

@@ -1,6 +1,7 @@
 /* Internal: the structures behind sl_swim, shared by the files of gossip/
- * that implement it (swim.c, swim_update.c, swim_state.c, members.c,
- * broadcast.c, suspicion.c). Nothing here is a public contract. */
+ * that implement it (swim.c, swim_timers.c, probe.c, swim_query.c,
+ * swim_update.c, swim_state.c, members.c, broadcast.c, suspicion.c).
+ * Nothing here is a public contract. */
 #ifndef STARLING_GOSSIP_SWIM_INTERNAL_H
 #define STARLING_GOSSIP_SWIM_INTERNAL_H
 
@@ -16,6 +17,15 @@
 #define SL__BCAST_QUEUE_MAX 1024 /* queued updates kept at most (see bound()) */
 #define SL__BCAST_BUCKETS 64     /* transmit counts tracked; limits are capped below this */
 #define SL__BCAST_LENS 2048      /* queued updates counted by length (see fill); longer: last */
+/* Room for one encoded membership message: an alive message holds a name,
+ * the metadata and under 40 bytes of headers, address and incarnation; a
+ * suspect or dead one two names and under 30. */
+#define SL__MEMBER_MSG_MAX (SL_SWIM_META_MAX + 2 * SL_SWIM_NAME_MAX + 64)
+/* Bytes of a ping besides its two names, at most: array and type (2), seq
+ * (5), two str headers (2 each), the address bin (2 + 18) = 31, rounded up.
+ * An alive message about us must fit one packet with a ping (sl_swim_new,
+ * sl_swim_set_meta), so that our alive news can ride on any ping. */
+#define SL__PING_FIXED_MAX 40
 
 /* One queued update. Lives in a doubly linked list per transmit count
  * (bucket), newest first, so picking "least sent, newest first" is O(1). */
@@ -94,6 +104,13 @@ typedef struct sl__suspect {
     sl__suspicion *sp; /* owned */
 } sl__suspect;
 
+/* The suspect members, in no particular order. Owned by suspicion.c: read
+ * and change it only through sl__susp_*(). */
+typedef struct sl__suspect_list {
+    sl__suspect *v;
+    uint32_t n, cap;
+} sl__suspect_list;
+
 /* A member that was reaped: remembered for another reap period so that stale
  * gossip cannot bring it back. */
 typedef struct sl__forgotten {
@@ -155,8 +172,7 @@ struct sl_swim {
     sl__relay relays[32];
     uint32_t nrelays;
     char probe_name[SL_SWIM_NAME_MAX + 1];
-    sl__suspect *susp; /* the suspect members */
-    uint32_t nsusp, susp_cap;
+    sl__suspect_list susp; /* the suspect members (suspicion.c) */
 
     uint64_t next_probe_ms, next_gossip_ms, next_pushpull_ms;
     uint64_t next_reap_ms;         /* no tombstone is due before this (sl__reap) */
@@ -211,8 +227,6 @@ static inline bool sl__member_addr_eq(const sl_swim *s, const sl__member *m, con
 }
 /* Sets the address of m. Returns 0 or SL_ENOMEM (m keeps its address). */
 int sl__member_set_addr(sl_swim *s, sl__member *m, const sl_addr *a);
-/* The suspicion of the member at pos, or NULL. */
-sl__suspicion *sl__member_susp(const sl_swim *s, uint32_t pos);
 sl__member *sl__member_find(const sl_swim *s, const char *name, size_t len);
 /* A hint that name will be looked up soon: stage 0 fetches its index slot,
  * stage 1 (once that slot is likely cached) the member it points to. */
@@ -250,18 +264,76 @@ sl__suspicion *sl__suspicion_new(const sl_swim *s, uint64_t now_ms, uint64_t fro
 /* Adds a confirmation from `from_hash`; returns true if it was new. */
 bool sl__suspicion_confirm(sl__suspicion *sp, uint64_t from_hash);
 uint64_t sl__suspicion_deadline(const sl__suspicion *sp);
+/* The suspect list (sl_swim.susp). Suspects are few, so it is scanned; each
+ * member position is in it at most once. */
+/* Adds the member at pos, with no suspicion yet (sl__susp_set gives it one).
+ * Out of memory, it is counted and not added: its suspicion never runs out. */
+void sl__susp_add(sl_swim *s, uint32_t pos);
+/* Removes the member at pos, if listed, and frees its suspicion. The last
+ * entry takes its place (see sl__susp_at). */
+void sl__susp_remove(sl_swim *s, uint32_t pos);
+/* Replaces the suspicion of the member at pos (freeing the old one), or
+ * frees sp when pos is not listed. Takes ownership of sp (may be NULL). */
+void sl__susp_set(sl_swim *s, uint32_t pos, sl__suspicion *sp);
+/* The suspicion of the member at pos, or NULL (not listed, or none). */
+sl__suspicion *sl__susp_find(const sl_swim *s, uint32_t pos);
+/* The member at position `from` moved to `to` (members.c's removal). */
+void sl__susp_moved(sl_swim *s, uint32_t from, uint32_t to);
+/* Entry i of the list, or NULL past its end: for (i = 0; (e = at(s, i));).
+ * Removing entry i moves the last one into i. */
+static inline const sl__suspect *sl__susp_at(const sl_swim *s, uint32_t i)
+{
+    return i < s->susp.n ? &s->susp.v[i] : NULL;
+}
+/* The earliest deadline of a listed suspicion, or UINT64_MAX. */
+uint64_t sl__susp_next_deadline(const sl_swim *s);
+/* Frees the list and every suspicion in it. */
+void sl__susp_free(sl_swim *s);
 
 /* swim.c */
+/* Sends one packet to `to`: the header, the primary message (if any), then
+ * as many piggybacked updates as fit. A packet with nothing in it is not
+ * sent. */
+void sl__send_packet(sl_swim *s, const sl_addr *to, const sl_msg *primary, const sl_msg *extra);
 void sl__emit(sl_swim *s, sl_swim_event_type type, const sl__member *m, const char *from);
 void sl__drop(sl_swim *s, sl_swim_drop why);
 /* Encodes an update about member m (alive/suspect/dead/left per its state)
  * and queues it. from names the declarer for suspect/dead. */
 void sl__broadcast_member(sl_swim *s, sl__member *m, const char *from);
 
+/* swim_timers.c */
+typedef bool (*sl__member_pred)(const sl_swim *s, const sl__member *m, uint64_t now_ms);
+/* Picks a random member other than us that `ok` accepts, by rejection
+ * sampling with a bounded number of tries. Returns its position or
+ * SL__NO_INDEX. */
+uint32_t sl__random_member(sl_swim *s, sl__member_pred ok, uint64_t now_ms);
+/* An sl__member_pred: alive or suspect. */
+bool sl__pick_live(const sl_swim *s, const sl__member *m, uint64_t now_ms);
+
+/* probe.c: the probe state machine (driven by sl_swim_tick). */
+/* Pings the next live member of the round-robin order, if any. */
+void sl__probe_start(sl_swim *s, uint64_t now_ms);
+/* The probe timeout passed without an ack: sends ping-reqs. */
+void sl__probe_indirect(sl_swim *s, uint64_t now_ms);
+/* The probe period is over: suspects the target unless it acked. */
+void sl__probe_end(sl_swim *s, uint64_t now_ms);
+void sl__on_ping(sl_swim *s, const sl_addr *from, const sl_msg *m, uint64_t now_ms);
+void sl__on_ping_req(sl_swim *s, const sl_addr *from, const sl_msg *m, uint64_t now_ms);
+void sl__on_ack(sl_swim *s, const sl_msg *m);
+
 /* swim_update.c: the state machine. quiet suppresses re-broadcast. */
 /* in_state: the news is an entry of a push-pull state (a live peer's whole
  * view), not gossip: it may bring back a member forgotten at the same
  * incarnation (see forgotten_blocks in swim_update.c). */
+/* Whether news that the known member m (not us) is in state st at inc
+ * (from addr, for alive news) is stale, judged from m alone: alive news from
+ * m's address at an incarnation not newer than m's, or suspect or dead news
+ * about a member we hold dead or left. False for left news (a leave may still
+ * upgrade a dead member), and false does not mean the news applies: the
+ * sl__on_*() handlers check the rest. Used by them and by the push-pull merge
+ * (swim_state.c) to skip the news it already has. */
+bool sl__news_is_stale(const sl_swim *s, const sl__member *m, sl_member_state st,
+                       const sl_addr *addr, sl_incarnation inc);
 void sl__on_alive(sl_swim *s, const sl_msg *m, uint64_t now_ms, bool quiet, bool in_state);
 void sl__on_suspect(sl_swim *s, const sl_msg *m, uint64_t now_ms);
 void sl__on_dead(sl_swim *s, const sl_msg *m, uint64_t now_ms);

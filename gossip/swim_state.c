@@ -22,6 +22,7 @@
 #include "mp.h"
 #include "starling/error.h"
 #include "swim_internal.h"
+#include "wire_internal.h"
 
 /* Upper bound of one encoded member besides its name and metadata: array,
  * string and bin headers, addr, incarnation, state. */
@@ -62,15 +63,10 @@ int sl_swim_encode_state(sl_swim *s, bool join, uint8_t **out, size_t *len)
     msgpack_pack_array(&w.pk, s->nm);
     for (uint32_t i = 0; i < s->nm; i++) {
         const sl__member *m = &s->m[i];
-        uint8_t a[18];
         sl_addr addr = sl__member_addr(s, m);
-        size_t iplen = addr.family == SL_ADDR_V6 ? 16 : 4;
-        memcpy(a, addr.ip, iplen);
-        a[iplen] = (uint8_t)(addr.port >> 8);
-        a[iplen + 1] = (uint8_t)addr.port;
         msgpack_pack_array(&w.pk, 6);
         sl__mp_put_str(&w, sl__member_name(m), m->name_len);
-        sl__mp_put_bin(&w, a, iplen + 2);
+        sl__wire_put_addr(&w, &addr);
         msgpack_pack_uint32(&w.pk, m->inc.gen);
         msgpack_pack_uint32(&w.pk, m->inc.ctr);
         msgpack_pack_uint8(&w.pk, m->state);
@@ -114,14 +110,12 @@ typedef struct remote_member {
 
 static int read_member(sl__mp_reader *r, remote_member *rm)
 {
-    uint32_t n, alen;
+    uint32_t n;
     uint64_t gen, ctr;
-    const uint8_t *a;
     memset(rm, 0, sizeof *rm);
-    if (sl__mp_read_array(r, &n) || n < 6 || sl__mp_read_str(r, &rm->msg.name, &rm->msg.name_len) ||
-        rm->msg.name_len == 0 || rm->msg.name_len > SL_SWIM_NAME_MAX ||
-        memchr(rm->msg.name, 0, rm->msg.name_len) || sl__mp_read_bin(r, &a, &alen) ||
-        (alen != 6 && alen != 18) || sl__mp_read_uint(r, &gen) || gen > UINT32_MAX ||
+    if (sl__mp_read_array(r, &n) || n < 6 ||
+        sl__wire_read_name(r, &rm->msg.name, &rm->msg.name_len) ||
+        sl__wire_read_addr(r, &rm->msg.addr) || sl__mp_read_uint(r, &gen) || gen > UINT32_MAX ||
         sl__mp_read_uint(r, &ctr) || ctr > UINT32_MAX || sl__mp_read_uint(r, &rm->state) ||
         rm->state > SL_MEMBER_LEFT || sl__mp_read_bin(r, &rm->msg.meta, &rm->msg.meta_len) ||
         rm->msg.meta_len > SL_SWIM_META_MAX)
@@ -129,10 +123,6 @@ static int read_member(sl__mp_reader *r, remote_member *rm)
     for (uint32_t i = 6; i < n; i++)
         if (sl__mp_skip(r))
             return SL_EMALFORMED;
-    size_t iplen = alen - 2;
-    rm->msg.addr.family = alen == 6 ? SL_ADDR_V4 : SL_ADDR_V6;
-    memcpy(rm->msg.addr.ip, a, iplen);
-    rm->msg.addr.port = (uint16_t)((a[iplen] << 8) | a[iplen + 1]);
     rm->msg.inc.gen = (uint32_t)gen;
     rm->msg.inc.ctr = (uint32_t)ctr;
     return 0;
@@ -184,17 +174,13 @@ static int open_state(sl_swim *s, const uint8_t *buf, size_t len, sl__mp_reader 
 static void merge_one(sl_swim *s, remote_member *rm, bool from_sender, uint64_t now_ms)
 {
     sl__member *known = sl__member_find(s, rm->msg.name, rm->msg.name_len);
-    /* The bulk of a state is news we already have: decide that here, as
-     * sl__on_alive and sl__on_suspect would, without their second lookup. */
-    if (known && known != &s->m[0]) {
-        bool stale = rm->state == SL_MEMBER_ALIVE
-                         ? sl__member_addr_eq(s, known, &rm->msg.addr) &&
-                               sl_incarnation_cmp(rm->msg.inc, known->inc) <= 0
-                         : rm->state != SL_MEMBER_LEFT && !sl__member_is_live(known);
-        if (stale) {
-            sl__drop(s, SL_DROP_STALE);
-            return;
-        }
+    /* The bulk of a state is news we already have: decide that here, with
+     * the rule sl__on_alive and sl__on_suspect apply, without their second
+     * lookup. */
+    if (known && known != &s->m[0] &&
+        sl__news_is_stale(s, known, (sl_member_state)rm->state, &rm->msg.addr, rm->msg.inc)) {
+        sl__drop(s, SL_DROP_STALE);
+        return;
     }
     bool quiet = !from_sender && !known;
     switch (rm->state) {

@@ -25,55 +25,16 @@
 #include "starling/error.h"
 #include "swim_internal.h"
 
-/* The suspect list (sl_swim.susp) holds each suspect member's position and
- * suspicion; suspects are few, so it is scanned. */
-static void susp_list_add(sl_swim *s, uint32_t pos)
-{
-    if (s->nsusp == s->susp_cap) {
-        uint32_t cap = s->susp_cap ? s->susp_cap * 2 : 8;
-        sl__suspect *p = realloc(s->susp, cap * sizeof *p);
-        if (!p) {
-            s->stats.alloc_failures++; /* its suspicion will not run out */
-            return;
-        }
-        s->susp = p;
-        s->susp_cap = cap;
-    }
-    s->susp[s->nsusp++] = (sl__suspect){.pos = pos, .sp = NULL};
-}
-
-static void susp_list_remove(sl_swim *s, uint32_t pos)
-{
-    for (uint32_t i = 0; i < s->nsusp; i++)
-        if (s->susp[i].pos == pos) {
-            free(s->susp[i].sp);
-            s->susp[i] = s->susp[--s->nsusp];
-            return;
-        }
-}
-
-/* Replaces the suspicion of the suspect at pos. */
-static void susp_set(sl_swim *s, uint32_t pos, sl__suspicion *sp)
-{
-    for (uint32_t i = 0; i < s->nsusp; i++)
-        if (s->susp[i].pos == pos) {
-            free(s->susp[i].sp);
-            s->susp[i].sp = sp;
-            return;
-        }
-    free(sp);
-}
-
 /* Moves member m into state st at now_ms, keeping the live count and the
  * suspect list in step. */
 static void set_state(sl_swim *s, sl__member *m, sl_member_state st, uint64_t now_ms)
 {
     bool was_live = sl__member_is_live(m), live = st == SL_MEMBER_ALIVE || st == SL_MEMBER_SUSPECT;
     if (m->state == SL_MEMBER_SUSPECT && st != SL_MEMBER_SUSPECT) {
-        susp_list_remove(s, sl__member_pos(s, m));
+        sl__susp_remove(s, sl__member_pos(s, m));
     }
     if (st == SL_MEMBER_SUSPECT && m->state != SL_MEMBER_SUSPECT)
-        susp_list_add(s, sl__member_pos(s, m));
+        sl__susp_add(s, sl__member_pos(s, m));
     if (was_live && !live)
         s->nlive--;
     else if (!was_live && live)
@@ -213,6 +174,22 @@ static void on_alive_self(sl_swim *s, const sl_msg *msg, uint64_t now_ms)
         sl__drop(s, SL_DROP_STALE);
 }
 
+bool sl__news_is_stale(const sl_swim *s, const sl__member *m, sl_member_state st,
+                       const sl_addr *addr, sl_incarnation inc)
+{
+    switch (st) {
+    case SL_MEMBER_ALIVE:
+        /* Only a newer incarnation overturns anything; from another address
+         * it is a conflict or a move, which sl__on_alive tells apart. */
+        return sl__member_addr_eq(s, m, addr) && sl_incarnation_cmp(inc, m->inc) <= 0;
+    case SL_MEMBER_SUSPECT:
+    case SL_MEMBER_DEAD:
+        /* Nothing but a leave overturns a tombstone (sl__on_dead). */
+        return !sl__member_is_live(m);
+    default: return false; /* a leave may upgrade a dead member: sl__on_dead decides */
+    }
+}
+
 void sl__on_alive(sl_swim *s, const sl_msg *msg, uint64_t now_ms, bool quiet, bool in_state)
 {
     if (!sl__inc_ok(s, msg->inc)) {
@@ -253,6 +230,13 @@ void sl__on_alive(sl_swim *s, const sl_msg *msg, uint64_t now_ms, bool quiet, bo
             sl__broadcast_member(s, m, NULL);
         return;
     }
+    if (sl__news_is_stale(s, m, SL_MEMBER_ALIVE, &msg->addr, msg->inc)) {
+        sl__drop(s, SL_DROP_STALE);
+        return;
+    }
+    /* Newer, or from another address: while the member lives, another
+     * address is someone else using its name; otherwise only newer news
+     * moves it (a restart elsewhere). */
     bool same_addr = sl__member_addr_eq(s, m, &msg->addr);
     if (!same_addr && sl__member_is_live(m)) {
         report_conflict(s, m, &msg->addr);
@@ -287,7 +271,8 @@ void sl__on_suspect(sl_swim *s, const sl_msg *msg, uint64_t now_ms)
         return;
     }
     sl__member *m = sl__member_find(s, msg->name, msg->name_len);
-    if (!m || !sl__member_is_live(m) || sl_incarnation_cmp(msg->inc, m->inc) < 0) {
+    if (!m || sl__news_is_stale(s, m, SL_MEMBER_SUSPECT, NULL, msg->inc) ||
+        sl_incarnation_cmp(msg->inc, m->inc) < 0) {
         sl__drop(s, SL_DROP_STALE);
         return;
     }
@@ -296,7 +281,7 @@ void sl__on_suspect(sl_swim *s, const sl_msg *msg, uint64_t now_ms)
     uint64_t from_hash = sl__name_hash(msg->from, msg->from_len);
     if (m->state == SL_MEMBER_SUSPECT && sl_incarnation_cmp(msg->inc, m->inc) == 0) {
         /* Another member suspects it independently: that confirms. */
-        sl__suspicion *sp = sl__member_susp(s, sl__member_pos(s, m));
+        sl__suspicion *sp = sl__susp_find(s, sl__member_pos(s, m));
         if (sp && sl__suspicion_confirm(sp, from_hash))
             sl__broadcast_member(s, m, from);
         else
@@ -309,7 +294,7 @@ void sl__on_suspect(sl_swim *s, const sl_msg *msg, uint64_t now_ms)
     sl__suspicion *sp = sl__suspicion_new(s, now_ms, from_hash);
     if (!sp)
         s->stats.alloc_failures++;
-    susp_set(s, sl__member_pos(s, m), sp);
+    sl__susp_set(s, sl__member_pos(s, m), sp);
     sl__emit(s, SL_EVENT_SUSPECT, m, from);
     sl__broadcast_member(s, m, from);
 }

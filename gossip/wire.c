@@ -4,12 +4,17 @@
  * allocation-free cursor reader (mp.c): a datagram comes from anyone, so no
  * length, count or nesting in it is trusted before it is checked against the
  * bytes that are really there and against our own limits (names of at most
- * SL_SWIM_NAME_MAX bytes, metadata of at most SL_SWIM_META_MAX). */
+ * SL_SWIM_NAME_MAX bytes, metadata of at most SL_SWIM_META_MAX).
+ *
+ * The codecs of a name and of an address are shared with the push-pull
+ * state (swim_state.c) through wire_internal.h: this file is their one
+ * place. */
 #include <string.h>
 
 #include "mp.h"
 #include "starling/error.h"
 #include "starling/wire.h"
+#include "wire_internal.h"
 
 int sl_wire_open(const uint8_t *buf, size_t len, const char **cluster, uint32_t *cluster_len,
                  sl_wire_iter *it)
@@ -27,7 +32,7 @@ int sl_wire_open(const uint8_t *buf, size_t len, const char **cluster, uint32_t 
     return 0;
 }
 
-static int read_name(sl__mp_reader *r, const char **s, uint32_t *len)
+int sl__wire_read_name(sl__mp_reader *r, const char **s, uint32_t *len)
 {
     if (sl__mp_read_str(r, s, len) != 0 || *len == 0 || *len > SL_SWIM_NAME_MAX ||
         memchr(*s, 0, *len))
@@ -35,7 +40,7 @@ static int read_name(sl__mp_reader *r, const char **s, uint32_t *len)
     return 0;
 }
 
-static int read_addr(sl__mp_reader *r, sl_addr *a)
+int sl__wire_read_addr(sl__mp_reader *r, sl_addr *a)
 {
     const uint8_t *b;
     uint32_t n;
@@ -60,13 +65,14 @@ static int read_fields(sl__mp_reader *r, sl_msg *m, uint32_t nfields)
 {
     switch (m->type) {
     case SL_MSG_PING:
-        if (nfields < 4 || sl__mp_read_u32(r, &m->seq) || read_name(r, &m->name, &m->name_len) ||
-            read_name(r, &m->from, &m->from_len) || read_addr(r, &m->addr))
+        if (nfields < 4 || sl__mp_read_u32(r, &m->seq) ||
+            sl__wire_read_name(r, &m->name, &m->name_len) ||
+            sl__wire_read_name(r, &m->from, &m->from_len) || sl__wire_read_addr(r, &m->addr))
             return SL_EMALFORMED;
         return 4;
     case SL_MSG_PING_REQ:
-        if (nfields < 3 || sl__mp_read_u32(r, &m->seq) || read_name(r, &m->name, &m->name_len) ||
-            read_addr(r, &m->addr))
+        if (nfields < 3 || sl__mp_read_u32(r, &m->seq) ||
+            sl__wire_read_name(r, &m->name, &m->name_len) || sl__wire_read_addr(r, &m->addr))
             return SL_EMALFORMED;
         return 3;
     case SL_MSG_ACK:
@@ -74,19 +80,19 @@ static int read_fields(sl__mp_reader *r, sl_msg *m, uint32_t nfields)
             return SL_EMALFORMED;
         return 1;
     case SL_MSG_ALIVE:
-        if (nfields < 5 || read_name(r, &m->name, &m->name_len) || read_addr(r, &m->addr) ||
-            read_inc(r, &m->inc) || sl__mp_read_bin(r, &m->meta, &m->meta_len) ||
-            m->meta_len > SL_SWIM_META_MAX)
+        if (nfields < 5 || sl__wire_read_name(r, &m->name, &m->name_len) ||
+            sl__wire_read_addr(r, &m->addr) || read_inc(r, &m->inc) ||
+            sl__mp_read_bin(r, &m->meta, &m->meta_len) || m->meta_len > SL_SWIM_META_MAX)
             return SL_EMALFORMED;
         return 5;
     case SL_MSG_SUSPECT:
     case SL_MSG_DEAD:
-        if (nfields < 4 || read_name(r, &m->name, &m->name_len) || read_inc(r, &m->inc) ||
-            read_name(r, &m->from, &m->from_len))
+        if (nfields < 4 || sl__wire_read_name(r, &m->name, &m->name_len) || read_inc(r, &m->inc) ||
+            sl__wire_read_name(r, &m->from, &m->from_len))
             return SL_EMALFORMED;
         return 4;
     case SL_MSG_LEFT:
-        if (nfields < 3 || read_name(r, &m->name, &m->name_len) || read_inc(r, &m->inc))
+        if (nfields < 3 || sl__wire_read_name(r, &m->name, &m->name_len) || read_inc(r, &m->inc))
             return SL_EMALFORMED;
         return 3;
     case SL_MSG_USER:
@@ -135,7 +141,7 @@ int sl_wire_put_header(uint8_t *buf, size_t cap, const char *cluster)
     return w.overflow ? SL_ESPACE : (int)w.len + 1;
 }
 
-static void put_addr(sl__mp_writer *w, const sl_addr *a)
+void sl__wire_put_addr(sl__mp_writer *w, const sl_addr *a)
 {
     uint8_t b[18];
     size_t iplen = a->family == SL_ADDR_V6 ? 16 : 4;
@@ -157,14 +163,14 @@ int sl_wire_put_msg(uint8_t *buf, size_t cap, const sl_msg *m)
         msgpack_pack_uint32(pk, m->seq);
         sl__mp_put_str(&w, m->name, m->name_len);
         sl__mp_put_str(&w, m->from, m->from_len);
-        put_addr(&w, &m->addr);
+        sl__wire_put_addr(&w, &m->addr);
         break;
     case SL_MSG_PING_REQ:
         msgpack_pack_array(pk, 4);
         msgpack_pack_uint32(pk, m->type);
         msgpack_pack_uint32(pk, m->seq);
         sl__mp_put_str(&w, m->name, m->name_len);
-        put_addr(&w, &m->addr);
+        sl__wire_put_addr(&w, &m->addr);
         break;
     case SL_MSG_ACK:
         msgpack_pack_array(pk, 2);
@@ -175,7 +181,7 @@ int sl_wire_put_msg(uint8_t *buf, size_t cap, const sl_msg *m)
         msgpack_pack_array(pk, 6);
         msgpack_pack_uint32(pk, m->type);
         sl__mp_put_str(&w, m->name, m->name_len);
-        put_addr(&w, &m->addr);
+        sl__wire_put_addr(&w, &m->addr);
         msgpack_pack_uint32(pk, m->inc.gen);
         msgpack_pack_uint32(pk, m->inc.ctr);
         sl__mp_put_bin(&w, m->meta, m->meta_len);

@@ -120,9 +120,12 @@ typedef struct sl_swim_timing {
     uint32_t probe_timeout_ms;
     uint32_t indirect_checks; /* k: members asked to ping-req */
     uint32_t gossip_interval_ms;
-    uint32_t gossip_nodes;         /* members gossiped to per interval */
-    uint32_t retransmit_mult;      /* each update is sent mult*ceil(log10(N+1)) times */
-    uint32_t suspicion_mult;       /* suspicion timeout = mult*log10(max(N,1))*probe_interval */
+    uint32_t gossip_nodes;    /* members gossiped to per interval */
+    uint32_t retransmit_mult; /* each update is sent mult*ceil(log10(N+1)) times */
+    /* The lower suspicion timeout is mult * log10(max(N, 10)) * probe_interval,
+     * N the live members we know (ourselves included, until we leave) when the
+     * suspicion starts: never below one full log10 step (gossip/suspicion.c). */
+    uint32_t suspicion_mult;
     uint32_t suspicion_max_mult;   /* upper timeout = max_mult * lower timeout */
     uint32_t pushpull_interval_ms; /* 0 disables periodic push-pull */
     uint32_t gossip_to_dead_ms;    /* dead members still receive gossip this long */
@@ -230,16 +233,26 @@ void sl_swim_set_gen_limit(sl_swim *s, uint32_t max_gen);
 /* Returns true when traffic is sealed (a keyring with a key is configured). */
 bool sl_swim_sealed(const sl_swim *s);
 
-/* Replaces our metadata, raises our incarnation and spreads the change.
- * Returns 0, SL_EINVAL (over SL_SWIM_META_MAX) or SL_ETOOBIG (would never fit
- * a packet). */
+/* Replaces our metadata, raises our incarnation and spreads the change (not
+ * after we left: then the new incarnation is kept but not announced). The
+ * same metadata again changes nothing. Returns 0, SL_EINVAL (over
+ * SL_SWIM_META_MAX), SL_ETOOBIG (would never fit a packet) or SL_ENOMEM.
+ * now_ms is not used: a change of metadata starts no timer and leaves our
+ * state and its state_since_ms as they are; it is taken, as by every call
+ * that changes the core, so that a later use needs no change of callers. */
 int sl_swim_set_meta(sl_swim *s, const uint8_t *meta, size_t len, uint64_t now_ms);
 
 /* Queues an application message to ride piggyback on our packets, like a
- * membership update, retransmitted about mult*ceil(log10(N+1)) times. `key`
- * says what it is about: it replaces any queued message with the same key.
- * May be called from the user_msg callback. Returns 0, SL_ETOOBIG (over
- * SL_SWIM_USER_MAX: it could never fit a packet) or SL_ENOMEM. */
+ * membership update, retransmitted about mult*ceil(log10(N+1)) times. The
+ * core only compares keys: a message replaces any still queued with the
+ * same key (that one stops spreading), so the caller picks keys that name
+ * what a message is about and lets only its newest version spread. The
+ * runtime (gossip/appstate.c) keys a catalog record by its service and a
+ * node report by its (node, service); the agent's key operations
+ * (node/keys.c) by the operation's id. Keys of application messages never
+ * replace membership updates. May be called from the user_msg callback.
+ * Returns 0, SL_ETOOBIG (over SL_SWIM_USER_MAX: it could never fit a packet)
+ * or SL_ENOMEM. */
 int sl_swim_broadcast(sl_swim *s, uint64_t key, const uint8_t *buf, size_t len);
 
 /* Announces a graceful leave: we become "left" and the news spreads as a
