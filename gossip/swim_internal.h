@@ -11,7 +11,7 @@
 
 #include "starling/rng.h"
 #include "starling/swim.h"
-#include "starling/wire.h"
+#include "wire.h"
 
 #define SL__NO_INDEX UINT32_MAX
 #define SL__BCAST_QUEUE_MAX 1024 /* queued updates kept at most (see bound()) */

@@ -1,4 +1,4 @@
-/* The gossip wire codec (see include/starling/wire.h for the layout).
+/* The gossip wire codec (see wire.h for the layout).
  *
  * Encoding uses msgpack-c's packer into a bounded buffer. Decoding uses our
  * allocation-free cursor reader (mp.c): a datagram comes from anyone, so no
@@ -13,7 +13,7 @@
 
 #include "mp.h"
 #include "starling/error.h"
-#include "starling/wire.h"
+#include "wire.h"
 #include "wire_internal.h"
 
 int sl_wire_open(const uint8_t *buf, size_t len, const char **cluster, uint32_t *cluster_len,

@@ -5,7 +5,7 @@
 #define STARLING_GOSSIP_WIRE_INTERNAL_H
 
 #include "mp.h"
-#include "starling/wire.h"
+#include "wire.h"
 
 /* Reads a member name: a str of 1..SL_SWIM_NAME_MAX bytes without a NUL.
  * *s points into the input, not NUL-terminated. Returns 0 or SL_EMALFORMED. */

@@ -1,6 +1,8 @@
 /* A small deterministic random generator (xoshiro256**), seeded by the
  * caller. The sans-IO core uses only this, never a global generator, so that a
- * simulation replays bit for bit from its seed. */
+ * simulation replays bit for bit from its seed. Public because the modules
+ * around the core use the same generator: sl_rejoin embeds one, and the
+ * simulator draws its network and scenario randomness from it. */
 #ifndef STARLING_RNG_H
 #define STARLING_RNG_H
 

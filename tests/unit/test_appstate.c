@@ -14,7 +14,7 @@
 
 #include "starling/appstate.h"
 #include "starling/error.h"
-#include "starling/wire.h"
+#include "../../gossip/wire.h"
 
 static void no_send(void *ud, const sl_addr *to, const uint8_t *buf, size_t len)
 {

@@ -15,7 +15,7 @@
 #include "starling/error.h"
 #include "starling/keyring.h"
 #include "starling/swim.h"
-#include "starling/wire.h"
+#include "../../gossip/wire.h"
 
 static void key_of(uint8_t key[SL_KEY_BYTES], uint8_t fill)
 {

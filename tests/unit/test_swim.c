@@ -15,7 +15,7 @@
 #include "starling/error.h"
 #include "starling/meta.h"
 #include "starling/swim.h"
-#include "starling/wire.h"
+#include "../../gossip/wire.h"
 
 /* Counts events per type about one subject, across all observers. */
 typedef struct watch {

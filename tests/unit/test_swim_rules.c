@@ -18,7 +18,7 @@
 
 #include "starling/error.h"
 #include "starling/swim.h"
-#include "starling/wire.h"
+#include "../../gossip/wire.h"
 
 #define ME "me"
 #define NOW 1000000

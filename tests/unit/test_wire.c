@@ -15,7 +15,7 @@
 #include "starling/meta.h"
 #include "starling/rng.h"
 #include "starling/swim.h"
-#include "starling/wire.h"
+#include "../../gossip/wire.h"
 
 static void roundtrip_every_message_type(void **state)
 {

@@ -17,6 +17,8 @@
  * packet. Every field is type- and bounds-checked; any byte string decodes
  * to messages or to an error. Extra trailing fields are skipped, and unknown
  * message types are reported as such (so that versions can be mixed). */
+/* Internal to gossip/ (it was a public header; nothing outside the core
+ * speaks the wire but the core's tests). */
 #ifndef STARLING_WIRE_H
 #define STARLING_WIRE_H
 
