@@ -37,6 +37,7 @@
 
 #include "catalog_internal.h"
 #include "starling/error.h"
+#include "starling/swim.h"
 
 struct sl_catalog {
     sl_service *s;
@@ -44,7 +45,7 @@ struct sl_catalog {
     uint64_t clock; /* the highest stamp seen or written */
     uint8_t trusted[SL_CATALOG_TRUST_MAX][SL_OPERATOR_PUB_BYTES];
     size_t ntrusted;
-    char cluster[65];
+    char cluster[SL_SWIM_CLUSTER_MAX + 1];
     uint64_t skew_ms, horizon_ms;
     uint32_t max_records;
     sl_catalog_sync sync;
@@ -75,7 +76,8 @@ void sl_catalog_free(sl_catalog *c)
 
 int sl_catalog_set_policy(sl_catalog *c, const sl_catalog_policy *p)
 {
-    if (p->ntrusted > SL_CATALOG_TRUST_MAX || (p->cluster && strlen(p->cluster) > 64))
+    if (p->ntrusted > SL_CATALOG_TRUST_MAX ||
+        (p->cluster && strlen(p->cluster) > SL_SWIM_CLUSTER_MAX))
         return SL_EINVAL;
     if (p->ntrusted) /* p->trusted may be NULL then, which memcpy does not allow */
         memcpy(c->trusted, p->trusted, p->ntrusted * SL_OPERATOR_PUB_BYTES);

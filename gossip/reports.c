@@ -218,7 +218,7 @@ static int report_decode(sl__mp_reader *rd, sl_report *r)
     uint64_t kind;
     memset(r, 0, sizeof *r);
     if (sl__mp_read_array(rd, &n) || n < 5 || sl__mp_read_uint(rd, &kind) ||
-        kind != SL_APPMSG_REPORT || sl__mp_read_cstr(rd, r->node, 64) ||
+        kind != SL_APPMSG_REPORT || sl__mp_read_cstr(rd, r->node, SL_SWIM_NAME_MAX) ||
         sl__mp_read_cstr(rd, r->service, SL_SVC_NAME_MAX) || sl__mp_read_uint(rd, &r->version) ||
         sl__mp_read_array(rd, &m) || m > SL_REPORT_REPLICAS_MAX)
         return SL_EMALFORMED;
@@ -492,7 +492,7 @@ int sl_reports_replica_status(const sl_reports *t, const char *node, const char 
 
 size_t sl_reports_forget_unless(sl_reports *t, bool (*keep)(void *ud, const char *node), void *ud)
 {
-    char last[65] = "";
+    char last[SL_SWIM_NAME_MAX + 1] = "";
     bool last_kept = false;
     size_t j = 0, gone = 0;
     for (size_t i = 0; i < t->n; i++) {
@@ -513,7 +513,7 @@ size_t sl_reports_forget_unless(sl_reports *t, bool (*keep)(void *ud, const char
     return gone;
 }
 
-int sl_reports_peek(const uint8_t *buf, size_t len, char node[65],
+int sl_reports_peek(const uint8_t *buf, size_t len, char node[SL_SWIM_NAME_MAX + 1],
                     char service[SL_SVC_NAME_MAX + 1], uint64_t *version)
 {
     sl__mp_reader rd;
@@ -521,7 +521,7 @@ int sl_reports_peek(const uint8_t *buf, size_t len, char node[65],
     uint64_t kind;
     sl__mp_reader_init(&rd, buf, len);
     if (sl__mp_read_array(&rd, &n) || n < 5 || sl__mp_read_uint(&rd, &kind) ||
-        kind != SL_APPMSG_REPORT || sl__mp_read_cstr(&rd, node, 64) || !node[0] ||
+        kind != SL_APPMSG_REPORT || sl__mp_read_cstr(&rd, node, SL_SWIM_NAME_MAX) || !node[0] ||
         sl__mp_read_cstr(&rd, service, SL_SVC_NAME_MAX) || !service[0] ||
         sl__mp_read_uint(&rd, version))
         return SL_EMALFORMED;

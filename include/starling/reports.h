@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "starling/catalog.h"
+#include "starling/swim.h"
 
 #define SL_APPMSG_REPORT 2        /* application message kind of a report */
 #define SL_REPORT_REPLICAS_MAX 16 /* replicas of one service on one node in one report */
@@ -44,7 +45,7 @@ typedef struct sl_replica_report {
 
 /* One node's report about one service. */
 typedef struct sl_report {
-    char node[65];
+    char node[SL_SWIM_NAME_MAX + 1]; /* a member name */
     char service[SL_SVC_NAME_MAX + 1];
     uint64_t version;
     uint32_t n; /* 0 means "runs none of it any more" */
@@ -86,10 +87,10 @@ void sl_reports_forget_node(sl_reports *t, const char *node);
  * members). Returns how many reports were dropped. */
 size_t sl_reports_forget_unless(sl_reports *t, bool (*keep)(void *ud, const char *node), void *ud);
 
-/* Reads what a report message is about, its node (into node, capacity 65)
- * and service, and its version, without storing or checking the rest.
+/* Reads what a report message is about, its node and service, and its
+ * version, without storing or checking the rest.
  * Returns 0 or SL_EMALFORMED. */
-int sl_reports_peek(const uint8_t *buf, size_t len, char node[65],
+int sl_reports_peek(const uint8_t *buf, size_t len, char node[SL_SWIM_NAME_MAX + 1],
                     char service[SL_SVC_NAME_MAX + 1], uint64_t *version);
 
 /* How many reports are held. */
