@@ -70,7 +70,7 @@ static void send_ping(sl_swim *s, const sl_addr *to, const char *target, uint32_
                    .from_len = s->m[0].name_len,
                    .addr = sl__member_addr(s, &s->m[0])};
     sl_msg sus = {0};
-    if (suspect && suspect->state == SL_MEMBER_SUSPECT) {
+    if (suspect && suspect->state == SL_MEMBER_SUSPECT && !s->t.plain_swim) {
         sus = (sl_msg){.type = SL_MSG_SUSPECT,
                        .name = sl__member_name(suspect),
                        .name_len = suspect->name_len,
@@ -90,6 +90,8 @@ void sl__probe_start(sl_swim *s, uint64_t now_ms)
     s->probe.active = true;
     s->probe.acked = false;
     s->probe.indirect_sent = false;
+    s->probe.relays_asked = 0;
+    s->probe.nacks = 0;
     s->probe.seq = ++s->seq;
     s->probe.sent_ms = now_ms;
     strcpy(s->probe_name, sl__member_name(m));
@@ -125,14 +127,23 @@ void sl__probe_indirect(sl_swim *s, uint64_t now_ms)
         s->stats.indirect_probes++;
         sl__send_packet(s, (const sl_addr[]){sl__member_addr(s, &s->m[chosen[i]])}, &req, NULL);
     }
+    s->probe.relays_asked = n;
 }
 
 /* The probe period is over: no ack, direct or indirect, means suspicion. */
 void sl__probe_end(sl_swim *s, uint64_t now_ms)
 {
     s->probe.active = false;
-    if (s->probe.acked)
+    /* Our own health (health.c): an ack in time says we are fine; none at
+     * all counts against us, once per relay that did not even nack (or once
+     * when no relay was asked). An indirect ack changes nothing. */
+    if (s->probe.acked) {
+        if (!s->probe.indirect_sent)
+            sl__health_apply(s, -1);
         return;
+    }
+    uint32_t asked = s->probe.relays_asked, nacks = s->probe.nacks;
+    sl__health_apply(s, asked ? (int)(asked - (nacks < asked ? nacks : asked)) : 1);
     sl__member *m = sl__member_find(s, s->probe_name, strlen(s->probe_name));
     if (!m || !sl__member_is_live(m))
         return; /* dead, left or forgotten meanwhile: nothing to suspect */
@@ -188,6 +199,10 @@ void sl__on_ping_req(sl_swim *s, const sl_addr *from, const sl_msg *m, uint64_t 
     r->their_seq = m->seq;
     r->requester = *from;
     r->expires_ms = now_ms + s->t.probe_interval_ms;
+    /* The nack goes out at 80% of the probe timeout (as in the Lifeguard
+     * paper), so that it reaches the requester within its probe period. */
+    r->nack_ms = now_ms + s->t.probe_timeout_ms * 4 / 5;
+    r->nacked = s->t.plain_swim; /* plain SWIM sends no nacks */
     send_ping(s, &m->addr, target, r->our_seq, NULL);
 }
 
@@ -207,4 +222,38 @@ void sl__on_ack(sl_swim *s, const sl_msg *m)
             return;
         }
     sl__drop(s, SL_DROP_UNKNOWN_ACK);
+}
+
+void sl__on_nack(sl_swim *s, const sl_msg *m)
+{
+    if (s->probe.active && m->seq == s->probe.seq && s->probe.indirect_sent &&
+        s->probe.nacks < s->probe.relays_asked) {
+        s->probe.nacks++;
+        s->stats.nacks_in++;
+        return;
+    }
+    sl__drop(s, SL_DROP_UNKNOWN_ACK);
+}
+
+void sl__relays_nack(sl_swim *s, uint64_t now_ms)
+{
+    for (uint32_t i = 0; i < s->nrelays; i++) {
+        sl__relay *r = &s->relays[i];
+        if (r->nacked || r->nack_ms > now_ms || r->expires_ms <= now_ms)
+            continue;
+        r->nacked = true;
+        sl_msg nack = {.type = SL_MSG_NACK, .seq = r->their_seq};
+        s->stats.nacks_out++;
+        sl__send_packet(s, &r->requester, &nack, NULL);
+    }
+}
+
+uint64_t sl__relays_next_nack(const sl_swim *s)
+{
+    uint64_t d = UINT64_MAX;
+    for (uint32_t i = 0; i < s->nrelays; i++)
+        if (!s->relays[i].nacked && s->relays[i].nack_ms < d &&
+            s->relays[i].expires_ms > s->relays[i].nack_ms)
+            d = s->relays[i].nack_ms;
+    return d;
 }

@@ -12,7 +12,8 @@
  * where k = suspicion_mult - 2 confirmations are expected. So a member that
  * many others independently fail to reach is declared dead quickly, while a
  * lone suspicion (perhaps from a member with a bad link) waits longer,
- * giving the suspect time to refute.
+ * giving the suspect time to refute. With timing.plain_swim (Lifeguard off)
+ * the timeout is fixed at min.
  *
  * This file also owns the suspect list (sl_swim.susp): which members are
  * suspect and the suspicion of each. swim_update.c adds and removes members
@@ -35,7 +36,11 @@ sl__suspicion *sl__suspicion_new(const sl_swim *s, uint64_t now_ms, uint64_t fro
     sp->max_ms = (uint32_t)(min * s->t.suspicion_max_mult);
     sp->k = s->t.suspicion_mult > 2 ? s->t.suspicion_mult - 2 : 0;
     if (s->nlive < sp->k + 2)
-        sp->k = 0; /* too few members to expect confirmations */
+        sp->k = 0;         /* too few members to expect confirmations */
+    if (s->t.plain_swim) { /* Lifeguard off: a fixed timeout at the minimum */
+        sp->max_ms = sp->min_ms;
+        sp->k = 0;
+    }
     sp->confirmers[0] = from_hash;
     sp->n = 0;
     return sp;

@@ -86,9 +86,9 @@ int sl_swim_profile(const char *name, sl_swim_timing *t)
         const char *name;
         sl_swim_timing t;
     } profiles[] = {
-        {"lan", {1000, 500, 3, 200, 3, 4, 4, 6, 30000, 30000, 15 * 60000, 1400}},
-        {"local", {1000, 200, 1, 100, 3, 2, 3, 6, 15000, 15000, 5 * 60000, 1400}},
-        {"wan", {5000, 3000, 3, 500, 4, 4, 6, 6, 60000, 60000, 60 * 60000, 1400}},
+        {"lan", {1000, 500, 3, 200, 3, 4, 4, 6, 30000, 30000, 15 * 60000, 1400, false}},
+        {"local", {1000, 200, 1, 100, 3, 2, 3, 6, 15000, 15000, 5 * 60000, 1400, false}},
+        {"wan", {5000, 3000, 3, 500, 4, 4, 6, 6, 60000, 60000, 60 * 60000, 1400, false}},
     };
     for (size_t i = 0; i < sizeof profiles / sizeof profiles[0]; i++)
         if (name && !strcmp(name, profiles[i].name)) {
@@ -297,6 +297,7 @@ static void dispatch(sl_swim *s, const sl_addr *from, const sl_msg *m, uint64_t 
     case SL_MSG_PING: sl__on_ping(s, from, m, now_ms); break;
     case SL_MSG_PING_REQ: sl__on_ping_req(s, from, m, now_ms); break;
     case SL_MSG_ACK: sl__on_ack(s, m); break;
+    case SL_MSG_NACK: sl__on_nack(s, m); break;
     case SL_MSG_ALIVE: sl__on_alive(s, m, now_ms, false, false); break;
     case SL_MSG_SUSPECT: sl__on_suspect(s, m, now_ms); break;
     case SL_MSG_DEAD:

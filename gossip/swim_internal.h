@@ -125,6 +125,8 @@ typedef struct sl__relay {
     uint32_t their_seq;
     sl_addr requester;
     uint64_t expires_ms;
+    uint64_t nack_ms; /* Lifeguard: no ack by then, the requester gets a nack */
+    bool nacked;
 } sl__relay;
 
 struct sl_swim {
@@ -162,8 +164,10 @@ struct sl_swim {
      * permutation 1 + (order_start + i * order_stride) mod norder. */
     uint32_t norder, order_pos, order_start, order_stride;
     uint32_t seq;
+    uint32_t health; /* Lifeguard's local health score (health.c) */
     struct {
         bool active, acked, indirect_sent;
+        uint32_t relays_asked, nacks; /* ping-reqs sent, nacks received */
         uint32_t seq;
         uint32_t target; /* position at send time */
         uint64_t hash;   /* name hash, to recheck the target after changes */
@@ -310,6 +314,15 @@ uint32_t sl__random_member(sl_swim *s, sl__member_pred ok, uint64_t now_ms);
 /* An sl__member_pred: alive or suspect. */
 bool sl__pick_live(const sl_swim *s, const sl__member *m, uint64_t now_ms);
 
+/* health.c: Lifeguard's local health awareness. */
+/* Adds delta to the health score, within 0..SL_SWIM_HEALTH_MAX (never moves
+ * with timing.plain_swim). */
+void sl__health_apply(sl_swim *s, int delta);
+/* ms stretched by the health score: ms * (score + 1). */
+uint64_t sl__health_scale(const sl_swim *s, uint64_t ms);
+/* When the direct ping of the current probe times out. */
+uint64_t sl__probe_timeout_at(const sl_swim *s);
+
 /* probe.c: the probe state machine (driven by sl_swim_tick). */
 /* Pings the next live member of the round-robin order, if any. */
 void sl__probe_start(sl_swim *s, uint64_t now_ms);
@@ -320,6 +333,13 @@ void sl__probe_end(sl_swim *s, uint64_t now_ms);
 void sl__on_ping(sl_swim *s, const sl_addr *from, const sl_msg *m, uint64_t now_ms);
 void sl__on_ping_req(sl_swim *s, const sl_addr *from, const sl_msg *m, uint64_t now_ms);
 void sl__on_ack(sl_swim *s, const sl_msg *m);
+/* A relay's nack for our current probe (Lifeguard): counted for our health. */
+void sl__on_nack(sl_swim *s, const sl_msg *m);
+/* Sends the nacks due: relays whose own ping got no ack within the probe
+ * timeout tell the requester so (not with timing.plain_swim). */
+void sl__relays_nack(sl_swim *s, uint64_t now_ms);
+/* The earliest nack due, or UINT64_MAX. */
+uint64_t sl__relays_next_nack(const sl_swim *s);
 
 /* swim_update.c: the state machine. quiet suppresses re-broadcast. */
 /* in_state: the news is an entry of a push-pull state (a live peer's whole

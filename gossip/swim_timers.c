@@ -113,8 +113,9 @@ static void check_suspicions(sl_swim *s, uint64_t now_ms)
 void sl_swim_tick(sl_swim *s, uint64_t now_ms)
 {
     check_suspicions(s, now_ms);
+    sl__relays_nack(s, now_ms);
     if (s->probe.active && !s->probe.acked && !s->probe.indirect_sent &&
-        now_ms >= s->probe.sent_ms + s->t.probe_timeout_ms)
+        now_ms >= sl__probe_timeout_at(s))
         sl__probe_indirect(s, now_ms);
     if (now_ms >= s->next_probe_ms) {
         if (s->probe.active)
@@ -122,7 +123,8 @@ void sl_swim_tick(sl_swim *s, uint64_t now_ms)
         if (!s->left)
             sl__probe_start(s, now_ms);
         sl__reap(s, now_ms);
-        s->next_probe_ms = now_ms + s->t.probe_interval_ms;
+        /* Lifeguard: a member in poor health probes less often (health.c). */
+        s->next_probe_ms = now_ms + sl__health_scale(s, s->t.probe_interval_ms);
     }
     if (now_ms >= s->next_gossip_ms) {
         gossip(s, now_ms);
@@ -142,8 +144,11 @@ uint64_t sl_swim_next_deadline(const sl_swim *s)
     if (s->next_pushpull_ms < d)
         d = s->next_pushpull_ms;
     if (s->probe.active && !s->probe.acked && !s->probe.indirect_sent &&
-        s->probe.sent_ms + s->t.probe_timeout_ms < d)
-        d = s->probe.sent_ms + s->t.probe_timeout_ms;
+        sl__probe_timeout_at(s) < d)
+        d = sl__probe_timeout_at(s);
+    uint64_t nd = sl__relays_next_nack(s);
+    if (nd < d)
+        d = nd;
     uint64_t sd = sl__susp_next_deadline(s);
     return sd < d ? sd : d;
 }

@@ -113,6 +113,7 @@ static void on_death_news_about_self(sl_swim *s, const sl_msg *msg, uint64_t now
         sl__drop(s, SL_DROP_STALE);
     } else if (sl_incarnation_cmp(msg->inc, s->m[0].inc) >= 0) {
         sl__refute(s, msg->inc, now_ms);
+        sl__health_apply(s, 1); /* Lifeguard: others cannot hear us (health.c) */
     } else {
         sl__drop(s, SL_DROP_STALE);
         if (!s->m[0].bq)

@@ -76,6 +76,7 @@ static int read_fields(sl__mp_reader *r, sl_msg *m, uint32_t nfields)
             return SL_EMALFORMED;
         return 3;
     case SL_MSG_ACK:
+    case SL_MSG_NACK:
         if (nfields < 1 || sl__mp_read_u32(r, &m->seq))
             return SL_EMALFORMED;
         return 1;
@@ -173,6 +174,7 @@ int sl_wire_put_msg(uint8_t *buf, size_t cap, const sl_msg *m)
         sl__wire_put_addr(&w, &m->addr);
         break;
     case SL_MSG_ACK:
+    case SL_MSG_NACK:
         msgpack_pack_array(pk, 2);
         msgpack_pack_uint32(pk, m->type);
         msgpack_pack_uint32(pk, m->seq);

@@ -11,6 +11,7 @@
  *   DEAD     [6, name, gen, ctr, from]
  *   LEFT     [7, name, gen, ctr]
  *   USER     [8, payload]          (an application message, opaque here)
+ *   NACK     [9, seq]              (Lifeguard: the relay's own ping timed out)
  *   addr    := bin(6: IPv4 + port) | bin(18: IPv6 + port), big endian
  *
  * Decoding is strict and allocation-free: decoded messages point into the
@@ -41,6 +42,7 @@ typedef enum sl_msg_type {
     SL_MSG_DEAD = 6,
     SL_MSG_LEFT = 7,
     SL_MSG_USER = 8,
+    SL_MSG_NACK = 9, /* [9, seq]: a relay's ping to the target went unanswered */
 } sl_msg_type;
 
 /* A decoded message; strings are not NUL-terminated and point into the

@@ -104,6 +104,7 @@ typedef struct sl_swim_stats {
     uint64_t packets_in, packets_out, bytes_in, bytes_out;
     uint64_t msgs_in, msgs_out; /* messages, piggybacked updates included */
     uint64_t probes, indirect_probes, acks_in;
+    uint64_t nacks_in, nacks_out;   /* Lifeguard's nacks, received and sent */
     uint64_t refutes;               /* times we raised our incarnation to refute */
     uint64_t pushpull_merged;       /* push-pull states merged */
     uint64_t broadcasts_refused;    /* updates too large to ever fit a packet */
@@ -131,7 +132,19 @@ typedef struct sl_swim_timing {
     uint32_t gossip_to_dead_ms;    /* dead members still receive gossip this long */
     uint32_t reap_ms;              /* dead/left members are forgotten after this */
     uint32_t max_packet;           /* bytes; every packet we send is at most this */
+    /* Lifeguard (Dadgar et al., 2017) is on unless this is set: local health
+     * awareness (a health score 0..SL_SWIM_HEALTH_MAX that stretches our own
+     * probe interval and timeout by score + 1), nacks from the members we
+     * ask to probe for us, the dynamic suspicion timeout (from max down to
+     * min with confirmations) and the buddy system (a ping to a suspect
+     * carries the suspicion). Set, it is plain SWIM: a fixed suspicion
+     * timeout at the minimum, no buddy, no awareness, no nacks. For
+     * measuring what Lifeguard buys (`--lifeguard off`, `lifeguard off`). */
+    bool plain_swim;
 } sl_swim_timing;
+
+#define SL_SWIM_HEALTH_MAX                                                                         \
+    8 /* the health score saturates here (memberlist's AwarenessMaxMultiplier - 1) */
 
 /* Fills *t with the named profile: "lan" (memberlist's DefaultLANConfig),
  * "local" (DefaultLocalConfig, for loopback) or "wan" (DefaultWANConfig).
@@ -300,6 +313,11 @@ sl_incarnation sl_swim_incarnation(const sl_swim *s);
 
 /* Returns the counters. */
 const sl_swim_stats *sl_swim_get_stats(const sl_swim *s);
+
+/* Returns the local health score, 0 (healthy) .. SL_SWIM_HEALTH_MAX: how
+ * many times over our own probe interval and timeout are stretched, less
+ * one. Always 0 with timing.plain_swim. */
+uint32_t sl_swim_health(const sl_swim *s);
 
 /* Returns the timing the core runs with. */
 const sl_swim_timing *sl_swim_get_timing(const sl_swim *s);
