@@ -520,6 +520,7 @@ int sl_sim_report_json(const sl_sim_run *r, const char *file, const sl_sim_perf 
     json_object_set_new(o, "nodes_total", json_integer(sc->max_nodes));
     json_object_set_new(o, "profile", json_string(sc->profile));
     json_object_set_new(o, "sealed", json_boolean(sc->sealed));
+    json_object_set_new(o, "lifeguard", json_boolean(!sc->plain_swim));
     json_object_set_new(o, "simulated_s", seconds(sc->run_ms));
     json_object_set_new(o, "failures", json_failures(r));
     json_object_set_new(o, "leaves", json_leaves(r));
@@ -652,9 +653,9 @@ void sl_sim_report_text(const sl_sim_run *r, const char *file, const sl_sim_perf
     double sim_s = (double)sc->run_ms / 1000.0;
     sl_sim_views v;
     sl_sim_track_views(r->track, &v);
-    fprintf(f, "%s: seed %llu, %d nodes (%d in all), profile %s, %s, %.3fs simulated\n", file,
+    fprintf(f, "%s: seed %llu, %d nodes (%d in all), profile %s, %s%s, %.3fs simulated\n", file,
             (unsigned long long)r->seed, sc->nodes, sc->max_nodes, sc->profile,
-            sc->sealed ? "sealed" : "not sealed", sim_s);
+            sc->sealed ? "sealed" : "not sealed", sc->plain_swim ? ", lifeguard off" : "", sim_s);
     text_events(r, f);
     fprintf(f, "  false positives: %llu (about or by paused nodes: %llu)\n",
             (unsigned long long)sl_sim_track_false_positives(r->track, false),

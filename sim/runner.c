@@ -368,6 +368,7 @@ int sl_sim_execute(const sl_sim_scenario *sc, uint64_t seed, const sl_sim_hooks 
                            .pp_reply_before_merge = sc->pp_reply_before_merge};
     if (!r || sl_swim_profile(sc->profile, &cfg.timing) != 0)
         goto oom;
+    cfg.timing.plain_swim = sc->plain_swim;
     r->sc = sc;
     r->seed = seed;
     r->samples = calloc(sc->run_ms / 1000 + 2, sizeof *r->samples);

@@ -49,6 +49,7 @@ enum {
     SET_ZONES,
     SET_SEAL,
     SET_PUSHPULL,
+    SET_LIFEGUARD,
     SET_SEEDS,
     SET_STARTUP,
     SET_STOPPING,
@@ -622,6 +623,15 @@ static int stmt_setting(parser *p)
         sc->sealed = strcmp(onoff, "on") == 0;
         return end_of_line(p, 2);
     }
+    if (strcmp(k, "lifeguard") == 0) {
+        if (once(p, SET_LIFEGUARD) != 0)
+            return -1;
+        const char *onoff = tok_or_eol(p, 1);
+        if (strcmp(onoff, "on") != 0 && strcmp(onoff, "off") != 0)
+            return expected(p, 1, "lifeguard on or lifeguard off");
+        sc->plain_swim = strcmp(onoff, "off") == 0;
+        return end_of_line(p, 2);
+    }
     if (strcmp(k, "pushpull") == 0) {
         if (once(p, SET_PUSHPULL) != 0)
             return -1;
@@ -813,7 +823,7 @@ static int statement(parser *p)
     }
     if (strcmp(k, "seed") == 0 || strcmp(k, "profile") == 0 || strcmp(k, "latency") == 0 ||
         strcmp(k, "loss") == 0 || strcmp(k, "zones") == 0 || strcmp(k, "seal") == 0 ||
-        strcmp(k, "pushpull") == 0)
+        strcmp(k, "pushpull") == 0 || strcmp(k, "lifeguard") == 0)
         return stmt_setting(p);
     if (strcmp(k, "seeds") == 0)
         return stmt_seeds(p);
@@ -824,10 +834,11 @@ static int statement(parser *p)
             return stmt_service(p);
         return services ? stmt_services(p) : stmt_delay(p);
     }
-    return fail(p,
-                "expected a statement (nodes, seed, profile, latency, loss, zones, seal, pushpull, "
-                "seeds, service, services, startup, stopping, at, run, expect), got '%s'",
-                k);
+    return fail(
+        p,
+        "expected a statement (nodes, seed, profile, latency, loss, zones, seal, pushpull, "
+        "lifeguard, seeds, service, services, startup, stopping, at, run, expect), got '%s'",
+        k);
 }
 
 /* Splits line into p->tok. Tokens need their own terminators and `|` and `>`

@@ -145,6 +145,8 @@ typedef struct sl_sim_scenario {
     /* `pushpull reply-before-merge|reply-after-merge`: how the answering
      * node builds its push-pull reply (see sl_world_config); default after. */
     bool pp_reply_before_merge;
+    /* `lifeguard on|off`: off runs plain SWIM (sl_swim_timing.plain_swim). */
+    bool plain_swim;
     /* `seeds NODES`: every node joins as `starling agent --join SEEDS` does
      * (sl_world_set_seeds); none: through n0 at start, a random live node
      * later. */

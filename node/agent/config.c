@@ -42,6 +42,9 @@ void sl__agent_usage(FILE *to)
             "                       unlimited); services' --cpu requests must fit it\n"
             "  --mem MB             memory capacity for replicas, in MB (default: unlimited)\n"
             "  --profile P          lan (default), local (loopback, fast) or wan\n"
+            "  --lifeguard on|off   Lifeguard's local health awareness, nacks, dynamic\n"
+            "                       suspicion timeout and buddy system (default on); off\n"
+            "                       runs plain SWIM, to measure what Lifeguard buys\n"
             "  --cluster LABEL      only peers with the same label talk to each other\n"
             "  --rpc-idle SECONDS   close RPC connections that sent nothing for this\n"
             "                       long (1..86400; default %d); monitors are exempt\n"
@@ -184,6 +187,7 @@ enum {
     OPT_CPU,
     OPT_MEM,
     OPT_PROFILE,
+    OPT_LIFEGUARD,
     OPT_CLUSTER,
     OPT_LOG,
     OPT_RPC_IDLE,
@@ -215,6 +219,7 @@ static const struct option long_opts[] = {
     {"cpu", required_argument, NULL, OPT_CPU},
     {"mem", required_argument, NULL, OPT_MEM},
     {"profile", required_argument, NULL, OPT_PROFILE},
+    {"lifeguard", required_argument, NULL, OPT_LIFEGUARD},
     {"cluster", required_argument, NULL, OPT_CLUSTER},
     {"log-level", required_argument, NULL, OPT_LOG},
     {"rpc-idle", required_argument, NULL, OPT_RPC_IDLE},
@@ -364,6 +369,11 @@ static int apply(sl__agent_config *cfg, int opt, const char *arg)
             copy_str(cfg->profile, sizeof cfg->profile, arg) != 0)
             return bad("--profile must be lan, local or wan: '%s'", arg);
         return 0;
+    case OPT_LIFEGUARD:
+        if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0)
+            return bad("--lifeguard must be on or off: '%s'", arg);
+        cfg->plain_swim = strcmp(arg, "off") == 0;
+        return 0;
     case OPT_CLUSTER:
         if (copy_str(cfg->cluster, sizeof cfg->cluster, arg) != 0)
             return bad("--cluster is longer than 64 bytes: '%s'", arg);
@@ -431,6 +441,7 @@ int sl__agent_config_parse(int argc, char **argv, sl__agent_config *cfg)
     }
     if (optind < argc)
         return bad("unexpected argument '%s'", argv[optind]);
+    cfg->timing.plain_swim = cfg->plain_swim; /* whatever order --profile came in */
     if (cfg->bind.port == 0)
         return bad("--bind needs a non-zero port%s", "");
     if (cfg->advertise.family && cfg->advertise.family != cfg->bind.family &&

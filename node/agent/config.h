@@ -25,6 +25,7 @@ typedef struct sl__agent_config {
     char data_dir[4096]; /* "" without a data dir */
     sl_meta meta;        /* zone and tags */
     sl_swim_timing timing;
+    bool plain_swim; /* --lifeguard off: plain SWIM (set into timing after parsing) */
     sl__log_level log_level;
     uint32_t rpc_idle_ms;                        /* RPC connections silent this long are closed */
     char rpc_token[SL__RPC_TOKEN_MAX + 1];       /* --rpc-token, "" for DIR/rpc-token */

@@ -13,8 +13,10 @@ static const char usage[] =
     "and authentication failures), its RPC clients, where its RPC token came from\n"
     "(rpc_token: \"flag\" or \"file PATH\"; never the token itself), and its\n"
     "security: whether gossip is sealed, how many keys and operator keys it holds,\n"
-    "what its catalog refused and why; weaknesses are printed first as WARNING "
-    "lines.\n" SL__CLI_TOKEN_HELP;
+    "what its catalog refused and why (weaknesses are printed first as WARNING\n"
+    "lines); and lifeguard: whether Lifeguard is on, and the agent's own health\n"
+    "score (0 healthy .. 8: how many times over its probes are slowed, less "
+    "one).\n" SL__CLI_TOKEN_HELP;
 
 /* Prints an object as "prefix.key  value" lines, nested objects flattened. */
 static void print_flat(const char *prefix, json_t *v)

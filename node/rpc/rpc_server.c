@@ -275,6 +275,8 @@ static json_t *counters_json(sl__agent *a)
     for (int i = 0; i < SL_EVENT__COUNT; i++)
         json_object_set_new(events, sl_swim_event_name((sl_swim_event_type)i),
                             json_integer((json_int_t)s->events[i]));
+    json_object_set_new(o, "nacks_in", json_integer((json_int_t)s->nacks_in));
+    json_object_set_new(o, "nacks_out", json_integer((json_int_t)s->nacks_out));
     json_object_set_new(o, "drops", drops);
     json_object_set_new(o, "events", events);
     json_object_set_new(o, "agent", agent);
@@ -316,6 +318,12 @@ static json_t *info_json(sl__agent *a)
         /* Where the token came from, never the token. */
         json_object_set_new(info, "rpc_token", json_string(a->rpc_auth.source));
         json_object_set_new(info, "security", sl__rpc_security_json(a));
+        /* Lifeguard: on or off, and our own health score (0 is healthy;
+         * each point stretches our probe interval and timeout once more). */
+        json_object_set_new(info, "lifeguard",
+                            json_pack("{s:b,s:I,s:I}", "on", !t->plain_swim, "health",
+                                      (json_int_t)sl_swim_health(a->swim), "health_max",
+                                      (json_int_t)SL_SWIM_HEALTH_MAX));
     } else {
         json_decref(rpc);
     }

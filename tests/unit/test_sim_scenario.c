@@ -90,11 +90,11 @@ static void defaults_sorting_and_expectations(void **state)
     sl_sim_scenario sc;
     char err[256];
     assert_int_equal(sl_sim_scenario_parse(text, "t", &sc, err, sizeof err), -1);
-    assert_string_equal(err,
-                        "t:5: expected a statement (nodes, seed, profile, latency, loss, "
-                        "zones, seal, pushpull, seeds, service, services, startup, stopping, at, "
-                        "run, expect), got "
-                        "'partition_is_not_a_statement_here_but_comment'");
+    assert_string_equal(
+        err, "t:5: expected a statement (nodes, seed, profile, latency, loss, "
+             "zones, seal, pushpull, lifeguard, seeds, service, services, startup, stopping, at, "
+             "run, expect), got "
+             "'partition_is_not_a_statement_here_but_comment'");
 
     static const char ok[] = "nodes 5\n"
                              "at 2m heal\n"
