@@ -239,9 +239,11 @@ void sl__relays_nack(sl_swim *s, uint64_t now_ms)
 {
     for (uint32_t i = 0; i < s->nrelays; i++) {
         sl__relay *r = &s->relays[i];
-        if (r->nacked || r->nack_ms > now_ms || r->expires_ms <= now_ms)
+        if (r->nacked || r->nack_ms > now_ms)
             continue;
-        r->nacked = true;
+        r->nacked = true; /* sent now, or never: too late once expired */
+        if (r->expires_ms <= now_ms)
+            continue;
         sl_msg nack = {.type = SL_MSG_NACK, .seq = r->their_seq};
         s->stats.nacks_out++;
         sl__send_packet(s, &r->requester, &nack, NULL);
@@ -252,8 +254,7 @@ uint64_t sl__relays_next_nack(const sl_swim *s)
 {
     uint64_t d = UINT64_MAX;
     for (uint32_t i = 0; i < s->nrelays; i++)
-        if (!s->relays[i].nacked && s->relays[i].nack_ms < d &&
-            s->relays[i].expires_ms > s->relays[i].nack_ms)
+        if (!s->relays[i].nacked && s->relays[i].nack_ms < d)
             d = s->relays[i].nack_ms;
     return d;
 }

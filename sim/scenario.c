@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "starling/catalog.h"
+#include "starling/rng.h"
 
 #define MAX_TOKENS 4096
 #define MAX_LINE 65536
@@ -89,6 +90,7 @@ static const char *const metric_names[] = {
     [SL_SIM_M_LEAVE_SEEN] = "leave_seen",
     [SL_SIM_M_FALSE_POSITIVES] = "false_positives",
     [SL_SIM_M_FALSE_POSITIVES_PAUSED] = "false_positives_paused",
+    [SL_SIM_M_HEALTHY_DEAD] = "healthy_declared_dead",
     [SL_SIM_M_GHOSTS] = "ghosts",
     [SL_SIM_M_CONVERGED_AT] = "converged_at",
     [SL_SIM_M_LIVE] = "live",
@@ -446,6 +448,75 @@ static int parse_action_args(parser *p, int i, sl_sim_action *a)
     return fail(p, "'%s' is not parsed yet", sl_sim_action_name(a->type));
 }
 
+/* The most pauses one `stall` line may expand into. */
+#define STALL_PAUSES_MAX 200000
+
+/* at T stall NODES for D1 D2 every G1 G2 until T2: every node of the set
+ * pauses again and again from T to T2, each pause D1..D2 long and the gaps
+ * between them G1..G2 (uniform), from a random phase. Expanded here into
+ * `pause` actions, drawn from a generator seeded by the line and the node
+ * (so the same for every --seed: the faults are part of the scenario). */
+static int stmt_stall(parser *p, uint64_t at_ms)
+{
+    sl_sim_scenario *sc = p->sc;
+    sl_sim_set set = {0};
+    int i = 3;
+    uint64_t d1, d2, g1, g2, until;
+    if (parse_set(p, &i, &set) != 0)
+        return -1;
+    int rc = 0;
+    if (strcmp(tok_or_eol(p, i), "for") != 0)
+        rc = expected(p, i, "'for D1 D2 every G1 G2 until T2'");
+    else if (parse_ms(p, i + 1, "a shortest stall like 1s", &d1) != 0 ||
+             parse_ms(p, i + 2, "a longest stall like 3s", &d2) != 0)
+        rc = -1;
+    else if (strcmp(tok_or_eol(p, i + 3), "every") != 0)
+        rc = expected(p, i + 3, "'every G1 G2'");
+    else if (parse_ms(p, i + 4, "a shortest gap like 2s", &g1) != 0 ||
+             parse_ms(p, i + 5, "a longest gap like 6s", &g2) != 0)
+        rc = -1;
+    else if (strcmp(tok_or_eol(p, i + 6), "until") != 0)
+        rc = expected(p, i + 6, "'until T2'");
+    else if (parse_ms(p, i + 7, "an end time like 300s", &until) != 0)
+        rc = -1;
+    else if (d1 == 0 || d2 < d1 || g1 == 0 || g2 < g1 || until <= at_ms)
+        rc = fail(p, "expected 0 < D1 <= D2, 0 < G1 <= G2 and T2 after T");
+    else
+        rc = end_of_line(p, i + 8);
+    size_t added = 0;
+    for (size_t k = 0; k < set.n && rc == 0; k++)
+        for (int n = set.r[k].lo; n <= set.r[k].hi && rc == 0; n++) {
+            sl_rng g;
+            sl_rng_seed(&g, sl_mix64(((uint64_t)p->line << 32) ^ (uint64_t)n ^ 0x7374616c6cull));
+            uint64_t t = at_ms + sl_rng_below(&g, g2 + 1);
+            while (t < until && rc == 0) {
+                uint64_t d = d1 + sl_rng_below(&g, d2 - d1 + 1);
+                sl_sim_action *arr = NULL;
+                if (++added > STALL_PAUSES_MAX)
+                    rc = fail(p, "expected at most %d stalls from one line", STALL_PAUSES_MAX);
+                else if (!(arr = realloc(sc->actions, (sc->nactions + 1) * sizeof *arr)))
+                    rc = fail(p, "out of memory");
+                if (rc)
+                    break;
+                sc->actions = arr;
+                sl_sim_action *a = &arr[sc->nactions];
+                *a = (sl_sim_action){
+                    .at_ms = t, .line = p->line, .type = SL_SIM_PAUSE, .duration_ms = d};
+                a->nodes.r = malloc(sizeof *a->nodes.r);
+                if (!a->nodes.r) {
+                    rc = fail(p, "out of memory");
+                    break;
+                }
+                a->nodes.r[0] = (sl_sim_range){n, n};
+                a->nodes.n = 1;
+                sc->nactions++;
+                t += d + g1 + sl_rng_below(&g, g2 - g1 + 1);
+            }
+        }
+    free(set.r);
+    return rc;
+}
+
 static int stmt_at(parser *p)
 {
     sl_sim_scenario *sc = p->sc;
@@ -453,14 +524,16 @@ static int stmt_at(parser *p)
     if (parse_ms(p, 1, "a time like 30s", &a.at_ms) != 0)
         return -1;
     const char *verb = tok_or_eol(p, 2);
+    if (strcmp(verb, "stall") == 0)
+        return stmt_stall(p, a.at_ms);
     size_t t;
     for (t = 0; t < sizeof action_names / sizeof *action_names; t++)
         if (strcmp(verb, action_names[t]) == 0)
             break;
     if (t == sizeof action_names / sizeof *action_names)
         return expected(p, 2,
-                        "crash, pause, leave, restart, partition, cut, loss, join, heal, deploy, "
-                        "scale, rm, fail-start, fix-start or drain");
+                        "crash, pause, stall, leave, restart, partition, cut, loss, join, heal, "
+                        "deploy, scale, rm, fail-start, fix-start or drain");
     a.type = (sl_sim_action_type)t;
     if (a.type >= SL_SIM_DEPLOY)
         sc->runtime = true;
@@ -499,7 +572,7 @@ static int stmt_expect(parser *p)
         return expected(
             p, 1,
             "converged, detect_first, detect_all, leave_seen, false_positives, "
-            "false_positives_paused, ghosts, converged_at, live, "
+            "false_positives_paused, healthy_declared_dead, ghosts, converged_at, live, "
             "messages_per_node_per_s, services_at_count_within, min_running, "
             "duplicates_gone_within, lost_writes, starts_per_lost, catalog_converged_within "
             "or writes_running_within");

@@ -75,6 +75,7 @@ struct sl_sim_track {
     span *spans;
     size_t nspans, spans_cap;
     uint64_t fp, fp_paused, ghosts;
+    uint64_t healthy_dead; /* see sl_sim_track_healthy_declared_dead() */
     sl_sim_fp samples[SL_SIM_FP_SAMPLES];
     size_t nsamples;
 };
@@ -405,18 +406,29 @@ static void judge(sl_sim_track *t, int o, int m, uint64_t now_ms)
     if (!t->truth[m])
         return; /* it is down or gone: a true positive */
     uint64_t t0 = now_ms > t->grace_ms ? now_ms - t->grace_ms : 0;
-    bool paused = false, excused = false;
+    bool paused = false, excused = false, m_unhealthy = false;
     for (size_t i = 0; i < t->nspans; i++) {
         const span *s = &t->spans[i];
         if (!span_covers(s, t0, now_ms))
             continue;
         switch (s->kind) {
-        case SPAN_PAUSE: paused |= s->node == m || s->node == o; break;
+        case SPAN_PAUSE:
+            paused |= s->node == m || s->node == o;
+            m_unhealthy |= s->node == m;
+            break;
         case SPAN_DOWN: /* about an earlier life of m, or made by o's */
+            excused |= s->node == m || s->node == o;
+            m_unhealthy |= s->node == m || s->node == o;
+            break;
         case SPAN_LOSS: excused |= s->node == m || s->node == o; break;
-        case SPAN_CUT: excused |= cut_separates(s->a, o, m); break;
+        case SPAN_CUT:
+            excused |= cut_separates(s->a, o, m);
+            m_unhealthy |= cut_separates(s->a, o, m);
+            break;
         }
     }
+    if (!m_unhealthy)
+        t->healthy_dead++;
     if (paused) {
         t->fp_paused++;
         fp_sample(t, o, m, now_ms, true);
@@ -557,6 +569,11 @@ const sl_sim_leave *sl_sim_track_leaves(sl_sim_track *t, size_t *n)
 uint64_t sl_sim_track_false_positives(const sl_sim_track *t, bool paused)
 {
     return paused ? t->fp_paused : t->fp;
+}
+
+uint64_t sl_sim_track_healthy_declared_dead(const sl_sim_track *t)
+{
+    return t->healthy_dead;
 }
 
 const sl_sim_fp *sl_sim_track_fp_samples(const sl_sim_track *t, size_t *n)

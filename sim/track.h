@@ -92,6 +92,13 @@ uint64_t sl_sim_track_converged_since(const sl_sim_track *t);
 const sl_sim_failure *sl_sim_track_failures(sl_sim_track *t, size_t *n);
 const sl_sim_leave *sl_sim_track_leaves(sl_sim_track *t, size_t *n);
 uint64_t sl_sim_track_false_positives(const sl_sim_track *t, bool paused);
+
+/* Declarations, by any node, that a running member was dead when that
+ * member had not been paused, down or cut off from the declarer within the
+ * grace window: whether the declarer itself was paused, and whatever the
+ * loss on either's links. Lifeguard's false positive: a healthy member
+ * declared dead, most often by a slow one. */
+uint64_t sl_sim_track_healthy_declared_dead(const sl_sim_track *t);
 const sl_sim_fp *sl_sim_track_fp_samples(const sl_sim_track *t, size_t *n);
 uint64_t sl_sim_track_ghosts(const sl_sim_track *t);
 

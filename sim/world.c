@@ -409,12 +409,17 @@ void sl_world_pause(sl_world *w, int index, uint64_t duration_ms)
 static void on_resume(sl_world *w, sl__world_node *n)
 {
     n->paused = false;
+    /* As libuv does after a SIGSTOP: the timers that fell due run first,
+     * then the sockets are read. So a stalled member's probe times out
+     * before it reads the ack that came meanwhile (Lifeguard's late
+     * suspicions). */
+    if (n->core)
+        sl_swim_tick(n->core, w->now_us / 1000);
     for (uint32_t i = 0; i < n->nbacklog && n->core; i++)
         sl_swim_recv(n->core, &w->nodes[n->backlog[i].from]->addr, n->backlog[i].data,
                      n->backlog[i].len, w->now_us / 1000);
     drop_backlog(n);
     if (n->core) {
-        sl_swim_tick(n->core, w->now_us / 1000);
         sl__world_schedule(w, n);
         n->app_timer_us = UINT64_MAX; /* ticks that popped during the pause were dropped */
         schedule_app(w, n);

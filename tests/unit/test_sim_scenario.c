@@ -336,8 +336,12 @@ static const struct {
     {"nodes 0\nrun 1s\n", "f:1: expected a number of nodes from 1 to 1000000, got '0'"},
     {"nodes 3\nat x crash n1\nrun 1s\n", "f:2: expected a time like 30s, got 'x'"},
     {"nodes 3\nat 1s explode n1\nrun 1s\n",
-     "f:2: expected crash, pause, leave, restart, partition, cut, loss, join, heal, deploy, scale, "
-     "rm, fail-start, fix-start or drain, got 'explode'"},
+     "f:2: expected crash, pause, stall, leave, restart, partition, cut, loss, join, heal, deploy, "
+     "scale, rm, fail-start, fix-start or drain, got 'explode'"},
+    {"nodes 3\nat 1s stall n1 for 2s 1s every 1s 2s until 9s\nrun 10s\n",
+     "f:2: expected 0 < D1 <= D2, 0 < G1 <= G2 and T2 after T"},
+    {"nodes 3\nat 1s stall n1 for 1s 2s until 9s\nrun 10s\n",
+     "f:2: expected 'every G1 G2', got 'until'"},
     {"nodes 3\nat 1s crash\nrun 1s\n",
      "f:2: expected a node like n5 or a range like n3-n7, got end of line"},
     {"nodes 3\nat 1s crash n2-n1\nrun 1s\n",
@@ -381,7 +385,8 @@ static const struct {
     {"nodes 3\nrun 1s\nexpect ghosts <= x\n", "f:3: expected a number, got 'x'"},
     {"nodes 3\nrun 1s\nexpect happiness\n",
      "f:3: expected converged, detect_first, detect_all, leave_seen, false_positives, "
-     "false_positives_paused, ghosts, converged_at, live, messages_per_node_per_s, "
+     "false_positives_paused, healthy_declared_dead, ghosts, converged_at, live, "
+     "messages_per_node_per_s, "
      "services_at_count_within, "
      "min_running, duplicates_gone_within, lost_writes, starts_per_lost, "
      "catalog_converged_within or writes_running_within, "
@@ -544,6 +549,39 @@ static void errors_name_the_line(void **state)
     }
 }
 
+/* `stall` expands into pauses of each node, within the window, as long as
+ * asked, with the gaps asked, and the same every time it is parsed. */
+static void stall_expands_into_pauses(void **state)
+{
+    (void)state;
+    const char *text = "nodes 4\nat 10s stall n1-n2 for 1s 3s every 2s 6s until 60s\nrun 70s\n";
+    sl_sim_scenario a, b;
+    char err[256];
+    assert_int_equal(sl_sim_scenario_parse(text, "t", &a, err, sizeof err), 0);
+    assert_int_equal(sl_sim_scenario_parse(text, "t", &b, err, sizeof err), 0);
+    assert_int_equal(a.nactions, b.nactions);
+    assert_true(a.nactions >= 2 * 7); /* 50 s of at most 3 + 6 s per stall */
+    uint64_t last_end[4] = {0};
+    int per_node[4] = {0};
+    for (size_t i = 0; i < a.nactions; i++) {
+        const sl_sim_action *x = &a.actions[i];
+        assert_int_equal(x->type, SL_SIM_PAUSE);
+        assert_int_equal(x->nodes.n, 1);
+        int n = x->nodes.r[0].lo;
+        assert_true(n == 1 || n == 2);
+        assert_true(x->at_ms >= 10000 && x->at_ms < 60000);
+        assert_true(x->duration_ms >= 1000 && x->duration_ms <= 3000);
+        if (per_node[n]++)
+            assert_true(x->at_ms >= last_end[n] + 2000);
+        last_end[n] = x->at_ms + x->duration_ms;
+        assert_int_equal(x->at_ms, b.actions[i].at_ms);
+        assert_int_equal(x->duration_ms, b.actions[i].duration_ms);
+    }
+    assert_true(per_node[1] > 0 && per_node[2] > 0);
+    sl_sim_scenario_deinit(&a);
+    sl_sim_scenario_deinit(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -554,6 +592,7 @@ int main(void)
         cmocka_unit_test(runtime_statements),
         cmocka_unit_test(runtime_defaults_and_flag),
         cmocka_unit_test(services_limit),
+        cmocka_unit_test(stall_expands_into_pauses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
