@@ -155,12 +155,42 @@ static void refuting_a_suspicion_costs_health(void **state)
     }
 }
 
+/* A relay asked to probe for someone, then stalled past the end of that
+ * probe period, sends no nack any more, and its next deadline is in the
+ * future: an overdue nack once kept it in the past (the world looped on the
+ * same instant). */
+static void an_expired_relay_neither_nacks_nor_stalls_the_clock(void **state)
+{
+    (void)state;
+    sl_world *w = world(false, 24);
+    add_nodes(w, 3);
+    sl_swim *c1 = sl_world_core(w, 1);
+    sl_member_view n0, n2;
+    assert_int_equal(sl_swim_find(c1, "n0", &n0), 0);
+    assert_int_equal(sl_swim_find(c1, "n2", &n2), 0);
+    sl_world_set_cut(w, 1, 2, true); /* the relay's ping to n2 goes nowhere */
+    uint8_t pkt[256];
+    int hl = sl_wire_put_header(pkt, sizeof pkt, "");
+    sl_msg req = {.type = SL_MSG_PING_REQ, .seq = 77, .name = "n2", .name_len = 2, .addr = n2.addr};
+    int ml = sl_wire_put_msg(pkt + hl, sizeof pkt - (size_t)hl, &req);
+    assert_true(hl > 0 && ml > 0);
+    uint64_t now = sl_world_now(w);
+    uint64_t nacks = sl_swim_get_stats(c1)->nacks_out;
+    sl_swim_recv(c1, &n0.addr, pkt, (size_t)(hl + ml), now);
+    uint64_t later = now + 2000; /* past the relay's probe period */
+    sl_swim_tick(c1, later);
+    assert_int_equal(sl_swim_get_stats(c1)->nacks_out, nacks);
+    assert_true(sl_swim_next_deadline(c1) > later);
+    sl_world_free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(relays_that_cannot_reach_the_target_nack),
         cmocka_unit_test(a_member_that_cannot_be_heard_loses_health_and_probes_less),
         cmocka_unit_test(refuting_a_suspicion_costs_health),
+        cmocka_unit_test(an_expired_relay_neither_nacks_nor_stalls_the_clock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
