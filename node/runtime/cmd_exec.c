@@ -21,8 +21,17 @@
  *   sent to the shim alone by anyone else (an operator's `kill PID` on what
  *   `starling ps` shows) is passed on to the command.
  * - When the command ends the shim ends the same way: the same exit status,
- *   or the same signal, so that the supervisor sees the command's fate. */
+ *   or the same signal, so that the supervisor sees the command's fate.
+ * - Nothing escapes. A command that calls setsid() or daemonizes leaves the
+ *   process group, so killing the group misses it. The shim is a child
+ *   subreaper (PR_SET_CHILD_SUBREAPER): orphans of the replica re-parent to
+ *   it, not to init, so every process the replica started stays below the
+ *   shim. When the command ends, and when the agent dies, the shim walks its
+ *   descendants (/proc/PID/task/PID/children) and kills every one of them
+ *   with SIGKILL before it ends. (Where cgroups are available a replica's
+ *   cgroup would do this too; issue 15.) */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,11 +50,68 @@ static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUS
 
 static volatile pid_t agent_pid, command_pid;
 
+#define DESCENDANTS_MAX 4096
+
+/* Appends the children of pid (its main thread's) to out[*n..max). Uses
+ * only async-signal-safe calls: it runs in a signal handler too. */
+static void children_of(pid_t pid, pid_t *out, size_t *n, size_t max)
+{
+    char path[64] = "/proc/", *p = path + 6;
+    char num[16];
+    int k = 0;
+    for (unsigned v = (unsigned)pid; v || !k; v /= 10)
+        num[k++] = (char)('0' + v % 10);
+    for (int twice = 0; twice < 2; twice++) {
+        for (int i = k - 1; i >= 0; i--)
+            *p++ = num[i];
+        const char *part = twice ? "/children" : "/task/";
+        while (*part)
+            *p++ = *part++;
+    }
+    *p = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    char buf[4096];
+    ssize_t got;
+    long cur = -1;
+    while ((got = read(fd, buf, sizeof buf)) > 0)
+        for (ssize_t i = 0; i < got; i++) {
+            if (buf[i] >= '0' && buf[i] <= '9') {
+                cur = (cur < 0 ? 0 : cur * 10) + (buf[i] - '0');
+            } else if (cur > 0) {
+                if (*n < max)
+                    out[(*n)++] = (pid_t)cur;
+                cur = -1;
+            }
+        }
+    if (cur > 0 && *n < max)
+        out[(*n)++] = (pid_t)cur;
+    close(fd);
+}
+
+/* Kills every descendant of the shim with SIGKILL: a breadth-first walk of
+ * the process tree below us, then the kills (a process killed first could
+ * let its children re-parent before we saw them; we are their subreaper, so
+ * they would still be ours, but this way one walk finds them all). */
+static void kill_descendants(void)
+{
+    static pid_t all[DESCENDANTS_MAX];
+    size_t n = 0;
+    children_of(getpid(), all, &n, DESCENDANTS_MAX);
+    for (size_t i = 0; i < n; i++)
+        children_of(all[i], all, &n, DESCENDANTS_MAX);
+    for (size_t i = 0; i < n; i++)
+        kill(all[i], SIGKILL);
+}
+
 static void on_parent_death(int sig, siginfo_t *si, void *uc)
 {
     (void)sig, (void)si, (void)uc;
-    if (getppid() != agent_pid)
-        kill(0, SIGKILL); /* the whole group, the shim last */
+    if (getppid() != agent_pid) {
+        kill_descendants(); /* those that left the group too */
+        kill(0, SIGKILL);   /* the whole group, the shim last */
+    }
 }
 
 static void on_signal(int sig, siginfo_t *si, void *uc)
@@ -111,7 +177,8 @@ int sl__cmd_exec(int argc, char **argv)
     for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
         if (handle(forwarded[i], on_signal) != 0)
             return 1;
-    if (handle(SIGRTMIN, on_parent_death) != 0 || prctl(PR_SET_PDEATHSIG, SIGRTMIN) != 0) {
+    if (handle(SIGRTMIN, on_parent_death) != 0 || prctl(PR_SET_PDEATHSIG, SIGRTMIN) != 0 ||
+        prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
         fprintf(stderr, "starling: _exec: cannot set the death signal: %s\n", strerror(errno));
         return 1;
     }
@@ -129,9 +196,14 @@ int sl__cmd_exec(int argc, char **argv)
         run_command(argv + 3, shim); /* exec resets the handlers */
     command_pid = child;
     int status;
-    while (waitpid(child, &status, 0) < 0)
-        if (errno != EINTR)
+    for (;;) { /* reaps the orphans that re-parent to us too, until the command ends */
+        pid_t p = waitpid(-1, &status, 0);
+        if (p == child)
+            break;
+        if (p < 0 && errno != EINTR)
             return 1;
+    }
+    kill_descendants(); /* what the command left behind, in the group or not */
     end_like(status);
     return 1;
 }

@@ -886,6 +886,69 @@ static void workers_die_with_their_agent(void **state)
     f->orphan = 0;
 }
 
+/* Reads the pid a script wrote into pidfile (waiting for it). */
+static pid_t read_pid_file(fixture *f, const char *pidfile)
+{
+    assert_true(wait_for(f, pid_file_written, pidfile, 5000));
+    FILE *fp = fopen(pidfile, "r");
+    long w = 0;
+    assert_non_null(fp);
+    assert_int_equal(fscanf(fp, "%ld", &w), 1);
+    fclose(fp);
+    return (pid_t)w;
+}
+
+/* A script that starts a worker in a session of its own (setsid), out of
+ * the replica's process group, the way a daemon escapes its parent. */
+static void escaping_script(fixture *f, char *pidfile, size_t pcap, char *script, size_t scap)
+{
+    snprintf(pidfile, pcap, "%s/escaped.pid", f->dir);
+    snprintf(script, scap,
+             "setsid /bin/sh -c 'sleep 600 & echo $! > %s.tmp && mv %s.tmp %s; wait' & wait",
+             pidfile, pidfile, pidfile);
+}
+
+/* The escaped worker dies with its agent too: the shim is its subreaper
+ * and kills what is below it, not only its process group. */
+static void escaped_workers_die_with_their_agent(void **state)
+{
+    fixture *f = *state;
+    find_binary(f->shim, "starling");
+    char pidfile[128], script[768];
+    escaping_script(f, pidfile, sizeof pidfile, script, sizeof script);
+    char *argv[] = {"/bin/sh", "-c", script};
+    pid_t replica = start_child_agent(f, argv, 3);
+    pid_t worker = read_pid_file(f, pidfile);
+    assert_int_not_equal(getpgid(worker), replica); /* it did leave the group */
+    kill_child_agent(f);
+    bool gone = wait_for(f, pid_gone, &worker, 3000);
+    if (!gone)
+        kill(worker, SIGKILL);
+    assert_true(gone);
+    assert_true(wait_for(f, pid_gone, &replica, 3000));
+    f->orphan = 0;
+}
+
+/* And when the replica is stopped, the escaped worker goes with it. */
+static void escaped_workers_die_when_the_replica_stops(void **state)
+{
+    fixture *f = *state;
+    open_default(f);
+    char pidfile[128], script[768];
+    escaping_script(f, pidfile, sizeof pidfile, script, sizeof script);
+    char *argv[] = {"/bin/sh", "-c", script};
+    assert_int_equal(sl__supervisor_start(f->sup, "esc", 0, argv, 3, NULL, 0), 0);
+    pid_t worker = read_pid_file(f, pidfile);
+    assert_int_equal(kill(worker, 0), 0);
+    assert_int_equal(sl__supervisor_stop(f->sup, "esc", 0), 0);
+    want gone_rec = {"esc", 0, 0, 0};
+    assert_true(wait_for(f, was_removed, &gone_rec, 5000));
+    bool gone = wait_for(f, pid_gone, &worker, 3000);
+    if (!gone)
+        kill(worker, SIGKILL);
+    assert_true(gone);
+}
+
 int main(void)
 {
     /* Orphans re-parent to us rather than to init, so that we can reap them
@@ -904,6 +967,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_missing_shim_is_a_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(replicas_die_with_their_agent, setup, teardown),
         cmocka_unit_test_setup_teardown(workers_die_with_their_agent, setup, teardown),
+        cmocka_unit_test_setup_teardown(escaped_workers_die_with_their_agent, setup, teardown),
+        cmocka_unit_test_setup_teardown(escaped_workers_die_when_the_replica_stops, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
