@@ -608,6 +608,15 @@ bool sl_world_all_see(sl_world *w, const char *name, sl_member_state st)
     return true;
 }
 
+bool sl_world_converged(sl_world *w, void *ud)
+{
+    (void)ud;
+    for (int i = 0; i < w->nnodes; i++)
+        if (w->nodes[i]->core && !sl_world_all_see(w, w->nodes[i]->name, SL_MEMBER_ALIVE))
+            return false;
+    return true;
+}
+
 uint64_t sl_world_packets_sent(const sl_world *w)
 {
     return w->packets_sent;

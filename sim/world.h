@@ -192,6 +192,10 @@ int sl_world_state_of(sl_world *w, int observer, const char *name, sl_member_sta
  * than nodes that have left) sees `name` in state st. */
 bool sl_world_all_see(sl_world *w, const char *name, sl_member_state st);
 
+/* Whether every running node holds every running node alive: a predicate
+ * for sl_world_run_until_pred() (ud unused). O(n^2); for tests. */
+bool sl_world_converged(sl_world *w, void *ud);
+
 /* Total datagrams and bytes sent by all nodes so far. */
 uint64_t sl_world_packets_sent(const sl_world *w);
 uint64_t sl_world_bytes_sent(const sl_world *w);

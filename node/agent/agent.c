@@ -82,11 +82,6 @@ uint32_t sl__agent_stream_timeout_ms(const sl__agent *a)
     return strcmp(a->cfg.profile, "local") ? 10000 : 3000;
 }
 
-size_t sl__agent_live_peers(const sl__agent *a)
-{
-    return sl_swim_live_peers(a->swim);
-}
-
 /* Generations are boot times in seconds (datadir.c): none can be more than
  * a day ahead of our clock, give or take a machine whose clock is off. */
 static void set_gen_limit(sl__agent *a)
@@ -419,7 +414,7 @@ void sl__agent_leave(sl__agent *a, const char *why)
     sl__agent_rearm(a);
     push_leave(a);
     /* Alone, there is nobody to tell. */
-    if (sl__agent_live_peers(a) == 0) {
+    if (sl_swim_live_peers(a->swim) == 0) {
         stop(a);
         return;
     }

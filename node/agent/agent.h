@@ -132,9 +132,6 @@ void sl__agent_leave(sl__agent *a, const char *why);
 /* Asks for the peers file to be saved soon (debounced). */
 void sl__agent_peers_changed(sl__agent *a);
 
-/* Number of live members other than ourselves (alive or suspect). */
-size_t sl__agent_live_peers(const sl__agent *a);
-
 /* libuv allocation callback handing out the shared receive buffer. */
 void sl__agent_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 

@@ -81,7 +81,7 @@ static void seed_round_done(void *ud, int ok, int first_error)
     const char *what = a->cfg.nseeds ? "seeds" : "remembered peers";
     if (d.joined)
         sl__info("joined the cluster through %d of the %s (%zu live peers)", ok, what,
-                 sl__agent_live_peers(a));
+                 sl_swim_live_peers(a->swim));
     else
         sl__warn("cannot join any of the %s (%s); retrying in %u ms", what,
                  first_error ? uv_strerror(first_error) : "no answer", d.retry_ms);
@@ -117,7 +117,7 @@ static void seed_step(sl__agent *a, uint64_t now)
 {
     sl_rejoin_input in = {
         .now_ms = now,
-        .live_peers = sl__agent_live_peers(a),
+        .live_peers = sl_swim_live_peers(a->swim),
         .round_in_flight = a->seeding.join != NULL,
         .pp_out = a->streams.out,
         .pushpull_interval_ms = sl_swim_get_timing(a->swim)->pushpull_interval_ms,

@@ -67,50 +67,12 @@ static int tok_cmp(const void *a, const void *b)
     return x->h < y->h ? -1 : x->h > y->h;
 }
 
-/* Token ring over members[0..n) minus `skip`; fills a, returns seconds. */
-static double ring(size_t n, size_t skip, assign a, uint32_t *load)
-{
-    double t0 = now();
-    size_t nt = 0;
-    tok *t = malloc(n * 4 * VN * sizeof *t);
-    for (size_t i = 0; i < n; i++)
-        if (i != skip)
-            for (uint32_t v = 0; v < VN * mem[i].weight; v++)
-                t[nt++] = (tok){mix(hstr(mname[i]) + v * 0x9e3779b97f4a7c15ull), (uint32_t)i};
-    qsort(t, nt, sizeof *t, tok_cmp);
-    memset(load, 0, (NM + 1) * sizeof *load);
-    for (size_t s = 0; s < NS; s++) {
-        uint64_t h = hstr(sname[s]);
-        size_t lo = 0, hi = nt;
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            if (t[mid].h < h)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        uint32_t got[R];
-        int k = 0;
-        for (size_t j = 0; k < R && j < nt; j++) {
-            uint32_t m = t[(lo + j) % nt].m;
-            int dup = 0;
-            for (int q = 0; q < k; q++)
-                dup |= got[q] == m;
-            if (!dup) {
-                got[k] = m;
-                a[s][k++] = mname[m];
-                load[m]++;
-            }
-        }
-    }
-    free(t);
-    return now() - t0;
-}
-
-/* The bounded-load ring: the token ring of ring(), services in index order,
- * each replica on the first member clockwise that does not hold the service
- * yet and is below its cap ceil((1 + eps) * NS * R * w / W). */
-static double bounded_ring(size_t n, size_t skip, double eps, assign a, uint32_t *load)
+/* Token ring over members[0..n) minus `skip`; fills a, returns seconds.
+ * With eps >= 0 it is the bounded-load ring: services in index order, each
+ * replica on the first member clockwise that does not hold the service yet
+ * and is below its cap ceil((1 + eps) * NS * R * w / W); with eps < 0 the
+ * plain token ring (no cap). */
+static double ring(size_t n, size_t skip, double eps, assign a, uint32_t *load)
 {
     double t0 = now();
     size_t nt = 0;
@@ -121,7 +83,8 @@ static double bounded_ring(size_t n, size_t skip, double eps, assign a, uint32_t
         if (i != skip)
             wsum += mem[i].weight;
     for (size_t i = 0; i < n; i++) {
-        cap[i] = (uint32_t)((1.0 + eps) * NS * R * mem[i].weight / wsum + 0.999999);
+        cap[i] = eps < 0 ? UINT32_MAX
+                         : (uint32_t)((1.0 + eps) * NS * R * mem[i].weight / wsum + 0.999999);
         if (i != skip)
             for (uint32_t v = 0; v < VN * mem[i].weight; v++)
                 t[nt++] = (tok){mix(hstr(mname[i]) + v * 0x9e3779b97f4a7c15ull), (uint32_t)i};
@@ -208,10 +171,8 @@ static double run(int kind, size_t n, size_t skip, uint32_t eps_milli, assign a,
     o.unbounded = kind == 1;
     if (kind == 0)
         o.eps_milli = eps_milli;
-    if (kind == 2)
-        return ring(n, skip, a, load);
-    if (kind == 3)
-        return bounded_ring(n, skip, eps_milli / 1000.0, a, load);
+    if (kind == 2 || kind == 3)
+        return ring(n, skip, kind == 2 ? -1.0 : eps_milli / 1000.0, a, load);
     return hrw(n, skip, &o, a, load);
 }
 

@@ -25,15 +25,6 @@ static sl_world *world(bool plain, uint64_t seed)
     return w;
 }
 
-static bool converged(sl_world *w, void *ud)
-{
-    (void)ud;
-    for (int i = 0; i < sl_world_size(w); i++)
-        if (sl_world_is_up(w, i) && !sl_world_all_see(w, sl_world_name(w, i), SL_MEMBER_ALIVE))
-            return false;
-    return true;
-}
-
 static void add_nodes(sl_world *w, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -41,7 +32,7 @@ static void add_nodes(sl_world *w, int n)
         snprintf(name, sizeof name, "n%d", i);
         assert_int_equal(sl_world_add_node(w, name, NULL, 0, i == 0 ? -1 : 0), i);
     }
-    assert_true(sl_world_run_until_pred(w, converged, NULL, 20000));
+    assert_true(sl_world_run_until_pred(w, sl_world_converged, NULL, 20000));
 }
 
 static uint64_t sum_stat(sl_world *w, int n, size_t offset)

@@ -855,37 +855,6 @@ static bool pid_file_written(fixture *f, const void *arg)
     return pid > 0;
 }
 
-/* A replica that forks a worker of its own (a shell script, a pre-forking
- * server): when the agent is killed with -9 the worker goes too, not only
- * the command the agent started, so that nothing keeps holding its port. */
-static void workers_die_with_their_agent(void **state)
-{
-    fixture *f = *state;
-    find_binary(f->shim, "starling");
-    char pidfile[128], script[512];
-    snprintf(pidfile, sizeof pidfile, "%s/worker.pid", f->dir);
-    snprintf(script, sizeof script, "sleep 600 & echo $! > %s.tmp && mv %s.tmp %s; wait", pidfile,
-             pidfile, pidfile);
-    char *argv[] = {"/bin/sh", "-c", script};
-    pid_t replica = start_child_agent(f, argv, 3);
-    assert_true(wait_for(f, pid_file_written, pidfile, 5000));
-    FILE *fp = fopen(pidfile, "r");
-    long w = 0;
-    assert_non_null(fp);
-    assert_int_equal(fscanf(fp, "%ld", &w), 1);
-    fclose(fp);
-    pid_t worker = (pid_t)w;
-    assert_int_equal(getpgid(worker), replica); /* in the replica's group */
-
-    kill_child_agent(f);
-    bool gone = wait_for(f, pid_gone, &worker, 3000);
-    if (!gone)
-        kill(worker, SIGKILL);
-    assert_true(gone);
-    assert_true(wait_for(f, pid_gone, &replica, 3000));
-    f->orphan = 0;
-}
-
 /* Reads the pid a script wrote into pidfile (waiting for it). */
 static pid_t read_pid_file(fixture *f, const char *pidfile)
 {
@@ -898,35 +867,64 @@ static pid_t read_pid_file(fixture *f, const char *pidfile)
     return (pid_t)w;
 }
 
-/* A script that starts a worker in a session of its own (setsid), out of
- * the replica's process group, the way a daemon escapes its parent. */
-static void escaping_script(fixture *f, char *pidfile, size_t pcap, char *script, size_t scap)
+/* A shell script that starts a worker (sleep 600) and writes its pid into
+ * pidfile; with `escape`, in a session of its own (setsid), out of the
+ * replica's process group, the way a daemon escapes its parent. */
+static void worker_script(fixture *f, bool escape, char *pidfile, size_t pcap, char *script,
+                          size_t scap)
 {
-    snprintf(pidfile, pcap, "%s/escaped.pid", f->dir);
-    snprintf(script, scap,
-             "setsid /bin/sh -c 'sleep 600 & echo $! > %s.tmp && mv %s.tmp %s; wait' & wait",
-             pidfile, pidfile, pidfile);
+    snprintf(pidfile, pcap, "%s/%s.pid", f->dir, escape ? "escaped" : "worker");
+    if (escape)
+        snprintf(script, scap,
+                 "setsid /bin/sh -c 'sleep 600 & echo $! > %s.tmp && mv %s.tmp %s; wait' & wait",
+                 pidfile, pidfile, pidfile);
+    else
+        snprintf(script, scap, "sleep 600 & echo $! > %s.tmp && mv %s.tmp %s; wait", pidfile,
+                 pidfile, pidfile);
+}
+
+/* Asserts that the worker is gone within 3 s, killing it if not so that
+ * the test leaves nothing behind. */
+static void assert_worker_gone(fixture *f, pid_t worker)
+{
+    bool gone = wait_for(f, pid_gone, &worker, 3000);
+    if (!gone)
+        kill(worker, SIGKILL);
+    assert_true(gone);
+}
+
+/* The replica's worker (escaped or not) dies when its agent is killed -9. */
+static void worker_dies_with_its_agent(fixture *f, bool escape)
+{
+    find_binary(f->shim, "starling");
+    char pidfile[128], script[768];
+    worker_script(f, escape, pidfile, sizeof pidfile, script, sizeof script);
+    char *argv[] = {"/bin/sh", "-c", script};
+    pid_t replica = start_child_agent(f, argv, 3);
+    pid_t worker = read_pid_file(f, pidfile);
+    if (escape)
+        assert_int_not_equal(getpgid(worker), replica); /* it did leave the group */
+    else
+        assert_int_equal(getpgid(worker), replica); /* in the replica's group */
+    kill_child_agent(f);
+    assert_worker_gone(f, worker);
+    assert_true(wait_for(f, pid_gone, &replica, 3000));
+    f->orphan = 0;
+}
+
+/* A replica that forks a worker of its own (a shell script, a pre-forking
+ * server): when the agent is killed with -9 the worker goes too, not only
+ * the command the agent started, so that nothing keeps holding its port. */
+static void workers_die_with_their_agent(void **state)
+{
+    worker_dies_with_its_agent(*state, false);
 }
 
 /* The escaped worker dies with its agent too: the shim is its subreaper
  * and kills what is below it, not only its process group. */
 static void escaped_workers_die_with_their_agent(void **state)
 {
-    fixture *f = *state;
-    find_binary(f->shim, "starling");
-    char pidfile[128], script[768];
-    escaping_script(f, pidfile, sizeof pidfile, script, sizeof script);
-    char *argv[] = {"/bin/sh", "-c", script};
-    pid_t replica = start_child_agent(f, argv, 3);
-    pid_t worker = read_pid_file(f, pidfile);
-    assert_int_not_equal(getpgid(worker), replica); /* it did leave the group */
-    kill_child_agent(f);
-    bool gone = wait_for(f, pid_gone, &worker, 3000);
-    if (!gone)
-        kill(worker, SIGKILL);
-    assert_true(gone);
-    assert_true(wait_for(f, pid_gone, &replica, 3000));
-    f->orphan = 0;
+    worker_dies_with_its_agent(*state, true);
 }
 
 /* And when the replica is stopped, the escaped worker goes with it. */
@@ -935,7 +933,7 @@ static void escaped_workers_die_when_the_replica_stops(void **state)
     fixture *f = *state;
     open_default(f);
     char pidfile[128], script[768];
-    escaping_script(f, pidfile, sizeof pidfile, script, sizeof script);
+    worker_script(f, true, pidfile, sizeof pidfile, script, sizeof script);
     char *argv[] = {"/bin/sh", "-c", script};
     assert_int_equal(sl__supervisor_start(f->sup, "esc", 0, argv, 3, NULL, 0), 0);
     pid_t worker = read_pid_file(f, pidfile);
@@ -943,10 +941,7 @@ static void escaped_workers_die_when_the_replica_stops(void **state)
     assert_int_equal(sl__supervisor_stop(f->sup, "esc", 0), 0);
     want gone_rec = {"esc", 0, 0, 0};
     assert_true(wait_for(f, was_removed, &gone_rec, 5000));
-    bool gone = wait_for(f, pid_gone, &worker, 3000);
-    if (!gone)
-        kill(worker, SIGKILL);
-    assert_true(gone);
+    assert_worker_gone(f, worker);
 }
 
 int main(void)

@@ -60,16 +60,6 @@ static void add_nodes(sl_world *w, int n)
     }
 }
 
-/* Every running node knows every running node as alive. */
-static bool converged(sl_world *w, void *ud)
-{
-    (void)ud;
-    for (int i = 0; i < sl_world_size(w); i++)
-        if (sl_world_is_up(w, i) && !sl_world_all_see(w, sl_world_name(w, i), SL_MEMBER_ALIVE))
-            return false;
-    return true;
-}
-
 typedef struct seen {
     const char *name;
     sl_member_state st;
@@ -94,7 +84,7 @@ static void five_nodes_converge(void **state)
     (void)state;
     sl_world *w = make_world("lan", 1, NULL);
     add_nodes(w, 5);
-    assert_true(sl_world_run_until_pred(w, converged, NULL, 10000));
+    assert_true(sl_world_run_until_pred(w, sl_world_converged, NULL, 10000));
     for (int i = 0; i < 5; i++)
         assert_int_equal(sl_swim_count(sl_world_core(w, i), SL_MEMBER_ALIVE), 5);
     sl_world_free(w);
@@ -106,7 +96,7 @@ static void crashed_node_is_declared_dead_by_all(void **state)
     watch wt = {.subject = "n3"};
     sl_world *w = make_world("lan", 2, &wt);
     add_nodes(w, 5);
-    assert_true(sl_world_run_until_pred(w, converged, NULL, 10000));
+    assert_true(sl_world_run_until_pred(w, sl_world_converged, NULL, 10000));
     sl_world_crash(w, 3);
     wait_all_see(w, "n3", SL_MEMBER_DEAD, 60000);
     assert_true(wt.count[SL_EVENT_SUSPECT] >= 1);
@@ -123,7 +113,7 @@ static void suspected_alive_node_refutes(void **state)
     watch wt = {.subject = "n2"};
     sl_world *w = make_world("lan", 3, &wt);
     add_nodes(w, 5);
-    assert_true(sl_world_run_until_pred(w, converged, NULL, 10000));
+    assert_true(sl_world_run_until_pred(w, sl_world_converged, NULL, 10000));
     sl_incarnation before = sl_swim_incarnation(sl_world_core(w, 2));
     for (int i = 0; i < 5; i++)
         if (i != 2)
@@ -150,7 +140,7 @@ static void leave_spreads_as_left_not_failed(void **state)
     watch wt = {.subject = "n4"};
     sl_world *w = make_world("lan", 4, &wt);
     add_nodes(w, 6);
-    assert_true(sl_world_run_until_pred(w, converged, NULL, 10000));
+    assert_true(sl_world_run_until_pred(w, sl_world_converged, NULL, 10000));
     sl_world_leave(w, 4);
     wait_all_see(w, "n4", SL_MEMBER_LEFT, 10000);
     /* Give it time: a left member must never turn into a failed one. */
@@ -167,12 +157,12 @@ static void restart_under_same_name_comes_back_alive(void **state)
     watch wt = {.subject = "n1"};
     sl_world *w = make_world("lan", 5, &wt);
     add_nodes(w, 5);
-    assert_true(sl_world_run_until_pred(w, converged, NULL, 10000));
+    assert_true(sl_world_run_until_pred(w, sl_world_converged, NULL, 10000));
     sl_world_crash(w, 1);
     wait_all_see(w, "n1", SL_MEMBER_DEAD, 60000);
     sl_world_restart(w, 1, 0);
     wait_all_see(w, "n1", SL_MEMBER_ALIVE, 10000);
-    assert_true(sl_world_run_until_pred(w, converged, NULL, sl_world_now(w) + 10000));
+    assert_true(sl_world_run_until_pred(w, sl_world_converged, NULL, sl_world_now(w) + 10000));
     /* The new life never had to refute its old death: its generation won. */
     assert_int_equal(sl_swim_get_stats(sl_world_core(w, 1))->refutes, 0);
     assert_int_equal(wt.count[SL_EVENT_ALIVE_AGAIN], 4);
@@ -192,7 +182,7 @@ static void two_way_partition_heals_through_pushpull(void **state)
     (void)state;
     sl_world *w = make_world("lan", 6, NULL);
     add_nodes(w, 6);
-    assert_true(sl_world_run_until_pred(w, converged, NULL, 10000));
+    assert_true(sl_world_run_until_pred(w, sl_world_converged, NULL, 10000));
     partition(w, 3, 6, true);
     /* Each side declares the other dead. */
     uint64_t t0 = sl_world_now(w);
@@ -212,7 +202,7 @@ static void two_way_partition_heals_through_pushpull(void **state)
     partition(w, 3, 6, false);
     /* Gossip alone cannot cross (each side gossips only to its live ones);
      * push-pull with the dead is what brings the two halves together. */
-    assert_true(sl_world_run_until_pred(w, converged, NULL, sl_world_now(w) + 120000));
+    assert_true(sl_world_run_until_pred(w, sl_world_converged, NULL, sl_world_now(w) + 120000));
     uint64_t merged = 0;
     for (int i = 0; i < 6; i++)
         merged += sl_swim_get_stats(sl_world_core(w, i))->pushpull_merged;
@@ -233,7 +223,7 @@ static void add_seeded_nodes(sl_world *w, int n, int s1, int s2)
         snprintf(name, sizeof name, "n%d", i);
         assert_int_equal(sl_world_add_node(w, name, NULL, 0, -1), i);
     }
-    assert_true(sl_world_run_until_pred(w, converged, NULL, 20000));
+    assert_true(sl_world_run_until_pred(w, sl_world_converged, NULL, 20000));
 }
 
 /* Nodes started as `starling agent --join n0,n3` join through the seeds on
@@ -298,7 +288,7 @@ static void a_partition_longer_than_the_reap_time_heals(void **state)
     /* Nodes of one side push-pull with the seed across every other
      * interval (2 x 30 s); the forgotten entries last another reap time,
      * until healed + 120 s. */
-    assert_true(sl_world_run_until_pred(w, converged, NULL, healed + 70000));
+    assert_true(sl_world_run_until_pred(w, sl_world_converged, NULL, healed + 70000));
     sl_world_free(w);
 }
 
@@ -308,7 +298,7 @@ static void metadata_update_reaches_everyone(void **state)
     watch wt = {.subject = "n2"};
     sl_world *w = make_world("lan", 7, &wt);
     add_nodes(w, 8);
-    assert_true(sl_world_run_until_pred(w, converged, NULL, 10000));
+    assert_true(sl_world_run_until_pred(w, sl_world_converged, NULL, 10000));
     sl_meta meta = {.slots = 4};
     strcpy(meta.zone, "zone-b");
     assert_int_equal(sl_meta_set_tag(&meta, "rack", "r7"), 0);
@@ -361,7 +351,7 @@ static void hundred_nodes_converge_and_detect_within_bound(void **state)
      * a few others (each update is retransmitted few times while everyone
      * still believes the cluster small); the periodic push-pull at 30 s
      * completes the picture. */
-    assert_true(sl_world_run_until_pred(w, converged, NULL, 35000));
+    assert_true(sl_world_run_until_pred(w, sl_world_converged, NULL, 35000));
     uint64_t crash_at = sl_world_now(w);
     sl_world_crash(w, 42);
     wait_all_see(w, "n42", SL_MEMBER_DEAD, 15000);
@@ -383,7 +373,7 @@ static void name_conflict_is_reported_not_flapping(void **state)
     watch wt = {.subject = "n1"};
     sl_world *w = make_world("lan", 9, &wt);
     add_nodes(w, 4);
-    assert_true(sl_world_run_until_pred(w, converged, NULL, 10000));
+    assert_true(sl_world_run_until_pred(w, sl_world_converged, NULL, 10000));
     sl_member_view orig;
     assert_int_equal(sl_swim_find(sl_world_core(w, 0), "n1", &orig), 0);
     assert_int_equal(sl_world_add_node(w, "n1", NULL, 0, 0), 4);
@@ -412,7 +402,7 @@ static void reaped_member_is_not_resurrected(void **state)
     sl_world *w = sl_world_new(&cfg);
     sl_world_on_event(w, on_event, &wt);
     add_nodes(w, 5);
-    assert_true(sl_world_run_until_pred(w, converged, NULL, 10000));
+    assert_true(sl_world_run_until_pred(w, sl_world_converged, NULL, 10000));
     /* A stale alive about n3, captured now, to be replayed later. */
     sl_member_view v;
     assert_int_equal(sl_swim_find(sl_world_core(w, 0), "n3", &v), 0);
