@@ -334,7 +334,9 @@ static large_row report(const char *name, int kind, uint32_t eps)
 
 /* ---- The random small clusters of tests/unit/test_placement.c ---- */
 
+#ifndef SMALL_SEEDS /* fewer for a quick check, e.g. under ASan: -DSMALL_SEEDS=1 */
 #define SMALL_SEEDS 20
+#endif
 #define SMALL_CASES 120
 #define NEPS 4
 static const uint32_t eps_milli[NEPS] = {100, 250, 500, 1000};
@@ -455,6 +457,7 @@ static void small_report(const char *dat)
 int main(int argc, char **argv)
 {
     char large_dat[512], small_dat[512];
+    setvbuf(stdout, NULL, _IOLBF, 0); /* each line as it comes, also into a pipe */
     if (argc > 1) {
         snprintf(large_dat, sizeof large_dat, "%s/placement_large.dat", argv[1]);
         snprintf(small_dat, sizeof small_dat, "%s/placement_small.dat", argv[1]);
