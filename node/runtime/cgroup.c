@@ -60,12 +60,13 @@ static long read_small(const char *path, char *buf, size_t cap)
     return (long)n;
 }
 
-/* Writes s to an existing file (cgroup files are never created by us).
- * Returns 0 or a negative errno; the kernel reports a refused value as the
- * error of write(). */
+/* Writes s to an existing file (cgroup files are never created by us),
+ * truncating it as a shell's `echo s > file` does (cgroup files ignore that;
+ * the fake trees of the tests need it). Returns 0 or a negative errno; the
+ * kernel reports a refused value as the error of write(). */
 static int write_existing(const char *path, const char *s)
 {
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
     if (fd < 0)
         return -errno;
     size_t n = strlen(s);
