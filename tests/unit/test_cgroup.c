@@ -342,7 +342,7 @@ static void prepare_writes_the_limits(void **state)
     assert_int_equal(cg.mode, SL__CGROUP_LIMITS);
     char want[256];
     snprintf(want, sizeof want, "%s/agent/starling-%d.web.3", t.mount, FAKE_PID);
-    fake_replica_cgroup(want, true, "low 0\nhigh 0\nmax 7\noom 2\noom_kill 2\noom_group_kill 0\n");
+    fake_replica_cgroup(want, true, "low 0\nhigh 0\nmax 7\noom 5\noom_kill 2\noom_group_kill 0\n");
     char path[SL__CGROUP_PATH_MAX];
     uint64_t ooms = 99;
     const char *what = NULL;
@@ -360,7 +360,7 @@ static void prepare_writes_the_limits(void **state)
     assert_string_equal(slurp(path, "memory.max"), "max");
     assert_string_equal(slurp(path, "memory.swap.max"), "max");
     /* The OOM counter, and the kill. */
-    putf(path, "memory.events", "low 0\noom 3\noom_kill 3\n");
+    putf(path, "memory.events", "low 0\noom 6\noom_kill 3\n");
     assert_int_equal(sl__cgroup_oom_kills(path), 3);
     assert_int_equal(sl__cgroup_kill(path), 0);
     assert_string_equal(slurp(path, "cgroup.kill"), "1");

@@ -1057,7 +1057,7 @@ static void an_oom_kill_is_reported(void **state)
     assert_string_equal(file_in(rc, "cgroup.procs"), pid); /* the shim moved itself in */
 
     /* The kernel's OOM killer, as the cgroup would tell it. */
-    put_file(rc, "memory.events", "low 0\nhigh 0\nmax 9\noom 1\noom_kill 1\n");
+    put_file(rc, "memory.events", "low 0\nhigh 0\nmax 9\noom 4\noom_kill 1\n");
     assert_int_equal(kill(r.pid, SIGKILL), 0);
     want oom = {"big", 0, SL_REPLICA_OOM, 0};
     assert_true(wait_for(f, has_status, &oom, 3000));
