@@ -1,4 +1,5 @@
-/* `starling _exec PARENT_PID [--cgroup DIR] -- CMD ARGS...`: the internal shim through which
+/* `starling _exec PARENT_PID [--cgroup|--cgroup-try DIR] -- CMD ARGS...`: the
+ * internal shim through which
  * the supervisor (node/runtime/supervisor.c) spawns every replica. Not listed in
  * `starling --help`.
  *
@@ -32,13 +33,17 @@
  *   into the replica's cgroup (runtime/cgroup.h), so that the command and
  *   all it forks are in it from their first instruction: the supervisor
  *   then kills the cgroup (cgroup.kill) when the replica ends, which also
- *   reaches what escaped a shim that was itself killed -9.
+ *   reaches what escaped a shim that was itself killed -9. A replica whose
+ *   limits are enforced must not run outside its cgroup (--cgroup: failing
+ *   to enter it ends the shim); one whose cgroup is only there for the kill
+ *   runs anyway (--cgroup-try: a note on stderr).
  * - No file descriptor but 0, 1 and 2 reaches the command. The agent opens
  *   everything close-on-exec, but whatever it inherited without that flag
  *   (from the shell or service manager that started it) would pass through
  *   it and the shim to every replica; so the child closes every descriptor
  *   from 3 up before it execs. */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -54,7 +59,8 @@
 #include "cli/commands.h"
 #include "runtime/cgroup.h"
 
-static const char usage[] = "Usage: starling _exec PARENT_PID [--cgroup DIR] -- CMD [ARGS...]\n";
+static const char usage[] =
+    "Usage: starling _exec PARENT_PID [--cgroup|--cgroup-try DIR] -- CMD [ARGS...]\n";
 
 /* The signals passed on to the command when sent to the shim alone. */
 static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
@@ -199,7 +205,8 @@ static void run_command(char **argv, pid_t shim)
 int sl__cmd_exec(int argc, char **argv)
 {
     const char *cgroup = NULL;
-    if (argc >= 6 && !strcmp(argv[2], "--cgroup")) {
+    bool must = argc >= 6 && !strcmp(argv[2], "--cgroup");
+    if (must || (argc >= 6 && !strcmp(argv[2], "--cgroup-try"))) {
         cgroup = argv[3];
         argv += 2; /* argv[1] stays PARENT_PID: it moves with the rest */
         argv[1] = argv[-1];
@@ -231,8 +238,10 @@ int sl__cmd_exec(int argc, char **argv)
         return 1;
     int rc = cgroup ? sl__cgroup_enter(cgroup) : 0;
     if (rc) {
-        fprintf(stderr, "starling: _exec: cannot enter the cgroup %s: %s\n", cgroup, strerror(-rc));
-        return 1;
+        fprintf(stderr, "starling: _exec: cannot enter the cgroup %s: %s%s\n", cgroup,
+                strerror(-rc), must ? "" : " (running without it)");
+        if (must)
+            return 1;
     }
     pid_t shim = getpid();
     pid_t child = fork();

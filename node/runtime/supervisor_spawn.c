@@ -162,7 +162,7 @@ static int spawn_shim(sl__sup_replica *r, int log_fd, const char **why)
     args[2] = s->parent_pid;
     int k = 3;
     if (r->cgroup) { /* the shim moves itself in before it forks the command */
-        args[k++] = "--cgroup";
+        args[k++] = s->cgroup->mode == SL__CGROUP_LIMITS ? "--cgroup" : "--cgroup-try";
         args[k++] = r->cgroup;
     }
     args[k++] = "--";

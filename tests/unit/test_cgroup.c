@@ -24,8 +24,8 @@
 #define FAKE_PID 4242
 
 typedef struct tree {
-    char dir[64];       /* the temporary directory */
-    char mount[128];    /* dir/cg: the fake cgroup2 mount point */
+    char dir[64];    /* the temporary directory */
+    char mount[128]; /* dir/cg: the fake cgroup2 mount point */
     char mountinfo[128];
     char self[128];
 } tree;
@@ -40,7 +40,7 @@ static void put(const char *path, const char *text)
 }
 
 __attribute__((format(printf, 3, 4))) static void putf(const char *dir, const char *name,
-                                                        const char *fmt, ...)
+                                                       const char *fmt, ...)
 {
     char path[512], text[1024];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -346,8 +346,8 @@ static void prepare_writes_the_limits(void **state)
     char path[SL__CGROUP_PATH_MAX];
     uint64_t ooms = 99;
     const char *what = NULL;
-    assert_int_equal(
-        sl__cgroup_prepare(&cg, "web", 3, 250, 64, path, sizeof path, &ooms, &what), 0);
+    assert_int_equal(sl__cgroup_prepare(&cg, "web", 3, 250, 64, path, sizeof path, &ooms, &what),
+                     0);
     assert_string_equal(path, want);
     assert_int_equal(ooms, 2);
     assert_string_equal(slurp(path, "cpu.max"), "25000 100000");
@@ -382,7 +382,8 @@ static void prepare_without_swap_and_failures(void **state)
     fake_replica_cgroup(dir, false, "oom_kill 0\n");
     uint64_t ooms;
     const char *what;
-    assert_int_equal(sl__cgroup_prepare(&cg, "db", 0, 500, 128, path, sizeof path, &ooms, &what), 0);
+    assert_int_equal(sl__cgroup_prepare(&cg, "db", 0, 500, 128, path, sizeof path, &ooms, &what),
+                     0);
     assert_string_equal(slurp(path, "memory.max"), "134217728");
     assert_int_equal(access(strcat(strcpy(dir, path), "/memory.swap.max"), F_OK), -1);
     /* A fresh cgroup of the fake tree has no files: cpu.max cannot be written. */
@@ -408,7 +409,8 @@ static void kill_only_prepares_without_limits(void **state)
     char path[SL__CGROUP_PATH_MAX];
     uint64_t ooms = 5;
     const char *what;
-    assert_int_equal(sl__cgroup_prepare(&cg, "web", 0, 250, 64, path, sizeof path, &ooms, &what), 0);
+    assert_int_equal(sl__cgroup_prepare(&cg, "web", 0, 250, 64, path, sizeof path, &ooms, &what),
+                     0);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_true(S_ISDIR(st.st_mode));

@@ -55,8 +55,8 @@ typedef struct fixture {
     char shim[PATH_MAX], whoami[PATH_MAX];
     event ev[EVENTS_MAX];
     size_t nev;
-    pid_t forked; /* a child process of the death-signal test, or 0 */
-    pid_t orphan; /* the replica of that child, or 0 */
+    pid_t forked;  /* a child process of the death-signal test, or 0 */
+    pid_t orphan;  /* the replica of that child, or 0 */
     sl__cgroup cg; /* the cgroups of the cgroup tests */
 } fixture;
 
@@ -1032,8 +1032,8 @@ static void an_oom_kill_is_reported(void **state)
     char rc[SL__CGROUP_PATH_MAX + 64];
     snprintf(rc, sizeof rc, "%s/starling-%d.big.0", f->cg.base, (int)getpid());
     assert_int_equal(mkdir(rc, 0755), 0);
-    const char *files[] = {"cgroup.procs", "cgroup.kill", "cpu.max", "memory.max",
-                           "memory.swap.max", "memory.oom.group"};
+    const char *files[] = {"cgroup.procs", "cgroup.kill",     "cpu.max",
+                           "memory.max",   "memory.swap.max", "memory.oom.group"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++)
         put_file(rc, files[i], "");
     put_file(rc, "memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n");
@@ -1081,6 +1081,38 @@ static void an_oom_kill_is_reported(void **state)
     assert_int_equal(r.oom_kills, 1);
 }
 
+/* A cgroup only there for the kill that the shim cannot enter (here: a fake
+ * one without cgroup.procs) costs the kill, not the replica; limits that
+ * cannot be written keep the replica from running (FAILED, retried). */
+static void cgroup_failures(void **state)
+{
+    fixture *f = *state;
+    f->cg = (sl__cgroup){.mode = SL__CGROUP_KILL_ONLY, .pid = getpid()};
+    snprintf(f->cg.base, sizeof f->cg.base, "%s/cg", f->dir);
+    assert_int_equal(mkdir(f->cg.base, 0755), 0);
+    find_binary(f->shim, "starling");
+    find_binary(f->whoami, "svc/whoami");
+    sl__supervisor_config cfg = base_config(f);
+    cfg.cgroup = &f->cg;
+    cfg.limits = fake_limits;
+    open_sup(f, &cfg);
+    start_whoami(f, "web", 0, NULL, 0);
+    want running = {"web", 0, SL_REPLICA_RUNNING, 0};
+    assert_true(wait_for(f, has_status, &running, 5000));
+    char log[PATH_MAX];
+    snprintf(log, sizeof log, "%s/web.0.log", f->dir);
+    assert_non_null(strstr(read_file(log), "cannot enter the cgroup"));
+    assert_non_null(strstr(read_file(log), "(running without it)"));
+
+    f->cg.mode = SL__CGROUP_LIMITS; /* the fake cgroup has no cpu.max to write */
+    start_whoami(f, "big", 0, NULL, 0);
+    count_want fails = {"big", SL_REPLICA_FAILED, 2};
+    assert_true(wait_for(f, has_events, &fails, 3000));
+    assert_int_equal(count_events(f, "big", 0, SL_REPLICA_STARTING), 0);
+    snprintf(log, sizeof log, "%s/big.0.log", f->dir);
+    assert_non_null(strstr(read_file(log), "cannot enforce its limits in a cgroup"));
+}
+
 /* Where the machine has a writable cgroup v2 (limits on, or cgroup.kill
  * only as on a hybrid layout), a replica's cgroup kills what escaped both
  * its process group and its shim: a daemon (setsid) whose shim is killed
@@ -1110,7 +1142,7 @@ static void a_killed_shim_leaves_nothing_behind(void **state)
     snprintf(path, sizeof path, "/proc/%d/cgroup", (int)worker);
     snprintf(want_cg, sizeof want_cg, "/starling-%d.esc.0\n", (int)getpid());
     assert_non_null(strstr(read_file(path), want_cg)); /* but not its cgroup */
-    assert_int_equal(kill(r.pid, SIGKILL), 0);        /* the shim, no clean-up */
+    assert_int_equal(kill(r.pid, SIGKILL), 0);         /* the shim, no clean-up */
     want failed = {"esc", 0, SL_REPLICA_FAILED, 0};
     assert_true(wait_for(f, has_status, &failed, 3000));
     assert_worker_gone(f, worker);
@@ -1140,6 +1172,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_replica_gets_only_stdio, setup, teardown),
         cmocka_unit_test_setup_teardown(an_oom_kill_is_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(a_killed_shim_leaves_nothing_behind, setup, teardown),
+        cmocka_unit_test_setup_teardown(cgroup_failures, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
