@@ -14,10 +14,13 @@ exec 7<&-
 rpc=$(rpc_of a1)
 check "the agent answers" wait_until 10 "$STARLING" info --rpc "$rpc"
 
-info=$("$STARLING" info --json --rpc "$rpc")
-mode=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["limits"]["mode"])' <<<"$info")
-why=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["limits"]["why"])' <<<"$info")
-enforced=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["limits"]["enforced"])' <<<"$info")
+limits_of() { # limits_of AGENT KEY: one field of info's limits
+    "$STARLING" info --json --rpc "$(rpc_of "$1")" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["limits"][sys.argv[1]])' "$2"
+}
+mode=$(limits_of a1 mode)
+why=$(limits_of a1 why)
+enforced=$(limits_of a1 enforced)
 echo "limits: mode $mode: $why"
 if [ "$mode" = on ]; then
     check "info: limits enforced" [ "$enforced" = True ]
@@ -30,6 +33,10 @@ if [ "$mode" = on ]; then want=on; else want=off; fi
 check "info (text) shows limits.why $want (...)" text_says "$want"
 said=$(grep -c "limits: " "$CL_DIR/a1.log")
 check "the agent says it once in its log ($said)" [ "$said" = 1 ]
+
+start_agent a2 2 --no-cgroups
+mode2() { [ "$(limits_of a2 why)" = "off (cgroups disabled)" ]; }
+check "--no-cgroups: info says limits are off (cgroups disabled)" wait_until 10 mode2
 
 # ---- descriptors ---------------------------------------------------------
 # The shell lists its own descriptors to its output (the log file) without
