@@ -368,9 +368,7 @@ static int apply(sl__agent_config *cfg, int opt, const char *arg)
         if (parse_u32(arg, 1, UINT32_MAX, &cfg->meta.mem_mb) != 0)
             return bad("--mem must be a positive number of MB: '%s'", arg);
         return 0;
-    case OPT_NO_CGROUPS:
-        cfg->no_cgroups = true;
-        return 0;
+    case OPT_NO_CGROUPS: cfg->no_cgroups = true; return 0;
     case OPT_PROFILE:
         if (sl_swim_profile(arg, &cfg->timing) != 0 ||
             copy_str(cfg->profile, sizeof cfg->profile, arg) != 0)
