@@ -47,7 +47,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: all build deps test bench demo fuzz fuzz-build fuzz-seeds clean format check-sansio
+.PHONY: all build deps test bench bench-deps demo fuzz fuzz-build fuzz-seeds clean format check-sansio
 
 # Keep the object files of tests and benchmarks between runs.
 .SECONDARY:
@@ -108,8 +108,19 @@ test: all
 	@$(MAKE) --no-print-directory check-sansio
 	@BUILD=$(BUILD) bash tests/run.sh
 
-bench: all
+bench: all bench-deps
 	@BUILD=$(BUILD) bash tests/bench.sh
+
+# Serf (Debian package `serf`), the baseline of tests/bench/bench_agents.sh:
+# installed when missing, like the build's packages. Without it (apt-get
+# failed) the bench still runs, with Starling's figures only.
+bench-deps:
+	@command -v serf >/dev/null 2>&1 || { \
+	  echo "make bench-deps: installing serf"; \
+	  if [ "$$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi; \
+	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq serf >/dev/null; } || \
+	    echo "make bench-deps: apt-get failed; bench_agents.sh runs without Serf" >&2; \
+	}
 
 demo: all
 	@BUILD=$(BUILD) bash tests/demo.sh
