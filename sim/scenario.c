@@ -91,6 +91,7 @@ static const char *const metric_names[] = {
     [SL_SIM_M_FALSE_POSITIVES] = "false_positives",
     [SL_SIM_M_FALSE_POSITIVES_PAUSED] = "false_positives_paused",
     [SL_SIM_M_HEALTHY_DEAD] = "healthy_declared_dead",
+    [SL_SIM_M_ALIVE_DEAD] = "alive_declared_dead",
     [SL_SIM_M_GHOSTS] = "ghosts",
     [SL_SIM_M_CONVERGED_AT] = "converged_at",
     [SL_SIM_M_LIVE] = "live",
@@ -572,7 +573,7 @@ static int stmt_expect(parser *p)
         return expected(
             p, 1,
             "converged, detect_first, detect_all, leave_seen, false_positives, "
-            "false_positives_paused, healthy_declared_dead, ghosts, converged_at, live, "
+            "false_positives_paused, healthy_declared_dead, alive_declared_dead, ghosts, converged_at, live, "
             "messages_per_node_per_s, services_at_count_within, min_running, "
             "duplicates_gone_within, lost_writes, starts_per_lost, catalog_converged_within "
             "or writes_running_within");

@@ -90,6 +90,7 @@ typedef enum sl_sim_metric {
     SL_SIM_M_FALSE_POSITIVES, /* false_positives */
     SL_SIM_M_FALSE_POSITIVES_PAUSED,
     SL_SIM_M_HEALTHY_DEAD, /* healthy_declared_dead */
+    SL_SIM_M_ALIVE_DEAD,   /* alive_declared_dead */
     SL_SIM_M_GHOSTS,       /* ghosts */
     SL_SIM_M_CONVERGED_AT, /* converged_at_s; not converged fails */
     SL_SIM_M_LIVE,         /* live nodes at the end */

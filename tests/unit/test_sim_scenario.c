@@ -385,7 +385,7 @@ static const struct {
     {"nodes 3\nrun 1s\nexpect ghosts <= x\n", "f:3: expected a number, got 'x'"},
     {"nodes 3\nrun 1s\nexpect happiness\n",
      "f:3: expected converged, detect_first, detect_all, leave_seen, false_positives, "
-     "false_positives_paused, healthy_declared_dead, ghosts, converged_at, live, "
+     "false_positives_paused, healthy_declared_dead, alive_declared_dead, ghosts, converged_at, live, "
      "messages_per_node_per_s, "
      "services_at_count_within, "
      "min_running, duplicates_gone_within, lost_writes, starts_per_lost, "
