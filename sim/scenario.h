@@ -63,6 +63,7 @@ typedef struct sl_sim_action {
     sl_sim_set *groups; /* partition (ngroups >= 2), cut (exactly 2: from > to) */
     size_t ngroups;
     uint64_t duration_ms; /* pause */
+    bool at_probe;        /* pause: from a `stall ... probing` line (sl_world_pause_at_probe) */
     double loss;          /* loss */
     int count;            /* join */
     char service[64];     /* deploy, scale, rm, fail-start, fix-start */
