@@ -4,7 +4,10 @@
 # DefaultLocalConfig: probe 1 s, timeout 200 ms, one indirect check,
 # suspicion 3 x log10(200) x 1 s = 6.9 s for plain SWIM, retransmit x2),
 # 1 ms +-0.5 ms latency, 330 s:
-#   stall    (a) a tenth of the nodes stall 1-3 s every 2-6 s, the whole run
+#   stall    (a) a tenth of the nodes stall 1-3 s every 2-6 s, the whole run,
+#            each stall at a random instant (as SIGSTOP would)
+#   stallp   (a) the same stalls, each just after the node sent a probe
+#            (`probing`: a CPU-starved process stops while it runs; README)
 #   loss10   (b) loss 0.1 on every link of a tenth of the nodes
 #   loss20   (b) loss 0.2 on every link of a tenth of the nodes
 #   loss20c  (c) loss 0.2 as above, and three crashes at 150 s
@@ -15,7 +18,7 @@
 # time until every live node holds a crashed one dead, with its on/off ratio.
 #
 #   tests/bench/bench_lifeguard.sh            (what `make bench` runs)
-#   SEEDS="1 2 3" tests/bench/bench_lifeguard.sh
+#   SEEDS="1 2 3 4 5" SCENARIOS="stallp loss20c" tests/bench/bench_lifeguard.sh
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 BUILD=${BUILD:-build}
@@ -29,6 +32,7 @@ mkdir -p "$tmp"
 body() { # body NAME: the scenario's faults
     case $1 in
     stall) echo "at 30s stall n0-n19 for 1s 3s every 2s 6s until 330s" ;;
+    stallp) echo "at 30s stall n0-n19 for 1s 3s every 2s 6s until 330s probing" ;;
     loss10) echo "at 30s loss n0-n19 0.1" ;;
     loss20) echo "at 30s loss n0-n19 0.2" ;;
     loss20c) printf 'at 30s loss n0-n19 0.2\nat 150s crash n50 n100 n150\n' ;;
@@ -50,7 +54,7 @@ rc=0
 printf '%-8s %-4s %-7s %-7s %-7s %-6s %-6s %-7s %-7s %-7s %s\n' scenario seed \
     healthy healthy "off/on" alive alive "off/on" detect detect "on/off"
 printf '%-8s %-4s %-7s %-7s %-7s %-6s %-6s %-7s %-7s %-7s\n' "" "" on off "" on off "" on off
-for name in stall loss10 loss20 loss20c; do
+for name in ${SCENARIOS:-stall stallp loss10 loss20 loss20c}; do
     for seed in $SEEDS; do
         for lg in on off; do
             f=$tmp/$name.$lg.scn
