@@ -49,7 +49,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: all build deps test bench demo fuzz fuzz-build fuzz-seeds clean format check-sansio
+.PHONY: all build deps test bench bench-deps demo fuzz fuzz-build fuzz-seeds clean format check-sansio
 
 # Keep the object files of tests and benchmarks between runs.
 .SECONDARY:
@@ -112,17 +112,24 @@ test: all
 	@$(MAKE) --no-print-directory check-sansio
 	@BUILD=$(BUILD) bash tests/run.sh
 
-# gnuplot draws the placement plot (tests/bench/bench_placement.sh); the
-# benchmarks run without it, skipping the plot with a message.
-BENCH_DEB_PKGS := gnuplot-nox
-
-bench: all
-	@command -v gnuplot >/dev/null 2>&1 || { \
-	  echo "make bench: installing $(BENCH_DEB_PKGS)"; \
-	  if [ "$$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi; \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(BENCH_DEB_PKGS) >/dev/null || \
-	    echo "make bench: apt-get failed; install $(BENCH_DEB_PKGS) by hand for the plot" >&2; }
+bench: all bench-deps
 	@BUILD=$(BUILD) bash tests/bench.sh
+
+# What the benchmarks compare with or draw with, installed when missing like
+# the build's packages: serf (Debian package), the baseline of
+# tests/bench/bench_agents.sh, and gnuplot for the placement plot
+# (tests/bench/bench_placement.sh). Without them (apt-get failed) the bench
+# still runs, with Starling's figures only and without the plot.
+
+bench-deps:
+	@missing=; command -v serf >/dev/null 2>&1 || missing="$$missing serf"; \
+	command -v gnuplot >/dev/null 2>&1 || missing="$$missing gnuplot-nox"; \
+	if [ -n "$$missing" ]; then \
+	  echo "make bench-deps: installing$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi; \
+	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing >/dev/null; } || \
+	    echo "make bench-deps: apt-get failed; the bench runs without$$missing" >&2; \
+	fi
 
 demo: all
 	@BUILD=$(BUILD) bash tests/demo.sh
