@@ -31,9 +31,13 @@ typedef enum sl_replica_status {
     SL_REPLICA_RUNNING = 1,
     SL_REPLICA_FAILED = 2,
     SL_REPLICA_STOPPING = 3,
+    /* Its health check failed N times in a row while running: it is being
+     * stopped, and restarted after the backoff (it stays UNHEALTHY until
+     * the restart makes it STARTING). */
+    SL_REPLICA_UNHEALTHY = 4,
 } sl_replica_status;
 
-/* Returns "starting", "running", "failed" or "stopping". */
+/* Returns "starting", "running", "failed", "stopping" or "unhealthy". */
 const char *sl_replica_status_name(sl_replica_status s);
 
 typedef struct sl_replica_report {
