@@ -73,7 +73,9 @@ static void info_of(const sl__sup_replica *r, sl__replica_info *out)
         .status = r->status,
         .port = r->port,
         .restarts = r->restarts,
-        .retry_ms = r->status == SL_REPLICA_FAILED ? r->retry_ms : 0,
+        .retry_ms = r->status == SL_REPLICA_FAILED || r->status == SL_REPLICA_UNHEALTHY
+                        ? r->retry_ms
+                        : 0,
         .pid = r->pid,
         .exit_status = r->exit_status,
         .term_signal = r->term_signal,
@@ -142,6 +144,11 @@ void sl__sup_maybe_free(sl__sup_replica *r)
     sl__sup_free_strv(r->argv);
     sl__sup_free_strv(r->env);
     free(r);
+    sl__sup_zombie_freed(s);
+}
+
+void sl__sup_zombie_freed(sl__supervisor *s)
+{
     s->zombies--;
     maybe_finish(s);
 }
@@ -185,7 +192,9 @@ void sl__sup_schedule_restart(sl__sup_replica *r, uint64_t uptime)
     r->retry_ms = delay;
     uv_timer_start(&r->timer, restart_due, delay, 0);
     sl__sup_note(r, "restarting %s.%u in %u ms", r->service, (unsigned)r->index, (unsigned)delay);
-    sl__sup_set_status(r, SL_REPLICA_FAILED);
+    /* One stopped for failing its check stays UNHEALTHY until it restarts. */
+    sl__sup_set_status(r, r->status == SL_REPLICA_UNHEALTHY ? SL_REPLICA_UNHEALTHY
+                                                            : SL_REPLICA_FAILED);
 }
 
 void sl__sup_process_exited(uv_process_t *p, int64_t exit_status, int term_signal)
@@ -245,8 +254,7 @@ static void remove_replica(sl__sup_replica *r)
         s->on_removed(s->ud, &info);
     }
     uv_close((uv_handle_t *)&r->timer, handle_closed);
-    if (r->probe_open && !uv_is_closing((uv_handle_t *)&r->probe))
-        uv_close((uv_handle_t *)&r->probe, sl__sup_probe_closed);
+    sl__sup_probe_cancel(r);
     sl__sup_maybe_free(r);
 }
 
@@ -443,6 +451,29 @@ int sl__supervisor_start(sl__supervisor *s, const char *service, uint32_t replic
     r->open_handles = 1;
     insert_sorted(s, r);
     sl__sup_spawn(r);
+    return 0;
+}
+
+int sl__supervisor_set_check(sl__supervisor *s, const char *service, uint32_t replica,
+                             const sl_check *check)
+{
+    sl__sup_replica *r = lookup(s, service ? service : "", replica);
+    sl_check none = {0};
+    if (!r)
+        return UV_ENOENT;
+    if (!check)
+        check = &none;
+    if (sl_check_validate(check))
+        return UV_EINVAL;
+    r->check = *check;
+    r->chk.fails = 0;
+    uint32_t period = sl__check_period_ms(&r->check, r->status);
+    if (r->status == SL_REPLICA_RUNNING && r->pid) {
+        if (period)
+            uv_timer_start(&r->timer, sl__sup_probe_tick, period, period);
+        else
+            uv_timer_stop(&r->timer);
+    }
     return 0;
 }
 

@@ -13,9 +13,11 @@
 
 #include "starling/catalog.h"
 
+#include "runtime/check_policy.h"
 #include "runtime/supervisor.h"
 
 typedef struct sl__sup_replica sl__sup_replica;
+typedef struct sl__sup_probe sl__sup_probe; /* one check in flight (supervisor_probe.c) */
 
 struct sl__sup_replica {
     sl__supervisor *sup;
@@ -36,18 +38,17 @@ struct sl__sup_replica {
     uint32_t retry_ms;   /* the delay of the restart that is pending */
     uint64_t spawned_at; /* uv_now() of the last successful spawn */
     uint32_t run;        /* counts spawns, to tell a stale probe */
-    uint32_t probe_run;  /* the run the probe in flight belongs to */
+    sl_check check;      /* the service's health check (sl__supervisor_set_check) */
+    sl__check_state chk; /* failures in a row */
+    sl__sup_probe *probe; /* the check in flight, or NULL */
     bool stop_requested;
     bool start_after_stop; /* start() arrived while stopping */
     bool spawn_pending;    /* spawn once the old process handle is closed */
     bool removed;
     bool proc_open;
-    bool probe_open;
     int open_handles;
     uv_timer_t timer; /* probe ticks, restart backoff or grace, by status */
     uv_process_t proc;
-    uv_tcp_t probe;
-    uv_connect_t conn;
 };
 
 struct sl__supervisor {
@@ -63,7 +64,7 @@ struct sl__supervisor {
     void *ud;
     sl__sup_replica *head;
     size_t count;
-    size_t zombies; /* removed, handles still closing */
+    size_t zombies; /* removed replicas and finished probes, handles still closing */
     bool closing, finishing;
     void (*done)(void *ud);
     void *done_ud;
@@ -80,6 +81,9 @@ void sl__sup_free_strv(char **v);
 
 /* Frees r once it is removed and its last handle is closed; may end close(). */
 void sl__sup_maybe_free(sl__sup_replica *r);
+
+/* One of s->zombies is freed; may end close(). */
+void sl__sup_zombie_freed(sl__supervisor *s);
 
 /* The close callback of r->proc: spawns again if a spawn waited for it. */
 void sl__sup_proc_closed(uv_handle_t *h);
@@ -112,11 +116,13 @@ uint16_t sl__sup_pick_port(sl__sup_replica *r);
 
 /* ---- supervisor_probe.c ----------------------------------------------- */
 
-/* The close callback of r->probe. */
-void sl__sup_probe_closed(uv_handle_t *h);
-
-/* The timer callback of a STARTING replica, every SL__SUP_PROBE_MS: RUNNING
- * once ready_after_ms have passed, else one probe at a time. */
+/* The timer callback of a STARTING replica, every SL__SUP_PROBE_MS, and of
+ * a RUNNING one with a check, every interval: one check at a time; with the
+ * default check, a STARTING replica is RUNNING once ready_after_ms passed. */
 void sl__sup_probe_tick(uv_timer_t *t);
+
+/* Forgets r's check in flight, if any: its answer is ignored, and its
+ * socket or process (killed, with its group) is closed on its own. */
+void sl__sup_probe_cancel(sl__sup_replica *r);
 
 #endif
