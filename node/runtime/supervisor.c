@@ -9,17 +9,24 @@
  *   supervisor_spawn.c  the replica's environment, its log file and its
  *                       notes, spawning through the `starling _exec` shim;
  *   supervisor_ports.c  picking a free port for a replica;
- *   supervisor_probe.c  readiness probes (STARTING to RUNNING).
+ *   supervisor_probe.c  health checks (STARTING to RUNNING, RUNNING to
+ *                       UNHEALTHY), decided by runtime/check_policy.c.
  *
  * The status machine, per replica, reported through on_change:
  *
- *   start() --> STARTING --(connect to host:port succeeds, or it stays up
+ *   start() --> STARTING --(its check passes; with the default check, a
+ *                  |         connect to host:port succeeds, or it stays up
  *                  |         ready_after_ms without listening)--> RUNNING
  *                  | exits                                          | exits
  *                  v                                                v
  *               FAILED <-------------------------------------------+
- *                  | backoff timer: restarts++, spawn again
- *                  +--> STARTING ...
+ *                  | backoff timer: restarts++, spawn again         |
+ *                  +--> STARTING ...                                |
+ *                                          N failed checks in a row |
+ *   UNHEALTHY <-----------------------------------------------------+
+ *      SIGTERM (SIGKILL after the grace period); when it has exited, the
+ *      backoff timer as for FAILED (it stays UNHEALTHY meanwhile), then
+ *      restarts++, STARTING ...
  *
  *   stop() from STARTING or RUNNING --> STOPPING: SIGTERM to the group, a
  *   grace timer, SIGKILL to the group when it expires; when the process has
@@ -42,7 +49,7 @@
  * that fails in the supervisor (no free port, no shim) is a crash of length 0.
  *
  * Memory. Each replica is one heap block that embeds its libuv handles (a
- * timer, the process, the probe socket); it is unlinked from the list when
+ * timer, the process; a check in flight has its own block); it is unlinked from the list when
  * removed and freed when the last of its handles has been closed. close()
  * stops everything, waits for every block to be freed, then closes the
  * supervisor's own handle, whose close callback frees the supervisor and

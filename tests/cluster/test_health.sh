@@ -115,12 +115,12 @@ rows() { "$STARLING" where dweb --rpc "$(rpc_of "$1")" | awk 'NR > 1 { print $3,
 successor_starting() { rows a1 | grep -v "^$host " | grep -q ' starting$'; }
 check "drain: the successor started, its check failing" wait_until 20 successor_starting
 held=1
-end=$((SECONDS + 4))
+end=$((SECONDS + 6))
 while [ $SECONDS -lt $end ]; do
     rows a1 | grep -qx "$host running" || { held=0; break; }
     sleep 0.2
 done
-check "drain: $host keeps its replica running for 4 s while the successor's check fails" \
+check "drain: $host keeps its replica running for 6 s while the successor's check fails" \
     [ "$held" = 1 ]
 rm -f "$CL_DIR"/down.*
 wait_until 40 bash -c "! kill -0 $drain_pid 2>/dev/null"
