@@ -388,17 +388,16 @@ static int read_opts(sl__mp_reader *r, sl_service *out)
         if (sl__mp_read_uint(r, &key) || key <= last || key > UINT32_MAX)
             return SL_EMALFORMED;
         last = key;
-        int rc = key <= OPT_LAST_KNOWN ? read_known_opt(r, key, out)
-                                       : read_extra_opt(r, entry, out);
+        int rc =
+            key <= OPT_LAST_KNOWN ? read_known_opt(r, key, out) : read_extra_opt(r, entry, out);
         if (rc)
             return SL_EMALFORMED;
     }
     /* Check fields without a kind, or a kind with a default-valued arg that
      * was written, do not encode back the same: sl__service_check and the
      * canonical re-encoding below refuse them. */
-    if (out->check.kind == SL_CHECK_DEFAULT &&
-        (out->check.arg[0] || out->check.interval_ms || out->check.timeout_ms ||
-         out->check.failures))
+    if (out->check.kind == SL_CHECK_DEFAULT && (out->check.arg[0] || out->check.interval_ms ||
+                                                out->check.timeout_ms || out->check.failures))
         return SL_EMALFORMED;
     return 0;
 }

@@ -479,7 +479,7 @@ static bool crash(sl_vsup *s, vrep *r, uint64_t now_ms)
     case SL_REPLICA_STARTING:
     case SL_REPLICA_RUNNING: fail(s, r, now_ms); return true;
     case SL_REPLICA_STOPPING: stopped(s, r, now_ms); return false;
-    case SL_REPLICA_UNHEALTHY: /* never set here; like FAILED */
+    case SL_REPLICA_UNHEALTHY:            /* never set here; like FAILED */
     case SL_REPLICA_FAILED: return false; /* no process to crash */
     }
     return false;

@@ -212,8 +212,9 @@ int sl__cmd_deploy(int argc, char **argv)
     if (!have_replicas)
         return json_decref(env), bad(&cli, "missing", "--replicas N");
     if (check_tuned && check.kind == SL_CHECK_DEFAULT)
-        return json_decref(env), bad(&cli, "--check-interval, --check-timeout and "
-                                           "--check-failures need",
+        return json_decref(env), bad(&cli,
+                                     "--check-interval, --check-timeout and "
+                                     "--check-failures need",
                                      "--check");
     const char *secret = sl__cli_secret_path(cli.secret);
     if (secret) {

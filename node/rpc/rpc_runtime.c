@@ -141,24 +141,21 @@ static json_t *services(sl__agent *a)
         const sl_service *s = sl_catalog_at(cat, i);
         if (s->deleted)
             continue;
-        json_array_append_new(list,
-                              json_pack("{s:s, s:i, s:i, s:i, s:i, s:s, s:o, s:o, s:I, s:I, s:s}",
-                                        "name", s->name, "replicas", (json_int_t)s->replicas,
-                                        "running",
-                                        (json_int_t)status_count(a, s->name, SL_REPLICA_RUNNING),
-                                        "cpu",
-                                        (json_int_t)s->cpu_milli, "mem", (json_int_t)s->mem_mb,
-                                        "spread", s->spread == SL_SPREAD_NODES ? "nodes" : "zones",
-                                        "argv", strv_json(s->argv, s->argc), "env",
-                                        strv_json(s->env, s->envc), "stamp", (json_int_t)s->stamp,
-                                        "lamport", (json_int_t)s->stamp, "writer", s->writer));
+        json_array_append_new(
+            list,
+            json_pack("{s:s, s:i, s:i, s:i, s:i, s:s, s:o, s:o, s:I, s:I, s:s}", "name", s->name,
+                      "replicas", (json_int_t)s->replicas, "running",
+                      (json_int_t)status_count(a, s->name, SL_REPLICA_RUNNING), "cpu",
+                      (json_int_t)s->cpu_milli, "mem", (json_int_t)s->mem_mb, "spread",
+                      s->spread == SL_SPREAD_NODES ? "nodes" : "zones", "argv",
+                      strv_json(s->argv, s->argc), "env", strv_json(s->env, s->envc), "stamp",
+                      (json_int_t)s->stamp, "lamport", (json_int_t)s->stamp, "writer", s->writer));
         json_t *last = json_array_get(list, json_array_size(list) - 1);
         char check[SL_CHECK_ARG_MAX + 8];
         sl_check_format(&s->check, check, sizeof check);
         if (last) {
-            json_object_set_new(
-                last, "unhealthy",
-                json_integer(status_count(a, s->name, SL_REPLICA_UNHEALTHY)));
+            json_object_set_new(last, "unhealthy",
+                                json_integer(status_count(a, s->name, SL_REPLICA_UNHEALTHY)));
             json_t *c = json_pack("{s:s}", "spec", check);
             if (s->check.kind != SL_CHECK_DEFAULT) {
                 json_object_set_new(c, "interval_ms",

@@ -5,9 +5,7 @@ sl__check_verdict sl__check_observe(sl__check_state *st, const sl_check *c,
                                     sl_replica_status status, bool passed)
 {
     switch (status) {
-    case SL_REPLICA_STARTING:
-        st->fails = 0;
-        return passed ? SL__CHECK_READY : SL__CHECK_NOTHING;
+    case SL_REPLICA_STARTING: st->fails = 0; return passed ? SL__CHECK_READY : SL__CHECK_NOTHING;
     case SL_REPLICA_RUNNING:
         if (passed || c->kind == SL_CHECK_DEFAULT) {
             st->fails = 0;

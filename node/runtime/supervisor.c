@@ -80,9 +80,8 @@ static void info_of(const sl__sup_replica *r, sl__replica_info *out)
         .status = r->status,
         .port = r->port,
         .restarts = r->restarts,
-        .retry_ms = r->status == SL_REPLICA_FAILED || r->status == SL_REPLICA_UNHEALTHY
-                        ? r->retry_ms
-                        : 0,
+        .retry_ms =
+            r->status == SL_REPLICA_FAILED || r->status == SL_REPLICA_UNHEALTHY ? r->retry_ms : 0,
         .pid = r->pid,
         .exit_status = r->exit_status,
         .term_signal = r->term_signal,

@@ -34,12 +34,12 @@ struct sl__sup_replica {
     int pid; /* 0 when no process runs */
     int64_t exit_status;
     int term_signal;
-    uint32_t backoff_ms; /* the delay of the next restart */
-    uint32_t retry_ms;   /* the delay of the restart that is pending */
-    uint64_t spawned_at; /* uv_now() of the last successful spawn */
-    uint32_t run;        /* counts spawns, to tell a stale probe */
-    sl_check check;      /* the service's health check (sl__supervisor_set_check) */
-    sl__check_state chk; /* failures in a row */
+    uint32_t backoff_ms;  /* the delay of the next restart */
+    uint32_t retry_ms;    /* the delay of the restart that is pending */
+    uint64_t spawned_at;  /* uv_now() of the last successful spawn */
+    uint32_t run;         /* counts spawns, to tell a stale probe */
+    sl_check check;       /* the service's health check (sl__supervisor_set_check) */
+    sl__check_state chk;  /* failures in a row */
     sl__sup_probe *probe; /* the check in flight, or NULL */
     bool stop_requested;
     bool start_after_stop; /* start() arrived while stopping */

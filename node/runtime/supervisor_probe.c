@@ -48,8 +48,8 @@ struct sl__sup_probe {
     uint16_t port;      /* the replica's */
     sl_check check;
     bool done;
-    int handles;  /* open handles; freed at 0 */
-    int pid;      /* exec: the process while it runs */
+    int handles; /* open handles; freed at 0 */
+    int pid;     /* exec: the process while it runs */
     bool tcp_open, proc_open;
     bool headers_done;
     unsigned status_code;
@@ -97,8 +97,9 @@ static void set_unhealthy(sl__sup_replica *r, const char *why)
 {
     char check[SL_CHECK_ARG_MAX + 8];
     sl_check_format(&r->check, check, sizeof check);
-    sl__sup_note(r, "%s.%u (pid %d) unhealthy: %u checks (%s) failed in a row, the last: %s; "
-                    "stopping it with SIGTERM to restart it",
+    sl__sup_note(r,
+                 "%s.%u (pid %d) unhealthy: %u checks (%s) failed in a row, the last: %s; "
+                 "stopping it with SIGTERM to restart it",
                  r->service, (unsigned)r->index, r->pid, (unsigned)sl_check_failures(&r->check),
                  check, why);
     sl__warn("replica %s.%u is unhealthy (%s: %s); restarting it", r->service, (unsigned)r->index,
@@ -312,8 +313,8 @@ static void on_exec_exit(uv_process_t *proc, int64_t exit_status, int term_signa
 
 static bool is_replica_var(const char *kv)
 {
-    static const char *const names[] = {"STARLING_SERVICE=", "STARLING_REPLICA=",
-                                        "STARLING_NODE=", "STARLING_HOST=", "STARLING_PORT="};
+    static const char *const names[] = {"STARLING_SERVICE=", "STARLING_REPLICA=", "STARLING_NODE=",
+                                        "STARLING_HOST=", "STARLING_PORT="};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strncmp(kv, names[i], strlen(names[i])))
             return true;
@@ -354,8 +355,8 @@ static int start_exec(sl__sup_probe *p, const sl__sup_replica *r)
     if (!env)
         return UV_ENOMEM;
     char *args[] = {s->shim, "_exec", s->parent_pid, "--", "/bin/sh", "-c", p->check.arg, NULL};
-    uv_stdio_container_t stdio[3] = {{.flags = UV_IGNORE}, {.flags = UV_IGNORE},
-                                     {.flags = UV_IGNORE}};
+    uv_stdio_container_t stdio[3] = {
+        {.flags = UV_IGNORE}, {.flags = UV_IGNORE}, {.flags = UV_IGNORE}};
     uv_process_options_t o = {.exit_cb = on_exec_exit,
                               .file = s->shim,
                               .args = args,

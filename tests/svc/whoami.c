@@ -98,7 +98,8 @@ static long long started_ms;
 /* Whether /healthz should fail now. */
 static int unhealthy(void)
 {
-    const char *file = getenv("WHOAMI_UNHEALTHY_FILE"), *after = getenv("WHOAMI_UNHEALTHY_AFTER_MS");
+    const char *file = getenv("WHOAMI_UNHEALTHY_FILE"),
+               *after = getenv("WHOAMI_UNHEALTHY_AFTER_MS");
     struct stat st;
     if (file && *file && stat(file, &st) == 0)
         return 1;

@@ -16,8 +16,7 @@ static void starting_until_a_check_passes(void **state)
     sl_check c = {.kind = SL_CHECK_HTTP, .arg = "/healthz", .failures = 2};
     sl__check_state st = {0};
     for (int i = 0; i < 10; i++) /* failures while starting never count */
-        assert_int_equal(sl__check_observe(&st, &c, SL_REPLICA_STARTING, false),
-                         SL__CHECK_NOTHING);
+        assert_int_equal(sl__check_observe(&st, &c, SL_REPLICA_STARTING, false), SL__CHECK_NOTHING);
     assert_int_equal(sl__check_observe(&st, &c, SL_REPLICA_STARTING, true), SL__CHECK_READY);
     /* ... and a fresh start after them needs the full count to fail. */
     assert_int_equal(sl__check_observe(&st, &c, SL_REPLICA_RUNNING, false), SL__CHECK_NOTHING);
@@ -40,8 +39,7 @@ static void n_failures_in_a_row_make_it_unhealthy(void **state)
     c.failures = 0;
     st.fails = 0;
     for (int i = 1; i < SL_CHECK_FAILURES; i++)
-        assert_int_equal(sl__check_observe(&st, &c, SL_REPLICA_RUNNING, false),
-                         SL__CHECK_NOTHING);
+        assert_int_equal(sl__check_observe(&st, &c, SL_REPLICA_RUNNING, false), SL__CHECK_NOTHING);
     assert_int_equal(sl__check_observe(&st, &c, SL_REPLICA_RUNNING, false), SL__CHECK_UNHEALTHY);
 }
 
