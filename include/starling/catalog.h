@@ -204,14 +204,14 @@ uint64_t sl_catalog_next_stamp(uint64_t clock, uint64_t wall_ms);
 int sl_service_name_check(const char *name);
 
 /* Writes a local, unsigned change: spec's name, replicas, requests, spread,
- * argv and env are copied (spec's stamp, writer, signature and deleted are
+ * argv, env and options (check, opts_extra) are copied (spec's stamp, writer, signature and deleted are
  * ignored); it is stamped with sl_catalog_next_stamp(clock, wall_ms) (wall_ms:
  * the writer's wall clock in ms since the epoch; 0 gives a plain Lamport
  * clock) and `writer`. On success, encodes the new record into msg (capacity
  * cap, at least SL_SVC_RECORD_MAX) for the caller to broadcast and sets
  * *msg_len. Returns 0, SL_EINVAL (bad name, replicas over
  * SL_SVC_REPLICAS_MAX, an empty command, too many or too long arguments or
- * environment entries, "K=V" malformed), SL_ETOOBIG (the record would not
+ * environment entries, "K=V" malformed, a check sl_check_validate refuses), SL_ETOOBIG (the record would not
  * fit SL_SVC_RECORD_MAX), SL_EAUTH (the policy requires signed writes),
  * SL_ESTALE (a record that cannot be beaten is held: the write would not
  * win), SL_EFULL or SL_ENOMEM. */
