@@ -7,7 +7,8 @@
 #   an exec check works the same way; an exec check that outlives its timeout
 #   is killed each time (new pids, never more than one), and none is left
 #   once the service is removed; a drain waits for the successor to pass its
-#   check, not merely to start, before the old replica stops.
+#   check, not merely to start, before the old replica stops; a signed
+#   record carries its check to every peer.
 # One service at a time, removed before the next, so that placement never
 # moves a replica in the middle of a case.
 . "$(dirname "$0")/lib.sh"
@@ -133,5 +134,21 @@ only_successor() {
         echo "$r" | grep -q ' running$'
 }
 check "drain: the successor runs it, $host does not" wait_until 20 only_successor
+
+# ---- a signed record carries its check -----------------------------------
+"$STARLING" operator-keygen "$CL_DIR/operator.key" >/dev/null
+"$STARLING" deploy sweb --replicas 1 --rpc "$(rpc_of a3)" --operator-secret "$CL_DIR/operator.key" \
+    --check "exec:test -n \"\$STARLING_PORT\"" --check-failures 4 -- "$WHOAMI" >/dev/null
+signed_check() {
+    "$STARLING" services --json --rpc "$(rpc_of "$1")" | python3 -c '
+import json, sys
+s = [x for x in json.load(sys.stdin) if x["name"] == "sweb"]
+c = s[0]["check"] if s else {}
+sys.exit(0 if s and "signed_by" in s[0] and c.get("spec") == "exec:test -n \"$STARLING_PORT\""
+         and c.get("failures") == 4 else 1)'
+}
+both_signed() { signed_check a1 && signed_check a2; }
+check "a signed deploy keeps its check on every peer" wait_until 10 both_signed
+check "the signed service runs by its check" wait_until 20 is_state a1 sweb running
 
 cl_finish
