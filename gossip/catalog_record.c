@@ -174,10 +174,12 @@ uint32_t sl_check_failures(const sl_check *c)
 
 /* ---- records ---------------------------------------------------------- */
 
+static uint32_t opts_count(const sl_service *s);
+
 int sl__service_check(const sl_service *s)
 {
     if (sl_check_validate(&s->check) || s->opts_extra_len > SL_SVC_OPTS_EXTRA_MAX ||
-        s->opts_extra_n > SL_SVC_OPTS_MAX)
+        s->opts_extra_n > SL_SVC_OPTS_MAX || opts_count(s) > SL_SVC_OPTS_MAX)
         return SL_EINVAL;
     if (sl_service_name_check(s->name) || s->replicas > SL_SVC_REPLICAS_MAX ||
         s->argc > SL_SVC_ARGS_MAX || s->envc > SL_SVC_ENV_MAX || s->spread > SL_SPREAD_NODES ||
@@ -393,9 +395,8 @@ static int read_opts(sl__mp_reader *r, sl_service *out)
         if (rc)
             return SL_EMALFORMED;
     }
-    /* Check fields without a kind, or a kind with a default-valued arg that
-     * was written, do not encode back the same: sl__service_check and the
-     * canonical re-encoding below refuse them. */
+    /* Check fields are written only with a kind: fields without one would
+     * be dropped when the record is encoded again. */
     if (out->check.kind == SL_CHECK_DEFAULT && (out->check.arg[0] || out->check.interval_ms ||
                                                 out->check.timeout_ms || out->check.failures))
         return SL_EMALFORMED;

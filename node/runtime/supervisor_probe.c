@@ -50,7 +50,7 @@ struct sl__sup_probe {
     bool done;
     int handles; /* open handles; freed at 0 */
     int pid;     /* exec: the process while it runs */
-    bool tcp_open, proc_open;
+    bool tcp_open;
     bool headers_done;
     unsigned status_code;
     size_t got; /* bytes of the answer read */
@@ -367,11 +367,12 @@ static int start_exec(sl__sup_probe *p, const sl__sup_replica *r)
     p->proc.data = p;
     int rc = uv_spawn(s->loop, &p->proc, &o);
     sl__sup_free_strv(env);
-    if (rc != 0)
-        return rc; /* libuv: an unsuccessful spawn leaves the handle to close */
+    p->handles++; /* libuv initialises the handle even when the spawn fails */
+    if (rc != 0) {
+        uv_close((uv_handle_t *)&p->proc, probe_handle_closed);
+        return rc;
+    }
     p->pid = p->proc.pid;
-    p->proc_open = true;
-    p->handles++;
     return 0;
 }
 
@@ -395,15 +396,10 @@ static void start_probe(sl__sup_replica *r)
     p->handles++;
     uv_timer_start(&p->timeout, timed_out, sl_check_timeout_ms(&p->check), 0);
     int rc = 0;
-    if (p->check.kind == SL_CHECK_EXEC) {
+    if (p->check.kind == SL_CHECK_EXEC)
         rc = start_exec(p, r);
-        if (rc != 0 && !p->proc_open) { /* a failed spawn still has a handle to close */
-            p->handles++;
-            uv_close((uv_handle_t *)&p->proc, probe_handle_closed);
-        }
-    } else {
+    else
         rc = start_connect(p, r->port);
-    }
     if (rc != 0)
         finish(p, false, uv_strerror(rc));
 }
