@@ -41,6 +41,8 @@ struct sl__sup_replica {
     sl_check check;       /* the service's health check (sl__supervisor_set_check) */
     sl__check_state chk;  /* failures in a row */
     sl__sup_probe *probe; /* the check in flight, or NULL */
+    uint32_t why_run;     /* the run last_why belongs to */
+    char last_why[96];    /* the last reason noted of a check failing while starting */
     bool stop_requested;
     bool start_after_stop; /* start() arrived while stopping */
     bool spawn_pending;    /* spawn once the old process handle is closed */

@@ -122,6 +122,15 @@ static void deliver(sl__sup_replica *r, bool passed, const char *why)
         sl__sup_note(r, "%s.%u check failed (%u of %u in a row): %s", r->service,
                      (unsigned)r->index, (unsigned)r->chk.fails,
                      (unsigned)sl_check_failures(&r->check), why);
+    /* While starting, each new reason once per run, so that the log says
+     * why a replica stays starting without a line every 150 ms. */
+    if (!passed && before == SL_REPLICA_STARTING && r->check.kind != SL_CHECK_DEFAULT &&
+        (r->why_run != r->run || strncmp(r->last_why, why, sizeof r->last_why - 1))) {
+        r->why_run = r->run;
+        snprintf(r->last_why, sizeof r->last_why, "%s", why);
+        sl__sup_note(r, "%s.%u still starting: its check failed: %s", r->service,
+                     (unsigned)r->index, why);
+    }
 }
 
 /* ---- the probe's life ------------------------------------------------- */

@@ -541,8 +541,11 @@ static void checks_decide_running_and_unhealthy(void **state)
     snprintf(envf, sizeof envf, "WHOAMI_UNHEALTHY_FILE=%s", down);
     char *env[] = {"WHOAMI_HTTP=1", envf};
     start_whoami(f, "hweb", 0, env, 2);
-    sl_check c = {.kind = SL_CHECK_HTTP, .arg = "/healthz", .interval_ms = 50,
-                  .timeout_ms = 500, .failures = 2};
+    sl_check c = {.kind = SL_CHECK_HTTP,
+                  .arg = "/healthz",
+                  .interval_ms = 50,
+                  .timeout_ms = 500,
+                  .failures = 2};
     assert_int_equal(sl__supervisor_set_check(f->sup, "hweb", 0, &c), 0);
     assert_int_equal(sl__supervisor_set_check(f->sup, "nope", 0, &c), UV_ENOENT);
     sl_check bad = {.kind = SL_CHECK_HTTP, .arg = "no-slash"};
@@ -567,6 +570,47 @@ static void checks_decide_running_and_unhealthy(void **state)
     want plain = {"plain", 0, SL_REPLICA_RUNNING, 0};
     assert_false(wait_for(f, has_status, &plain, 1000));
 
+    /* Servers whose answers are bounded by the check: headers that never
+     * end (a 200 status line, then 1 MB of headers) and no answer at all.
+     * Neither passes, and the replica log says why. */
+    static const char *py =
+        "import os, socket\n"
+        "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+        "s.bind((os.environ['STARLING_HOST'], int(os.environ['STARLING_PORT']))); s.listen(8)\n"
+        "while True:\n"
+        "    c, _ = s.accept(); c.recv(4096)\n"
+        "    if os.environ.get('MODE') == 'endless':\n"
+        "        try: c.sendall(b'HTTP/1.1 200 OK\\r\\n' + b'X-Pad: ' + b'y' * 1000000)\n"
+        "        except OSError: pass\n"
+        "    else:\n"
+        "        keep = c\n";
+    char *pyargv[] = {"python3", "-c", (char *)py};
+    char *endless[] = {"MODE=endless"}, *mute[] = {"MODE=mute"};
+    sl_check quick = c;
+    quick.timeout_ms = 300;
+    assert_int_equal(sl__supervisor_start(f->sup, "endless", 0, pyargv, 3, endless, 1), 0);
+    assert_int_equal(sl__supervisor_set_check(f->sup, "endless", 0, &quick), 0);
+    assert_int_equal(sl__supervisor_start(f->sup, "mute", 0, pyargv, 3, mute, 1), 0);
+    assert_int_equal(sl__supervisor_set_check(f->sup, "mute", 0, &quick), 0);
+    want endless_runs = {"endless", 0, SL_REPLICA_RUNNING, 0};
+    want mute_runs = {"mute", 0, SL_REPLICA_RUNNING, 0};
+    assert_false(wait_for(f, has_status, &endless_runs, 1500));
+    assert_false(wait_for(f, has_status, &mute_runs, 10));
+    want endless_starts = {"endless", 0, SL_REPLICA_STARTING, 0};
+    want mute_starts = {"mute", 0, SL_REPLICA_STARTING, 0};
+    assert_true(has_status(f, &endless_starts)); /* up (not failed), never restarted */
+    assert_true(has_status(f, &mute_starts));
+    char path[128];
+    snprintf(path, sizeof path, "%s/endless.0.log", f->dir);
+    const char *log = read_file(path); /* a static buffer */
+    assert_non_null(log);
+    assert_non_null(
+        strstr(log, "still starting: its check failed: no end of the headers in 8192 bytes"));
+    snprintf(path, sizeof path, "%s/mute.0.log", f->dir);
+    log = read_file(path);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "still starting: its check failed: timed out"));
+
     sl_check ok = {.kind = SL_CHECK_EXEC, .arg = "test -n \"$STARLING_PORT\""};
     start_whoami(f, "xweb", 0, NULL, 0);
     assert_int_equal(sl__supervisor_set_check(f->sup, "xweb", 0, &ok), 0);
@@ -576,7 +620,7 @@ static void checks_decide_running_and_unhealthy(void **state)
     sl_check slow = {.kind = SL_CHECK_EXEC, .arg = "sleep 30", .timeout_ms = 20000};
     start_whoami(f, "slow", 0, NULL, 0);
     assert_int_equal(sl__supervisor_set_check(f->sup, "slow", 0, &slow), 0);
-    wait_for(f, never, NULL, 400); /* a check is in flight now */
+    wait_for(f, never, NULL, 400);        /* a check is in flight now */
     close_sup(f, SL__SUP_CLOSE_GRACEFUL); /* asserts that it ends */
 }
 
