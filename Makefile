@@ -6,7 +6,11 @@
 CC ?= cc
 PKGS := libsodium msgpack libuv jansson
 TEST_PKGS := cmocka
-DEB_PKGS := libsodium-dev libmsgpack-dev libuv1-dev libcmocka-dev libjansson-dev pkg-config python3
+DEB_PKGS := libsodium-dev libmsgpack-dev libuv1-dev libcmocka-dev libjansson-dev libhttp-parser-dev \
+            pkg-config python3
+# Debian's libhttp-parser-dev ships no pkg-config file: it is found by its
+# header (deps installs it when the header is missing) and linked by name.
+HTTP_PARSER_H := /usr/include/http_parser.h
 
 ifeq ($(SANITIZE),1)
 BUILD ?= build-san
@@ -22,7 +26,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SAN_FLAGS) -Iinclude -Inode -MMD -MP \
              $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
 LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
-LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lm
 TEST_LIBS = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
 GOSSIP_SRC := $(wildcard gossip/*.c)
@@ -67,6 +71,7 @@ deps:
 	for p in $(PKGS) $(TEST_PKGS); do pkg-config --exists $$p 2>/dev/null || missing=1; done; \
 	command -v pkg-config >/dev/null 2>&1 || missing=1; \
 	command -v python3 >/dev/null 2>&1 || missing=1; \
+	[ -f $(HTTP_PARSER_H) ] || missing=1; \
 	if [ -n "$$missing" ]; then \
 	  echo "make deps: installing $(DEB_PKGS)"; \
 	  if [ "$$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi; \
