@@ -51,6 +51,7 @@ typedef struct prep {
     uint8_t reason;
     uint8_t ncand;  /* entries in its candidate list, CAND_UNSET before */
     bool complete;  /* the list holds every member that could ever fit */
+    uint32_t fitting; /* how many members could ever host it (list built) */
     uint64_t score; /* its score at its member, once placed */
 } prep;
 
@@ -130,5 +131,24 @@ void sl__placement_set_weight_classes(ctx *c);
 /* Computes replica r's candidate list, CAND_MAX entries at most, and sets
  * its ncand and complete (candidates.c). */
 void sl__placement_build_candidates(ctx *c, uint32_t r);
+
+/* Fills c from the inputs, as the first steps of sl_placement_compute():
+ * checks them, allocates, sorts them into canonical order, sets the load
+ * bounds, the zones and the preferred zones; no candidate list is built yet
+ * (every replica's ncand is CAND_UNSET). Returns 0 or an error; either way
+ * the caller frees c with sl__placement_ctx_free() (placement.c). */
+int sl__placement_prepare(ctx *c, const sl_placement_member *members, size_t nmembers,
+                          const sl_placement_service *services, size_t nservices,
+                          const sl_placement_options *o);
+
+/* Runs the greedy (both passes when bounded) on a prepared c, building the
+ * candidate lists still CAND_UNSET. Returns 0 or SL_ENOMEM (placement.c). */
+int sl__placement_solve(ctx *c, const sl_placement_options *o);
+
+/* Builds the caller-facing result of a solved c; NULL when out of memory. */
+sl_placement *sl__placement_result(const ctx *c, size_t nmembers, size_t nservices);
+
+/* Frees what c holds (not c itself). */
+void sl__placement_ctx_free(ctx *c);
 
 #endif

@@ -185,6 +185,11 @@ static int named_cmp(const void *a, const void *b)
 /* Sorts n names; returns 0, or SL_EINVAL when two are equal. */
 static int sort_unique(named *v, size_t n)
 {
+    size_t sorted = 1;
+    while (sorted < n && strcmp(v[sorted - 1].name, v[sorted].name) < 0)
+        sorted++;
+    if (sorted >= n)
+        return 0; /* strictly increasing already: the callers' arrays often are */
     qsort(v, n, sizeof *v, named_cmp);
     for (size_t i = 1; i < n; i++)
         if (!strcmp(v[i - 1].name, v[i].name))
@@ -789,8 +794,7 @@ static int run_natives_first(ctx *c)
     return rc;
 }
 
-/* Builds the caller-facing result from the canonical arrays. */
-static sl_placement *make_result(const ctx *c, size_t nmembers, size_t nservices)
+sl_placement *sl__placement_result(const ctx *c, size_t nmembers, size_t nservices)
 {
     sl_placement *p = calloc(1, sizeof *p);
     if (!p)
@@ -827,7 +831,7 @@ static sl_placement *make_result(const ctx *c, size_t nmembers, size_t nservices
     return p;
 }
 
-static void ctx_free(ctx *c)
+void sl__placement_ctx_free(ctx *c)
 {
     free(c->nodes);
     free(c->svcs);
@@ -875,6 +879,37 @@ static int ctx_alloc(ctx *c, size_t nn, size_t ns, size_t nr)
     return 0;
 }
 
+int sl__placement_prepare(ctx *c, const sl_placement_member *members, size_t nmembers,
+                          const sl_placement_service *services, size_t nservices,
+                          const sl_placement_options *o)
+{
+    memset(c, 0, sizeof *c);
+    int rc = check_inputs(members, nmembers, services, nservices, o);
+    if (rc)
+        return rc;
+    size_t nr = 0;
+    for (size_t i = 0; i < nservices; i++)
+        nr += services[i].replicas;
+    rc = ctx_alloc(c, nmembers, nservices, nr);
+    sl__placement_coarse_init(c->coarse);
+    c->draw_fast = sl__placement_draw_fast();
+    c->guess = UINT64_MAX;
+    if (rc == 0)
+        rc = load_members(c, members, nmembers);
+    if (rc == 0)
+        rc = load_services(c, services, nservices);
+    if (rc == 0) {
+        set_bounds(c, o);
+        rc = set_preferred_zones(c);
+    }
+    return rc;
+}
+
+int sl__placement_solve(ctx *c, const sl_placement_options *o)
+{
+    return o->unbounded ? run(c) : run_natives_first(c);
+}
+
 int sl_placement_compute(const sl_placement_member *members, size_t nmembers,
                          const sl_placement_service *services, size_t nservices,
                          const sl_placement_options *opts, sl_placement **out)
@@ -884,34 +919,16 @@ int sl_placement_compute(const sl_placement_member *members, size_t nmembers,
     const sl_placement_options *o = opts ? opts : &defaults;
     if (!out)
         return SL_EINVAL;
-    int rc = check_inputs(members, nmembers, services, nservices, o);
-    if (rc)
-        return rc;
-    size_t nr = 0;
-    for (size_t i = 0; i < nservices; i++)
-        nr += services[i].replicas;
     ctx c;
-    memset(&c, 0, sizeof c);
-    rc = ctx_alloc(&c, nmembers, nservices, nr);
-    sl__placement_coarse_init(c.coarse);
-    c.draw_fast = sl__placement_draw_fast();
-    c.guess = UINT64_MAX;
+    int rc = sl__placement_prepare(&c, members, nmembers, services, nservices, o);
     if (rc == 0)
-        rc = load_members(&c, members, nmembers);
-    if (rc == 0)
-        rc = load_services(&c, services, nservices);
+        rc = sl__placement_solve(&c, o);
     if (rc == 0) {
-        set_bounds(&c, o);
-        rc = set_preferred_zones(&c);
-    }
-    if (rc == 0)
-        rc = o->unbounded ? run(&c) : run_natives_first(&c);
-    if (rc == 0) {
-        *out = make_result(&c, nmembers, nservices);
+        *out = sl__placement_result(&c, nmembers, nservices);
         if (!*out)
             rc = SL_ENOMEM;
     }
-    ctx_free(&c);
+    sl__placement_ctx_free(&c);
     return rc;
 }
 
