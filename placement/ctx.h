@@ -49,10 +49,10 @@ typedef struct prep {
     uint32_t pref_zone;  /* the zone it goes to when it has room, or NO_ZONE */
     uint32_t pref_quota; /* replicas of its service dealt to that zone */
     uint8_t reason;
-    uint8_t ncand;  /* entries in its candidate list, CAND_UNSET before */
-    bool complete;  /* the list holds every member that could ever fit */
+    uint8_t ncand;    /* entries in its candidate list, CAND_UNSET before */
+    bool complete;    /* the list holds every member that could ever fit */
     uint32_t fitting; /* how many members could ever host it (list built) */
-    uint64_t score; /* its score at its member, once placed */
+    uint64_t score;   /* its score at its member, once placed */
 } prep;
 
 /* An eligible member as the candidate scans read it, in canonical order;

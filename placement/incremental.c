@@ -56,8 +56,8 @@
 
 struct sl_placement_cache {
     bool valid;
-    ctx c;       /* the last input, solved: every list built */
-    char **name; /* c.nn member names, canonical order, owned */
+    ctx c;        /* the last input, solved: every list built */
+    char **name;  /* c.nn member names, canonical order, owned */
     char **sname; /* c.ns service names, canonical order, owned */
     sl_placement_options opts;
     sl_placement_cache_stats stats;
@@ -72,9 +72,9 @@ typedef struct change {
 
 /* The diff of an incremental call. */
 typedef struct diff {
-    int32_t *moved;  /* old member -> new index when unchanged, else -1 */
-    int32_t *mfrom;  /* new member -> old index with the same name, or -1 */
-    int32_t *sfrom;  /* new service -> old index with the same name, or -1 */
+    int32_t *moved; /* old member -> new index when unchanged, else -1 */
+    int32_t *mfrom; /* new member -> old index with the same name, or -1 */
+    int32_t *sfrom; /* new service -> old index with the same name, or -1 */
     change ch[SL_PLACEMENT_CACHE_CHANGES_MAX];
     uint32_t nch;     /* changed members */
     uint32_t changes; /* all changes, members and services */
@@ -138,9 +138,9 @@ static bool same_service(const psvc *a, const psvc *b)
 /* Merges the old names (sorted) with the new canonical ones: sets
  * from[i] to the old index of new i's name, or -1. Returns how many old
  * names have no new one. */
-static size_t match_names(char *const *old, size_t nold, const char *(*name_of)(const void *,
-                                                                                 size_t),
-                          const void *ud, size_t nnew, int32_t *from)
+static size_t match_names(char *const *old, size_t nold,
+                          const char *(*name_of)(const void *, size_t), const void *ud, size_t nnew,
+                          int32_t *from)
 {
     size_t i = 0, j = 0, matched = 0;
     while (i < nnew) {
@@ -370,8 +370,8 @@ int sl_placement_cache_compute(sl_placement_cache *cache, const sl_placement_mem
     char **name = NULL, **sname = NULL;
     bool had = cache->valid;
     if (rc == 0)
-        rc = take_names(had ? cache->name : NULL, had ? cache->c.nn : 0, had ? d.mfrom : NULL,
-                        n.nn, member_name, &in, &name);
+        rc = take_names(had ? cache->name : NULL, had ? cache->c.nn : 0, had ? d.mfrom : NULL, n.nn,
+                        member_name, &in, &name);
     if (had && rc == 0)
         cache->name = NULL; /* freed or moved by take_names */
     if (rc == 0) {

@@ -406,7 +406,13 @@ static int set_preferred_zones(ctx *c)
         for (uint32_t id = 0; id < c->nzones; id++)
             if (c->zone_elig[id])
                 z[k++] = (zrank){sl__placement_mix(s->hash ^ c->zone_hash[id]), id};
-        qsort(z, k, sizeof *z, zrank_cmp);
+        for (size_t a = 1; a < k; a++) { /* few zones: insertion sort */
+            zrank t = z[a];
+            size_t j = a;
+            for (; j > 0 && zrank_cmp(&t, &z[j - 1]) < 0; j--)
+                z[j] = z[j - 1];
+            z[j] = t;
+        }
         for (uint32_t r = 0; r < s->replicas; r++) {
             prep *q = &c->reps[s->first + r];
             q->pref_zone = z[r % k].zone;
@@ -753,6 +759,42 @@ static int native_cmp(const void *a, const void *b)
     return (x->rep > y->rep) - (x->rep < y->rep);
 }
 
+/* Grants every member its best natives (by score, then replica) up to its
+ * bound: buckets the natives by member (counting sort, in replica order),
+ * and sorts only the buckets of members with more natives than their bound.
+ * The grants commute, so this is the same as granting in (member, score,
+ * replica) order. Returns 0 or SL_ENOMEM. */
+static int grant_natives(ctx *c, const native *v, size_t nv)
+{
+    uint32_t *start = calloc(c->nn + 1, sizeof *start);
+    native *b = malloc((nv ? nv : 1) * sizeof *b);
+    if (!start || !b) {
+        free(start);
+        free(b);
+        return SL_ENOMEM;
+    }
+    for (size_t i = 0; i < nv; i++)
+        start[v[i].node + 1]++;
+    for (size_t n = 0; n < c->nn; n++)
+        start[n + 1] += start[n];
+    for (size_t i = 0; i < nv; i++)
+        b[start[v[i].node]++] = v[i];
+    for (size_t n = c->nn; n > 0; n--) /* back to the bucket starts */
+        start[n] = start[n - 1];
+    start[0] = 0;
+    for (size_t n = 0; n < c->nn; n++) {
+        native *x = &b[start[n]];
+        uint32_t k = start[n + 1] - start[n], bound = c->nodes[n].bound;
+        if (k > bound)
+            qsort(x, k, sizeof *x, native_cmp);
+        for (uint32_t i = 0; i < k && i < bound; i++)
+            grant(c, x[i].rep, x[i].node, x[i].score);
+    }
+    free(start);
+    free(b);
+    return 0;
+}
+
 /* Places natives first (see the top of this file): runs the proposals with
  * no load bound, which gives each replica its native member; then starts
  * over with every member holding its best-scoring natives up to its bound,
@@ -784,11 +826,9 @@ static int run_natives_first(ctx *c)
     }
     c->nheap = 0;
     if (rc == 0) {
-        qsort(v, nv, sizeof *v, native_cmp);
-        for (size_t i = 0; i < nv; i++)
-            if (c->nodes[v[i].node].load < c->nodes[v[i].node].bound)
-                grant(c, v[i].rep, v[i].node, v[i].score);
-        rc = run(c);
+        rc = grant_natives(c, v, nv);
+        if (rc == 0)
+            rc = run(c);
     }
     free(v);
     return rc;

@@ -298,8 +298,8 @@ int sl_reconcile_placed(sl_reconciler *rc, const sl_reconcile_input *in, const s
 int sl_reconcile(sl_reconciler *rc, const sl_reconcile_input *in, sl_reconcile_result *out)
 {
     sl_placement *p = NULL;
-    int e = sl_placement_cache_compute(rc->pc, in->members, in->nmembers, in->ps, in->nsvc, NULL,
-                                       &p);
+    int e =
+        sl_placement_cache_compute(rc->pc, in->members, in->nmembers, in->ps, in->nsvc, NULL, &p);
     if (e)
         return e;
     e = sl_reconcile_placed(rc, in, p, out);

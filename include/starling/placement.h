@@ -143,11 +143,11 @@ uint32_t sl_placement_bound(const sl_placement *p, size_t member);
 typedef struct sl_placement_cache sl_placement_cache;
 
 typedef struct sl_placement_cache_stats {
-    uint64_t full;           /* calls that ranked everything (no usable cache) */
-    uint64_t incremental;    /* calls that reused the cached lists */
-    uint64_t lists_kept;     /* candidate lists reused (incremental calls) */
-    uint64_t lists_rebuilt;  /* candidate lists recomputed (incremental calls) */
-    uint32_t last_changes;   /* changes found by the last call (UINT32_MAX: full) */
+    uint64_t full;          /* calls that ranked everything (no usable cache) */
+    uint64_t incremental;   /* calls that reused the cached lists */
+    uint64_t lists_kept;    /* candidate lists reused (incremental calls) */
+    uint64_t lists_rebuilt; /* candidate lists recomputed (incremental calls) */
+    uint32_t last_changes;  /* changes found by the last call (UINT32_MAX: full) */
 } sl_placement_cache_stats;
 
 /* Returns a new, empty cache (its first compute is a full run), or NULL when

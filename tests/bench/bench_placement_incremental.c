@@ -169,9 +169,9 @@ int main(int argc, char **argv)
     sl_placement_free(p);
 
     enum { K = 5 };
-    tally t[] = {{.what = "member joins"},    {.what = "member leaves"},
-                 {.what = "member re-weighted"}, {.what = "member drained"},
-                 {.what = "member undrained"}, {.what = "service added"},
+    tally t[] = {{.what = "member joins"},        {.what = "member leaves"},
+                 {.what = "member re-weighted"},  {.what = "member drained"},
+                 {.what = "member undrained"},    {.what = "service added"},
                  {.what = "service scaled 3->5"}, {.what = "service removed"}};
     for (int k = 0; k < K; k++) {
         size_t victim = (size_t)(mix(100 + (uint64_t)k) % nm);

@@ -44,8 +44,8 @@ typedef struct world {
     size_t ns;
     uint32_t next_name;
     uint32_t nzones;
-    bool caps;     /* members have capacities, services requests */
-    bool weights;  /* weights vary */
+    bool caps;    /* members have capacities, services requests */
+    bool weights; /* weights vary */
     sl_placement_options o;
 } world;
 
@@ -59,14 +59,15 @@ static void random_member(world *w, pmem *p)
     snprintf(p->name, sizeof p->name, "m%u", w->next_name++ * 7919u % 100003u);
     uint32_t z = below(w, w->nzones + 1);
     snprintf(p->zone, sizeof p->zone, "z%u", z);
-    p->m = (sl_placement_member){.name = p->name,
-                                 .zone = z == w->nzones ? NULL : p->zone,
-                                 .weight = w->weights ? below(w, 5) : 1,
-                                 .cpu_milli = w->caps && below(w, 2) ? 500 + below(w, 4) * 500 : 0,
-                                 .mem_mb = w->caps && below(w, 3) == 0 ? 512 + below(w, 4) * 512 : 0,
-                                 .state = below(w, 12) == 0 ? SL_PLACEMENT_DRAINING
-                                          : below(w, 6) == 0 ? SL_PLACEMENT_SUSPECT
-                                                             : SL_PLACEMENT_ALIVE};
+    p->m =
+        (sl_placement_member){.name = p->name,
+                              .zone = z == w->nzones ? NULL : p->zone,
+                              .weight = w->weights ? below(w, 5) : 1,
+                              .cpu_milli = w->caps && below(w, 2) ? 500 + below(w, 4) * 500 : 0,
+                              .mem_mb = w->caps && below(w, 3) == 0 ? 512 + below(w, 4) * 512 : 0,
+                              .state = below(w, 12) == 0  ? SL_PLACEMENT_DRAINING
+                                       : below(w, 6) == 0 ? SL_PLACEMENT_SUSPECT
+                                                          : SL_PLACEMENT_ALIVE};
 }
 
 static void random_service(world *w, psv *p)
@@ -102,8 +103,21 @@ static void world_init(world *w, uint64_t seed)
 }
 
 /* Counts of the change kinds applied, to show the test covers them all. */
-enum { CH_ADD, CH_REMOVE, CH_WEIGHT, CH_DRAIN, CH_CAP, CH_ZONE, CH_SUSPECT,
-       CH_SADD, CH_SREMOVE, CH_SCALE, CH_SREQ, CH_SSPREAD, CH_KINDS };
+enum {
+    CH_ADD,
+    CH_REMOVE,
+    CH_WEIGHT,
+    CH_DRAIN,
+    CH_CAP,
+    CH_ZONE,
+    CH_SUSPECT,
+    CH_SADD,
+    CH_SREMOVE,
+    CH_SCALE,
+    CH_SREQ,
+    CH_SSPREAD,
+    CH_KINDS
+};
 static unsigned applied[CH_KINDS];
 
 static void one_change(world *w)
@@ -113,27 +127,23 @@ static void one_change(world *w)
         kind = CH_ADD;
     if (kind >= CH_SREMOVE && w->ns == 0)
         kind = CH_SADD;
-    if ((kind == CH_ADD && w->nm == PI_MEMBERS_MAX) || (kind == CH_SADD && w->ns == PI_SERVICES_MAX))
+    if ((kind == CH_ADD && w->nm == PI_MEMBERS_MAX) ||
+        (kind == CH_SADD && w->ns == PI_SERVICES_MAX))
         kind = kind == CH_ADD ? CH_REMOVE : CH_SREMOVE;
     pmem *m = w->nm ? &w->mem[below(w, (uint32_t)w->nm)] : NULL;
     psv *s = w->ns ? &w->svc[below(w, (uint32_t)w->ns)] : NULL;
     applied[kind]++;
     switch (kind) {
-    case CH_ADD:
-        random_member(w, &w->mem[w->nm++]);
-        break;
+    case CH_ADD: random_member(w, &w->mem[w->nm++]); break;
     case CH_REMOVE: /* the last one takes its place: the input order changes */
         *m = w->mem[--w->nm];
         break;
-    case CH_WEIGHT:
-        m->m.weight = 1 + (m->m.weight + below(w, 3)) % 6;
-        break;
+    case CH_WEIGHT: m->m.weight = 1 + (m->m.weight + below(w, 3)) % 6; break;
     case CH_DRAIN:
-        m->m.state = m->m.state == SL_PLACEMENT_DRAINING ? SL_PLACEMENT_ALIVE : SL_PLACEMENT_DRAINING;
+        m->m.state =
+            m->m.state == SL_PLACEMENT_DRAINING ? SL_PLACEMENT_ALIVE : SL_PLACEMENT_DRAINING;
         break;
-    case CH_CAP:
-        m->m.cpu_milli = below(w, 2) ? 0 : 200 + below(w, 6) * 300;
-        break;
+    case CH_CAP: m->m.cpu_milli = below(w, 2) ? 0 : 200 + below(w, 6) * 300; break;
     case CH_ZONE:
         snprintf(m->zone, sizeof m->zone, "z%u", below(w, w->nzones + 2));
         m->m.zone = m->zone;
@@ -141,18 +151,10 @@ static void one_change(world *w)
     case CH_SUSPECT:
         m->m.state = m->m.state == SL_PLACEMENT_SUSPECT ? SL_PLACEMENT_ALIVE : SL_PLACEMENT_SUSPECT;
         break;
-    case CH_SADD:
-        random_service(w, &w->svc[w->ns++]);
-        break;
-    case CH_SREMOVE:
-        *s = w->svc[--w->ns];
-        break;
-    case CH_SCALE:
-        s->s.replicas = below(w, 7);
-        break;
-    case CH_SREQ:
-        s->s.cpu_milli = below(w, 2) ? 0 : 100 * below(w, 8);
-        break;
+    case CH_SADD: random_service(w, &w->svc[w->ns++]); break;
+    case CH_SREMOVE: *s = w->svc[--w->ns]; break;
+    case CH_SCALE: s->s.replicas = below(w, 7); break;
+    case CH_SREQ: s->s.cpu_milli = below(w, 2) ? 0 : 100 * below(w, 8); break;
     case CH_SSPREAD:
         s->s.spread = s->s.spread == SL_PLACEMENT_SPREAD_ZONE ? SL_PLACEMENT_SPREAD_NODE
                                                               : SL_PLACEMENT_SPREAD_ZONE;
@@ -227,8 +229,9 @@ static void test_random_changes(void **state)
         }
     }
     sl_placement_cache_stats_get(k, &st);
-    fprintf(stderr, "# %llu changes (%llu steps with several); cache: %llu incremental, "
-                    "%llu full, %llu lists kept, %llu rebuilt\n",
+    fprintf(stderr,
+            "# %llu changes (%llu steps with several); cache: %llu incremental, "
+            "%llu full, %llu lists kept, %llu rebuilt\n",
             (unsigned long long)changes, (unsigned long long)multi,
             (unsigned long long)st.incremental, (unsigned long long)st.full,
             (unsigned long long)st.lists_kept, (unsigned long long)st.lists_rebuilt);
@@ -277,7 +280,8 @@ static void test_one_member_counts(void **state)
     assert_int_equal(st.lists_kept, 3 * NS);
     for (int i = 0; i < NS; i++)
         for (uint32_t r = 0; r < 3; r++)
-            assert_int_equal(sl_placement_node(p, (size_t)i, r), sl_placement_node(q, (size_t)i, r));
+            assert_int_equal(sl_placement_node(p, (size_t)i, r),
+                             sl_placement_node(q, (size_t)i, r));
     sl_placement_free(p);
     sl_placement_free(q);
     /* node-007 drains: the lists that held it (about 16 / 201 of them). */
