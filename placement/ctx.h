@@ -53,6 +53,8 @@ typedef struct prep {
     bool complete;    /* the list holds every member that could ever fit */
     uint32_t fitting; /* how many members could ever host it (list built) */
     uint64_t score;   /* its score at its member, once placed */
+    uint64_t prop_score; /* its pending proposal, while unplaced */
+    uint32_t prop_node;
 } prep;
 
 /* An eligible member as the candidate scans read it, in canonical order;

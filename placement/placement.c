@@ -423,7 +423,13 @@ static int set_preferred_zones(ctx *c)
     return 0;
 }
 
-/* ---- The proposal heap, ordered by (score, replica id, version) ---- */
+/* ---- The proposal heap, ordered by (score, replica id, version) ----
+ *
+ * No two proposals have the same key (a replica proposes once per
+ * version), so the heap pops them in one order whatever its shape; a 4-ary
+ * heap is shallower than a binary one, with fewer cache misses. */
+
+#define HEAP_ARITY 4
 
 static bool prop_less(const proposal *a, const proposal *b)
 {
@@ -445,9 +451,9 @@ static int heap_push(ctx *c, proposal p)
         c->capheap = cap;
     }
     size_t i = c->nheap++;
-    while (i > 0 && prop_less(&p, &c->heap[(i - 1) / 2])) {
-        c->heap[i] = c->heap[(i - 1) / 2];
-        i = (i - 1) / 2;
+    while (i > 0 && prop_less(&p, &c->heap[(i - 1) / HEAP_ARITY])) {
+        c->heap[i] = c->heap[(i - 1) / HEAP_ARITY];
+        i = (i - 1) / HEAP_ARITY;
     }
     c->heap[i] = p;
     return 0;
@@ -458,11 +464,12 @@ static proposal heap_pop(ctx *c)
     proposal top = c->heap[0], last = c->heap[--c->nheap];
     size_t i = 0, n = c->nheap;
     for (;;) {
-        size_t k = 2 * i + 1;
+        size_t k = HEAP_ARITY * i + 1, end = k + HEAP_ARITY < n ? k + HEAP_ARITY : n;
         if (k >= n)
             break;
-        if (k + 1 < n && prop_less(&c->heap[k + 1], &c->heap[k]))
-            k++;
+        for (size_t j = k + 1; j < end; j++)
+            if (prop_less(&c->heap[j], &c->heap[k]))
+                k = j;
         if (!prop_less(&c->heap[k], &last))
             break;
         c->heap[i] = c->heap[k];
@@ -696,6 +703,30 @@ static int propose(ctx *c, uint32_t r)
         q->reason = (uint8_t)why_not(c, &c->svcs[q->svc]);
         return 0;
     }
+    q->prop_node = (uint32_t)n;
+    q->prop_score = score;
+    return heap_push(c, (proposal){score, r, (uint32_t)n, q->version});
+}
+
+/* Replica r, unplaced with a proposal in the heap, proposes again because
+ * its siblings' zone counts changed. When its best member is still the one
+ * it proposed, with the same score, its proposal stays: a new one would
+ * differ only by its version, so it would be granted at the very same
+ * point. Returns 0 or SL_ENOMEM. */
+static int propose_again(ctx *c, uint32_t r)
+{
+    prep *q = &c->reps[r];
+    uint64_t score = 0;
+    int32_t n = best_member(c, r, &score);
+    if (n >= 0 && (uint32_t)n == q->prop_node && score == q->prop_score)
+        return 0;
+    q->version++;
+    if (n < 0) {
+        q->reason = (uint8_t)why_not(c, &c->svcs[q->svc]);
+        return 0;
+    }
+    q->prop_node = (uint32_t)n;
+    q->prop_score = score;
     return heap_push(c, (proposal){score, r, (uint32_t)n, q->version});
 }
 
@@ -736,8 +767,7 @@ static int run(ctx *c)
             prep *sib = &c->reps[s->first + i];
             if (sib->node >= 0 || sib->reason != SL_PLACEMENT_PLACED)
                 continue;
-            sib->version++;
-            rc = propose(c, s->first + i);
+            rc = propose_again(c, s->first + i);
         }
     }
     return rc;
