@@ -95,7 +95,9 @@
  * O(T * M) hashes for T replicas on M members, plus heap work (the second
  * run of the greedy reuses the lists and only places the overflow). Almost
  * all pairs stop at the hash: candidates.c says how the few that need
- * their exact score are found. */
+ * their exact score are found. placement/incremental.c reuses the lists
+ * of the previous input, patched, when only a few members or services
+ * changed, and runs the same greedy on them. */
 #include <stdlib.h>
 #include <string.h>
 
