@@ -105,6 +105,7 @@ typedef struct ctx {
     proposal *heap;
     size_t nheap;
     size_t capheap;
+    bool bulk; /* heap_push appends without ordering (run()'s first round) */
     hnode *hot; /* the eligible members, canonical order */
     size_t nhot;
     uint64_t *hot_hash;   /* nhot */

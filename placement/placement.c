@@ -452,6 +452,10 @@ static int heap_push(ctx *c, proposal p)
         c->heap = h;
         c->capheap = cap;
     }
+    if (c->bulk) { /* run()'s first proposals: sorted afterwards */
+        c->heap[c->nheap++] = p;
+        return 0;
+    }
     size_t i = c->nheap++;
     while (i > 0 && prop_less(&p, &c->heap[(i - 1) / HEAP_ARITY])) {
         c->heap[i] = c->heap[(i - 1) / HEAP_ARITY];
@@ -744,16 +748,62 @@ static void grant(ctx *c, uint32_t r, uint32_t n, uint64_t score)
     p->mem_used += s->mem;
 }
 
+/* Sorts n proposals of distinct replicas, given in replica order, by
+ * (score, replica): a stable radix sort on the score, 11 bits at a time,
+ * skipping the digits that all share. Returns the sorted array, v or tmp. */
+static proposal *sort_proposals(proposal *v, proposal *tmp, size_t n)
+{
+    enum { BITS = 11, RADIX = 1 << BITS };
+    uint32_t cnt[RADIX];
+    for (unsigned shift = 0; shift < 64; shift += BITS) {
+        memset(cnt, 0, sizeof cnt);
+        for (size_t i = 0; i < n; i++)
+            cnt[(v[i].score >> shift) & (RADIX - 1)]++;
+        if (n == 0 || cnt[(v[0].score >> shift) & (RADIX - 1)] == n)
+            continue;
+        uint32_t sum = 0;
+        for (size_t d = 0; d < RADIX; d++) {
+            uint32_t k = cnt[d];
+            cnt[d] = sum;
+            sum += k;
+        }
+        for (size_t i = 0; i < n; i++)
+            tmp[cnt[(v[i].score >> shift) & (RADIX - 1)]++] = v[i];
+        proposal *t = v;
+        v = tmp;
+        tmp = t;
+    }
+    return v;
+}
+
 /* Runs the proposals of the replicas not placed yet until every replica is
- * placed or unplaceable. */
+ * placed or unplaceable. The first proposals, one per replica, are sorted
+ * once (sort_proposals) rather than pushed on the heap; the later ones go
+ * on the heap, and each step takes the least of both. Keys are distinct,
+ * so the order is the one a single heap gives. */
 static int run(ctx *c)
 {
     int rc = 0;
+    c->bulk = true;
     for (uint32_t r = 0; rc == 0 && r < c->nr; r++)
         if (c->reps[r].node < 0)
             rc = propose(c, r);
-    while (rc == 0 && c->nheap > 0) {
-        proposal e = heap_pop(c);
+    c->bulk = false;
+    size_t ninit = c->nheap, head = 0;
+    proposal *buf = malloc((2 * ninit + 1) * sizeof *buf), *init = NULL;
+    if (rc == 0 && !buf)
+        rc = SL_ENOMEM;
+    if (rc == 0) {
+        memcpy(buf, c->heap, ninit * sizeof *buf);
+        init = sort_proposals(buf, buf + ninit, ninit);
+    }
+    c->nheap = 0;
+    while (rc == 0 && (c->nheap > 0 || head < ninit)) {
+        proposal e;
+        if (head < ninit && (c->nheap == 0 || prop_less(&init[head], &c->heap[0])))
+            e = init[head++];
+        else
+            e = heap_pop(c);
         prep *q = &c->reps[e.rep];
         if (e.version != q->version || q->node >= 0)
             continue;
@@ -772,6 +822,7 @@ static int run(ctx *c)
             rc = propose_again(c, s->first + i);
         }
     }
+    free(buf);
     return rc;
 }
 
