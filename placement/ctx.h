@@ -39,6 +39,7 @@ typedef struct psvc {
     uint32_t mem;
     sl_placement_spread spread;
     uint32_t first; /* id of its replica 0 */
+    bool scanned;   /* a replica scanned past its list in the first greedy */
 } psvc;
 
 typedef struct prep {
@@ -49,12 +50,15 @@ typedef struct prep {
     uint32_t pref_zone;  /* the zone it goes to when it has room, or NO_ZONE */
     uint32_t pref_quota; /* replicas of its service dealt to that zone */
     uint8_t reason;
-    uint8_t ncand;    /* entries in its candidate list, CAND_UNSET before */
-    bool complete;    /* the list holds every member that could ever fit */
-    uint32_t fitting; /* how many members could ever host it (list built) */
-    uint64_t score;   /* its score at its member, once placed */
+    uint8_t ncand;       /* entries in its candidate list, CAND_UNSET before */
+    bool complete;       /* the list holds every member that could ever fit */
+    uint32_t fitting;    /* how many members could ever host it (list built) */
+    uint64_t score;      /* its score at its member, once placed */
     uint64_t prop_score; /* its pending proposal, while unplaced */
     uint32_t prop_node;
+    int32_t native;        /* its member after the first greedy, or -1 */
+    uint64_t native_score; /* and its score there */
+    bool preset;           /* native known before the first greedy */
 } prep;
 
 /* An eligible member as the candidate scans read it, in canonical order;
@@ -105,8 +109,10 @@ typedef struct ctx {
     proposal *heap;
     size_t nheap;
     size_t capheap;
-    bool bulk; /* heap_push appends without ordering (run()'s first round) */
-    hnode *hot; /* the eligible members, canonical order */
+    bool bulk;        /* heap_push appends without ordering (run()'s first round) */
+    bool pass1;       /* the first greedy of run_natives_first() is running */
+    bool no_requests; /* no service requests cpu or memory */
+    hnode *hot;       /* the eligible members, canonical order */
     size_t nhot;
     uint64_t *hot_hash;   /* nhot */
     uint64_t *hot_golden; /* nhot */

@@ -75,6 +75,7 @@ typedef struct diff {
     int32_t *moved; /* old member -> new index when unchanged, else -1 */
     int32_t *mfrom; /* new member -> old index with the same name, or -1 */
     int32_t *sfrom; /* new service -> old index with the same name, or -1 */
+    bool *zmoved;   /* new member -> kept but its zone id changed */
     change ch[SL_PLACEMENT_CACHE_CHANGES_MAX];
     uint32_t nch;     /* changed members */
     uint32_t changes; /* all changes, members and services */
@@ -184,7 +185,8 @@ static int make_diff(const sl_placement_cache *k, const ctx *n, const inputs *in
     d->moved = malloc((o->nn ? o->nn : 1) * sizeof *d->moved);
     d->mfrom = malloc((n->nn ? n->nn : 1) * sizeof *d->mfrom);
     d->sfrom = malloc((n->ns ? n->ns : 1) * sizeof *d->sfrom);
-    if (!d->moved || !d->mfrom || !d->sfrom)
+    d->zmoved = calloc(n->nn ? n->nn : 1, sizeof *d->zmoved);
+    if (!d->moved || !d->mfrom || !d->sfrom || !d->zmoved)
         return SL_ENOMEM;
     d->nch = 0;
     d->changes = 0;
@@ -193,6 +195,7 @@ static int make_diff(const sl_placement_cache *k, const ctx *n, const inputs *in
         d->moved[j] = -1;
     for (size_t i = 0; i < n->nn; i++) {
         int32_t j = d->mfrom[i];
+        d->zmoved[i] = j >= 0 && o->nodes[j].zone != n->nodes[i].zone;
         if (j >= 0 && same_member(&o->nodes[j], &n->nodes[i])) {
             d->moved[j] = (int32_t)i;
             continue;
@@ -231,16 +234,20 @@ static bool ranks_before(uint64_t sa, uint32_t na, uint64_t sb, uint32_t nb)
     return sa != sb ? sa < sb : na < nb;
 }
 
+typedef enum patched { LIST_UNSET, LIST_PATCHED, LIST_SAME } patched;
+
 /* Sets new replica rn's list from old replica ro's (same key, same
  * requests) and the changes, as the top of this file explains. Returns
- * false, leaving rn's list unset (to be built), when the old list held a
- * changed member. */
-static bool patch_list(const ctx *o, uint32_t ro, ctx *n, uint32_t rn, const diff *d)
+ * LIST_UNSET, leaving rn's list to be built, when the old list held a
+ * changed member; LIST_SAME when the list is the old one entry for entry
+ * (indexes remapped) and as complete. */
+static patched patch_list(const ctx *o, uint32_t ro, ctx *n, uint32_t rn, const diff *d)
 {
     const prep *a = &o->reps[ro];
     prep *b = &n->reps[rn];
+    bool inserted = false;
     if (a->ncand == CAND_UNSET)
-        return false;
+        return LIST_UNSET;
     const uint32_t *ocn = &o->cand[(size_t)ro * CAND_MAX];
     const uint64_t *ocs = &o->cand_score[(size_t)ro * CAND_MAX];
     uint32_t *cn = &n->cand[(size_t)rn * CAND_MAX];
@@ -249,7 +256,7 @@ static bool patch_list(const ctx *o, uint32_t ro, ctx *n, uint32_t rn, const dif
     for (size_t i = 0; i < k; i++) {
         int32_t m = d->moved[ocn[i]];
         if (m < 0)
-            return false;
+            return LIST_UNSET;
         cn[i] = (uint32_t)m;
         cs[i] = ocs[i];
     }
@@ -278,18 +285,31 @@ static bool patch_list(const ctx *o, uint32_t ro, ctx *n, uint32_t rn, const dif
         }
         cs[j] = sc;
         cn[j] = at;
+        inserted = true;
     }
     if (k != (fitting < CAND_MAX ? fitting : CAND_MAX))
-        return false; /* cannot happen; a fresh list is always right */
+        return LIST_UNSET; /* cannot happen; a fresh list is always right */
     b->ncand = (uint8_t)k;
     b->fitting = fitting;
     b->complete = fitting <= CAND_MAX;
-    return true;
+    return !inserted && b->complete == a->complete ? LIST_SAME : LIST_PATCHED;
+}
+
+/* Whether zones look the same to the greedy in both contexts: the same
+ * ids with the same hashes and eligibility (members' ids are compared
+ * one by one, d->zmoved). */
+static bool same_zones(const ctx *o, const ctx *n)
+{
+    return o->nzones == n->nzones &&
+           !memcmp(o->zone_hash, n->zone_hash, n->nzones * sizeof *n->zone_hash) &&
+           !memcmp(o->zone_elig, n->zone_elig, n->nzones * sizeof *n->zone_elig);
 }
 
 /* Gives the replicas of n the lists of the cache's replicas that the diff
- * allows; counts them in the stats. */
-static void patch_lists(sl_placement_cache *k, ctx *n, const diff *d)
+ * allows, and their natives when `natives` (the first greedy of both runs
+ * is per service) and the service's are sure to be the same (the top of
+ * this file says when); counts them in the stats. */
+static void patch_lists(sl_placement_cache *k, ctx *n, const diff *d, bool natives)
 {
     const ctx *o = &k->c;
     for (size_t i = 0; i < n->ns; i++) {
@@ -299,12 +319,28 @@ static void patch_lists(sl_placement_cache *k, ctx *n, const diff *d)
             continue;
         const psvc *t = &o->svcs[j];
         uint32_t common = t->replicas < s->replicas ? t->replicas : s->replicas;
+        bool same = natives && same_service(t, s) && !t->scanned;
         for (uint32_t r = 0; r < common; r++) {
-            if (patch_list(o, t->first + r, n, s->first + r, d))
-                k->stats.lists_kept++;
-            else
+            patched how = patch_list(o, t->first + r, n, s->first + r, d);
+            if (how == LIST_UNSET)
                 k->stats.lists_rebuilt++;
+            else
+                k->stats.lists_kept++;
+            same = same && how == LIST_SAME && o->reps[t->first + r].native >= 0;
+            const uint32_t *cn = &n->cand[(size_t)(s->first + r) * CAND_MAX];
+            for (uint32_t e = 0; same && e < n->reps[s->first + r].ncand; e++)
+                same = !d->zmoved[cn[e]];
         }
+        if (!same)
+            continue;
+        for (uint32_t r = 0; r < s->replicas; r++) {
+            const prep *a = &o->reps[t->first + r];
+            prep *b = &n->reps[s->first + r];
+            b->preset = true;
+            b->native = d->moved[a->native];
+            b->native_score = a->native_score;
+        }
+        k->stats.natives_kept++;
     }
 }
 
@@ -360,7 +396,9 @@ int sl_placement_cache_compute(sl_placement_cache *cache, const sl_placement_mem
         inc = rc == 0 && d.changes <= SL_PLACEMENT_CACHE_CHANGES_MAX;
     }
     if (inc)
-        patch_lists(cache, &n, &d);
+        patch_lists(cache, &n, &d,
+                    !o->unbounded && cache->c.no_requests && n.no_requests &&
+                        same_zones(&cache->c, &n));
     if (rc == 0)
         rc = sl__placement_solve(&n, o);
     sl_placement *p = NULL;
@@ -385,6 +423,7 @@ int sl_placement_cache_compute(sl_placement_cache *cache, const sl_placement_mem
     free(d.moved);
     free(d.mfrom);
     free(d.sfrom);
+    free(d.zmoved);
     if (rc) {
         sl_placement_free(p);
         sl__placement_ctx_free(&n);

@@ -287,6 +287,7 @@ static int load_services(ctx *c, const sl_placement_service *services, size_t n)
         p->mem = s->mem_mb;
         p->spread = s->spread;
         p->first = next;
+        c->no_requests &= s->cpu_milli == 0 && s->mem_mb == 0;
         for (uint32_t r = 0; r < s->replicas; r++) {
             prep *q = &c->reps[next++];
             q->key = sl__placement_replica_key(p->hash, r);
@@ -636,6 +637,7 @@ static int32_t best_in_zone(ctx *c, uint32_t r, uint32_t z, uint64_t *score)
     }
     if (q->complete)
         return -1;
+    c->svcs[q->svc].scanned |= c->pass1;
     int32_t best = -1;
     uint64_t best_sc = UINT64_MAX;
     for (uint32_t n = 0; n < c->nn; n++) {
@@ -694,6 +696,7 @@ static int32_t best_member(ctx *c, uint32_t r, uint64_t *score)
     }
     if (q->complete)
         return best;
+    c->svcs[q->svc].scanned |= c->pass1;
     return scan_all(c, r, zones, score);
 }
 
@@ -888,7 +891,13 @@ static int run_natives_first(ctx *c)
     for (size_t i = 0; i < c->nn; i++)
         if (c->nodes[i].eligible)
             c->nodes[i].limit = UINT32_MAX;
+    /* Natives known in advance (incremental.c says when that holds). */
+    for (uint32_t r = 0; r < c->nr; r++)
+        if (c->reps[r].preset)
+            grant(c, r, (uint32_t)c->reps[r].native, c->reps[r].native_score);
+    c->pass1 = true;
     int rc = run(c);
+    c->pass1 = false;
     native *v = malloc((c->nr ? c->nr : 1) * sizeof *v);
     if (rc == 0 && !v)
         rc = SL_ENOMEM;
@@ -897,6 +906,8 @@ static int run_natives_first(ctx *c)
         prep *q = &c->reps[r];
         if (q->node >= 0)
             v[nv++] = (native){(uint32_t)q->node, r, q->score};
+        q->native = q->node;
+        q->native_score = q->score;
         q->node = -1;
         q->version++;
         q->reason = SL_PLACEMENT_PLACED;
@@ -1017,6 +1028,7 @@ int sl__placement_prepare(ctx *c, const sl_placement_member *members, size_t nme
     sl__placement_coarse_init(c->coarse);
     c->draw_fast = sl__placement_draw_fast();
     c->guess = UINT64_MAX;
+    c->no_requests = true;
     if (rc == 0)
         rc = load_members(c, members, nmembers);
     if (rc == 0)

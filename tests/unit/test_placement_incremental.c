@@ -231,10 +231,11 @@ static void test_random_changes(void **state)
     sl_placement_cache_stats_get(k, &st);
     fprintf(stderr,
             "# %llu changes (%llu steps with several); cache: %llu incremental, "
-            "%llu full, %llu lists kept, %llu rebuilt\n",
+            "%llu full, %llu lists kept, %llu rebuilt, natives of %llu services kept\n",
             (unsigned long long)changes, (unsigned long long)multi,
             (unsigned long long)st.incremental, (unsigned long long)st.full,
-            (unsigned long long)st.lists_kept, (unsigned long long)st.lists_rebuilt);
+            (unsigned long long)st.lists_kept, (unsigned long long)st.lists_rebuilt,
+            (unsigned long long)st.natives_kept);
     for (int i = 0; i < CH_KINDS; i++)
         assert_true(applied[i] > 100);
     assert_true(changes >= 6000);
@@ -242,6 +243,7 @@ static void test_random_changes(void **state)
     assert_true(st.full >= 300 && st.full < 1000); /* each new world, and the rest */
     assert_true(st.lists_kept > 4 * st.lists_rebuilt);
     assert_true(st.lists_rebuilt > 1000);
+    assert_true(st.natives_kept > 10000);
     sl_placement_cache_free(k);
 }
 
