@@ -145,7 +145,9 @@ static void one_change(world *w)
         break;
     case CH_CAP: m->m.cpu_milli = below(w, 2) ? 0 : 200 + below(w, 6) * 300; break;
     case CH_ZONE:
-        snprintf(m->zone, sizeof m->zone, "z%u", below(w, w->nzones + 2));
+        /* Mostly between the zones there are, sometimes to a new one. */
+        snprintf(m->zone, sizeof m->zone, "z%u",
+                 below(w, 4) && w->nzones ? below(w, w->nzones) : w->nzones + below(w, 2));
         m->m.zone = m->zone;
         break;
     case CH_SUSPECT:
@@ -306,11 +308,54 @@ static void test_one_member_counts(void **state)
     sl_placement_cache_free(NULL);
 }
 
+/* Members moving between the zones there are (the zone set stays): the
+ * kept natives must not be those of the services whose lists hold them. */
+static void test_zone_moves(void **state)
+{
+    (void)state;
+    enum { NM = 60, NS = 200 };
+    static char mn[NM][16], sn[NS][16];
+    static const char *zones[3] = {"a", "b", "c"};
+    sl_placement_member m[NM];
+    sl_placement_service s[NS];
+    for (int i = 0; i < NM; i++) {
+        snprintf(mn[i], sizeof mn[i], "node-%03d", i);
+        m[i] = (sl_placement_member){.name = mn[i], .zone = zones[i % 3], .weight = 1};
+    }
+    for (int i = 0; i < NS; i++) {
+        snprintf(sn[i], sizeof sn[i], "svc-%03d", i);
+        s[i] = (sl_placement_service){.name = sn[i], .replicas = 1 + (uint32_t)i % 4};
+    }
+    world w = {.nm = NM, .ns = NS};
+    for (int i = 0; i < NS; i++)
+        w.svc[i].s = s[i];
+    sl_placement_cache *k = sl_placement_cache_new();
+    sl_placement *p = NULL, *q = NULL;
+    assert_int_equal(sl_placement_cache_compute(k, m, NM, s, NS, NULL, &p), 0);
+    sl_placement_free(p);
+    for (int i = 0; i < 30; i++) {
+        m[i].zone = zones[(i + 1 + i / 10) % 3];
+        assert_int_equal(sl_placement_cache_compute(k, m, NM, s, NS, NULL, &p), 0);
+        assert_int_equal(sl_placement_compute(m, NM, s, NS, NULL, &q), 0);
+        assert_same(&w, p, q);
+        sl_placement_free(p);
+        sl_placement_free(q);
+    }
+    sl_placement_cache_stats st;
+    sl_placement_cache_stats_get(k, &st);
+    assert_int_equal(st.incremental, 30);
+    fprintf(stderr, "# zone moves: natives of %llu services kept\n",
+            (unsigned long long)st.natives_kept);
+    assert_true(st.natives_kept > 0);
+    sl_placement_cache_free(k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_changes),
         cmocka_unit_test(test_one_member_counts),
+        cmocka_unit_test(test_zone_moves),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
