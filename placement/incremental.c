@@ -38,14 +38,34 @@
  *   `complete` exactly.
  * So every list is, entry by entry, the list a full run builds on the new
  * input, the greedy runs the same code on the same lists and bounds, and the
- * result is the same bit for bit. Lists of new replicas, or of a service
+ * result is the same bit for bit (ties between equal scores, which need
+ * equal 53-bit draws, are broken by index in both, though no test can make
+ * one happen). Lists of new replicas, or of a service
  * whose requests changed, are built lazily like in a full run.
+ *
+ * Natives kept. The greedy runs twice (placement.c, "natives first"): the
+ * first run has no load bound, and when no service requests cpu or memory
+ * nothing else ties one service to another in it (loads are unbounded,
+ * capacities never bind), so each service's natives follow from its own
+ * replicas alone: their lists, preferred zones and quotas, the zones of the
+ * listed members and the eligible zones, its spread and replica count. When
+ * a replica scans past its list (scan_all, or best_in_zone past the list)
+ * it looks at every member, so a service that did so (psvc.scanned) is
+ * not reused. A service is given its old natives (prep.preset; granted
+ * before the first run, which then runs for the other services only) when,
+ * in both the old and the new input, no service requests cpu or memory,
+ * the zones are the same ids with the same hashes and eligibility, and
+ * the service kept its replicas, requests and spread, did not scan, had
+ * every replica placed, and every replica's list is the old one entry for
+ * entry, as complete, with no listed member in another zone. The second
+ * run (the overflow, with the bounds) always runs whole.
  *
  * Cost of an incremental call: loading the new input (sorting is skipped
  * when it is already sorted), one merge of the old and new names, about
  * 16 T / M recomputed lists per changed member (those that held it), one
  * bounded score per replica and changed member, and the greedy. The greedy
- * is what remains; BENCHMARKS.md (Placement, incremental) measures it. */
+ * is what remains: the second run, and the first for the services a
+ * change touched; BENCHMARKS.md ("Incremental placement") measures it. */
 #include <stdlib.h>
 #include <string.h>
 
