@@ -15,6 +15,7 @@
 #define CAND_MAX 16
 #define CAND_UNSET 0xff
 #define NO_ZONE UINT32_MAX
+#define SCAN_ANY (UINT32_MAX - 1)
 
 typedef struct pnode {
     uint64_t hash;
@@ -39,7 +40,10 @@ typedef struct psvc {
     uint32_t mem;
     sl_placement_spread spread;
     uint32_t first; /* id of its replica 0 */
-    bool scanned;   /* a replica scanned past its list in the first greedy */
+    /* Where its replicas looked past their lists in the first greedy (in
+     * run_natives_first): NO_ZONE nowhere, a zone id, or SCAN_ANY (every
+     * member, or several zones). */
+    uint32_t scan_zone;
 } psvc;
 
 typedef struct prep {

@@ -49,13 +49,15 @@
  * capacities never bind), so each service's natives follow from its own
  * replicas alone: their lists, preferred zones and quotas, the zones of the
  * listed members and the eligible zones, its spread and replica count. When
- * a replica scans past its list (scan_all, or best_in_zone past the list)
- * it looks at every member, so a service that did so (psvc.scanned) is
- * not reused. A service is given its old natives (prep.preset; granted
+ * a replica scans past its list, it looks at every member of its preferred
+ * zone (best_in_zone) or at every member (scan_all): a service that did so
+ * (psvc.scan_zone) is reused only when it scanned one zone and no changed
+ * or moved member was or is in that zone. A service is given its old natives (prep.preset; granted
  * before the first run, which then runs for the other services only) when,
  * in both the old and the new input, no service requests cpu or memory,
  * the zones are the same ids with the same hashes and eligibility, and
- * the service kept its replicas, requests and spread, did not scan, had
+ * the service kept its replicas, requests and spread, did not scan (as
+ * above), had
  * every replica placed, and every replica's list is the old one entry for
  * entry, as complete, with no listed member in another zone. The second
  * run (the overflow, with the bounds) always runs whole.
@@ -332,6 +334,21 @@ static bool same_zones(const ctx *o, const ctx *n)
 static void patch_lists(sl_placement_cache *k, ctx *n, const diff *d, bool natives)
 {
     const ctx *o = &k->c;
+    /* The zones a changed or moved member was or is in (zone ids are the
+     * same in both when natives may be kept). */
+    bool *touched = natives ? calloc(n->nzones ? n->nzones : 1, sizeof *touched) : NULL;
+    natives = natives && touched;
+    for (uint32_t c = 0; natives && c < d->nch; c++) {
+        if (d->ch[c].old >= 0)
+            touched[o->nodes[d->ch[c].old].zone] = true;
+        if (d->ch[c].now >= 0)
+            touched[n->nodes[d->ch[c].now].zone] = true;
+    }
+    for (size_t i = 0; natives && i < n->nn; i++)
+        if (d->zmoved[i]) {
+            touched[n->nodes[i].zone] = true;
+            touched[o->nodes[d->mfrom[i]].zone] = true;
+        }
     for (size_t i = 0; i < n->ns; i++) {
         int32_t j = d->sfrom[i];
         const psvc *s = &n->svcs[i];
@@ -339,7 +356,9 @@ static void patch_lists(sl_placement_cache *k, ctx *n, const diff *d, bool nativ
             continue;
         const psvc *t = &o->svcs[j];
         uint32_t common = t->replicas < s->replicas ? t->replicas : s->replicas;
-        bool same = natives && same_service(t, s) && !t->scanned;
+        bool same =
+            natives && same_service(t, s) &&
+            (t->scan_zone == NO_ZONE || (t->scan_zone != SCAN_ANY && !touched[t->scan_zone]));
         for (uint32_t r = 0; r < common; r++) {
             patched how = patch_list(o, t->first + r, n, s->first + r, d);
             if (how == LIST_UNSET)
@@ -353,6 +372,7 @@ static void patch_lists(sl_placement_cache *k, ctx *n, const diff *d, bool nativ
         }
         if (!same)
             continue;
+        n->svcs[i].scan_zone = t->scan_zone; /* it is not run: it scanned there */
         for (uint32_t r = 0; r < s->replicas; r++) {
             const prep *a = &o->reps[t->first + r];
             prep *b = &n->reps[s->first + r];
@@ -362,6 +382,7 @@ static void patch_lists(sl_placement_cache *k, ctx *n, const diff *d, bool nativ
         }
         k->stats.natives_kept++;
     }
+    free(touched);
 }
 
 /* Takes the names of the new input into the cache: an old copy where the

@@ -287,6 +287,7 @@ static int load_services(ctx *c, const sl_placement_service *services, size_t n)
         p->mem = s->mem_mb;
         p->spread = s->spread;
         p->first = next;
+        p->scan_zone = NO_ZONE;
         c->no_requests &= s->cpu_milli == 0 && s->mem_mb == 0;
         for (uint32_t r = 0; r < s->replicas; r++) {
             prep *q = &c->reps[next++];
@@ -637,7 +638,10 @@ static int32_t best_in_zone(ctx *c, uint32_t r, uint32_t z, uint64_t *score)
     }
     if (q->complete)
         return -1;
-    c->svcs[q->svc].scanned |= c->pass1;
+    if (c->pass1) {
+        psvc *t = &c->svcs[q->svc];
+        t->scan_zone = t->scan_zone == NO_ZONE || t->scan_zone == z ? z : SCAN_ANY;
+    }
     int32_t best = -1;
     uint64_t best_sc = UINT64_MAX;
     for (uint32_t n = 0; n < c->nn; n++) {
@@ -696,7 +700,8 @@ static int32_t best_member(ctx *c, uint32_t r, uint64_t *score)
     }
     if (q->complete)
         return best;
-    c->svcs[q->svc].scanned |= c->pass1;
+    if (c->pass1)
+        c->svcs[q->svc].scan_zone = SCAN_ANY;
     return scan_all(c, r, zones, score);
 }
 
