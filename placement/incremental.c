@@ -365,7 +365,8 @@ static void patch_lists(sl_placement_cache *k, ctx *n, const diff *d, bool nativ
                 k->stats.lists_rebuilt++;
             else
                 k->stats.lists_kept++;
-            same = same && how == LIST_SAME && o->reps[t->first + r].native >= 0;
+            int32_t nat = o->reps[t->first + r].native;
+            same = same && how == LIST_SAME && nat >= 0 && d->moved[nat] >= 0;
             const uint32_t *cn = &n->cand[(size_t)(s->first + r) * CAND_MAX];
             for (uint32_t e = 0; same && e < n->reps[s->first + r].ncand; e++)
                 same = !d->zmoved[cn[e]];
