@@ -27,7 +27,7 @@
 
 static size_t nm, ns;
 static uint32_t reps;
-static char (*mname)[16], (*sname)[16];
+static char (*mname)[32], (*sname)[32];
 static const char *zname[3] = {"z0", "z1", "z2"};
 static sl_placement_member *mem;
 static sl_placement_service *svc;

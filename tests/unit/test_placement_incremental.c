@@ -255,7 +255,7 @@ static void test_one_member_counts(void **state)
 {
     (void)state;
     enum { NM = 200, NS = 300 };
-    static char mn[NM + 1][16], sn[NS][16];
+    static char mn[NM + 1][24], sn[NS][24];
     sl_placement_member m[NM + 1];
     sl_placement_service s[NS];
     for (int i = 0; i < NM + 1; i++) {
@@ -314,7 +314,7 @@ static void test_zone_moves(void **state)
 {
     (void)state;
     enum { NM = 60, NS = 200 };
-    static char mn[NM][16], sn[NS][16];
+    static char mn[NM][24], sn[NS][24];
     static const char *zones[3] = {"a", "b", "c"};
     sl_placement_member m[NM];
     sl_placement_service s[NS];
