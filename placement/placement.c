@@ -802,7 +802,8 @@ static int run(ctx *c)
     if (rc == 0 && !buf)
         rc = SL_ENOMEM;
     if (rc == 0) {
-        memcpy(buf, c->heap, ninit * sizeof *buf);
+        if (ninit)
+            memcpy(buf, c->heap, ninit * sizeof *buf);
         init = sort_proposals(buf, buf + ninit, ninit);
     }
     c->nheap = 0;
