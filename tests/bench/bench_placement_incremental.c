@@ -2,7 +2,7 @@
  * after one change against sl_placement_compute() on the same input, in the
  * same invocation, with the two results compared replica by replica.
  *
- *   bench_placement_incremental [MEMBERS SERVICES REPLICAS [FULL_RUNS]]
+ *   bench_placement_incremental [MEMBERS SERVICES REPLICAS [FULL_RUNS [CPU]]]
  *
  * Defaults: 1,000 members in 3 zones with weights 1..4, 10,000 services x 3
  * replicas, eps 0.25 (the placement benchmark's cluster). Each change kind
@@ -10,12 +10,13 @@
  * the input the previous call saw. FULL_RUNS (default: all) limits how many
  * of the changes also get a full run to compare with (the full run of
  * 10,000 members x 100,000 x 3 takes seconds); the others are timed
- * incrementally only. Then the agent's step (sl_reconcile(), which keeps
- * its own cache, as node/runtime does; member 0 is "self", holding nothing
- * yet) after one member drains or comes back, against the same step with
- * a fresh reconciler (a full placement). The view the agent builds from
- * gossip first (sl_appstate_build_view) is not included. Times are process
- * CPU time (one thread). */
+ * incrementally only. CPU (default 0) is every replica's cpu request in
+ * millicores, on members of unlimited capacity: the same placement, but
+ * requests make the first greedy global, so that it is never reused. Then the agent's step
+ * (sl_reconcile(), which keeps its own cache, as node/runtime does; member 0 is "self", holding
+ * nothing yet) after one member drains or comes back, against the same step with a fresh reconciler
+ * (a full placement). The view the agent builds from gossip first (sl_appstate_build_view) is not
+ * included. Times are process CPU time (one thread). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,9 +141,10 @@ int main(int argc, char **argv)
     ns = argc > 2 ? strtoul(argv[2], NULL, 10) : 10000;
     reps = argc > 3 ? (uint32_t)strtoul(argv[3], NULL, 10) : 3;
     full_left = argc > 4 ? (unsigned)strtoul(argv[4], NULL, 10) : ~0u;
+    uint32_t cpu = argc > 5 ? (uint32_t)strtoul(argv[5], NULL, 10) : 0;
     if (nm < 20 || ns < 20 || reps == 0) {
         fprintf(stderr,
-                "usage: bench_placement_incremental [MEMBERS SERVICES REPLICAS [FULL_RUNS]]\n"
+                "usage: bench_placement_incremental [MEMBERS SERVICES REPLICAS [FULL_RUNS [CPU]]]\n"
                 "(at least 20 members and 20 services)\n");
         return 2;
     }
@@ -162,11 +164,11 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i <= ns; i++) {
         snprintf(sname[i], sizeof sname[i], "svc-%07zu", i);
-        svc[i] = (sl_placement_service){.name = sname[i], .replicas = reps};
+        svc[i] = (sl_placement_service){.name = sname[i], .replicas = reps, .cpu_milli = cpu};
     }
     printf("incremental placement: %zu members (3 zones, weights 1..4), %zu services x %u, "
-           "eps 0.25\n",
-           nm, ns, reps);
+           "eps 0.25, cpu request %u\n",
+           nm, ns, reps, cpu);
     sl_placement *p = NULL;
     double t0 = now();
     if (sl_placement_cache_compute(cache, mem, nm, svc, ns, NULL, &p))
@@ -211,6 +213,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < ns; i++) {
         snprintf(cat[i].name, sizeof cat[i].name, "%s", sname[i]);
         cat[i].replicas = reps;
+        cat[i].cpu_milli = cpu;
         cat[i].argc = 1;
         cat[i].argv = argv0;
         cp[i] = &cat[i];
