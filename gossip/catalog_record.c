@@ -6,14 +6,26 @@
  * The first eleven fields are the content; `signer` (bin 32, an Ed25519
  * public key) and `sig` (bin 64) are appended when the record is signed, so
  * that a peer of an older version, which skips trailing fields, still reads
- * it. The signature covers
+ * it. Extensions follow, in this order (a decoder tells the signature from
+ * an extension by its type, bin):
+ *
+ *   groups := [spec_stamp, replicas_stamp]   the field groups' stamps
+ *
+ * written only when one of them differs from `stamp` (a scale, or a deploy
+ * that kept the count): deploys and rms stay exactly what older peers wrote.
+ * The signature covers
  *
  *   "starling-catalog-v1" 0x00 cluster-label 0x00 content
  *
  * where content is the canonical encoding of the eleven fields (this file's
- * own encoder: msgpack-c packs every integer in its shortest form), so that
- * a record re-encoded from its decoded fields verifies, and a record of one
+ * own encoder: msgpack-c packs every integer in its shortest form), as an
+ * array of eleven, or, for a record with groups, of twelve: the eleven and
+ * `groups`, so that an operator's signature covers which groups the write
+ * changed and nobody can move a signed field group forward in time. A
+ * record re-encoded from its decoded fields verifies, and a record of one
  * cluster cannot be replayed into another that trusts the same operator.
+ * (An older peer verifies only eleven-field content: it refuses signed
+ * records with groups, and keeps the newest whole record of the others.)
  *
  * Every limit is enforced on decode exactly as on encode: field sizes and
  * counts, and SL_SVC_RECORD_MAX for the whole encoded record, so that a
@@ -61,7 +73,8 @@ int sl__service_check(const sl_service *s)
 {
     if (sl_service_name_check(s->name) || s->replicas > SL_SVC_REPLICAS_MAX ||
         s->argc > SL_SVC_ARGS_MAX || s->envc > SL_SVC_ENV_MAX || s->spread > SL_SPREAD_NODES ||
-        strlen(s->writer) > SL_SVC_WRITER_MAX)
+        strlen(s->writer) > SL_SVC_WRITER_MAX || s->spec_stamp > s->stamp ||
+        s->replicas_stamp > s->stamp)
         return SL_EINVAL;
     if (!s->deleted && (s->argc == 0 || !s->argv[0][0]))
         return SL_EINVAL;
@@ -72,6 +85,19 @@ int sl__service_check(const sl_service *s)
         if (strlen(s->env[i]) > SL_SVC_STR_MAX || env_check(s->env[i]))
             return SL_EINVAL;
     return 0;
+}
+
+/* Whether rec carries field group stamps of its own (see the top). */
+static bool has_groups(const sl_service *s)
+{
+    return sl__spec_stamp(s) != s->stamp || sl__replicas_stamp(s) != s->stamp;
+}
+
+static void pack_groups(const sl_service *s, sl__mp_writer *w)
+{
+    msgpack_pack_array(&w->pk, 2);
+    msgpack_pack_uint64(&w->pk, sl__spec_stamp(s));
+    msgpack_pack_uint64(&w->pk, sl__replicas_stamp(s));
 }
 
 /* Packs the eleven content fields, as one array of `fields` elements. */
@@ -102,11 +128,14 @@ static void pack_content(const sl_service *s, sl__mp_writer *w, uint32_t fields)
 int sl__service_pack(const sl_service *s, sl__mp_writer *w)
 {
     size_t start = w->len;
-    pack_content(s, w, s->is_signed ? CONTENT_FIELDS + 2 : CONTENT_FIELDS);
+    uint32_t fields = CONTENT_FIELDS + (s->is_signed ? 2 : 0) + (has_groups(s) ? 1 : 0);
+    pack_content(s, w, fields);
     if (s->is_signed) {
         sl__mp_put_bin(w, s->signer, sizeof s->signer);
         sl__mp_put_bin(w, s->sig, sizeof s->sig);
     }
+    if (has_groups(s))
+        pack_groups(s, w);
     return w->overflow || w->len - start > SL_SVC_RECORD_MAX ? SL_ETOOBIG : 0;
 }
 
@@ -164,11 +193,28 @@ static int read_strv(sl__mp_reader *r, uint32_t max, char ***out, uint32_t *coun
     return 0;
 }
 
-/* The optional signature fields, then whatever later versions append. */
+/* The group stamps extension: each at most the record's stamp. */
+static int read_groups(sl__mp_reader *r, sl_service *out)
+{
+    uint32_t n;
+    if (sl__mp_read_array(r, &n) || n != 2 || sl__mp_read_uint(r, &out->spec_stamp) ||
+        sl__mp_read_uint(r, &out->replicas_stamp) || out->spec_stamp == 0 ||
+        out->replicas_stamp == 0 || out->spec_stamp > out->stamp ||
+        out->replicas_stamp > out->stamp)
+        return SL_EMALFORMED;
+    return 0;
+}
+
+/* The optional signature fields (a bin first), then the extensions, then
+ * whatever later versions append. */
 static int read_tail(sl__mp_reader *r, uint32_t n, sl_service *out)
 {
     uint32_t i = CONTENT_FIELDS;
-    if (n >= CONTENT_FIELDS + 2) {
+    sl__mp_reader peek = *r;
+    const uint8_t *bin;
+    uint32_t binlen;
+    out->spec_stamp = out->replicas_stamp = out->stamp;
+    if (n >= CONTENT_FIELDS + 2 && sl__mp_read_bin(&peek, &bin, &binlen) == 0) {
         const uint8_t *signer, *sig;
         uint32_t sl, gl;
         if (sl__mp_read_bin(r, &signer, &sl) || sl != SL_OPERATOR_PUB_BYTES ||
@@ -178,6 +224,11 @@ static int read_tail(sl__mp_reader *r, uint32_t n, sl_service *out)
         memcpy(out->sig, sig, gl);
         out->is_signed = true;
         i += 2;
+    }
+    if (i < n) {
+        if (read_groups(r, out))
+            return SL_EMALFORMED;
+        i++;
     }
     for (; i < n; i++)
         if (sl__mp_skip(r))
@@ -235,7 +286,9 @@ static size_t signed_bytes(const sl_service *s, const char *cluster, uint8_t *bu
     buf[dl + cl] = 0;
     sl__mp_writer w;
     sl__mp_writer_init(&w, buf + dl + cl + 1, cap - dl - cl - 1);
-    pack_content(s, &w, CONTENT_FIELDS);
+    pack_content(s, &w, has_groups(s) ? CONTENT_FIELDS + 1 : CONTENT_FIELDS);
+    if (has_groups(s))
+        pack_groups(s, &w);
     return w.overflow ? 0 : dl + cl + 1 + w.len;
 }
 
