@@ -660,8 +660,12 @@ static int view_services(sl_appstate *a, uint64_t wall, sl_app_view *v)
             continue; /* deleted, or maybe deleted while we were away */
         v->svc[v->nsvc] = s;
         v->ps[v->nsvc] = (sl_placement_service){
-            s->name, s->replicas, s->cpu_milli, s->mem_mb,
-            s->spread == SL_SPREAD_NODES ? SL_PLACEMENT_SPREAD_NODE : SL_PLACEMENT_SPREAD_ZONE};
+            .name = s->name,
+            .replicas = s->replicas,
+            .cpu_milli = s->cpu_milli,
+            .mem_mb = s->mem_mb,
+            .spread = s->spread == SL_SPREAD_NODES ? SL_PLACEMENT_SPREAD_NODE
+                                                   : SL_PLACEMENT_SPREAD_ZONE};
         v->nsvc++;
     }
     return 0;

@@ -39,6 +39,7 @@ typedef struct psvc {
     uint32_t mem;
     sl_placement_spread spread;
     uint32_t first; /* id of its replica 0 */
+    uint32_t avoid_first, navoid; /* its avoided members: ctx.avoid[avoid_first..+navoid) */
 } psvc;
 
 typedef struct prep {
@@ -115,6 +116,7 @@ typedef struct ctx {
     uint32_t nclass;               /* 0: too many distinct weights */
     bool draw_fast;                /* sl__placement_draw_fast() */
     uint64_t guess;                /* a cut to try first (build_candidates) */
+    uint32_t *avoid;               /* canonical member indexes avoided, by service */
 } ctx;
 
 /* Whether a request fits a capacity (0: unlimited) with `used` taken. */

@@ -84,6 +84,14 @@
  * better member. tests/unit/test_placement.c measures both over random
  * clusters; BENCHMARKS.md records the numbers.
  *
+ * Avoided members. A service may name members that must not host it (they
+ * gave it up: they could not start it). Such a member is treated, for that
+ * service only, as if it already held one of its replicas: it is skipped
+ * wherever allowance is decided (siblings_at), and everything else (load
+ * bounds, zones, the rankings) is as without it, so that avoiding one
+ * member moves the replicas it would have hosted, plus what they cascade
+ * (as when that member leaves).
+ *
  * Draining members get no replica: "nothing new" cannot be told apart from
  * "nothing" without a previous assignment. The runtime keeps a draining
  * member's running replicas until their new owners report them running
@@ -206,8 +214,12 @@ static int check_inputs(const sl_placement_member *members, size_t nmembers,
             return SL_EINVAL;
     uint64_t total = 0;
     for (size_t i = 0; i < nservices; i++) {
-        if (!services[i].name || (unsigned)services[i].spread >= SL_PLACEMENT_SPREAD_COUNT)
+        if (!services[i].name || (unsigned)services[i].spread >= SL_PLACEMENT_SPREAD_COUNT ||
+            (services[i].navoid && !services[i].avoid))
             return SL_EINVAL;
+        for (uint32_t k = 0; k < services[i].navoid; k++)
+            if (!services[i].avoid[k])
+                return SL_EINVAL;
         total += services[i].replicas;
         if (total > SL_PLACEMENT_REPLICAS_MAX)
             return SL_EINVAL;
@@ -260,9 +272,56 @@ static int load_members(ctx *c, const sl_placement_member *members, size_t n)
     return rc;
 }
 
-/* Fills the canonical service and replica arrays. Returns 0 or an error. */
-static int load_services(ctx *c, const sl_placement_service *services, size_t n)
+/* The canonical index of the member named `name`, or -1 (members are in
+ * name order). */
+static int32_t member_named(const ctx *c, const sl_placement_member *members, const char *name)
 {
+    size_t lo = 0, hi = c->nn;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int cmp = strcmp(members[c->nodes[mid].input].name, name);
+        if (cmp == 0)
+            return (int32_t)mid;
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+/* Resolves s's avoided members into ctx.avoid (room for every name was
+ * made by ctx_alloc), sorted, without duplicates. */
+static void load_avoid(ctx *c, const sl_placement_member *members,
+                       const sl_placement_service *in, psvc *p, uint32_t *used)
+{
+    p->avoid_first = *used;
+    p->navoid = 0;
+    for (uint32_t k = 0; k < in->navoid; k++) {
+        int32_t m = member_named(c, members, in->avoid[k]);
+        if (m < 0)
+            continue;
+        uint32_t *a = &c->avoid[p->avoid_first], i = p->navoid;
+        bool dup = false;
+        for (uint32_t j = 0; j < p->navoid; j++)
+            dup |= a[j] == (uint32_t)m;
+        if (dup)
+            continue;
+        while (i > 0 && a[i - 1] > (uint32_t)m) {
+            a[i] = a[i - 1];
+            i--;
+        }
+        a[i] = (uint32_t)m;
+        p->navoid++;
+    }
+    *used += p->navoid;
+}
+
+/* Fills the canonical service and replica arrays. Returns 0 or an error. */
+static int load_services(ctx *c, const sl_placement_member *members,
+                         const sl_placement_service *services, size_t n)
+{
+    uint32_t avoided = 0;
     named *v = malloc((n ? n : 1) * sizeof *v);
     if (!v)
         return SL_ENOMEM;
@@ -280,6 +339,7 @@ static int load_services(ctx *c, const sl_placement_service *services, size_t n)
         p->mem = s->mem_mb;
         p->spread = s->spread;
         p->first = next;
+        load_avoid(c, members, s, p, &avoided);
         for (uint32_t r = 0; r < s->replicas; r++) {
             prep *q = &c->reps[next++];
             q->key = sl__placement_replica_key(p->hash, r);
@@ -484,6 +544,8 @@ static uint32_t siblings_at(const ctx *c, const psvc *s, uint32_t n, bool *used)
 {
     uint32_t zc = 0;
     *used = false;
+    for (uint32_t k = 0; k < s->navoid; k++)
+        *used |= c->avoid[s->avoid_first + k] == n; /* avoided: as if taken */
     for (uint32_t i = 0; i < s->replicas; i++) {
         int32_t at = c->reps[s->first + i].node;
         if (at < 0)
@@ -845,10 +907,14 @@ static void ctx_free(ctx *c)
     free(c->hot_class);
     free(c->xs);
     free(c->ws);
+    free(c->avoid);
 }
 
-static int ctx_alloc(ctx *c, size_t nn, size_t ns, size_t nr)
+static int ctx_alloc(ctx *c, size_t nn, size_t ns, size_t nr, size_t navoid)
 {
+    c->avoid = malloc((navoid ? navoid : 1) * sizeof *c->avoid);
+    if (!c->avoid)
+        return SL_ENOMEM;
     c->nn = nn;
     c->ns = ns;
     c->nr = nr;
@@ -887,19 +953,21 @@ int sl_placement_compute(const sl_placement_member *members, size_t nmembers,
     int rc = check_inputs(members, nmembers, services, nservices, o);
     if (rc)
         return rc;
-    size_t nr = 0;
-    for (size_t i = 0; i < nservices; i++)
+    size_t nr = 0, navoid = 0;
+    for (size_t i = 0; i < nservices; i++) {
         nr += services[i].replicas;
+        navoid += services[i].navoid;
+    }
     ctx c;
     memset(&c, 0, sizeof c);
-    rc = ctx_alloc(&c, nmembers, nservices, nr);
+    rc = ctx_alloc(&c, nmembers, nservices, nr, navoid);
     sl__placement_coarse_init(c.coarse);
     c.draw_fast = sl__placement_draw_fast();
     c.guess = UINT64_MAX;
     if (rc == 0)
         rc = load_members(&c, members, nmembers);
     if (rc == 0)
-        rc = load_services(&c, services, nservices);
+        rc = load_services(&c, members, services, nservices);
     if (rc == 0) {
         set_bounds(&c, o);
         rc = set_preferred_zones(&c);

@@ -17,7 +17,8 @@
  * - no member holds more than its bound, ceil((1 + eps) * fair share), where
  *   fair share = total replicas * weight / total weight of eligible members;
  * - cpu and memory requests fit each member's capacity;
- * - draining members get nothing; suspect members count like alive ones.
+ * - draining members get nothing; suspect members count like alive ones;
+ * - no replica of a service goes to a member in its `avoid` list.
  * What cannot be placed is reported per replica with a reason. */
 #ifndef STARLING_PLACEMENT_H
 #define STARLING_PLACEMENT_H
@@ -73,6 +74,11 @@ typedef struct sl_placement_service {
     uint32_t cpu_milli; /* request per replica */
     uint32_t mem_mb;    /* request per replica */
     sl_placement_spread spread;
+    /* Members that must not host any replica of it (they gave it up: see
+     * gossip/appstate.h), by name; names that are not members are ignored.
+     * navoid 0: none (avoid may be NULL). Borrowed for the call only. */
+    const char *const *avoid;
+    uint32_t navoid;
 } sl_placement_service;
 
 typedef struct sl_placement_options {

@@ -38,7 +38,7 @@ static void world_init(world *w, uint32_t replicas)
     w->svc.argc = 1;
     w->svc.argv = cmd_v1;
     w->svcs[0] = &w->svc;
-    w->ps = (sl_placement_service){"web", replicas, 0, 0, SL_PLACEMENT_SPREAD_NODE};
+    w->ps = (sl_placement_service){"web", replicas, 0, 0, SL_PLACEMENT_SPREAD_NODE, NULL, 0};
     w->nsvc = 1;
 }
 
