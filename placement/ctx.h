@@ -38,7 +38,7 @@ typedef struct psvc {
     uint32_t cpu;
     uint32_t mem;
     sl_placement_spread spread;
-    uint32_t first; /* id of its replica 0 */
+    uint32_t first;               /* id of its replica 0 */
     uint32_t avoid_first, navoid; /* its avoided members: ctx.avoid[avoid_first..+navoid) */
 } psvc;
 
@@ -52,6 +52,7 @@ typedef struct prep {
     uint8_t reason;
     uint8_t ncand;  /* entries in its candidate list, CAND_UNSET before */
     bool complete;  /* the list holds every member that could ever fit */
+    bool avoid_off; /* no other member could take it: its service's avoided ones may */
     uint64_t score; /* its score at its member, once placed */
 } prep;
 

@@ -84,13 +84,16 @@
  * better member. tests/unit/test_placement.c measures both over random
  * clusters; BENCHMARKS.md records the numbers.
  *
- * Avoided members. A service may name members that must not host it (they
- * gave it up: they could not start it). Such a member is treated, for that
- * service only, as if it already held one of its replicas: it is skipped
- * wherever allowance is decided (siblings_at), and everything else (load
- * bounds, zones, the rankings) is as without it, so that avoiding one
- * member moves the replicas it would have hosted, plus what they cascade
- * (as when that member leaves).
+ * Avoided members. A service may name members that should not host it
+ * (they gave it up: they could not start it). Such a member is treated, for
+ * that service only, as if it already held one of its replicas: it is
+ * skipped wherever allowance is decided (siblings_at), and everything else
+ * (load bounds, zones, the rankings) is as without it. A replica that no
+ * other member is allowed to take proposes again without avoiding (and
+ * keeps doing so for the rest of the call): a service that fails to start
+ * everywhere stays where it would be without the list, retrying there,
+ * rather than unplaced. Avoiding one member moves the replicas it would
+ * have hosted, plus what they cascade (as when that member leaves).
  *
  * Draining members get no replica: "nothing new" cannot be told apart from
  * "nothing" without a previous assignment. The runtime keeps a draining
@@ -292,8 +295,8 @@ static int32_t member_named(const ctx *c, const sl_placement_member *members, co
 
 /* Resolves s's avoided members into ctx.avoid (room for every name was
  * made by ctx_alloc), sorted, without duplicates. */
-static void load_avoid(ctx *c, const sl_placement_member *members,
-                       const sl_placement_service *in, psvc *p, uint32_t *used)
+static void load_avoid(ctx *c, const sl_placement_member *members, const sl_placement_service *in,
+                       psvc *p, uint32_t *used)
 {
     p->avoid_first = *used;
     p->navoid = 0;
@@ -350,6 +353,7 @@ static int load_services(ctx *c, const sl_placement_member *members,
             q->ncand = CAND_UNSET;
             q->pref_zone = NO_ZONE;
             q->complete = false;
+            q->avoid_off = false;
         }
     }
     free(v);
@@ -538,13 +542,13 @@ static bool fits_now(const pnode *n, const psvc *s)
            sl__placement_fits_cap(n->mem_cap, n->mem_used, s->mem);
 }
 
-/* Looks at the placed replicas of s: sets *used when one is on member n and
- * returns how many are in n's zone. */
-static uint32_t siblings_at(const ctx *c, const psvc *s, uint32_t n, bool *used)
+/* Looks at the placed replicas of s: sets *used when one is on member n
+ * (or, with `avoid`, when s avoids n) and returns how many are in n's zone. */
+static uint32_t siblings_at(const ctx *c, const psvc *s, uint32_t n, bool avoid, bool *used)
 {
     uint32_t zc = 0;
     *used = false;
-    for (uint32_t k = 0; k < s->navoid; k++)
+    for (uint32_t k = 0; avoid && k < s->navoid; k++)
         *used |= c->avoid[s->avoid_first + k] == n; /* avoided: as if taken */
     for (uint32_t i = 0; i < s->replicas; i++) {
         int32_t at = c->reps[s->first + i].node;
@@ -599,7 +603,7 @@ static sl_placement_reason why_not(const ctx *c, const psvc *s)
         if (!p->eligible)
             continue;
         any_elig = true;
-        siblings_at(c, s, n, &used);
+        siblings_at(c, s, n, false, &used); /* asked once avoiding did not help */
         if (used)
             continue;
         any_free = true;
@@ -628,7 +632,7 @@ static int32_t scan_all(ctx *c, uint32_t r, bool zones, uint64_t *score)
         bool used;
         if (!fits_static(p, s) || !fits_now(p, s))
             continue;
-        uint32_t zc = siblings_at(c, s, n, &used);
+        uint32_t zc = siblings_at(c, s, n, !q->avoid_off, &used);
         if (used)
             continue;
         zc = zones ? zc : 0;
@@ -666,7 +670,7 @@ static int32_t best_in_zone(ctx *c, uint32_t r, uint32_t z, uint64_t *score)
     for (size_t k = 0; k < q->ncand; k++) {
         if (c->nodes[cn[k]].zone != z || !fits_now(&c->nodes[cn[k]], s))
             continue;
-        siblings_at(c, s, cn[k], &used);
+        siblings_at(c, s, cn[k], !q->avoid_off, &used);
         if (!used) {
             *score = cs[k];
             return (int32_t)cn[k];
@@ -680,7 +684,7 @@ static int32_t best_in_zone(ctx *c, uint32_t r, uint32_t z, uint64_t *score)
         const pnode *p = &c->nodes[n];
         if (p->zone != z || !fits_static(p, s) || !fits_now(p, s))
             continue;
-        siblings_at(c, s, n, &used);
+        siblings_at(c, s, n, !q->avoid_off, &used);
         if (used)
             continue;
         uint64_t sc = sl__placement_score_below(q->key, p->hash, p->weight, best_sc);
@@ -718,7 +722,7 @@ static int32_t best_member(ctx *c, uint32_t r, uint64_t *score)
         bool used;
         if (!fits_now(p, s))
             continue;
-        uint32_t zc = siblings_at(c, s, cn[k], &used);
+        uint32_t zc = siblings_at(c, s, cn[k], !q->avoid_off, &used);
         if (used)
             continue;
         zc = zones ? zc : 0;
@@ -743,6 +747,10 @@ static int propose(ctx *c, uint32_t r)
     prep *q = &c->reps[r];
     uint64_t score = 0;
     int32_t n = best_member(c, r, &score);
+    if (n < 0 && !q->avoid_off && c->svcs[q->svc].navoid) {
+        q->avoid_off = true; /* nowhere else: an avoided member is better than none */
+        n = best_member(c, r, &score);
+    }
     if (n < 0) {
         q->reason = (uint8_t)why_not(c, &c->svcs[q->svc]);
         return 0;

@@ -18,7 +18,8 @@
  *   fair share = total replicas * weight / total weight of eligible members;
  * - cpu and memory requests fit each member's capacity;
  * - draining members get nothing; suspect members count like alive ones;
- * - no replica of a service goes to a member in its `avoid` list.
+ * - no replica of a service goes to a member in its `avoid` list while
+ *   another member could take it (an avoided member is a last resort).
  * What cannot be placed is reported per replica with a reason. */
 #ifndef STARLING_PLACEMENT_H
 #define STARLING_PLACEMENT_H
@@ -74,8 +75,9 @@ typedef struct sl_placement_service {
     uint32_t cpu_milli; /* request per replica */
     uint32_t mem_mb;    /* request per replica */
     sl_placement_spread spread;
-    /* Members that must not host any replica of it (they gave it up: see
-     * gossip/appstate.h), by name; names that are not members are ignored.
+    /* Members that should not host any replica of it (they gave it up: see
+     * giveup.h), by name, used only for a replica that no other member can
+     * take; names that are not members are ignored.
      * navoid 0: none (avoid may be NULL). Borrowed for the call only. */
     const char *const *avoid;
     uint32_t navoid;

@@ -87,18 +87,30 @@ static void the_order_of_the_list_does_not_matter(void **state)
     sl_placement_free(q);
 }
 
-static void avoiding_every_member_leaves_it_unplaced(void **state)
+/* An avoided member is a last resort: with every member avoided, the
+ * service is placed as without the list; with all but one avoided, one
+ * replica goes to the one left and the others fall back. */
+static void avoided_members_are_a_last_resort(void **state)
 {
     (void)state;
     setup_members();
     const char *all[M];
     for (int i = 0; i < M; i++)
         all[i] = names[i];
-    sl_placement *p = place(all, M, 2);
-    assert_int_equal(sl_placement_node(p, 0, 0), -1);
-    assert_int_equal(sl_placement_reason_of(p, 0, 0), SL_PLACEMENT_TOO_FEW_NODES);
-    assert_int_equal(sl_placement_unplaced(p), 2);
+    sl_placement *none = place(NULL, 0, 2), *p = place(all, M, 2);
+    for (uint32_t r = 0; r < 2; r++)
+        assert_int_equal(sl_placement_node(p, 0, r), sl_placement_node(none, 0, r));
+    assert_int_equal(sl_placement_unplaced(p), 0);
     sl_placement_free(p);
+    p = place(all + 1, M - 1, 3); /* only n0 is not avoided */
+    int on_n0 = 0;
+    for (uint32_t r = 0; r < 3; r++) {
+        assert_true(sl_placement_node(p, 0, r) >= 0);
+        on_n0 += sl_placement_node(p, 0, r) == 0;
+    }
+    assert_int_equal(on_n0, 1);
+    sl_placement_free(p);
+    sl_placement_free(none);
     /* A NULL list with a count, or a NULL name, is refused. */
     sl_placement_service bad = {.name = "web", .replicas = 1, .navoid = 1};
     sl_placement *out = NULL;
@@ -114,7 +126,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(an_avoided_member_gets_none_of_that_service),
         cmocka_unit_test(the_order_of_the_list_does_not_matter),
-        cmocka_unit_test(avoiding_every_member_leaves_it_unplaced),
+        cmocka_unit_test(avoided_members_are_a_last_resort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
