@@ -24,8 +24,9 @@ static const char where_usage[] =
     "Usage: starling where NAME [--rpc HOST:PORT] [--json]\n" SL__CLI_TOKEN_USAGE "\n"
     "Lists every replica of service NAME in the cluster, as the live members\n"
     "report them: service, replica, node, status (starting, running, failed,\n"
-    "stopping), addr (host:port of the replica) and restarts. With --json, an\n"
-    "array of objects with those keys.\n" SL__CLI_TOKEN_HELP;
+    "stopping, or gave-up: that node failed to start it too often in a row and\n"
+    "placement avoids it there for a while), addr (host:port of the replica)\n"
+    "and restarts. With --json, an array of objects with those keys.\n" SL__CLI_TOKEN_HELP;
 
 static const char *s_of(json_t *o, const char *k)
 {
