@@ -14,7 +14,7 @@
 
 enum { M = 10, R = 3 };
 
-static char names[M][8];
+static char names[M][16];
 static sl_placement_member members[M];
 
 static void setup_members(void)
