@@ -6,7 +6,11 @@
 CC ?= cc
 PKGS := libsodium msgpack libuv jansson
 TEST_PKGS := cmocka
-DEB_PKGS := libsodium-dev libmsgpack-dev libuv1-dev libcmocka-dev libjansson-dev pkg-config python3
+DEB_PKGS := libsodium-dev libmsgpack-dev libuv1-dev libcmocka-dev libjansson-dev libhttp-parser-dev \
+            pkg-config python3
+# Debian's libhttp-parser-dev ships no pkg-config file: it is found by its
+# header (deps installs it when the header is missing) and linked by name.
+HTTP_PARSER_H := /usr/include/http_parser.h
 
 ifeq ($(SANITIZE),1)
 BUILD ?= build-san
@@ -22,7 +26,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SAN_FLAGS) -Iinclude -Inode -MMD -MP \
              $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
 LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
-LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lm
 TEST_LIBS = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
 GOSSIP_SRC := $(wildcard gossip/*.c)
@@ -34,6 +38,8 @@ SVC_SRC := $(wildcard tests/svc/*.c)
 SVC_BINS := $(patsubst tests/svc/%.c,$(BUILD)/svc/%,$(SVC_SRC))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 TESTLIB_SRC := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
+# Helpers shared by the unit tests and the benchmarks (random clusters).
+TESTCOMMON_LIB := $(BUILD)/libstarling_testcommon.a
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -47,7 +53,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: all build deps test bench demo fuzz fuzz-build fuzz-seeds clean format check-sansio
+.PHONY: all build deps test bench bench-deps demo fuzz fuzz-build fuzz-seeds clean format check-sansio
 
 # Keep the object files of tests and benchmarks between runs.
 .SECONDARY:
@@ -65,6 +71,7 @@ deps:
 	for p in $(PKGS) $(TEST_PKGS); do pkg-config --exists $$p 2>/dev/null || missing=1; done; \
 	command -v pkg-config >/dev/null 2>&1 || missing=1; \
 	command -v python3 >/dev/null 2>&1 || missing=1; \
+	[ -f $(HTTP_PARSER_H) ] || missing=1; \
 	if [ -n "$$missing" ]; then \
 	  echo "make deps: installing $(DEB_PKGS)"; \
 	  if [ "$$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi; \
@@ -84,6 +91,8 @@ $(SIM_LIB): $(call obj,$(SIMLIB_SRC))
 	@rm -f $@; ar rcs $@ $^
 $(NODE_LIB): $(call obj,$(NODELIB_SRC))
 	@rm -f $@; ar rcs $@ $^
+$(TESTCOMMON_LIB): $(call obj,$(wildcard tests/common/*.c))
+	@rm -f $@; ar rcs $@ $^
 
 $(STARLING): $(call obj,node/main.c) $(NODE_LIB) $(PLACEMENT_LIB) $(GOSSIP_LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
@@ -91,11 +100,11 @@ $(STARLING): $(call obj,node/main.c) $(NODE_LIB) $(PLACEMENT_LIB) $(GOSSIP_LIB)
 $(STARLING_SIM): $(call obj,sim/main.c) $(SIM_LIB) $(PLACEMENT_LIB) $(GOSSIP_LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(call obj,$(TESTLIB_SRC)) $(SIM_LIB) $(NODE_LIB) $(PLACEMENT_LIB) $(GOSSIP_LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(call obj,$(TESTLIB_SRC)) $(TESTCOMMON_LIB) $(SIM_LIB) $(NODE_LIB) $(PLACEMENT_LIB) $(GOSSIP_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(TEST_LIBS) $(LIBS)
 
-$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(SIM_LIB) $(PLACEMENT_LIB) $(GOSSIP_LIB)
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(TESTCOMMON_LIB) $(SIM_LIB) $(PLACEMENT_LIB) $(GOSSIP_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
@@ -108,8 +117,24 @@ test: all
 	@$(MAKE) --no-print-directory check-sansio
 	@BUILD=$(BUILD) bash tests/run.sh
 
-bench: all
+bench: all bench-deps
 	@BUILD=$(BUILD) bash tests/bench.sh
+
+# What the benchmarks compare with or draw with, installed when missing like
+# the build's packages: serf (Debian package), the baseline of
+# tests/bench/bench_agents.sh, and gnuplot for the placement plot
+# (tests/bench/bench_placement.sh). Without them (apt-get failed) the bench
+# still runs, with Starling's figures only and without the plot.
+
+bench-deps:
+	@missing=; command -v serf >/dev/null 2>&1 || missing="$$missing serf"; \
+	command -v gnuplot >/dev/null 2>&1 || missing="$$missing gnuplot-nox"; \
+	if [ -n "$$missing" ]; then \
+	  echo "make bench-deps: installing$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi; \
+	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing >/dev/null; } || \
+	    echo "make bench-deps: apt-get failed; the bench runs without$$missing" >&2; \
+	fi
 
 demo: all
 	@BUILD=$(BUILD) bash tests/demo.sh

@@ -575,8 +575,8 @@ bool sl_appstate_trying(void *ud, const char *node, const char *service, uint32_
         return false;
     for (uint32_t i = 0; i < r.n; i++)
         if (r.replicas[i].replica == replica)
-            return !r.replicas[i].gave_up && (r.replicas[i].status == SL_REPLICA_STARTING ||
-                                              r.replicas[i].status == SL_REPLICA_FAILED);
+            return !r.replicas[i].gave_up && r.replicas[i].status != SL_REPLICA_RUNNING &&
+                   r.replicas[i].status != SL_REPLICA_STOPPING;
     return false;
 }
 

@@ -100,13 +100,14 @@ bool sl_giveup_note(sl_giveup *g, const char *service, uint32_t replica, sl_repl
         x->last = st;
         return false;
     }
-    if (st != SL_REPLICA_FAILED) {
+    if (st != SL_REPLICA_FAILED && st != SL_REPLICA_OOM) {
         if (x)
             x->last = st;
         return false;
     }
-    /* Only a FAILED seen right after STARTING is a failed start: without an
-     * entry, the replica was running (RUNNING drops it): a crash. */
+    /* Only an exit (FAILED, or OOM) seen right after STARTING is a failed
+     * start: without an entry, the replica was running (RUNNING drops it):
+     * a crash. */
     bool start_failed = x && x->last == SL_REPLICA_STARTING;
     if (x)
         x->last = st;

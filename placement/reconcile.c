@@ -70,6 +70,16 @@ uint64_t sl_service_spec_hash(const sl_service *svc)
             }
         h = (h ^ 0xff) * 0x100000001b3ull;
     }
+    /* The health check, only when one is given, so that the hash of a
+     * service without one is what it was before checks existed. */
+    const sl_check *c = &svc->check;
+    if (c->kind != SL_CHECK_DEFAULT) {
+        uint32_t nums[] = {c->kind, c->interval_ms, c->timeout_ms, c->failures};
+        for (int i = 0; i < 4; i++)
+            h = (h ^ nums[i]) * 0x100000001b3ull;
+        for (const char *p = c->arg; *p; p++)
+            h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+    }
     return h;
 }
 

@@ -197,8 +197,9 @@ void sl_app_view_sort(sl_app_view *v, const char *self);
  * successor test of a hand-off (an sl_rc_runs_fn with ud = the state). */
 bool sl_appstate_runs(void *a, const char *node, const char *service, uint32_t replica);
 
-/* Whether `node` reports that replica starting or failed, without having
- * given it up: it is still trying (a hand-off to it does not time out). */
+/* Whether `node` reports that replica starting, failed, oom or unhealthy
+ * (not running, not stopping), without having given it up: it is still
+ * trying (a hand-off to it does not time out). */
 bool sl_appstate_trying(void *a, const char *node, const char *service, uint32_t replica);
 
 /* ---- the snapshot ---- */

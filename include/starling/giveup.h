@@ -4,7 +4,7 @@
  * disk) would otherwise retry it for ever, and the service would stay below
  * its count: the old copy elsewhere stops once its hand-off times out. So
  * each peer counts, per local replica, the failed starts in a row (a FAILED
- * that did not follow RUNNING; a RUNNING resets the count). After `after`
+ * or OOM right after STARTING; a RUNNING resets the count). After `after`
  * of them it gives the replica up: the driver stops it, and the peer's
  * report lists it FAILED with gave_up set (reports.h) for `for_ms`, or until
  * the service's spec changes (a redeploy may fix it), or until it runs (it

@@ -9,17 +9,24 @@
  *   supervisor_spawn.c  the replica's environment, its log file and its
  *                       notes, spawning through the `starling _exec` shim;
  *   supervisor_ports.c  picking a free port for a replica;
- *   supervisor_probe.c  readiness probes (STARTING to RUNNING).
+ *   supervisor_probe.c  health checks (STARTING to RUNNING, RUNNING to
+ *                       UNHEALTHY), decided by runtime/check_policy.c.
  *
  * The status machine, per replica, reported through on_change:
  *
- *   start() --> STARTING --(connect to host:port succeeds, or it stays up
+ *   start() --> STARTING --(its check passes; with the default check, a
+ *                  |         connect to host:port succeeds, or it stays up
  *                  |         ready_after_ms without listening)--> RUNNING
  *                  | exits                                          | exits
  *                  v                                                v
  *               FAILED <-------------------------------------------+
- *                  | backoff timer: restarts++, spawn again
- *                  +--> STARTING ...
+ *                  | backoff timer: restarts++, spawn again         |
+ *                  +--> STARTING ...                                |
+ *                                          N failed checks in a row |
+ *   UNHEALTHY <-----------------------------------------------------+
+ *      SIGTERM (SIGKILL after the grace period); when it has exited, the
+ *      backoff timer as for FAILED (it stays UNHEALTHY meanwhile), then
+ *      restarts++, STARTING ...
  *
  *   stop() from STARTING or RUNNING --> STOPPING: SIGTERM to the group, a
  *   grace timer, SIGKILL to the group when it expires; when the process has
@@ -42,7 +49,7 @@
  * that fails in the supervisor (no free port, no shim) is a crash of length 0.
  *
  * Memory. Each replica is one heap block that embeds its libuv handles (a
- * timer, the process, the probe socket); it is unlinked from the list when
+ * timer, the process; a check in flight has its own block); it is unlinked from the list when
  * removed and freed when the last of its handles has been closed. close()
  * stops everything, waits for every block to be freed, then closes the
  * supervisor's own handle, whose close callback frees the supervisor and
@@ -73,10 +80,14 @@ static void info_of(const sl__sup_replica *r, sl__replica_info *out)
         .status = r->status,
         .port = r->port,
         .restarts = r->restarts,
-        .retry_ms = r->status == SL_REPLICA_FAILED ? r->retry_ms : 0,
+        .retry_ms = r->status == SL_REPLICA_FAILED || r->status == SL_REPLICA_OOM ||
+                            r->status == SL_REPLICA_UNHEALTHY
+                        ? r->retry_ms
+                        : 0,
         .pid = r->pid,
         .exit_status = r->exit_status,
         .term_signal = r->term_signal,
+        .oom_kills = r->oom_kills,
     };
 }
 
@@ -134,6 +145,18 @@ static char **copy_strv(char *const *v, uint32_t n)
 
 static void maybe_finish(sl__supervisor *s);
 
+void sl__sup_cgroup_retry(sl__supervisor *s)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < s->ncg_stale; i++) {
+        if (sl__cgroup_remove(s->cg_stale[i]) == -EBUSY)
+            s->cg_stale[k++] = s->cg_stale[i];
+        else
+            free(s->cg_stale[i]);
+    }
+    s->ncg_stale = k;
+}
+
 void sl__sup_maybe_free(sl__sup_replica *r)
 {
     if (!r->removed || r->open_handles > 0)
@@ -141,7 +164,22 @@ void sl__sup_maybe_free(sl__sup_replica *r)
     sl__supervisor *s = r->sup;
     sl__sup_free_strv(r->argv);
     sl__sup_free_strv(r->env);
+    if (r->cgroup && sl__cgroup_remove(r->cgroup) == -EBUSY) {
+        if (s->ncg_stale == SL__SUP_CG_STALE_MAX) { /* left for the next agent to sweep */
+            free(s->cg_stale[0]);
+            memmove(s->cg_stale, s->cg_stale + 1, (SL__SUP_CG_STALE_MAX - 1) * sizeof(char *));
+            s->ncg_stale--;
+        }
+        s->cg_stale[s->ncg_stale++] = r->cgroup; /* killed; its processes are still exiting */
+        r->cgroup = NULL;
+    }
+    free(r->cgroup);
     free(r);
+    sl__sup_zombie_freed(s);
+}
+
+void sl__sup_zombie_freed(sl__supervisor *s)
+{
     s->zombies--;
     maybe_finish(s);
 }
@@ -174,7 +212,8 @@ static void restart_due(uv_timer_t *t)
     sl__sup_spawn(r);
 }
 
-/* Marks r FAILED after a run of `uptime` ms and schedules its restart. */
+/* Marks r FAILED (OOM when its last run was killed for memory) after a run
+ * of `uptime` ms and schedules its restart. */
 void sl__sup_schedule_restart(sl__sup_replica *r, uint64_t uptime)
 {
     sl__supervisor *s = r->sup;
@@ -185,7 +224,10 @@ void sl__sup_schedule_restart(sl__sup_replica *r, uint64_t uptime)
     r->retry_ms = delay;
     uv_timer_start(&r->timer, restart_due, delay, 0);
     sl__sup_note(r, "restarting %s.%u in %u ms", r->service, (unsigned)r->index, (unsigned)delay);
-    sl__sup_set_status(r, SL_REPLICA_FAILED);
+    /* One stopped for failing its check stays UNHEALTHY until it restarts. */
+    sl__sup_set_status(r, r->oom                               ? SL_REPLICA_OOM
+                          : r->status == SL_REPLICA_UNHEALTHY ? SL_REPLICA_UNHEALTHY
+                                                              : SL_REPLICA_FAILED);
 }
 
 void sl__sup_process_exited(uv_process_t *p, int64_t exit_status, int term_signal)
@@ -193,23 +235,37 @@ void sl__sup_process_exited(uv_process_t *p, int64_t exit_status, int term_signa
     sl__sup_replica *r = p->data;
     sl__supervisor *s = r->sup;
     int pid = r->pid;
+    sl__sup_cgroup_retry(s);
     if (pid > 0)
         kill(-pid, SIGKILL); /* whatever the leader left behind in its group */
+    r->oom = false;
+    if (r->cgroup) {
+        /* And whatever left the group and the shim (a daemon whose shim was
+         * killed -9): everything in the replica's cgroup, at once. */
+        sl__cgroup_kill(r->cgroup);
+        r->oom = sl__cgroup_oom_kills(r->cgroup) > r->oom_base;
+        r->oom_kills += r->oom;
+    }
     r->pid = 0;
     r->exit_status = exit_status;
     r->term_signal = term_signal;
     uv_timer_stop(&r->timer);
     uv_close((uv_handle_t *)&r->proc, sl__sup_proc_closed);
     uint64_t uptime = uv_now(s->loop) - r->spawned_at;
-    if (term_signal)
+    if (r->oom)
+        sl__sup_note(r,
+                     "%s.%u (pid %d) killed by the kernel: out of memory (its --mem) after %llu ms",
+                     r->service, (unsigned)r->index, pid, (unsigned long long)uptime);
+    else if (term_signal)
         sl__sup_note(r, "%s.%u (pid %d) killed by signal %d after %llu ms", r->service,
                      (unsigned)r->index, pid, term_signal, (unsigned long long)uptime);
     else
         sl__sup_note(r, "%s.%u (pid %d) exited with status %lld after %llu ms", r->service,
                      (unsigned)r->index, pid, (long long)exit_status, (unsigned long long)uptime);
     if (!r->stop_requested) {
-        sl__warn("replica %s.%u exited (%s %d)", r->service, (unsigned)r->index,
-                 term_signal ? "signal" : "status", term_signal ? term_signal : (int)exit_status);
+        sl__warn("replica %s.%u exited (%s %d%s)", r->service, (unsigned)r->index,
+                 term_signal ? "signal" : "status", term_signal ? term_signal : (int)exit_status,
+                 r->oom ? ", an OOM kill" : "");
         sl__sup_schedule_restart(r, uptime);
     } else if (r->start_after_stop) {
         r->stop_requested = r->start_after_stop = false;
@@ -245,8 +301,7 @@ static void remove_replica(sl__sup_replica *r)
         s->on_removed(s->ud, &info);
     }
     uv_close((uv_handle_t *)&r->timer, handle_closed);
-    if (r->probe_open && !uv_is_closing((uv_handle_t *)&r->probe))
-        uv_close((uv_handle_t *)&r->probe, sl__sup_probe_closed);
+    sl__sup_probe_cancel(r);
     sl__sup_maybe_free(r);
 }
 
@@ -258,6 +313,8 @@ static void grace_over(uv_timer_t *t)
     sl__sup_note(r, "%s.%u (pid %d) still there after %u ms: SIGKILL", r->service,
                  (unsigned)r->index, r->pid, (unsigned)r->sup->grace_ms);
     kill(-r->pid, SIGKILL);
+    if (r->cgroup)
+        sl__cgroup_kill(r->cgroup);
 }
 
 /* Stops r with `sig` first (SIGTERM or SIGKILL). */
@@ -277,6 +334,8 @@ static void stop_replica(sl__sup_replica *r, int sig)
     sl__sup_note(r, "stopping %s.%u (pid %d) with %s", r->service, (unsigned)r->index, r->pid,
                  sig == SIGKILL ? "SIGKILL" : "SIGTERM");
     kill(-r->pid, sig);
+    if (sig == SIGKILL && r->cgroup)
+        sl__cgroup_kill(r->cgroup);
     if (sig != SIGKILL)
         uv_timer_start(&r->timer, grace_over, s->grace_ms, 0);
     else
@@ -334,6 +393,8 @@ static int configure(sl__supervisor *s, const sl__supervisor_config *cfg)
     s->on_change = cfg->on_change;
     s->on_removed = cfg->on_removed;
     s->ud = cfg->ud;
+    s->cgroup = cfg->cgroup;
+    s->limits = cfg->limits;
     snprintf(s->parent_pid, sizeof s->parent_pid, "%ld", (long)getpid());
     s->node = strdup(cfg->node);
     s->host = strdup(cfg->host);
@@ -353,6 +414,9 @@ static int configure(sl__supervisor *s, const sl__supervisor_config *cfg)
 
 static void free_supervisor(sl__supervisor *s)
 {
+    sl__sup_cgroup_retry(s); /* the last try; what is left, the next agent sweeps */
+    for (size_t i = 0; i < s->ncg_stale; i++)
+        free(s->cg_stale[i]);
     free(s->node);
     free(s->host);
     free(s->log_dir);
@@ -443,6 +507,29 @@ int sl__supervisor_start(sl__supervisor *s, const char *service, uint32_t replic
     r->open_handles = 1;
     insert_sorted(s, r);
     sl__sup_spawn(r);
+    return 0;
+}
+
+int sl__supervisor_set_check(sl__supervisor *s, const char *service, uint32_t replica,
+                             const sl_check *check)
+{
+    sl__sup_replica *r = lookup(s, service ? service : "", replica);
+    sl_check none = {0};
+    if (!r)
+        return UV_ENOENT;
+    if (!check)
+        check = &none;
+    if (sl_check_validate(check))
+        return UV_EINVAL;
+    r->check = *check;
+    r->chk.fails = 0;
+    uint32_t period = sl__check_period_ms(&r->check, r->status);
+    if (r->status == SL_REPLICA_RUNNING && r->pid) {
+        if (period)
+            uv_timer_start(&r->timer, sl__sup_probe_tick, period, period);
+        else
+            uv_timer_stop(&r->timer);
+    }
     return 0;
 }
 

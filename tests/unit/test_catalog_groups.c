@@ -368,14 +368,32 @@ static void group_stamps_are_bounded_on_decode(void **state)
     assert_int_equal(out.spec_stamp, 50);
     assert_int_equal(out.replicas_stamp, 100);
     sl_service_clear(&out);
-    /* The encoding ends with [50, 100]: 0x92 0x32 0x64. Make 50 into 101,
-     * then 0: both refused. */
-    assert_int_equal(m.b[n - 3], 0x92);
-    assert_int_equal(m.b[n - 2], 50);
-    m.b[n - 2] = 101;
+    /* The encoding ends with the options map {6: 50} (the count stamp is
+     * the record's own: not written): 0x81 0x06 0x32. Make 50 into 101 (above
+     * the stamp), 100 (the default, never written) and 0: all refused. */
+    assert_int_equal(m.b[n - 3], 0x81);
+    assert_int_equal(m.b[n - 2], 6);
+    assert_int_equal(m.b[n - 1], 50);
+    m.b[n - 1] = 101;
     assert_int_equal(sl_service_decode(m.b, (size_t)n, &out), SL_EMALFORMED);
-    m.b[n - 2] = 0;
+    m.b[n - 1] = 100;
     assert_int_equal(sl_service_decode(m.b, (size_t)n, &out), SL_EMALFORMED);
+    m.b[n - 1] = 0;
+    assert_int_equal(sl_service_decode(m.b, (size_t)n, &out), SL_EMALFORMED);
+    /* With a health check, the group stamp follows its options (keys 1..5,
+     * then 6), and both come back. */
+    s.check = (sl_check){.kind = SL_CHECK_HTTP, .interval_ms = 500};
+    strcpy(s.check.arg, "/healthz");
+    n = sl_service_encode(&s, m.b, sizeof m.b);
+    assert_true(n > 0);
+    assert_int_equal(sl_service_decode(m.b, (size_t)n, &out), 0);
+    assert_int_equal(out.spec_stamp, 50);
+    assert_int_equal(out.replicas_stamp, 100);
+    assert_int_equal(out.check.kind, SL_CHECK_HTTP);
+    assert_string_equal(out.check.arg, "/healthz");
+    assert_int_equal(out.check.interval_ms, 500);
+    sl_service_clear(&out);
+    s.check = (sl_check){0};
     /* And on encode. */
     s.spec_stamp = 101;
     assert_int_equal(sl_service_encode(&s, m.b, sizeof m.b), SL_EINVAL);
