@@ -13,6 +13,12 @@
  * hand-off: a node that gives up a replica waits until the successor reports
  * it running (placement/reconcile.c).
  *
+ * Giving up. A local replica that fails to start too often in a row is
+ * given up (giveup.h): our report lists it with gave_up set for a while, and
+ * every peer's placement avoids the pair (service, us) while our report says
+ * so (avoid.h indexes the pairs from the reports), so that the next
+ * candidate runs it. We end the give-up by publishing the report without it.
+ *
  * Timers. Three due times, kept here as numbers: reconcile (debounced, with
  * a maximum delay, or a hand-off's poll time), save (the same, shorter) and
  * housekeeping (periodic). The driver sleeps until sl_appstate_deadline()
@@ -22,9 +28,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "avoid.h"
 #include "mp.h"
 #include "starling/appstate.h"
 #include "starling/error.h"
+#include "starling/giveup.h"
 
 #define SNAPSHOT_VERSION 2
 #define REFUSED_LOG_EVERY_MS 10000 /* refused records: at most one log line per period */
@@ -52,6 +60,8 @@ struct sl_appstate {
     uint64_t started_ms, saved_at_ms;
     uint64_t refused_logged_ms;
     size_t invalid_members; /* as last logged */
+    sl_giveup *gu;          /* our replicas that failed to start, and those given up */
+    sl__avoid av;           /* (service, node) pairs placement avoids */
     sl_app_stats st;
 };
 
@@ -114,7 +124,13 @@ int sl_appstate_new(const sl_appstate_config *cfg, sl_appstate **out)
     a->node = strdup(cfg->node ? cfg->node : "");
     a->cat = sl_catalog_new();
     a->rep = sl_reports_new();
-    if (!a->node || !a->cat || !a->rep) {
+    a->gu = sl_giveup_new(cfg->give_up_after, cfg->give_up_ms);
+    if (!a->gu &&
+        (cfg->give_up_after > SL_GIVEUP_AFTER_MAX || cfg->give_up_ms > SL_GIVEUP_FOR_MAX_MS)) {
+        sl_appstate_free(a);
+        return SL_EINVAL;
+    }
+    if (!a->node || !a->cat || !a->rep || !a->gu) {
         sl_appstate_free(a);
         return SL_ENOMEM;
     }
@@ -142,6 +158,8 @@ void sl_appstate_free(sl_appstate *a)
         return;
     sl_catalog_free(a->cat);
     sl_reports_free(a->rep);
+    sl_giveup_free(a->gu);
+    sl__avoid_free(&a->av);
     free(a->node);
     free(a);
 }
@@ -276,8 +294,10 @@ int sl_appstate_user_msg(sl_appstate *a, const uint8_t *buf, size_t len, uint64_
         uint64_t version;
         if (rc == 1 && sl_reports_peek(buf, len, node, service, &version) == 0) {
             broadcast(a, report_key(node, service), buf, len);
-            if (a->handoffs)
-                reconcile_soon(a, now_ms);
+            sl_report r;
+            bool held = sl_reports_find(a->rep, node, service, &r);
+            if (sl__avoid_update(&a->av, node, service, held ? &r : NULL) || a->handoffs)
+                reconcile_soon(a, now_ms); /* a give-up moves replicas; a hand-off waits */
         }
     } else {
         return SL_EMALFORMED;
@@ -332,7 +352,8 @@ int sl_appstate_user_merge(sl_appstate *a, const uint8_t *buf, size_t len, uint6
     uint64_t dropped = sl_catalog_get_stats(a->cat)->dropped_stale;
     int c = sl_catalog_merge(a->cat, cat, cl, wall_ms, (sl_catalog_sync)sync);
     int m = sl_reports_merge(a->rep, rep, rl);
-    sl_reports_forget_unless(a->rep, is_member, a);
+    size_t forgot = sl_reports_forget_unless(a->rep, is_member, a);
+    bool moved = sl__avoid_refresh(&a->av, a->rep, m > 0 || forgot > 0);
     uint64_t gone = sl_catalog_get_stats(a->cat)->dropped_stale - dropped;
     if (was != SL_CATALOG_CURRENT && sl_catalog_get_sync(a->cat) == SL_CATALOG_CURRENT)
         say(a, SL_APP_INFO, "the catalog is current again (from a peer's push-pull)%s",
@@ -341,7 +362,7 @@ int sl_appstate_user_merge(sl_appstate *a, const uint8_t *buf, size_t len, uint6
         a->st.catalog_changes += c > 0 ? (uint64_t)c : 0;
         save_soon(a, now_ms);
         reconcile_soon(a, now_ms);
-    } else if (m > 0 && a->handoffs) {
+    } else if (moved || (m > 0 && a->handoffs)) {
         reconcile_soon(a, now_ms);
     }
     return c < 0 || m < 0 ? SL_EMALFORMED : 0;
@@ -349,8 +370,10 @@ int sl_appstate_user_merge(sl_appstate *a, const uint8_t *buf, size_t len, uint6
 
 void sl_appstate_member_event(sl_appstate *a, const sl_swim_event *ev, uint64_t now_ms)
 {
-    if (ev->type == SL_EVENT_REAPED)
+    if (ev->type == SL_EVENT_REAPED) {
         sl_reports_forget_node(a->rep, ev->name);
+        sl__avoid_refresh(&a->av, a->rep, true);
+    }
     /* A suspect still counts for placement: only changes of who is alive
      * (or of a member's metadata: zone, capacity, draining) move replicas. */
     if (ev->type != SL_EVENT_SUSPECT && ev->type != SL_EVENT_CONFLICT)
@@ -494,10 +517,67 @@ void sl_appstate_publish(sl_appstate *a, const char *service, const sl_replica_r
         }
         r.replicas[r.n++] = reps[i];
     }
+    r.n = sl_giveup_annotate(a->gu, service, r.replicas, r.n, SL_REPORT_REPLICAS_MAX);
     uint8_t msg[SL_SWIM_USER_MAX];
     size_t len;
-    if (sl_reports_put(a->rep, &r, msg, sizeof msg, &len) == 0)
+    if (sl_reports_put(a->rep, &r, msg, sizeof msg, &len) == 0) {
         broadcast(a, report_key(a->node, service), msg, len);
+        sl__avoid_update(&a->av, a->node, service, &r);
+    }
+}
+
+/* Publishes our report of `service` again, as held, without the give-ups
+ * that ended (giveup.c no longer holds them). */
+static void republish(void *ud, const char *service)
+{
+    sl_appstate *a = ud;
+    sl_report r;
+    if (!sl_reports_find(a->rep, a->node, service, &r))
+        return;
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < r.n; i++)
+        if (!r.replicas[i].gave_up || sl_giveup_active(a->gu, service, r.replicas[i].replica))
+            r.replicas[k++] = r.replicas[i];
+    sl_appstate_publish(a, service, r.replicas, k);
+}
+
+static uint64_t spec_of(void *ud, const char *service)
+{
+    const sl_service *s = sl_catalog_find(((sl_appstate *)ud)->cat, service);
+    return s ? s->spec_stamp : 0;
+}
+
+bool sl_appstate_replica_status(sl_appstate *a, const char *service, uint32_t replica,
+                                sl_replica_status st, uint64_t now_ms)
+{
+    if (!sl_giveup_note(a->gu, service, replica, st, spec_of(a, service), now_ms))
+        return false;
+    a->st.give_ups++;
+    say(a, SL_APP_WARN,
+        "replica %s/%u failed to start %u times in a row: giving it up here for %u s, so that "
+        "another peer runs it",
+        service, replica, a->cfg.give_up_after ? a->cfg.give_up_after : SL_GIVEUP_AFTER,
+        (a->cfg.give_up_ms ? a->cfg.give_up_ms : SL_GIVEUP_FOR_MS) / 1000);
+    reconcile_soon(a, now_ms);
+    return true;
+}
+
+void sl_appstate_replica_gone(sl_appstate *a, const char *service, uint32_t replica)
+{
+    sl_giveup_gone(a->gu, service, replica);
+}
+
+bool sl_appstate_trying(void *ud, const char *node, const char *service, uint32_t replica)
+{
+    const sl_appstate *a = ud;
+    sl_report r;
+    if (!sl_reports_find(a->rep, node, service, &r))
+        return false;
+    for (uint32_t i = 0; i < r.n; i++)
+        if (r.replicas[i].replica == replica)
+            return !r.replicas[i].gave_up && r.replicas[i].status != SL_REPLICA_RUNNING &&
+                   r.replicas[i].status != SL_REPLICA_STOPPING;
+    return false;
 }
 
 static int by_member_name(const void *a, const void *b)
@@ -525,6 +605,7 @@ bool sl_appstate_runs(void *ud, const char *node, const char *service, uint32_t 
 uint64_t sl_appstate_deadline(const sl_appstate *a)
 {
     uint64_t d = min_u64(a->reconcile.due, a->poll_at);
+    d = min_u64(d, sl_giveup_deadline(a->gu));
     return min_u64(d, min_u64(a->save.due, a->gc_at));
 }
 
@@ -538,7 +619,8 @@ static void housekeeping(sl_appstate *a, uint64_t now, uint64_t wall)
     size_t gone = sl_catalog_gc(a->cat, wall);
     a->st.gc_runs++;
     a->st.tombstones_collected += gone;
-    sl_reports_forget_unless(a->rep, is_member, a);
+    if (sl_reports_forget_unless(a->rep, is_member, a) && sl__avoid_refresh(&a->av, a->rep, true))
+        reconcile_soon(a, now);
     if (sl_catalog_get_sync(a->cat) != SL_CATALOG_CURRENT &&
         now - a->started_ms >= a->cfg.sync_grace_ms) {
         say(a, SL_APP_WARN,
@@ -558,6 +640,8 @@ unsigned sl_appstate_tick(sl_appstate *a, uint64_t now_ms, uint64_t wall_ms)
         housekeeping(a, now_ms, wall_ms);
         a->gc_at = now_ms + a->gc_every;
     }
+    if (sl_giveup_count(a->gu) && sl_giveup_expire(a->gu, now_ms, spec_of, republish, a))
+        reconcile_soon(a, now_ms); /* placement may give those replicas back to us */
     bool poll = a->poll_at <= now_ms;
     if (due(&a->reconcile, now_ms) || poll) {
         a->poll_at = NEVER;
@@ -652,16 +736,29 @@ static int view_services(sl_appstate *a, uint64_t wall, sl_app_view *v)
     size_t n = sl_catalog_size(a->cat);
     v->svc = calloc(n ? n : 1, sizeof *v->svc);
     v->ps = calloc(n ? n : 1, sizeof *v->ps);
-    if (!v->svc || !v->ps)
+    v->avoid = calloc(a->av.n ? a->av.n : 1, sizeof *v->avoid);
+    v->avoid_names = calloc(a->av.n ? a->av.n : 1, sizeof *v->avoid_names);
+    if (!v->svc || !v->ps || !v->avoid || !v->avoid_names)
         return SL_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         const sl_service *s = sl_catalog_at(a->cat, i);
         if (s->deleted || !sl_catalog_believed(a->cat, s, wall))
             continue; /* deleted, or maybe deleted while we were away */
         v->svc[v->nsvc] = s;
-        v->ps[v->nsvc] = (sl_placement_service){
-            s->name, s->replicas, s->cpu_milli, s->mem_mb,
-            s->spread == SL_SPREAD_NODES ? SL_PLACEMENT_SPREAD_NODE : SL_PLACEMENT_SPREAD_ZONE};
+        size_t first, navoid = sl__avoid_range(&a->av, s->name, &first);
+        for (size_t k = first; k < first + navoid; k++) {
+            memcpy(v->avoid_names[k], a->av.p[k].node, sizeof v->avoid_names[k]);
+            v->avoid[k] = v->avoid_names[k];
+        }
+        v->ps[v->nsvc] = (sl_placement_service){.name = s->name,
+                                                .replicas = s->replicas,
+                                                .cpu_milli = s->cpu_milli,
+                                                .mem_mb = s->mem_mb,
+                                                .spread = s->spread == SL_SPREAD_NODES
+                                                              ? SL_PLACEMENT_SPREAD_NODE
+                                                              : SL_PLACEMENT_SPREAD_ZONE,
+                                                .avoid = navoid ? &v->avoid[first] : NULL,
+                                                .navoid = (uint32_t)navoid};
         v->nsvc++;
     }
     return 0;
@@ -684,6 +781,8 @@ void sl_app_view_free(sl_app_view *v)
     free(v->meta);
     free(v->svc);
     free(v->ps);
+    free(v->avoid);
+    free(v->avoid_names);
     memset(v, 0, sizeof *v);
 }
 

@@ -29,7 +29,15 @@
  * straggler, and a peer back from longer than the horizon away first learns
  * from a current peer what was deleted meanwhile.
  *
- * Records are kept in an array sorted by name: catalogs are small (at most
+ * Field groups. Each name holds the record whose spec group wins and, when
+ * it is another record, the one whose count wins (see catalog.h), each
+ * stored as it was written: which records are held is the maximum of each
+ * group over every record seen, under a total order ((group stamp, stamp,
+ * writer)), so it does not depend on the order they came in, and applying a
+ * record twice changes nothing. The merged view (spec of the one, count of
+ * the other) is built from them after every change.
+ *
+ * Entries are kept in an array sorted by name: catalogs are small (at most
  * max_records), lookups are binary searches, and iteration order is the
  * same on every peer. */
 #include <stdlib.h>
@@ -39,8 +47,16 @@
 #include "starling/error.h"
 #include "starling/swim.h"
 
+/* One name: the records that win its field groups, and their merged view. */
+typedef struct entry {
+    sl_service view;  /* spec's fields, count's replicas; vectors borrowed from spec */
+    sl_service spec;  /* the record whose spec group wins (owns its vectors) */
+    sl_service count; /* the record whose count wins, when has_count */
+    bool has_count;   /* false: spec's record wins the count too */
+} entry;
+
 struct sl_catalog {
-    sl_service *s;
+    entry *s;
     size_t n, cap;
     uint64_t clock; /* the highest stamp seen or written */
     uint8_t trusted[SL_CATALOG_TRUST_MAX][SL_OPERATOR_PUB_BYTES];
@@ -51,6 +67,14 @@ struct sl_catalog {
     sl_catalog_sync sync;
     sl_catalog_stats stats;
 };
+
+static void entry_clear(entry *e)
+{
+    sl_service_clear(&e->spec);
+    if (e->has_count)
+        sl_service_clear(&e->count);
+    e->has_count = false;
+}
 
 sl_catalog *sl_catalog_new(void)
 {
@@ -69,7 +93,7 @@ void sl_catalog_free(sl_catalog *c)
     if (!c)
         return;
     for (size_t i = 0; i < c->n; i++)
-        sl_service_clear(&c->s[i]);
+        entry_clear(&c->s[i]);
     free(c->s);
     free(c);
 }
@@ -137,7 +161,7 @@ static size_t locate(const sl_catalog *c, const char *name, bool *found)
     size_t lo = 0, hi = c->n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        int cmp = strcmp(c->s[mid].name, name);
+        int cmp = strcmp(c->s[mid].view.name, name);
         if (cmp == 0) {
             *found = true;
             return mid;
@@ -151,11 +175,73 @@ static size_t locate(const sl_catalog *c, const char *name, bool *found)
     return lo;
 }
 
+/* The order of writes: (stamp, writer). */
 static bool newer(const sl_service *a, const sl_service *b)
 {
     if (a->stamp != b->stamp)
         return a->stamp > b->stamp;
     return strcmp(a->writer, b->writer) > 0;
+}
+
+/* Whether a wins the spec group over b: the higher spec stamp, then the
+ * newer write. */
+static bool wins_spec(const sl_service *a, const sl_service *b)
+{
+    if (sl__spec_stamp(a) != sl__spec_stamp(b))
+        return sl__spec_stamp(a) > sl__spec_stamp(b);
+    return newer(a, b);
+}
+
+static bool wins_count(const sl_service *a, const sl_service *b)
+{
+    if (sl__replicas_stamp(a) != sl__replicas_stamp(b))
+        return sl__replicas_stamp(a) > sl__replicas_stamp(b);
+    return newer(a, b);
+}
+
+/* Rebuilds e's merged view from its records. */
+static void set_view(entry *e)
+{
+    const sl_service *cnt = e->has_count ? &e->count : &e->spec;
+    const sl_service *last = newer(cnt, &e->spec) ? cnt : &e->spec;
+    e->view = e->spec;
+    e->view.replicas = cnt->replicas;
+    e->view.stamp = last->stamp;
+    memcpy(e->view.writer, last->writer, sizeof e->view.writer);
+    e->view.spec_stamp = sl__spec_stamp(&e->spec);
+    e->view.replicas_stamp = sl__replicas_stamp(cnt);
+    if (e->has_count) /* a merge of two writes: no one signature covers it */
+        e->view.is_signed = false;
+}
+
+/* Takes rec (its vectors) into e for the groups it wins. Returns 1 when it
+ * won one, 0 when not (rec's vectors are then freed). */
+static int entry_take(entry *e, sl_service *rec)
+{
+    bool spec = wins_spec(rec, &e->spec);
+    bool count = wins_count(rec, e->has_count ? &e->count : &e->spec);
+    if (!spec && !count) {
+        sl_service_clear(rec);
+        return 0;
+    }
+    if (spec && count) {
+        entry_clear(e);
+        e->spec = *rec;
+    } else if (spec) {
+        if (e->has_count)
+            sl_service_clear(&e->spec);
+        else
+            e->count = e->spec; /* the old record still holds the count */
+        e->has_count = true;
+        e->spec = *rec;
+    } else {
+        if (e->has_count)
+            sl_service_clear(&e->count);
+        e->count = *rec;
+        e->has_count = true;
+    }
+    set_view(e);
+    return 1;
 }
 
 /* Whether a stamp is older than the horizon at wall_ms (never without a
@@ -210,15 +296,8 @@ static int store(sl_catalog *c, sl_service *rec)
     size_t pos = locate(c, rec->name, &found);
     if (rec->stamp > c->clock)
         c->clock = rec->stamp;
-    if (found && !newer(rec, &c->s[pos])) {
-        sl_service_clear(rec);
-        return 0;
-    }
-    if (found) {
-        sl_service_clear(&c->s[pos]);
-        c->s[pos] = *rec;
-        return 1;
-    }
+    if (found)
+        return entry_take(&c->s[pos], rec);
     if (c->n >= c->max_records) {
         c->stats.full++;
         sl_service_clear(rec);
@@ -226,7 +305,7 @@ static int store(sl_catalog *c, sl_service *rec)
     }
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 16;
-        sl_service *s = realloc(c->s, cap * sizeof *s);
+        entry *s = realloc(c->s, cap * sizeof *s);
         if (!s) {
             sl_service_clear(rec);
             return SL_ENOMEM;
@@ -235,7 +314,8 @@ static int store(sl_catalog *c, sl_service *rec)
         c->cap = cap;
     }
     memmove(&c->s[pos + 1], &c->s[pos], (c->n - pos) * sizeof *c->s);
-    c->s[pos] = *rec;
+    c->s[pos] = (entry){.spec = *rec};
+    set_view(&c->s[pos]);
     c->n++;
     return 1;
 }
@@ -255,10 +335,24 @@ static char **strv_copy(char *const *v, uint32_t n)
     return out;
 }
 
+void sl_service_stamp_write(sl_service *rec, const sl_service *cur, uint64_t stamp,
+                            bool spec_changed)
+{
+    rec->stamp = rec->spec_stamp = rec->replicas_stamp = stamp;
+    if (rec->deleted || !cur || cur->deleted)
+        return;
+    if (!spec_changed)
+        rec->spec_stamp = sl__spec_stamp(cur);
+    if (rec->replicas == cur->replicas)
+        rec->replicas_stamp = sl__replicas_stamp(cur);
+}
+
 /* Stamps, encodes and stores a local write of spec (whose vectors are
- * borrowed from the caller and copied on success). */
-static int write_local(sl_catalog *c, const sl_service *spec, bool deleted, const char *writer,
-                       uint64_t wall_ms, uint8_t *msg, size_t cap, size_t *msg_len)
+ * borrowed from the caller and copied on success); spec_changed: see
+ * sl_service_stamp_write. */
+static int write_local(sl_catalog *c, const sl_service *spec, bool deleted, bool spec_changed,
+                       const char *writer, uint64_t wall_ms, uint8_t *msg, size_t cap,
+                       size_t *msg_len)
 {
     if (c->ntrusted)
         return SL_EAUTH;
@@ -267,7 +361,8 @@ static int write_local(sl_catalog *c, const sl_service *spec, bool deleted, cons
     sl_service rec = *spec;
     rec.deleted = deleted;
     rec.is_signed = false;
-    rec.stamp = sl_catalog_next_stamp(c->clock, wall_ms);
+    sl_service_stamp_write(&rec, sl_catalog_find_any(c, spec->name),
+                           sl_catalog_next_stamp(c->clock, wall_ms), spec_changed);
     strcpy(rec.writer, writer);
     if (sl__service_check(&rec))
         return SL_EINVAL;
@@ -293,7 +388,7 @@ static int write_local(sl_catalog *c, const sl_service *spec, bool deleted, cons
 int sl_catalog_put(sl_catalog *c, const sl_service *spec, const char *writer, uint64_t wall_ms,
                    uint8_t *msg, size_t cap, size_t *msg_len)
 {
-    return write_local(c, spec, false, writer, wall_ms, msg, cap, msg_len);
+    return write_local(c, spec, false, true, writer, wall_ms, msg, cap, msg_len);
 }
 
 int sl_catalog_delete(sl_catalog *c, const char *name, const char *writer, uint64_t wall_ms,
@@ -304,7 +399,7 @@ int sl_catalog_delete(sl_catalog *c, const char *name, const char *writer, uint6
         return SL_ENOTFOUND;
     sl_service tomb = {0};
     strcpy(tomb.name, cur->name);
-    return write_local(c, &tomb, true, writer, wall_ms, msg, cap, msg_len);
+    return write_local(c, &tomb, true, true, writer, wall_ms, msg, cap, msg_len);
 }
 
 int sl_catalog_scale(sl_catalog *c, const char *name, uint32_t replicas, const char *writer,
@@ -315,7 +410,7 @@ int sl_catalog_scale(sl_catalog *c, const char *name, uint32_t replicas, const c
         return SL_ENOTFOUND;
     sl_service spec = *cur;
     spec.replicas = replicas;
-    return write_local(c, &spec, false, writer, wall_ms, msg, cap, msg_len);
+    return write_local(c, &spec, false, false, writer, wall_ms, msg, cap, msg_len);
 }
 
 int sl_catalog_apply(sl_catalog *c, const uint8_t *buf, size_t len, uint64_t wall_ms)
@@ -335,15 +430,21 @@ int sl_catalog_apply(sl_catalog *c, const uint8_t *buf, size_t len, uint64_t wal
 
 int sl_catalog_encode(const sl_catalog *c, uint8_t **out, size_t *len)
 {
-    size_t cap = 16 + c->n * (SL_SVC_RECORD_MAX + 16);
+    size_t records = 0;
+    for (size_t i = 0; i < c->n; i++)
+        records += 1 + c->s[i].has_count;
+    size_t cap = 16 + records * (SL_SVC_RECORD_MAX + 16);
     uint8_t *buf = malloc(cap);
     if (!buf)
         return SL_ENOMEM;
     sl__mp_writer w;
     sl__mp_writer_init(&w, buf, cap);
-    msgpack_pack_array(&w.pk, (size_t)c->n);
-    for (size_t i = 0; i < c->n; i++)
-        sl__service_pack(&c->s[i], &w);
+    msgpack_pack_array(&w.pk, records);
+    for (size_t i = 0; i < c->n; i++) {
+        sl__service_pack(&c->s[i].spec, &w);
+        if (c->s[i].has_count)
+            sl__service_pack(&c->s[i].count, &w);
+    }
     if (w.overflow) {
         free(buf);
         return SL_ENOMEM;
@@ -365,10 +466,10 @@ static void drop_forgotten(sl_catalog *c, const char **names, size_t n, uint64_t
 {
     size_t j = 0;
     for (size_t i = 0; i < c->n; i++) {
-        const char *key = c->s[i].name;
-        if (expired(c, c->s[i].stamp, wall_ms) &&
+        const char *key = c->s[i].view.name;
+        if (expired(c, c->s[i].view.stamp, wall_ms) &&
             !bsearch(&key, names, n, sizeof *names, by_name)) {
-            sl_service_clear(&c->s[i]);
+            entry_clear(&c->s[i]);
             c->stats.dropped_stale++;
             continue;
         }
@@ -384,7 +485,7 @@ int sl_catalog_merge(sl_catalog *c, const uint8_t *buf, size_t len, uint64_t wal
     uint32_t n;
     sl_service rec;
     sl__mp_reader_init(&r, buf, len);
-    if (sl__mp_read_array(&r, &n) || n > c->max_records) {
+    if (sl__mp_read_array(&r, &n) || n > 2 * (uint64_t)c->max_records) {
         c->stats.malformed++;
         return SL_EMALFORMED;
     }
@@ -432,8 +533,8 @@ size_t sl_catalog_gc(sl_catalog *c, uint64_t wall_ms)
 {
     size_t j = 0, gone = 0;
     for (size_t i = 0; i < c->n; i++) {
-        if (c->s[i].deleted && expired(c, c->s[i].stamp, wall_ms)) {
-            sl_service_clear(&c->s[i]);
+        if (c->s[i].view.deleted && expired(c, c->s[i].view.stamp, wall_ms)) {
+            entry_clear(&c->s[i]);
             gone++;
             continue;
         }
@@ -450,14 +551,14 @@ size_t sl_catalog_size(const sl_catalog *c)
 
 const sl_service *sl_catalog_at(const sl_catalog *c, size_t i)
 {
-    return i < c->n ? &c->s[i] : NULL;
+    return i < c->n ? &c->s[i].view : NULL;
 }
 
 const sl_service *sl_catalog_find_any(const sl_catalog *c, const char *name)
 {
     bool found;
     size_t pos = locate(c, name, &found);
-    return found ? &c->s[pos] : NULL;
+    return found ? &c->s[pos].view : NULL;
 }
 
 const sl_service *sl_catalog_find(const sl_catalog *c, const char *name)

@@ -10,6 +10,17 @@
  * forever). Far beyond any wall clock: 2^63 / 4096 ms is 71 million years. */
 #define SL__STAMP_MAX (UINT64_MAX >> 1)
 
+/* A record's field group stamps (see catalog.h): 0, in a record built by
+ * hand, means the record's own stamp. */
+static inline uint64_t sl__spec_stamp(const sl_service *s)
+{
+    return s->spec_stamp ? s->spec_stamp : s->stamp;
+}
+static inline uint64_t sl__replicas_stamp(const sl_service *s)
+{
+    return s->replicas_stamp ? s->replicas_stamp : s->stamp;
+}
+
 /* Checks the user-settable fields of a record. Returns 0 or SL_EINVAL. */
 int sl__service_check(const sl_service *s);
 

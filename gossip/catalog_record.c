@@ -16,7 +16,7 @@
  *
  *   opts := { key: value, ... }    key: a positive integer, strictly
  *                                  increasing; value: an unsigned integer
- *                                  (32 bits), a string (at most
+ *                                  (64 bits), a string (at most
  *                                  SL_CHECK_ARG_MAX bytes, no NUL) or a bool
  *
  * At most SL_SVC_OPTS_MAX entries. An option at its default value is not
@@ -26,6 +26,10 @@
  *
  *   1 check kind (sl_check_kind, 1..3)   2 check arg (string)
  *   3 check interval ms   4 check timeout ms   5 check failures
+ *   6 spec stamp   7 count stamp   (field groups, catalog.h: unsigned
+ *     integers of 64 bits, below the record's stamp; written only when
+ *     they differ from it, that is by a scale, or a deploy that kept the
+ *     count, so that a deploy or an rm stays what older versions wrote)
  *
  * A key above the last one known here was written by a newer version: its
  * entry is kept verbatim (at most SL_SVC_OPTS_EXTRA_MAX bytes of them) and
@@ -70,7 +74,9 @@ enum {
     OPT_CHECK_INTERVAL = 3,
     OPT_CHECK_TIMEOUT = 4,
     OPT_CHECK_FAILURES = 5,
-    OPT_LAST_KNOWN = OPT_CHECK_FAILURES,
+    OPT_SPEC_STAMP = 6,
+    OPT_COUNT_STAMP = 7,
+    OPT_LAST_KNOWN = OPT_COUNT_STAMP,
 };
 
 int sl_service_name_check(const char *name)
@@ -183,7 +189,8 @@ int sl__service_check(const sl_service *s)
         return SL_EINVAL;
     if (sl_service_name_check(s->name) || s->replicas > SL_SVC_REPLICAS_MAX ||
         s->argc > SL_SVC_ARGS_MAX || s->envc > SL_SVC_ENV_MAX || s->spread > SL_SPREAD_NODES ||
-        strlen(s->writer) > SL_SVC_WRITER_MAX)
+        strlen(s->writer) > SL_SVC_WRITER_MAX || s->spec_stamp > s->stamp ||
+        s->replicas_stamp > s->stamp)
         return SL_EINVAL;
     if (!s->deleted && (s->argc == 0 || !s->argv[0][0]))
         return SL_EINVAL;
@@ -204,6 +211,7 @@ static uint32_t opts_count(const sl_service *s)
     if (c->kind != SL_CHECK_DEFAULT)
         n += 1 + (c->arg[0] != 0) + (c->interval_ms != 0) + (c->timeout_ms != 0) +
              (c->failures != 0);
+    n += (sl__spec_stamp(s) != s->stamp) + (sl__replicas_stamp(s) != s->stamp);
     return n;
 }
 
@@ -232,6 +240,14 @@ static void pack_opts(const sl_service *s, sl__mp_writer *w)
         put_u32_opt(w, OPT_CHECK_INTERVAL, c->interval_ms);
         put_u32_opt(w, OPT_CHECK_TIMEOUT, c->timeout_ms);
         put_u32_opt(w, OPT_CHECK_FAILURES, c->failures);
+    }
+    if (sl__spec_stamp(s) != s->stamp) {
+        msgpack_pack_uint32(&w->pk, OPT_SPEC_STAMP);
+        msgpack_pack_uint64(&w->pk, sl__spec_stamp(s));
+    }
+    if (sl__replicas_stamp(s) != s->stamp) {
+        msgpack_pack_uint32(&w->pk, OPT_COUNT_STAMP);
+        msgpack_pack_uint64(&w->pk, sl__replicas_stamp(s));
     }
     if (s->opts_extra_len)
         msgpack_pack_str_body(&w->pk, s->opts_extra, s->opts_extra_len); /* raw bytes */
@@ -334,6 +350,13 @@ static int read_known_opt(sl__mp_reader *r, uint64_t key, sl_service *out)
 {
     sl_check *c = &out->check;
     uint32_t v = 0;
+    if (key == OPT_SPEC_STAMP || key == OPT_COUNT_STAMP) {
+        uint64_t at; /* a group stamp: below the record's (equal is the default, not written) */
+        if (sl__mp_read_uint(r, &at) || at == 0 || at >= out->stamp)
+            return SL_EMALFORMED;
+        *(key == OPT_SPEC_STAMP ? &out->spec_stamp : &out->replicas_stamp) = at;
+        return 0;
+    }
     if (key == OPT_CHECK_ARG)
         return sl__mp_read_cstr(r, c->arg, SL_CHECK_ARG_MAX) || !c->arg[0] ? SL_EMALFORMED : 0;
     if (sl__mp_read_u32(r, &v) || v == 0) /* a default value is never written */
@@ -352,7 +375,8 @@ static int read_known_opt(sl__mp_reader *r, uint64_t key, sl_service *out)
 }
 
 /* Reads and keeps verbatim the value of an option of a newer version: an
- * unsigned integer, a short string or a bool, nothing nested. */
+ * unsigned integer (of up to 64 bits), a short string or a bool, nothing
+ * nested. */
 static int read_extra_opt(sl__mp_reader *r, const uint8_t *entry, sl_service *out)
 {
     uint64_t u;
@@ -360,7 +384,7 @@ static int read_extra_opt(sl__mp_reader *r, const uint8_t *entry, sl_service *ou
     uint32_t len;
     bool b;
     sl__mp_reader peek = *r;
-    if (sl__mp_read_uint(&peek, &u) == 0 && u <= UINT32_MAX)
+    if (sl__mp_read_uint(&peek, &u) == 0)
         *r = peek;
     else if ((peek = *r, sl__mp_read_str(&peek, &str, &len) == 0) && len <= SL_CHECK_ARG_MAX &&
              !memchr(str, 0, len))
@@ -432,6 +456,10 @@ static int read_tail(sl__mp_reader *r, uint32_t n, sl_service *out)
     for (; i < n; i++)
         if (sl__mp_skip(r))
             return SL_EMALFORMED;
+    if (!out->spec_stamp) /* no group stamps: the record's own */
+        out->spec_stamp = out->stamp;
+    if (!out->replicas_stamp)
+        out->replicas_stamp = out->stamp;
     return 0;
 }
 

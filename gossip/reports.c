@@ -1,6 +1,9 @@
 /* Node reports (see include/starling/reports.h).
  *
- *   report := [2, node, service, version, [[replica, status, port, restarts]...]]
+ *   report := [2, node, service, version, [[replica, status, port, restarts, gave_up?]...]]
+ *
+ * gave_up (1) is written only when set, after the four fields that older
+ * versions read (they skip what follows).
  *
  * A report replaces an older one for the same (node, service) when its
  * version is higher. Only the node itself writes its reports, so versions
@@ -63,6 +66,7 @@ struct sl_reports {
      * receives are copies of one it holds, found here without a search. */
     struct slot *idx;
     size_t idx_cap;
+    uint64_t gave_up_stored; /* reports listing a given-up replica stored so far */
 };
 
 static uint64_t key_hash(const char *node, const char *service)
@@ -187,6 +191,7 @@ static int report_check(const sl_report *r)
         return SL_EINVAL;
     for (uint32_t i = 0; i < r->n; i++)
         if (r->replicas[i].status > SL_REPLICA_STATUS_LAST || r->replicas[i].port > 65535 ||
+            (r->replicas[i].gave_up && r->replicas[i].status == SL_REPLICA_RUNNING) ||
             r->replicas[i].replica >= SL_SVC_REPLICAS_MAX)
             return SL_EINVAL;
     return 0;
@@ -204,11 +209,13 @@ static void report_encode(sl__mp_writer *w, const char *node, size_t node_len, c
     msgpack_pack_uint64(pk, version);
     msgpack_pack_array(pk, n);
     for (uint32_t i = 0; i < n; i++) {
-        msgpack_pack_array(pk, 4);
+        msgpack_pack_array(pk, reps[i].gave_up ? 5 : 4);
         msgpack_pack_uint32(pk, reps[i].replica);
         msgpack_pack_uint32(pk, reps[i].status);
         msgpack_pack_uint32(pk, reps[i].port);
         msgpack_pack_uint32(pk, reps[i].restarts);
+        if (reps[i].gave_up)
+            msgpack_pack_uint8(pk, 1);
     }
 }
 
@@ -230,7 +237,11 @@ static int report_decode(sl__mp_reader *rd, sl_report *r)
             sl__mp_read_u32(rd, &x->status) || sl__mp_read_u32(rd, &x->port) ||
             sl__mp_read_u32(rd, &x->restarts))
             return SL_EMALFORMED;
-        for (uint32_t k = 4; k < f; k++)
+        uint32_t flag = 0;
+        if (f >= 5 && (sl__mp_read_u32(rd, &flag) || flag > 1))
+            return SL_EMALFORMED;
+        x->gave_up = flag == 1;
+        for (uint32_t k = 5; k < f; k++)
             if (sl__mp_skip(rd))
                 return SL_EMALFORMED;
     }
@@ -293,7 +304,25 @@ static int replace(sl_reports *t, held *h, const sl_report *r)
     return 1;
 }
 
+static bool lists_gave_up(const sl_report *r)
+{
+    for (uint32_t i = 0; i < r->n; i++)
+        if (r->replicas[i].gave_up)
+            return true;
+    return false;
+}
+
+static int store_report(sl_reports *t, const sl_report *r);
+
 static int store(sl_reports *t, const sl_report *r)
+{
+    int rc = store_report(t, r);
+    if (rc == 1 && lists_gave_up(r))
+        t->gave_up_stored++;
+    return rc;
+}
+
+static int store_report(sl_reports *t, const sl_report *r)
 {
     held *known = idx_find(t, r->node, r->service);
     bool found = known != NULL;
@@ -446,6 +475,11 @@ void sl_reports_forget_node(sl_reports *t, const char *node)
         t->n = j;
         forget_index(t);
     }
+}
+
+uint64_t sl_reports_gave_up_stored(const sl_reports *t)
+{
+    return t->gave_up_stored;
 }
 
 size_t sl_reports_size(const sl_reports *t)

@@ -44,6 +44,7 @@ typedef struct psvc {
      * run_natives_first): NO_ZONE nowhere, a zone id, or SCAN_ANY (every
      * member, or several zones). */
     uint32_t scan_zone;
+    uint32_t avoid_first, navoid; /* its avoided members: ctx.avoid[avoid_first..+navoid) */
 } psvc;
 
 typedef struct prep {
@@ -56,6 +57,7 @@ typedef struct prep {
     uint8_t reason;
     uint8_t ncand;       /* entries in its candidate list, CAND_UNSET before */
     bool complete;       /* the list holds every member that could ever fit */
+    bool avoid_off;      /* no other member could take it: its service's avoided ones may */
     uint32_t fitting;    /* how many members could ever host it (list built) */
     uint64_t score;      /* its score at its member, once placed */
     uint64_t prop_score; /* its pending proposal, while unplaced */
@@ -116,6 +118,7 @@ typedef struct ctx {
     bool bulk;        /* heap_push appends without ordering (run()'s first round) */
     bool pass1;       /* the first greedy of run_natives_first() is running */
     bool no_requests; /* no service requests cpu or memory */
+    bool has_avoid;   /* some service names members to avoid (the incremental path then runs in full) */
     hnode *hot;       /* the eligible members, canonical order */
     size_t nhot;
     uint64_t *hot_hash;   /* nhot */
@@ -129,6 +132,7 @@ typedef struct ctx {
     uint32_t nclass;               /* 0: too many distinct weights */
     bool draw_fast;                /* sl__placement_draw_fast() */
     uint64_t guess;                /* a cut to try first (build_candidates) */
+    uint32_t *avoid;               /* canonical member indexes avoided, by service */
 } ctx;
 
 /* Whether a request fits a capacity (0: unlimited) with `used` taken. */

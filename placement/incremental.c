@@ -431,8 +431,10 @@ int sl_placement_cache_compute(sl_placement_cache *cache, const sl_placement_mem
     diff d = {0};
     int rc = sl__placement_prepare(&n, members, nmembers, services, nservices, o);
     inputs in = {&n, members, services};
+    /* Avoid lists (members that gave a service up) are rare and short-lived:
+     * an input that has one, or follows one, is placed in full. */
     bool inc = rc == 0 && cache->valid && cache->opts.eps_milli == o->eps_milli &&
-               cache->opts.unbounded == o->unbounded;
+               cache->opts.unbounded == o->unbounded && !n.has_avoid && !cache->c.has_avoid;
     if (inc) {
         rc = make_diff(cache, &n, &in, &d);
         inc = rc == 0 && d.changes <= SL_PLACEMENT_CACHE_CHANGES_MAX;

@@ -84,6 +84,17 @@
  * better member. tests/unit/test_placement.c measures both over random
  * clusters; BENCHMARKS.md records the numbers.
  *
+ * Avoided members. A service may name members that should not host it
+ * (they gave it up: they could not start it). Such a member is treated, for
+ * that service only, as if it already held one of its replicas: it is
+ * skipped wherever allowance is decided (siblings_at), and everything else
+ * (load bounds, zones, the rankings) is as without it. A replica that no
+ * other member is allowed to take proposes again without avoiding (and
+ * keeps doing so for the rest of the call): a service that fails to start
+ * everywhere stays where it would be without the list, retrying there,
+ * rather than unplaced. Avoiding one member moves the replicas it would
+ * have hosted, plus what they cascade (as when that member leaves).
+ *
  * Draining members get no replica: "nothing new" cannot be told apart from
  * "nothing" without a previous assignment. The runtime keeps a draining
  * member's running replicas until their new owners report them running
@@ -213,8 +224,12 @@ static int check_inputs(const sl_placement_member *members, size_t nmembers,
             return SL_EINVAL;
     uint64_t total = 0;
     for (size_t i = 0; i < nservices; i++) {
-        if (!services[i].name || (unsigned)services[i].spread >= SL_PLACEMENT_SPREAD_COUNT)
+        if (!services[i].name || (unsigned)services[i].spread >= SL_PLACEMENT_SPREAD_COUNT ||
+            (services[i].navoid && !services[i].avoid))
             return SL_EINVAL;
+        for (uint32_t k = 0; k < services[i].navoid; k++)
+            if (!services[i].avoid[k])
+                return SL_EINVAL;
         total += services[i].replicas;
         if (total > SL_PLACEMENT_REPLICAS_MAX)
             return SL_EINVAL;
@@ -267,9 +282,56 @@ static int load_members(ctx *c, const sl_placement_member *members, size_t n)
     return rc;
 }
 
-/* Fills the canonical service and replica arrays. Returns 0 or an error. */
-static int load_services(ctx *c, const sl_placement_service *services, size_t n)
+/* The canonical index of the member named `name`, or -1 (members are in
+ * name order). */
+static int32_t member_named(const ctx *c, const sl_placement_member *members, const char *name)
 {
+    size_t lo = 0, hi = c->nn;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int cmp = strcmp(members[c->nodes[mid].input].name, name);
+        if (cmp == 0)
+            return (int32_t)mid;
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+/* Resolves s's avoided members into ctx.avoid (room for every name was
+ * made by ctx_alloc), sorted, without duplicates. */
+static void load_avoid(ctx *c, const sl_placement_member *members, const sl_placement_service *in,
+                       psvc *p, uint32_t *used)
+{
+    p->avoid_first = *used;
+    p->navoid = 0;
+    for (uint32_t k = 0; k < in->navoid; k++) {
+        int32_t m = member_named(c, members, in->avoid[k]);
+        if (m < 0)
+            continue;
+        uint32_t *a = &c->avoid[p->avoid_first], i = p->navoid;
+        bool dup = false;
+        for (uint32_t j = 0; j < p->navoid; j++)
+            dup |= a[j] == (uint32_t)m;
+        if (dup)
+            continue;
+        while (i > 0 && a[i - 1] > (uint32_t)m) {
+            a[i] = a[i - 1];
+            i--;
+        }
+        a[i] = (uint32_t)m;
+        p->navoid++;
+    }
+    *used += p->navoid;
+}
+
+/* Fills the canonical service and replica arrays. Returns 0 or an error. */
+static int load_services(ctx *c, const sl_placement_member *members,
+                         const sl_placement_service *services, size_t n)
+{
+    uint32_t avoided = 0;
     named *v = malloc((n ? n : 1) * sizeof *v);
     if (!v)
         return SL_ENOMEM;
@@ -289,6 +351,7 @@ static int load_services(ctx *c, const sl_placement_service *services, size_t n)
         p->first = next;
         p->scan_zone = NO_ZONE;
         c->no_requests &= s->cpu_milli == 0 && s->mem_mb == 0;
+        load_avoid(c, members, s, p, &avoided);
         for (uint32_t r = 0; r < s->replicas; r++) {
             prep *q = &c->reps[next++];
             q->key = sl__placement_replica_key(p->hash, r);
@@ -299,6 +362,7 @@ static int load_services(ctx *c, const sl_placement_service *services, size_t n)
             q->ncand = CAND_UNSET;
             q->pref_zone = NO_ZONE;
             q->complete = false;
+            q->avoid_off = false;
         }
     }
     free(v);
@@ -504,12 +568,14 @@ static bool fits_now(const pnode *n, const psvc *s)
            sl__placement_fits_cap(n->mem_cap, n->mem_used, s->mem);
 }
 
-/* Looks at the placed replicas of s: sets *used when one is on member n and
- * returns how many are in n's zone. */
-static uint32_t siblings_at(const ctx *c, const psvc *s, uint32_t n, bool *used)
+/* Looks at the placed replicas of s: sets *used when one is on member n
+ * (or, with `avoid`, when s avoids n) and returns how many are in n's zone. */
+static uint32_t siblings_at(const ctx *c, const psvc *s, uint32_t n, bool avoid, bool *used)
 {
     uint32_t zc = 0;
     *used = false;
+    for (uint32_t k = 0; avoid && k < s->navoid; k++)
+        *used |= c->avoid[s->avoid_first + k] == n; /* avoided: as if taken */
     for (uint32_t i = 0; i < s->replicas; i++) {
         int32_t at = c->reps[s->first + i].node;
         if (at < 0)
@@ -563,7 +629,7 @@ static sl_placement_reason why_not(const ctx *c, const psvc *s)
         if (!p->eligible)
             continue;
         any_elig = true;
-        siblings_at(c, s, n, &used);
+        siblings_at(c, s, n, false, &used); /* asked once avoiding did not help */
         if (used)
             continue;
         any_free = true;
@@ -592,7 +658,7 @@ static int32_t scan_all(ctx *c, uint32_t r, bool zones, uint64_t *score)
         bool used;
         if (!fits_static(p, s) || !fits_now(p, s))
             continue;
-        uint32_t zc = siblings_at(c, s, n, &used);
+        uint32_t zc = siblings_at(c, s, n, !q->avoid_off, &used);
         if (used)
             continue;
         zc = zones ? zc : 0;
@@ -630,7 +696,7 @@ static int32_t best_in_zone(ctx *c, uint32_t r, uint32_t z, uint64_t *score)
     for (size_t k = 0; k < q->ncand; k++) {
         if (c->nodes[cn[k]].zone != z || !fits_now(&c->nodes[cn[k]], s))
             continue;
-        siblings_at(c, s, cn[k], &used);
+        siblings_at(c, s, cn[k], !q->avoid_off, &used);
         if (!used) {
             *score = cs[k];
             return (int32_t)cn[k];
@@ -648,7 +714,7 @@ static int32_t best_in_zone(ctx *c, uint32_t r, uint32_t z, uint64_t *score)
         const pnode *p = &c->nodes[n];
         if (p->zone != z || !fits_static(p, s) || !fits_now(p, s))
             continue;
-        siblings_at(c, s, n, &used);
+        siblings_at(c, s, n, !q->avoid_off, &used);
         if (used)
             continue;
         uint64_t sc = sl__placement_score_below(q->key, p->hash, p->weight, best_sc);
@@ -686,7 +752,7 @@ static int32_t best_member(ctx *c, uint32_t r, uint64_t *score)
         bool used;
         if (!fits_now(p, s))
             continue;
-        uint32_t zc = siblings_at(c, s, cn[k], &used);
+        uint32_t zc = siblings_at(c, s, cn[k], !q->avoid_off, &used);
         if (used)
             continue;
         zc = zones ? zc : 0;
@@ -705,6 +771,19 @@ static int32_t best_member(ctx *c, uint32_t r, uint64_t *score)
     return scan_all(c, r, zones, score);
 }
 
+/* best_member(), falling back to the members r's service avoids when no
+ * other member is allowed (for the rest of the call: avoid_off stays). */
+static int32_t best_allowed(ctx *c, uint32_t r, uint64_t *score)
+{
+    prep *q = &c->reps[r];
+    int32_t n = best_member(c, r, score);
+    if (n < 0 && !q->avoid_off && c->svcs[q->svc].navoid) {
+        q->avoid_off = true; /* nowhere else: an avoided member is better than none */
+        n = best_member(c, r, score);
+    }
+    return n;
+}
+
 /* Replica r proposes its best allowed member, or is marked unplaced for
  * good (what is allowed only shrinks, except for zone counts, and no member
  * at all is allowed). Returns 0 or SL_ENOMEM. */
@@ -712,7 +791,7 @@ static int propose(ctx *c, uint32_t r)
 {
     prep *q = &c->reps[r];
     uint64_t score = 0;
-    int32_t n = best_member(c, r, &score);
+    int32_t n = best_allowed(c, r, &score);
     if (n < 0) {
         q->reason = (uint8_t)why_not(c, &c->svcs[q->svc]);
         return 0;
@@ -731,7 +810,7 @@ static int propose_again(ctx *c, uint32_t r)
 {
     prep *q = &c->reps[r];
     uint64_t score = 0;
-    int32_t n = best_member(c, r, &score);
+    int32_t n = best_allowed(c, r, &score);
     if (n >= 0 && (uint32_t)n == q->prop_node && score == q->prop_score)
         return 0;
     q->version++;
@@ -989,10 +1068,14 @@ void sl__placement_ctx_free(ctx *c)
     free(c->hot_class);
     free(c->xs);
     free(c->ws);
+    free(c->avoid);
 }
 
-static int ctx_alloc(ctx *c, size_t nn, size_t ns, size_t nr)
+static int ctx_alloc(ctx *c, size_t nn, size_t ns, size_t nr, size_t navoid)
 {
+    c->avoid = malloc((navoid ? navoid : 1) * sizeof *c->avoid);
+    if (!c->avoid)
+        return SL_ENOMEM;
     c->nn = nn;
     c->ns = ns;
     c->nr = nr;
@@ -1027,10 +1110,13 @@ int sl__placement_prepare(ctx *c, const sl_placement_member *members, size_t nme
     int rc = check_inputs(members, nmembers, services, nservices, o);
     if (rc)
         return rc;
-    size_t nr = 0;
-    for (size_t i = 0; i < nservices; i++)
+    size_t nr = 0, navoid = 0;
+    for (size_t i = 0; i < nservices; i++) {
         nr += services[i].replicas;
-    rc = ctx_alloc(c, nmembers, nservices, nr);
+        navoid += services[i].navoid;
+    }
+    rc = ctx_alloc(c, nmembers, nservices, nr, navoid);
+    c->has_avoid = navoid > 0;
     sl__placement_coarse_init(c->coarse);
     c->draw_fast = sl__placement_draw_fast();
     c->guess = UINT64_MAX;
@@ -1038,7 +1124,7 @@ int sl__placement_prepare(ctx *c, const sl_placement_member *members, size_t nme
     if (rc == 0)
         rc = load_members(c, members, nmembers);
     if (rc == 0)
-        rc = load_services(c, services, nservices);
+        rc = load_services(c, members, services, nservices);
     if (rc == 0) {
         set_bounds(c, o);
         rc = set_preferred_zones(c);

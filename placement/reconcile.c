@@ -256,17 +256,24 @@ static int give_up_foreign(sl_reconciler *rc, const sl_reconcile_input *in, cons
                     out->first_begun_successor = succ;
                 }
             }
-            if (!x->successor_running_ms && in->runs &&
-                in->runs(in->runs_ud, succ, l->service, l->replica))
+            /* The successor must run it now, and must have run it for the
+             * whole linger: a successor that stopped running it (it crashed,
+             * it gave it up) starts the linger again when it runs again. */
+            bool runs = in->runs && in->runs(in->runs_ud, succ, l->service, l->replica);
+            if (!runs)
+                x->successor_running_ms = 0;
+            else if (!x->successor_running_ms)
                 x->successor_running_ms = now ? now : 1;
-            if (x->successor_running_ms && now - x->successor_running_ms >= SL_RC_LINGER_MS)
+            bool trying =
+                !runs && in->trying && in->trying(in->trying_ud, succ, l->service, l->replica);
+            if (runs && now - x->successor_running_ms >= SL_RC_LINGER_MS)
                 a.why = SL_RC_STOP_HANDED;
-            else if (now - x->since_ms >= rc->handoff_ms)
+            else if (!runs && !trying && now - x->since_ms >= rc->handoff_ms)
                 a.why = SL_RC_STOP_TIMEOUT;
             else {
-                uint64_t at = x->successor_running_ms
-                                  ? x->successor_running_ms + SL_RC_LINGER_MS
-                                  : min_u64(now + SL_RC_POLL_MS, x->since_ms + rc->handoff_ms);
+                uint64_t at = runs     ? x->successor_running_ms + SL_RC_LINGER_MS
+                              : trying ? now + SL_RC_POLL_MS
+                                       : min_u64(now + SL_RC_POLL_MS, x->since_ms + rc->handoff_ms);
                 out->next_ms = min_u64(out->next_ms, at);
                 out->handoffs++;
                 continue;

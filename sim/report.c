@@ -427,6 +427,8 @@ static json_t *json_runtime_stats(const sl_sim_runtime *rt)
     json_object_set_new(o, "actions", json_integer((json_int_t)st->actions));
     json_object_set_new(o, "saves", json_integer((json_int_t)st->saves));
     json_object_set_new(o, "restores", json_integer((json_int_t)st->restores));
+    if (st->give_ups) /* only when it happened: other reports stay as they were */
+        json_object_set_new(o, "give_ups", json_integer((json_int_t)st->give_ups));
     return o;
 }
 

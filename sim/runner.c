@@ -210,8 +210,11 @@ static int apply_one(ctx *c, const sl_sim_action *a, char *err, size_t errcap)
         return 0;
     case SL_SIM_FAIL_START:
     case SL_SIM_FIX_START:
-        if (r->rt)
-            sl_sim_runtime_fail_start(r->rt, a->service, a->type == SL_SIM_FAIL_START);
+        if (r->rt && a->nodes.n == 0)
+            sl_sim_runtime_fail_start(r->rt, a->service, -1, a->type == SL_SIM_FAIL_START);
+        for (int n = 0; r->rt && n < r->sc->max_nodes && a->nodes.n; n++)
+            if (sl_sim_set_has(&a->nodes, n))
+                sl_sim_runtime_fail_start(r->rt, a->service, n, a->type == SL_SIM_FAIL_START);
         return 0;
     case SL_SIM_PARTITION: return partition(c, a, err, errcap);
     case SL_SIM_CUT:

@@ -48,7 +48,10 @@ struct sl_sim_runtime {
     uint8_t *initial; /* the saved catalog every node starts with */
     size_t initial_len;
     uint32_t max_records;
-    char (*failing)[SL_SVC_NAME_MAX + 1]; /* services whose starts fail now */
+    struct failing {
+        char service[SL_SVC_NAME_MAX + 1];
+        int node; /* -1: on every node */
+    } * failing;  /* (service, node) pairs whose starts fail now */
     size_t nfailing;
     cached cache[CACHE_SLOTS];
     uint64_t cache_clock;
@@ -94,6 +97,8 @@ static void hash_input(const sl_app_view *v, uint64_t *k1, uint64_t *k2)
             h[j] = hash_str(h[j], s->name);
             h[j] = hash_u(h[j], ((uint64_t)s->replicas << 32) | s->spread);
             h[j] = hash_u(h[j], ((uint64_t)s->cpu_milli << 32) | s->mem_mb);
+            for (uint32_t k = 0; k < s->navoid; k++) /* nothing when none: keys as before */
+                h[j] = hash_str(hash_u(h[j], k), s->avoid[k]);
         }
     }
     *k1 = h[0] | 1; /* never 0: 0, 0 marks an empty slot */
@@ -144,7 +149,7 @@ static void collect_service(void *ud, const sl_vsup_replica *r)
 {
     replicas_of *c = ud;
     if (c->n < sizeof c->rep / sizeof c->rep[0])
-        c->rep[c->n++] = (sl_replica_report){r->replica, r->status, r->port, r->restarts};
+        c->rep[c->n++] = (sl_replica_report){r->replica, r->status, r->port, r->restarts, false};
 }
 
 static void publish(vnode *v, const char *service)
@@ -159,6 +164,13 @@ static void on_replica_change(void *ud, const sl_vsup_replica *r)
     vnode *v = ud;
     if (v->rt->obs.replica)
         v->rt->obs.replica(v->rt->obs.ud, v->index, r, false);
+    if (sl_appstate_replica_status(v->app, r->service, r->replica, r->status, r->at_ms)) {
+        char service[SL_SVC_NAME_MAX + 1];
+        snprintf(service, sizeof service, "%s", r->service);
+        v->rt->stats.give_ups++;
+        sl_vsup_stop(v->sup, service, r->replica, r->at_ms); /* removed at once: no process */
+        return;
+    }
     publish(v, r->service);
 }
 
@@ -170,14 +182,17 @@ static void on_replica_removed(void *ud, const sl_vsup_replica *r)
     if (v->rt->obs.replica)
         v->rt->obs.replica(v->rt->obs.ud, v->index, r, true);
     sl_reconciler_forget(v->rc, service, r->replica);
+    sl_appstate_replica_gone(v->app, service, r->replica);
     publish(v, service);
 }
 
 static bool fails(void *ud, const char *service)
 {
     sl_sim_runtime *rt = ((vnode *)ud)->rt;
+    int node = ((vnode *)ud)->index;
     for (size_t i = 0; i < rt->nfailing; i++)
-        if (!strcmp(rt->failing[i], service))
+        if ((rt->failing[i].node < 0 || rt->failing[i].node == node) &&
+            !strcmp(rt->failing[i].service, service))
             return true;
     return false;
 }
@@ -235,6 +250,8 @@ static void reconcile(vnode *v, uint64_t now)
                                  .nlocal = local.n,
                                  .runs = sl_appstate_runs,
                                  .runs_ud = v->app,
+                                 .trying = sl_appstate_trying,
+                                 .trying_ud = v->app,
                                  .now_ms = now};
         rc = sl_reconcile_placed(v->rc, &in, p, &res);
     }
@@ -508,14 +525,16 @@ int sl_sim_runtime_drain(sl_sim_runtime *rt, int node, char *err, size_t errcap)
     return rc;
 }
 
-void sl_sim_runtime_fail_start(sl_sim_runtime *rt, const char *service, bool failing)
+void sl_sim_runtime_fail_start(sl_sim_runtime *rt, const char *service, int node, bool failing)
 {
     size_t i;
-    for (i = 0; i < rt->nfailing && strcmp(rt->failing[i], service); i++)
+    for (i = 0; i < rt->nfailing &&
+                (rt->failing[i].node != node || strcmp(rt->failing[i].service, service));
+         i++)
         ;
     if (!failing) {
         if (i < rt->nfailing)
-            memcpy(rt->failing[i], rt->failing[--rt->nfailing], sizeof rt->failing[i]);
+            rt->failing[i] = rt->failing[--rt->nfailing];
         return;
     }
     if (i == rt->nfailing) {
@@ -523,11 +542,13 @@ void sl_sim_runtime_fail_start(sl_sim_runtime *rt, const char *service, bool fai
         if (!grown)
             return;
         rt->failing = grown;
-        snprintf(rt->failing[rt->nfailing++], sizeof rt->failing[0], "%s", service);
+        snprintf(rt->failing[rt->nfailing].service, sizeof rt->failing[0].service, "%s", service);
+        rt->failing[rt->nfailing++].node = node;
     }
     uint64_t now = sl_world_now(rt->w);
     for (int n = 0; n < rt->max_nodes; n++)
-        if (rt->nodes[n].sup && sl_vsup_crash_service(rt->nodes[n].sup, service, now))
+        if ((node < 0 || n == node) && rt->nodes[n].sup &&
+            sl_vsup_crash_service(rt->nodes[n].sup, service, now))
             sl_world_app_changed(rt->w, n);
 }
 

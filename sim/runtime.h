@@ -91,9 +91,10 @@ void sl_sim_runtime_leave(sl_sim_runtime *rt, int node);
 int sl_sim_runtime_drain(sl_sim_runtime *rt, int node, char *err, size_t errcap);
 
 /* From now on the replicas of `service` exit at once (fails) or start
- * normally again (!fails). Failing crashes its running replicas on every
- * live node. */
-void sl_sim_runtime_fail_start(sl_sim_runtime *rt, const char *service, bool fails);
+ * normally again (!fails), on node `node` (-1: on every node; a fix undoes
+ * the fail-start of the same node argument). Failing crashes its running
+ * replicas on those nodes. */
+void sl_sim_runtime_fail_start(sl_sim_runtime *rt, const char *service, int node, bool fails);
 
 /* Node's catalog and supervisor; NULL while it is down. */
 const sl_catalog *sl_sim_runtime_catalog(const sl_sim_runtime *rt, int node);
@@ -107,6 +108,7 @@ typedef struct sl_sim_rt_stats {
     uint64_t reconcile_errors;
     uint64_t actions; /* performed: starts, restarts, stops */
     uint64_t saves, restores;
+    uint64_t give_ups; /* replicas given up after failing to start (giveup.h) */
 } sl_sim_rt_stats;
 
 const sl_sim_rt_stats *sl_sim_runtime_stats(const sl_sim_runtime *rt);

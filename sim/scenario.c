@@ -440,7 +440,12 @@ static int parse_action_args(parser *p, int i, sl_sim_action *a)
     case SL_SIM_FIX_START:
         if (parse_svc_name(p, i, a->service, sizeof a->service) != 0)
             return -1;
-        return end_of_line(p, i + 1);
+        if (strcmp(tok_or_eol(p, i + 1), "on") != 0)
+            return end_of_line(p, i + 1); /* every node */
+        i += 2;
+        if (parse_set(p, &i, &a->nodes) != 0)
+            return -1;
+        return end_of_line(p, i);
     case SL_SIM_DRAIN:
         if (parse_set(p, &i, &a->nodes) != 0)
             return -1;

@@ -65,6 +65,11 @@ typedef struct sl_appstate_config {
     sl_catalog_policy pol;  /* copied by the catalog */
     uint32_t sync_grace_ms; /* a catalog not confirmed current by then is taken as current */
     bool alone;             /* no seed and no remembered peer: our catalog is the source */
+    /* A local replica that fails to start this many times in a row is given
+     * up for give_up_ms (giveup.h); 0: SL_GIVEUP_AFTER, SL_GIVEUP_FOR_MS.
+     * Past SL_GIVEUP_AFTER_MAX or SL_GIVEUP_FOR_MAX_MS: SL_EINVAL. */
+    uint32_t give_up_after;
+    uint32_t give_up_ms;
     /* Log lines, one message each without a newline; may be NULL. */
     void (*log)(void *ud, sl_app_level level, const char *msg);
     void *ud;
@@ -122,6 +127,19 @@ bool sl_appstate_draining(const sl_appstate *a);
 void sl_appstate_publish(sl_appstate *a, const char *service, const sl_replica_report *reps,
                          uint32_t n);
 
+/* Tells the state a local replica's status changed (every change the
+ * supervisor reports) at now_ms. Returns true when the replica is given up
+ * by it (it failed to start give_up_after times in a row): the driver stops
+ * it (being FAILED, it has no process), and the reports published for its
+ * service list it given up until the give-up ends (by time, or because the
+ * service's spec changed), which placement everywhere avoids. */
+bool sl_appstate_replica_status(sl_appstate *a, const char *service, uint32_t replica,
+                                sl_replica_status st, uint64_t now_ms);
+
+/* Tells the state a local replica is gone (stopped and removed): its count
+ * of failed starts is forgotten, a give-up is not. */
+void sl_appstate_replica_gone(sl_appstate *a, const char *service, uint32_t replica);
+
 /* ---- time ---- */
 
 enum {
@@ -154,8 +172,10 @@ typedef struct sl_app_view {
     int self;                 /* our index in pm, or -1 */
     size_t invalid;           /* live members left out for their metadata */
     const sl_service **svc;   /* believed, not deleted (point into the catalog) */
-    sl_placement_service *ps; /* the same, as placement's input */
+    sl_placement_service *ps; /* the same, as placement's input (avoid lists included) */
     size_t nsvc;
+    const char **avoid; /* what ps[].avoid point into: avoid_names, by service */
+    char (*avoid_names)[SL_SWIM_NAME_MAX + 1];
 } sl_app_view;
 
 /* Fills *v: alive and suspect members count (a suspect may only be slow),
@@ -176,6 +196,11 @@ void sl_app_view_sort(sl_app_view *v, const char *self);
 /* Whether `node` reports replica `replica` of `service` running: the
  * successor test of a hand-off (an sl_rc_runs_fn with ud = the state). */
 bool sl_appstate_runs(void *a, const char *node, const char *service, uint32_t replica);
+
+/* Whether `node` reports that replica starting, failed, oom or unhealthy
+ * (not running, not stopping), without having given it up: it is still
+ * trying (a hand-off to it does not time out). */
+bool sl_appstate_trying(void *a, const char *node, const char *service, uint32_t replica);
 
 /* ---- the snapshot ---- */
 
@@ -211,6 +236,7 @@ typedef struct sl_app_stats {
     uint64_t catalog_changes;   /* records applied (local or received) */
     uint64_t reports_truncated; /* replicas left out of a report (over the max) */
     uint64_t reconcile_retries; /* failed reconciles asked to run again */
+    uint64_t give_ups;          /* local replicas given up (failed to start too often) */
 } sl_app_stats;
 
 const sl_app_stats *sl_appstate_stats(const sl_appstate *a);

@@ -32,6 +32,21 @@
  * the horizon that the current peer no longer has: they were deleted while
  * it was away and the tombstones are gone.
  *
+ * Field groups. A record holds two groups of fields, each with its own
+ * stamp: the spec (command, arguments, environment, requests, spread, and
+ * whether it is deleted) and the replica count. A write stamps only the
+ * groups it changes and carries the others with the stamps it read them
+ * with: `scale` changes the count, `deploy` the spec (and the count when
+ * it differs from the current one), `rm` both. The catalog takes each group
+ * from the record whose stamp for it is highest (ties: the record's own
+ * (stamp, writer)), so a `scale` racing a `deploy` of a new command keeps
+ * both: the new command and the new count. A scale racing an rm stays
+ * deleted (deleted is spec), a deploy after an rm revives the service.
+ * Records are stored as written, one or two per name (the winner of each
+ * group), so that a signature still covers exactly what its operator
+ * wrote; the merged view is what sl_catalog_find and sl_catalog_at return.
+ * Older peers, which know only whole records, keep the newest of the two.
+ *
  * Sans-IO: records travel as application messages of the SWIM core
  * (sl_swim_broadcast) and the whole catalog in push-pulls; the agent also
  * persists the encoded catalog in its data directory. Every decoder here is
@@ -113,6 +128,14 @@ typedef struct sl_service {
     uint32_t envc;
     char **env;
     uint64_t stamp; /* the write's hybrid logical clock: wall ms, then a counter */
+    /* Field groups (see "Field groups" above): the stamp of the write that
+     * last set the spec (everything but the count: command, environment,
+     * requests, spread, deleted) and the one that last set the replica
+     * count. Each is <= stamp; a record that carries neither (all records of
+     * older versions, every deploy and rm) has both equal to stamp. In a
+     * record built by hand, 0 means stamp. */
+    uint64_t spec_stamp;
+    uint64_t replicas_stamp;
     char writer[SL_SVC_WRITER_MAX + 1];
     bool deleted;
     sl_check check; /* an option: written only when not the default */
@@ -224,7 +247,8 @@ int sl_catalog_delete(sl_catalog *c, const char *name, const char *writer, uint6
                       uint8_t *msg, size_t cap, size_t *msg_len);
 
 /* Sets the replica count of a live service (a put of its record with a new
- * count). Same outputs as sl_catalog_put. */
+ * count, whose spec group keeps the stamp it had: see "Field groups"). Same
+ * outputs as sl_catalog_put. */
 int sl_catalog_scale(sl_catalog *c, const char *name, uint32_t replicas, const char *writer,
                      uint64_t wall_ms, uint8_t *msg, size_t cap, size_t *msg_len);
 
@@ -255,8 +279,10 @@ int sl_catalog_merge(sl_catalog *c, const uint8_t *buf, size_t len, uint64_t wal
  * Returns how many. */
 size_t sl_catalog_gc(sl_catalog *c, uint64_t wall_ms);
 
-/* Records, tombstones included, sorted by name. The pointers stay valid
- * until the next change to the catalog. */
+/* Services, tombstones included, sorted by name: each the merged view of
+ * the records held for it (see "Field groups"; a view merged from two
+ * records has is_signed false: each record carries its own signature). The
+ * pointers stay valid until the next change to the catalog. */
 size_t sl_catalog_size(const sl_catalog *c);
 const sl_service *sl_catalog_at(const sl_catalog *c, size_t i);
 
@@ -301,6 +327,15 @@ int sl_service_decode(const uint8_t *buf, size_t len, sl_service *out);
 
 /* Frees a decoded record's vectors and empties them. */
 void sl_service_clear(sl_service *rec);
+
+/* Stamps a write made at `stamp` over cur, the current record of its name
+ * (NULL: none): sets rec's stamp and field group stamps. The groups the
+ * write changes get `stamp`, the others keep cur's group stamps: the spec
+ * changes when spec_changed (a deploy), the count when it differs from
+ * cur's; both change when rec or cur is deleted or there is no cur. The
+ * catalog's own writes use it, and so does the CLI for signed ones. */
+void sl_service_stamp_write(sl_service *rec, const sl_service *cur, uint64_t stamp,
+                            bool spec_changed);
 
 /* Signs rec (its content and `cluster`) with an operator secret key,
  * setting signer, sig and is_signed. Returns 0 or SL_EINVAL. */

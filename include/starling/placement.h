@@ -17,7 +17,9 @@
  * - no member holds more than its bound, ceil((1 + eps) * fair share), where
  *   fair share = total replicas * weight / total weight of eligible members;
  * - cpu and memory requests fit each member's capacity;
- * - draining members get nothing; suspect members count like alive ones.
+ * - draining members get nothing; suspect members count like alive ones;
+ * - no replica of a service goes to a member in its `avoid` list while
+ *   another member could take it (an avoided member is a last resort).
  * What cannot be placed is reported per replica with a reason. */
 #ifndef STARLING_PLACEMENT_H
 #define STARLING_PLACEMENT_H
@@ -73,6 +75,12 @@ typedef struct sl_placement_service {
     uint32_t cpu_milli; /* request per replica */
     uint32_t mem_mb;    /* request per replica */
     sl_placement_spread spread;
+    /* Members that should not host any replica of it (they gave it up: see
+     * giveup.h), by name, used only for a replica that no other member can
+     * take; names that are not members are ignored.
+     * navoid 0: none (avoid may be NULL). Borrowed for the call only. */
+    const char *const *avoid;
+    uint32_t navoid;
 } sl_placement_service;
 
 typedef struct sl_placement_options {
@@ -134,8 +142,9 @@ uint32_t sl_placement_bound(const sl_placement *p, size_t member);
  * A change is a member added or removed, a member whose weight, cpu or
  * memory capacity changed or that became or stopped being draining (a zone
  * or an alive/suspect flip is free), a service added or removed, or a
- * service whose replicas, requests or spread changed. More changes, or other
- * options, give a full run (counted). */
+ * service whose replicas, requests or spread changed. More changes, other
+ * options, or an input with avoided members (sl_placement_service.avoid),
+ * or one right after such an input, give a full run (counted). */
 
 /* At most this many changes take the incremental path. */
 #define SL_PLACEMENT_CACHE_CHANGES_MAX 4u

@@ -16,10 +16,15 @@
  *     rolling update yet).
  *   - A replica that runs here but is placed elsewhere is handed off, make
  *     before break: it is kept until the successor reports it running, and
- *     then for linger_ms more, so that the successor's report reaches the
- *     other members before ours saying we stopped (both go by gossip). If
- *     the successor does not report it running within handoff_ms (it may be
- *     unable to start it) it is stopped anyway (STOP, SL_RC_STOP_TIMEOUT).
+ *     then for linger_ms more while the successor still reports it running
+ *     (checked again when the linger ends: a successor that stopped running
+ *     it starts the linger again), so that the successor's report reaches
+ *     the other members before ours saying we stopped (both go by gossip).
+ *     While the successor reports it starting or failed (it is trying: it
+ *     either runs it or gives it up, and placement then picks another), we
+ *     keep it. If the successor says nothing of it within handoff_ms (it
+ *     does not know the service yet, or cannot be heard) it is stopped
+ *     anyway (STOP, SL_RC_STOP_TIMEOUT).
  *   - A replica of a deleted service, or beyond the new replica count, has no
  *     successor and stops at once (STOP, SL_RC_STOP_GONE).
  *   - A replica that placement cannot give to anyone keeps running here:
@@ -89,6 +94,10 @@ typedef struct sl_reconcile_input {
     size_t nlocal;
     sl_rc_runs_fn runs; /* the successor's reports */
     void *runs_ud;
+    /* Whether `node` reports the replica starting or failed without having
+     * given it up (NULL: never): a hand-off to it does not time out. */
+    sl_rc_runs_fn trying;
+    void *trying_ud;
     uint64_t now_ms; /* monotonic */
 } sl_reconcile_input;
 
@@ -101,7 +110,7 @@ typedef enum sl_rc_kind {
 typedef enum sl_rc_stop_why {
     SL_RC_STOP_GONE = 1, /* the service was deleted or scaled down */
     SL_RC_STOP_HANDED,   /* the successor runs it (after the linger) */
-    SL_RC_STOP_TIMEOUT,  /* the successor never reported it running */
+    SL_RC_STOP_TIMEOUT,  /* the successor said nothing of it within handoff_ms */
 } sl_rc_stop_why;
 
 /* One action. Pointers borrow from the input (names, svc). */

@@ -22,7 +22,7 @@
 #define SL_REPORTS_MAX 100000     /* (node, service) reports held */
 /* The longest report message: array and kind (2), node (64 + 2) and service
  * (63 + 2) strings, version (9), replica array (1) and 16 replicas of 4
- * uint32 (21 each): 481 bytes, rounded up. */
+ * uint32 and a gave-up flag (22 each): 497 bytes, rounded up. */
 #define SL_REPORT_MSG_MAX 512
 
 /* Replica status values. Wire values: append only. */
@@ -51,6 +51,13 @@ typedef struct sl_replica_report {
     uint32_t status;  /* sl_replica_status */
     uint32_t port;    /* STARLING_PORT, 0 if none yet */
     uint32_t restarts;
+    /* The node gave this replica up: it failed to start it too many times
+     * in a row (status FAILED, or STARTING when placement gave it back as a
+     * last resort; never RUNNING). Placement avoids the pair
+     * (service, node) while a report says so; the node withdraws it after a
+     * while (see gossip/appstate.h). Older versions ignore it and see a
+     * failed replica. */
+    bool gave_up;
 } sl_replica_report;
 
 /* One node's report about one service. */
@@ -102,6 +109,11 @@ size_t sl_reports_forget_unless(sl_reports *t, bool (*keep)(void *ud, const char
  * Returns 0 or SL_EMALFORMED. */
 int sl_reports_peek(const uint8_t *buf, size_t len, char node[SL_SWIM_NAME_MAX + 1],
                     char service[SL_SVC_NAME_MAX + 1], uint64_t *version);
+
+/* How many reports that list a given-up replica were stored so far (a
+ * counter that only grows: whoever indexes given-up replicas rescans when
+ * it moved). */
+uint64_t sl_reports_gave_up_stored(const sl_reports *t);
 
 /* How many reports are held. */
 size_t sl_reports_size(const sl_reports *t);

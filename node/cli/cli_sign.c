@@ -79,8 +79,13 @@ static int build(const sl__cli *cli, sl__signed_op op, const sl_service *spec, c
     }
     rec->deleted = op == SL__SIGNED_RM;
     rec->is_signed = false;
-    rec->stamp = sl_catalog_next_stamp(
-        (uint64_t)json_integer_value(json_object_get(info, "clock")), wall_ms());
+    /* Only the groups this write changes get the new stamp (a scale keeps
+     * the spec's), so that it cannot undo a concurrent deploy. */
+    sl_service_stamp_write(
+        rec, *have_cur ? cur : NULL,
+        sl_catalog_next_stamp((uint64_t)json_integer_value(json_object_get(info, "clock")),
+                              wall_ms()),
+        op != SL__SIGNED_SCALE);
     const char *node = json_string_value(json_object_get(info, "node"));
     snprintf(rec->writer, sizeof rec->writer, "%s", node ? node : "operator");
     return 0;

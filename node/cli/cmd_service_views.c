@@ -28,8 +28,10 @@ static const char where_usage[] =
     "Usage: starling where NAME [--rpc HOST:PORT] [--json]\n" SL__CLI_TOKEN_USAGE "\n"
     "Lists every replica of service NAME in the cluster, as the live members\n"
     "report them: service, replica, node, status (starting, running, unhealthy,\n"
-    "failed, stopping, oom), addr (host:port of the replica) and restarts. With --json, an\n"
-    "array of objects with those keys.\n" SL__CLI_TOKEN_HELP;
+    "failed, stopping, oom, or gave-up: that node failed to start it too often\n"
+    "in a row and placement avoids it there for a while), addr (host:port of\n"
+    "the replica) and restarts. With --json, an array of objects with those "
+    "keys.\n" SL__CLI_TOKEN_HELP;
 
 static const char *s_of(json_t *o, const char *k)
 {

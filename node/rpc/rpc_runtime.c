@@ -171,16 +171,19 @@ static json_t *services(sl__agent *a)
     return json_pack("{s:o}", "services", list);
 }
 
+/* One replica; a given-up one (reports.h) has the status "gave-up". */
 static json_t *replica_json(const char *service, uint32_t replica, const char *node,
-                            uint32_t status, const sl_addr *host, uint32_t port, uint32_t restarts)
+                            uint32_t status, bool gave_up, const sl_addr *host, uint32_t port,
+                            uint32_t restarts)
 {
     char addr[SL_ADDR_STRLEN];
     sl_addr at = *host;
     at.port = (uint16_t)port;
     sl_addr_format(&at, addr, sizeof addr);
-    json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:i}", "service", service, "replica",
-                          (json_int_t)replica, "status", sl_replica_status_name(status), "addr",
-                          port ? addr : "", "restarts", (json_int_t)restarts);
+    json_t *o =
+        json_pack("{s:s, s:i, s:s, s:s, s:i}", "service", service, "replica", (json_int_t)replica,
+                  "status", gave_up ? "gave-up" : sl_replica_status_name(status), "addr",
+                  port ? addr : "", "restarts", (json_int_t)restarts);
     if (node)
         json_object_set_new(o, "node", json_string(node));
     return o;
@@ -194,7 +197,7 @@ static json_t *ps(sl__agent *a)
     sl_swim_find(a->swim, sl_swim_name(a->swim), &self);
     json_t *list = json_array();
     for (size_t i = 0; i < n; i++) {
-        json_t *o = replica_json(local[i].service, local[i].replica, NULL, local[i].status,
+        json_t *o = replica_json(local[i].service, local[i].replica, NULL, local[i].status, false,
                                  &self.addr, local[i].port, local[i].restarts);
         json_object_set_new(o, "pid", json_integer(local[i].pid));
         json_array_append_new(list, o);
@@ -220,8 +223,9 @@ static json_t *where(sl__agent *a, json_t *req, char *err, size_t errcap)
             continue;
         for (uint32_t k = 0; k < r->n; k++)
             json_array_append_new(list, replica_json(name, r->replicas[k].replica, r->node,
-                                                     r->replicas[k].status, &v.addr,
-                                                     r->replicas[k].port, r->replicas[k].restarts));
+                                                     r->replicas[k].status, r->replicas[k].gave_up,
+                                                     &v.addr, r->replicas[k].port,
+                                                     r->replicas[k].restarts));
     }
     if (json_array_size(list) == 0 && !sl_catalog_find(sl__runtime_catalog(a->runtime), name)) {
         json_decref(list);

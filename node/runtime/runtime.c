@@ -172,6 +172,8 @@ static void reconcile(sl__runtime *rt)
                                  .nlocal = local.n,
                                  .runs = sl_appstate_runs,
                                  .runs_ud = rt->app,
+                                 .trying = sl_appstate_trying,
+                                 .trying_ud = rt->app,
                                  .now_ms = now_of(rt)};
         rc = sl_reconcile(rt->rc, &in, &res);
     }
@@ -207,7 +209,7 @@ static void collect_service(void *ud, const sl__replica_info *r)
 {
     service_replicas *c = ud;
     if (!strcmp(r->service, c->service) && c->n < sizeof c->rep / sizeof c->rep[0])
-        c->rep[c->n++] = (sl_replica_report){r->replica, r->status, r->port, r->restarts};
+        c->rep[c->n++] = (sl_replica_report){r->replica, r->status, r->port, r->restarts, false};
 }
 
 static void publish(sl__runtime *rt, const char *service)
@@ -261,6 +263,15 @@ static void on_replica_change(void *ud, const sl__replica_info *r)
     else
         sl__info("replica %s/%u %s on port %u", r->service, r->replica,
                  sl_replica_status_name(r->status), r->port);
+    if (sl_appstate_replica_status(rt->app, r->service, r->replica, r->status, now_of(rt))) {
+        char service[SL_SVC_NAME_MAX + 1];
+        snprintf(service, sizeof service, "%s", r->service);
+        /* Given up: FAILED has no process, so it is removed at once, and the
+         * removal publishes the report that says so. */
+        sl__supervisor_stop(rt->sup, service, r->replica);
+        arm(rt);
+        return;
+    }
     publish(rt, r->service);
 }
 
@@ -278,6 +289,7 @@ static void on_replica_removed(void *ud, const sl__replica_info *r)
     sl__runtime *rt = ud;
     sl__info("replica %s/%u stopped", r->service, r->replica);
     sl_reconciler_forget(rt->rc, r->service, r->replica);
+    sl_appstate_replica_gone(rt->app, r->service, r->replica);
     char service[SL_SVC_NAME_MAX + 1];
     snprintf(service, sizeof service, "%s", r->service);
     publish(rt, service);

@@ -469,7 +469,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < NS; i++) {
         snprintf(sname[i], sizeof sname[i], "svc-%zu", i);
-        svc[i] = (sl_placement_service){sname[i], R, 0, 0, SL_PLACEMENT_SPREAD_ZONE};
+        svc[i] = (sl_placement_service){sname[i], R, 0, 0, SL_PLACEMENT_SPREAD_ZONE, NULL, 0};
     }
     printf("placement: %d services x %d replicas over %d members (3 zones, weights 1..4); "
            "max/fair = max over members of load / fair share\n",

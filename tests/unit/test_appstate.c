@@ -105,7 +105,7 @@ static void invalid_metadata_is_left_out(void **state)
     assert_true(v.self >= 0);
     assert_string_equal(v.pm[v.self].name, "self");
     /* And placement runs, over the valid members. */
-    sl_placement_service svc = {"web", 2, 0, 0, SL_PLACEMENT_SPREAD_ZONE};
+    sl_placement_service svc = {"web", 2, 0, 0, SL_PLACEMENT_SPREAD_ZONE, NULL, 0};
     sl_placement *p;
     assert_int_equal(sl_placement_compute(v.pm, v.n, &svc, 1, NULL, &p), 0);
     for (uint32_t r = 0; r < 2; r++)

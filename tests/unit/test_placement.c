@@ -359,7 +359,7 @@ static void test_small_zones(void **state)
         {"c", "z3", 1, 0, 0, SL_PLACEMENT_ALIVE},
         {"d", "z1", 1, 0, 0, SL_PLACEMENT_ALIVE},
     };
-    sl_placement_service s = {"web", 3, 0, 0, SL_PLACEMENT_SPREAD_ZONE};
+    sl_placement_service s = {"web", 3, 0, 0, SL_PLACEMENT_SPREAD_ZONE, NULL, 0};
     sl_placement *p = NULL;
     assert_int_equal(sl_placement_compute(m, 3, &s, 1, NULL, &p), 0);
     bool seen[3] = {false};
@@ -395,8 +395,8 @@ static void test_draining_and_resources(void **state)
         {"c", NULL, 1, 0, 512, SL_PLACEMENT_ALIVE},
     };
     sl_placement_service s[2] = {
-        {"big", 2, 600, 0, SL_PLACEMENT_SPREAD_ZONE},
-        {"fat", 1, 0, 1024, SL_PLACEMENT_SPREAD_NODE},
+        {"big", 2, 600, 0, SL_PLACEMENT_SPREAD_ZONE, NULL, 0},
+        {"fat", 1, 0, 1024, SL_PLACEMENT_SPREAD_NODE, NULL, 0},
     };
     sl_placement *p = NULL;
     assert_int_equal(sl_placement_compute(m, 3, s, 2, NULL, &p), 0);
@@ -430,7 +430,7 @@ static void test_invalid_inputs(void **state)
         {"a", NULL, 1, 0, 0, SL_PLACEMENT_ALIVE},
         {"a", NULL, 1, 0, 0, SL_PLACEMENT_ALIVE},
     };
-    sl_placement_service s = {"web", 1, 0, 0, SL_PLACEMENT_SPREAD_ZONE};
+    sl_placement_service s = {"web", 1, 0, 0, SL_PLACEMENT_SPREAD_ZONE, NULL, 0};
     sl_placement *p = NULL;
     sl_placement_options o;
     assert_int_equal(sl_placement_compute(m, 2, &s, 1, NULL, &p), SL_EINVAL);

@@ -153,7 +153,7 @@ static void g_bench(gcase *c, bool unbounded)
     }
     for (size_t i = 0; i < c->ns; i++) {
         snprintf(c->sname[i], GN_NAME, "svc-%zu", i);
-        c->s[i] = (sl_placement_service){c->sname[i], 3, 0, 0, SL_PLACEMENT_SPREAD_ZONE};
+        c->s[i] = (sl_placement_service){c->sname[i], 3, 0, 0, SL_PLACEMENT_SPREAD_ZONE, NULL, 0};
     }
     c->o.unbounded = unbounded;
 }

@@ -270,7 +270,8 @@ static size_t catalog_view(world *w, const sl_service **svc, sl_placement_servic
         svc[n] = s;
         ps[n] = (sl_placement_service){s->name, s->replicas, s->cpu_milli, s->mem_mb,
                                        s->spread == SL_SPREAD_NODES ? SL_PLACEMENT_SPREAD_NODE
-                                                                    : SL_PLACEMENT_SPREAD_ZONE};
+                                                                    : SL_PLACEMENT_SPREAD_ZONE,
+                                       NULL, 0};
         n++;
     }
     return n;

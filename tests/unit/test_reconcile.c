@@ -23,7 +23,8 @@ typedef struct world {
     size_t nsvc;
     sl_rc_local local[4];
     size_t nlocal;
-    bool b_runs; /* b reports replica 0 running */
+    bool b_runs;   /* b reports replica 0 running */
+    bool b_trying; /* b reports replica 0 starting or failed (not given up) */
 } world;
 
 static char *cmd_v1[] = {"/bin/v1"}, *cmd_v2[] = {"/bin/v2"};
@@ -38,7 +39,7 @@ static void world_init(world *w, uint32_t replicas)
     w->svc.argc = 1;
     w->svc.argv = cmd_v1;
     w->svcs[0] = &w->svc;
-    w->ps = (sl_placement_service){"web", replicas, 0, 0, SL_PLACEMENT_SPREAD_NODE};
+    w->ps = (sl_placement_service){"web", replicas, 0, 0, SL_PLACEMENT_SPREAD_NODE, NULL, 0};
     w->nsvc = 1;
 }
 
@@ -46,6 +47,12 @@ static bool b_runs(void *ud, const char *node, const char *service, uint32_t rep
 {
     world *w = ud;
     return w->b_runs && !strcmp(node, "b") && !strcmp(service, "web") && replica == 0;
+}
+
+static bool b_trying(void *ud, const char *node, const char *service, uint32_t replica)
+{
+    world *w = ud;
+    return w->b_trying && !strcmp(node, "b") && !strcmp(service, "web") && replica == 0;
 }
 
 static sl_reconcile_result step(sl_reconciler *rc, world *w, uint64_t now)
@@ -61,6 +68,8 @@ static sl_reconcile_result step(sl_reconciler *rc, world *w, uint64_t now)
                              .nlocal = w->nlocal,
                              .runs = b_runs,
                              .runs_ud = w,
+                             .trying = b_trying,
+                             .trying_ud = w,
                              .now_ms = now};
     sl_reconcile_result res;
     assert_int_equal(sl_reconcile(rc, &in, &res), 0);
@@ -256,9 +265,70 @@ static void placement_is_incremental_between_steps(void **state)
     sl_reconciler_free(rc);
 }
 
+/* The linger re-checks: a successor that stopped running the replica
+ * before the linger ended (it crashed, it gave it up) does not get it; the
+ * linger starts again when it runs it again. */
+static void the_linger_needs_the_successor_running_to_the_end(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 1);
+    w.m[0].state = SL_PLACEMENT_DRAINING; /* b owns it */
+    set_local(&w, 0, SL_REPLICA_RUNNING);
+    sl_reconciler *rc = sl_reconciler_new(30000);
+    w.b_runs = true;
+    sl_reconcile_result r = step(rc, &w, 1000);
+    assert_int_equal(r.n, 0);
+    assert_int_equal(r.next_ms, 1000 + SL_RC_LINGER_MS);
+    w.b_runs = false; /* b's replica died meanwhile */
+    w.b_trying = true;
+    r = step(rc, &w, 1000 + SL_RC_LINGER_MS);
+    assert_int_equal(r.n, 0); /* kept */
+    assert_int_equal(r.handoffs, 1);
+    w.b_runs = true; /* running again: a whole new linger */
+    w.b_trying = false;
+    r = step(rc, &w, 5000);
+    assert_int_equal(r.n, 0);
+    r = step(rc, &w, 5000 + SL_RC_LINGER_MS - 1);
+    assert_int_equal(r.n, 0);
+    r = step(rc, &w, 5000 + SL_RC_LINGER_MS);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(r.actions[0].kind, SL_RC_STOP);
+    assert_int_equal(r.actions[0].why, SL_RC_STOP_HANDED);
+    sl_reconciler_free(rc);
+}
+
+/* A successor that is trying (starting, or failing and retrying) keeps the
+ * old copy past the hand-off time: it will run the replica or give it up,
+ * and then placement picks someone else. One that says nothing of it still
+ * times out. */
+static void a_trying_successor_does_not_time_the_hand_off_out(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 1);
+    w.m[0].state = SL_PLACEMENT_DRAINING;
+    set_local(&w, 0, SL_REPLICA_RUNNING);
+    sl_reconciler *rc = sl_reconciler_new(30000);
+    w.b_trying = true;
+    sl_reconcile_result r = step(rc, &w, 1000);
+    assert_int_equal(r.n, 0);
+    r = step(rc, &w, 1000 + 60000);
+    assert_int_equal(r.n, 0);
+    assert_int_equal(r.handoffs, 1);
+    assert_int_equal(r.next_ms, 1000 + 60000 + SL_RC_POLL_MS);
+    w.b_trying = false; /* b forgot it: silent from now on, and long past the time */
+    r = step(rc, &w, 1000 + 61000);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(r.actions[0].why, SL_RC_STOP_TIMEOUT);
+    sl_reconciler_free(rc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(the_linger_needs_the_successor_running_to_the_end),
+        cmocka_unit_test(a_trying_successor_does_not_time_the_hand_off_out),
         cmocka_unit_test(starts_what_is_placed_here),
         cmocka_unit_test(hands_off_after_the_successor_runs),
         cmocka_unit_test(gives_up_a_handoff_after_its_time),
