@@ -696,6 +696,7 @@ static int new_runtime(sl__agent *a)
                              .debounce_ms = SL_APP_DEBOUNCE_MS,
                              .handoff_ms = SL_RC_HANDOFF_MS,
                              .grace_ms = 5000,
+                             .log_max = (uint64_t)a->cfg.log_max_mb << 20,
                              .cluster = a->cfg.cluster,
                              .operator_keys =
                                  (const uint8_t(*)[SL_OPERATOR_PUB_BYTES])a->operator_keys,

@@ -32,6 +32,7 @@
 
 #include "agent/log.h"
 
+#include "runtime/replica_log.h"
 #include "runtime/supervisor_internal.h"
 
 extern char **environ;
@@ -40,7 +41,7 @@ extern char **environ;
 
 static void log_path(const sl__sup_replica *r, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%s/%s.%u.log", r->sup->log_dir, r->service, (unsigned)r->index);
+    sl__log_path(buf, cap, r->sup->log_dir, r->service, r->index, 0);
 }
 
 static int open_log(const sl__sup_replica *r)
@@ -150,7 +151,9 @@ oom:
 static int spawn_shim(sl__sup_replica *r, int log_fd, const char **why)
 {
     sl__supervisor *s = r->sup;
-    char **env = build_env(r), **args = calloc((size_t)r->argc + 5, sizeof *args);
+    char path[4096];
+    log_path(r, path, sizeof path);
+    char **env = build_env(r), **args = calloc((size_t)r->argc + 9, sizeof *args);
     if (!env || !args) {
         sl__sup_free_strv(env);
         free(args);
@@ -160,8 +163,12 @@ static int spawn_shim(sl__sup_replica *r, int log_fd, const char **why)
     args[0] = s->shim;
     args[1] = "_exec";
     args[2] = s->parent_pid;
-    args[3] = "--";
-    memcpy(args + 4, r->argv, (size_t)r->argc * sizeof *args);
+    args[3] = "--log"; /* the shim writes and rotates the log (replica_log.h) */
+    args[4] = path;
+    args[5] = "--log-max";
+    args[6] = s->log_max;
+    args[7] = "--";
+    memcpy(args + 8, r->argv, (size_t)r->argc * sizeof *args);
     uv_stdio_container_t stdio[3] = {
         {.flags = UV_IGNORE},
         {.flags = UV_INHERIT_FD, .data.fd = log_fd},
