@@ -70,6 +70,12 @@
 #define SL__RPC_TOKEN_MIN 16
 #define SL__RPC_TOKEN_MAX 1024
 
+/* The metadata tag in which each agent advertises its RPC address
+ * ("HOST:PORT"), set by the agent itself (agent.c). `starling logs` asks its
+ * agent where a replica runs and, when it runs elsewhere, connects to that
+ * agent's RPC address with the same token (rpc_logs.c). */
+#define SL__RPC_TAG "starling.rpc"
+
 /* A monitor whose unsent backlog grows past this is dropped. */
 #define SL__RPC_MONITOR_BACKLOG (1u << 20)
 

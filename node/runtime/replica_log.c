@@ -12,6 +12,11 @@
 
 #include "runtime/replica_log.h"
 
+bool sl__log_name_ok(const char *name)
+{
+    return name && name[0] && name[0] != '.' && !strchr(name, '/') && strlen(name) < 256;
+}
+
 int sl__log_path(char *buf, size_t cap, const char *dir, const char *service, uint32_t replica,
                  int gen)
 {
@@ -62,8 +67,8 @@ int sl__log_writer_open(sl__log_writer *w, const char *path, uint64_t max)
 {
     memset(w, 0, sizeof *w);
     w->fd = -1;
-    if (max < 2 * SL__LOG_NOTE_ROOM || snprintf(w->path, sizeof w->path, "%s", path) >=
-                                           (int)sizeof w->path)
+    if (max < 2 * SL__LOG_NOTE_ROOM ||
+        snprintf(w->path, sizeof w->path, "%s", path) >= (int)sizeof w->path)
         return -EINVAL;
     w->max = max;
     if ((w->fd = open_live(path)) < 0)

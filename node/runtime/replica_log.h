@@ -15,6 +15,7 @@
 #ifndef STARLING_NODE_REPLICA_LOG_H
 #define STARLING_NODE_REPLICA_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,11 @@
 #define SL__LOG_MAX_MB_LIMIT 4096     /* the largest --log-max */
 #define SL__LOG_NOTE_ROOM 4096        /* left under the cap for the supervisor's notes */
 #define SL__LOG_LINE_HOLD (64u << 10) /* a partial line longer than this is written as it is */
+
+/* Whether name (a service name from a request) is safe in a file name: not
+ * empty, not starting with '.', and no '/' (the catalog's own names, letters,
+ * digits, '.', '_' and '-', always are). */
+bool sl__log_name_ok(const char *name);
 
 /* Writes the name of generation gen (0: the live file, 1..SL__LOG_KEEP: the
  * rotated ones) of a replica's log into buf. Returns 0, or -1 when it does
