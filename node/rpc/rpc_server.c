@@ -64,7 +64,7 @@ struct sl__rpc_conn {
     uint64_t last_read_ms; /* idle connections are closed (see sweep) */
     bool monitor;
     sl__log_stream *logs; /* a `logs` stream on this connection (rpc_logs.c) */
-    bool refused; /* a refusal is on its way out; read nothing more */
+    bool refused;         /* a refusal is on its way out; read nothing more */
     bool closing;
 };
 
@@ -459,12 +459,11 @@ static void cmd_logs(sl__rpc_conn *c, json_int_t seq, json_t *req)
 {
     uint32_t max = c->a->cfg.rpc_max_monitors;
     char msg[512];
-    if (c->logs) {
-        reply_error(c, seq, "a log stream is already open on this connection");
+    if (c->logs || c->monitor) {
+        reply_error(c, seq, "this connection already carries a stream");
         return;
     }
-    if (c->monitor || (json_is_true(json_object_get(req, "follow")) &&
-                       (uint32_t)count_monitors(c->a) >= max)) {
+    if (json_is_true(json_object_get(req, "follow")) && (uint32_t)count_monitors(c->a) >= max) {
         snprintf(msg, sizeof msg,
                  "the agent already serves %u monitor and log stream%s, its limit "
                  "(--rpc-max-monitors)",
@@ -754,7 +753,8 @@ static void on_sweep(uv_timer_t *t)
             sl__debug("rpc: closing a connection not authenticated within %llu ms",
                       (unsigned long long)auth);
             conn_close(c);
-        } else if (!c->monitor && !c->logs && !c->join && !c->keys && now - c->last_read_ms >= idle) {
+        } else if (!c->monitor && !c->logs && !c->join && !c->keys &&
+                   now - c->last_read_ms >= idle) {
             sl__debug("rpc: closing a connection idle for %llu ms", (unsigned long long)idle);
             conn_close(c);
         }
