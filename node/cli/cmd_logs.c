@@ -16,8 +16,8 @@
 #include "starling/catalog.h"
 
 static const char usage[] =
-    "Usage: starling logs NAME [--replica I] [--tail N] [--follow] [--rpc "
-    "HOST:PORT]\n" SL__CLI_TOKEN_USAGE "\n"
+    "Usage: starling logs NAME [--replica I] [--tail N] [--follow] [--here]\n"
+    "                     [--rpc HOST:PORT]\n" SL__CLI_TOKEN_USAGE "\n"
     "Prints the output (stdout and stderr, with the agent's \"[starling] ...\" notes of\n"
     "its starts and exits) of replica I (default 0) of service NAME, from the peer\n"
     "that runs it: the agent at --rpc (default 127.0.0.1:7373, or $STARLING_RPC_ADDR)\n"
@@ -30,7 +30,9 @@ static const char usage[] =
     "  -f, --follow  then print new output as it comes, until interrupted (Ctrl-C,\n"
     "                exit 0), until the replica stops or moves away from that peer\n"
     "                (a message on stderr, exit 0), or until that peer's agent stops\n"
-    "                or falls silent for 15 s (exit 1)\n\n"
+    "                or falls silent for 15 s (exit 1)\n"
+    "  --here        read the files of the agent at --rpc itself, wherever the\n"
+    "                replica runs now (the log of a replica that moved away)\n\n"
     "Exit status: 0 when the output is printed, 1 on an error, 2 on a usage error.\n"
     "A closed standard output (`| head`) ends it quietly with 0.\n" SL__CLI_TOKEN_HELP;
 
@@ -71,6 +73,7 @@ static int parse(sl__cli *cli, int argc, char **argv, json_t *req)
         {"replica", required_argument, NULL, 'i'},
         {"tail", required_argument, NULL, 'n'},
         {"follow", no_argument, NULL, 'f'},
+        {"here", no_argument, NULL, 'H'},
         {"rpc", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         SL__CLI_TOKEN_OPTIONS,
@@ -87,6 +90,7 @@ static int parse(sl__cli *cli, int argc, char **argv, json_t *req)
         case 'h': fputs(cli->usage, stdout); return 0;
         case 'r': cli->rpc = optarg; break;
         case 'f': json_object_set_new(req, "follow", json_true()); break;
+        case 'H': json_object_set_new(req, "here", json_true()); break;
         case 'i':
             if (parse_num(optarg, SL_SVC_REPLICAS_MAX - 1, &v) != 0)
                 return bad(cli, "--replica must be a replica number:", optarg);
@@ -109,7 +113,9 @@ static int parse(sl__cli *cli, int argc, char **argv, json_t *req)
     }
     if (argc - optind != 1)
         return argc - optind ? bad(cli, "unexpected argument", argv[optind + 1])
-                             : bad(cli, "missing the service name", "NAME");
+                             : (fprintf(stderr, "starling logs: missing the service name\n%s",
+                                        cli->usage),
+                                2);
     json_object_set_new(req, "name", json_string(argv[optind]));
     return -1;
 }

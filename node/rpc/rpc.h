@@ -32,7 +32,9 @@
  * the client closes the connection (at most --rpc-max-monitors at once: a
  * further one gets an error); "keys" {op, key?, timeout_ms?} -> the result
  * of a cluster-wide keyring operation (keys.h), once every live member
- * answered or the deadline passed. Unknown commands get an error. */
+ * answered or the deadline passed; "logs" {name, replica?, tail?, follow?,
+ * here?} -> a redirect to the peer that runs the replica, or {node, file}
+ * followed by the log's frames (rpc_logs.h). Unknown commands get an error. */
 #ifndef STARLING_NODE_RPC_H
 #define STARLING_NODE_RPC_H
 

@@ -13,6 +13,8 @@ CAP=$((1024 * 1024))
 TALK='i=0; while :; do echo "talk line $i"; i=$((i + 1)); sleep 0.2; done'
 LINE="chatty 0123456789 abcdefghijklmnopqrstuvwxyz 0123456789 ABCDEFGHIJKLMNOPQRSTU"
 CHATTY="yes '$LINE' | head -n 75000; echo chatty-done; exec sleep 100000"
+# 6 MB again, in 60 bursts of 100 KB, from line 1 to 75000, for a follower.
+BURST='sleep 1; i=0; while [ $i -lt 60 ]; do seq $((i * 1250 + 1)) $((i * 1250 + 1250)) | sed "s/$/ burst line of a replica that writes a lot, to be followed/"; i=$((i + 1)); sleep 0.05; done; echo burst-done; exec sleep 100000'
 
 # owner_of OBSERVER SERVICE: the node that runs replica 0, when running.
 owner_of() {
@@ -104,5 +106,22 @@ check "logs --tail 3 from $CFROM: two chatty lines and chatty-done" \
     test "$(head -n 2 "$CL_DIR/tail3" | grep -c -x -e "$LINE")" = 2 -a "$(tail -n 1 "$CL_DIR/tail3")" = chatty-done
 "$STARLING" logs chatty --rpc "$(rpc_of "$CFROM")" | head -n 1 >"$CL_DIR/head1"
 check "logs | head -n 1 ends quietly (exit ${PIPESTATUS[0]})" test "${PIPESTATUS[0]}" = 0 -a "$(wc -l <"$CL_DIR/head1")" = 1
+expect_fail 1 "replica chatty.0 has no log on $CFROM" "logs --here on a peer without the file: exit 1" \
+    "$STARLING" logs chatty --here --rpc "$(rpc_of "$CFROM")"
+
+# A follower across rotations: 6 MB in bursts through the 1 MB cap, every
+# line arrives, once, in order.
+"$STARLING" rm chatty --rpc "$(rpc_of "$CFROM")" >/dev/null
+"$STARLING" deploy burst --replicas 1 --rpc "$(rpc_of "$CFROM")" -- sh -c "$BURST" >/dev/null
+check "burst runs somewhere" wait_until 20 has_owner "$CFROM" burst
+BOWNER=$(owner_of "$CFROM" burst)
+"$STARLING" logs burst -f --rpc "$(rpc_of "$(other_than "$BOWNER")")" >"$CL_DIR/follow3" 2>&1 &
+CL_PID[follow3]=$!
+check "the follower sees burst-done" wait_until 60 grep -q burst-done "$CL_DIR/follow3"
+check "... after all 75000 lines, in order, none lost across $(ls "$CL_DIR/data-$BOWNER/logs/" | grep -c burst) files" \
+    bash -c "grep ' burst line' '$CL_DIR/follow3' | awk '{ if (\$1 != NR) exit 1 } END { if (NR != 75000) exit 1 }'"
+kill "${CL_PID[follow3]}"
+wait_exit follow3 10
+check "SIGTERM ends a follow with exit 0 (got $CL_RC)" test "$CL_RC" = 0
 
 cl_finish
