@@ -87,8 +87,15 @@ static void test_rotates_at_line_ends(void **state)
     char lines[700 + 1];
     for (int i = 0; i < 1000; i += 7) { /* 7 lines a write: cuts fall inside a write */
         int k = 0;
-        for (int j = i; j < i + 7 && j < 1000; j++, k++)
-            snprintf(lines + 100 * k, 101, "%05d %093d\n", j, 0);
+        for (int j = i; j < i + 7 && j < 1000; j++, k++) {
+            char *l = lines + 100 * k;
+            char num[16];
+            snprintf(num, sizeof num, "%05d ", j);
+            memcpy(l, num, 6);
+            memset(l + 6, '0', 93);
+            l[99] = '\n';
+            l[100] = 0;
+        }
         assert_int_equal(strlen(lines), 100 * (size_t)k);
         assert_int_equal(sl__log_writer_write(&w, lines, 100 * (size_t)k), 0);
     }
