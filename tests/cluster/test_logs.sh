@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# `starling logs` with real agents on loopback (every agent with --log-max 1):
+# `starling logs` with real agents on loopback (every agent with --log-max 1
+# and --rpc-max-monitors 1):
 #   a replica that prints a line every 0.2 s, followed from a peer that does
-#   not run it: the lines arrive there, from the replica's start on; --tail N
-#   prints N lines; killing the agent that runs it ends the follow with
-#   exit 1 and a message; on its next owner, `rm` ends a follow with exit 0
-#   and "no longer runs"; a chatty replica (6 MB through a 1 MB cap) leaves
-#   at most .log, .log.1 and .log.2, each under the cap, holding only whole
-#   lines.
+#   not run it: the lines arrive there, from the replica's start on, whole
+#   and in order; a second follow is refused, --tail N prints N lines;
+#   killing the agent that runs it ends the follow with exit 1 and a
+#   message; on its next owner, `rm` ends a follow with exit 0 and "no
+#   longer runs"; a chatty replica (6 MB through a 1 MB cap) leaves at most
+#   .log, .log.1 and .log.2, each under the cap, holding only whole lines;
+#   a follower of 6 MB in bursts gets every line across the rotations;
+#   SIGTERM and a closed stdout end the CLI with exit 0.
 . "$(dirname "$0")/lib.sh"
 
 CAP=$((1024 * 1024))
@@ -30,7 +33,7 @@ more_lines() { [ "$(lines_in "$1")" -ge "$2" ]; }
 alive() { kill -0 "${CL_PID[$1]}" 2>/dev/null; }
 not_alive() { ! alive "$1"; }
 
-for i in 1 2 3; do start_with_dir "a$i" "$i" --log-max 1; done
+for i in 1 2 3; do start_with_dir "a$i" "$i" --log-max 1 --rpc-max-monitors 1; done
 check "3 agents converge" wait_until 20 all_count alive 3 a1 a2 a3
 
 "$STARLING" deploy talk --replicas 1 --rpc "$(rpc_of a1)" -- sh -c "$TALK" >/dev/null
@@ -51,6 +54,9 @@ check "the stream starts at the replica's start, with the agent's note" \
 check "the lines arrive whole and in order" \
     bash -c "grep '^talk line' '$CL_DIR/follow1' | awk '{ if (\$3 != NR - 1) exit 1 }'"
 
+expect_fail 1 "already serves 1 monitor and log stream" \
+    "a second follow on $OWNER (--rpc-max-monitors 1): exit 1, one line" \
+    "$STARLING" logs talk -f --rpc "$(rpc_of "$FROM")"
 "$STARLING" logs talk --tail 2 --rpc "$(rpc_of "$FROM")" >"$CL_DIR/tail2"
 rc=$?
 check "logs --tail 2 from $FROM: exit 0 and exactly 2 talk lines" \
