@@ -56,7 +56,7 @@ check "the lines arrive whole and in order" \
 
 expect_fail 1 "already serves 1 monitor and log stream" \
     "a second follow on $OWNER (--rpc-max-monitors 1): exit 1, one line" \
-    "$STARLING" logs talk -f --rpc "$(rpc_of "$FROM")"
+    timeout 10 "$STARLING" logs talk -f --rpc "$(rpc_of "$FROM")"
 "$STARLING" logs talk --tail 2 --rpc "$(rpc_of "$FROM")" >"$CL_DIR/tail2"
 rc=$?
 check "logs --tail 2 from $FROM: exit 0 and exactly 2 talk lines" \
