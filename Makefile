@@ -34,6 +34,8 @@ SVC_SRC := $(wildcard tests/svc/*.c)
 SVC_BINS := $(patsubst tests/svc/%.c,$(BUILD)/svc/%,$(SVC_SRC))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 TESTLIB_SRC := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
+# Helpers shared by the unit tests and the benchmarks (random clusters).
+TESTCOMMON_LIB := $(BUILD)/libstarling_testcommon.a
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -84,6 +86,8 @@ $(SIM_LIB): $(call obj,$(SIMLIB_SRC))
 	@rm -f $@; ar rcs $@ $^
 $(NODE_LIB): $(call obj,$(NODELIB_SRC))
 	@rm -f $@; ar rcs $@ $^
+$(TESTCOMMON_LIB): $(call obj,$(wildcard tests/common/*.c))
+	@rm -f $@; ar rcs $@ $^
 
 $(STARLING): $(call obj,node/main.c) $(NODE_LIB) $(PLACEMENT_LIB) $(GOSSIP_LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
@@ -91,11 +95,11 @@ $(STARLING): $(call obj,node/main.c) $(NODE_LIB) $(PLACEMENT_LIB) $(GOSSIP_LIB)
 $(STARLING_SIM): $(call obj,sim/main.c) $(SIM_LIB) $(PLACEMENT_LIB) $(GOSSIP_LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(call obj,$(TESTLIB_SRC)) $(SIM_LIB) $(NODE_LIB) $(PLACEMENT_LIB) $(GOSSIP_LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(call obj,$(TESTLIB_SRC)) $(TESTCOMMON_LIB) $(SIM_LIB) $(NODE_LIB) $(PLACEMENT_LIB) $(GOSSIP_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(TEST_LIBS) $(LIBS)
 
-$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(SIM_LIB) $(PLACEMENT_LIB) $(GOSSIP_LIB)
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(TESTCOMMON_LIB) $(SIM_LIB) $(PLACEMENT_LIB) $(GOSSIP_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
@@ -108,7 +112,16 @@ test: all
 	@$(MAKE) --no-print-directory check-sansio
 	@BUILD=$(BUILD) bash tests/run.sh
 
+# gnuplot draws the placement plot (tests/bench/bench_placement.sh); the
+# benchmarks run without it, skipping the plot with a message.
+BENCH_DEB_PKGS := gnuplot-nox
+
 bench: all
+	@command -v gnuplot >/dev/null 2>&1 || { \
+	  echo "make bench: installing $(BENCH_DEB_PKGS)"; \
+	  if [ "$$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(BENCH_DEB_PKGS) >/dev/null || \
+	    echo "make bench: apt-get failed; install $(BENCH_DEB_PKGS) by hand for the plot" >&2; }
 	@BUILD=$(BUILD) bash tests/bench.sh
 
 demo: all

@@ -161,8 +161,8 @@ static void held_copy_out(const held *h, sl_report *out)
 
 const char *sl_replica_status_name(sl_replica_status s)
 {
-    static const char *names[] = {"starting", "running", "failed", "stopping"};
-    return (unsigned)s < 4 ? names[s] : "unknown";
+    static const char *names[] = {"starting", "running", "failed", "stopping", "oom"};
+    return (unsigned)s <= SL_REPLICA_STATUS_LAST ? names[s] : "unknown";
 }
 
 sl_reports *sl_reports_new(void)
@@ -186,7 +186,7 @@ static int report_check(const sl_report *r)
     if (!r->node[0] || sl_service_name_check(r->service) || r->n > SL_REPORT_REPLICAS_MAX)
         return SL_EINVAL;
     for (uint32_t i = 0; i < r->n; i++)
-        if (r->replicas[i].status > SL_REPLICA_STOPPING || r->replicas[i].port > 65535 ||
+        if (r->replicas[i].status > SL_REPLICA_STATUS_LAST || r->replicas[i].port > 65535 ||
             r->replicas[i].replica >= SL_SVC_REPLICAS_MAX)
             return SL_EINVAL;
     return 0;

@@ -31,9 +31,15 @@ typedef enum sl_replica_status {
     SL_REPLICA_RUNNING = 1,
     SL_REPLICA_FAILED = 2,
     SL_REPLICA_STOPPING = 3,
+    /* Killed by the kernel for using more than its --mem (its cgroup's
+     * memory.events counted an OOM kill), waiting to restart like FAILED. */
+    SL_REPLICA_OOM = 4,
 } sl_replica_status;
 
-/* Returns "starting", "running", "failed" or "stopping". */
+/* The highest status value decoders accept: move it with every append. */
+#define SL_REPLICA_STATUS_LAST SL_REPLICA_OOM
+
+/* Returns "starting", "running", "failed", "stopping" or "oom". */
 const char *sl_replica_status_name(sl_replica_status s);
 
 typedef struct sl_replica_report {

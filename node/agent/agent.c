@@ -725,7 +725,8 @@ static int new_runtime(sl__agent *a)
                              .max_services = a->cfg.max_services,
                              .max_catalog_bytes = a->cfg.max_state_bytes,
                              .sync_grace_ms = 2 * a->cfg.timing.pushpull_interval_ms + 60000,
-                             .alone = a->cfg.nseeds == 0 && a->nknown == 0};
+                             .alone = a->cfg.nseeds == 0 && a->nknown == 0,
+                             .no_cgroups = a->cfg.no_cgroups};
     if (sl__runtime_new(&a->loop, &rc, &a->runtime) != 0) {
         fprintf(stderr, "starling agent: cannot start the runtime (see the log above)\n");
         return -1;

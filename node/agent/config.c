@@ -42,6 +42,8 @@ void sl__agent_usage(FILE *to)
             "  --cpu MILLI          CPU capacity for replicas, in millicores (default:\n"
             "                       unlimited); services' --cpu requests must fit it\n"
             "  --mem MB             memory capacity for replicas, in MB (default: unlimited)\n"
+            "  --no-cgroups         never put replicas in cgroups: services' --cpu and --mem\n"
+            "                       are then not enforced (see `starling info`, limits)\n"
             "  --profile P          lan (default), local (loopback, fast) or wan\n"
             "  --lifeguard on|off   Lifeguard's local health awareness, nacks, dynamic\n"
             "                       suspicion timeout and buddy system (default on); off\n"
@@ -194,6 +196,7 @@ enum {
     OPT_SLOTS,
     OPT_CPU,
     OPT_MEM,
+    OPT_NO_CGROUPS,
     OPT_PROFILE,
     OPT_LIFEGUARD,
     OPT_CLUSTER,
@@ -227,6 +230,7 @@ static const struct option long_opts[] = {
     {"slots", required_argument, NULL, OPT_SLOTS},
     {"cpu", required_argument, NULL, OPT_CPU},
     {"mem", required_argument, NULL, OPT_MEM},
+    {"no-cgroups", no_argument, NULL, OPT_NO_CGROUPS},
     {"profile", required_argument, NULL, OPT_PROFILE},
     {"lifeguard", required_argument, NULL, OPT_LIFEGUARD},
     {"cluster", required_argument, NULL, OPT_CLUSTER},
@@ -374,6 +378,7 @@ static int apply(sl__agent_config *cfg, int opt, const char *arg)
         if (parse_u32(arg, 1, UINT32_MAX, &cfg->meta.mem_mb) != 0)
             return bad("--mem must be a positive number of MB: '%s'", arg);
         return 0;
+    case OPT_NO_CGROUPS: cfg->no_cgroups = true; return 0;
     case OPT_PROFILE:
         if (sl_swim_profile(arg, &cfg->timing) != 0 ||
             copy_str(cfg->profile, sizeof cfg->profile, arg) != 0)

@@ -26,6 +26,7 @@ typedef struct sl__agent_config {
     sl_meta meta;        /* zone and tags */
     sl_swim_timing timing;
     bool plain_swim; /* --lifeguard off: plain SWIM (set into timing after parsing) */
+    bool no_cgroups; /* --no-cgroups: replicas get no cgroup, limits are off */
     sl__log_level log_level;
     uint32_t rpc_idle_ms;                        /* RPC connections silent this long are closed */
     char rpc_token[SL__RPC_TOKEN_MAX + 1];       /* --rpc-token, "" for DIR/rpc-token */

@@ -16,7 +16,9 @@ static const char usage[] =
     "what its catalog refused and why (weaknesses are printed first as WARNING\n"
     "lines); and lifeguard: whether Lifeguard is on, and the agent's own health\n"
     "score (0 healthy .. 8: how many times over its probes are slowed, less "
-    "one).\n" SL__CLI_TOKEN_HELP;
+    "one); and limits: whether --cpu and --mem are enforced (enforced, mode on,\n"
+    "kill-only or off), why not when they are not, and the cgroup replicas go\n"
+    "below.\n" SL__CLI_TOKEN_HELP;
 
 /* Prints an object as "prefix.key  value" lines, nested objects flattened. */
 static void print_flat(const char *prefix, json_t *v)

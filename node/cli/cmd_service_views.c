@@ -16,7 +16,8 @@ static const char services_usage[] =
 static const char ps_usage[] =
     "Usage: starling ps [--rpc HOST:PORT] [--json]\n" SL__CLI_TOKEN_USAGE "\n"
     "Lists the replicas the peer at --rpc runs: service, replica, status\n"
-    "(starting, running, failed, stopping), address, restarts and pid. The pid\n"
+    "(starting, running, failed, stopping, or oom: killed for using more than\n"
+    "its --mem, waiting to restart), address, restarts and pid. The pid\n"
     "is that of the small process that leads the replica's process group: a\n"
     "signal sent to it reaches the replica's command.\n" SL__CLI_TOKEN_HELP;
 
@@ -24,7 +25,7 @@ static const char where_usage[] =
     "Usage: starling where NAME [--rpc HOST:PORT] [--json]\n" SL__CLI_TOKEN_USAGE "\n"
     "Lists every replica of service NAME in the cluster, as the live members\n"
     "report them: service, replica, node, status (starting, running, failed,\n"
-    "stopping), addr (host:port of the replica) and restarts. With --json, an\n"
+    "stopping, oom), addr (host:port of the replica) and restarts. With --json, an\n"
     "array of objects with those keys.\n" SL__CLI_TOKEN_HELP;
 
 static const char *s_of(json_t *o, const char *k)

@@ -301,3 +301,13 @@ json_t *sl__rpc_runtime(sl__agent *a, const char *cmd, json_t *req, char *err, s
     *handled = false;
     return NULL;
 }
+
+json_t *sl__rpc_limits_json(sl__agent *a)
+{
+    const sl__cgroup *cg = a->runtime ? sl__runtime_cgroup(a->runtime) : NULL;
+    if (!cg)
+        return json_pack("{s:b,s:s,s:s}", "enforced", 0, "mode", "off", "why", "off (no runtime)");
+    return json_pack("{s:b,s:s,s:s,s:s}", "enforced", cg->mode == SL__CGROUP_LIMITS, "mode",
+                     sl__cgroup_mode_name(cg->mode), "why", cg->why, "cgroup",
+                     cg->mode == SL__CGROUP_OFF ? "" : cg->base);
+}

@@ -18,4 +18,9 @@ json_t *sl__rpc_runtime(sl__agent *a, const char *cmd, json_t *req, char *err, s
  * was refused. A new reference, or NULL when out of memory. */
 json_t *sl__rpc_security_json(sl__agent *a);
 
+/* The `limits` part of `info`: whether --cpu and --mem are enforced (mode
+ * "on", "kill-only" or "off"), why, and the cgroup replicas go below. A new
+ * reference, or NULL when out of memory. */
+json_t *sl__rpc_limits_json(sl__agent *a);
+
 #endif

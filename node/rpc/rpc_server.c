@@ -327,6 +327,7 @@ static json_t *info_json(sl__agent *a)
         /* Where the token came from, never the token. */
         json_object_set_new(info, "rpc_token", json_string(a->rpc_auth.source));
         json_object_set_new(info, "security", sl__rpc_security_json(a));
+        json_object_set_new(info, "limits", sl__rpc_limits_json(a));
         /* Lifeguard: on or off, and our own health score (0 is healthy;
          * each point stretches our probe interval and timeout once more). */
         json_object_set_new(info, "lifeguard",

@@ -1,4 +1,5 @@
-/* `starling _exec PARENT_PID -- CMD ARGS...`: the internal shim through which
+/* `starling _exec PARENT_PID [--cgroup|--cgroup-try DIR] [--log PATH --log-max
+ * BYTES] -- CMD ARGS...`: the internal shim through which
  * the supervisor (node/runtime/supervisor.c) spawns every replica. Not listed in
  * `starling --help`.
  *
@@ -28,8 +29,19 @@
  *   it, not to init, so every process the replica started stays below the
  *   shim. When the command ends, and when the agent dies, the shim walks its
  *   descendants (/proc/PID/task/PID/children) and kills every one of them
- *   with SIGKILL before it ends. (Where cgroups are available a replica's
- *   cgroup would do this too; issue 15.)
+ *   with SIGKILL before it ends. With --cgroup the shim first moves itself
+ *   into the replica's cgroup (runtime/cgroup.h), so that the command and
+ *   all it forks are in it from their first instruction: the supervisor
+ *   then kills the cgroup (cgroup.kill) when the replica ends, which also
+ *   reaches what escaped a shim that was itself killed -9. A replica whose
+ *   limits are enforced must not run outside its cgroup (--cgroup: failing
+ *   to enter it ends the shim); one whose cgroup is only there for the kill
+ *   runs anyway (--cgroup-try: a note on stderr).
+ * - No file descriptor but 0, 1 and 2 reaches the command. The agent opens
+ *   everything close-on-exec, but whatever it inherited without that flag
+ *   (from the shell or service manager that started it) would pass through
+ *   it and the shim to every replica; so the child closes every descriptor
+ *   from 3 up before it execs.
  * - Logs. With `--log PATH --log-max BYTES` (the supervisor always passes
  *   them) the command's stdout and stderr are one pipe to the shim, which
  *   appends what it reads to PATH in whole lines and rotates PATH before it
@@ -39,24 +51,27 @@
  *   gets at most the cap, the shim at most its buffer. Without --log the
  *   command writes to the shim's own stdout and stderr. */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <dirent.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "runtime/cgroup.h"
 #include "runtime/replica_log.h"
 
-static const char usage[] =
-    "Usage: starling _exec PARENT_PID [--log PATH --log-max BYTES] -- CMD [ARGS...]\n";
+static const char usage[] = "Usage: starling _exec PARENT_PID [--cgroup|--cgroup-try DIR]\n"
+                            "       [--log PATH --log-max BYTES] -- CMD [ARGS...]\n";
 
 /* A partial line waits this long for its end before it is written as it is. */
 #define PARTIAL_FLUSH_MS 200
@@ -170,14 +185,40 @@ static void end_like(int status)
     _exit(128 + sig); /* a signal whose default is not to end the process */
 }
 
+/* Closes every descriptor from 3 up: close_range(2) where the kernel has it
+ * (5.9), else each one /proc/self/fd lists. Runs in the forked child. */
+static void close_inherited(void)
+{
+    if (syscall(SYS_close_range, 3u, ~0u, 0u) == 0)
+        return;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) {
+        for (int fd = 3; fd < 1024; fd++)
+            close(fd);
+        return;
+    }
+    int keep = dirfd(d), fds[1024], n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 1024) {
+        int fd = atoi(e->d_name);
+        if (fd >= 3 && fd != keep)
+            fds[n++] = fd;
+    }
+    closedir(d);
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+}
+
 /* In the forked child: dies with the shim, sends its output to out_fd
- * (when >= 0), restores the signal mask, then becomes the command. */
+ * (when >= 0), closes what it inherited, restores the signal mask, then
+ * becomes the command. */
 static void run_command(char **argv, pid_t shim, int out_fd, const sigset_t *mask)
 {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != shim)
         _exit(1);
     if (out_fd >= 0 && (dup2(out_fd, STDOUT_FILENO) < 0 || dup2(out_fd, STDERR_FILENO) < 0))
         _exit(1);
+    close_inherited();
     sigprocmask(SIG_SETMASK, mask, NULL);
     execvp(argv[0], argv);
     fprintf(stderr, "starling: cannot run '%s': %s\n", argv[0], strerror(errno));
@@ -301,6 +342,14 @@ static int parse_log(char **argv, int argc, int *i, const char **path, uint64_t 
 
 int sl__cmd_exec(int argc, char **argv)
 {
+    const char *cgroup = NULL;
+    bool must = argc >= 6 && !strcmp(argv[2], "--cgroup");
+    if (must || (argc >= 6 && !strcmp(argv[2], "--cgroup-try"))) {
+        cgroup = argv[3];
+        argv += 2; /* argv[1] stays PARENT_PID: it moves with the rest */
+        argv[1] = argv[-1];
+        argc -= 2;
+    }
     const char *log_path = NULL;
     uint64_t log_max = 0;
     int at = 2;
@@ -329,13 +378,20 @@ int sl__cmd_exec(int argc, char **argv)
      * one that died before is not our parent any more. */
     if (getppid() != agent_pid)
         return 1;
+    int rc = cgroup ? sl__cgroup_enter(cgroup) : 0;
+    if (rc) {
+        fprintf(stderr, "starling: _exec: cannot enter the cgroup %s: %s%s\n", cgroup,
+                strerror(-rc), must ? "" : " (running without it)");
+        if (must)
+            return 1;
+    }
     static pump p;
     int pipe_fd[2] = {-1, -1};
     if (log_path) {
-        int rc = sl__log_writer_open(&p.log, log_path, log_max);
-        if (rc || pipe2(pipe_fd, O_CLOEXEC) != 0) {
+        int lrc = sl__log_writer_open(&p.log, log_path, log_max);
+        if (lrc || pipe2(pipe_fd, O_CLOEXEC) != 0) {
             fprintf(stderr, "starling: _exec: cannot open %s: %s\n", log_path,
-                    strerror(rc ? -rc : errno));
+                    strerror(lrc ? -lrc : errno));
             return 1;
         }
         p.fd = pipe_fd[0];

@@ -29,7 +29,8 @@ struct sl__runtime {
     sl_appstate *app;
     sl_reconciler *rc;
     sl__supervisor *sup;
-    uv_timer_t timer; /* at the core's deadline */
+    sl__cgroup cgroup; /* what cgroups replicas get; probed once at start */
+    uv_timer_t timer;  /* at the core's deadline */
     uint64_t timer_at;
     int open_handles;
     bool closing;
@@ -251,13 +252,23 @@ size_t sl__runtime_local(const sl__runtime *rt, sl__local_replica **out)
 static void on_replica_change(void *ud, const sl__replica_info *r)
 {
     sl__runtime *rt = ud;
-    if (r->status == SL_REPLICA_FAILED)
-        sl__warn("replica %s/%u failed (exit %lld, signal %d, restarts %u)", r->service, r->replica,
-                 (long long)r->exit_status, r->term_signal, r->restarts);
+    if (r->status == SL_REPLICA_FAILED || r->status == SL_REPLICA_OOM)
+        sl__warn("replica %s/%u %s (exit %lld, signal %d, restarts %u, OOM kills %u)", r->service,
+                 r->replica, r->status == SL_REPLICA_OOM ? "was OOM-killed" : "failed",
+                 (long long)r->exit_status, r->term_signal, r->restarts, r->oom_kills);
     else
         sl__info("replica %s/%u %s on port %u", r->service, r->replica,
                  sl_replica_status_name(r->status), r->port);
     publish(rt, r->service);
+}
+
+/* The supervisor asks, at every spawn, for the limits of the service. */
+static void replica_limits(void *ud, const char *service, uint32_t *cpu_milli, uint32_t *mem_mb)
+{
+    const sl__runtime *rt = ud;
+    const sl_service *s = sl_catalog_find(sl__runtime_catalog(rt), service);
+    *cpu_milli = s ? s->cpu_milli : 0;
+    *mem_mb = s ? s->mem_mb : 0;
 }
 
 static void on_replica_removed(void *ud, const sl__replica_info *r)
@@ -335,6 +346,11 @@ int sl__runtime_drain(sl__runtime *rt, char *err, size_t errcap)
     int rc = sl_appstate_drain(rt->app, now_of(rt), err, errcap);
     arm(rt);
     return rc;
+}
+
+const sl__cgroup *sl__runtime_cgroup(const sl__runtime *rt)
+{
+    return &rt->cgroup;
 }
 
 const sl_catalog *sl__runtime_catalog(const sl__runtime *rt)
@@ -454,7 +470,16 @@ int sl__runtime_new(uv_loop_t *loop, const sl__runtime_config *cfg, sl__runtime 
                                 .log_max = cfg->log_max,
                                 .on_change = on_replica_change,
                                 .on_removed = on_replica_removed,
+                                .cgroup = &rt->cgroup,
+                                .limits = replica_limits,
                                 .ud = rt};
+    if (rc == 0) { /* said once, here; `starling info` shows it too */
+        sl__cgroup_probe(&(sl__cgroup_config){.disabled = cfg->no_cgroups}, &rt->cgroup);
+        if (rt->cgroup.mode == SL__CGROUP_LIMITS)
+            sl__info("limits: %s", rt->cgroup.why);
+        else
+            sl__warn("limits: %s: --cpu and --mem are not enforced", rt->cgroup.why);
+    }
     int err = 0;
     if (rc == 0 && !(rt->sup = sl__supervisor_new(loop, &sc, &err))) {
         sl__error("cannot start the replica supervisor (logs in %s): %s", logs, uv_strerror(err));

@@ -48,6 +48,7 @@ typedef struct sl__runtime_config {
     size_t max_catalog_bytes; /* the catalog file is refused past this size */
     uint32_t sync_grace_ms;   /* a catalog not confirmed current by then is taken as current */
     bool alone;               /* no seed and no remembered peer: our catalog is the source */
+    bool no_cgroups;          /* do not use cgroups even where they are available */
 } sl__runtime_config;
 
 /* Creates the runtime on `loop`, loading the persisted catalog if any.
@@ -105,6 +106,9 @@ typedef struct sl__local_replica {
 size_t sl__runtime_local(const sl__runtime *rt, sl__local_replica **out);
 
 const sl_catalog *sl__runtime_catalog(const sl__runtime *rt);
+
+/* What cgroups the replicas get: the mode and the sentence `info` shows. */
+const sl__cgroup *sl__runtime_cgroup(const sl__runtime *rt);
 
 /* Reports refused because they named a node that is not a member. */
 uint64_t sl__runtime_reports_refused(const sl__runtime *rt);

@@ -74,10 +74,11 @@ static void info_of(const sl__sup_replica *r, sl__replica_info *out)
         .status = r->status,
         .port = r->port,
         .restarts = r->restarts,
-        .retry_ms = r->status == SL_REPLICA_FAILED ? r->retry_ms : 0,
+        .retry_ms = r->status == SL_REPLICA_FAILED || r->status == SL_REPLICA_OOM ? r->retry_ms : 0,
         .pid = r->pid,
         .exit_status = r->exit_status,
         .term_signal = r->term_signal,
+        .oom_kills = r->oom_kills,
     };
 }
 
@@ -135,6 +136,18 @@ static char **copy_strv(char *const *v, uint32_t n)
 
 static void maybe_finish(sl__supervisor *s);
 
+void sl__sup_cgroup_retry(sl__supervisor *s)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < s->ncg_stale; i++) {
+        if (sl__cgroup_remove(s->cg_stale[i]) == -EBUSY)
+            s->cg_stale[k++] = s->cg_stale[i];
+        else
+            free(s->cg_stale[i]);
+    }
+    s->ncg_stale = k;
+}
+
 void sl__sup_maybe_free(sl__sup_replica *r)
 {
     if (!r->removed || r->open_handles > 0)
@@ -142,6 +155,16 @@ void sl__sup_maybe_free(sl__sup_replica *r)
     sl__supervisor *s = r->sup;
     sl__sup_free_strv(r->argv);
     sl__sup_free_strv(r->env);
+    if (r->cgroup && sl__cgroup_remove(r->cgroup) == -EBUSY) {
+        if (s->ncg_stale == SL__SUP_CG_STALE_MAX) { /* left for the next agent to sweep */
+            free(s->cg_stale[0]);
+            memmove(s->cg_stale, s->cg_stale + 1, (SL__SUP_CG_STALE_MAX - 1) * sizeof(char *));
+            s->ncg_stale--;
+        }
+        s->cg_stale[s->ncg_stale++] = r->cgroup; /* killed; its processes are still exiting */
+        r->cgroup = NULL;
+    }
+    free(r->cgroup);
     free(r);
     s->zombies--;
     maybe_finish(s);
@@ -175,7 +198,8 @@ static void restart_due(uv_timer_t *t)
     sl__sup_spawn(r);
 }
 
-/* Marks r FAILED after a run of `uptime` ms and schedules its restart. */
+/* Marks r FAILED (OOM when its last run was killed for memory) after a run
+ * of `uptime` ms and schedules its restart. */
 void sl__sup_schedule_restart(sl__sup_replica *r, uint64_t uptime)
 {
     sl__supervisor *s = r->sup;
@@ -186,7 +210,7 @@ void sl__sup_schedule_restart(sl__sup_replica *r, uint64_t uptime)
     r->retry_ms = delay;
     uv_timer_start(&r->timer, restart_due, delay, 0);
     sl__sup_note(r, "restarting %s.%u in %u ms", r->service, (unsigned)r->index, (unsigned)delay);
-    sl__sup_set_status(r, SL_REPLICA_FAILED);
+    sl__sup_set_status(r, r->oom ? SL_REPLICA_OOM : SL_REPLICA_FAILED);
 }
 
 void sl__sup_process_exited(uv_process_t *p, int64_t exit_status, int term_signal)
@@ -194,23 +218,37 @@ void sl__sup_process_exited(uv_process_t *p, int64_t exit_status, int term_signa
     sl__sup_replica *r = p->data;
     sl__supervisor *s = r->sup;
     int pid = r->pid;
+    sl__sup_cgroup_retry(s);
     if (pid > 0)
         kill(-pid, SIGKILL); /* whatever the leader left behind in its group */
+    r->oom = false;
+    if (r->cgroup) {
+        /* And whatever left the group and the shim (a daemon whose shim was
+         * killed -9): everything in the replica's cgroup, at once. */
+        sl__cgroup_kill(r->cgroup);
+        r->oom = sl__cgroup_oom_kills(r->cgroup) > r->oom_base;
+        r->oom_kills += r->oom;
+    }
     r->pid = 0;
     r->exit_status = exit_status;
     r->term_signal = term_signal;
     uv_timer_stop(&r->timer);
     uv_close((uv_handle_t *)&r->proc, sl__sup_proc_closed);
     uint64_t uptime = uv_now(s->loop) - r->spawned_at;
-    if (term_signal)
+    if (r->oom)
+        sl__sup_note(r,
+                     "%s.%u (pid %d) killed by the kernel: out of memory (its --mem) after %llu ms",
+                     r->service, (unsigned)r->index, pid, (unsigned long long)uptime);
+    else if (term_signal)
         sl__sup_note(r, "%s.%u (pid %d) killed by signal %d after %llu ms", r->service,
                      (unsigned)r->index, pid, term_signal, (unsigned long long)uptime);
     else
         sl__sup_note(r, "%s.%u (pid %d) exited with status %lld after %llu ms", r->service,
                      (unsigned)r->index, pid, (long long)exit_status, (unsigned long long)uptime);
     if (!r->stop_requested) {
-        sl__warn("replica %s.%u exited (%s %d)", r->service, (unsigned)r->index,
-                 term_signal ? "signal" : "status", term_signal ? term_signal : (int)exit_status);
+        sl__warn("replica %s.%u exited (%s %d%s)", r->service, (unsigned)r->index,
+                 term_signal ? "signal" : "status", term_signal ? term_signal : (int)exit_status,
+                 r->oom ? ", an OOM kill" : "");
         sl__sup_schedule_restart(r, uptime);
     } else if (r->start_after_stop) {
         r->stop_requested = r->start_after_stop = false;
@@ -259,6 +297,8 @@ static void grace_over(uv_timer_t *t)
     sl__sup_note(r, "%s.%u (pid %d) still there after %u ms: SIGKILL", r->service,
                  (unsigned)r->index, r->pid, (unsigned)r->sup->grace_ms);
     kill(-r->pid, SIGKILL);
+    if (r->cgroup)
+        sl__cgroup_kill(r->cgroup);
 }
 
 /* Stops r with `sig` first (SIGTERM or SIGKILL). */
@@ -278,6 +318,8 @@ static void stop_replica(sl__sup_replica *r, int sig)
     sl__sup_note(r, "stopping %s.%u (pid %d) with %s", r->service, (unsigned)r->index, r->pid,
                  sig == SIGKILL ? "SIGKILL" : "SIGTERM");
     kill(-r->pid, sig);
+    if (sig == SIGKILL && r->cgroup)
+        sl__cgroup_kill(r->cgroup);
     if (sig != SIGKILL)
         uv_timer_start(&r->timer, grace_over, s->grace_ms, 0);
     else
@@ -335,6 +377,8 @@ static int configure(sl__supervisor *s, const sl__supervisor_config *cfg)
     s->on_change = cfg->on_change;
     s->on_removed = cfg->on_removed;
     s->ud = cfg->ud;
+    s->cgroup = cfg->cgroup;
+    s->limits = cfg->limits;
     snprintf(s->parent_pid, sizeof s->parent_pid, "%ld", (long)getpid());
     snprintf(
         s->log_max, sizeof s->log_max, "%llu",
@@ -357,6 +401,9 @@ static int configure(sl__supervisor *s, const sl__supervisor_config *cfg)
 
 static void free_supervisor(sl__supervisor *s)
 {
+    sl__sup_cgroup_retry(s); /* the last try; what is left, the next agent sweeps */
+    for (size_t i = 0; i < s->ncg_stale; i++)
+        free(s->cg_stale[i]);
     free(s->node);
     free(s->host);
     free(s->log_dir);

@@ -21,6 +21,8 @@
 
 #include "starling/reports.h"
 
+#include "runtime/cgroup.h"
+
 #define SL__SUP_PORT_MIN 20000         /* default first port handed out */
 #define SL__SUP_PORT_MAX 29999         /* default last port handed out */
 #define SL__SUP_GRACE_MS 5000          /* SIGTERM to SIGKILL */
@@ -43,6 +45,7 @@ typedef struct sl__replica_info {
     int pid;             /* the process (the shim execs into the command); 0 if none */
     int64_t exit_status; /* of the last exit, or 0 */
     int term_signal;     /* the signal that ended the last exit, or 0 */
+    uint32_t oom_kills;  /* exits that were OOM kills (its cgroup said so) since start() */
 } sl__replica_info;
 
 typedef struct sl__supervisor_config {
@@ -76,6 +79,13 @@ typedef struct sl__supervisor_config {
      * term_signal). It may call start and stop, but not close. Optional. */
     void (*on_removed)(void *ud, const sl__replica_info *r);
     void *ud;
+    /* What cgroups the replicas get (runtime/cgroup.h); borrowed, it must
+     * outlive the supervisor. NULL: none (SL__CGROUP_OFF). */
+    const sl__cgroup *cgroup;
+    /* Asked at every spawn for the replica's --cpu (thousandths of a CPU)
+     * and --mem (MiB), 0 meaning unlimited; used in SL__CGROUP_LIMITS mode.
+     * Optional: without it nothing is limited. */
+    void (*limits)(void *ud, const char *service, uint32_t *cpu_milli, uint32_t *mem_mb);
 } sl__supervisor_config;
 
 typedef struct sl__supervisor sl__supervisor;

@@ -17,6 +17,8 @@
 
 typedef struct sl__sup_replica sl__sup_replica;
 
+#define SL__SUP_CG_STALE_MAX 64 /* cgroups waiting to be removed again */
+
 struct sl__sup_replica {
     sl__supervisor *sup;
     sl__sup_replica *next; /* in the list sorted by (service, index) */
@@ -37,6 +39,10 @@ struct sl__sup_replica {
     uint64_t spawned_at; /* uv_now() of the last successful spawn */
     uint32_t run;        /* counts spawns, to tell a stale probe */
     uint32_t probe_run;  /* the run the probe in flight belongs to */
+    char *cgroup;        /* the replica's cgroup directory, NULL if none */
+    uint64_t oom_base;   /* its oom_kill count when the last run was spawned */
+    uint32_t oom_kills;  /* runs that ended in an OOM kill */
+    bool oom;            /* the last run ended in one */
     bool stop_requested;
     bool start_after_stop; /* start() arrived while stopping */
     bool spawn_pending;    /* spawn once the old process handle is closed */
@@ -62,6 +68,14 @@ struct sl__supervisor {
     void (*on_change)(void *ud, const sl__replica_info *r);
     void (*on_removed)(void *ud, const sl__replica_info *r);
     void *ud;
+    const sl__cgroup *cgroup;
+    /* Cgroups of removed replicas that rmdir refused (EBUSY: what was
+     * killed in them was still exiting), tried again at every spawn and
+     * exit and at close. When full, the oldest is left for the next agent
+     * start to sweep. */
+    char *cg_stale[SL__SUP_CG_STALE_MAX];
+    size_t ncg_stale;
+    void (*limits)(void *ud, const char *service, uint32_t *cpu_milli, uint32_t *mem_mb);
     sl__sup_replica *head;
     size_t count;
     size_t zombies; /* removed, handles still closing */
@@ -78,6 +92,9 @@ void sl__sup_set_status(sl__sup_replica *r, sl_replica_status st);
 
 /* Frees a NULL-terminated vector of strings and the strings; NULL is fine. */
 void sl__sup_free_strv(char **v);
+
+/* Tries again to remove the cgroups of removed replicas (cg_stale). */
+void sl__sup_cgroup_retry(sl__supervisor *s);
 
 /* Frees r once it is removed and its last handle is closed; may end close(). */
 void sl__sup_maybe_free(sl__sup_replica *r);

@@ -153,7 +153,7 @@ static int spawn_shim(sl__sup_replica *r, int log_fd, const char **why)
     sl__supervisor *s = r->sup;
     char path[4096];
     log_path(r, path, sizeof path);
-    char **env = build_env(r), **args = calloc((size_t)r->argc + 9, sizeof *args);
+    char **env = build_env(r), **args = calloc((size_t)r->argc + 11, sizeof *args);
     if (!env || !args) {
         sl__sup_free_strv(env);
         free(args);
@@ -163,12 +163,17 @@ static int spawn_shim(sl__sup_replica *r, int log_fd, const char **why)
     args[0] = s->shim;
     args[1] = "_exec";
     args[2] = s->parent_pid;
-    args[3] = "--log"; /* the shim writes and rotates the log (replica_log.h) */
-    args[4] = path;
-    args[5] = "--log-max";
-    args[6] = s->log_max;
-    args[7] = "--";
-    memcpy(args + 8, r->argv, (size_t)r->argc * sizeof *args);
+    int k = 3;
+    if (r->cgroup) { /* the shim moves itself in before it forks the command */
+        args[k++] = s->cgroup->mode == SL__CGROUP_LIMITS ? "--cgroup" : "--cgroup-try";
+        args[k++] = r->cgroup;
+    }
+    args[k++] = "--log"; /* the shim writes and rotates the log (replica_log.h) */
+    args[k++] = path;
+    args[k++] = "--log-max";
+    args[k++] = s->log_max;
+    args[k++] = "--";
+    memcpy(args + k, r->argv, (size_t)r->argc * sizeof *args);
     uv_stdio_container_t stdio[3] = {
         {.flags = UV_IGNORE},
         {.flags = UV_INHERIT_FD, .data.fd = log_fd},
@@ -198,6 +203,47 @@ static int spawn_shim(sl__sup_replica *r, int log_fd, const char **why)
     return err;
 }
 
+/* Gives r its cgroup (runtime/cgroup.h), with the service's limits in
+ * LIMITS mode, and notes its OOM kills so far. Returns false, with *why and
+ * *err, when r must not run: its limits cannot be enforced although the
+ * agent enforces limits. In KILL_ONLY mode a failure only loses the kill. */
+static bool prepare_cgroup(sl__sup_replica *r, const char **why, int *err)
+{
+    sl__supervisor *s = r->sup;
+    free(r->cgroup);
+    r->cgroup = NULL;
+    if (!s->cgroup || s->cgroup->mode == SL__CGROUP_OFF)
+        return true;
+    uint32_t cpu = 0, mem = 0;
+    if (s->limits)
+        s->limits(s->ud, r->service, &cpu, &mem);
+    char path[SL__CGROUP_PATH_MAX + 128];
+    const char *what;
+    int rc = sl__cgroup_prepare(s->cgroup, r->service, r->index, cpu, mem, path, sizeof path,
+                                &r->oom_base, &what);
+    if (rc == 0 && !(r->cgroup = strdup(path)))
+        rc = -ENOMEM;
+    /* A removed replica of the same name left it to be removed later: it is
+     * ours again, and must stay for the shim to enter. */
+    size_t k = 0;
+    for (size_t i = 0; i < s->ncg_stale; i++) {
+        if (strcmp(s->cg_stale[i], path) != 0)
+            s->cg_stale[k++] = s->cg_stale[i];
+        else
+            free(s->cg_stale[i]);
+    }
+    s->ncg_stale = k;
+    if (rc == 0)
+        return true;
+    sl__sup_note(r, "cannot set up the cgroup of %s.%u (%s): %s", r->service, (unsigned)r->index,
+                 what, strerror(-rc));
+    if (s->cgroup->mode != SL__CGROUP_LIMITS)
+        return true;
+    *why = "cannot enforce its limits in a cgroup";
+    *err = rc;
+    return false;
+}
+
 /* Runs r's command through the shim: STARTING. On failure r becomes FAILED
  * and its restart is scheduled, as if it had crashed at once. */
 void sl__sup_spawn(sl__sup_replica *r)
@@ -209,8 +255,11 @@ void sl__sup_spawn(sl__sup_replica *r)
     }
     const char *why = NULL;
     int err = 0, fd = -1;
+    sl__sup_cgroup_retry(s);
     if (!(r->port = sl__sup_pick_port(r))) {
         why = "no free port";
+    } else if (!prepare_cgroup(r, &why, &err)) {
+        /* why and err are set */
     } else if ((fd = open_log(r)) < 0) {
         err = -errno;
         why = "cannot open the log file";

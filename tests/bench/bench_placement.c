@@ -19,6 +19,8 @@
 
 #include "starling/placement.h"
 
+#include "../common/random_cluster.h"
+
 #define NM 1000
 #define NS 10000
 #define R 3
@@ -64,35 +66,121 @@ typedef struct tok {
 static int tok_cmp(const void *a, const void *b)
 {
     const tok *x = a, *y = b;
-    return x->h < y->h ? -1 : x->h > y->h;
+    if (x->h != y->h)
+        return x->h < y->h ? -1 : 1;
+    return (x->m > y->m) - (x->m < y->m);
 }
 
-/* Token ring over members[0..n) minus `skip`; fills a, returns seconds.
- * With eps >= 0 it is the bounded-load ring: services in index order, each
- * replica on the first member clockwise that does not hold the service yet
- * and is below its cap ceil((1 + eps) * NS * R * w / W); with eps < 0 the
- * plain token ring (no cap). */
-static double ring(size_t n, size_t skip, double eps, assign a, uint32_t *load)
+/* The sorted tokens of one member list, kept so that the small-cluster
+ * table sorts each list once for all its rings (the large case times the
+ * ring, so it passes no cache). */
+typedef struct ring_tokens {
+    uint64_t key; /* of the names, weights and states; 0: empty */
+    size_t nt;
+    tok *t;
+} ring_tokens;
+
+#define RING_CACHE 3
+
+/* What ring_place takes as arg: eps in thousandths (< 0: no cap) and an
+ * optional cache of RING_CACHE token lists. */
+typedef struct ring_options {
+    int32_t eps;
+    ring_tokens *cache;
+} ring_options;
+
+static uint64_t members_key(const sl_placement_member *m, size_t nm)
 {
-    double t0 = now();
+    uint64_t k = mix(nm + 1);
+    for (size_t i = 0; i < nm; i++)
+        k = mix(k ^ hstr(m[i].name)) + ((uint64_t)m[i].weight << 8) + (uint64_t)m[i].state;
+    return k | 1;
+}
+
+/* The tokens: 256 per unit of weight of each member that is not draining,
+ * sorted; from the cache when it has them. Exits when out of memory. */
+static tok *ring_tokens_of(const ring_options *o, const sl_placement_member *m, size_t nm,
+                           size_t *ntp)
+{
+    uint64_t key = o->cache ? members_key(m, nm) : 0;
+    for (int i = 0; o->cache && i < RING_CACHE; i++)
+        if (o->cache[i].key == key) {
+            *ntp = o->cache[i].nt;
+            return o->cache[i].t;
+        }
     size_t nt = 0;
-    double wsum = 0;
-    tok *t = malloc(n * 4 * VN * sizeof *t);
-    uint32_t *cap = malloc(n * sizeof *cap);
-    for (size_t i = 0; i < n; i++)
-        if (i != skip)
-            wsum += mem[i].weight;
-    for (size_t i = 0; i < n; i++) {
-        cap[i] = eps < 0 ? UINT32_MAX
-                         : (uint32_t)((1.0 + eps) * NS * R * mem[i].weight / wsum + 0.999999);
-        if (i != skip)
-            for (uint32_t v = 0; v < VN * mem[i].weight; v++)
-                t[nt++] = (tok){mix(hstr(mname[i]) + v * 0x9e3779b97f4a7c15ull), (uint32_t)i};
+    for (size_t i = 0; i < nm; i++)
+        if (m[i].state != SL_PLACEMENT_DRAINING)
+            nt += (size_t)VN * (m[i].weight ? m[i].weight : 1);
+    tok *t = malloc((nt + 1) * sizeof *t);
+    if (!t) {
+        fprintf(stderr, "bench_placement: out of memory\n");
+        exit(1);
+    }
+    nt = 0;
+    for (size_t i = 0; i < nm; i++) {
+        if (m[i].state == SL_PLACEMENT_DRAINING)
+            continue;
+        uint64_t w = m[i].weight ? m[i].weight : 1, h = hstr(m[i].name);
+        for (uint64_t v = 0; v < VN * w; v++)
+            t[nt++] = (tok){mix(h + v * 0x9e3779b97f4a7c15ull), (uint32_t)i};
     }
     qsort(t, nt, sizeof *t, tok_cmp);
-    memset(load, 0, (NM + 1) * sizeof *load);
-    for (size_t s = 0; s < NS; s++) {
-        uint64_t h = hstr(sname[s]);
+    *ntp = nt;
+    if (o->cache) { /* replaces the oldest entry */
+        free(o->cache[RING_CACHE - 1].t);
+        memmove(&o->cache[1], &o->cache[0], (RING_CACHE - 1) * sizeof *o->cache);
+        o->cache[0] = (ring_tokens){key, nt, t};
+    }
+    return t;
+}
+
+static void ring_cache_clear(ring_tokens *cache)
+{
+    for (int i = 0; i < RING_CACHE; i++) {
+        free(cache[i].t);
+        cache[i] = (ring_tokens){0, 0, NULL};
+    }
+}
+
+/* The token ring as an rc_place_fn (tests/common/random_cluster.h): 256
+ * tokens per unit of weight and member, hashed from its name; draining
+ * members have none. Services in the caller's order; each replica takes the
+ * first member clockwise from the hash of the service's name that does not
+ * hold the service yet and has the cpu and memory left. arg is a
+ * ring_options: with eps >= 0 it is the bounded-load ring, a member also
+ * being skipped at its cap ceil((1000 + eps) * T * w / (1000 * W)), the very
+ * bound of Starling's placement; with eps < 0 the plain ring. Zones are
+ * ignored (SimpleStrategy). */
+static int ring_place(void *arg, const sl_placement_member *m, size_t nm,
+                      const sl_placement_service *s, size_t ns, int32_t *node)
+{
+    const ring_options *o = arg;
+    int32_t eps = o->eps;
+    uint64_t total = 0, wsum = 0;
+    size_t nt = 0;
+    for (size_t i = 0; i < ns; i++)
+        total += s[i].replicas;
+    for (size_t i = 0; i < nm; i++)
+        if (m[i].state != SL_PLACEMENT_DRAINING)
+            wsum += m[i].weight ? m[i].weight : 1;
+    tok *t = ring_tokens_of(o, m, nm, &nt);
+    uint32_t *cap = calloc(nm + 1, sizeof *cap), *load = calloc(nm + 1, sizeof *load);
+    uint64_t *cpu = calloc(nm + 1, sizeof *cpu), *memu = calloc(nm + 1, sizeof *memu);
+    if (!cap || !load || !cpu || !memu) {
+        fprintf(stderr, "bench_placement: out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < nm; i++) {
+        if (m[i].state == SL_PLACEMENT_DRAINING)
+            continue;
+        uint64_t w = m[i].weight ? m[i].weight : 1, top = (1000 + (uint64_t)eps) * total * w,
+                 den = 1000 * wsum;
+        cap[i] = eps < 0 ? UINT32_MAX : (uint32_t)((top + den - 1) / den);
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < ns; i++) {
+        uint64_t h = hstr(s[i].name);
         size_t lo = 0, hi = nt;
         while (lo < hi) {
             size_t mid = (lo + hi) / 2;
@@ -101,25 +189,65 @@ static double ring(size_t n, size_t skip, double eps, assign a, uint32_t *load)
             else
                 hi = mid;
         }
-        uint32_t got[R];
-        int k = 0;
-        for (size_t j = 0; k < R && j < nt; j++) {
-            uint32_t m = t[(lo + j) % nt].m;
-            int dup = load[m] >= cap[m];
-            for (int q = 0; q < k; q++)
-                dup |= got[q] == m;
-            if (!dup) {
-                got[k] = m;
-                a[s][k++] = mname[m];
-                load[m]++;
+        size_t first = k, j = 0;
+        for (uint32_t r = 0; r < s[i].replicas; r++) {
+            node[k] = -1;
+            for (; j < nt; j++) {
+                uint32_t x = t[(lo + j) % nt].m;
+                int skip = load[x] >= cap[x] ||
+                           (m[x].cpu_milli && cpu[x] + s[i].cpu_milli > m[x].cpu_milli) ||
+                           (m[x].mem_mb && memu[x] + s[i].mem_mb > m[x].mem_mb);
+                for (size_t q = first; q < k; q++)
+                    skip |= node[q] == (int32_t)x;
+                if (!skip) {
+                    node[k] = (int32_t)x;
+                    load[x]++;
+                    cpu[x] += s[i].cpu_milli;
+                    memu[x] += s[i].mem_mb;
+                    break;
+                }
             }
+            k++;
         }
-        for (; k < R; k++)
-            a[s][k] = NULL;
     }
-    free(t);
+    if (!o->cache)
+        free(t);
     free(cap);
-    return now() - t0;
+    free(load);
+    free(cpu);
+    free(memu);
+    return 0;
+}
+
+/* The token ring over members[0..n) minus `skip` (see ring_place); fills a,
+ * returns seconds. */
+static double ring(size_t n, size_t skip, double eps, assign a, uint32_t *load)
+{
+    sl_placement_member *m = malloc((n + 1) * sizeof *m);
+    uint32_t *map = malloc((n + 1) * sizeof *map);
+    int32_t *node = malloc((size_t)NS * R * sizeof *node);
+    ring_options e = {eps < 0 ? -1 : (int32_t)(eps * 1000 + 0.5), NULL};
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i != skip) {
+            map[k] = (uint32_t)i;
+            m[k++] = mem[i];
+        }
+    double t0 = now();
+    ring_place(&e, m, k, svc, NS, node);
+    double dt = now() - t0;
+    memset(load, 0, (NM + 1) * sizeof *load);
+    for (size_t s = 0; s < NS; s++)
+        for (uint32_t r = 0; r < R; r++) {
+            int32_t x = node[s * R + r];
+            a[s][r] = x < 0 ? NULL : mname[map[x]];
+            if (x >= 0)
+                load[map[x]]++;
+        }
+    free(m);
+    free(map);
+    free(node);
+    return dt;
 }
 
 static double hrw(size_t n, size_t skip, const sl_placement_options *o, assign a, uint32_t *load)
@@ -176,12 +304,16 @@ static double run(int kind, size_t n, size_t skip, uint32_t eps_milli, assign a,
     return hrw(n, skip, &o, a, load);
 }
 
-static void report(const char *name, int kind, uint32_t eps_milli)
+typedef struct large_row {
+    double max_fair, rm, add;
+} large_row;
+
+static large_row report(const char *name, int kind, uint32_t eps)
 {
     static assign base, rm, add;
     static uint32_t load[NM + 1], l2[NM + 1];
     size_t victim = 17;
-    double dt = run(kind, NM, SIZE_MAX, eps_milli, base, load);
+    double dt = run(kind, NM, SIZE_MAX, eps, base, load);
     double wsum = 0, worst = 0;
     for (size_t i = 0; i < NM; i++)
         wsum += mem[i].weight;
@@ -190,17 +322,146 @@ static void report(const char *name, int kind, uint32_t eps_milli)
         worst = r > worst ? r : worst;
     }
     uint32_t held = load[victim];
-    run(kind, NM, victim, eps_milli, rm, l2);
-    run(kind, NM + 1, SIZE_MAX, eps_milli, add, l2);
+    run(kind, NM, victim, eps, rm, l2);
+    run(kind, NM + 1, SIZE_MAX, eps, add, l2);
     double share_new = (double)NS * R * mem[NM].weight / (wsum + mem[NM].weight);
     size_t cr = changed(base, rm), ca = changed(base, add);
     printf("%-24s %8.3f s   max/fair %.3f   removal: held %u moved %zu (%.2fx)   addition: share "
            "%.1f moved %zu (%.2fx)\n",
            name, dt, worst, held, cr, (double)cr / held, share_new, ca, (double)ca / share_new);
+    return (large_row){worst, (double)cr / held, (double)ca / share_new};
 }
 
-int main(void)
+/* ---- The random small clusters of tests/unit/test_placement.c ---- */
+
+#ifndef SMALL_SEEDS /* fewer for a quick check, e.g. under ASan: -DSMALL_SEEDS=1 */
+#define SMALL_SEEDS 20
+#endif
+#define SMALL_CASES 120
+#define NEPS 4
+static const uint32_t eps_milli[NEPS] = {100, 250, 500, 1000};
+
+/* Algorithms of the small-cluster table: Starling bounded at each eps, plain
+ * rendezvous, the token ring, the bounded ring at each eps. */
+#define NALG (2 * NEPS + 2)
+
+typedef struct small_row {
+    double max_fair, rm, add; /* sums over seeds of per-seed means */
+} small_row;
+
+static void alg(int a, rc_place_fn *fn, void **arg, sl_placement_options *o, ring_options *e)
 {
+    sl_placement_options_init(o);
+    if (a < NEPS) {
+        o->eps_milli = eps_milli[a];
+        *fn = rc_place_starling;
+        *arg = o;
+    } else if (a == NEPS) {
+        o->unbounded = true;
+        *fn = rc_place_starling;
+        *arg = o;
+    } else {
+        e->eps = a == NEPS + 1 ? -1 : (int32_t)eps_milli[a - NEPS - 2];
+        *fn = ring_place;
+        *arg = e;
+    }
+}
+
+/* Seeds 1..20 of test_placement (its test_moves_seeds_1_to_20: the clusters
+ * of seed + 1, the removal and the addition it draws), every algorithm on the
+ * same clusters with the same choices. */
+static void small_clusters(small_row *row)
+{
+    memset(row, 0, NALG * sizeof *row);
+    for (uint64_t seed = 1; seed <= SMALL_SEEDS; seed++) {
+        sl_rng r;
+        sl_rng_seed(&r, seed + 1);
+        rc_stats rm[NALG], add[NALG];
+        ring_tokens cache[RING_CACHE] = {{0, 0, NULL}};
+        double mf[NALG] = {0};
+        memset(rm, 0, sizeof rm);
+        memset(add, 0, sizeof add);
+        for (int k = 0; k < SMALL_CASES; k++) {
+            rc_cluster c;
+            rc_random(&c, &r, NULL);
+            int32_t *node = malloc((rc_total(&c) + 1) * sizeof *node);
+            sl_rng fork = r, next = r;
+            for (int a = 0; a < NALG; a++) {
+                rc_place_fn fn;
+                void *arg;
+                sl_placement_options o;
+                ring_options e = {0, cache};
+                alg(a, &fn, &arg, &o, &e);
+                sl_rng choices = fork;
+                if (!node || rc_place(&c, fn, arg, node) ||
+                    rc_remove_one(&c, node, fn, arg, &choices, &rm[a]) ||
+                    rc_add_one(&c, node, fn, arg, &choices, &add[a])) {
+                    fprintf(stderr, "bench_placement: small cluster failed\n");
+                    exit(1);
+                }
+                mf[a] += rc_max_over_fair(&c, node) / SMALL_CASES;
+                if (a == 1) /* eps 0.25: the test's own sequence */
+                    next = choices;
+            }
+            r = next;
+            ring_cache_clear(cache);
+            free(node);
+            rc_free(&c);
+        }
+        for (int a = 0; a < NALG; a++) {
+            row[a].max_fair += mf[a] / SMALL_SEEDS;
+            row[a].rm += rc_mean(&rm[a]) / SMALL_SEEDS;
+            row[a].add += rc_mean(&add[a]) / SMALL_SEEDS;
+        }
+    }
+}
+
+static void small_report(const char *dat)
+{
+    small_row row[NALG];
+    small_clusters(row);
+    printf("random small clusters (test_placement's, seeds 1..%d x %d clusters; means of per-seed "
+           "means of per-cluster ratios; max/fair is the mean per cluster):\n",
+           SMALL_SEEDS, SMALL_CASES);
+    printf("%-6s | %-26s | %-26s | %-26s | %-26s\n", "eps", "Starling bounded", "plain rendezvous",
+           "token ring", "bounded ring");
+    printf("%-6s | %-26s | %-26s | %-26s | %-26s\n", "", "max/fair rm/held add/share",
+           "max/fair rm/held add/share", "max/fair rm/held add/share",
+           "max/fair rm/held add/share");
+    FILE *f = dat ? fopen(dat, "w") : NULL;
+    if (dat && !f)
+        fprintf(stderr, "bench_placement: cannot write %s\n", dat);
+    if (f)
+        fprintf(f, "# eps starling(maxfair rm add) plain(...) ring(...) bounded_ring(...)\n");
+    for (int i = 0; i < NEPS; i++) {
+        const small_row *x[4] = {&row[i], &row[NEPS], &row[NEPS + 1], &row[NEPS + 2 + i]};
+        printf("%-6.2f", eps_milli[i] / 1000.0);
+        if (f)
+            fprintf(f, "%.2f", eps_milli[i] / 1000.0);
+        for (int j = 0; j < 4; j++) {
+            printf(" | %8.3f %7.3f %9.3f", x[j]->max_fair, x[j]->rm, x[j]->add);
+            if (f)
+                fprintf(f, " %.4f %.4f %.4f", x[j]->max_fair, x[j]->rm, x[j]->add);
+        }
+        printf("\n");
+        if (f)
+            fprintf(f, "\n");
+    }
+    if (f)
+        fclose(f);
+}
+
+/* With a directory argument, also writes the tables for the plot there
+ * (placement_large.dat, placement_small.dat; tests/bench/bench_placement.sh
+ * draws them). */
+int main(int argc, char **argv)
+{
+    char large_dat[512], small_dat[512];
+    setvbuf(stdout, NULL, _IOLBF, 0); /* each line as it comes, also into a pipe */
+    if (argc > 1) {
+        snprintf(large_dat, sizeof large_dat, "%s/placement_large.dat", argv[1]);
+        snprintf(small_dat, sizeof small_dat, "%s/placement_small.dat", argv[1]);
+    }
     for (size_t i = 0; i <= NM; i++) {
         snprintf(mname[i], sizeof mname[i], "node-%zu", i);
         mem[i] = (sl_placement_member){mname[i], zname[i % 3],      1 + (uint32_t)(mix(i) % 4), 0,
@@ -214,17 +475,26 @@ int main(void)
            "max/fair = max over members of load / fair share\n",
            NS, R, NM);
     report("bounded (eps 0.25)", 0, 250);
-    report("plain rendezvous", 1, 0);
-    report("token ring (256 vn)", 2, 0);
+    large_row plain = report("plain rendezvous", 1, 0), tring = report("token ring (256 vn)", 2, 0);
+    FILE *f = argc > 1 ? fopen(large_dat, "w") : NULL;
+    if (argc > 1 && !f)
+        fprintf(stderr, "bench_placement: cannot write %s\n", large_dat);
+    if (f)
+        fprintf(f, "# eps starling(maxfair rm add) plain(...) ring(...) bounded_ring(...)\n");
     printf("against consistent hashing with bounded loads (the same ring, walking on past full "
            "members):\n");
-    static const uint32_t eps[] = {100, 250, 500, 1000};
-    for (size_t i = 0; i < sizeof eps / sizeof eps[0]; i++) {
+    for (size_t i = 0; i < NEPS; i++) {
         char a[40], b[40];
-        snprintf(a, sizeof a, "bounded (eps %.2f)", eps[i] / 1000.0);
-        snprintf(b, sizeof b, "bounded ring (eps %.2f)", eps[i] / 1000.0);
-        report(a, 0, eps[i]);
-        report(b, 3, eps[i]);
+        snprintf(a, sizeof a, "bounded (eps %.2f)", eps_milli[i] / 1000.0);
+        snprintf(b, sizeof b, "bounded ring (eps %.2f)", eps_milli[i] / 1000.0);
+        large_row x = report(a, 0, eps_milli[i]), y = report(b, 3, eps_milli[i]);
+        if (f)
+            fprintf(f, "%.2f %.4f %.4f %.4f %.4f %.4f %.4f %.4f %.4f %.4f %.4f %.4f %.4f\n",
+                    eps_milli[i] / 1000.0, x.max_fair, x.rm, x.add, plain.max_fair, plain.rm,
+                    plain.add, tring.max_fair, tring.rm, tring.add, y.max_fair, y.rm, y.add);
     }
+    if (f)
+        fclose(f);
+    small_report(argc > 1 ? small_dat : NULL);
     return 0;
 }

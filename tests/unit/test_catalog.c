@@ -555,6 +555,30 @@ static void reports_newest_version_wins(void **state)
     sl_reports_free(c);
 }
 
+/* An OOM-killed replica's status (appended to the wire values) travels and
+ * is named; a value past the last one is refused (the same check decodes). */
+static void an_oom_status_travels(void **state)
+{
+    (void)state;
+    sl_reports *a = sl_reports_new(), *b = sl_reports_new();
+    uint8_t m[512];
+    size_t len;
+    sl_report r = {.version = 1, .n = 1};
+    strcpy(r.node, "n1");
+    strcpy(r.service, "big");
+    r.replicas[0] = (sl_replica_report){0, SL_REPLICA_OOM, 20001, 3};
+    assert_int_equal(sl_reports_put(a, &r, m, sizeof m, &len), 0);
+    assert_int_equal(sl_reports_apply(b, m, len, NULL, NULL), 1);
+    assert_int_equal(sl_reports_replica_status(b, "n1", "big", 0), SL_REPLICA_OOM);
+    assert_string_equal(sl_replica_status_name(SL_REPLICA_OOM), "oom");
+    assert_string_equal(sl_replica_status_name(SL_REPLICA_STATUS_LAST + 1), "unknown");
+    r.version++;
+    r.replicas[0].status = SL_REPLICA_STATUS_LAST + 1;
+    assert_int_equal(sl_reports_put(a, &r, m, sizeof m, &len), SL_EINVAL);
+    sl_reports_free(a);
+    sl_reports_free(b);
+}
+
 static bool only_n1(void *ud, const char *node)
 {
     (void)ud;
@@ -736,6 +760,7 @@ int main(void)
         cmocka_unit_test(the_horizon_keeps_the_dead_dead),
         cmocka_unit_test(bad_specs_get_clear_errors),
         cmocka_unit_test(reports_newest_version_wins),
+        cmocka_unit_test(an_oom_status_travels),
         cmocka_unit_test(reports_of_strangers_are_forgotten),
         cmocka_unit_test(a_report_that_grows_and_shrinks_keeps_its_place),
         cmocka_unit_test(the_longest_report_fits_its_bound),

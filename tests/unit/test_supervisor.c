@@ -55,8 +55,9 @@ typedef struct fixture {
     char shim[PATH_MAX], whoami[PATH_MAX];
     event ev[EVENTS_MAX];
     size_t nev;
-    pid_t forked; /* a child process of the death-signal test, or 0 */
-    pid_t orphan; /* the replica of that child, or 0 */
+    pid_t forked;  /* a child process of the death-signal test, or 0 */
+    pid_t orphan;  /* the replica of that child, or 0 */
+    sl__cgroup cg; /* the cgroups of the cgroup tests */
 } fixture;
 
 /* ---- the world -------------------------------------------------------- */
@@ -944,6 +945,209 @@ static void escaped_workers_die_when_the_replica_stops(void **state)
     assert_worker_gone(f, worker);
 }
 
+/* ---- cgroups and file descriptors ------------------------------------- */
+
+/* The replica's own output in its log file: the lines that are not the
+ * supervisor's "[starling] ..." notes. */
+static const char *replica_output(fixture *f, const char *service)
+{
+    static char out[4096];
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s.0.log", f->dir, service);
+    const char *log = read_file(path);
+    size_t n = 0;
+    for (const char *p = log; p && *p;) {
+        size_t len = strcspn(p, "\n");
+        if (strncmp(p, "[starling]", 10) != 0 && n + len + 2 < sizeof out) {
+            memcpy(out + n, p, len);
+            n += len;
+            out[n++] = '\n';
+        }
+        p += len + (p[len] == '\n');
+    }
+    out[n] = 0;
+    return out;
+}
+
+static bool output_ends(fixture *f, const void *arg)
+{
+    return strstr(replica_output(f, "fds"), "end\n") != NULL;
+}
+
+/* A replica sees no descriptor but 0, 1 and 2, even one the agent inherited
+ * without close-on-exec (as from the shell that started it): the shim
+ * closes them. libuv's own (epoll, the signal pipe, ...) are close-on-exec. */
+static void a_replica_gets_only_stdio(void **state)
+{
+    fixture *f = *state;
+    int leak = open("/dev/null", O_RDONLY); /* no O_CLOEXEC: inherited */
+    assert_true(leak > 2);
+    open_default(f);
+    /* The shell lists its own descriptors (not those of ls, which has the
+     * directory open) to its output, the log file: no redirection, since
+     * dash keeps a copy of a redirected descriptor (fd 10) meanwhile. */
+    char *argv[] = {"/bin/sh", "-c", "ls /proc/$$/fd; echo end; exec sleep 600"};
+    assert_int_equal(sl__supervisor_start(f->sup, "fds", 0, argv, 3, NULL, 0), 0);
+    assert_true(wait_for(f, output_ends, NULL, 5000));
+    close(leak);
+    assert_string_equal(replica_output(f, "fds"), "0\n1\n2\nend\n");
+}
+
+static void fake_limits(void *ud, const char *service, uint32_t *cpu_milli, uint32_t *mem_mb)
+{
+    (void)ud;
+    *cpu_milli = strcmp(service, "big") ? 0 : 250;
+    *mem_mb = strcmp(service, "big") ? 0 : 64;
+}
+
+static void put_file(const char *dir, const char *name, const char *text)
+{
+    char path[PATH_MAX + 128];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+static char *file_in(const char *dir, const char *name)
+{
+    char path[PATH_MAX + 128];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    char *t = read_file(path);
+    return t ? t : "(missing)";
+}
+
+/* With limits on (a fake cgroup tree: the files a kernel would make), a
+ * replica gets cpu.max and memory.max from its service, the shim enters its
+ * cgroup, and an exit that the cgroup's memory.events counts as an OOM kill
+ * is reported as OOM ("oom"), counted, and restarted like a crash; the next
+ * plain crash is FAILED again. */
+static void an_oom_kill_is_reported(void **state)
+{
+    fixture *f = *state;
+    f->cg = (sl__cgroup){.mode = SL__CGROUP_LIMITS, .pid = getpid()};
+    snprintf(f->cg.base, sizeof f->cg.base, "%s/cg", f->dir);
+    assert_int_equal(mkdir(f->cg.base, 0755), 0);
+    char rc[SL__CGROUP_PATH_MAX + 64];
+    snprintf(rc, sizeof rc, "%s/starling-%d.big.0", f->cg.base, (int)getpid());
+    assert_int_equal(mkdir(rc, 0755), 0);
+    const char *files[] = {"cgroup.procs", "cgroup.kill",     "cpu.max",
+                           "memory.max",   "memory.swap.max", "memory.oom.group"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++)
+        put_file(rc, files[i], "");
+    put_file(rc, "memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n");
+    find_binary(f->shim, "starling");
+    find_binary(f->whoami, "svc/whoami");
+    sl__supervisor_config cfg = base_config(f);
+    cfg.cgroup = &f->cg;
+    cfg.limits = fake_limits;
+    open_sup(f, &cfg);
+    start_whoami(f, "big", 0, NULL, 0);
+    want running = {"big", 0, SL_REPLICA_RUNNING, 0};
+    assert_true(wait_for(f, has_status, &running, 5000));
+    sl__replica_info r;
+    assert_int_equal(sl__supervisor_find(f->sup, "big", 0, &r), 0);
+    assert_string_equal(file_in(rc, "cpu.max"), "25000 100000");
+    assert_string_equal(file_in(rc, "memory.max"), "67108864");
+    assert_string_equal(file_in(rc, "memory.swap.max"), "0");
+    assert_string_equal(file_in(rc, "memory.oom.group"), "1");
+    char pid[32];
+    snprintf(pid, sizeof pid, "%d\n", r.pid);
+    assert_string_equal(file_in(rc, "cgroup.procs"), pid); /* the shim moved itself in */
+
+    /* The kernel's OOM killer, as the cgroup would tell it. */
+    put_file(rc, "memory.events", "low 0\nhigh 0\nmax 9\noom 4\noom_kill 1\n");
+    assert_int_equal(kill(r.pid, SIGKILL), 0);
+    want oom = {"big", 0, SL_REPLICA_OOM, 0};
+    assert_true(wait_for(f, has_status, &oom, 3000));
+    assert_int_equal(sl__supervisor_find(f->sup, "big", 0, &r), 0);
+    assert_int_equal(r.oom_kills, 1);
+    assert_true(r.retry_ms > 0); /* waiting to restart, like FAILED */
+    assert_string_equal(sl_replica_status_name(r.status), "oom");
+    assert_string_equal(file_in(rc, "cgroup.kill"), "1"); /* what was left, killed */
+    char log[PATH_MAX];
+    snprintf(log, sizeof log, "%s/big.0.log", f->dir);
+    assert_non_null(strstr(read_file(log), "killed by the kernel: out of memory"));
+
+    /* Restarted (the restart counts it); a plain crash after it is no OOM. */
+    want again = {"big", 0, SL_REPLICA_RUNNING, 1};
+    assert_true(wait_for(f, has_status, &again, 5000));
+    assert_int_equal(sl__supervisor_find(f->sup, "big", 0, &r), 0);
+    assert_int_equal(kill(r.pid, SIGKILL), 0);
+    want failed = {"big", 0, SL_REPLICA_FAILED, 1};
+    assert_true(wait_for(f, has_status, &failed, 3000));
+    assert_int_equal(sl__supervisor_find(f->sup, "big", 0, &r), 0);
+    assert_int_equal(r.oom_kills, 1);
+}
+
+/* A cgroup only there for the kill that the shim cannot enter (here: a fake
+ * one without cgroup.procs) costs the kill, not the replica; limits that
+ * cannot be written keep the replica from running (FAILED, retried). */
+static void cgroup_failures(void **state)
+{
+    fixture *f = *state;
+    f->cg = (sl__cgroup){.mode = SL__CGROUP_KILL_ONLY, .pid = getpid()};
+    snprintf(f->cg.base, sizeof f->cg.base, "%s/cg", f->dir);
+    assert_int_equal(mkdir(f->cg.base, 0755), 0);
+    find_binary(f->shim, "starling");
+    find_binary(f->whoami, "svc/whoami");
+    sl__supervisor_config cfg = base_config(f);
+    cfg.cgroup = &f->cg;
+    cfg.limits = fake_limits;
+    open_sup(f, &cfg);
+    start_whoami(f, "web", 0, NULL, 0);
+    want running = {"web", 0, SL_REPLICA_RUNNING, 0};
+    assert_true(wait_for(f, has_status, &running, 5000));
+    char log[PATH_MAX];
+    snprintf(log, sizeof log, "%s/web.0.log", f->dir);
+    assert_non_null(strstr(read_file(log), "cannot enter the cgroup"));
+    assert_non_null(strstr(read_file(log), "(running without it)"));
+
+    f->cg.mode = SL__CGROUP_LIMITS; /* the fake cgroup has no cpu.max to write */
+    start_whoami(f, "big", 0, NULL, 0);
+    count_want fails = {"big", SL_REPLICA_FAILED, 2};
+    assert_true(wait_for(f, has_events, &fails, 3000));
+    assert_int_equal(count_events(f, "big", 0, SL_REPLICA_STARTING), 0);
+    snprintf(log, sizeof log, "%s/big.0.log", f->dir);
+    assert_non_null(strstr(read_file(log), "cannot enforce its limits in a cgroup"));
+}
+
+/* Where the machine has a writable cgroup v2 (limits on, or cgroup.kill
+ * only as on a hybrid layout), a replica's cgroup kills what escaped both
+ * its process group and its shim: a daemon (setsid) whose shim is killed
+ * -9 is not below any subreaper of ours any more, yet it goes. */
+static void a_killed_shim_leaves_nothing_behind(void **state)
+{
+    fixture *f = *state;
+    sl__cgroup_probe(&(sl__cgroup_config){0}, &f->cg);
+    if (f->cg.mode == SL__CGROUP_OFF) {
+        print_message("cgroups: %s; skipping\n", f->cg.why);
+        skip();
+    }
+    find_binary(f->shim, "starling");
+    find_binary(f->whoami, "svc/whoami");
+    sl__supervisor_config cfg = base_config(f);
+    cfg.cgroup = &f->cg;
+    open_sup(f, &cfg);
+    char pidfile[128], script[768];
+    worker_script(f, true, pidfile, sizeof pidfile, script, sizeof script);
+    char *argv[] = {"/bin/sh", "-c", script};
+    assert_int_equal(sl__supervisor_start(f->sup, "esc", 0, argv, 3, NULL, 0), 0);
+    pid_t worker = read_pid_file(f, pidfile);
+    sl__replica_info r;
+    assert_int_equal(sl__supervisor_find(f->sup, "esc", 0, &r), 0);
+    assert_int_not_equal(getpgid(worker), r.pid); /* it left the group */
+    char path[64], want_cg[64];
+    snprintf(path, sizeof path, "/proc/%d/cgroup", (int)worker);
+    snprintf(want_cg, sizeof want_cg, "/starling-%d.esc.0\n", (int)getpid());
+    assert_non_null(strstr(read_file(path), want_cg)); /* but not its cgroup */
+    assert_int_equal(kill(r.pid, SIGKILL), 0);         /* the shim, no clean-up */
+    want failed = {"esc", 0, SL_REPLICA_FAILED, 0};
+    assert_true(wait_for(f, has_status, &failed, 3000));
+    assert_worker_gone(f, worker);
+}
+
 int main(void)
 {
     /* Orphans re-parent to us rather than to init, so that we can reap them
@@ -965,6 +1169,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(escaped_workers_die_with_their_agent, setup, teardown),
         cmocka_unit_test_setup_teardown(escaped_workers_die_when_the_replica_stops, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(a_replica_gets_only_stdio, setup, teardown),
+        cmocka_unit_test_setup_teardown(an_oom_kill_is_reported, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_killed_shim_leaves_nothing_behind, setup, teardown),
+        cmocka_unit_test_setup_teardown(cgroup_failures, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
