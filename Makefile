@@ -6,7 +6,11 @@
 CC ?= cc
 PKGS := libsodium msgpack libuv jansson
 TEST_PKGS := cmocka
-DEB_PKGS := libsodium-dev libmsgpack-dev libuv1-dev libcmocka-dev libjansson-dev pkg-config python3
+DEB_PKGS := libsodium-dev libmsgpack-dev libuv1-dev libcmocka-dev libjansson-dev libhttp-parser-dev \
+            pkg-config python3
+# Debian's libhttp-parser-dev ships no pkg-config file: it is found by its
+# header (deps installs it when the header is missing) and linked by name.
+HTTP_PARSER_H := /usr/include/http_parser.h
 
 ifeq ($(SANITIZE),1)
 BUILD ?= build-san
@@ -22,7 +26,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SAN_FLAGS) -Iinclude -Inode -MMD -MP \
              $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
 LDFLAGS_ALL = $(SAN_FLAGS) $(LDFLAGS)
-LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lm
 TEST_LIBS = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
 GOSSIP_SRC := $(wildcard gossip/*.c)
@@ -49,7 +53,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: all build deps test bench demo fuzz fuzz-build fuzz-seeds clean format check-sansio
+.PHONY: all build deps test bench bench-deps demo fuzz fuzz-build fuzz-seeds clean format check-sansio
 
 # Keep the object files of tests and benchmarks between runs.
 .SECONDARY:
@@ -67,6 +71,7 @@ deps:
 	for p in $(PKGS) $(TEST_PKGS); do pkg-config --exists $$p 2>/dev/null || missing=1; done; \
 	command -v pkg-config >/dev/null 2>&1 || missing=1; \
 	command -v python3 >/dev/null 2>&1 || missing=1; \
+	[ -f $(HTTP_PARSER_H) ] || missing=1; \
 	if [ -n "$$missing" ]; then \
 	  echo "make deps: installing $(DEB_PKGS)"; \
 	  if [ "$$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi; \
@@ -112,17 +117,24 @@ test: all
 	@$(MAKE) --no-print-directory check-sansio
 	@BUILD=$(BUILD) bash tests/run.sh
 
-# gnuplot draws the placement plot (tests/bench/bench_placement.sh); the
-# benchmarks run without it, skipping the plot with a message.
-BENCH_DEB_PKGS := gnuplot-nox
-
-bench: all
-	@command -v gnuplot >/dev/null 2>&1 || { \
-	  echo "make bench: installing $(BENCH_DEB_PKGS)"; \
-	  if [ "$$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi; \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(BENCH_DEB_PKGS) >/dev/null || \
-	    echo "make bench: apt-get failed; install $(BENCH_DEB_PKGS) by hand for the plot" >&2; }
+bench: all bench-deps
 	@BUILD=$(BUILD) bash tests/bench.sh
+
+# What the benchmarks compare with or draw with, installed when missing like
+# the build's packages: serf (Debian package), the baseline of
+# tests/bench/bench_agents.sh, and gnuplot for the placement plot
+# (tests/bench/bench_placement.sh). Without them (apt-get failed) the bench
+# still runs, with Starling's figures only and without the plot.
+
+bench-deps:
+	@missing=; command -v serf >/dev/null 2>&1 || missing="$$missing serf"; \
+	command -v gnuplot >/dev/null 2>&1 || missing="$$missing gnuplot-nox"; \
+	if [ -n "$$missing" ]; then \
+	  echo "make bench-deps: installing$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi; \
+	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing >/dev/null; } || \
+	    echo "make bench-deps: apt-get failed; the bench runs without$$missing" >&2; \
+	fi
 
 demo: all
 	@BUILD=$(BUILD) bash tests/demo.sh

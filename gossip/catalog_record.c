@@ -1,25 +1,58 @@
 /* One catalog record: its checks, its codec and its signature.
  *
  *   record := [1, name, stamp, writer, deleted, replicas, cpu, mem, spread,
- *              [arg...], [KEY=VALUE...], signer?, sig?]
+ *              [arg...], [KEY=VALUE...], opts?]                  (unsigned)
+ *           | [1, ..., [KEY=VALUE...], signer, sig, opts?]       (signed)
  *
  * The first eleven fields are the content; `signer` (bin 32, an Ed25519
  * public key) and `sig` (bin 64) are appended when the record is signed, so
  * that a peer of an older version, which skips trailing fields, still reads
- * it. The signature covers
+ * it.
+ *
+ * Options. Fields added after the first eleven (the health check today; a
+ * user, rollout parameters, a log cap later) are one trailing map, `opts`,
+ * at index 11 of an unsigned record and 13 of a signed one, so that the
+ * signature fields stay where older peers look for them:
+ *
+ *   opts := { key: value, ... }    key: a positive integer, strictly
+ *                                  increasing; value: an unsigned integer
+ *                                  (32 bits), a string (at most
+ *                                  SL_CHECK_ARG_MAX bytes, no NUL) or a bool
+ *
+ * At most SL_SVC_OPTS_MAX entries. An option at its default value is not
+ * written, and a record without options has no map (an empty map is
+ * refused), so a record has one encoding and records written before options
+ * existed encode, and verify, as they always did. The keys known here:
+ *
+ *   1 check kind (sl_check_kind, 1..3)   2 check arg (string)
+ *   3 check interval ms   4 check timeout ms   5 check failures
+ *
+ * A key above the last one known here was written by a newer version: its
+ * entry is kept verbatim (at most SL_SVC_OPTS_EXTRA_MAX bytes of them) and
+ * written back after the known ones, so that the record is passed on and
+ * re-encoded unchanged. Further fields go into this map with the next keys;
+ * the format needs no new version.
+ *
+ * The signature covers
  *
  *   "starling-catalog-v1" 0x00 cluster-label 0x00 content
  *
  * where content is the canonical encoding of the eleven fields (this file's
- * own encoder: msgpack-c packs every integer in its shortest form), so that
- * a record re-encoded from its decoded fields verifies, and a record of one
- * cluster cannot be replayed into another that trusts the same operator.
+ * own encoder: msgpack-c packs every integer in its shortest form), as an
+ * array of twelve with the options map last when the record has options, so
+ * that a record re-encoded from its decoded fields verifies, a record of one
+ * cluster cannot be replayed into another that trusts the same operator,
+ * and options cannot be added to or removed from a signed record. (A peer of
+ * a version before options refuses a signed record that has some: its
+ * signature does not verify over the eleven fields alone. That is the safe
+ * side: such a peer would run the service without its options.)
  *
  * Every limit is enforced on decode exactly as on encode: field sizes and
  * counts, and SL_SVC_RECORD_MAX for the whole encoded record, so that a
  * record accepted from the network can always be encoded again (saved,
  * pushed, gossiped). */
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +62,16 @@
 
 #define SIGN_DOMAIN "starling-catalog-v1"
 #define CONTENT_FIELDS 11
+
+/* Option keys (see the top of this file). Append only. */
+enum {
+    OPT_CHECK_KIND = 1,
+    OPT_CHECK_ARG = 2,
+    OPT_CHECK_INTERVAL = 3,
+    OPT_CHECK_TIMEOUT = 4,
+    OPT_CHECK_FAILURES = 5,
+    OPT_LAST_KNOWN = OPT_CHECK_FAILURES,
+};
 
 int sl_service_name_check(const char *name)
 {
@@ -57,8 +100,87 @@ static int env_check(const char *kv)
     return 0;
 }
 
+/* ---- health checks ---------------------------------------------------- */
+
+/* An HTTP path we put on a request line: '/', then visible ASCII. */
+static bool http_path_ok(const char *p)
+{
+    if (p[0] != '/')
+        return false;
+    for (; *p; p++)
+        if (*p <= ' ' || *p >= 0x7f)
+            return false;
+    return true;
+}
+
+int sl_check_validate(const sl_check *c)
+{
+    size_t n = strnlen(c->arg, sizeof c->arg);
+    if (n > SL_CHECK_ARG_MAX || c->interval_ms > SL_CHECK_INTERVAL_MAX_MS ||
+        c->timeout_ms > SL_CHECK_TIMEOUT_MAX_MS || c->failures > SL_CHECK_FAILURES_MAX)
+        return SL_EINVAL;
+    switch (c->kind) {
+    case SL_CHECK_DEFAULT:
+        return n || c->interval_ms || c->timeout_ms || c->failures ? SL_EINVAL : 0;
+    case SL_CHECK_TCP: return n ? SL_EINVAL : 0;
+    case SL_CHECK_HTTP: return http_path_ok(c->arg) ? 0 : SL_EINVAL;
+    case SL_CHECK_EXEC: return n ? 0 : SL_EINVAL;
+    }
+    return SL_EINVAL;
+}
+
+int sl_check_parse(const char *spec, sl_check *out)
+{
+    sl_check c = *out;
+    const char *arg = "";
+    if (!strcmp(spec, "tcp"))
+        c.kind = SL_CHECK_TCP;
+    else if (!strncmp(spec, "http:", 5))
+        c.kind = SL_CHECK_HTTP, arg = spec + 5;
+    else if (!strncmp(spec, "exec:", 5))
+        c.kind = SL_CHECK_EXEC, arg = spec + 5;
+    else
+        return SL_EINVAL;
+    if (strlen(arg) > SL_CHECK_ARG_MAX)
+        return SL_EINVAL;
+    snprintf(c.arg, sizeof c.arg, "%s", arg);
+    if (sl_check_validate(&c))
+        return SL_EINVAL;
+    *out = c;
+    return 0;
+}
+
+void sl_check_format(const sl_check *c, char *buf, size_t cap)
+{
+    static const char *const names[] = {"default", "tcp", "http:", "exec:"};
+    const char *k = (unsigned)c->kind < 4 ? names[c->kind] : "?";
+    snprintf(buf, cap, "%s%s", k, c->kind >= SL_CHECK_HTTP ? c->arg : "");
+}
+
+uint32_t sl_check_interval_ms(const sl_check *c)
+{
+    return c->interval_ms ? c->interval_ms : SL_CHECK_INTERVAL_MS;
+}
+
+uint32_t sl_check_timeout_ms(const sl_check *c)
+{
+    return c->timeout_ms ? c->timeout_ms : SL_CHECK_TIMEOUT_MS;
+}
+
+uint32_t sl_check_failures(const sl_check *c)
+{
+    return c->failures ? c->failures : SL_CHECK_FAILURES;
+}
+
+/* ---- records ---------------------------------------------------------- */
+
+static uint32_t opts_count(const sl_service *s);
+
 int sl__service_check(const sl_service *s)
 {
+    if (sl_check_validate(&s->check) || s->opts_extra_len > SL_SVC_OPTS_EXTRA_MAX ||
+        s->opts_extra_n > SL_SVC_OPTS_MAX || opts_count(s) > SL_SVC_OPTS_MAX)
+        return SL_EINVAL;
     if (sl_service_name_check(s->name) || s->replicas > SL_SVC_REPLICAS_MAX ||
         s->argc > SL_SVC_ARGS_MAX || s->envc > SL_SVC_ENV_MAX || s->spread > SL_SPREAD_NODES ||
         strlen(s->writer) > SL_SVC_WRITER_MAX)
@@ -72,6 +194,47 @@ int sl__service_check(const sl_service *s)
         if (strlen(s->env[i]) > SL_SVC_STR_MAX || env_check(s->env[i]))
             return SL_EINVAL;
     return 0;
+}
+
+/* The number of option entries s writes. */
+static uint32_t opts_count(const sl_service *s)
+{
+    const sl_check *c = &s->check;
+    uint32_t n = s->opts_extra_n;
+    if (c->kind != SL_CHECK_DEFAULT)
+        n += 1 + (c->arg[0] != 0) + (c->interval_ms != 0) + (c->timeout_ms != 0) +
+             (c->failures != 0);
+    return n;
+}
+
+static void put_u32_opt(sl__mp_writer *w, uint32_t key, uint32_t v)
+{
+    if (!v)
+        return;
+    msgpack_pack_uint32(&w->pk, key);
+    msgpack_pack_uint32(&w->pk, v);
+}
+
+/* Packs the options map (see the top of this file); nothing when empty. */
+static void pack_opts(const sl_service *s, sl__mp_writer *w)
+{
+    uint32_t n = opts_count(s);
+    const sl_check *c = &s->check;
+    if (n == 0)
+        return;
+    msgpack_pack_map(&w->pk, n);
+    if (c->kind != SL_CHECK_DEFAULT) {
+        put_u32_opt(w, OPT_CHECK_KIND, c->kind);
+        if (c->arg[0]) {
+            msgpack_pack_uint32(&w->pk, OPT_CHECK_ARG);
+            sl__mp_put_str(w, c->arg, strlen(c->arg));
+        }
+        put_u32_opt(w, OPT_CHECK_INTERVAL, c->interval_ms);
+        put_u32_opt(w, OPT_CHECK_TIMEOUT, c->timeout_ms);
+        put_u32_opt(w, OPT_CHECK_FAILURES, c->failures);
+    }
+    if (s->opts_extra_len)
+        msgpack_pack_str_body(&w->pk, s->opts_extra, s->opts_extra_len); /* raw bytes */
 }
 
 /* Packs the eleven content fields, as one array of `fields` elements. */
@@ -102,11 +265,13 @@ static void pack_content(const sl_service *s, sl__mp_writer *w, uint32_t fields)
 int sl__service_pack(const sl_service *s, sl__mp_writer *w)
 {
     size_t start = w->len;
-    pack_content(s, w, s->is_signed ? CONTENT_FIELDS + 2 : CONTENT_FIELDS);
+    uint32_t opts = opts_count(s) ? 1 : 0;
+    pack_content(s, w, CONTENT_FIELDS + opts + (s->is_signed ? 2 : 0));
     if (s->is_signed) {
         sl__mp_put_bin(w, s->signer, sizeof s->signer);
         sl__mp_put_bin(w, s->sig, sizeof s->sig);
     }
+    pack_opts(s, w);
     return w->overflow || w->len - start > SL_SVC_RECORD_MAX ? SL_ETOOBIG : 0;
 }
 
@@ -164,10 +329,90 @@ static int read_strv(sl__mp_reader *r, uint32_t max, char ***out, uint32_t *coun
     return 0;
 }
 
-/* The optional signature fields, then whatever later versions append. */
+/* Reads one known option's value into out. */
+static int read_known_opt(sl__mp_reader *r, uint64_t key, sl_service *out)
+{
+    sl_check *c = &out->check;
+    uint32_t v = 0;
+    if (key == OPT_CHECK_ARG)
+        return sl__mp_read_cstr(r, c->arg, SL_CHECK_ARG_MAX) || !c->arg[0] ? SL_EMALFORMED : 0;
+    if (sl__mp_read_u32(r, &v) || v == 0) /* a default value is never written */
+        return SL_EMALFORMED;
+    switch (key) {
+    case OPT_CHECK_KIND:
+        if (v > SL_CHECK_EXEC)
+            return SL_EMALFORMED;
+        c->kind = (sl_check_kind)v;
+        return 0;
+    case OPT_CHECK_INTERVAL: c->interval_ms = v; return 0;
+    case OPT_CHECK_TIMEOUT: c->timeout_ms = v; return 0;
+    case OPT_CHECK_FAILURES: c->failures = v; return 0;
+    }
+    return SL_EMALFORMED;
+}
+
+/* Reads and keeps verbatim the value of an option of a newer version: an
+ * unsigned integer, a short string or a bool, nothing nested. */
+static int read_extra_opt(sl__mp_reader *r, const uint8_t *entry, sl_service *out)
+{
+    uint64_t u;
+    const char *str;
+    uint32_t len;
+    bool b;
+    sl__mp_reader peek = *r;
+    if (sl__mp_read_uint(&peek, &u) == 0 && u <= UINT32_MAX)
+        *r = peek;
+    else if ((peek = *r, sl__mp_read_str(&peek, &str, &len) == 0) && len <= SL_CHECK_ARG_MAX &&
+             !memchr(str, 0, len))
+        *r = peek;
+    else if ((peek = *r, sl__mp_read_bool(&peek, &b) == 0))
+        *r = peek;
+    else
+        return SL_EMALFORMED;
+    size_t n = (size_t)(r->p - entry);
+    if (out->opts_extra_len + n > SL_SVC_OPTS_EXTRA_MAX)
+        return SL_EMALFORMED;
+    memcpy(out->opts_extra + out->opts_extra_len, entry, n);
+    out->opts_extra_len += (uint32_t)n;
+    out->opts_extra_n++;
+    return 0;
+}
+
+/* Reads the options map (see the top of this file). */
+static int read_opts(sl__mp_reader *r, sl_service *out)
+{
+    uint32_t n;
+    uint64_t key, last = 0;
+    if (sl__mp_read_map(r, &n) || n == 0 || n > SL_SVC_OPTS_MAX)
+        return SL_EMALFORMED;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *entry = r->p;
+        if (sl__mp_read_uint(r, &key) || key <= last || key > UINT32_MAX)
+            return SL_EMALFORMED;
+        last = key;
+        int rc =
+            key <= OPT_LAST_KNOWN ? read_known_opt(r, key, out) : read_extra_opt(r, entry, out);
+        if (rc)
+            return SL_EMALFORMED;
+    }
+    /* Check fields are written only with a kind: fields without one would
+     * be dropped when the record is encoded again. */
+    if (out->check.kind == SL_CHECK_DEFAULT && (out->check.arg[0] || out->check.interval_ms ||
+                                                out->check.timeout_ms || out->check.failures))
+        return SL_EMALFORMED;
+    return 0;
+}
+
+/* The optional signature fields and options, then whatever later versions
+ * append. */
 static int read_tail(sl__mp_reader *r, uint32_t n, sl_service *out)
 {
     uint32_t i = CONTENT_FIELDS;
+    if (n == CONTENT_FIELDS + 1) {
+        if (read_opts(r, out))
+            return SL_EMALFORMED;
+        i++;
+    }
     if (n >= CONTENT_FIELDS + 2) {
         const uint8_t *signer, *sig;
         uint32_t sl, gl;
@@ -178,6 +423,11 @@ static int read_tail(sl__mp_reader *r, uint32_t n, sl_service *out)
         memcpy(out->sig, sig, gl);
         out->is_signed = true;
         i += 2;
+        if (n >= CONTENT_FIELDS + 3) {
+            if (read_opts(r, out))
+                return SL_EMALFORMED;
+            i++;
+        }
     }
     for (; i < n; i++)
         if (sl__mp_skip(r))
@@ -235,7 +485,8 @@ static size_t signed_bytes(const sl_service *s, const char *cluster, uint8_t *bu
     buf[dl + cl] = 0;
     sl__mp_writer w;
     sl__mp_writer_init(&w, buf + dl + cl + 1, cap - dl - cl - 1);
-    pack_content(s, &w, CONTENT_FIELDS);
+    pack_content(s, &w, CONTENT_FIELDS + (opts_count(s) ? 1 : 0));
+    pack_opts(s, &w);
     return w.overflow ? 0 : dl + cl + 1 + w.len;
 }
 

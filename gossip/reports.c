@@ -161,7 +161,7 @@ static void held_copy_out(const held *h, sl_report *out)
 
 const char *sl_replica_status_name(sl_replica_status s)
 {
-    static const char *names[] = {"starting", "running", "failed", "stopping", "oom"};
+    static const char *names[] = {"starting", "running", "failed", "stopping", "oom", "unhealthy"};
     return (unsigned)s <= SL_REPLICA_STATUS_LAST ? names[s] : "unknown";
 }
 

@@ -238,6 +238,7 @@ void sl__placement_build_candidates(ctx *c, uint32_t r)
     c->guess = v.nub < CAND_MAX || v.cut > UINT64_MAX / 2 ? UINT64_MAX : 2 * v.cut;
     exact_candidates(c, r, v.nsurv, v.cut);
     q->complete = fitting <= CAND_MAX;
+    q->fitting = (uint32_t)fitting;
 }
 
 void sl__placement_set_weight_classes(ctx *c)

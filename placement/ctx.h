@@ -15,6 +15,7 @@
 #define CAND_MAX 16
 #define CAND_UNSET 0xff
 #define NO_ZONE UINT32_MAX
+#define SCAN_ANY (UINT32_MAX - 1)
 
 typedef struct pnode {
     uint64_t hash;
@@ -39,6 +40,10 @@ typedef struct psvc {
     uint32_t mem;
     sl_placement_spread spread;
     uint32_t first; /* id of its replica 0 */
+    /* Where its replicas looked past their lists in the first greedy (in
+     * run_natives_first): NO_ZONE nowhere, a zone id, or SCAN_ANY (every
+     * member, or several zones). */
+    uint32_t scan_zone;
 } psvc;
 
 typedef struct prep {
@@ -49,9 +54,15 @@ typedef struct prep {
     uint32_t pref_zone;  /* the zone it goes to when it has room, or NO_ZONE */
     uint32_t pref_quota; /* replicas of its service dealt to that zone */
     uint8_t reason;
-    uint8_t ncand;  /* entries in its candidate list, CAND_UNSET before */
-    bool complete;  /* the list holds every member that could ever fit */
-    uint64_t score; /* its score at its member, once placed */
+    uint8_t ncand;       /* entries in its candidate list, CAND_UNSET before */
+    bool complete;       /* the list holds every member that could ever fit */
+    uint32_t fitting;    /* how many members could ever host it (list built) */
+    uint64_t score;      /* its score at its member, once placed */
+    uint64_t prop_score; /* its pending proposal, while unplaced */
+    uint32_t prop_node;
+    int32_t native;        /* its member after the first greedy, or -1 */
+    uint64_t native_score; /* and its score there */
+    bool preset;           /* native known before the first greedy */
 } prep;
 
 /* An eligible member as the candidate scans read it, in canonical order;
@@ -102,7 +113,10 @@ typedef struct ctx {
     proposal *heap;
     size_t nheap;
     size_t capheap;
-    hnode *hot; /* the eligible members, canonical order */
+    bool bulk;        /* heap_push appends without ordering (run()'s first round) */
+    bool pass1;       /* the first greedy of run_natives_first() is running */
+    bool no_requests; /* no service requests cpu or memory */
+    hnode *hot;       /* the eligible members, canonical order */
     size_t nhot;
     uint64_t *hot_hash;   /* nhot */
     uint64_t *hot_golden; /* nhot */
@@ -130,5 +144,24 @@ void sl__placement_set_weight_classes(ctx *c);
 /* Computes replica r's candidate list, CAND_MAX entries at most, and sets
  * its ncand and complete (candidates.c). */
 void sl__placement_build_candidates(ctx *c, uint32_t r);
+
+/* Fills c from the inputs, as the first steps of sl_placement_compute():
+ * checks them, allocates, sorts them into canonical order, sets the load
+ * bounds, the zones and the preferred zones; no candidate list is built yet
+ * (every replica's ncand is CAND_UNSET). Returns 0 or an error; either way
+ * the caller frees c with sl__placement_ctx_free() (placement.c). */
+int sl__placement_prepare(ctx *c, const sl_placement_member *members, size_t nmembers,
+                          const sl_placement_service *services, size_t nservices,
+                          const sl_placement_options *o);
+
+/* Runs the greedy (both passes when bounded) on a prepared c, building the
+ * candidate lists still CAND_UNSET. Returns 0 or SL_ENOMEM (placement.c). */
+int sl__placement_solve(ctx *c, const sl_placement_options *o);
+
+/* Builds the caller-facing result of a solved c; NULL when out of memory. */
+sl_placement *sl__placement_result(const ctx *c, size_t nmembers, size_t nservices);
+
+/* Frees what c holds (not c itself). */
+void sl__placement_ctx_free(ctx *c);
 
 #endif

@@ -95,7 +95,9 @@
  * O(T * M) hashes for T replicas on M members, plus heap work (the second
  * run of the greedy reuses the lists and only places the overflow). Almost
  * all pairs stop at the hash: candidates.c says how the few that need
- * their exact score are found. */
+ * their exact score are found. placement/incremental.c reuses the lists
+ * of the previous input, patched, when only a few members or services
+ * changed, and runs the same greedy on them. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -185,6 +187,11 @@ static int named_cmp(const void *a, const void *b)
 /* Sorts n names; returns 0, or SL_EINVAL when two are equal. */
 static int sort_unique(named *v, size_t n)
 {
+    size_t sorted = 1;
+    while (sorted < n && strcmp(v[sorted - 1].name, v[sorted].name) < 0)
+        sorted++;
+    if (sorted >= n)
+        return 0; /* strictly increasing already: the callers' arrays often are */
     qsort(v, n, sizeof *v, named_cmp);
     for (size_t i = 1; i < n; i++)
         if (!strcmp(v[i - 1].name, v[i].name))
@@ -280,6 +287,8 @@ static int load_services(ctx *c, const sl_placement_service *services, size_t n)
         p->mem = s->mem_mb;
         p->spread = s->spread;
         p->first = next;
+        p->scan_zone = NO_ZONE;
+        c->no_requests &= s->cpu_milli == 0 && s->mem_mb == 0;
         for (uint32_t r = 0; r < s->replicas; r++) {
             prep *q = &c->reps[next++];
             q->key = sl__placement_replica_key(p->hash, r);
@@ -401,7 +410,13 @@ static int set_preferred_zones(ctx *c)
         for (uint32_t id = 0; id < c->nzones; id++)
             if (c->zone_elig[id])
                 z[k++] = (zrank){sl__placement_mix(s->hash ^ c->zone_hash[id]), id};
-        qsort(z, k, sizeof *z, zrank_cmp);
+        for (size_t a = 1; a < k; a++) { /* few zones: insertion sort */
+            zrank t = z[a];
+            size_t j = a;
+            for (; j > 0 && zrank_cmp(&t, &z[j - 1]) < 0; j--)
+                z[j] = z[j - 1];
+            z[j] = t;
+        }
         for (uint32_t r = 0; r < s->replicas; r++) {
             prep *q = &c->reps[s->first + r];
             q->pref_zone = z[r % k].zone;
@@ -412,7 +427,13 @@ static int set_preferred_zones(ctx *c)
     return 0;
 }
 
-/* ---- The proposal heap, ordered by (score, replica id, version) ---- */
+/* ---- The proposal heap, ordered by (score, replica id, version) ----
+ *
+ * No two proposals have the same key (a replica proposes once per
+ * version), so the heap pops them in one order whatever its shape; a 4-ary
+ * heap is shallower than a binary one, with fewer cache misses. */
+
+#define HEAP_ARITY 4
 
 static bool prop_less(const proposal *a, const proposal *b)
 {
@@ -433,10 +454,14 @@ static int heap_push(ctx *c, proposal p)
         c->heap = h;
         c->capheap = cap;
     }
+    if (c->bulk) { /* run()'s first proposals: sorted afterwards */
+        c->heap[c->nheap++] = p;
+        return 0;
+    }
     size_t i = c->nheap++;
-    while (i > 0 && prop_less(&p, &c->heap[(i - 1) / 2])) {
-        c->heap[i] = c->heap[(i - 1) / 2];
-        i = (i - 1) / 2;
+    while (i > 0 && prop_less(&p, &c->heap[(i - 1) / HEAP_ARITY])) {
+        c->heap[i] = c->heap[(i - 1) / HEAP_ARITY];
+        i = (i - 1) / HEAP_ARITY;
     }
     c->heap[i] = p;
     return 0;
@@ -447,11 +472,12 @@ static proposal heap_pop(ctx *c)
     proposal top = c->heap[0], last = c->heap[--c->nheap];
     size_t i = 0, n = c->nheap;
     for (;;) {
-        size_t k = 2 * i + 1;
+        size_t k = HEAP_ARITY * i + 1, end = k + HEAP_ARITY < n ? k + HEAP_ARITY : n;
         if (k >= n)
             break;
-        if (k + 1 < n && prop_less(&c->heap[k + 1], &c->heap[k]))
-            k++;
+        for (size_t j = k + 1; j < end; j++)
+            if (prop_less(&c->heap[j], &c->heap[k]))
+                k = j;
         if (!prop_less(&c->heap[k], &last))
             break;
         c->heap[i] = c->heap[k];
@@ -612,6 +638,10 @@ static int32_t best_in_zone(ctx *c, uint32_t r, uint32_t z, uint64_t *score)
     }
     if (q->complete)
         return -1;
+    if (c->pass1) {
+        psvc *t = &c->svcs[q->svc];
+        t->scan_zone = t->scan_zone == NO_ZONE || t->scan_zone == z ? z : SCAN_ANY;
+    }
     int32_t best = -1;
     uint64_t best_sc = UINT64_MAX;
     for (uint32_t n = 0; n < c->nn; n++) {
@@ -670,6 +700,8 @@ static int32_t best_member(ctx *c, uint32_t r, uint64_t *score)
     }
     if (q->complete)
         return best;
+    if (c->pass1)
+        c->svcs[q->svc].scan_zone = SCAN_ANY;
     return scan_all(c, r, zones, score);
 }
 
@@ -685,6 +717,30 @@ static int propose(ctx *c, uint32_t r)
         q->reason = (uint8_t)why_not(c, &c->svcs[q->svc]);
         return 0;
     }
+    q->prop_node = (uint32_t)n;
+    q->prop_score = score;
+    return heap_push(c, (proposal){score, r, (uint32_t)n, q->version});
+}
+
+/* Replica r, unplaced with a proposal in the heap, proposes again because
+ * its siblings' zone counts changed. When its best member is still the one
+ * it proposed, with the same score, its proposal stays: a new one would
+ * differ only by its version, so it would be granted at the very same
+ * point. Returns 0 or SL_ENOMEM. */
+static int propose_again(ctx *c, uint32_t r)
+{
+    prep *q = &c->reps[r];
+    uint64_t score = 0;
+    int32_t n = best_member(c, r, &score);
+    if (n >= 0 && (uint32_t)n == q->prop_node && score == q->prop_score)
+        return 0;
+    q->version++;
+    if (n < 0) {
+        q->reason = (uint8_t)why_not(c, &c->svcs[q->svc]);
+        return 0;
+    }
+    q->prop_node = (uint32_t)n;
+    q->prop_score = score;
     return heap_push(c, (proposal){score, r, (uint32_t)n, q->version});
 }
 
@@ -700,16 +756,63 @@ static void grant(ctx *c, uint32_t r, uint32_t n, uint64_t score)
     p->mem_used += s->mem;
 }
 
+/* Sorts n proposals of distinct replicas, given in replica order, by
+ * (score, replica): a stable radix sort on the score, 11 bits at a time,
+ * skipping the digits that all share. Returns the sorted array, v or tmp. */
+static proposal *sort_proposals(proposal *v, proposal *tmp, size_t n)
+{
+    enum { BITS = 11, RADIX = 1 << BITS };
+    uint32_t cnt[RADIX];
+    for (unsigned shift = 0; shift < 64; shift += BITS) {
+        memset(cnt, 0, sizeof cnt);
+        for (size_t i = 0; i < n; i++)
+            cnt[(v[i].score >> shift) & (RADIX - 1)]++;
+        if (n == 0 || cnt[(v[0].score >> shift) & (RADIX - 1)] == n)
+            continue;
+        uint32_t sum = 0;
+        for (size_t d = 0; d < RADIX; d++) {
+            uint32_t k = cnt[d];
+            cnt[d] = sum;
+            sum += k;
+        }
+        for (size_t i = 0; i < n; i++)
+            tmp[cnt[(v[i].score >> shift) & (RADIX - 1)]++] = v[i];
+        proposal *t = v;
+        v = tmp;
+        tmp = t;
+    }
+    return v;
+}
+
 /* Runs the proposals of the replicas not placed yet until every replica is
- * placed or unplaceable. */
+ * placed or unplaceable. The first proposals, one per replica, are sorted
+ * once (sort_proposals) rather than pushed on the heap; the later ones go
+ * on the heap, and each step takes the least of both. Keys are distinct,
+ * so the order is the one a single heap gives. */
 static int run(ctx *c)
 {
     int rc = 0;
+    c->bulk = true;
     for (uint32_t r = 0; rc == 0 && r < c->nr; r++)
         if (c->reps[r].node < 0)
             rc = propose(c, r);
-    while (rc == 0 && c->nheap > 0) {
-        proposal e = heap_pop(c);
+    c->bulk = false;
+    size_t ninit = c->nheap, head = 0;
+    proposal *buf = malloc((2 * ninit + 1) * sizeof *buf), *init = NULL;
+    if (rc == 0 && !buf)
+        rc = SL_ENOMEM;
+    if (rc == 0) {
+        if (ninit)
+            memcpy(buf, c->heap, ninit * sizeof *buf);
+        init = sort_proposals(buf, buf + ninit, ninit);
+    }
+    c->nheap = 0;
+    while (rc == 0 && (c->nheap > 0 || head < ninit)) {
+        proposal e;
+        if (head < ninit && (c->nheap == 0 || prop_less(&init[head], &c->heap[0])))
+            e = init[head++];
+        else
+            e = heap_pop(c);
         prep *q = &c->reps[e.rep];
         if (e.version != q->version || q->node >= 0)
             continue;
@@ -725,10 +828,10 @@ static int run(ctx *c)
             prep *sib = &c->reps[s->first + i];
             if (sib->node >= 0 || sib->reason != SL_PLACEMENT_PLACED)
                 continue;
-            sib->version++;
-            rc = propose(c, s->first + i);
+            rc = propose_again(c, s->first + i);
         }
     }
+    free(buf);
     return rc;
 }
 
@@ -748,6 +851,42 @@ static int native_cmp(const void *a, const void *b)
     return (x->rep > y->rep) - (x->rep < y->rep);
 }
 
+/* Grants every member its best natives (by score, then replica) up to its
+ * bound: buckets the natives by member (counting sort, in replica order),
+ * and sorts only the buckets of members with more natives than their bound.
+ * The grants commute, so this is the same as granting in (member, score,
+ * replica) order. Returns 0 or SL_ENOMEM. */
+static int grant_natives(ctx *c, const native *v, size_t nv)
+{
+    uint32_t *start = calloc(c->nn + 1, sizeof *start);
+    native *b = malloc((nv ? nv : 1) * sizeof *b);
+    if (!start || !b) {
+        free(start);
+        free(b);
+        return SL_ENOMEM;
+    }
+    for (size_t i = 0; i < nv; i++)
+        start[v[i].node + 1]++;
+    for (size_t n = 0; n < c->nn; n++)
+        start[n + 1] += start[n];
+    for (size_t i = 0; i < nv; i++)
+        b[start[v[i].node]++] = v[i];
+    for (size_t n = c->nn; n > 0; n--) /* back to the bucket starts */
+        start[n] = start[n - 1];
+    start[0] = 0;
+    for (size_t n = 0; n < c->nn; n++) {
+        native *x = &b[start[n]];
+        uint32_t k = start[n + 1] - start[n], bound = c->nodes[n].bound;
+        if (k > bound)
+            qsort(x, k, sizeof *x, native_cmp);
+        for (uint32_t i = 0; i < k && i < bound; i++)
+            grant(c, x[i].rep, x[i].node, x[i].score);
+    }
+    free(start);
+    free(b);
+    return 0;
+}
+
 /* Places natives first (see the top of this file): runs the proposals with
  * no load bound, which gives each replica its native member; then starts
  * over with every member holding its best-scoring natives up to its bound,
@@ -758,7 +897,13 @@ static int run_natives_first(ctx *c)
     for (size_t i = 0; i < c->nn; i++)
         if (c->nodes[i].eligible)
             c->nodes[i].limit = UINT32_MAX;
+    /* Natives known in advance (incremental.c says when that holds). */
+    for (uint32_t r = 0; r < c->nr; r++)
+        if (c->reps[r].preset)
+            grant(c, r, (uint32_t)c->reps[r].native, c->reps[r].native_score);
+    c->pass1 = true;
     int rc = run(c);
+    c->pass1 = false;
     native *v = malloc((c->nr ? c->nr : 1) * sizeof *v);
     if (rc == 0 && !v)
         rc = SL_ENOMEM;
@@ -767,6 +912,8 @@ static int run_natives_first(ctx *c)
         prep *q = &c->reps[r];
         if (q->node >= 0)
             v[nv++] = (native){(uint32_t)q->node, r, q->score};
+        q->native = q->node;
+        q->native_score = q->score;
         q->node = -1;
         q->version++;
         q->reason = SL_PLACEMENT_PLACED;
@@ -779,18 +926,15 @@ static int run_natives_first(ctx *c)
     }
     c->nheap = 0;
     if (rc == 0) {
-        qsort(v, nv, sizeof *v, native_cmp);
-        for (size_t i = 0; i < nv; i++)
-            if (c->nodes[v[i].node].load < c->nodes[v[i].node].bound)
-                grant(c, v[i].rep, v[i].node, v[i].score);
-        rc = run(c);
+        rc = grant_natives(c, v, nv);
+        if (rc == 0)
+            rc = run(c);
     }
     free(v);
     return rc;
 }
 
-/* Builds the caller-facing result from the canonical arrays. */
-static sl_placement *make_result(const ctx *c, size_t nmembers, size_t nservices)
+sl_placement *sl__placement_result(const ctx *c, size_t nmembers, size_t nservices)
 {
     sl_placement *p = calloc(1, sizeof *p);
     if (!p)
@@ -827,7 +971,7 @@ static sl_placement *make_result(const ctx *c, size_t nmembers, size_t nservices
     return p;
 }
 
-static void ctx_free(ctx *c)
+void sl__placement_ctx_free(ctx *c)
 {
     free(c->nodes);
     free(c->svcs);
@@ -875,6 +1019,38 @@ static int ctx_alloc(ctx *c, size_t nn, size_t ns, size_t nr)
     return 0;
 }
 
+int sl__placement_prepare(ctx *c, const sl_placement_member *members, size_t nmembers,
+                          const sl_placement_service *services, size_t nservices,
+                          const sl_placement_options *o)
+{
+    memset(c, 0, sizeof *c);
+    int rc = check_inputs(members, nmembers, services, nservices, o);
+    if (rc)
+        return rc;
+    size_t nr = 0;
+    for (size_t i = 0; i < nservices; i++)
+        nr += services[i].replicas;
+    rc = ctx_alloc(c, nmembers, nservices, nr);
+    sl__placement_coarse_init(c->coarse);
+    c->draw_fast = sl__placement_draw_fast();
+    c->guess = UINT64_MAX;
+    c->no_requests = true;
+    if (rc == 0)
+        rc = load_members(c, members, nmembers);
+    if (rc == 0)
+        rc = load_services(c, services, nservices);
+    if (rc == 0) {
+        set_bounds(c, o);
+        rc = set_preferred_zones(c);
+    }
+    return rc;
+}
+
+int sl__placement_solve(ctx *c, const sl_placement_options *o)
+{
+    return o->unbounded ? run(c) : run_natives_first(c);
+}
+
 int sl_placement_compute(const sl_placement_member *members, size_t nmembers,
                          const sl_placement_service *services, size_t nservices,
                          const sl_placement_options *opts, sl_placement **out)
@@ -884,34 +1060,16 @@ int sl_placement_compute(const sl_placement_member *members, size_t nmembers,
     const sl_placement_options *o = opts ? opts : &defaults;
     if (!out)
         return SL_EINVAL;
-    int rc = check_inputs(members, nmembers, services, nservices, o);
-    if (rc)
-        return rc;
-    size_t nr = 0;
-    for (size_t i = 0; i < nservices; i++)
-        nr += services[i].replicas;
     ctx c;
-    memset(&c, 0, sizeof c);
-    rc = ctx_alloc(&c, nmembers, nservices, nr);
-    sl__placement_coarse_init(c.coarse);
-    c.draw_fast = sl__placement_draw_fast();
-    c.guess = UINT64_MAX;
+    int rc = sl__placement_prepare(&c, members, nmembers, services, nservices, o);
     if (rc == 0)
-        rc = load_members(&c, members, nmembers);
-    if (rc == 0)
-        rc = load_services(&c, services, nservices);
+        rc = sl__placement_solve(&c, o);
     if (rc == 0) {
-        set_bounds(&c, o);
-        rc = set_preferred_zones(&c);
-    }
-    if (rc == 0)
-        rc = o->unbounded ? run(&c) : run_natives_first(&c);
-    if (rc == 0) {
-        *out = make_result(&c, nmembers, nservices);
+        *out = sl__placement_result(&c, nmembers, nservices);
         if (!*out)
             rc = SL_ENOMEM;
     }
-    ctx_free(&c);
+    sl__placement_ctx_free(&c);
     return rc;
 }
 

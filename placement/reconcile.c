@@ -37,13 +37,20 @@ struct sl_reconciler {
     size_t n, cap;
     sl_rc_action *act;
     size_t nact, act_cap;
+    sl_placement_cache *pc; /* the last step's placement input: incremental */
 };
 
 sl_reconciler *sl_reconciler_new(uint32_t handoff_ms)
 {
     sl_reconciler *rc = calloc(1, sizeof *rc);
-    if (rc)
-        rc->handoff_ms = handoff_ms ? handoff_ms : SL_RC_HANDOFF_MS;
+    if (!rc)
+        return NULL;
+    rc->handoff_ms = handoff_ms ? handoff_ms : SL_RC_HANDOFF_MS;
+    rc->pc = sl_placement_cache_new();
+    if (!rc->pc) {
+        free(rc);
+        return NULL;
+    }
     return rc;
 }
 
@@ -53,6 +60,7 @@ void sl_reconciler_free(sl_reconciler *rc)
         return;
     free(rc->e);
     free(rc->act);
+    sl_placement_cache_free(rc->pc);
     free(rc);
 }
 
@@ -69,6 +77,16 @@ uint64_t sl_service_spec_hash(const sl_service *svc)
                     break;
             }
         h = (h ^ 0xff) * 0x100000001b3ull;
+    }
+    /* The health check, only when one is given, so that the hash of a
+     * service without one is what it was before checks existed. */
+    const sl_check *c = &svc->check;
+    if (c->kind != SL_CHECK_DEFAULT) {
+        uint32_t nums[] = {c->kind, c->interval_ms, c->timeout_ms, c->failures};
+        for (int i = 0; i < 4; i++)
+            h = (h ^ nums[i]) * 0x100000001b3ull;
+        for (const char *p = c->arg; *p; p++)
+            h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
     }
     return h;
 }
@@ -290,12 +308,18 @@ int sl_reconcile_placed(sl_reconciler *rc, const sl_reconcile_input *in, const s
 int sl_reconcile(sl_reconciler *rc, const sl_reconcile_input *in, sl_reconcile_result *out)
 {
     sl_placement *p = NULL;
-    int e = sl_placement_compute(in->members, in->nmembers, in->ps, in->nsvc, NULL, &p);
+    int e =
+        sl_placement_cache_compute(rc->pc, in->members, in->nmembers, in->ps, in->nsvc, NULL, &p);
     if (e)
         return e;
     e = sl_reconcile_placed(rc, in, p, out);
     sl_placement_free(p);
     return e;
+}
+
+void sl_reconciler_placement_stats(const sl_reconciler *rc, sl_placement_cache_stats *out)
+{
+    sl_placement_cache_stats_get(rc->pc, out);
 }
 
 int sl_rc_locals_init(sl_rc_locals *l, size_t cap)

@@ -149,6 +149,7 @@ sl_sim_verdict sl_sim_check(const sl_sim_run *r, const sl_sim_expect *e)
     case SL_SIM_M_HEALTHY_DEAD:
         v.value = (double)sl_sim_track_healthy_declared_dead(r->track);
         break;
+    case SL_SIM_M_ALIVE_DEAD: v.value = (double)sl_sim_track_alive_declared_dead(r->track); break;
     case SL_SIM_M_GHOSTS: v.value = (double)sl_sim_track_ghosts(r->track); break;
     case SL_SIM_M_LIVE: v.value = sl_sim_track_live(r->track); break;
     case SL_SIM_M_MSGS: v.value = per_node_s(r, total(r, false)); break;
@@ -533,6 +534,8 @@ int sl_sim_report_json(const sl_sim_run *r, const char *file, const sl_sim_perf 
                         json_integer((json_int_t)sl_sim_track_false_positives(r->track, true)));
     json_object_set_new(o, "healthy_declared_dead",
                         json_integer((json_int_t)sl_sim_track_healthy_declared_dead(r->track)));
+    json_object_set_new(o, "alive_declared_dead",
+                        json_integer((json_int_t)sl_sim_track_alive_declared_dead(r->track)));
     json_object_set_new(o, "false_positive_examples", json_fp_examples(r));
     json_object_set_new(o, "converged", json_boolean(conv != SL_SIM_NEVER));
     json_object_set_new(o, "converged_at_s", seconds(conv));
@@ -664,10 +667,11 @@ void sl_sim_report_text(const sl_sim_run *r, const char *file, const sl_sim_perf
     text_events(r, f);
     fprintf(f,
             "  false positives: %llu (about or by paused nodes: %llu; healthy members declared "
-            "dead, by anyone: %llu)\n",
+            "dead, by anyone: %llu; running members, stalled ones too: %llu)\n",
             (unsigned long long)sl_sim_track_false_positives(r->track, false),
             (unsigned long long)sl_sim_track_false_positives(r->track, true),
-            (unsigned long long)sl_sim_track_healthy_declared_dead(r->track));
+            (unsigned long long)sl_sim_track_healthy_declared_dead(r->track),
+            (unsigned long long)sl_sim_track_alive_declared_dead(r->track));
     uint64_t conv = sl_sim_track_converged_since(r->track);
     if (conv == SL_SIM_NEVER)
         fprintf(f, "  converged: no (%d of %d live views differ from the truth)\n", v.bad_views,

@@ -93,8 +93,14 @@ static void apply_nodes(ctx *c, const sl_sim_action *a)
             case SL_SIM_PAUSE:
                 if (!up)
                     break;
-                sl_world_pause(r->w, i, a->duration_ms);
-                sl_sim_track_pause(r->track, i, now, now + a->duration_ms);
+                if (a->at_probe) { /* it starts within a probe interval */
+                    sl_world_pause_at_probe(r->w, i, a->duration_ms, r->probe_interval_ms);
+                    sl_sim_track_pause(r->track, i, now,
+                                       now + r->probe_interval_ms + a->duration_ms);
+                } else {
+                    sl_world_pause(r->w, i, a->duration_ms);
+                    sl_sim_track_pause(r->track, i, now, now + a->duration_ms);
+                }
                 continue;
             case SL_SIM_LEAVE:
                 if (!live)
@@ -369,6 +375,7 @@ int sl_sim_execute(const sl_sim_scenario *sc, uint64_t seed, const sl_sim_hooks 
     if (!r || sl_swim_profile(sc->profile, &cfg.timing) != 0)
         goto oom;
     cfg.timing.plain_swim = sc->plain_swim;
+    r->probe_interval_ms = cfg.timing.probe_interval_ms;
     r->sc = sc;
     r->seed = seed;
     r->samples = calloc(sc->run_ms / 1000 + 2, sizeof *r->samples);

@@ -39,11 +39,12 @@ typedef struct sl_sim_run {
     sl_sim_track *track;
     sl_sim_sample *samples;
     size_t nsamples;
-    uint64_t node_ms;         /* live node-milliseconds, for per-node rates */
-    uint64_t verify_bad;      /* (observer, member) pairs where events and cores disagree */
-    char verify_msg[256];     /* the first of them */
-    uint64_t skipped_actions; /* actions on nodes in the wrong state (crash a crashed node) */
-    uint64_t alloc_failures;  /* allocations the live cores saw fail: the run is invalid */
+    uint64_t node_ms;           /* live node-milliseconds, for per-node rates */
+    uint64_t verify_bad;        /* (observer, member) pairs where events and cores disagree */
+    char verify_msg[256];       /* the first of them */
+    uint64_t skipped_actions;   /* actions on nodes in the wrong state (crash a crashed node) */
+    uint64_t alloc_failures;    /* allocations the live cores saw fail: the run is invalid */
+    uint64_t probe_interval_ms; /* the profile's, unscaled: how long a `probing` stall waits */
     /* The runtime (scenario's runtime on): NULL otherwise. */
     sl_sim_runtime *rt;
     sl_sim_svc *svc;

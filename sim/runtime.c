@@ -52,6 +52,7 @@ struct sl_sim_runtime {
     size_t nfailing;
     cached cache[CACHE_SLOTS];
     uint64_t cache_clock;
+    sl_placement_cache *inc; /* the last computed input: the next miss is incremental */
     sl_sim_rt_stats stats;
 };
 
@@ -117,10 +118,16 @@ static const sl_placement *placement_of(sl_sim_runtime *rt, const sl_app_view *v
             victim = c;
     }
     sl_placement *p;
-    *rc = sl_placement_compute(v->pm, v->n, v->ps, v->nsvc, NULL, &p);
+    /* Identical to sl_placement_compute(), cheaper when this view differs
+     * from the last computed one by a change or a few. */
+    sl_placement_cache_stats before, after;
+    sl_placement_cache_stats_get(rt->inc, &before);
+    *rc = sl_placement_cache_compute(rt->inc, v->pm, v->n, v->ps, v->nsvc, NULL, &p);
     if (*rc != 0)
         return NULL;
+    sl_placement_cache_stats_get(rt->inc, &after);
     rt->stats.placements++;
+    rt->stats.placements_incremental += after.incremental - before.incremental;
     sl_placement_free(victim->p);
     *victim = (cached){k1, k2, ++rt->cache_clock, p};
     return p;
@@ -584,9 +591,15 @@ int sl_sim_runtime_new(sl_world *w, const sl_sim_scenario *sc, uint64_t seed, in
 {
     *out = NULL;
     sl_sim_runtime *rt = calloc(1, sizeof *rt);
-    if (rt)
+    if (rt) {
         rt->nodes = calloc((size_t)max_nodes, sizeof *rt->nodes);
-    if (!rt || !rt->nodes) {
+        rt->inc = sl_placement_cache_new();
+    }
+    if (!rt || !rt->nodes || !rt->inc) {
+        if (rt) {
+            free(rt->nodes);
+            sl_placement_cache_free(rt->inc);
+        }
         free(rt);
         snprintf(err, errcap, "out of memory for the runtime of %d nodes", max_nodes);
         return -1;
@@ -634,6 +647,7 @@ void sl_sim_runtime_free(sl_sim_runtime *rt)
     }
     for (int i = 0; i < CACHE_SLOTS; i++)
         sl_placement_free(rt->cache[i].p);
+    sl_placement_cache_free(rt->inc);
     free(rt->nodes);
     free(rt->initial);
     free(rt->failing);

@@ -103,6 +103,7 @@ typedef struct sl_sim_rt_stats {
     uint64_t reconciles;
     uint64_t placements;     /* computed */
     uint64_t placement_hits; /* served from the cache */
+    uint64_t placements_incremental; /* of the computed, incremental ones */
     uint64_t reconcile_errors;
     uint64_t actions; /* performed: starts, restarts, stops */
     uint64_t saves, restores;

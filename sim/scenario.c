@@ -91,6 +91,7 @@ static const char *const metric_names[] = {
     [SL_SIM_M_FALSE_POSITIVES] = "false_positives",
     [SL_SIM_M_FALSE_POSITIVES_PAUSED] = "false_positives_paused",
     [SL_SIM_M_HEALTHY_DEAD] = "healthy_declared_dead",
+    [SL_SIM_M_ALIVE_DEAD] = "alive_declared_dead",
     [SL_SIM_M_GHOSTS] = "ghosts",
     [SL_SIM_M_CONVERGED_AT] = "converged_at",
     [SL_SIM_M_LIVE] = "live",
@@ -451,11 +452,13 @@ static int parse_action_args(parser *p, int i, sl_sim_action *a)
 /* The most pauses one `stall` line may expand into. */
 #define STALL_PAUSES_MAX 200000
 
-/* at T stall NODES for D1 D2 every G1 G2 until T2: every node of the set
- * pauses again and again from T to T2, each pause D1..D2 long and the gaps
- * between them G1..G2 (uniform), from a random phase. Expanded here into
- * `pause` actions, drawn from a generator seeded by the line and the node
- * (so the same for every --seed: the faults are part of the scenario). */
+/* at T stall NODES for D1 D2 every G1 G2 until T2 [probing]: every node of
+ * the set pauses again and again from T to T2, each pause D1..D2 long and
+ * the gaps between them G1..G2 (uniform), from a random phase. Expanded
+ * here into `pause` actions, drawn from a generator seeded by the line and
+ * the node (so the same for every --seed: the faults are part of the
+ * scenario). With `probing`, each pause waits (at most a probe interval)
+ * for the node's next probe to start: sl_world_pause_at_probe(). */
 static int stmt_stall(parser *p, uint64_t at_ms)
 {
     sl_sim_scenario *sc = p->sc;
@@ -481,8 +484,11 @@ static int stmt_stall(parser *p, uint64_t at_ms)
         rc = -1;
     else if (d1 == 0 || d2 < d1 || g1 == 0 || g2 < g1 || until <= at_ms)
         rc = fail(p, "expected 0 < D1 <= D2, 0 < G1 <= G2 and T2 after T");
-    else
-        rc = end_of_line(p, i + 8);
+    bool probing = rc == 0 && strcmp(tok_or_eol(p, i + 8), "probing") == 0;
+    if (rc == 0 && probing)
+        rc = end_of_line(p, i + 9);
+    else if (rc == 0 && i + 8 < p->ntok)
+        rc = expected(p, i + 8, "'probing' or the end of the line");
     size_t added = 0;
     for (size_t k = 0; k < set.n && rc == 0; k++)
         for (int n = set.r[k].lo; n <= set.r[k].hi && rc == 0; n++) {
@@ -500,8 +506,11 @@ static int stmt_stall(parser *p, uint64_t at_ms)
                     break;
                 sc->actions = arr;
                 sl_sim_action *a = &arr[sc->nactions];
-                *a = (sl_sim_action){
-                    .at_ms = t, .line = p->line, .type = SL_SIM_PAUSE, .duration_ms = d};
+                *a = (sl_sim_action){.at_ms = t,
+                                     .line = p->line,
+                                     .type = SL_SIM_PAUSE,
+                                     .duration_ms = d,
+                                     .at_probe = probing};
                 a->nodes.r = malloc(sizeof *a->nodes.r);
                 if (!a->nodes.r) {
                     rc = fail(p, "out of memory");
@@ -572,7 +581,8 @@ static int stmt_expect(parser *p)
         return expected(
             p, 1,
             "converged, detect_first, detect_all, leave_seen, false_positives, "
-            "false_positives_paused, healthy_declared_dead, ghosts, converged_at, live, "
+            "false_positives_paused, healthy_declared_dead, alive_declared_dead, ghosts, "
+            "converged_at, live, "
             "messages_per_node_per_s, services_at_count_within, min_running, "
             "duplicates_gone_within, lost_writes, starts_per_lost, catalog_converged_within "
             "or writes_running_within");

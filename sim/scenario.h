@@ -63,6 +63,7 @@ typedef struct sl_sim_action {
     sl_sim_set *groups; /* partition (ngroups >= 2), cut (exactly 2: from > to) */
     size_t ngroups;
     uint64_t duration_ms; /* pause */
+    bool at_probe;        /* pause: from a `stall ... probing` line (sl_world_pause_at_probe) */
     double loss;          /* loss */
     int count;            /* join */
     char service[64];     /* deploy, scale, rm, fail-start, fix-start */
@@ -90,6 +91,7 @@ typedef enum sl_sim_metric {
     SL_SIM_M_FALSE_POSITIVES, /* false_positives */
     SL_SIM_M_FALSE_POSITIVES_PAUSED,
     SL_SIM_M_HEALTHY_DEAD, /* healthy_declared_dead */
+    SL_SIM_M_ALIVE_DEAD,   /* alive_declared_dead */
     SL_SIM_M_GHOSTS,       /* ghosts */
     SL_SIM_M_CONVERGED_AT, /* converged_at_s; not converged fails */
     SL_SIM_M_LIVE,         /* live nodes at the end */

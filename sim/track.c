@@ -76,6 +76,7 @@ struct sl_sim_track {
     size_t nspans, spans_cap;
     uint64_t fp, fp_paused, ghosts;
     uint64_t healthy_dead; /* see sl_sim_track_healthy_declared_dead() */
+    uint64_t alive_dead;   /* see sl_sim_track_alive_declared_dead() */
     sl_sim_fp samples[SL_SIM_FP_SAMPLES];
     size_t nsamples;
 };
@@ -406,7 +407,7 @@ static void judge(sl_sim_track *t, int o, int m, uint64_t now_ms)
     if (!t->truth[m])
         return; /* it is down or gone: a true positive */
     uint64_t t0 = now_ms > t->grace_ms ? now_ms - t->grace_ms : 0;
-    bool paused = false, excused = false, m_unhealthy = false;
+    bool paused = false, excused = false, m_unhealthy = false, down_or_cut = false;
     for (size_t i = 0; i < t->nspans; i++) {
         const span *s = &t->spans[i];
         if (!span_covers(s, t0, now_ms))
@@ -419,16 +420,20 @@ static void judge(sl_sim_track *t, int o, int m, uint64_t now_ms)
         case SPAN_DOWN: /* about an earlier life of m, or made by o's */
             excused |= s->node == m || s->node == o;
             m_unhealthy |= s->node == m || s->node == o;
+            down_or_cut |= s->node == m || s->node == o;
             break;
         case SPAN_LOSS: excused |= s->node == m || s->node == o; break;
         case SPAN_CUT:
             excused |= cut_separates(s->a, o, m);
             m_unhealthy |= cut_separates(s->a, o, m);
+            down_or_cut |= cut_separates(s->a, o, m);
             break;
         }
     }
     if (!m_unhealthy)
         t->healthy_dead++;
+    if (!down_or_cut)
+        t->alive_dead++;
     if (paused) {
         t->fp_paused++;
         fp_sample(t, o, m, now_ms, true);
@@ -574,6 +579,11 @@ uint64_t sl_sim_track_false_positives(const sl_sim_track *t, bool paused)
 uint64_t sl_sim_track_healthy_declared_dead(const sl_sim_track *t)
 {
     return t->healthy_dead;
+}
+
+uint64_t sl_sim_track_alive_declared_dead(const sl_sim_track *t)
+{
+    return t->alive_dead;
 }
 
 const sl_sim_fp *sl_sim_track_fp_samples(const sl_sim_track *t, size_t *n)

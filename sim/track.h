@@ -99,6 +99,12 @@ uint64_t sl_sim_track_false_positives(const sl_sim_track *t, bool paused);
  * loss on either's links. Lifeguard's false positive: a healthy member
  * declared dead, most often by a slow one. */
 uint64_t sl_sim_track_healthy_declared_dead(const sl_sim_track *t);
+/* Dead declarations, by anyone, about a member that was running all along:
+ * not down (crashed, stopped, restarted) and not cut off from the declarer
+ * within the grace window, whether or not it stalled or had lossy links. The
+ * paper's false positive in the wide sense: with stalls of seconds, far
+ * shorter than the suspicion timeout, a stalled member is slow, not dead. */
+uint64_t sl_sim_track_alive_declared_dead(const sl_sim_track *t);
 const sl_sim_fp *sl_sim_track_fp_samples(const sl_sim_track *t, size_t *n);
 uint64_t sl_sim_track_ghosts(const sl_sim_track *t);
 

@@ -336,7 +336,8 @@ static void due(sl_vsup *s, vrep *r)
         r->at_ms = at;
         changed(s, r);
         return;
-    case SL_REPLICA_OOM: /* never set here: waits to restart like FAILED */
+    case SL_REPLICA_OOM:       /* never set here: waits to restart like FAILED */
+    case SL_REPLICA_UNHEALTHY: /* never set: virtual replicas have no health check */
     case SL_REPLICA_FAILED:
         r->restarts++;
         s->stats.restarts++;
@@ -454,6 +455,7 @@ int sl_vsup_stop(sl_vsup *s, const char *service, uint32_t replica, uint64_t now
     switch (r->status) {
     case SL_REPLICA_STOPPING: r->start_after_stop = false; return 0;
     case SL_REPLICA_OOM:
+    case SL_REPLICA_UNHEALTHY: /* never set here; like FAILED */
     case SL_REPLICA_FAILED:
         s->stats.stops++;
         remove_replica(s, r, now_ms);
@@ -480,6 +482,7 @@ static bool crash(sl_vsup *s, vrep *r, uint64_t now_ms)
     case SL_REPLICA_RUNNING: fail(s, r, now_ms); return true;
     case SL_REPLICA_STOPPING: stopped(s, r, now_ms); return false;
     case SL_REPLICA_OOM:
+    case SL_REPLICA_UNHEALTHY: /* never set here; like FAILED */
     case SL_REPLICA_FAILED: return false; /* no process to crash */
     }
     return false;

@@ -364,6 +364,7 @@ void sl_world_crash(sl_world *w, int index)
     sl_swim_free(n->core);
     n->core = NULL;
     n->paused = false;
+    n->stall_ms = 0;
     n->life++;
     n->timer_us = UINT64_MAX;
     n->app_timer_us = UINT64_MAX;
@@ -404,6 +405,27 @@ void sl_world_pause(sl_world *w, int index, uint64_t duration_ms)
                                              .life = n->life});
 }
 
+void sl_world_pause_at_probe(sl_world *w, int index, uint64_t duration_ms, uint64_t within_ms)
+{
+    if (index < 0 || index >= w->nnodes || !w->nodes[index]->core || w->nodes[index]->paused ||
+        w->nodes[index]->stall_ms || duration_ms == 0)
+        return;
+    sl__world_node *n = w->nodes[index];
+    n->stall_ms = duration_ms;
+    n->stall_by_us = w->now_us + within_ms * 1000;
+    sl__world_heap_push(w, (sl__world_event){.at_us = n->stall_by_us,
+                                             .type = SL__WORLD_EV_STALL,
+                                             .node = index,
+                                             .life = n->life});
+}
+
+static void start_stall(sl_world *w, sl__world_node *n)
+{
+    uint64_t d = n->stall_ms;
+    n->stall_ms = 0;
+    sl_world_pause(w, n->index, d);
+}
+
 /* ---- running ---- */
 
 static void on_resume(sl_world *w, sl__world_node *n)
@@ -435,8 +457,11 @@ static void process(sl_world *w, sl__world_event *ev)
         if (n->life != ev->life || n->timer_us != ev->at_us || !n->core || n->paused)
             break;
         n->timer_us = UINT64_MAX;
+        uint64_t probes = sl_swim_get_stats(n->core)->probes;
         sl_swim_tick(n->core, w->now_us / 1000);
         sl__world_schedule(w, n);
+        if (n->stall_ms && sl_swim_get_stats(n->core)->probes > probes)
+            start_stall(w, n); /* the ping is out: the stall catches it in flight */
         break;
     case SL__WORLD_EV_DELIVER: sl__world_on_deliver(w, ev); break;
     case SL__WORLD_EV_PP_REQUEST: sl__world_on_pp_request(w, ev); break;
@@ -457,6 +482,11 @@ static void process(sl_world *w, sl__world_event *ev)
             break;
         n->rejoin_timer_us = UINT64_MAX;
         rejoin_step(w, n);
+        break;
+    case SL__WORLD_EV_STALL:
+        if (n->life == ev->life && n->core && !n->paused && n->stall_ms &&
+            n->stall_by_us == ev->at_us)
+            start_stall(w, n);
         break;
     case SL__WORLD_EV_ROUND_END: /* the exchanges not answered by now failed */
         if (n->life == ev->life && n->core && n->round_open && n->round == ev->round)

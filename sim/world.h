@@ -144,6 +144,14 @@ void sl_world_leave(sl_world *w, int node);
  * arrive meanwhile wait in a bounded backlog, as in a socket buffer. */
 void sl_world_pause(sl_world *w, int node, uint64_t duration_ms);
 
+/* Like sl_world_pause(), but the stall starts just after the node's next
+ * tick that sends a probe, or within_ms from now without one: a CPU-starved
+ * process loses the CPU while it runs, and it runs when a timer wakes it,
+ * so its probe is out when it stops and the ack waits in the backlog. A
+ * node that probes less often (Lifeguard's health) is caught probing less
+ * often. Ignored while the node is down, paused or already waiting. */
+void sl_world_pause_at_probe(sl_world *w, int node, uint64_t duration_ms, uint64_t within_ms);
+
 /* Cuts (or restores) the one-way link from -> to. */
 void sl_world_set_cut(sl_world *w, int from, int to, bool cut);
 

@@ -23,7 +23,8 @@ enum {
     SL__WORLD_EV_RESUME,
     SL__WORLD_EV_APP,
     SL__WORLD_EV_REJOIN,
-    SL__WORLD_EV_ROUND_END
+    SL__WORLD_EV_ROUND_END,
+    SL__WORLD_EV_STALL /* a stall waiting for a probe starts without one */
 };
 
 #define SL__WORLD_BACKLOG_MAX 512 /* datagrams kept for a paused node */
@@ -58,6 +59,10 @@ typedef struct sl__world_node {
     uint64_t timer_us;     /* pending TICK time, UINT64_MAX if none */
     uint64_t app_timer_us; /* pending APP time, UINT64_MAX if none */
     bool paused;
+    /* A stall waiting for the node's next probe (sl_world_pause_at_probe):
+     * its length, 0 if none, and the time it starts even without a probe. */
+    uint64_t stall_ms;
+    uint64_t stall_by_us;
     double loss;
     sl__world_packet *backlog;
     uint32_t nbacklog;

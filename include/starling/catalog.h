@@ -61,6 +61,37 @@
 #define SL_OPERATOR_SIG_BYTES 64
 #define SL_CATALOG_TRUST_MAX 16 /* operator keys trusted at most */
 
+/* Options: small typed fields after the eleven original ones (see the top of
+ * gossip/catalog_record.c for the format). */
+#define SL_SVC_OPTS_MAX 16        /* entries of a record's options map */
+#define SL_SVC_OPTS_EXTRA_MAX 128 /* bytes of options of a newer version, kept verbatim */
+#define SL_CHECK_ARG_MAX 256      /* bytes of an HTTP check's path or an exec check's command */
+#define SL_CHECK_INTERVAL_MS 5000 /* default period of a check while running */
+#define SL_CHECK_TIMEOUT_MS 2000  /* default time one check may take */
+#define SL_CHECK_FAILURES 3       /* default failed checks in a row that make a replica unhealthy */
+#define SL_CHECK_INTERVAL_MAX_MS 3600000u
+#define SL_CHECK_TIMEOUT_MAX_MS 600000u
+#define SL_CHECK_FAILURES_MAX 100u
+
+/* How a replica's health is checked. Wire values: append only. */
+typedef enum sl_check_kind {
+    SL_CHECK_DEFAULT = 0, /* no check given: running once the port accepts a
+                           * connection or after 2 s up; never checked again */
+    SL_CHECK_TCP = 1,     /* a TCP connect to the replica's port succeeds */
+    SL_CHECK_HTTP = 2,    /* GET arg on the replica's port answers 2xx */
+    SL_CHECK_EXEC = 3,    /* `/bin/sh -c arg` exits 0 */
+} sl_check_kind;
+
+/* A service's health check. Zero is the default check, and a zero interval,
+ * timeout or failure count means the default one. */
+typedef struct sl_check {
+    sl_check_kind kind;
+    char arg[SL_CHECK_ARG_MAX + 1]; /* HTTP: the path ("/healthz"); exec: the command */
+    uint32_t interval_ms;           /* 0: SL_CHECK_INTERVAL_MS */
+    uint32_t timeout_ms;            /* 0: SL_CHECK_TIMEOUT_MS */
+    uint32_t failures;              /* 0: SL_CHECK_FAILURES */
+} sl_check;
+
 typedef enum sl_spread {
     SL_SPREAD_ZONES = 0, /* distinct nodes, spread over zones first (default) */
     SL_SPREAD_NODES = 1, /* distinct nodes, zones ignored */
@@ -84,6 +115,12 @@ typedef struct sl_service {
     uint64_t stamp; /* the write's hybrid logical clock: wall ms, then a counter */
     char writer[SL_SVC_WRITER_MAX + 1];
     bool deleted;
+    sl_check check; /* an option: written only when not the default */
+    /* Options this version does not know (written by a newer one), kept
+     * verbatim so that the record encodes (and verifies) as it came. */
+    uint32_t opts_extra_n;   /* entries */
+    uint32_t opts_extra_len; /* bytes */
+    uint8_t opts_extra[SL_SVC_OPTS_EXTRA_MAX];
     bool is_signed; /* signer and sig are set */
     uint8_t signer[SL_OPERATOR_PUB_BYTES];
     uint8_t sig[SL_OPERATOR_SIG_BYTES];
@@ -167,14 +204,14 @@ uint64_t sl_catalog_next_stamp(uint64_t clock, uint64_t wall_ms);
 int sl_service_name_check(const char *name);
 
 /* Writes a local, unsigned change: spec's name, replicas, requests, spread,
- * argv and env are copied (spec's stamp, writer, signature and deleted are
+ * argv, env and options (check, opts_extra) are copied (spec's stamp, writer, signature and deleted are
  * ignored); it is stamped with sl_catalog_next_stamp(clock, wall_ms) (wall_ms:
  * the writer's wall clock in ms since the epoch; 0 gives a plain Lamport
  * clock) and `writer`. On success, encodes the new record into msg (capacity
  * cap, at least SL_SVC_RECORD_MAX) for the caller to broadcast and sets
  * *msg_len. Returns 0, SL_EINVAL (bad name, replicas over
  * SL_SVC_REPLICAS_MAX, an empty command, too many or too long arguments or
- * environment entries, "K=V" malformed), SL_ETOOBIG (the record would not
+ * environment entries, "K=V" malformed, a check sl_check_validate refuses), SL_ETOOBIG (the record would not
  * fit SL_SVC_RECORD_MAX), SL_EAUTH (the policy requires signed writes),
  * SL_ESTALE (a record that cannot be beaten is held: the write would not
  * win), SL_EFULL or SL_ENOMEM. */
@@ -232,6 +269,23 @@ const sl_service *sl_catalog_find_any(const sl_catalog *c, const char *name);
 /* Returns the kind of an application message (its first field), or
  * SL_EMALFORMED. */
 int sl_appmsg_kind(const uint8_t *buf, size_t len);
+
+/* Parses a check as `deploy --check` takes it: "tcp", "http:/PATH" or
+ * "exec:CMD" into out->kind and out->arg (the other fields untouched).
+ * Returns 0 or SL_EINVAL. */
+int sl_check_parse(const char *spec, sl_check *out);
+
+/* Formats c's kind and arg the way sl_check_parse reads them ("default"
+ * for the default check) into buf (truncated to cap). */
+void sl_check_format(const sl_check *c, char *buf, size_t cap);
+
+/* Checks a check's fields. Returns 0 or SL_EINVAL. */
+int sl_check_validate(const sl_check *c);
+
+/* c's interval, timeout and failure count with the defaults filled in. */
+uint32_t sl_check_interval_ms(const sl_check *c);
+uint32_t sl_check_timeout_ms(const sl_check *c);
+uint32_t sl_check_failures(const sl_check *c);
 
 /* ---- records on their own (catalog_record.c): what the CLI signs ---- */
 

@@ -119,6 +119,57 @@ uint32_t sl_placement_load(const sl_placement *p, size_t member);
  * when unbounded. */
 uint32_t sl_placement_bound(const sl_placement *p, size_t member);
 
+/* ---- Incremental placement ----
+ *
+ * A cache keeps the last input of sl_placement_cache_compute() with the
+ * working state of its computation (every replica's candidate list), so
+ * that the next input, when it differs from the last by at most
+ * SL_PLACEMENT_CACHE_CHANGES_MAX changes, is computed without ranking every
+ * member again for every replica: only the lists a change can affect are
+ * patched or recomputed, and the greedy then runs on them. The result is
+ * identical, field by field, to sl_placement_compute() on the same input
+ * (placement/incremental.c says why; tests/unit/test_placement_incremental.c
+ * checks it over thousands of random changes).
+ *
+ * A change is a member added or removed, a member whose weight, cpu or
+ * memory capacity changed or that became or stopped being draining (a zone
+ * or an alive/suspect flip is free), a service added or removed, or a
+ * service whose replicas, requests or spread changed. More changes, or other
+ * options, give a full run (counted). */
+
+/* At most this many changes take the incremental path. */
+#define SL_PLACEMENT_CACHE_CHANGES_MAX 4u
+
+typedef struct sl_placement_cache sl_placement_cache;
+
+typedef struct sl_placement_cache_stats {
+    uint64_t full;          /* calls that ranked everything (no usable cache) */
+    uint64_t incremental;   /* calls that reused the cached lists */
+    uint64_t lists_kept;    /* candidate lists reused (incremental calls) */
+    uint64_t lists_rebuilt; /* candidate lists recomputed (incremental calls) */
+    uint64_t natives_kept;  /* services whose first, unbounded greedy was reused */
+    uint32_t last_changes;  /* changes found by the last call (UINT32_MAX: full) */
+} sl_placement_cache_stats;
+
+/* Returns a new, empty cache (its first compute is a full run), or NULL when
+ * out of memory. Free it with sl_placement_cache_free(). */
+sl_placement_cache *sl_placement_cache_new(void);
+
+/* Frees a cache and what it holds; NULL is fine. */
+void sl_placement_cache_free(sl_placement_cache *cache);
+
+/* Like sl_placement_compute(), with the same arguments, errors and result
+ * (owned by the caller), and the same answer bit for bit; uses and then
+ * replaces what the cache holds. Arrays already sorted by name are cheapest.
+ * On error the cache is emptied (the next call is a full run). */
+int sl_placement_cache_compute(sl_placement_cache *cache, const sl_placement_member *members,
+                               size_t nmembers, const sl_placement_service *services,
+                               size_t nservices, const sl_placement_options *opts,
+                               sl_placement **out);
+
+/* Copies the cache's counters into *out. */
+void sl_placement_cache_stats_get(const sl_placement_cache *cache, sl_placement_cache_stats *out);
+
 /* Name tables for printing; they return "?" for an out-of-range value. */
 const char *sl_placement_state_name(sl_placement_state s);
 const char *sl_placement_reason_name(sl_placement_reason r);

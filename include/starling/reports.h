@@ -34,12 +34,16 @@ typedef enum sl_replica_status {
     /* Killed by the kernel for using more than its --mem (its cgroup's
      * memory.events counted an OOM kill), waiting to restart like FAILED. */
     SL_REPLICA_OOM = 4,
+    /* Its health check failed N times in a row while running: it is being
+     * stopped, and restarted after the backoff (it stays UNHEALTHY until
+     * the restart makes it STARTING). */
+    SL_REPLICA_UNHEALTHY = 5,
 } sl_replica_status;
 
 /* The highest status value decoders accept: move it with every append. */
-#define SL_REPLICA_STATUS_LAST SL_REPLICA_OOM
+#define SL_REPLICA_STATUS_LAST SL_REPLICA_UNHEALTHY
 
-/* Returns "starting", "running", "failed", "stopping" or "oom". */
+/* Returns "starting", "running", "failed", "stopping", "oom" or "unhealthy". */
 const char *sl_replica_status_name(sl_replica_status s);
 
 typedef struct sl_replica_report {

@@ -13,6 +13,8 @@
 static const char usage[] =
     "Usage: starling deploy NAME --replicas N [--cpu MILLI] [--mem MB] [--env K=V]...\n"
     "                       [--spread zones|nodes] [--operator-secret FILE]\n"
+    "                       [--check tcp|http:/PATH|exec:CMD] [--check-interval DURATION]\n"
+    "                       [--check-timeout DURATION] [--check-failures N]\n"
     "                       [--rpc HOST:PORT] [--json]\n"
     "                       [--token TOKEN | --token-file FILE | --data-dir DIR]\n"
     "                       -- CMD [ARGS...]\n\n"
@@ -27,7 +29,18 @@ static const char usage[] =
     "--mem is then OOM-killed and shown as oom (`starling info` says whether\n"
     "limits are enforced there). The last writer\n"
     "wins when two peers change the same service at once. Deploying a service again\n"
-    "with another command or environment restarts its replicas (all at once).\n"
+    "with another command, environment or check restarts its replicas (all at once).\n"
+    "Health checks: a replica is starting until its check passes, then running;\n"
+    "--check-failures N (default 3) failed checks in a row while running make it\n"
+    "unhealthy, and it is stopped and restarted with the usual backoff. The check\n"
+    "runs every --check-interval (default 5s; every 150ms while starting) and\n"
+    "fails after --check-timeout (default 2s). `--check tcp`: a connect to the\n"
+    "replica's port succeeds; `--check http:/PATH`: GET PATH on the port answers\n"
+    "2xx; `--check exec:CMD`: `/bin/sh -c CMD` exits 0 (it gets the replica's\n"
+    "STARLING_* variables; killed, with its process group, at the timeout).\n"
+    "Without --check a replica is running once its port accepts a connection or\n"
+    "it stayed up 2s, and is never checked again. DURATION: N (seconds), Ns or\n"
+    "Nms.\n"
     "With --operator-secret FILE (or $STARLING_OPERATOR_SECRET naming the file), the\n"
     "record is signed with that operator key (see `starling operator-keygen`): peers\n"
     "started with --operator-key run only signed records. Without it, the agent\n"
@@ -49,10 +62,29 @@ static int parse_u32(const char *s, uint32_t max, uint32_t *out)
     return 0;
 }
 
+/* Reads a duration: N (seconds), Ns or Nms, 1 ms up to max ms. */
+static int parse_ms(const char *s, uint32_t max, uint32_t *out)
+{
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (!*s || s[0] == '-' || end == s || v > UINT32_MAX)
+        return -1;
+    if (!strcmp(end, "ms"))
+        ;
+    else if (!*end || !strcmp(end, "s"))
+        v *= 1000;
+    else
+        return -1;
+    if (v == 0 || v > max)
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
 /* Builds the spec from the flags and writes it signed. */
 static int signed_deploy(const sl__cli *cli, const char *secret, const char *name,
                          uint32_t replicas, uint32_t cpu, uint32_t mem, const char *spread,
-                         json_t *env, int argc, char **argv)
+                         json_t *env, const sl_check *check, int argc, char **argv)
 {
     char *envv[SL_SVC_ENV_MAX];
     size_t nenv = json_array_size(env);
@@ -72,7 +104,8 @@ static int signed_deploy(const sl__cli *cli, const char *secret, const char *nam
                        .argc = (uint32_t)argc,
                        .argv = argv,
                        .envc = (uint32_t)nenv,
-                       .env = envv};
+                       .env = envv,
+                       .check = *check};
     snprintf(spec.name, sizeof spec.name, "%s", name);
     return sl__cli_signed_write(cli, secret, SL__SIGNED_DEPLOY, &spec, name, replicas);
 }
@@ -87,6 +120,10 @@ int sl__cmd_deploy(int argc, char **argv)
         {"spread", required_argument, NULL, 's'},
         {"rpc", required_argument, NULL, 'r'},
         {"operator-secret", required_argument, NULL, 'k'},
+        {"check", required_argument, NULL, 'C'},
+        {"check-interval", required_argument, NULL, 'I'},
+        {"check-timeout", required_argument, NULL, 'T'},
+        {"check-failures", required_argument, NULL, 'F'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         SL__CLI_TOKEN_OPTIONS,
@@ -98,6 +135,8 @@ int sl__cmd_deploy(int argc, char **argv)
     uint32_t replicas = 0, cpu = 0, mem = 0;
     bool have_replicas = false;
     const char *spread = "zones";
+    sl_check check = {0};
+    bool check_tuned = false;
     json_t *env = json_array();
     int opt;
     opterr = 0;
@@ -131,6 +170,28 @@ int sl__cmd_deploy(int argc, char **argv)
                 return json_decref(env), bad(&cli, "--spread must be zones or nodes, not", optarg);
             spread = optarg;
             break;
+        case 'C':
+            if (sl_check_parse(optarg, &check) != 0)
+                return json_decref(env),
+                       bad(&cli, "--check must be tcp, http:/PATH or exec:CMD, not", optarg);
+            break;
+        case 'I':
+            if (parse_ms(optarg, SL_CHECK_INTERVAL_MAX_MS, &check.interval_ms))
+                return json_decref(env),
+                       bad(&cli, "--check-interval must be a duration up to 3600s, not", optarg);
+            check_tuned = true;
+            break;
+        case 'T':
+            if (parse_ms(optarg, SL_CHECK_TIMEOUT_MAX_MS, &check.timeout_ms))
+                return json_decref(env),
+                       bad(&cli, "--check-timeout must be a duration up to 600s, not", optarg);
+            check_tuned = true;
+            break;
+        case 'F':
+            if (parse_u32(optarg, SL_CHECK_FAILURES_MAX, &check.failures) || !check.failures)
+                return json_decref(env), bad(&cli, "--check-failures must be 1..100, not", optarg);
+            check_tuned = true;
+            break;
         case 'r': cli.rpc = optarg; break;
         case 'k': cli.secret = optarg; break;
         case 'j': cli.json = true; break;
@@ -153,10 +214,15 @@ int sl__cmd_deploy(int argc, char **argv)
         return json_decref(env), bad(&cli, "missing the command after", "--");
     if (!have_replicas)
         return json_decref(env), bad(&cli, "missing", "--replicas N");
+    if (check_tuned && check.kind == SL_CHECK_DEFAULT)
+        return json_decref(env), bad(&cli,
+                                     "--check-interval, --check-timeout and "
+                                     "--check-failures need",
+                                     "--check");
     const char *secret = sl__cli_secret_path(cli.secret);
     if (secret) {
-        int rc = signed_deploy(&cli, secret, name, replicas, cpu, mem, spread, env, argc - optind,
-                               argv + optind);
+        int rc = signed_deploy(&cli, secret, name, replicas, cpu, mem, spread, env, &check,
+                               argc - optind, argv + optind);
         json_decref(env);
         if (rc == 0 && !cli.json)
             printf("deployed %s: %u replica%s (signed)\n", name, replicas,
@@ -175,6 +241,18 @@ int sl__cmd_deploy(int argc, char **argv)
     json_t *req = json_pack("{s:s, s:s, s:i, s:i, s:i, s:s, s:o, s:o}", "command", "deploy", "name",
                             name, "replicas", (json_int_t)replicas, "cpu", (json_int_t)cpu, "mem",
                             (json_int_t)mem, "spread", spread, "argv", cmd, "env", env);
+    if (check.kind != SL_CHECK_DEFAULT) {
+        char spec[SL_CHECK_ARG_MAX + 8];
+        sl_check_format(&check, spec, sizeof spec);
+        json_t *c = json_pack("{s:s}", "spec", spec);
+        if (check.interval_ms)
+            json_object_set_new(c, "interval_ms", json_integer(check.interval_ms));
+        if (check.timeout_ms)
+            json_object_set_new(c, "timeout_ms", json_integer(check.timeout_ms));
+        if (check.failures)
+            json_object_set_new(c, "failures", json_integer(check.failures));
+        json_object_set_new(req, "check", c);
+    }
     json_t *reply;
     if (sl__cli_call(&cli, req, &reply, SL__CLI_TIMEOUT_MS) != 0)
         return 1;

@@ -9,23 +9,26 @@
 static const char services_usage[] =
     "Usage: starling services [--rpc HOST:PORT] [--json]\n" SL__CLI_TOKEN_USAGE "\n"
     "Lists the services in the catalog: name, wanted replicas, replicas reported\n"
-    "running by live members, requests, and the command. With --json, an array of\n"
-    "objects with name, replicas, running, cpu, mem, spread, argv, env, stamp (the\n"
+    "running (their check passes) and unhealthy by live members, requests, the\n"
+    "health check and the command. With --json, an array of objects with name,\n"
+    "replicas, running, unhealthy, cpu, mem, spread, check ({spec, and for a\n"
+    "given check interval_ms, timeout_ms, failures}), argv, env, stamp (the\n"
     "write's hybrid logical clock; also as lamport, its old name) and writer.\n" SL__CLI_TOKEN_HELP;
 
 static const char ps_usage[] =
     "Usage: starling ps [--rpc HOST:PORT] [--json]\n" SL__CLI_TOKEN_USAGE "\n"
     "Lists the replicas the peer at --rpc runs: service, replica, status\n"
-    "(starting, running, failed, stopping, or oom: killed for using more than\n"
-    "its --mem, waiting to restart), address, restarts and pid. The pid\n"
+    "(starting, running, unhealthy, failed, stopping, or oom: killed for using\n"
+    "more than its --mem, waiting to restart), address, restarts and pid.\n"
+    "A replica is running once its health check passes (see `deploy --help`). The pid\n"
     "is that of the small process that leads the replica's process group: a\n"
     "signal sent to it reaches the replica's command.\n" SL__CLI_TOKEN_HELP;
 
 static const char where_usage[] =
     "Usage: starling where NAME [--rpc HOST:PORT] [--json]\n" SL__CLI_TOKEN_USAGE "\n"
     "Lists every replica of service NAME in the cluster, as the live members\n"
-    "report them: service, replica, node, status (starting, running, failed,\n"
-    "stopping, oom), addr (host:port of the replica) and restarts. With --json, an\n"
+    "report them: service, replica, node, status (starting, running, unhealthy,\n"
+    "failed, stopping, oom), addr (host:port of the replica) and restarts. With --json, an\n"
     "array of objects with those keys.\n" SL__CLI_TOKEN_HELP;
 
 static const char *s_of(json_t *o, const char *k)
@@ -65,8 +68,8 @@ int sl__cmd_services(int argc, char **argv)
     if (cli.json) {
         sl__cli_print_json(list);
     } else {
-        printf("%-20s  %8s  %7s  %6s  %6s  %s\n", "NAME", "REPLICAS", "RUNNING", "CPU", "MEM",
-               "COMMAND");
+        printf("%-20s  %8s  %7s  %9s  %6s  %6s  %-16s  %s\n", "NAME", "REPLICAS", "RUNNING",
+               "UNHEALTHY", "CPU", "MEM", "CHECK", "COMMAND");
         json_array_foreach(list, i, s)
         {
             char cmd[512] = "";
@@ -80,8 +83,9 @@ int sl__cmd_services(int argc, char **argv)
                     break;
                 n += (size_t)w;
             }
-            printf("%-20s  %8lld  %7lld  %6lld  %6lld  %s\n", s_of(s, "name"), i_of(s, "replicas"),
-                   i_of(s, "running"), i_of(s, "cpu"), i_of(s, "mem"), cmd);
+            printf("%-20s  %8lld  %7lld  %9lld  %6lld  %6lld  %-16s  %s\n", s_of(s, "name"),
+                   i_of(s, "replicas"), i_of(s, "running"), i_of(s, "unhealthy"), i_of(s, "cpu"),
+                   i_of(s, "mem"), s_of(json_object_get(s, "check"), "spec"), cmd);
         }
     }
     json_decref(reply);

@@ -41,6 +41,39 @@ static int strv_of(json_t *arr, const char **out, int max)
     return (int)json_array_size(arr);
 }
 
+/* Reads the optional "check" object of a deploy: {"spec": "http:/healthz",
+ * "interval_ms", "timeout_ms", "failures"}. Returns 0, or -1 with err set. */
+static int check_of(json_t *req, sl_check *out, char *err, size_t errcap)
+{
+    json_t *c = json_object_get(req, "check");
+    *out = (sl_check){0};
+    if (!c)
+        return 0;
+    const char *spec = json_string_value(json_object_get(c, "spec"));
+    json_t *nums[] = {json_object_get(c, "interval_ms"), json_object_get(c, "timeout_ms"),
+                      json_object_get(c, "failures")};
+    uint32_t *dst[] = {&out->interval_ms, &out->timeout_ms, &out->failures};
+    if (!json_is_object(c) || !spec || sl_check_parse(spec, out) != 0)
+        goto bad;
+    for (int i = 0; i < 3; i++) {
+        if (!nums[i])
+            continue;
+        json_int_t v = json_integer_value(nums[i]);
+        if (!json_is_integer(nums[i]) || v < 0 || v > UINT32_MAX)
+            goto bad;
+        *dst[i] = (uint32_t)v;
+    }
+    if (sl_check_validate(out) == 0)
+        return 0;
+bad:
+    snprintf(err, errcap,
+             "deploy: the check must be tcp, http:/PATH (visible ASCII) or exec:CMD (at most %d "
+             "bytes), with an interval up to %u ms, a timeout up to %u ms and 1..%u failures",
+             SL_CHECK_ARG_MAX, SL_CHECK_INTERVAL_MAX_MS, SL_CHECK_TIMEOUT_MAX_MS,
+             SL_CHECK_FAILURES_MAX);
+    return -1;
+}
+
 static json_t *deploy(sl__agent *a, json_t *req, char *err, size_t errcap)
 {
     const char *argv[SL_SVC_ARGS_MAX + 1], *env[SL_SVC_ENV_MAX + 1];
@@ -68,13 +101,15 @@ static json_t *deploy(sl__agent *a, json_t *req, char *err, size_t errcap)
                        .envc = (uint32_t)envc,
                        .env = (char **)env};
     snprintf(spec.name, sizeof spec.name, "%s", name);
+    if (check_of(req, &spec.check, err, errcap) != 0)
+        return NULL;
     if (sl__runtime_deploy(a->runtime, &spec, err, errcap) != 0)
         return NULL;
     return json_pack("{s:s, s:i}", "name", name, "replicas", replicas);
 }
 
-/* Replicas of `service` reported RUNNING by live members. */
-static int running_count(sl__agent *a, const char *service)
+/* Replicas of `service` reported in `status` by live members. */
+static int status_count(sl__agent *a, const char *service, sl_replica_status status)
 {
     const sl_reports *rep = sl__runtime_reports(a->runtime);
     int n = 0;
@@ -85,7 +120,7 @@ static int running_count(sl__agent *a, const char *service)
             (v.state != SL_MEMBER_ALIVE && v.state != SL_MEMBER_SUSPECT))
             continue;
         for (uint32_t k = 0; k < r->n; k++)
-            n += r->replicas[k].status == SL_REPLICA_RUNNING;
+            n += r->replicas[k].status == status;
     }
     return n;
 }
@@ -106,16 +141,30 @@ static json_t *services(sl__agent *a)
         const sl_service *s = sl_catalog_at(cat, i);
         if (s->deleted)
             continue;
-        json_array_append_new(list,
-                              json_pack("{s:s, s:i, s:i, s:i, s:i, s:s, s:o, s:o, s:I, s:I, s:s}",
-                                        "name", s->name, "replicas", (json_int_t)s->replicas,
-                                        "running", (json_int_t)running_count(a, s->name), "cpu",
-                                        (json_int_t)s->cpu_milli, "mem", (json_int_t)s->mem_mb,
-                                        "spread", s->spread == SL_SPREAD_NODES ? "nodes" : "zones",
-                                        "argv", strv_json(s->argv, s->argc), "env",
-                                        strv_json(s->env, s->envc), "stamp", (json_int_t)s->stamp,
-                                        "lamport", (json_int_t)s->stamp, "writer", s->writer));
+        json_array_append_new(
+            list,
+            json_pack("{s:s, s:i, s:i, s:i, s:i, s:s, s:o, s:o, s:I, s:I, s:s}", "name", s->name,
+                      "replicas", (json_int_t)s->replicas, "running",
+                      (json_int_t)status_count(a, s->name, SL_REPLICA_RUNNING), "cpu",
+                      (json_int_t)s->cpu_milli, "mem", (json_int_t)s->mem_mb, "spread",
+                      s->spread == SL_SPREAD_NODES ? "nodes" : "zones", "argv",
+                      strv_json(s->argv, s->argc), "env", strv_json(s->env, s->envc), "stamp",
+                      (json_int_t)s->stamp, "lamport", (json_int_t)s->stamp, "writer", s->writer));
         json_t *last = json_array_get(list, json_array_size(list) - 1);
+        char check[SL_CHECK_ARG_MAX + 8];
+        sl_check_format(&s->check, check, sizeof check);
+        if (last) {
+            json_object_set_new(last, "unhealthy",
+                                json_integer(status_count(a, s->name, SL_REPLICA_UNHEALTHY)));
+            json_t *c = json_pack("{s:s}", "spec", check);
+            if (s->check.kind != SL_CHECK_DEFAULT) {
+                json_object_set_new(c, "interval_ms",
+                                    json_integer(sl_check_interval_ms(&s->check)));
+                json_object_set_new(c, "timeout_ms", json_integer(sl_check_timeout_ms(&s->check)));
+                json_object_set_new(c, "failures", json_integer(sl_check_failures(&s->check)));
+            }
+            json_object_set_new(last, "check", c);
+        }
         if (last && s->is_signed)
             json_object_set_new(last, "signed_by", b64_json(s->signer, sizeof s->signer));
     }

@@ -9,17 +9,24 @@
  *   supervisor_spawn.c  the replica's environment, its log file and its
  *                       notes, spawning through the `starling _exec` shim;
  *   supervisor_ports.c  picking a free port for a replica;
- *   supervisor_probe.c  readiness probes (STARTING to RUNNING).
+ *   supervisor_probe.c  health checks (STARTING to RUNNING, RUNNING to
+ *                       UNHEALTHY), decided by runtime/check_policy.c.
  *
  * The status machine, per replica, reported through on_change:
  *
- *   start() --> STARTING --(connect to host:port succeeds, or it stays up
+ *   start() --> STARTING --(its check passes; with the default check, a
+ *                  |         connect to host:port succeeds, or it stays up
  *                  |         ready_after_ms without listening)--> RUNNING
  *                  | exits                                          | exits
  *                  v                                                v
  *               FAILED <-------------------------------------------+
- *                  | backoff timer: restarts++, spawn again
- *                  +--> STARTING ...
+ *                  | backoff timer: restarts++, spawn again         |
+ *                  +--> STARTING ...                                |
+ *                                          N failed checks in a row |
+ *   UNHEALTHY <-----------------------------------------------------+
+ *      SIGTERM (SIGKILL after the grace period); when it has exited, the
+ *      backoff timer as for FAILED (it stays UNHEALTHY meanwhile), then
+ *      restarts++, STARTING ...
  *
  *   stop() from STARTING or RUNNING --> STOPPING: SIGTERM to the group, a
  *   grace timer, SIGKILL to the group when it expires; when the process has
@@ -42,7 +49,7 @@
  * that fails in the supervisor (no free port, no shim) is a crash of length 0.
  *
  * Memory. Each replica is one heap block that embeds its libuv handles (a
- * timer, the process, the probe socket); it is unlinked from the list when
+ * timer, the process; a check in flight has its own block); it is unlinked from the list when
  * removed and freed when the last of its handles has been closed. close()
  * stops everything, waits for every block to be freed, then closes the
  * supervisor's own handle, whose close callback frees the supervisor and
@@ -74,7 +81,10 @@ static void info_of(const sl__sup_replica *r, sl__replica_info *out)
         .status = r->status,
         .port = r->port,
         .restarts = r->restarts,
-        .retry_ms = r->status == SL_REPLICA_FAILED || r->status == SL_REPLICA_OOM ? r->retry_ms : 0,
+        .retry_ms = r->status == SL_REPLICA_FAILED || r->status == SL_REPLICA_OOM ||
+                            r->status == SL_REPLICA_UNHEALTHY
+                        ? r->retry_ms
+                        : 0,
         .pid = r->pid,
         .exit_status = r->exit_status,
         .term_signal = r->term_signal,
@@ -166,6 +176,11 @@ void sl__sup_maybe_free(sl__sup_replica *r)
     }
     free(r->cgroup);
     free(r);
+    sl__sup_zombie_freed(s);
+}
+
+void sl__sup_zombie_freed(sl__supervisor *s)
+{
     s->zombies--;
     maybe_finish(s);
 }
@@ -210,7 +225,10 @@ void sl__sup_schedule_restart(sl__sup_replica *r, uint64_t uptime)
     r->retry_ms = delay;
     uv_timer_start(&r->timer, restart_due, delay, 0);
     sl__sup_note(r, "restarting %s.%u in %u ms", r->service, (unsigned)r->index, (unsigned)delay);
-    sl__sup_set_status(r, r->oom ? SL_REPLICA_OOM : SL_REPLICA_FAILED);
+    /* One stopped for failing its check stays UNHEALTHY until it restarts. */
+    sl__sup_set_status(r, r->oom                               ? SL_REPLICA_OOM
+                          : r->status == SL_REPLICA_UNHEALTHY ? SL_REPLICA_UNHEALTHY
+                                                              : SL_REPLICA_FAILED);
 }
 
 void sl__sup_process_exited(uv_process_t *p, int64_t exit_status, int term_signal)
@@ -284,8 +302,7 @@ static void remove_replica(sl__sup_replica *r)
         s->on_removed(s->ud, &info);
     }
     uv_close((uv_handle_t *)&r->timer, handle_closed);
-    if (r->probe_open && !uv_is_closing((uv_handle_t *)&r->probe))
-        uv_close((uv_handle_t *)&r->probe, sl__sup_probe_closed);
+    sl__sup_probe_cancel(r);
     sl__sup_maybe_free(r);
 }
 
@@ -494,6 +511,29 @@ int sl__supervisor_start(sl__supervisor *s, const char *service, uint32_t replic
     r->open_handles = 1;
     insert_sorted(s, r);
     sl__sup_spawn(r);
+    return 0;
+}
+
+int sl__supervisor_set_check(sl__supervisor *s, const char *service, uint32_t replica,
+                             const sl_check *check)
+{
+    sl__sup_replica *r = lookup(s, service ? service : "", replica);
+    sl_check none = {0};
+    if (!r)
+        return UV_ENOENT;
+    if (!check)
+        check = &none;
+    if (sl_check_validate(check))
+        return UV_EINVAL;
+    r->check = *check;
+    r->chk.fails = 0;
+    uint32_t period = sl__check_period_ms(&r->check, r->status);
+    if (r->status == SL_REPLICA_RUNNING && r->pid) {
+        if (period)
+            uv_timer_start(&r->timer, sl__sup_probe_tick, period, period);
+        else
+            uv_timer_stop(&r->timer);
+    }
     return 0;
 }
 

@@ -19,6 +19,7 @@
 
 #include <uv.h>
 
+#include "starling/catalog.h"
 #include "starling/reports.h"
 
 #include "runtime/cgroup.h"
@@ -31,6 +32,7 @@
 #define SL__SUP_READY_AFTER_MS 2000    /* running without listening after this */
 #define SL__SUP_HEALTHY_AFTER_MS 10000 /* a run this long resets the backoff */
 #define SL__SUP_PROBE_MS 150           /* readiness probe period */
+#define SL__SUP_RESPONSE_MAX 8192      /* bytes of an HTTP check's answer read at most */
 
 /* What the supervisor knows about one replica. The service string belongs to
  * the supervisor and is valid only during the callback or until the next
@@ -112,6 +114,19 @@ sl__supervisor *sl__supervisor_new(uv_loop_t *loop, const sl__supervisor_config 
  * it is retried with backoff (the reason goes to its log file). */
 int sl__supervisor_start(sl__supervisor *s, const char *service, uint32_t replica,
                          char *const *argv, uint32_t argc, char *const *env, uint32_t envc);
+
+/* Sets the health check of a replica that start() made (copied; NULL: the
+ * default check). A STARTING replica is RUNNING once its check passes; a
+ * RUNNING one whose check fails check->failures times in a row becomes
+ * UNHEALTHY: SIGTERM to its group (SIGKILL after the grace period), then
+ * restarted with the backoff, UNHEALTHY until then. HTTP checks GET the
+ * path on host:port and want a 2xx answer (parsed with http-parser, at most
+ * SL__SUP_RESPONSE_MAX bytes up to the end of the headers); exec checks run
+ * `/bin/sh -c CMD` through the shim with the replica's STARLING_* variables
+ * and want exit 0; every check is abandoned at its timeout (an exec check's
+ * process group killed). Returns 0, UV_ENOENT or UV_EINVAL. */
+int sl__supervisor_set_check(sl__supervisor *s, const char *service, uint32_t replica,
+                             const sl_check *check);
 
 /* Stops a replica: STOPPING, SIGTERM to its process group, SIGKILL to the
  * group after the grace period; on_removed fires once it has exited. A

@@ -13,9 +13,11 @@
 
 #include "starling/catalog.h"
 
+#include "runtime/check_policy.h"
 #include "runtime/supervisor.h"
 
 typedef struct sl__sup_replica sl__sup_replica;
+typedef struct sl__sup_probe sl__sup_probe; /* one check in flight (supervisor_probe.c) */
 
 #define SL__SUP_CG_STALE_MAX 64 /* cgroups waiting to be removed again */
 
@@ -34,26 +36,27 @@ struct sl__sup_replica {
     int pid; /* 0 when no process runs */
     int64_t exit_status;
     int term_signal;
-    uint32_t backoff_ms; /* the delay of the next restart */
-    uint32_t retry_ms;   /* the delay of the restart that is pending */
-    uint64_t spawned_at; /* uv_now() of the last successful spawn */
-    uint32_t run;        /* counts spawns, to tell a stale probe */
-    uint32_t probe_run;  /* the run the probe in flight belongs to */
-    char *cgroup;        /* the replica's cgroup directory, NULL if none */
-    uint64_t oom_base;   /* its oom_kill count when the last run was spawned */
-    uint32_t oom_kills;  /* runs that ended in an OOM kill */
-    bool oom;            /* the last run ended in one */
+    uint32_t backoff_ms;  /* the delay of the next restart */
+    uint32_t retry_ms;    /* the delay of the restart that is pending */
+    uint64_t spawned_at;  /* uv_now() of the last successful spawn */
+    uint32_t run;         /* counts spawns, to tell a stale probe */
+    sl_check check;       /* the service's health check (sl__supervisor_set_check) */
+    sl__check_state chk;  /* failures in a row */
+    sl__sup_probe *probe; /* the check in flight, or NULL */
+    uint32_t why_run;     /* the run last_why belongs to */
+    char last_why[96];    /* the last reason noted of a check failing while starting */
+    char *cgroup;         /* the replica's cgroup directory, NULL if none */
+    uint64_t oom_base;    /* its oom_kill count when the last run was spawned */
+    uint32_t oom_kills;   /* runs that ended in an OOM kill */
+    bool oom;             /* the last run ended in one */
     bool stop_requested;
     bool start_after_stop; /* start() arrived while stopping */
     bool spawn_pending;    /* spawn once the old process handle is closed */
     bool removed;
     bool proc_open;
-    bool probe_open;
     int open_handles;
     uv_timer_t timer; /* probe ticks, restart backoff or grace, by status */
     uv_process_t proc;
-    uv_tcp_t probe;
-    uv_connect_t conn;
 };
 
 struct sl__supervisor {
@@ -78,7 +81,7 @@ struct sl__supervisor {
     void (*limits)(void *ud, const char *service, uint32_t *cpu_milli, uint32_t *mem_mb);
     sl__sup_replica *head;
     size_t count;
-    size_t zombies; /* removed, handles still closing */
+    size_t zombies; /* removed replicas and finished probes, handles still closing */
     bool closing, finishing;
     void (*done)(void *ud);
     void *done_ud;
@@ -98,6 +101,9 @@ void sl__sup_cgroup_retry(sl__supervisor *s);
 
 /* Frees r once it is removed and its last handle is closed; may end close(). */
 void sl__sup_maybe_free(sl__sup_replica *r);
+
+/* One of s->zombies is freed; may end close(). */
+void sl__sup_zombie_freed(sl__supervisor *s);
 
 /* The close callback of r->proc: spawns again if a spawn waited for it. */
 void sl__sup_proc_closed(uv_handle_t *h);
@@ -130,11 +136,13 @@ uint16_t sl__sup_pick_port(sl__sup_replica *r);
 
 /* ---- supervisor_probe.c ----------------------------------------------- */
 
-/* The close callback of r->probe. */
-void sl__sup_probe_closed(uv_handle_t *h);
-
-/* The timer callback of a STARTING replica, every SL__SUP_PROBE_MS: RUNNING
- * once ready_after_ms have passed, else one probe at a time. */
+/* The timer callback of a STARTING replica, every SL__SUP_PROBE_MS, and of
+ * a RUNNING one with a check, every interval: one check at a time; with the
+ * default check, a STARTING replica is RUNNING once ready_after_ms passed. */
 void sl__sup_probe_tick(uv_timer_t *t);
+
+/* Forgets r's check in flight, if any: its answer is ignored, and its
+ * socket or process (killed, with its group) is closed on its own. */
+void sl__sup_probe_cancel(sl__sup_replica *r);
 
 #endif

@@ -38,6 +38,12 @@ if [ "$N" -lt 3 ] || [ "$N" -gt 250 ]; then
     echo "bench_agents: N must be between 3 and 250" >&2
     exit 2
 fi
+if [ "$KILLS" -lt 1 ] || [ "$KILLS" -gt $((N - N / 2 - 1)) ]; then
+    # The victims are n(N/2) onwards, one after another, and at least one
+    # agent after them must stay to see the last one go.
+    echo "bench_agents: KILLS must be between 1 and $((N - N / 2 - 1)) for N=$N" >&2
+    exit 2
+fi
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/starling-bench.XXXXXX")
 HZ=$(getconf CLK_TCK)
 declare -a PIDS=() TSPIDS=() FDS=()

@@ -67,6 +67,13 @@ static void write_seeds(const char *dir)
         write_seed(dir, "service-record", T_CAT_APPLY, msg, n);
         sl_swim_broadcast(x, 1, msg, n);
     }
+    /* One with options (a health check). */
+    sl_service checked = spec;
+    snprintf(checked.name, sizeof checked.name, "api");
+    checked.check = (sl_check){.kind = SL_CHECK_HTTP, .arg = "/healthz", .interval_ms = 500,
+                               .failures = 2};
+    if (sl_catalog_put(a.cat, &checked, "alpha", 0, msg, sizeof msg, &n) == 0)
+        write_seed(dir, "service-record-check", T_CAT_APPLY, msg, n);
     uint8_t *buf = NULL;
     size_t len = 0;
     if (sl_catalog_encode(a.cat, &buf, &len) == 0)

@@ -10,7 +10,14 @@
  * so that tests can see the environment a replica got. It exits 0 on SIGTERM,
  * and 1 with one line on stderr when a variable is missing or it cannot
  * listen. With $WHOAMI_CRASH_AFTER_MS it exits 3 on purpose after that many
- * milliseconds, to play a crashing service. */
+ * milliseconds, to play a crashing service.
+ *
+ * With $WHOAMI_HTTP=1 it speaks HTTP/1.1 instead, to play a service with an
+ * HTTP health check: it reads the request's head (at most 4 KB, 1 s), and
+ * answers `GET /healthz` with 200 "ok", or with 503 "unhealthy" while the
+ * file $WHOAMI_UNHEALTHY_FILE exists or once $WHOAMI_UNHEALTHY_AFTER_MS
+ * milliseconds have passed since it started; any other path gets 200 and
+ * the line above as the body. Every answer closes the connection. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -20,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -85,14 +93,59 @@ static void answer(char *buf, size_t cap, const char *service, const char *repli
     }
 }
 
+static long long started_ms;
+
+/* Whether /healthz should fail now. */
+static int unhealthy(void)
+{
+    const char *file = getenv("WHOAMI_UNHEALTHY_FILE"),
+               *after = getenv("WHOAMI_UNHEALTHY_AFTER_MS");
+    struct stat st;
+    if (file && *file && stat(file, &st) == 0)
+        return 1;
+    return after && *after && now_ms() - started_ms >= atoll(after);
+}
+
+/* Answers one HTTP request on c. */
+static void serve_http(int c, const char *line)
+{
+    char req[4096] = "";
+    size_t got = 0;
+    while (got < sizeof req - 1 && !strstr(req, "\r\n\r\n")) {
+        struct pollfd p = {.fd = c, .events = POLLIN};
+        if (poll(&p, 1, 1000) <= 0)
+            return;
+        ssize_t n = read(c, req + got, sizeof req - 1 - got);
+        if (n <= 0)
+            return;
+        got += (size_t)n;
+        req[got] = 0;
+    }
+    const char *status = "200 OK", *body = line;
+    if (!strncmp(req, "GET /healthz ", 13)) {
+        int bad = unhealthy();
+        status = bad ? "503 Service Unavailable" : "200 OK";
+        body = bad ? "unhealthy\n" : "ok\n";
+    }
+    char out[4096];
+    int n = snprintf(out, sizeof out,
+                     "HTTP/1.1 %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n%s",
+                     status, strlen(body), body);
+    ssize_t w = write(c, out, n > 0 && (size_t)n < sizeof out ? (size_t)n : 0);
+    (void)w;
+}
+
 int main(void)
 {
+    started_ms = now_ms();
     const char *service = need("STARLING_SERVICE"), *replica = need("STARLING_REPLICA"),
                *node = need("STARLING_NODE"), *port = need("STARLING_PORT");
     const char *host = getenv("STARLING_HOST");
     if (!host || !*host)
         host = "127.0.0.1";
-    const char *crash = getenv("WHOAMI_CRASH_AFTER_MS");
+    const char *crash = getenv("WHOAMI_CRASH_AFTER_MS"), *http = getenv("WHOAMI_HTTP");
+    int http_mode = http && !strcmp(http, "1");
     long long crash_at = crash ? now_ms() + atoll(crash) : -1;
 
     struct sigaction sa = {.sa_handler = on_term};
@@ -119,8 +172,12 @@ int main(void)
         int c = accept(lfd, NULL, NULL);
         if (c < 0)
             continue;
-        ssize_t w = write(c, line, strlen(line));
-        (void)w;
+        if (http_mode) {
+            serve_http(c, line);
+        } else {
+            ssize_t w = write(c, line, strlen(line));
+            (void)w;
+        }
         close(c);
     }
 }

@@ -33,6 +33,99 @@ typedef struct msg {
     size_t len;
 } msg;
 
+/* A record with a health check: it round-trips, old records keep their
+ * bytes, signatures cover the options, an option of a newer version is kept
+ * verbatim, and bad options are refused. */
+static void options_round_trip_and_are_signed(void **state)
+{
+    (void)state;
+    uint8_t b[SL_SVC_RECORD_MAX], b2[SL_SVC_RECORD_MAX];
+    sl_service s = web_spec(2), got;
+    strcpy(s.writer, "n1");
+    s.stamp = 7;
+    int plain = sl_service_encode(&s, b, sizeof b);
+    assert_true(plain > 0);
+    assert_int_equal(b[0], 0x9b); /* no options: the eleven fields, as before */
+    assert_int_equal(sl_check_parse("http:/healthz", &s.check), 0);
+    s.check.interval_ms = 250;
+    s.check.failures = 2;
+    int n = sl_service_encode(&s, b, sizeof b);
+    assert_true(n > plain);
+    assert_int_equal(b[0], 0x9c); /* twelve: the options map last */
+    assert_int_equal(sl_service_decode(b, (size_t)n, &got), 0);
+    assert_int_equal(got.check.kind, SL_CHECK_HTTP);
+    assert_string_equal(got.check.arg, "/healthz");
+    assert_int_equal(got.check.interval_ms, 250);
+    assert_int_equal(got.check.timeout_ms, 0);
+    assert_int_equal(sl_check_timeout_ms(&got.check), SL_CHECK_TIMEOUT_MS);
+    assert_int_equal(got.check.failures, 2);
+    assert_int_equal(sl_service_encode(&got, b2, sizeof b2), n);
+    assert_memory_equal(b, b2, (size_t)n);
+    sl_service_clear(&got);
+
+    /* Signed: the signature covers the options. */
+    uint8_t pk[32], sk[64];
+    crypto_sign_keypair(pk, sk);
+    assert_int_equal(sl_service_sign(&s, "c1", sk), 0);
+    assert_true(sl_service_verify(&s, "c1"));
+    n = sl_service_encode(&s, b, sizeof b);
+    assert_int_equal(b[0], 0x9e); /* 11 + signer + sig + opts */
+    assert_int_equal(sl_service_decode(b, (size_t)n, &got), 0);
+    assert_true(got.is_signed);
+    assert_true(sl_service_verify(&got, "c1"));
+    got.check.failures = 9; /* an option changed after signing */
+    assert_false(sl_service_verify(&got, "c1"));
+    got.check.failures = 2;
+    got.check.kind = SL_CHECK_DEFAULT; /* or removed */
+    got.check.arg[0] = 0;
+    got.check.interval_ms = got.check.failures = 0;
+    assert_false(sl_service_verify(&got, "c1"));
+    sl_service_clear(&got);
+
+    /* An option of a newer version (key 40, a string) is kept verbatim. */
+    s.is_signed = false;
+    n = sl_service_encode(&s, b, sizeof b);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_sbuffer_write(&sb, (const char *)b, (size_t)n);
+    /* Rewrite: the map header of 4 entries (0x84) becomes 5, then append. */
+    char *map = memchr(sb.data, 0x84, sb.size);
+    assert_non_null(map);
+    *map = (char)0x85;
+    msgpack_packer pk2;
+    msgpack_packer_init(&pk2, &sb, msgpack_sbuffer_write);
+    msgpack_pack_uint32(&pk2, 40);
+    msgpack_pack_str_with_body(&pk2, "alice", 5);
+    assert_int_equal(sl_service_decode((uint8_t *)sb.data, sb.size, &got), 0);
+    assert_int_equal(got.opts_extra_n, 1);
+    assert_int_equal(sl_service_encode(&got, b2, sizeof b2), (int)sb.size);
+    assert_memory_equal(sb.data, b2, sb.size);
+    sl_service_clear(&got);
+    /* A nested value, a key out of order, a default written: refused. */
+    sb.data[sb.size - 6] = (char)0x90; /* the value's place: an array */
+    sb.size -= 5;
+    assert_int_equal(sl_service_decode((uint8_t *)sb.data, sb.size, &got), SL_EMALFORMED);
+    msgpack_sbuffer_destroy(&sb);
+
+    /* Checks that do not parse or validate. */
+    sl_check c = {0};
+    assert_int_equal(sl_check_parse("http:healthz", &c), SL_EINVAL);
+    assert_int_equal(sl_check_parse("http:/a b", &c), SL_EINVAL);
+    assert_int_equal(sl_check_parse("exec:", &c), SL_EINVAL);
+    assert_int_equal(sl_check_parse("udp", &c), SL_EINVAL);
+    assert_int_equal(sl_check_parse("exec:test -e /tmp/x", &c), 0);
+    assert_int_equal(c.kind, SL_CHECK_EXEC);
+    char txt[300];
+    sl_check_format(&c, txt, sizeof txt);
+    assert_string_equal(txt, "exec:test -e /tmp/x");
+    c.failures = SL_CHECK_FAILURES_MAX + 1;
+    assert_int_equal(sl_check_validate(&c), SL_EINVAL);
+    s = web_spec(1);
+    strcpy(s.writer, "n1");
+    s.check.interval_ms = 5; /* without a kind */
+    assert_int_equal(sl_service_encode(&s, b, sizeof b), SL_EINVAL);
+}
+
 static void put_and_find(void **state)
 {
     (void)state;
@@ -749,6 +842,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(put_and_find),
+        cmocka_unit_test(options_round_trip_and_are_signed),
         cmocka_unit_test(concurrent_writes_converge_to_one_winner),
         cmocka_unit_test(the_later_of_two_unseen_writes_wins),
         cmocka_unit_test(any_order_gives_the_same_catalog),

@@ -175,6 +175,34 @@ static void an_expired_relay_neither_nacks_nor_stalls_the_clock(void **state)
     sl_world_free(w);
 }
 
+/* The simulator's two stalls of n0, ten times each, plain SWIM (so that no
+ * health stretches the probing): a pause at an arbitrary instant seldom finds
+ * a probe in flight (the ack is back within milliseconds), a pause that
+ * waits for n0's next probe always does, and on resume n0 suspects the
+ * healthy peer it was probing: a late suspicion. Only n0 stalls, so every
+ * suspicion n0 reports is its own. */
+static void a_stall_at_a_probe_makes_a_late_suspicion(void **state)
+{
+    (void)state;
+    uint64_t late[2];
+    for (int at_probe = 0; at_probe <= 1; at_probe++) {
+        sl_world *w = world(true, 25);
+        add_nodes(w, 5);
+        uint64_t before = sl_swim_get_stats(sl_world_core(w, 0))->events[SL_EVENT_SUSPECT];
+        for (int i = 0; i < 10; i++) {
+            if (at_probe)
+                sl_world_pause_at_probe(w, 0, 1500, 1000);
+            else
+                sl_world_pause(w, 0, 1500);
+            sl_world_run_until(w, sl_world_now(w) + 3700); /* not a whole number of probes */
+        }
+        late[at_probe] = sl_swim_get_stats(sl_world_core(w, 0))->events[SL_EVENT_SUSPECT] - before;
+        sl_world_free(w);
+    }
+    assert_true(late[0] <= 2);
+    assert_true(late[1] >= 9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -182,6 +210,7 @@ int main(void)
         cmocka_unit_test(a_member_that_cannot_be_heard_loses_health_and_probes_less),
         cmocka_unit_test(refuting_a_suspicion_costs_health),
         cmocka_unit_test(an_expired_relay_neither_nacks_nor_stalls_the_clock),
+        cmocka_unit_test(a_stall_at_a_probe_makes_a_late_suspicion),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -230,6 +230,32 @@ static void a_replica_placed_back_here_is_kept(void **state)
     sl_reconciler_free(rc);
 }
 
+/* The reconciler keeps the last step's placement input: a step whose
+ * members differ by one change computes the placement incrementally, with
+ * the same answer (b drains: every replica that can be placed is ours). */
+static void placement_is_incremental_between_steps(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 1);
+    sl_reconciler *rc = sl_reconciler_new(0);
+    sl_placement_cache_stats st;
+    step(rc, &w, 0);
+    sl_reconciler_placement_stats(rc, &st);
+    assert_int_equal(st.full, 1);
+    assert_int_equal(st.incremental, 0);
+    w.m[1].state = SL_PLACEMENT_DRAINING;
+    sl_reconcile_result r = step(rc, &w, 100);
+    sl_reconciler_placement_stats(rc, &st);
+    assert_int_equal(st.full, 1);
+    assert_int_equal(st.incremental, 1);
+    assert_int_equal(st.last_changes, 1);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(r.actions[0].kind, SL_RC_START);
+    assert_int_equal(r.actions[0].replica, 0);
+    sl_reconciler_free(rc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +265,7 @@ int main(void)
         cmocka_unit_test(stops_what_no_one_should_run),
         cmocka_unit_test(keeps_what_cannot_be_placed),
         cmocka_unit_test(a_replica_placed_back_here_is_kept),
+        cmocka_unit_test(placement_is_incremental_between_steps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -129,6 +129,10 @@ static void crash_rehosts_and_counts_starts(void **state)
     assert_true(w[1].back_ms < 30000);     /* detection plus a start-up */
     assert_true(w[1].starts >= w[1].lost); /* each lost replica started again */
     assert_true(w[1].starts <= 2 * w[1].lost);
+    /* Views that differ by the crashed members were computed incrementally. */
+    const sl_sim_rt_stats *st = sl_sim_runtime_stats(r->rt);
+    assert_true(st->placements_incremental > 0);
+    assert_true(st->placements_incremental <= st->placements);
     sl_sim_run_free(r);
     sl_sim_scenario_deinit(&sc);
 }

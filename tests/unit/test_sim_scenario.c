@@ -383,9 +383,14 @@ static const struct {
     {"nodes 3\nrun 1s\nexpect ghosts = 0\n", "f:3: expected one of <= < >= > ==, got '='"},
     {"nodes 3\nrun 1s\nexpect detect_all <= 3\n", "f:3: expected a time like 10s, got '3'"},
     {"nodes 3\nrun 1s\nexpect ghosts <= x\n", "f:3: expected a number, got 'x'"},
+    {"nodes 3\nat 1s stall n0 for 1s 2s every 1s 2s until 5s often\nrun 9s\n",
+     "f:2: expected 'probing' or the end of the line, got 'often'"},
+    {"nodes 3\nat 1s stall n0 for 1s 2s every 1s 2s until 5s probing x\nrun 9s\n",
+     "f:2: expected end of line, got 'x'"},
     {"nodes 3\nrun 1s\nexpect happiness\n",
      "f:3: expected converged, detect_first, detect_all, leave_seen, false_positives, "
-     "false_positives_paused, healthy_declared_dead, ghosts, converged_at, live, "
+     "false_positives_paused, healthy_declared_dead, alive_declared_dead, ghosts, converged_at, "
+     "live, "
      "messages_per_node_per_s, "
      "services_at_count_within, "
      "min_running, duplicates_gone_within, lost_writes, starts_per_lost, "
@@ -578,8 +583,18 @@ static void stall_expands_into_pauses(void **state)
         assert_int_equal(x->duration_ms, b.actions[i].duration_ms);
     }
     assert_true(per_node[1] > 0 && per_node[2] > 0);
+    for (size_t i = 0; i < a.nactions; i++)
+        assert_false(a.actions[i].at_probe);
     sl_sim_scenario_deinit(&a);
     sl_sim_scenario_deinit(&b);
+    /* `probing` marks every pause to wait for the node's next probe. */
+    const char *probing =
+        "nodes 4\nat 10s stall n1-n2 for 1s 3s every 2s 6s until 60s probing\nrun 70s\n";
+    assert_int_equal(sl_sim_scenario_parse(probing, "t", &a, err, sizeof err), 0);
+    assert_true(a.nactions >= 2 * 7);
+    for (size_t i = 0; i < a.nactions; i++)
+        assert_true(a.actions[i].at_probe);
+    sl_sim_scenario_deinit(&a);
 }
 
 int main(void)

@@ -522,6 +522,109 @@ static void env_reaches_the_replica(void **state)
     assert_int_equal(sl__supervisor_count(f->sup), 1);
 }
 
+static bool never(fixture *f, const void *arg)
+{
+    (void)f;
+    (void)arg;
+    return false;
+}
+
+/* Health checks: an HTTP check against whoami in HTTP mode makes it running,
+ * a failing /healthz makes it unhealthy and restarted; an HTTP check of a
+ * service that does not speak HTTP never passes; an exec check passes on
+ * exit 0; closing with an exec check in flight ends (its process killed). */
+static void checks_decide_running_and_unhealthy(void **state)
+{
+    fixture *f = *state;
+    open_default(f);
+    char down[128], envf[160];
+    snprintf(down, sizeof down, "%s/down", f->dir);
+    snprintf(envf, sizeof envf, "WHOAMI_UNHEALTHY_FILE=%s", down);
+    char *env[] = {"WHOAMI_HTTP=1", envf};
+    start_whoami(f, "hweb", 0, env, 2);
+    sl_check c = {.kind = SL_CHECK_HTTP,
+                  .arg = "/healthz",
+                  .interval_ms = 50,
+                  .timeout_ms = 500,
+                  .failures = 2};
+    assert_int_equal(sl__supervisor_set_check(f->sup, "hweb", 0, &c), 0);
+    assert_int_equal(sl__supervisor_set_check(f->sup, "nope", 0, &c), UV_ENOENT);
+    sl_check bad = {.kind = SL_CHECK_HTTP, .arg = "no-slash"};
+    assert_int_equal(sl__supervisor_set_check(f->sup, "hweb", 0, &bad), UV_EINVAL);
+    want running = {"hweb", 0, SL_REPLICA_RUNNING, 0};
+    assert_true(wait_for(f, has_status, &running, 5000));
+    FILE *fp = fopen(down, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    want unhealthy = {"hweb", 0, SL_REPLICA_UNHEALTHY, 0};
+    assert_true(wait_for(f, has_status, &unhealthy, 3000));
+    want again = {"hweb", 0, SL_REPLICA_STARTING, 1};
+    assert_true(wait_for(f, has_status, &again, 5000));
+    unlink(down);
+    want back = {"hweb", 0, SL_REPLICA_RUNNING, 1};
+    assert_true(wait_for(f, has_status, &back, 5000));
+
+    /* Plain whoami answers a line that is not HTTP: never running (the
+     * default check would have made it running at its first connect). */
+    start_whoami(f, "plain", 0, NULL, 0);
+    assert_int_equal(sl__supervisor_set_check(f->sup, "plain", 0, &c), 0);
+    want plain = {"plain", 0, SL_REPLICA_RUNNING, 0};
+    assert_false(wait_for(f, has_status, &plain, 1000));
+
+    /* Servers whose answers are bounded by the check: headers that never
+     * end (a 200 status line, then 1 MB of headers) and no answer at all.
+     * Neither passes, and the replica log says why. */
+    static const char *py =
+        "import os, socket\n"
+        "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+        "s.bind((os.environ['STARLING_HOST'], int(os.environ['STARLING_PORT']))); s.listen(8)\n"
+        "while True:\n"
+        "    c, _ = s.accept(); c.recv(4096)\n"
+        "    if os.environ.get('MODE') == 'endless':\n"
+        "        try: c.sendall(b'HTTP/1.1 200 OK\\r\\n' + b'X-Pad: ' + b'y' * 1000000)\n"
+        "        except OSError: pass\n"
+        "    else:\n"
+        "        keep = c\n";
+    char *pyargv[] = {"python3", "-c", (char *)py};
+    char *endless[] = {"MODE=endless"}, *mute[] = {"MODE=mute"};
+    sl_check quick = c;
+    quick.timeout_ms = 300;
+    assert_int_equal(sl__supervisor_start(f->sup, "endless", 0, pyargv, 3, endless, 1), 0);
+    assert_int_equal(sl__supervisor_set_check(f->sup, "endless", 0, &quick), 0);
+    assert_int_equal(sl__supervisor_start(f->sup, "mute", 0, pyargv, 3, mute, 1), 0);
+    assert_int_equal(sl__supervisor_set_check(f->sup, "mute", 0, &quick), 0);
+    want endless_runs = {"endless", 0, SL_REPLICA_RUNNING, 0};
+    want mute_runs = {"mute", 0, SL_REPLICA_RUNNING, 0};
+    assert_false(wait_for(f, has_status, &endless_runs, 1500));
+    assert_false(wait_for(f, has_status, &mute_runs, 10));
+    want endless_starts = {"endless", 0, SL_REPLICA_STARTING, 0};
+    want mute_starts = {"mute", 0, SL_REPLICA_STARTING, 0};
+    assert_true(has_status(f, &endless_starts)); /* up (not failed), never restarted */
+    assert_true(has_status(f, &mute_starts));
+    char path[128];
+    snprintf(path, sizeof path, "%s/endless.0.log", f->dir);
+    const char *log = read_file(path); /* a static buffer */
+    assert_non_null(log);
+    assert_non_null(
+        strstr(log, "still starting: its check failed: no end of the headers in 8192 bytes"));
+    snprintf(path, sizeof path, "%s/mute.0.log", f->dir);
+    log = read_file(path);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "still starting: its check failed: timed out"));
+
+    sl_check ok = {.kind = SL_CHECK_EXEC, .arg = "test -n \"$STARLING_PORT\""};
+    start_whoami(f, "xweb", 0, NULL, 0);
+    assert_int_equal(sl__supervisor_set_check(f->sup, "xweb", 0, &ok), 0);
+    want xrun = {"xweb", 0, SL_REPLICA_RUNNING, 0};
+    assert_true(wait_for(f, has_status, &xrun, 5000));
+
+    sl_check slow = {.kind = SL_CHECK_EXEC, .arg = "sleep 30", .timeout_ms = 20000};
+    start_whoami(f, "slow", 0, NULL, 0);
+    assert_int_equal(sl__supervisor_set_check(f->sup, "slow", 0, &slow), 0);
+    wait_for(f, never, NULL, 400);        /* a check is in flight now */
+    close_sup(f, SL__SUP_CLOSE_GRACEFUL); /* asserts that it ends */
+}
+
 static void a_crash_is_restarted(void **state)
 {
     fixture *f = *state;
@@ -1157,6 +1260,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(start_runs_and_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(env_reaches_the_replica, setup, teardown),
         cmocka_unit_test_setup_teardown(a_crash_is_restarted, setup, teardown),
+        cmocka_unit_test_setup_teardown(checks_decide_running_and_unhealthy, setup, teardown),
         cmocka_unit_test_setup_teardown(a_signal_to_the_pid_reaches_the_command, setup, teardown),
         cmocka_unit_test_setup_teardown(stop_ends_the_process_and_frees_the_port, setup, teardown),
         cmocka_unit_test_setup_teardown(start_while_stopping_runs_it_again, setup, teardown),
