@@ -55,11 +55,13 @@
 #include "agent/keys.h"
 #include "agent/log.h"
 #include "agent/net.h"
+#include "rpc/rpc.h"
 #include "rpc/rpc_token.h"
 #include "runtime/runtime.h"
 #include "agent/security.h"
 #include "starling/error.h"
 #include "starling/keyops.h"
+#include "starling/meta.h"
 #include "starling/reconcile.h"
 
 uint64_t sl__agent_now(sl__agent *a)
@@ -601,10 +603,27 @@ static int open_handles(sl__agent *a)
     return 0;
 }
 
+/* Our metadata: the zone and tags of the flags, and SL__RPC_TAG, where the
+ * CLI reaches our RPC (our advertised IP when the RPC listens on every
+ * address), so that `starling logs` can follow a replica to its agent. */
+static int encode_meta(const sl__agent *a, uint8_t *buf, size_t cap)
+{
+    sl_meta m = a->cfg.meta;
+    sl_addr rpc = a->cfg.rpc;
+    if (sl_addr_is_unspecified(&rpc) && a->cfg.advertise.family) {
+        uint16_t port = rpc.port;
+        rpc = a->cfg.advertise;
+        rpc.port = port;
+    }
+    char text[SL_ADDR_STRLEN];
+    sl_meta_set_tag(&m, SL__RPC_TAG, sl_addr_format(&rpc, text, sizeof text));
+    return sl_meta_encode(&m, buf, cap);
+}
+
 static int new_core(sl__agent *a)
 {
     uint8_t meta[SL_SWIM_META_MAX];
-    int mlen = sl_meta_encode(&a->cfg.meta, meta, sizeof meta);
+    int mlen = encode_meta(a, meta, sizeof meta);
     if (mlen < 0) {
         fprintf(stderr, "starling agent: zone and tags do not fit %d bytes of metadata\n",
                 SL_SWIM_META_MAX);
@@ -696,6 +715,7 @@ static int new_runtime(sl__agent *a)
                              .debounce_ms = SL_APP_DEBOUNCE_MS,
                              .handoff_ms = SL_RC_HANDOFF_MS,
                              .grace_ms = 5000,
+                             .log_max = (uint64_t)a->cfg.log_max_mb << 20,
                              .cluster = a->cfg.cluster,
                              .operator_keys =
                                  (const uint8_t(*)[SL_OPERATOR_PUB_BYTES])a->operator_keys,

@@ -11,6 +11,7 @@
 #include "agent/config.h"
 #include "rpc/rpc.h"
 #include "rpc/rpc_token.h"
+#include "runtime/replica_log.h"
 #include "starling/error.h"
 
 void sl__agent_usage(FILE *to)
@@ -58,7 +59,11 @@ void sl__agent_usage(FILE *to)
             "  --rpc-auth-timeout SECONDS  close RPC connections that have not finished the\n"
             "                       handshake and their first request by then (1..3600;\n"
             "                       default %d); at most %d may be unauthenticated at once\n"
-            "  --rpc-max-monitors N  monitor streams served at once (0..%d; default %d)\n"
+            "  --rpc-max-monitors N  monitor and `logs` streams served at once (0..%d;\n"
+            "                       default %d)\n"
+            "  --log-max MB         cap of each replica log file on this peer (1..4096;\n"
+            "                       default 10); the file is rotated before it passes the\n"
+            "                       cap and 2 rotated files are kept\n"
             "  --log-level L        debug, info (default), warn or error\n"
             "\nSecurity (see SECURITY.md):\n"
             "  --encrypt KEY        seal all gossip with this cluster key (base64, from\n"
@@ -89,6 +94,8 @@ void sl__agent_usage(FILE *to)
             SL__MAX_INBOUND_STREAMS_DEFAULT, SL__MAX_STREAMS_PER_IP_DEFAULT);
 }
 
+_Static_assert(SL__LOG_MAX_MB_LIMIT == 4096 && SL__LOG_MAX_MB_DEFAULT == 10,
+               "the help and the message below spell these out");
 _Static_assert(SL__RPC_MONITORS_LIMIT == 55 && SL__RPC_TOKEN_MIN == 16 && SL__RPC_TOKEN_MAX == 1024,
                "the messages below spell these limits out");
 
@@ -146,6 +153,7 @@ static void set_defaults(sl__agent_config *cfg)
     cfg->rpc_idle_ms = SL__RPC_IDLE_MS;
     cfg->rpc_auth_timeout_ms = SL__RPC_AUTH_TIMEOUT_MS;
     cfg->rpc_max_monitors = SL__RPC_MONITORS_MAX;
+    cfg->log_max_mb = SL__LOG_MAX_MB_DEFAULT;
     cfg->clock_skew_ms = SL_CATALOG_SKEW_MS;
     cfg->tombstone_ttl_ms = SL_CATALOG_HORIZON_MS;
     cfg->max_members = SL_SWIM_MEMBERS_DEFAULT;
@@ -197,6 +205,7 @@ enum {
     OPT_RPC_TOKEN,
     OPT_RPC_AUTH_TIMEOUT,
     OPT_RPC_MAX_MONITORS,
+    OPT_LOG_MAX,
     OPT_ENCRYPT,
     OPT_OPERATOR_KEY,
     OPT_CLOCK_SKEW,
@@ -230,6 +239,7 @@ static const struct option long_opts[] = {
     {"rpc-token", required_argument, NULL, OPT_RPC_TOKEN},
     {"rpc-auth-timeout", required_argument, NULL, OPT_RPC_AUTH_TIMEOUT},
     {"rpc-max-monitors", required_argument, NULL, OPT_RPC_MAX_MONITORS},
+    {"log-max", required_argument, NULL, OPT_LOG_MAX},
     {"encrypt", required_argument, NULL, OPT_ENCRYPT},
     {"operator-key", required_argument, NULL, OPT_OPERATOR_KEY},
     {"clock-skew", required_argument, NULL, OPT_CLOCK_SKEW},
@@ -413,6 +423,10 @@ static int apply(sl__agent_config *cfg, int opt, const char *arg)
             return bad("--rpc-max-monitors must be 0..55 (below the 64 connections minus 8): "
                        "'%s'",
                        arg);
+        return 0;
+    case OPT_LOG_MAX:
+        if (parse_u32(arg, 1, SL__LOG_MAX_MB_LIMIT, &cfg->log_max_mb) != 0)
+            return bad("--log-max must be 1..4096 MB: '%s'", arg);
         return 0;
     case OPT_LOG:
         if (sl__log_parse_level(arg, &cfg->log_level) != 0)

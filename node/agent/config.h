@@ -31,7 +31,8 @@ typedef struct sl__agent_config {
     uint32_t rpc_idle_ms;                        /* RPC connections silent this long are closed */
     char rpc_token[SL__RPC_TOKEN_MAX + 1];       /* --rpc-token, "" for DIR/rpc-token */
     uint32_t rpc_auth_timeout_ms;                /* to finish the handshake and the first request */
-    uint32_t rpc_max_monitors;                   /* monitor streams at once */
+    uint32_t rpc_max_monitors;                   /* monitor and log streams at once */
+    uint32_t log_max_mb;                         /* --log-max: per replica log file */
     char seeds[SL__SEEDS_MAX][SL__HOSTPORT_MAX]; /* --join HOST:PORT, as given */
     int nseeds;
 

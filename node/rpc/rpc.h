@@ -32,7 +32,9 @@
  * the client closes the connection (at most --rpc-max-monitors at once: a
  * further one gets an error); "keys" {op, key?, timeout_ms?} -> the result
  * of a cluster-wide keyring operation (keys.h), once every live member
- * answered or the deadline passed. Unknown commands get an error. */
+ * answered or the deadline passed; "logs" {name, replica?, tail?, follow?,
+ * here?} -> a redirect to the peer that runs the replica, or {node, file}
+ * followed by the log's frames (rpc_logs.h). Unknown commands get an error. */
 #ifndef STARLING_NODE_RPC_H
 #define STARLING_NODE_RPC_H
 
@@ -69,6 +71,12 @@
 /* The RPC token's length, in bytes (trailing white space not counted). */
 #define SL__RPC_TOKEN_MIN 16
 #define SL__RPC_TOKEN_MAX 1024
+
+/* The metadata tag in which each agent advertises its RPC address
+ * ("HOST:PORT"), set by the agent itself (agent.c). `starling logs` asks its
+ * agent where a replica runs and, when it runs elsewhere, connects to that
+ * agent's RPC address with the same token (rpc_logs.c). */
+#define SL__RPC_TAG "starling.rpc"
 
 /* A monitor whose unsent backlog grows past this is dropped. */
 #define SL__RPC_MONITOR_BACKLOG (1u << 20)

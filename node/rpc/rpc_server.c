@@ -26,6 +26,7 @@
 #include "rpc/mpjson.h"
 #include "agent/net.h"
 #include "rpc/rpc.h"
+#include "rpc/rpc_logs.h"
 #include "rpc/rpc_seal.h"
 #include "rpc/rpc_runtime.h"
 #include "starling/error.h"
@@ -62,7 +63,8 @@ struct sl__rpc_conn {
     json_int_t keys_seq;
     uint64_t last_read_ms; /* idle connections are closed (see sweep) */
     bool monitor;
-    bool refused; /* a refusal is on its way out; read nothing more */
+    sl__log_stream *logs; /* a `logs` stream on this connection (rpc_logs.c) */
+    bool refused;         /* a refusal is on its way out; read nothing more */
     bool closing;
 };
 
@@ -103,6 +105,8 @@ static void conn_close(sl__rpc_conn *c)
     if (c->keys)
         sl__keys_detach(c->keys);
     c->keys = NULL;
+    sl__log_stream_free(c->logs);
+    c->logs = NULL;
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
 
@@ -147,7 +151,7 @@ static int send_frame(sl__rpc_conn *c, uint8_t *data, size_t len, bool then_leav
 /* Encodes v, seals it under the next send counter, and queues it as one
  * frame. Returns 0 or -1 (out of memory, too large, or the counter is
  * spent: the caller closes the connection). */
-static int send_json(sl__rpc_conn *c, json_t *v, bool then_leave)
+static int send_json_then(sl__rpc_conn *c, json_t *v, bool then_leave, bool then_close)
 {
     uint8_t *pt = NULL, *ct = NULL;
     size_t len = 0;
@@ -161,7 +165,12 @@ static int send_json(sl__rpc_conn *c, json_t *v, bool then_leave)
         free(ct);
         return -1;
     }
-    return send_frame(c, ct, (size_t)n, then_leave, false);
+    return send_frame(c, ct, (size_t)n, then_leave, then_close);
+}
+
+static int send_json(sl__rpc_conn *c, json_t *v, bool then_leave)
+{
+    return send_json_then(c, v, then_leave, false);
 }
 
 static void reply(sl__rpc_conn *c, json_int_t seq, json_t *v, bool then_leave)
@@ -287,7 +296,7 @@ static int count_monitors(const sl__agent *a)
 {
     int n = 0;
     for (const sl__rpc_conn *c = a->rpcs; c; c = c->next)
-        n += c->monitor && !c->closing;
+        n += (c->monitor || c->logs) && !c->closing;
     return n;
 }
 
@@ -435,6 +444,45 @@ static void cmd_monitor(sl__rpc_conn *c, json_int_t seq)
     reply(c, seq, json_object(), false);
 }
 
+/* A frame of a `logs` stream; the last closes the connection once out. */
+static int logs_send(void *ud, json_t *msg, bool last)
+{
+    sl__rpc_conn *c = ud;
+    if (send_json_then(c, msg, false, last) == 0)
+        return 0;
+    conn_close(c);
+    return -1;
+}
+
+/* "logs": a redirect, an error, or a stream on this connection, within
+ * --rpc-max-monitors (log streams are long-lived too). */
+static void cmd_logs(sl__rpc_conn *c, json_int_t seq, json_t *req)
+{
+    uint32_t max = c->a->cfg.rpc_max_monitors;
+    char msg[512];
+    if (c->logs || c->monitor) {
+        reply_error(c, seq, "this connection already carries a stream");
+        return;
+    }
+    if (json_is_true(json_object_get(req, "follow")) && (uint32_t)count_monitors(c->a) >= max) {
+        snprintf(msg, sizeof msg,
+                 "the agent already serves %u monitor and log stream%s, its limit "
+                 "(--rpc-max-monitors)",
+                 max, max == 1 ? "" : "s");
+        reply_error(c, seq, msg);
+        return;
+    }
+    sl__log_sink sink = {.send = logs_send, .queued = (uv_stream_t *)&c->tcp, .ud = c};
+    sl__log_stream *ls = NULL;
+    json_t *r = sl__rpc_logs(c->a, req, &sink, &ls, msg, sizeof msg);
+    if (!r) {
+        reply_error(c, seq, msg);
+        return;
+    }
+    c->logs = ls;
+    reply(c, seq, r, false);
+}
+
 static void dispatch(sl__rpc_conn *c, json_t *req)
 {
     sl__agent *a = c->a;
@@ -456,6 +504,8 @@ static void dispatch(sl__rpc_conn *c, json_t *req)
         cmd_keys(c, seq, req);
     } else if (!strcmp(cmd, "monitor")) {
         cmd_monitor(c, seq);
+    } else if (!strcmp(cmd, "logs")) {
+        cmd_logs(c, seq, req);
     } else {
         /* The runtime's commands: deploy, scale, rm, drain, services, ps, where. */
         char msg[512];
@@ -704,7 +754,8 @@ static void on_sweep(uv_timer_t *t)
             sl__debug("rpc: closing a connection not authenticated within %llu ms",
                       (unsigned long long)auth);
             conn_close(c);
-        } else if (!c->monitor && !c->join && !c->keys && now - c->last_read_ms >= idle) {
+        } else if (!c->monitor && !c->logs && !c->join && !c->keys &&
+                   now - c->last_read_ms >= idle) {
             sl__debug("rpc: closing a connection idle for %llu ms", (unsigned long long)idle);
             conn_close(c);
         }

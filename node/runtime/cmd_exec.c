@@ -1,5 +1,5 @@
-/* `starling _exec PARENT_PID [--cgroup|--cgroup-try DIR] -- CMD ARGS...`: the
- * internal shim through which
+/* `starling _exec PARENT_PID [--cgroup|--cgroup-try DIR] [--log PATH --log-max
+ * BYTES] -- CMD ARGS...`: the internal shim through which
  * the supervisor (node/runtime/supervisor.c) spawns every replica. Not listed in
  * `starling --help`.
  *
@@ -41,7 +41,15 @@
  *   everything close-on-exec, but whatever it inherited without that flag
  *   (from the shell or service manager that started it) would pass through
  *   it and the shim to every replica; so the child closes every descriptor
- *   from 3 up before it execs. */
+ *   from 3 up before it execs.
+ * - Logs. With `--log PATH --log-max BYTES` (the supervisor always passes
+ *   them) the command's stdout and stderr are one pipe to the shim, which
+ *   appends what it reads to PATH in whole lines and rotates PATH before it
+ *   would pass the cap (replica_log.h). A partial line is held until its
+ *   newline comes, SL__LOG_LINE_HOLD bytes or PARTIAL_FLUSH_MS, whichever is
+ *   first. A command that floods its output blocks on the pipe: the disk
+ *   gets at most the cap, the shim at most its buffer. Without --log the
+ *   command writes to the shim's own stdout and stderr. */
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
@@ -49,18 +57,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <dirent.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
 #include "runtime/cgroup.h"
+#include "runtime/replica_log.h"
 
-static const char usage[] =
-    "Usage: starling _exec PARENT_PID [--cgroup|--cgroup-try DIR] -- CMD [ARGS...]\n";
+static const char usage[] = "Usage: starling _exec PARENT_PID [--cgroup|--cgroup-try DIR]\n"
+                            "       [--log PATH --log-max BYTES] -- CMD [ARGS...]\n";
+
+/* A partial line waits this long for its end before it is written as it is. */
+#define PARTIAL_FLUSH_MS 200
+
+/* After the command ended, the rest of its output is read for this long at
+ * most (a process we could not kill might hold the pipe open). */
+#define DRAIN_MS 1000
 
 /* The signals passed on to the command when sent to the shim alone. */
 static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
@@ -191,15 +209,135 @@ static void close_inherited(void)
         close(fds[i]);
 }
 
-/* In the forked child: dies with the shim, then becomes the command. */
-static void run_command(char **argv, pid_t shim)
+/* In the forked child: dies with the shim, sends its output to out_fd
+ * (when >= 0), closes what it inherited, restores the signal mask, then
+ * becomes the command. */
+static void run_command(char **argv, pid_t shim, int out_fd, const sigset_t *mask)
 {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != shim)
         _exit(1);
+    if (out_fd >= 0 && (dup2(out_fd, STDOUT_FILENO) < 0 || dup2(out_fd, STDERR_FILENO) < 0))
+        _exit(1);
     close_inherited();
+    sigprocmask(SIG_SETMASK, mask, NULL);
     execvp(argv[0], argv);
     fprintf(stderr, "starling: cannot run '%s': %s\n", argv[0], strerror(errno));
     _exit(127);
+}
+
+static void on_child(int sig)
+{
+    (void)sig; /* only to interrupt ppoll() */
+}
+
+/* The command's output, held until a line is whole. */
+typedef struct pump {
+    sl__log_writer log;
+    int fd; /* the pipe's read end, -1 at its end */
+    char buf[SL__LOG_LINE_HOLD];
+    size_t have;
+} pump;
+
+/* Writes the whole lines held (all that is held with `all`). Errors are
+ * reported once on the shim's stderr, which is the log file the supervisor
+ * opened. */
+static void pump_flush(pump *p, bool all)
+{
+    size_t k = p->have;
+    if (!all && k < sizeof p->buf)
+        while (k > 0 && p->buf[k - 1] != '\n')
+            k--;
+    if (k == 0)
+        return;
+    static bool told;
+    int rc = sl__log_writer_write(&p->log, p->buf, k);
+    if (rc && !told) {
+        told = true;
+        fprintf(stderr, "starling: _exec: cannot write %s: %s\n", p->log.path, strerror(-rc));
+    }
+    memmove(p->buf, p->buf + k, p->have - k);
+    p->have -= k;
+}
+
+/* Reads what the pipe has; at its end (or an error) closes it. */
+static void pump_read(pump *p)
+{
+    ssize_t n = read(p->fd, p->buf + p->have, sizeof p->buf - p->have);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return;
+    if (n <= 0) {
+        close(p->fd);
+        p->fd = -1;
+        pump_flush(p, true);
+        return;
+    }
+    p->have += (size_t)n;
+    pump_flush(p, false);
+}
+
+/* Reaps what ended, returning true with *status when the command did. */
+static bool reap(pid_t child, int *status)
+{
+    int st;
+    pid_t q;
+    bool ended = false;
+    while ((q = waitpid(-1, &st, WNOHANG)) > 0)
+        if (q == child) {
+            *status = st;
+            ended = true;
+        }
+    return ended;
+}
+
+/* Copies the command's output to the log until the command ends (SIGCHLD,
+ * blocked outside ppoll, interrupts the wait), then drains the rest. */
+static int pump_run(pump *p, pid_t child, const sigset_t *wait_mask)
+{
+    int status = 0;
+    while (!reap(child, &status)) {
+        struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
+        struct timespec flush = {0, PARTIAL_FLUSH_MS * 1000000L};
+        int r = ppoll(&pfd, p->fd >= 0 ? 1 : 0, p->have ? &flush : NULL, wait_mask);
+        if (r < 0 && errno != EINTR)
+            return -1;
+        if (r == 0)
+            pump_flush(p, true);
+        else if (r > 0)
+            pump_read(p);
+    }
+    kill_descendants(); /* what the command left behind, in the group or not */
+    while (p->fd >= 0) {
+        struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
+        int r = poll(&pfd, 1, DRAIN_MS);
+        if (r == 0)
+            break;
+        if (r > 0)
+            pump_read(p);
+        else if (errno != EINTR)
+            break;
+    }
+    pump_flush(p, true);
+    sl__log_writer_close(&p->log);
+    return status;
+}
+
+/* Parses `--log PATH --log-max BYTES` at argv[*i]. Returns 0 or -1. */
+static int parse_log(char **argv, int argc, int *i, const char **path, uint64_t *max)
+{
+    while (*i + 1 < argc && (!strcmp(argv[*i], "--log") || !strcmp(argv[*i], "--log-max"))) {
+        if (!strcmp(argv[*i], "--log")) {
+            *path = argv[*i + 1];
+        } else {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(argv[*i + 1], &end, 10);
+            if (errno || end == argv[*i + 1] || *end || v < 2 * SL__LOG_NOTE_ROOM)
+                return -1;
+            *max = v;
+        }
+        *i += 2;
+    }
+    return *path && !*max ? -1 : 0;
 }
 
 int sl__cmd_exec(int argc, char **argv)
@@ -212,7 +350,11 @@ int sl__cmd_exec(int argc, char **argv)
         argv[1] = argv[-1];
         argc -= 2;
     }
-    if (argc < 4 || strcmp(argv[2], "--") != 0) {
+    const char *log_path = NULL;
+    uint64_t log_max = 0;
+    int at = 2;
+    if (argc < 4 || parse_log(argv, argc, &at, &log_path, &log_max) != 0 || at + 1 >= argc ||
+        strcmp(argv[at], "--") != 0) {
         fputs(usage, stderr);
         return 2;
     }
@@ -243,6 +385,27 @@ int sl__cmd_exec(int argc, char **argv)
         if (must)
             return 1;
     }
+    static pump p;
+    int pipe_fd[2] = {-1, -1};
+    if (log_path) {
+        int lrc = sl__log_writer_open(&p.log, log_path, log_max);
+        if (lrc || pipe2(pipe_fd, O_CLOEXEC) != 0) {
+            fprintf(stderr, "starling: _exec: cannot open %s: %s\n", log_path,
+                    strerror(lrc ? -lrc : errno));
+            return 1;
+        }
+        p.fd = pipe_fd[0];
+    }
+    /* SIGCHLD is blocked but while the shim waits in ppoll(). */
+    sigset_t old, chld, wait_mask;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    struct sigaction sa = {.sa_handler = on_child};
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGCHLD, &sa, NULL) != 0 || sigprocmask(SIG_BLOCK, &chld, &old) != 0)
+        return 1;
+    wait_mask = old;
+    sigdelset(&wait_mask, SIGCHLD);
     pid_t shim = getpid();
     pid_t child = fork();
     if (child < 0) {
@@ -250,17 +413,23 @@ int sl__cmd_exec(int argc, char **argv)
         return 1;
     }
     if (child == 0)
-        run_command(argv + 3, shim); /* exec resets the handlers */
+        run_command(argv + at + 1, shim, pipe_fd[1], &old); /* exec resets the handlers */
     command_pid = child;
     int status;
-    for (;;) { /* reaps the orphans that re-parent to us too, until the command ends */
-        pid_t p = waitpid(-1, &status, 0);
-        if (p == child)
-            break;
-        if (p < 0 && errno != EINTR)
+    if (log_path) {
+        close(pipe_fd[1]);
+        if ((status = pump_run(&p, child, &wait_mask)) < 0)
             return 1;
+    } else {
+        for (;;) { /* reaps the orphans that re-parent to us too, until the command ends */
+            pid_t q = waitpid(-1, &status, 0);
+            if (q == child)
+                break;
+            if (q < 0 && errno != EINTR)
+                return 1;
+        }
+        kill_descendants(); /* what the command left behind, in the group or not */
     }
-    kill_descendants(); /* what the command left behind, in the group or not */
     end_like(status);
     return 1;
 }

@@ -481,6 +481,7 @@ int sl__runtime_new(uv_loop_t *loop, const sl__runtime_config *cfg, sl__runtime 
                                 .log_dir = logs,
                                 .shim = rt->shim,
                                 .grace_ms = cfg->grace_ms,
+                                .log_max = cfg->log_max,
                                 .on_change = on_replica_change,
                                 .on_removed = on_replica_removed,
                                 .cgroup = &rt->cgroup,

@@ -36,6 +36,7 @@ typedef struct sl__runtime_config {
     uint32_t debounce_ms;  /* reconcile this long after the last change */
     uint32_t handoff_ms;   /* give a replica up after this long without a successor */
     uint32_t grace_ms;     /* SIGTERM .. SIGKILL */
+    uint64_t log_max;      /* bytes per replica log file (--log-max); 0: the default */
     const char *cluster;   /* the cluster label operator signatures cover */
     /* Operator public keys whose signed writes are run; none: unsigned
      * writes are accepted (and the agent says so). Borrowed for the call. */

@@ -66,6 +66,7 @@
 
 #include "agent/log.h"
 
+#include "runtime/replica_log.h"
 #include "runtime/supervisor_internal.h"
 
 static void remove_replica(sl__sup_replica *r);
@@ -396,6 +397,9 @@ static int configure(sl__supervisor *s, const sl__supervisor_config *cfg)
     s->cgroup = cfg->cgroup;
     s->limits = cfg->limits;
     snprintf(s->parent_pid, sizeof s->parent_pid, "%ld", (long)getpid());
+    snprintf(
+        s->log_max, sizeof s->log_max, "%llu",
+        (unsigned long long)(cfg->log_max ? cfg->log_max : (uint64_t)SL__LOG_MAX_MB_DEFAULT << 20));
     s->node = strdup(cfg->node);
     s->host = strdup(cfg->host);
     s->log_dir = strdup(cfg->log_dir);

@@ -57,8 +57,13 @@ typedef struct sl__supervisor_config {
      * directory of ours (a symlink, say); copied. Log files are opened with
      * O_NOFOLLOW, mode 0600. Each replica appends its stdout,
      * its stderr and the supervisor's "[starling] ..." notes (starts, exits,
-     * restarts, signals) to LOG_DIR/<service>.<replica>.log. */
+     * restarts, signals) to LOG_DIR/<service>.<replica>.log, which its shim
+     * rotates at log_max (replica_log.h). */
     const char *log_dir;
+    /* A replica's log file is rotated before it passes this many bytes,
+     * keeping SL__LOG_KEEP rotated files (replica_log.h); 0: the default
+     * of --log-max. */
+    uint64_t log_max;
     const char *shim;            /* the starling binary, usually /proc/self/exe resolved; copied */
     uint16_t port_min, port_max; /* 0: SL__SUP_PORT_MIN..SL__SUP_PORT_MAX */
     uint32_t grace_ms;           /* 0: SL__SUP_GRACE_MS */

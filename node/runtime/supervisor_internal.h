@@ -62,6 +62,7 @@ struct sl__sup_replica {
 struct sl__supervisor {
     uv_loop_t *loop;
     char *node, *host, *log_dir, *shim;
+    char log_max[24];             /* bytes, for the shim's --log-max */
     struct sockaddr_storage addr; /* host, port 0 */
     socklen_t addr_len;
     char parent_pid[24];

@@ -32,6 +32,7 @@
 
 #include "agent/log.h"
 
+#include "runtime/replica_log.h"
 #include "runtime/supervisor_internal.h"
 
 extern char **environ;
@@ -40,7 +41,7 @@ extern char **environ;
 
 static void log_path(const sl__sup_replica *r, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%s/%s.%u.log", r->sup->log_dir, r->service, (unsigned)r->index);
+    sl__log_path(buf, cap, r->sup->log_dir, r->service, r->index, 0);
 }
 
 static int open_log(const sl__sup_replica *r)
@@ -150,7 +151,9 @@ oom:
 static int spawn_shim(sl__sup_replica *r, int log_fd, const char **why)
 {
     sl__supervisor *s = r->sup;
-    char **env = build_env(r), **args = calloc((size_t)r->argc + 7, sizeof *args);
+    char path[4096];
+    log_path(r, path, sizeof path);
+    char **env = build_env(r), **args = calloc((size_t)r->argc + 11, sizeof *args);
     if (!env || !args) {
         sl__sup_free_strv(env);
         free(args);
@@ -165,6 +168,10 @@ static int spawn_shim(sl__sup_replica *r, int log_fd, const char **why)
         args[k++] = s->cgroup->mode == SL__CGROUP_LIMITS ? "--cgroup" : "--cgroup-try";
         args[k++] = r->cgroup;
     }
+    args[k++] = "--log"; /* the shim writes and rotates the log (replica_log.h) */
+    args[k++] = path;
+    args[k++] = "--log-max";
+    args[k++] = s->log_max;
     args[k++] = "--";
     memcpy(args + k, r->argv, (size_t)r->argc * sizeof *args);
     uv_stdio_container_t stdio[3] = {
