@@ -19,9 +19,11 @@
  * during the stall says nothing about the target (its ack is most likely in
  * that backlog), and a suspicion that "ran out" may have its refutation
  * there. Lifeguard's premise is that a member must not trust its own failure
- * detector while it is slow (the paper's LHA-Probe: the score measures "the
- * local node's ability to meet the soft real-time requirements" of the
- * protocol; memberlist's awareness). So, once the lateness is more than a
+ * detector while it is slow (the paper's local health awareness: the
+ * protocol's own missed deadlines count against the local member first;
+ * memberlist's awareness). Neither the paper nor memberlist checks the
+ * lateness of its own timers; this is that premise applied to a slowness
+ * the member can see directly. So, once the lateness is more than a
  * probe timeout: the score grows by one, the probe under way starts its
  * wait again from now (it ends a whole, health-scaled probe interval later,
  * by which time its ack has been read), and no suspicion is declared dead
