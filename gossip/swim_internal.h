@@ -164,7 +164,8 @@ struct sl_swim {
      * permutation 1 + (order_start + i * order_stride) mod norder. */
     uint32_t norder, order_pos, order_start, order_stride;
     uint32_t seq;
-    uint32_t health; /* Lifeguard's local health score (health.c) */
+    uint32_t health;       /* Lifeguard's local health score (health.c) */
+    uint64_t lag_until_ms; /* after a stall, no verdict before this (health.c) */
     struct {
         bool active, acked, indirect_sent;
         uint32_t relays_asked, nacks; /* ping-reqs sent, nacks received */
@@ -320,6 +321,10 @@ bool sl__pick_live(const sl_swim *s, const sl__member *m, uint64_t now_ms);
 void sl__health_apply(sl_swim *s, int delta);
 /* ms stretched by the health score: ms * (score + 1). */
 uint64_t sl__health_scale(const sl_swim *s, uint64_t ms);
+/* Called first by every tick: when the tick comes long after our own
+ * gossip timer fell due, we were stalled; raises the health score and holds
+ * off the verdicts that the stall made untrustworthy (health.c). */
+void sl__health_check_lag(sl_swim *s, uint64_t now_ms);
 /* When the direct ping of the current probe times out. */
 uint64_t sl__probe_timeout_at(const sl_swim *s);
 

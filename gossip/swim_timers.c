@@ -103,7 +103,7 @@ static void check_suspicions(sl_swim *s, uint64_t now_ms)
 {
     const sl__suspect *e;
     for (uint32_t i = 0; (e = sl__susp_at(s, i));) {
-        if (e->sp && sl__suspicion_deadline(e->sp) <= now_ms)
+        if (e->sp && sl__suspicion_deadline(e->sp) <= now_ms && now_ms >= s->lag_until_ms)
             sl__declare_dead(s, &s->m[e->pos], now_ms); /* removes entry i */
         else
             i++;
@@ -112,6 +112,7 @@ static void check_suspicions(sl_swim *s, uint64_t now_ms)
 
 void sl_swim_tick(sl_swim *s, uint64_t now_ms)
 {
+    sl__health_check_lag(s, now_ms); /* Lifeguard: were we stalled? (health.c) */
     check_suspicions(s, now_ms);
     sl__relays_nack(s, now_ms);
     if (s->probe.active && !s->probe.acked && !s->probe.indirect_sent &&
@@ -150,5 +151,7 @@ uint64_t sl_swim_next_deadline(const sl_swim *s)
     if (nd < d)
         d = nd;
     uint64_t sd = sl__susp_next_deadline(s);
+    if (sd != UINT64_MAX && sd < s->lag_until_ms)
+        sd = s->lag_until_ms; /* held off after a stall (health.c) */
     return sd < d ? sd : d;
 }

@@ -203,6 +203,30 @@ static void a_stall_at_a_probe_makes_a_late_suspicion(void **state)
     assert_true(late[1] >= 9);
 }
 
+/* The same stalls with Lifeguard on: n0 sees on resume that its timers fell
+ * due long ago (gossip/health.c), so it does not trust the probe that
+ * "timed out" while it was stopped; it reads the ack that waited in its
+ * backlog instead of suspecting the healthy peer, and its health score says
+ * it was slow. */
+static void a_stalled_member_does_not_trust_its_late_probes(void **state)
+{
+    (void)state;
+    sl_world *w = world(false, 25);
+    add_nodes(w, 5);
+    uint64_t before = sl_swim_get_stats(sl_world_core(w, 0))->events[SL_EVENT_SUSPECT];
+    uint32_t sick = 0;
+    for (int i = 0; i < 10; i++) {
+        sl_world_pause_at_probe(w, 0, 1500, 1000);
+        sl_world_run_until(w, sl_world_now(w) + 1000 + 1500 + 50); /* just resumed */
+        sick += sl_swim_health(sl_world_core(w, 0)) > 0;
+        sl_world_run_until(w, sl_world_now(w) + 1150);
+    }
+    uint64_t late = sl_swim_get_stats(sl_world_core(w, 0))->events[SL_EVENT_SUSPECT] - before;
+    sl_world_free(w);
+    assert_true(late <= 1);
+    assert_true(sick >= 9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -211,6 +235,7 @@ int main(void)
         cmocka_unit_test(refuting_a_suspicion_costs_health),
         cmocka_unit_test(an_expired_relay_neither_nacks_nor_stalls_the_clock),
         cmocka_unit_test(a_stall_at_a_probe_makes_a_late_suspicion),
+        cmocka_unit_test(a_stalled_member_does_not_trust_its_late_probes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

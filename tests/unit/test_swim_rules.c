@@ -85,15 +85,22 @@ static void rig_free(rig *r)
     free(r);
 }
 
-/* Delivers one packet holding the single message m, as if from `from`. */
-static void feed(rig *r, const sl_msg *m, sl_addr from)
+/* Delivers one packet holding the single message m, as if from `from`, at
+ * now_ms. */
+static void feed_at(rig *r, const sl_msg *m, sl_addr from, uint64_t now_ms)
 {
     uint8_t pkt[1400];
     int hl = sl_wire_put_header(pkt, sizeof pkt, "");
     assert_true(hl > 0);
     int ml = sl_wire_put_msg(pkt + hl, sizeof pkt - (size_t)hl, m);
     assert_true(ml > 0);
-    sl_swim_recv(r->s, &from, pkt, (size_t)(hl + ml), NOW);
+    sl_swim_recv(r->s, &from, pkt, (size_t)(hl + ml), now_ms);
+}
+
+/* The same at NOW. */
+static void feed(rig *r, const sl_msg *m, sl_addr from)
+{
+    feed_at(r, m, from, NOW);
 }
 
 static sl_incarnation inc(uint32_t gen, uint32_t ctr)
@@ -340,6 +347,37 @@ static void alive_for_our_name_elsewhere_is_a_conflict(void **state)
     rig_free(r);
 }
 
+/* Lifeguard (gossip/health.c): a core whose tick comes long after its
+ * timers fell due was stalled, and what came meanwhile is still unread; a
+ * suspicion that ran out during the stall is not declared dead before that
+ * backlog is read (here it holds the suspect's refutation). The same core
+ * ticked on time declares the suspect dead when its 4 s run out. */
+static void a_stalled_core_reads_its_backlog_before_declaring_death(void **state)
+{
+    (void)state;
+    for (int stalled = 0; stalled <= 1; stalled++) {
+        rig *r = rig_new();
+        alive(r, "a", addr_of(2), inc(1, 0));
+        accuse(r, SL_MSG_SUSPECT, "a", inc(1, 0), "b");
+        uint64_t t = NOW;
+        for (; t < NOW + (stalled ? 500 : 30000); t += 100)
+            sl_swim_tick(r->s, t);
+        t = NOW + 30000;
+        sl_swim_tick(r->s, t); /* on resume: the timers first */
+        sl_msg refute = {.type = SL_MSG_ALIVE,
+                         .name = "a",
+                         .name_len = 1,
+                         .addr = addr_of(2),
+                         .inc = inc(1, 1)};
+        feed_at(r, &refute, addr_of(2), t); /* then the backlog */
+        sl_swim_tick(r->s, t + 1000);
+        assert_int_equal(events(r, SL_EVENT_FAILED), stalled ? 0 : 1);
+        assert_int_equal(state_of(r, "a"), SL_MEMBER_ALIVE);
+        assert_true(sl_swim_health(r->s) > 0 || !stalled);
+        rig_free(r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -350,6 +388,7 @@ int main(void)
         cmocka_unit_test(newer_alive_refutes_a_suspect),
         cmocka_unit_test(suspicion_or_death_about_us_is_refuted),
         cmocka_unit_test(alive_for_our_name_elsewhere_is_a_conflict),
+        cmocka_unit_test(a_stalled_core_reads_its_backlog_before_declaring_death),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
