@@ -137,8 +137,12 @@ typedef struct sl_swim_timing {
      * probe interval and timeout by score + 1), nacks from the members we
      * ask to probe for us, the dynamic suspicion timeout (from max down to
      * min with confirmations) and the buddy system (a ping to a suspect
-     * carries the suspicion). Set, it is plain SWIM: a fixed suspicion
-     * timeout at the minimum, no buddy, no awareness, no nacks. For
+     * carries the suspicion), and, in Lifeguard's spirit (not in the paper
+     * nor memberlist), the stall check: a core whose timers run more than a
+     * probe timeout late knows it was stopped, raises its score, restarts
+     * the probe under way and declares no suspect dead until a probe timeout
+     * after it resumed. Set, it is plain SWIM: a fixed suspicion timeout at
+     * the minimum, no buddy, no awareness, no nacks, no stall check. For
      * measuring what Lifeguard buys (`--lifeguard off`, `lifeguard off`). */
     bool plain_swim;
 } sl_swim_timing;
