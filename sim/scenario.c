@@ -807,7 +807,7 @@ static int service_option(parser *p, int i, sl_sim_service *s, svc_opts *o_)
         s->spread_nodes = strcmp(val, "nodes") == 0;
         return 0;
     case 3: {
-        sl_check c;
+        sl_check c = {0}; /* sl_check_parse keeps the other fields: validated as zero */
         if (i + 1 >= p->ntok || sl_check_parse(val, &c) != 0 || c.kind == SL_CHECK_DEFAULT)
             return expected(p, i + 1, "a check like tcp, http:/healthz or exec:true");
         o_->check.kind = c.kind;
