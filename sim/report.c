@@ -153,6 +153,9 @@ sl_sim_verdict sl_sim_check(const sl_sim_run *r, const sl_sim_expect *e)
     case SL_SIM_M_GHOSTS: v.value = (double)sl_sim_track_ghosts(r->track); break;
     case SL_SIM_M_LIVE: v.value = sl_sim_track_live(r->track); break;
     case SL_SIM_M_MSGS: v.value = per_node_s(r, total(r, false)); break;
+    case SL_SIM_M_UNHEALTHY:
+        v.value = r->rt ? (double)sl_sim_runtime_stats(r->rt)->unhealthy : 0;
+        break;
     case SL_SIM_M_SERVICES_BACK:
     case SL_SIM_M_MIN_RUNNING:
     case SL_SIM_M_DUPLICATES_GONE:
@@ -429,6 +432,8 @@ static json_t *json_runtime_stats(const sl_sim_runtime *rt)
     json_object_set_new(o, "restores", json_integer((json_int_t)st->restores));
     if (st->give_ups) /* only when it happened: other reports stay as they were */
         json_object_set_new(o, "give_ups", json_integer((json_int_t)st->give_ups));
+    if (st->unhealthy) /* likewise */
+        json_object_set_new(o, "unhealthy", json_integer((json_int_t)st->unhealthy));
     return o;
 }
 

@@ -216,6 +216,14 @@ static int apply_one(ctx *c, const sl_sim_action *a, char *err, size_t errcap)
             if (sl_sim_set_has(&a->nodes, n))
                 sl_sim_runtime_fail_start(r->rt, a->service, n, a->type == SL_SIM_FAIL_START);
         return 0;
+    case SL_SIM_UNHEALTHY:
+    case SL_SIM_HEALTHY:
+        if (r->rt && a->nodes.n == 0)
+            sl_sim_runtime_check_fail(r->rt, a->service, -1, a->type == SL_SIM_UNHEALTHY);
+        for (int n = 0; r->rt && n < r->sc->max_nodes && a->nodes.n; n++)
+            if (sl_sim_set_has(&a->nodes, n))
+                sl_sim_runtime_check_fail(r->rt, a->service, n, a->type == SL_SIM_UNHEALTHY);
+        return 0;
     case SL_SIM_PARTITION: return partition(c, a, err, errcap);
     case SL_SIM_CUT:
         cut_sets(r->w, &a->groups[0], &a->groups[1]);

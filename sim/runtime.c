@@ -38,6 +38,13 @@ typedef struct cached {
     sl_placement *p;
 } cached;
 
+/* A fault of the scenario's: a service failing (to start, or its checks)
+ * on one node or on all. */
+typedef struct fault {
+    char service[SL_SVC_NAME_MAX + 1];
+    int node; /* -1: on every node */
+} fault;
+
 struct sl_sim_runtime {
     sl_world *w;
     const sl_sim_scenario *sc;
@@ -48,11 +55,10 @@ struct sl_sim_runtime {
     uint8_t *initial; /* the saved catalog every node starts with */
     size_t initial_len;
     uint32_t max_records;
-    struct failing {
-        char service[SL_SVC_NAME_MAX + 1];
-        int node; /* -1: on every node */
-    } * failing;  /* (service, node) pairs whose starts fail now */
+    fault *failing; /* (service, node) pairs whose starts fail now */
     size_t nfailing;
+    fault *sick; /* (service, node) pairs whose health checks fail now */
+    size_t nsick;
     cached cache[CACHE_SLOTS];
     uint64_t cache_clock;
     sl_placement_cache *inc; /* the last computed input: the next miss is incremental */
@@ -162,6 +168,8 @@ static void publish(vnode *v, const char *service)
 static void on_replica_change(void *ud, const sl_vsup_replica *r)
 {
     vnode *v = ud;
+    if (r->status == SL_REPLICA_UNHEALTHY)
+        v->rt->stats.unhealthy++;
     if (v->rt->obs.replica)
         v->rt->obs.replica(v->rt->obs.ud, v->index, r, false);
     if (sl_appstate_replica_status(v->app, r->service, r->replica, r->status, r->at_ms)) {
@@ -186,15 +194,33 @@ static void on_replica_removed(void *ud, const sl_vsup_replica *r)
     publish(v, service);
 }
 
-static bool fails(void *ud, const char *service)
+static bool faulted(const fault *f, size_t n, int node, const char *service)
 {
-    sl_sim_runtime *rt = ((vnode *)ud)->rt;
-    int node = ((vnode *)ud)->index;
-    for (size_t i = 0; i < rt->nfailing; i++)
-        if ((rt->failing[i].node < 0 || rt->failing[i].node == node) &&
-            !strcmp(rt->failing[i].service, service))
+    for (size_t i = 0; i < n; i++)
+        if ((f[i].node < 0 || f[i].node == node) && !strcmp(f[i].service, service))
             return true;
     return false;
+}
+
+static bool fails(void *ud, const char *service)
+{
+    const vnode *v = ud;
+    return faulted(v->rt->failing, v->rt->nfailing, v->index, service);
+}
+
+static bool check_fails(void *ud, const char *service)
+{
+    const vnode *v = ud;
+    return faulted(v->rt->sick, v->rt->nsick, v->index, service);
+}
+
+/* The check of `service` in the node's catalog, as the agent's driver hands
+ * the spec's check to its supervisor. */
+static const sl_check *check_of(void *ud, const char *service)
+{
+    const vnode *v = ud;
+    const sl_service *s = v->app ? sl_catalog_find(sl_appstate_catalog(v->app), service) : NULL;
+    return s ? &s->check : NULL;
 }
 
 static void collect_local(void *ud, const sl_vsup_replica *r)
@@ -335,6 +361,8 @@ static void on_boot(void *ud, int node, sl_swim *core, bool restart, uint64_t no
                           .seed = sl_mix64(rt->seed ^ sl_mix64(((uint64_t)node << 24) ^
                                                                v->generation ^ 0x76737570ull)),
                           .fails = fails,
+                          .check_of = check_of,
+                          .check_fails = check_fails,
                           .on_change = on_replica_change,
                           .on_removed = on_replica_removed,
                           .ud = v};
@@ -453,6 +481,8 @@ static void spec_of(const sl_sim_runtime *rt, const char *name, uint32_t replica
             s->cpu_milli = d->cpu_milli;
             s->mem_mb = d->mem_mb;
             s->spread = d->spread_nodes ? SL_SPREAD_NODES : SL_SPREAD_ZONES;
+            if (d->check)
+                s->check = *d->check;
             break;
         }
     }
@@ -525,26 +555,38 @@ int sl_sim_runtime_drain(sl_sim_runtime *rt, int node, char *err, size_t errcap)
     return rc;
 }
 
-void sl_sim_runtime_fail_start(sl_sim_runtime *rt, const char *service, int node, bool failing)
+/* Adds (on) or removes the fault (service, node) in *f (*n of them).
+ * Returns false when it is off, or out of memory. */
+static bool fault_set(fault **f, size_t *n, const char *service, int node, bool on)
 {
     size_t i;
-    for (i = 0; i < rt->nfailing &&
-                (rt->failing[i].node != node || strcmp(rt->failing[i].service, service));
-         i++)
+    for (i = 0; i < *n && ((*f)[i].node != node || strcmp((*f)[i].service, service)); i++)
         ;
-    if (!failing) {
-        if (i < rt->nfailing)
-            rt->failing[i] = rt->failing[--rt->nfailing];
-        return;
+    if (!on) {
+        if (i < *n)
+            (*f)[i] = (*f)[--*n];
+        return false;
     }
-    if (i == rt->nfailing) {
-        void *grown = realloc(rt->failing, (rt->nfailing + 1) * sizeof *rt->failing);
+    if (i == *n) {
+        fault *grown = realloc(*f, (*n + 1) * sizeof *grown);
         if (!grown)
-            return;
-        rt->failing = grown;
-        snprintf(rt->failing[rt->nfailing].service, sizeof rt->failing[0].service, "%s", service);
-        rt->failing[rt->nfailing++].node = node;
+            return false;
+        *f = grown;
+        snprintf(grown[*n].service, sizeof grown[*n].service, "%s", service);
+        grown[(*n)++].node = node;
     }
+    return true;
+}
+
+void sl_sim_runtime_check_fail(sl_sim_runtime *rt, const char *service, int node, bool failing)
+{
+    fault_set(&rt->sick, &rt->nsick, service, node, failing);
+}
+
+void sl_sim_runtime_fail_start(sl_sim_runtime *rt, const char *service, int node, bool failing)
+{
+    if (!fault_set(&rt->failing, &rt->nfailing, service, node, failing))
+        return;
     uint64_t now = sl_world_now(rt->w);
     for (int n = 0; n < rt->max_nodes; n++)
         if ((node < 0 || n == node) && rt->nodes[n].sup &&
@@ -672,5 +714,6 @@ void sl_sim_runtime_free(sl_sim_runtime *rt)
     free(rt->nodes);
     free(rt->initial);
     free(rt->failing);
+    free(rt->sick);
     free(rt);
 }

@@ -96,6 +96,13 @@ int sl_sim_runtime_drain(sl_sim_runtime *rt, int node, char *err, size_t errcap)
  * replicas on those nodes. */
 void sl_sim_runtime_fail_start(sl_sim_runtime *rt, const char *service, int node, bool fails);
 
+/* From now on the health checks of `service` fail (failing) or pass again
+ * (!failing) on node `node` (-1: on every node; a heal undoes the fault of
+ * the same node argument). Only replicas of a service with a check notice:
+ * a running one becomes unhealthy after its `failures` failed checks, and
+ * a starting one stays starting. */
+void sl_sim_runtime_check_fail(sl_sim_runtime *rt, const char *service, int node, bool failing);
+
 /* Node's catalog and supervisor; NULL while it is down. */
 const sl_catalog *sl_sim_runtime_catalog(const sl_sim_runtime *rt, int node);
 const sl_vsup *sl_sim_runtime_vsup(const sl_sim_runtime *rt, int node);
@@ -109,6 +116,7 @@ typedef struct sl_sim_rt_stats {
     uint64_t actions; /* performed: starts, restarts, stops */
     uint64_t saves, restores;
     uint64_t give_ups; /* replicas given up after failing to start (giveup.h) */
+    uint64_t unhealthy; /* running replicas made unhealthy by failed health checks */
 } sl_sim_rt_stats;
 
 const sl_sim_rt_stats *sl_sim_runtime_stats(const sl_sim_runtime *rt);

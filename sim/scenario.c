@@ -81,6 +81,8 @@ static const char *const action_names[] = {
     [SL_SIM_FAIL_START] = "fail-start",
     [SL_SIM_FIX_START] = "fix-start",
     [SL_SIM_DRAIN] = "drain",
+    [SL_SIM_UNHEALTHY] = "unhealthy",
+    [SL_SIM_HEALTHY] = "healthy",
 };
 
 static const char *const metric_names[] = {
@@ -103,6 +105,7 @@ static const char *const metric_names[] = {
     [SL_SIM_M_STARTS_PER_LOST] = "starts_per_lost",
     [SL_SIM_M_CATALOG_CONVERGED] = "catalog_converged_within",
     [SL_SIM_M_WRITES_RUNNING] = "writes_running_within",
+    [SL_SIM_M_UNHEALTHY] = "unhealthy",
 };
 
 static const char *const op_names[] = {
@@ -438,6 +441,8 @@ static int parse_action_args(parser *p, int i, sl_sim_action *a)
         return parse_via(p, i + 1, a);
     case SL_SIM_FAIL_START:
     case SL_SIM_FIX_START:
+    case SL_SIM_UNHEALTHY:
+    case SL_SIM_HEALTHY:
         if (parse_svc_name(p, i, a->service, sizeof a->service) != 0)
             return -1;
         if (strcmp(tok_or_eol(p, i + 1), "on") != 0)
@@ -547,7 +552,7 @@ static int stmt_at(parser *p)
     if (t == sizeof action_names / sizeof *action_names)
         return expected(p, 2,
                         "crash, pause, stall, leave, restart, partition, cut, loss, join, heal, "
-                        "deploy, scale, rm, fail-start, fix-start or drain");
+                        "deploy, scale, rm, fail-start, fix-start, drain, unhealthy or healthy");
     a.type = (sl_sim_action_type)t;
     if (a.type >= SL_SIM_DEPLOY)
         sc->runtime = true;
@@ -589,8 +594,8 @@ static int stmt_expect(parser *p)
             "false_positives_paused, healthy_declared_dead, alive_declared_dead, ghosts, "
             "converged_at, live, "
             "messages_per_node_per_s, services_at_count_within, min_running, "
-            "duplicates_gone_within, lost_writes, starts_per_lost, catalog_converged_within "
-            "or writes_running_within");
+            "duplicates_gone_within, lost_writes, starts_per_lost, catalog_converged_within, "
+            "writes_running_within or unhealthy");
     e.metric = (sl_sim_metric)m;
     int i = 2;
     if (e.metric != SL_SIM_M_CONVERGED) {
@@ -768,27 +773,58 @@ static sl_sim_service *add_services(parser *p, size_t n)
     return first;
 }
 
-/* Parses one option of `service` at token i: cpu MILLI, mem MB or spread
- * zones|nodes, each at most once (`given` holds which were). */
-static int service_option(parser *p, int i, sl_sim_service *s, unsigned *given)
+/* What `service` options were given, with the check parsed on the side
+ * (stored only once the line is fine). */
+typedef struct svc_opts {
+    unsigned given;
+    sl_check check;
+} svc_opts;
+
+/* Parses one option of `service` at token i: cpu MILLI, mem MB, spread
+ * zones|nodes, check KIND, check-interval T or check-failures N, each at
+ * most once. */
+static int service_option(parser *p, int i, sl_sim_service *s, svc_opts *o_)
 {
-    static const char *const opts[] = {"cpu", "mem", "spread"};
+    static const char *const opts[] = {"cpu", "mem", "spread", "check", "check-interval",
+                                       "check-failures"};
+    enum { NOPTS = sizeof opts / sizeof *opts };
     const char *k = p->tok[i];
     unsigned o;
-    for (o = 0; o < 3; o++)
+    for (o = 0; o < NOPTS; o++)
         if (strcmp(k, opts[o]) == 0)
             break;
-    if (o == 3)
-        return expected(p, i, "cpu, mem, spread or end of line");
-    if (*given & (1u << o))
+    if (o == NOPTS)
+        return expected(p, i, "cpu, mem, spread, check, check-interval, check-failures or end of line");
+    if (o_->given & (1u << o))
         return fail(p, "'%s' is given twice", k);
-    *given |= 1u << o;
+    o_->given |= 1u << o;
     uint64_t v;
     const char *val = tok_or_eol(p, i + 1);
-    if (o == 2) {
+    switch (o) {
+    case 2:
         if (strcmp(val, "zones") != 0 && strcmp(val, "nodes") != 0)
             return expected(p, i + 1, "spread zones or spread nodes");
         s->spread_nodes = strcmp(val, "nodes") == 0;
+        return 0;
+    case 3: {
+        sl_check c = {0}; /* sl_check_parse keeps the other fields: validated as zero */
+        if (i + 1 >= p->ntok || sl_check_parse(val, &c) != 0 || c.kind == SL_CHECK_DEFAULT)
+            return expected(p, i + 1, "a check like tcp, http:/healthz or exec:true");
+        o_->check.kind = c.kind;
+        memcpy(o_->check.arg, c.arg, sizeof c.arg);
+        return 0;
+    }
+    case 4:
+        if (parse_ms(p, i + 1, "a check interval like 1s", &v) != 0)
+            return -1;
+        if (v == 0 || v > SL_CHECK_INTERVAL_MAX_MS)
+            return fail(p, "expected a check interval from 1ms to 1h, got '%s'", val);
+        o_->check.interval_ms = (uint32_t)v;
+        return 0;
+    case 5:
+        if (i + 1 >= p->ntok || parse_uint(val, SL_CHECK_FAILURES_MAX, &v) != 0 || v == 0)
+            return expected(p, i + 1, "a number of failed checks from 1 to 100");
+        o_->check.failures = (uint32_t)v;
         return 0;
     }
     if (i + 1 >= p->ntok || parse_uint(val, UINT32_MAX, &v) != 0)
@@ -802,7 +838,8 @@ static int service_option(parser *p, int i, sl_sim_service *s, unsigned *given)
     return 0;
 }
 
-/* service NAME replicas N [cpu MILLI] [mem MB] [spread zones|nodes] */
+/* service NAME replicas N [cpu MILLI] [mem MB] [spread zones|nodes]
+ *   [check KIND [check-interval T] [check-failures N]] */
 static int stmt_service(parser *p)
 {
     sl_sim_service s = {.line = p->line};
@@ -812,13 +849,23 @@ static int stmt_service(parser *p)
         return expected(p, 2, "'replicas N'");
     if (parse_replicas(p, 3, 1, &s.replicas) != 0)
         return -1;
-    unsigned given = 0;
+    svc_opts o = {0};
     for (int i = 4; i < p->ntok; i += 2)
-        if (service_option(p, i, &s, &given) != 0)
+        if (service_option(p, i, &s, &o) != 0)
             return -1;
+    if ((o.check.interval_ms || o.check.failures) && o.check.kind == SL_CHECK_DEFAULT)
+        return fail(p, "check-interval and check-failures need a 'check KIND'");
+    if (o.check.kind != SL_CHECK_DEFAULT) {
+        s.check = malloc(sizeof *s.check);
+        if (!s.check)
+            return fail(p, "out of memory");
+        *s.check = o.check;
+    }
     sl_sim_service *to = add_services(p, 1);
-    if (!to)
+    if (!to) {
+        free(s.check);
         return -1;
+    }
     *to = s;
     return 0;
 }
@@ -1169,6 +1216,8 @@ void sl_sim_scenario_deinit(sl_sim_scenario *sc)
     }
     free(sc->actions);
     free(sc->expects);
+    for (size_t i = 0; i < sc->nservices; i++)
+        free(sc->services[i].check);
     free(sc->services);
     memset(sc, 0, sizeof *sc);
 }

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "starling/catalog.h"
 #include "starling/rejoin.h"
 
 /* Largest node count a scenario may reach (initial nodes plus joins). */
@@ -36,6 +37,8 @@ typedef enum sl_sim_action_type {
     SL_SIM_FAIL_START, /* service: its replicas exit at once from then on */
     SL_SIM_FIX_START,  /* service: they start again */
     SL_SIM_DRAIN,      /* nodes: set the draining tag (placement moves their replicas) */
+    SL_SIM_UNHEALTHY,  /* service: its health checks fail from then on */
+    SL_SIM_HEALTHY,    /* service: they pass again */
 } sl_sim_action_type;
 
 /* Returns "crash", "pause", ... */
@@ -66,7 +69,7 @@ typedef struct sl_sim_action {
     bool at_probe;        /* pause: from a `stall ... probing` line (sl_world_pause_at_probe) */
     double loss;          /* loss */
     int count;            /* join */
-    char service[64];     /* deploy, scale, rm, fail-start, fix-start */
+    char service[64];     /* deploy, scale, rm, fail-start, fix-start, unhealthy, healthy */
     uint32_t replicas;    /* deploy, scale */
     int via;              /* deploy, scale, rm: the node the write is made on */
 } sl_sim_action;
@@ -79,6 +82,8 @@ typedef struct sl_sim_service {
     uint32_t replicas;
     uint32_t cpu_milli, mem_mb; /* 0: none requested */
     bool spread_nodes;          /* `spread nodes`; default zones */
+    sl_check *check;            /* `check KIND` and its `check-interval`, `check-failures`;
+                                 * NULL: the default check. Owned by the scenario. */
     int line;
 } sl_sim_service;
 
@@ -109,6 +114,7 @@ typedef enum sl_sim_metric {
                                  * reachable live node holds it (time) */
     SL_SIM_M_WRITES_RUNNING,    /* `writes_running_within`: worst time from a write until its
                                  * service runs at the write's count on every side (time) */
+    SL_SIM_M_UNHEALTHY,         /* `unhealthy`: running replicas made unhealthy by their checks */
     SL_SIM_M__COUNT
 } sl_sim_metric;
 

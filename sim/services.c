@@ -501,7 +501,9 @@ static void open_window(sl_sim_svc *t, const sl_sim_action *a, uint64_t now, uin
                              .min_running = 1.0,
                              .dup_max = t->dups,
                              .dup_gone_ms = 0};
-    w->rebalance = a && before == 0 && w->lost == 0 && a->type != SL_SIM_HEAL;
+    /* An `unhealthy` loses its replicas later, by their checks: a fault, not a rebalance. */
+    w->rebalance = a && before == 0 && w->lost == 0 && a->type != SL_SIM_HEAL &&
+                   a->type != SL_SIM_UNHEALTHY;
     w->min_count = UINT64_MAX;
     for (int g = 0; w->rebalance && g < t->nsides; g++) /* every service runs its count */
         for (size_t s = 0; s < t->ns; s++)

@@ -17,8 +17,12 @@
  *       STARTING  its start-up delay: RUNNING then; or, if its service was
  *                 failing to start when it was spawned (`doomed`), it is due
  *                 at once and becomes FAILED, a run of length 0.
- *       RUNNING   nothing: only crash() and stop() change it.
- *       FAILED    its backoff: it is spawned again, STARTING, restarts + 1.
+ *       STARTING  (with a health check) its next check, every
+ *                 SL_REPLICA_CHECK_STARTING_MS: RUNNING once one passes.
+ *       RUNNING   nothing: only crash() and stop() change it; with a health
+ *                 check, its next check, every interval: UNHEALTHY after
+ *                 `failures` in a row.
+ *       FAILED    (and UNHEALTHY) its backoff: it is spawned again, STARTING, restarts + 1.
  *       STOPPING  its stop delay: removed then (on_removed), or STARTING
  *                 again if start() asked for it meanwhile.
  *
@@ -46,6 +50,7 @@
 
 #include "starling/catalog.h"
 #include "starling/error.h"
+#include "starling/replica_check.h"
 #include "starling/rng.h"
 
 #define NO_POS SIZE_MAX
@@ -61,6 +66,12 @@ typedef struct vrep {
     uint64_t backoff_ms;   /* the delay of the next retry */
     bool doomed;           /* STARTING, but it failed to start: FAILED when due */
     bool start_after_stop; /* STOPPING, and start() was called since */
+    /* The health check of the current run, copied at spawn (kind DEFAULT:
+     * none; its arg is not kept: virtual checks need none). */
+    sl_check_kind chk_kind;
+    uint32_t chk_interval_ms, chk_failures;
+    sl_replica_check_state chk;
+    uint64_t ready_ms; /* STARTING with a check: when its start-up delay ends */
     uint64_t born;         /* creation number, for crash_service's snapshot */
     size_t hpos;           /* position in the heap, or NO_POS */
     uint64_t due_ms, seq;  /* heap key when hpos != NO_POS */
@@ -269,24 +280,75 @@ static void spawn(sl_vsup *s, vrep *r, uint64_t now_ms)
     r->status = SL_REPLICA_STARTING;
     r->at_ms = now_ms;
     r->doomed = s->cfg.fails && s->cfg.fails(s->cfg.ud, r->service);
+    const sl_check *c = s->cfg.check_of ? s->cfg.check_of(s->cfg.ud, r->service) : NULL;
+    r->chk_kind = c ? c->kind : SL_CHECK_DEFAULT;
+    r->chk_interval_ms = c ? c->interval_ms : 0;
+    r->chk_failures = c ? c->failures : 0;
+    r->chk.fails = 0;
     uint64_t delay = r->doomed ? 0 : draw(s, s->cfg.startup_ms, s->cfg.startup_jitter_ms);
-    schedule(s, r, now_ms + delay);
+    if (r->chk_kind == SL_CHECK_DEFAULT || r->doomed) {
+        schedule(s, r, now_ms + delay);
+        return;
+    }
+    r->ready_ms = now_ms + delay;
+    schedule(s, r, now_ms + SL_REPLICA_CHECK_STARTING_MS);
 }
 
-/* r's process exited by itself at now_ms while STARTING or RUNNING: FAILED,
- * its retry scheduled after the backoff. */
-static void fail(sl_vsup *s, vrep *r, uint64_t now_ms)
+/* r's check as the core reads it. */
+static sl_check check_of(const vrep *r)
+{
+    return (sl_check){
+        .kind = r->chk_kind, .interval_ms = r->chk_interval_ms, .failures = r->chk_failures};
+}
+
+/* r's process is gone at now_ms while STARTING or RUNNING: `to` (FAILED: it
+ * exited by itself; UNHEALTHY: it failed its checks and was stopped), its
+ * retry scheduled after the backoff. */
+static void fail_as(sl_vsup *s, vrep *r, uint64_t now_ms, sl_replica_status to)
 {
     if (r->status == SL_REPLICA_RUNNING && now_ms - r->at_ms >= s->cfg.healthy_after_ms)
         r->backoff_ms = s->cfg.backoff_base_ms;
     uint64_t delay = r->backoff_ms;
     r->backoff_ms = delay >= s->cfg.backoff_max_ms / 2 ? s->cfg.backoff_max_ms : delay * 2;
-    r->status = SL_REPLICA_FAILED;
+    r->status = to;
     r->at_ms = now_ms;
     r->doomed = false;
-    s->stats.failures++;
+    if (to == SL_REPLICA_UNHEALTHY)
+        s->stats.unhealthy++;
+    else
+        s->stats.failures++;
     schedule(s, r, now_ms + delay);
     changed(s, r);
+}
+
+static void fail(sl_vsup *s, vrep *r, uint64_t now_ms)
+{
+    fail_as(s, r, now_ms, SL_REPLICA_FAILED);
+}
+
+/* One virtual health check of r at `at` (STARTING or RUNNING, with a
+ * check): it passes once the start-up delay is over, unless the service's
+ * checks fail now; the core decides what the result means. */
+static void check(sl_vsup *s, vrep *r, uint64_t at)
+{
+    sl_check c = check_of(r);
+    bool passed = at >= r->ready_ms && !(s->cfg.check_fails && s->cfg.check_fails(s->cfg.ud, r->service));
+    s->stats.checks++;
+    switch (sl_replica_check_observe(&r->chk, &c, r->status, passed)) {
+    case SL_REPLICA_CHECK_READY:
+        r->status = SL_REPLICA_RUNNING;
+        r->at_ms = at;
+        schedule(s, r, at + sl_replica_check_period_ms(&c, r->status));
+        changed(s, r);
+        return;
+    case SL_REPLICA_CHECK_UNHEALTHY:
+        fail_as(s, r, at, SL_REPLICA_UNHEALTHY);
+        return;
+    case SL_REPLICA_CHECK_NOTHING: break;
+    }
+    uint32_t period = sl_replica_check_period_ms(&c, r->status);
+    if (period)
+        schedule(s, r, at + period);
 }
 
 /* Unlinks r, frees it, then reports it gone (status STOPPING). */
@@ -332,12 +394,16 @@ static void due(sl_vsup *s, vrep *r)
             fail(s, r, at);
             return;
         }
+        if (r->chk_kind != SL_CHECK_DEFAULT) {
+            check(s, r, at);
+            return;
+        }
         r->status = SL_REPLICA_RUNNING;
         r->at_ms = at;
         changed(s, r);
         return;
     case SL_REPLICA_OOM:       /* never set here: waits to restart like FAILED */
-    case SL_REPLICA_UNHEALTHY: /* never set: virtual replicas have no health check */
+    case SL_REPLICA_UNHEALTHY: /* failed its checks: waits to restart like FAILED */
     case SL_REPLICA_FAILED:
         r->restarts++;
         s->stats.restarts++;
@@ -345,7 +411,9 @@ static void due(sl_vsup *s, vrep *r)
         changed(s, r);
         return;
     case SL_REPLICA_STOPPING: stopped(s, r, at); return;
-    case SL_REPLICA_RUNNING: return; /* never scheduled */
+    case SL_REPLICA_RUNNING: /* scheduled only with a check */
+        check(s, r, at);
+        return;
     }
 }
 
@@ -455,7 +523,7 @@ int sl_vsup_stop(sl_vsup *s, const char *service, uint32_t replica, uint64_t now
     switch (r->status) {
     case SL_REPLICA_STOPPING: r->start_after_stop = false; return 0;
     case SL_REPLICA_OOM:
-    case SL_REPLICA_UNHEALTHY: /* never set here; like FAILED */
+    case SL_REPLICA_UNHEALTHY: /* no process: like FAILED */
     case SL_REPLICA_FAILED:
         s->stats.stops++;
         remove_replica(s, r, now_ms);
@@ -482,7 +550,7 @@ static bool crash(sl_vsup *s, vrep *r, uint64_t now_ms)
     case SL_REPLICA_RUNNING: fail(s, r, now_ms); return true;
     case SL_REPLICA_STOPPING: stopped(s, r, now_ms); return false;
     case SL_REPLICA_OOM:
-    case SL_REPLICA_UNHEALTHY: /* never set here; like FAILED */
+    case SL_REPLICA_UNHEALTHY: /* no process: like FAILED */
     case SL_REPLICA_FAILED: return false; /* no process to crash */
     }
     return false;

@@ -15,6 +15,17 @@
  * STOPPING replica starts it again once it has stopped (it is not removed in
  * between: on_removed does not fire), as the real supervisor does.
  *
+ * A replica of a service with a health check (check_of() gives one that is
+ * not the default) is checked as the agent's supervisor checks it, with the
+ * same decisions (starling/replica_check.h): it stays STARTING until a
+ * check passes (every SL_REPLICA_CHECK_STARTING_MS; a check passes once the
+ * start-up delay is over and the service's checks are not failing, see
+ * check_fails), then it is checked every interval while RUNNING, and
+ * `failures` failed checks in a row make it UNHEALTHY: its process is gone
+ * at once (no stop delay) and it is retried after the backoff as a FAILED
+ * one is, UNHEALTHY meanwhile. A service without a check is RUNNING right
+ * after its start-up delay and never checked: as before.
+ *
  * Ports are fake (20000 + a slot number, reused after removal). No clock:
  * time comes in as arguments, sl_vsup_deadline() says when sl_vsup_tick()
  * must run next. Deterministic for a given seed and call sequence.
@@ -29,6 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "starling/catalog.h"
 #include "starling/reports.h"
 
 #define SL_VSUP_STARTUP_MS 500
@@ -64,6 +76,13 @@ typedef struct sl_vsup_config {
      * and by a start after a stop. It must not call into the supervisor.
      * NULL: never. */
     bool (*fails)(void *ud, const char *service);
+    /* The health check of `service` as the node knows it now, asked at every
+     * spawn (copied then); NULL or a default check: none. The result must
+     * stay valid until the call returns. NULL: no service has a check. */
+    const sl_check *(*check_of)(void *ud, const char *service);
+    /* Whether the checks of `service` fail now (an `unhealthy` scenario
+     * statement), asked at every check. NULL: never. */
+    bool (*check_fails)(void *ud, const char *service);
     /* Every status change, with r->status the new one, called at the time
      * of the change (r->at_ms), from inside start(), stop(), crash() or
      * tick(). It may call start() and stop() (with now_ms r->at_ms), but not
@@ -134,9 +153,11 @@ void sl_vsup_foreach_of(const sl_vsup *s, const char *service,
 typedef struct sl_vsup_stats {
     uint64_t starts;   /* replicas started by start() (not retries) */
     uint64_t restarts; /* retries after a failure, and starts after a stop */
-    uint64_t failures; /* starting or running replicas that failed */
+    uint64_t failures; /* starting or running replicas that failed (exited) */
     uint64_t stops;    /* stop() calls that stopped something */
     uint64_t removed;  /* replicas removed */
+    uint64_t checks;    /* health checks made */
+    uint64_t unhealthy; /* running replicas made UNHEALTHY by their checks */
 } sl_vsup_stats;
 
 const sl_vsup_stats *sl_vsup_get_stats(const sl_vsup *s);

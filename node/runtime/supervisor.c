@@ -10,7 +10,7 @@
  *                       notes, spawning through the `starling _exec` shim;
  *   supervisor_ports.c  picking a free port for a replica;
  *   supervisor_probe.c  health checks (STARTING to RUNNING, RUNNING to
- *                       UNHEALTHY), decided by runtime/check_policy.c.
+ *                       UNHEALTHY), decided by gossip/replica_check.c.
  *
  * The status machine, per replica, reported through on_change:
  *
@@ -527,7 +527,7 @@ int sl__supervisor_set_check(sl__supervisor *s, const char *service, uint32_t re
         return UV_EINVAL;
     r->check = *check;
     r->chk.fails = 0;
-    uint32_t period = sl__check_period_ms(&r->check, r->status);
+    uint32_t period = sl_replica_check_period_ms(&r->check, r->status);
     if (r->status == SL_REPLICA_RUNNING && r->pid) {
         if (period)
             uv_timer_start(&r->timer, sl__sup_probe_tick, period, period);

@@ -13,7 +13,7 @@
 
 #include "starling/catalog.h"
 
-#include "runtime/check_policy.h"
+#include "starling/replica_check.h"
 #include "runtime/supervisor.h"
 
 typedef struct sl__sup_replica sl__sup_replica;
@@ -41,7 +41,7 @@ struct sl__sup_replica {
     uint64_t spawned_at;  /* uv_now() of the last successful spawn */
     uint32_t run;         /* counts spawns, to tell a stale probe */
     sl_check check;       /* the service's health check (sl__supervisor_set_check) */
-    sl__check_state chk;  /* failures in a row */
+    sl_replica_check_state chk;  /* failures in a row */
     sl__sup_probe *probe; /* the check in flight, or NULL */
     uint32_t why_run;     /* the run last_why belongs to */
     char last_why[96];    /* the last reason noted of a check failing while starting */

@@ -1,6 +1,6 @@
 /* The replica supervisor's health checks: when a STARTING replica becomes
  * RUNNING, and when a RUNNING one becomes UNHEALTHY. What a result means is
- * decided without I/O in runtime/check_policy.c; this file performs the
+ * decided without I/O in gossip/replica_check.c; this file performs the
  * checks and acts on the verdicts.
  *
  * A check runs on the replica's timer: every SL__SUP_PROBE_MS while
@@ -37,7 +37,7 @@
 
 #include "runtime/supervisor_internal.h"
 
-_Static_assert(SL__CHECK_STARTING_MS == SL__SUP_PROBE_MS, "one period while starting");
+_Static_assert(SL_REPLICA_CHECK_STARTING_MS == SL__SUP_PROBE_MS, "one period while starting");
 
 extern char **environ;
 
@@ -68,7 +68,7 @@ struct sl__sup_probe {
 
 static void arm(sl__sup_replica *r)
 {
-    uint32_t period = sl__check_period_ms(&r->check, r->status);
+    uint32_t period = sl_replica_check_period_ms(&r->check, r->status);
     if (period)
         uv_timer_start(&r->timer, sl__sup_probe_tick, period, period);
     else
@@ -113,10 +113,10 @@ static void set_unhealthy(sl__sup_replica *r, const char *why)
 static void deliver(sl__sup_replica *r, bool passed, const char *why)
 {
     sl_replica_status before = r->status;
-    switch (sl__check_observe(&r->chk, &r->check, r->status, passed)) {
-    case SL__CHECK_READY: set_running(r); return;
-    case SL__CHECK_UNHEALTHY: set_unhealthy(r, why); return;
-    case SL__CHECK_NOTHING: break;
+    switch (sl_replica_check_observe(&r->chk, &r->check, r->status, passed)) {
+    case SL_REPLICA_CHECK_READY: set_running(r); return;
+    case SL_REPLICA_CHECK_UNHEALTHY: set_unhealthy(r, why); return;
+    case SL_REPLICA_CHECK_NOTHING: break;
     }
     if (!passed && before == SL_REPLICA_RUNNING && r->check.kind != SL_CHECK_DEFAULT)
         sl__sup_note(r, "%s.%u check failed (%u of %u in a row): %s", r->service,

@@ -337,7 +337,7 @@ static const struct {
     {"nodes 3\nat x crash n1\nrun 1s\n", "f:2: expected a time like 30s, got 'x'"},
     {"nodes 3\nat 1s explode n1\nrun 1s\n",
      "f:2: expected crash, pause, stall, leave, restart, partition, cut, loss, join, heal, deploy, "
-     "scale, rm, fail-start, fix-start or drain, got 'explode'"},
+     "scale, rm, fail-start, fix-start, drain, unhealthy or healthy, got 'explode'"},
     {"nodes 3\nat 1s stall n1 for 2s 1s every 1s 2s until 9s\nrun 10s\n",
      "f:2: expected 0 < D1 <= D2, 0 < G1 <= G2 and T2 after T"},
     {"nodes 3\nat 1s stall n1 for 1s 2s until 9s\nrun 10s\n",
@@ -394,7 +394,7 @@ static const struct {
      "messages_per_node_per_s, "
      "services_at_count_within, "
      "min_running, duplicates_gone_within, lost_writes, starts_per_lost, "
-     "catalog_converged_within or writes_running_within, "
+     "catalog_converged_within, writes_running_within or unhealthy, "
      "got 'happiness'"},
     /* The runtime's statements. */
     {"nodes 3\nservice\nrun 1s\n",
@@ -437,7 +437,20 @@ static const struct {
     {"nodes 3\nservice web replicas 1 spread zones spread nodes\nrun 1s\n",
      "f:2: 'spread' is given twice"},
     {"nodes 3\nservice web replicas 1 gpu 1\nrun 1s\n",
-     "f:2: expected cpu, mem, spread or end of line, got 'gpu'"},
+     "f:2: expected cpu, mem, spread, check, check-interval, check-failures or end of line, "
+     "got 'gpu'"},
+    {"nodes 3\nservice web replicas 1 check ping\nrun 1s\n",
+     "f:2: expected a check like tcp, http:/healthz or exec:true, got 'ping'"},
+    {"nodes 3\nservice web replicas 1 check default\nrun 1s\n",
+     "f:2: expected a check like tcp, http:/healthz or exec:true, got 'default'"},
+    {"nodes 3\nservice web replicas 1 check-interval 1s\nrun 1s\n",
+     "f:2: check-interval and check-failures need a 'check KIND'"},
+    {"nodes 3\nservice web replicas 1 check tcp check-interval 0s\nrun 1s\n",
+     "f:2: expected a check interval from 1ms to 1h, got '0s'"},
+    {"nodes 3\nservice web replicas 1 check tcp check-failures 101\nrun 1s\n",
+     "f:2: expected a number of failed checks from 1 to 100, got '101'"},
+    {"nodes 3\nservice web replicas 1 check tcp check tcp\nrun 1s\n",
+     "f:2: 'check' is given twice"},
     {"nodes 3\nservice web replicas 1\nseed 2\nservice web replicas 2\nrun 1s\n",
      "f:4: service 'web' is given twice (lines 2 and 4)"},
     {"nodes 3\nservice s1 replicas 1\nservices 3 replicas 2\nrun 1s\n",
@@ -533,6 +546,51 @@ static const struct {
      "f:3: expected a time like 10s, got '3'"},
 };
 
+/* A service's health check and the statements that make checks fail. */
+static void health_check_statements(void **state)
+{
+    (void)state;
+    static const char text[] = "nodes 10\n"
+                               "service web replicas 3 check http:/healthz check-interval 1s "
+                               "check-failures 4\n"
+                               "service db replicas 1 check exec:true\n"
+                               "service plain replicas 1\n"
+                               "at 5s unhealthy web on n1-n2\n"
+                               "at 9s healthy web\n"
+                               "run 20s\n"
+                               "expect unhealthy == 1\n";
+    sl_sim_scenario sc;
+    char err[256];
+    if (sl_sim_scenario_parse(text, "hc", &sc, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_true(sc.runtime);
+    assert_int_equal(sc.nservices, 3);
+    const sl_check *c = sc.services[0].check;
+    assert_non_null(c);
+    assert_int_equal(c->kind, SL_CHECK_HTTP);
+    assert_string_equal(c->arg, "/healthz");
+    assert_int_equal(c->interval_ms, 1000);
+    assert_int_equal(c->failures, 4);
+    c = sc.services[1].check;
+    assert_non_null(c);
+    assert_int_equal(c->kind, SL_CHECK_EXEC);
+    assert_string_equal(c->arg, "true");
+    assert_int_equal(c->interval_ms, 0); /* the defaults */
+    assert_int_equal(c->failures, 0);
+    assert_null(sc.services[2].check);
+    assert_int_equal(sc.nactions, 2);
+    assert_int_equal(sc.actions[0].type, SL_SIM_UNHEALTHY);
+    assert_string_equal(sc.actions[0].service, "web");
+    assert_true(sl_sim_set_has(&sc.actions[0].nodes, 2));
+    assert_false(sl_sim_set_has(&sc.actions[0].nodes, 3));
+    assert_int_equal(sc.actions[1].type, SL_SIM_HEALTHY);
+    assert_int_equal(sc.actions[1].nodes.n, 0);
+    assert_string_equal(sl_sim_action_name(SL_SIM_UNHEALTHY), "unhealthy");
+    assert_int_equal(sc.nexpects, 1);
+    assert_int_equal(sc.expects[0].metric, SL_SIM_M_UNHEALTHY);
+    sl_sim_scenario_deinit(&sc);
+}
+
 static void errors_name_the_line(void **state)
 {
     (void)state;
@@ -603,6 +661,7 @@ int main(void)
         cmocka_unit_test(parses_the_documented_example),
         cmocka_unit_test(defaults_sorting_and_expectations),
         cmocka_unit_test(durations),
+        cmocka_unit_test(health_check_statements),
         cmocka_unit_test(errors_name_the_line),
         cmocka_unit_test(runtime_statements),
         cmocka_unit_test(runtime_defaults_and_flag),

@@ -40,6 +40,8 @@ struct fixture {
     size_t fails_n; /* how many times it was asked */
     hook_fn hook;
     int hook_calls;
+    sl_check check; /* what cfg.check_of answers for "web" */
+    bool sick;      /* what cfg.check_fails answers */
 };
 
 static void record(fixture *f, const sl_vsup_replica *r, bool removed)
@@ -79,6 +81,17 @@ static bool fails(void *ud, const char *service)
     return f->failing;
 }
 
+static const sl_check *check_of(void *ud, const char *service)
+{
+    fixture *f = ud;
+    return strcmp(service, "web") ? NULL : &f->check;
+}
+
+static bool check_fails(void *ud, const char *service)
+{
+    return ((fixture *)ud)->sick;
+}
+
 static sl_vsup_config config(fixture *f)
 {
     return (sl_vsup_config){
@@ -90,6 +103,8 @@ static sl_vsup_config config(fixture *f)
         .healthy_after_ms = 1000,
         .seed = 42,
         .fails = fails,
+        .check_of = check_of,
+        .check_fails = check_fails,
         .on_change = on_change,
         .on_removed = on_removed,
         .ud = f,
@@ -471,6 +486,52 @@ static void crash_while_stopping_with_a_pending_start(void **state)
     sl_vsup_free(f.s);
 }
 
+/* ---- health checks ------------------------------------------------------ */
+
+/* web has a check (every 1000 ms while running, 2 failures), db none: web
+ * is STARTING until its first check after the start-up delay passes, then
+ * RUNNING; failing checks make it UNHEALTHY after 2 intervals, it restarts
+ * after the backoff and stays STARTING until its checks pass again. db runs
+ * after its start-up delay and is never checked. */
+static void health_checks_gate_running_and_make_unhealthy(void **state)
+{
+    fixture f;
+    setup_exact(&f); /* startup 10 ms, backoff base 100 */
+    f.check = (sl_check){.kind = SL_CHECK_TCP, .interval_ms = 1000, .failures = 2};
+    assert_int_equal(sl_vsup_start(f.s, "web", 0, 0), 0);
+    assert_int_equal(sl_vsup_start(f.s, "db", 0, 0), 0);
+    run_until(&f, 149);
+    check_event(&f.ev[f.n - 1], false, "db", 0, SL_REPLICA_RUNNING, 10);
+    assert_int_equal(status_of(&f, "web", 0), SL_REPLICA_STARTING);
+    run_until(&f, 150);
+    check_event(&f.ev[f.n - 1], false, "web", 0, SL_REPLICA_RUNNING, 150);
+    run_until(&f, 1000);
+    f.sick = true;
+    run_until(&f, 2149); /* one failure at 1150 */
+    assert_int_equal(status_of(&f, "web", 0), SL_REPLICA_RUNNING);
+    run_until(&f, 2150); /* the second: unhealthy */
+    check_event(&f.ev[f.n - 1], false, "web", 0, SL_REPLICA_UNHEALTHY, 2150);
+    run_until(&f, 2250); /* restarted after the backoff */
+    check_event(&f.ev[f.n - 1], false, "web", 0, SL_REPLICA_STARTING, 2250);
+    assert_int_equal(f.ev[f.n - 1].restarts, 1);
+    size_t n = f.n;
+    run_until(&f, 3000); /* its checks still fail: it stays starting */
+    assert_int_equal(f.n, n);
+    assert_int_equal(status_of(&f, "web", 0), SL_REPLICA_STARTING);
+    f.sick = false;
+    run_until(&f, 3150); /* 2250 + 6 * 150 */
+    check_event(&f.ev[f.n - 1], false, "web", 0, SL_REPLICA_RUNNING, 3150);
+    assert_int_equal(status_of(&f, "db", 0), SL_REPLICA_RUNNING);
+    const sl_vsup_stats *st = sl_vsup_get_stats(f.s);
+    assert_int_equal(st->unhealthy, 1);
+    assert_int_equal(st->failures, 0);
+    /* Stopping a checked replica cancels its checks: removed after the stop delay. */
+    assert_int_equal(sl_vsup_stop(f.s, "web", 0, 3200), 0);
+    run_until(&f, 3300);
+    check_event(&f.ev[f.n - 1], true, "web", 0, SL_REPLICA_STOPPING, 3300);
+    sl_vsup_free(f.s);
+}
+
 /* ---- ports ------------------------------------------------------------- */
 
 static uint16_t port_of(fixture *f, const char *service, uint32_t replica)
@@ -746,6 +807,7 @@ int main(void)
         cmocka_unit_test(free_with_live_replicas_fires_nothing),
         cmocka_unit_test(ten_thousand_replicas),
         cmocka_unit_test(every_port_held_is_full),
+        cmocka_unit_test(health_checks_gate_running_and_make_unhealthy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
