@@ -306,7 +306,7 @@ static void remove_replica(sl__sup_replica *r)
     sl__sup_maybe_free(r);
 }
 
-static void grace_over(uv_timer_t *t)
+void sl__sup_grace_over(uv_timer_t *t)
 {
     sl__sup_replica *r = t->data;
     if (!r->pid)
@@ -338,7 +338,7 @@ static void stop_replica(sl__sup_replica *r, int sig)
     if (sig == SIGKILL && r->cgroup)
         sl__cgroup_kill(r->cgroup);
     if (sig != SIGKILL)
-        uv_timer_start(&r->timer, grace_over, s->grace_ms, 0);
+        uv_timer_start(&r->timer, sl__sup_grace_over, s->grace_ms, 0);
     else
         uv_timer_stop(&r->timer);
     if (r->status != SL_REPLICA_STOPPING)

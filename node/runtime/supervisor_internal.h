@@ -115,6 +115,10 @@ void sl__sup_schedule_restart(sl__sup_replica *r, uint64_t uptime);
  * and restarts, removes or starts r again as its state says. */
 void sl__sup_process_exited(uv_process_t *p, int64_t exit_status, int term_signal);
 
+/* The grace timer of a replica sent SIGTERM (a stop, or an unhealthy one):
+ * SIGKILL to its group and, when it has one, its cgroup. */
+void sl__sup_grace_over(uv_timer_t *t);
+
 /* ---- supervisor_spawn.c ----------------------------------------------- */
 
 /* Appends one "[starling] TIME what" line to r's log file. Best effort. */

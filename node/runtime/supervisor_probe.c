@@ -81,16 +81,6 @@ static void set_running(sl__sup_replica *r)
     arm(r);
 }
 
-static void unhealthy_grace_over(uv_timer_t *t)
-{
-    sl__sup_replica *r = t->data;
-    if (!r->pid)
-        return;
-    sl__sup_note(r, "%s.%u (pid %d) still there after %u ms: SIGKILL", r->service,
-                 (unsigned)r->index, r->pid, (unsigned)r->sup->grace_ms);
-    kill(-r->pid, SIGKILL);
-}
-
 /* SIGTERM to the group, SIGKILL after the grace period; the exit restarts
  * it with the backoff (sl__sup_process_exited). */
 static void set_unhealthy(sl__sup_replica *r, const char *why)
@@ -105,7 +95,7 @@ static void set_unhealthy(sl__sup_replica *r, const char *why)
     sl__warn("replica %s.%u is unhealthy (%s: %s); restarting it", r->service, (unsigned)r->index,
              check, why);
     kill(-r->pid, SIGTERM);
-    uv_timer_start(&r->timer, unhealthy_grace_over, r->sup->grace_ms, 0);
+    uv_timer_start(&r->timer, sl__sup_grace_over, r->sup->grace_ms, 0);
     sl__sup_set_status(r, SL_REPLICA_UNHEALTHY);
 }
 
