@@ -29,7 +29,14 @@ if ! getent passwd nobody | grep -q '^nobody:x*:65534:65534:'; then
 fi
 NOBODY_HOME=$(getent passwd nobody | cut -d: -f6)
 
-start_with_dir a1 1
+# The root agent has supplementary groups (0 and 4), so that a replica
+# that kept them would show.
+CL_IP[a1]=$(ip_of 1)
+mkdir -p "$CL_DIR/data-a1"
+TMPDIR=$CL_DIR setpriv --groups 0,4 "$STARLING" agent --name a1 --bind "$(ip_of 1):7946" \
+    --rpc "$(ip_of 1):7373" --profile local --rpc-token "$CL_TOKEN" --data-dir "$CL_DIR/data-a1" \
+    2>>"$CL_DIR/a1.log" &
+CL_PID[a1]=$!
 check "a root agent comes up" wait_until 20 all_count alive 1 a1
 
 # where_of SERVICE OBSERVER: "replica node status" lines.
@@ -45,8 +52,10 @@ check "...uid and gid 65534 (id -u, id -g)" grep -q '^ids uid=65534 gid=65534 ' 
 check "...the kernel agrees: real, effective, saved and fs uid and gid all 65534" \
     bash -c "grep -qP '^Uid:\t65534\t65534\t65534\t65534$' '$LOG1/who.0.log' &&
              grep -qP '^Gid:\t65534\t65534\t65534\t65534$' '$LOG1/who.0.log'"
-check "...no supplementary group of root's (Groups: nogroup's at most)" \
-    bash -c "! grep -P '^Groups:' '$LOG1/who.0.log' | grep -qw 0"
+groups_of_log() { grep -P '^Groups:' "$LOG1/who.0.log" | head -n 1 | cut -f2 | tr ' ' '\n' | grep . | sort -n | tr '\n' ' '; }
+NOBODY_GROUPS=$(id -G nobody | tr ' ' '\n' | sort -n | tr '\n' ' ')
+check "...its supplementary groups are nobody's ($NOBODY_GROUPS), not the agent's (0 4)" \
+    test "$(groups_of_log)" = "$NOBODY_GROUPS"
 check "...HOME, USER and LOGNAME are nobody's" \
     grep -qF "home=$NOBODY_HOME user=nobody logname=nobody" "$LOG1/who.0.log"
 check "...its log file stays the agent's (root, 0600)" \
@@ -55,6 +64,13 @@ check "services --json shows the user" \
     bash -c "'$STARLING' services --json --rpc '$(rpc_of a1)' | grep -q '\"user\": *\"nobody\"'"
 runs_who() { where_of who a1 | grep -q '^0 a1 running$'; }
 check "the replica runs" wait_until 20 runs_who
+# The same command without --user: the spec changed, the replica restarts
+# as the agent's user.
+"$STARLING" deploy who --replicas 1 --rpc "$(rpc_of a1)" -- /bin/sh -c \
+    'echo "ids uid=$(id -u) gid=$(id -g) home=$HOME user=$USER logname=$LOGNAME"; grep -E "^(Uid|Gid|Groups):" /proc/self/status; exec sleep 600' \
+    >/dev/null
+check "redeployed without --user, it restarts as root (the user is in the spec hash)" \
+    wait_until 20 grep -q '^ids uid=0 gid=0 ' "$LOG1/who.0.log"
 
 # A user that does not exist on the node.
 "$STARLING" deploy ghost --replicas 1 --user no-such-user-x7 --rpc "$(rpc_of a1)" -- sleep 600 \
