@@ -39,6 +39,7 @@ static const char usage[] =
     "that is not root, or has no user NAME, fails to start the replica (the reason\n"
     "is in the replica's log and the agent's), which goes to another peer after 3\n"
     "failed starts. NAME: up to 32 of A-Z a-z 0-9 . _ -, not starting with '-'.\n"
+    "Exec health checks still run as the agent's user.\n"
     "Health checks: a replica is starting until its check passes, then running;\n"
     "--check-failures N (default 3) failed checks in a row while running make it\n"
     "unhealthy, and it is stopped and restarted with the usual backoff. The check\n"

@@ -95,6 +95,11 @@ check "an agent running as nobody joins" wait_until 20 all_count alive 2 a1 nr
 expect_fail 1 "--user nobody needs an agent running as root; this one runs as uid 65534" \
     "deploy --user through an agent not running as root: exit 1, one line" \
     "$STARLING" deploy nope --replicas 1 --user nobody --rpc "$(rpc_of nr)" -- sleep 600
+"$STARLING" operator-keygen "$CL_DIR/operator.key" >/dev/null
+expect_fail 1 "--user nobody needs an agent running as root" \
+    "...a signed deploy --user through it too: exit 1, one line" \
+    "$STARLING" deploy nope --replicas 1 --user nobody --operator-secret "$CL_DIR/operator.key" \
+    --rpc "$(rpc_of nr)" -- sleep 600
 check "...and it wrote nothing" bash -c "! '$STARLING' services --rpc '$(rpc_of a1)' | grep -q '^nope '"
 "$STARLING" deploy nope --replicas 1 --rpc "$(rpc_of nr)" -- sleep 600 >/dev/null
 check "...while a deploy without --user through it works" test $? = 0
