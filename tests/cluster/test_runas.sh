@@ -44,7 +44,7 @@ where_of() { "$STARLING" where "$1" --rpc "$(rpc_of "$2")" | tail -n +2 | awk '{
 LOG1=$CL_DIR/data-a1/logs
 
 "$STARLING" deploy who --replicas 1 --user nobody --rpc "$(rpc_of a1)" -- /bin/sh -c \
-    'echo "ids uid=$(id -u) gid=$(id -g) home=$HOME user=$USER logname=$LOGNAME"; grep -E "^(Uid|Gid|Groups):" /proc/self/status; exec sleep 600' \
+    'echo "ids uid=$(id -u) gid=$(id -g) home=$HOME user=$USER logname=$LOGNAME"; grep -E "^(Uid|Gid|Groups):" /proc/self/status; sed "s/^/cgroup /" /proc/self/cgroup; exec sleep 600' \
     >/dev/null
 check "deploy --user nobody through a root agent: accepted" test $? = 0
 check "its replica prints its ids" wait_until 20 grep -q '^ids ' "$LOG1/who.0.log"
@@ -58,6 +58,14 @@ check "...its supplementary groups are nobody's ($NOBODY_GROUPS), not the agent'
     test "$(groups_of_log)" = "$NOBODY_GROUPS"
 check "...HOME, USER and LOGNAME are nobody's" \
     grep -qF "home=$NOBODY_HOME user=nobody logname=nobody" "$LOG1/who.0.log"
+cg_mode=$("$STARLING" info --json --rpc "$(rpc_of a1)" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["limits"]["mode"])')
+if [ "$cg_mode" = off ]; then
+    skip "a --user replica is in its own cgroup: the agent has no cgroups here"
+else
+    check "...it is in its replica's cgroup (entered before the drop; mode $cg_mode)" \
+        wait_until 10 grep -qE '^cgroup 0::(/.*)?/starling-[0-9]+\.who\.0$' "$LOG1/who.0.log"
+fi
 check "...its log file stays the agent's (root, 0600)" \
     test "$(stat -c '%u %a' "$LOG1/who.0.log")" = "0 600"
 check "services --json shows the user" \
