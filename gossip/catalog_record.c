@@ -30,6 +30,8 @@
  *     integers of 64 bits, below the record's stamp; written only when
  *     they differ from it, that is by a scale, or a deploy that kept the
  *     count, so that a deploy or an rm stays what older versions wrote)
+ *   8 user (string, 1..SL_SVC_USER_MAX bytes, sl_service_user_check: the
+ *     user the replicas run as; absent: the agent's user)
  *
  * A key above the last one known here was written by a newer version: its
  * entry is kept verbatim (at most SL_SVC_OPTS_EXTRA_MAX bytes of them) and
@@ -76,7 +78,8 @@ enum {
     OPT_CHECK_FAILURES = 5,
     OPT_SPEC_STAMP = 6,
     OPT_COUNT_STAMP = 7,
-    OPT_LAST_KNOWN = OPT_COUNT_STAMP,
+    OPT_USER = 8,
+    OPT_LAST_KNOWN = OPT_USER,
 };
 
 int sl_service_name_check(const char *name)
@@ -86,6 +89,21 @@ int sl_service_name_check(const char *name)
         return SL_EINVAL;
     for (size_t i = 0; i < n; i++) {
         char ch = name[i];
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+        if (!ok)
+            return SL_EINVAL;
+    }
+    return 0;
+}
+
+int sl_service_user_check(const char *user)
+{
+    size_t n = strnlen(user, SL_SVC_USER_MAX + 1);
+    if (n == 0 || n > SL_SVC_USER_MAX || user[0] == '-')
+        return SL_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        char ch = user[i];
         bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
                   (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
         if (!ok)
@@ -185,7 +203,8 @@ static uint32_t opts_count(const sl_service *s);
 int sl__service_check(const sl_service *s)
 {
     if (sl_check_validate(&s->check) || s->opts_extra_len > SL_SVC_OPTS_EXTRA_MAX ||
-        s->opts_extra_n > SL_SVC_OPTS_MAX || opts_count(s) > SL_SVC_OPTS_MAX)
+        s->opts_extra_n > SL_SVC_OPTS_MAX || opts_count(s) > SL_SVC_OPTS_MAX ||
+        (s->user[0] && sl_service_user_check(s->user)))
         return SL_EINVAL;
     if (sl_service_name_check(s->name) || s->replicas > SL_SVC_REPLICAS_MAX ||
         s->argc > SL_SVC_ARGS_MAX || s->envc > SL_SVC_ENV_MAX || s->spread > SL_SPREAD_NODES ||
@@ -212,6 +231,7 @@ static uint32_t opts_count(const sl_service *s)
         n += 1 + (c->arg[0] != 0) + (c->interval_ms != 0) + (c->timeout_ms != 0) +
              (c->failures != 0);
     n += (sl__spec_stamp(s) != s->stamp) + (sl__replicas_stamp(s) != s->stamp);
+    n += s->user[0] != 0;
     return n;
 }
 
@@ -248,6 +268,10 @@ static void pack_opts(const sl_service *s, sl__mp_writer *w)
     if (sl__replicas_stamp(s) != s->stamp) {
         msgpack_pack_uint32(&w->pk, OPT_COUNT_STAMP);
         msgpack_pack_uint64(&w->pk, sl__replicas_stamp(s));
+    }
+    if (s->user[0]) {
+        msgpack_pack_uint32(&w->pk, OPT_USER);
+        sl__mp_put_str(w, s->user, strlen(s->user));
     }
     if (s->opts_extra_len)
         msgpack_pack_str_body(&w->pk, s->opts_extra, s->opts_extra_len); /* raw bytes */
@@ -357,6 +381,10 @@ static int read_known_opt(sl__mp_reader *r, uint64_t key, sl_service *out)
         *(key == OPT_SPEC_STAMP ? &out->spec_stamp : &out->replicas_stamp) = at;
         return 0;
     }
+    if (key == OPT_USER) /* never empty: the default is not written */
+        return sl__mp_read_cstr(r, out->user, SL_SVC_USER_MAX) || sl_service_user_check(out->user)
+                   ? SL_EMALFORMED
+                   : 0;
     if (key == OPT_CHECK_ARG)
         return sl__mp_read_cstr(r, c->arg, SL_CHECK_ARG_MAX) || !c->arg[0] ? SL_EMALFORMED : 0;
     if (sl__mp_read_u32(r, &v) || v == 0) /* a default value is never written */

@@ -88,6 +88,13 @@ uint64_t sl_service_spec_hash(const sl_service *svc)
         for (const char *p = c->arg; *p; p++)
             h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
     }
+    /* The user, only when one is given (same reason): a marker first, so
+     * that no check argument followed by a user hashes as another split. */
+    if (svc->user[0]) {
+        h = (h ^ 0xfe) * 0x100000001b3ull;
+        for (const char *p = svc->user; *p; p++)
+            h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+    }
     return h;
 }
 

@@ -87,6 +87,7 @@
 #define SL_CHECK_INTERVAL_MAX_MS 3600000u
 #define SL_CHECK_TIMEOUT_MAX_MS 600000u
 #define SL_CHECK_FAILURES_MAX 100u
+#define SL_SVC_USER_MAX 32 /* bytes of the user a service runs as (Linux's useradd limit) */
 
 /* How a replica's health is checked. Wire values: append only. */
 typedef enum sl_check_kind {
@@ -139,6 +140,10 @@ typedef struct sl_service {
     char writer[SL_SVC_WRITER_MAX + 1];
     bool deleted;
     sl_check check; /* an option: written only when not the default */
+    /* An option: the user the replicas run as (`deploy --user`), a POSIX
+     * user name (sl_service_user_check); "" (the default, not written): the
+     * agent's user. */
+    char user[SL_SVC_USER_MAX + 1];
     /* Options this version does not know (written by a newer one), kept
      * verbatim so that the record encodes (and verifies) as it came. */
     uint32_t opts_extra_n;   /* entries */
@@ -225,6 +230,12 @@ uint64_t sl_catalog_next_stamp(uint64_t clock, uint64_t wall_ms);
 
 /* Checks a service name. Returns 0 or SL_EINVAL. */
 int sl_service_name_check(const char *name);
+
+/* Checks a user name for `deploy --user`: 1..SL_SVC_USER_MAX bytes of the
+ * POSIX portable set (A-Z a-z 0-9 . _ -), not starting with '-'. Whether
+ * the user exists is for the node that runs the replica. Returns 0 or
+ * SL_EINVAL. */
+int sl_service_user_check(const char *user);
 
 /* Writes a local, unsigned change: spec's name, replicas, requests, spread,
  * argv, env and options (check, opts_extra) are copied (spec's stamp, writer, signature and deleted are

@@ -168,7 +168,7 @@ void sl_reconciler_forget(sl_reconciler *rc, const char *service, uint32_t repli
 size_t sl_reconciler_handoffs(const sl_reconciler *rc);
 
 /* A hash of what a replica runs (command, arguments, environment, and the
- * health check when one is given): a redeploy that changes it restarts the
+ * health check and the user when given): a redeploy that changes it restarts the
  * replicas. */
 uint64_t sl_service_spec_hash(const sl_service *svc);
 

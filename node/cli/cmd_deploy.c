@@ -15,6 +15,7 @@ static const char usage[] =
     "                       [--spread zones|nodes] [--operator-secret FILE]\n"
     "                       [--check tcp|http:/PATH|exec:CMD] [--check-interval DURATION]\n"
     "                       [--check-timeout DURATION] [--check-failures N]\n"
+    "                       [--user NAME]\n"
     "                       [--rpc HOST:PORT] [--json]\n"
     "                       [--token TOKEN | --token-file FILE | --data-dir DIR]\n"
     "                       -- CMD [ARGS...]\n\n"
@@ -29,7 +30,16 @@ static const char usage[] =
     "--mem is then OOM-killed and shown as oom (`starling info` says whether\n"
     "limits are enforced there). The last writer\n"
     "wins when two peers change the same service at once. Deploying a service again\n"
-    "with another command, environment or check restarts its replicas (all at once).\n"
+    "with another command, environment, check or user restarts its replicas (all\n"
+    "at once).\n"
+    "--user NAME: the replicas run as user NAME (its uid, gid and groups; HOME,\n"
+    "USER and LOGNAME set to its), in their cgroup as before; their logs stay the\n"
+    "agent's. Without it they run as the agent's user. It needs agents running as\n"
+    "root: the agent at --rpc refuses it (exit 1) when it is not root, and a peer\n"
+    "that is not root, or has no user NAME, fails to start the replica (the reason\n"
+    "is in the replica's log and the agent's), which goes to another peer after 3\n"
+    "failed starts. NAME: up to 32 of A-Z a-z 0-9 . _ -, not starting with '-'.\n"
+    "Exec health checks still run as the agent's user.\n"
     "Health checks: a replica is starting until its check passes, then running;\n"
     "--check-failures N (default 3) failed checks in a row while running make it\n"
     "unhealthy, and it is stopped and restarted with the usual backoff. The check\n"
@@ -84,7 +94,8 @@ static int parse_ms(const char *s, uint32_t max, uint32_t *out)
 /* Builds the spec from the flags and writes it signed. */
 static int signed_deploy(const sl__cli *cli, const char *secret, const char *name,
                          uint32_t replicas, uint32_t cpu, uint32_t mem, const char *spread,
-                         json_t *env, const sl_check *check, int argc, char **argv)
+                         json_t *env, const sl_check *check, const char *user, int argc,
+                         char **argv)
 {
     char *envv[SL_SVC_ENV_MAX];
     size_t nenv = json_array_size(env);
@@ -107,6 +118,7 @@ static int signed_deploy(const sl__cli *cli, const char *secret, const char *nam
                        .env = envv,
                        .check = *check};
     snprintf(spec.name, sizeof spec.name, "%s", name);
+    snprintf(spec.user, sizeof spec.user, "%s", user ? user : "");
     return sl__cli_signed_write(cli, secret, SL__SIGNED_DEPLOY, &spec, name, replicas);
 }
 
@@ -124,6 +136,7 @@ int sl__cmd_deploy(int argc, char **argv)
         {"check-interval", required_argument, NULL, 'I'},
         {"check-timeout", required_argument, NULL, 'T'},
         {"check-failures", required_argument, NULL, 'F'},
+        {"user", required_argument, NULL, 'u'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         SL__CLI_TOKEN_OPTIONS,
@@ -137,6 +150,7 @@ int sl__cmd_deploy(int argc, char **argv)
     const char *spread = "zones";
     sl_check check = {0};
     bool check_tuned = false;
+    const char *user = NULL;
     json_t *env = json_array();
     int opt;
     opterr = 0;
@@ -192,6 +206,15 @@ int sl__cmd_deploy(int argc, char **argv)
                 return json_decref(env), bad(&cli, "--check-failures must be 1..100, not", optarg);
             check_tuned = true;
             break;
+        case 'u':
+            if (sl_service_user_check(optarg) != 0)
+                return json_decref(env),
+                       bad(&cli,
+                           "--user must be a user name (up to 32 of A-Z a-z 0-9 . _ -, not "
+                           "starting with '-'), not",
+                           optarg);
+            user = optarg;
+            break;
         case 'r': cli.rpc = optarg; break;
         case 'k': cli.secret = optarg; break;
         case 'j': cli.json = true; break;
@@ -221,7 +244,7 @@ int sl__cmd_deploy(int argc, char **argv)
                                      "--check");
     const char *secret = sl__cli_secret_path(cli.secret);
     if (secret) {
-        int rc = signed_deploy(&cli, secret, name, replicas, cpu, mem, spread, env, &check,
+        int rc = signed_deploy(&cli, secret, name, replicas, cpu, mem, spread, env, &check, user,
                                argc - optind, argv + optind);
         json_decref(env);
         if (rc == 0 && !cli.json)
@@ -253,6 +276,8 @@ int sl__cmd_deploy(int argc, char **argv)
             json_object_set_new(c, "failures", json_integer(check.failures));
         json_object_set_new(req, "check", c);
     }
+    if (user)
+        json_object_set_new(req, "user", json_string(user));
     json_t *reply;
     if (sl__cli_call(&cli, req, &reply, SL__CLI_TIMEOUT_MS) != 0)
         return 1;

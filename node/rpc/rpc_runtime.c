@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent/agent.h"
 #include "rpc/rpc_runtime.h"
@@ -74,6 +75,20 @@ bad:
     return -1;
 }
 
+/* A deploy or a signed write with --user goes through root agents only:
+ * this one would never start such a replica itself (cmd_exec.c), and an
+ * operator who ran one here would see only failed starts. Returns 0, or -1
+ * with err set. */
+static int user_allowed(const char *user, char *err, size_t errcap)
+{
+    if (!user || !user[0] || geteuid() == 0)
+        return 0;
+    snprintf(err, errcap,
+             "deploy: --user %s needs an agent running as root; this one runs as uid %u", user,
+             (unsigned)geteuid());
+    return -1;
+}
+
 static json_t *deploy(sl__agent *a, json_t *req, char *err, size_t errcap)
 {
     const char *argv[SL_SVC_ARGS_MAX + 1], *env[SL_SVC_ENV_MAX + 1];
@@ -103,6 +118,19 @@ static json_t *deploy(sl__agent *a, json_t *req, char *err, size_t errcap)
     snprintf(spec.name, sizeof spec.name, "%s", name);
     if (check_of(req, &spec.check, err, errcap) != 0)
         return NULL;
+    json_t *user = json_object_get(req, "user");
+    if (user && (!json_is_string(user) || sl_service_user_check(json_string_value(user)))) {
+        snprintf(err, errcap,
+                 "deploy: the user must be a POSIX user name: 1..%d of A-Z a-z 0-9 . _ -, "
+                 "not starting with '-'",
+                 SL_SVC_USER_MAX);
+        return NULL;
+    }
+    if (user) {
+        snprintf(spec.user, sizeof spec.user, "%s", json_string_value(user));
+        if (user_allowed(spec.user, err, errcap) != 0)
+            return NULL;
+    }
     if (sl__runtime_deploy(a->runtime, &spec, err, errcap) != 0)
         return NULL;
     return json_pack("{s:s, s:i}", "name", name, "replicas", replicas);
@@ -164,6 +192,8 @@ static json_t *services(sl__agent *a)
                 json_object_set_new(c, "failures", json_integer(sl_check_failures(&s->check)));
             }
             json_object_set_new(last, "check", c);
+            if (s->user[0]) /* absent: the agent's user */
+                json_object_set_new(last, "user", json_string(s->user));
         }
         if (last && s->is_signed)
             json_object_set_new(last, "signed_by", b64_json(s->signer, sizeof s->signer));
@@ -267,6 +297,13 @@ static json_t *write_record(sl__agent *a, json_t *req, char *err, size_t errcap)
                  "base64",
                  SL_SVC_RECORD_MAX);
         return NULL;
+    }
+    sl_service probe;
+    if (sl_service_decode(rec, len, &probe) == 0) { /* a bad one: sl__runtime_write says why */
+        int refused = user_allowed(probe.user, err, errcap);
+        sl_service_clear(&probe);
+        if (refused)
+            return NULL;
     }
     if (sl__runtime_write(a->runtime, rec, len, err, errcap) != 0)
         return NULL;

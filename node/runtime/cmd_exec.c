@@ -1,5 +1,5 @@
-/* `starling _exec PARENT_PID [--cgroup|--cgroup-try DIR] [--log PATH --log-max
- * BYTES] -- CMD ARGS...`: the internal shim through which
+/* `starling _exec PARENT_PID [--cgroup|--cgroup-try DIR] [--user NAME]
+ * [--log PATH --log-max BYTES] -- CMD ARGS...`: the internal shim through which
  * the supervisor (node/runtime/supervisor.c) spawns every replica. Not listed in
  * `starling --help`.
  *
@@ -49,7 +49,23 @@
  *   newline comes, SL__LOG_LINE_HOLD bytes or PARTIAL_FLUSH_MS, whichever is
  *   first. A command that floods its output blocks on the pipe: the disk
  *   gets at most the cap, the shim at most its buffer. Without --log the
- *   command writes to the shim's own stdout and stderr. */
+ *   command writes to the shim's own stdout and stderr.
+ * - User. With `--user NAME` (deploy --user) the command runs as NAME. The
+ *   shim, which must then be root (else it ends at once: "needs an agent
+ *   running as root"), resolves NAME before it forks (getpwnam_r, and its
+ *   groups with getgrouplist; an unknown user ends it, with the reason on
+ *   stderr, the log file), after it entered the cgroup, so that the
+ *   command is in it whatever user it becomes. Only the forked command
+ *   drops: setgroups, setgid, setuid, in that order, each checked, then
+ *   getuid/geteuid/getgid/getegid must be NAME's and setuid(0) must fail,
+ *   else it exits 126 before running anything; HOME, USER and LOGNAME are
+ *   set to NAME's (over the service's --env). The shim stays root as the
+ *   parent on purpose: it alone writes the log file (the agent's, mode
+ *   0600, in the agent's log directory, rotated by renaming there), which
+ *   the command can neither open nor alter, and its kills of the
+ *   descendants and forwarded signals reach whatever uid they run as. The
+ *   death signal is asked for after the drop: the kernel clears it when the
+ *   credentials change. */
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
@@ -58,6 +74,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/prctl.h>
 #include <dirent.h>
 #include <sys/resource.h>
@@ -71,7 +89,7 @@
 #include "runtime/replica_log.h"
 
 static const char usage[] = "Usage: starling _exec PARENT_PID [--cgroup|--cgroup-try DIR]\n"
-                            "       [--log PATH --log-max BYTES] -- CMD [ARGS...]\n";
+                            "       [--user NAME] [--log PATH --log-max BYTES] -- CMD [ARGS...]\n";
 
 /* A partial line waits this long for its end before it is written as it is. */
 #define PARTIAL_FLUSH_MS 200
@@ -209,14 +227,78 @@ static void close_inherited(void)
         close(fds[i]);
 }
 
-/* In the forked child: dies with the shim, sends its output to out_fd
- * (when >= 0), closes what it inherited, restores the signal mask, then
- * becomes the command. */
-static void run_command(char **argv, pid_t shim, int out_fd, const sigset_t *mask)
+#define GROUPS_MAX 256
+
+/* The user the command runs as (--user), resolved by the shim. */
+typedef struct run_as {
+    const char *name; /* NULL: the shim's own user */
+    uid_t uid;
+    gid_t gid;
+    gid_t groups[GROUPS_MAX];
+    int ngroups;
+    char home[1024];
+} run_as;
+
+/* Resolves u->name. Returns 0, or -1 with the reason on stderr. */
+static int resolve_user(run_as *u)
 {
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != shim)
-        _exit(1);
+    if (geteuid() != 0) {
+        fprintf(stderr, "starling: _exec: --user %s needs an agent running as root\n", u->name);
+        return -1;
+    }
+    struct passwd pw, *found = NULL;
+    static char buf[16384];
+    int rc = getpwnam_r(u->name, &pw, buf, sizeof buf, &found);
+    if (rc != 0 || !found) {
+        fprintf(stderr, "starling: _exec: --user %s: %s\n", u->name,
+                rc ? strerror(rc) : "no such user on this node");
+        return -1;
+    }
+    u->uid = pw.pw_uid;
+    u->gid = pw.pw_gid;
+    snprintf(u->home, sizeof u->home, "%s", pw.pw_dir ? pw.pw_dir : "/");
+    u->ngroups = GROUPS_MAX;
+    if (getgrouplist(pw.pw_name, pw.pw_gid, u->groups, &u->ngroups) < 0) {
+        fprintf(stderr, "starling: _exec: --user %s: in more than %d groups\n", u->name,
+                GROUPS_MAX);
+        return -1;
+    }
+    if (u->uid == 0)
+        fprintf(stderr, "starling: _exec: note: --user %s is uid 0\n", u->name);
+    return 0;
+}
+
+/* In the forked child: becomes u (groups, gid, uid, in that order, with no
+ * way back) and sets HOME, USER and LOGNAME. Exits 126 on any failure. */
+static void drop_to(const run_as *u)
+{
+    if (setgroups((size_t)u->ngroups, u->groups) != 0 || setgid(u->gid) != 0 ||
+        setuid(u->uid) != 0) {
+        fprintf(stderr, "starling: _exec: cannot become %s: %s\n", u->name, strerror(errno));
+        _exit(126);
+    }
+    if (getuid() != u->uid || geteuid() != u->uid || getgid() != u->gid ||
+        getegid() != u->gid || (u->uid != 0 && setuid(0) == 0)) {
+        fprintf(stderr, "starling: _exec: cannot become %s: the credentials did not change\n",
+                u->name);
+        _exit(126);
+    }
+    if (setenv("HOME", u->home, 1) != 0 || setenv("USER", u->name, 1) != 0 ||
+        setenv("LOGNAME", u->name, 1) != 0)
+        _exit(126);
+}
+
+/* In the forked child: becomes the user (if any), dies with the shim, sends
+ * its output to out_fd (when >= 0), closes what it inherited, restores the
+ * signal mask, then becomes the command. */
+static void run_command(char **argv, pid_t shim, int out_fd, const run_as *u,
+                        const sigset_t *mask)
+{
     if (out_fd >= 0 && (dup2(out_fd, STDOUT_FILENO) < 0 || dup2(out_fd, STDERR_FILENO) < 0))
+        _exit(1);
+    if (u->name)
+        drop_to(u); /* first: a change of credentials clears the death signal */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != shim)
         _exit(1);
     close_inherited();
     sigprocmask(SIG_SETMASK, mask, NULL);
@@ -321,11 +403,16 @@ static int pump_run(pump *p, pid_t child, const sigset_t *wait_mask)
     return status;
 }
 
-/* Parses `--log PATH --log-max BYTES` at argv[*i]. Returns 0 or -1. */
-static int parse_log(char **argv, int argc, int *i, const char **path, uint64_t *max)
+/* Parses `--user NAME --log PATH --log-max BYTES` at argv[*i]. Returns 0
+ * or -1. */
+static int parse_log(char **argv, int argc, int *i, const char **path, uint64_t *max,
+                     const char **user)
 {
-    while (*i + 1 < argc && (!strcmp(argv[*i], "--log") || !strcmp(argv[*i], "--log-max"))) {
-        if (!strcmp(argv[*i], "--log")) {
+    while (*i + 1 < argc && (!strcmp(argv[*i], "--log") || !strcmp(argv[*i], "--log-max") ||
+                             !strcmp(argv[*i], "--user"))) {
+        if (!strcmp(argv[*i], "--user")) {
+            *user = argv[*i + 1];
+        } else if (!strcmp(argv[*i], "--log")) {
             *path = argv[*i + 1];
         } else {
             char *end;
@@ -352,8 +439,10 @@ int sl__cmd_exec(int argc, char **argv)
     }
     const char *log_path = NULL;
     uint64_t log_max = 0;
+    static run_as user;
     int at = 2;
-    if (argc < 4 || parse_log(argv, argc, &at, &log_path, &log_max) != 0 || at + 1 >= argc ||
+    if (argc < 4 || parse_log(argv, argc, &at, &log_path, &log_max, &user.name) != 0 ||
+        at + 1 >= argc ||
         strcmp(argv[at], "--") != 0) {
         fputs(usage, stderr);
         return 2;
@@ -385,6 +474,8 @@ int sl__cmd_exec(int argc, char **argv)
         if (must)
             return 1;
     }
+    if (user.name && resolve_user(&user) != 0)
+        return 1;
     static pump p;
     int pipe_fd[2] = {-1, -1};
     if (log_path) {
@@ -413,7 +504,7 @@ int sl__cmd_exec(int argc, char **argv)
         return 1;
     }
     if (child == 0)
-        run_command(argv + at + 1, shim, pipe_fd[1], &old); /* exec resets the handlers */
+        run_command(argv + at + 1, shim, pipe_fd[1], &user, &old); /* exec resets the handlers */
     command_pid = child;
     int status;
     if (log_path) {

@@ -135,8 +135,8 @@ static void perform(sl__runtime *rt, const sl_rc_action *x)
         sl__supervisor_stop(rt->sup, x->service, x->replica); /* start below runs it again */
         /* fall through */
     case SL_RC_START:
-        if (sl__supervisor_start(rt->sup, s->name, x->replica, s->argv, s->argc, s->env, s->envc) ==
-            0)
+        if (sl__supervisor_start_as(rt->sup, s->name, x->replica, s->argv, s->argc, s->env,
+                                    s->envc, s->user) == 0)
             sl__supervisor_set_check(rt->sup, s->name, x->replica, &s->check);
         break;
     case SL_RC_STOP:

@@ -478,9 +478,18 @@ static void insert_sorted(sl__supervisor *s, sl__sup_replica *r)
 int sl__supervisor_start(sl__supervisor *s, const char *service, uint32_t replica,
                          char *const *argv, uint32_t argc, char *const *env, uint32_t envc)
 {
+    return sl__supervisor_start_as(s, service, replica, argv, argc, env, envc, NULL);
+}
+
+int sl__supervisor_start_as(sl__supervisor *s, const char *service, uint32_t replica,
+                            char *const *argv, uint32_t argc, char *const *env, uint32_t envc,
+                            const char *user)
+{
     int rc = check_start_args(service, argv, argc, env, envc);
     if (rc)
         return rc;
+    if (user && user[0] && sl_service_user_check(user))
+        return UV_EINVAL;
     if (s->closing)
         return UV_ESHUTDOWN;
     sl__sup_replica *r = lookup(s, service, replica);
@@ -498,6 +507,7 @@ int sl__supervisor_start(sl__supervisor *s, const char *service, uint32_t replic
     r->argc = argc;
     r->env = ev;
     r->envc = envc;
+    snprintf(r->user, sizeof r->user, "%s", user ? user : "");
     if (r->sup) { /* stopping: run again once the old process is gone */
         r->start_after_stop = true;
         return 0;

@@ -115,6 +115,17 @@ sl__supervisor *sl__supervisor_new(uv_loop_t *loop, const sl__supervisor_config 
 int sl__supervisor_start(sl__supervisor *s, const char *service, uint32_t replica,
                          char *const *argv, uint32_t argc, char *const *env, uint32_t envc);
 
+/* start(), the command to run as `user` (a POSIX user name, copied; NULL or
+ * "": the agent's user). The shim resolves it when it spawns the command
+ * and drops to it there (`starling _exec --user`); an unknown user, or an
+ * agent that is not root, makes every start fail, with the reason in the
+ * replica's log and the agent's. A replica already there keeps the user it
+ * was started with until it is stopped and started again. Returns what
+ * start() returns, and UV_EINVAL for a bad user name too. */
+int sl__supervisor_start_as(sl__supervisor *s, const char *service, uint32_t replica,
+                            char *const *argv, uint32_t argc, char *const *env, uint32_t envc,
+                            const char *user);
+
 /* Sets the health check of a replica that start() made (copied; NULL: the
  * default check). A STARTING replica is RUNNING once its check passes; a
  * RUNNING one whose check fails check->failures times in a row becomes

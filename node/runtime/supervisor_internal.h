@@ -30,6 +30,7 @@ struct sl__sup_replica {
     uint32_t argc;
     char **env;
     uint32_t envc;
+    char user[SL_SVC_USER_MAX + 1]; /* the user its command runs as; "": the agent's */
     sl_replica_status status;
     uint16_t port;
     uint32_t restarts;

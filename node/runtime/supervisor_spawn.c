@@ -22,6 +22,7 @@
  * thread that lives as long as the agent. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,6 +146,16 @@ oom:
 
 /* ---- spawning --------------------------------------------------------- */
 
+/* True unless the user database says there is no such user (an error
+ * looking it up is left to the shim). Only for the agent's log. */
+static bool user_exists(const char *name)
+{
+    struct passwd pw, *found = NULL;
+    char buf[4096];
+    int rc = getpwnam_r(name, &pw, buf, sizeof buf, &found);
+    return rc != 0 || found != NULL;
+}
+
 /* Spawns the shim with r's command, its output to log_fd. Returns 0 or the
  * error of uv_spawn; either way r->proc is open afterwards (libuv initialises
  * the handle even when the spawn fails), and closed on failure. */
@@ -153,7 +164,7 @@ static int spawn_shim(sl__sup_replica *r, int log_fd, const char **why)
     sl__supervisor *s = r->sup;
     char path[4096];
     log_path(r, path, sizeof path);
-    char **env = build_env(r), **args = calloc((size_t)r->argc + 11, sizeof *args);
+    char **env = build_env(r), **args = calloc((size_t)r->argc + 13, sizeof *args);
     if (!env || !args) {
         sl__sup_free_strv(env);
         free(args);
@@ -167,6 +178,10 @@ static int spawn_shim(sl__sup_replica *r, int log_fd, const char **why)
     if (r->cgroup) { /* the shim moves itself in before it forks the command */
         args[k++] = s->cgroup->mode == SL__CGROUP_LIMITS ? "--cgroup" : "--cgroup-try";
         args[k++] = r->cgroup;
+    }
+    if (r->user[0]) { /* the shim drops to it in the command's process only */
+        args[k++] = "--user";
+        args[k++] = r->user;
     }
     args[k++] = "--log"; /* the shim writes and rotates the log (replica_log.h) */
     args[k++] = path;
@@ -188,8 +203,17 @@ static int spawn_shim(sl__sup_replica *r, int log_fd, const char **why)
         .stdio_count = 3,
         .stdio = stdio,
     };
-    sl__sup_note(r, "starting %s.%u on port %u: %s", r->service, (unsigned)r->index,
-                 (unsigned)r->port, r->argv[0]);
+    sl__sup_note(r, "starting %s.%u on port %u: %s%s%s", r->service, (unsigned)r->index,
+                 (unsigned)r->port, r->argv[0], r->user[0] ? " as user " : "", r->user);
+    /* The shim refuses it, with the reason in the replica's log; the agent's
+     * log says why here. Spawned all the same, so that the failure is a
+     * failed start like any other (and counts towards giving up). */
+    if (r->user[0] && geteuid() != 0)
+        sl__warn("replica %s.%u: --user %s needs an agent running as root", r->service,
+                 (unsigned)r->index, r->user);
+    else if (r->user[0] && !user_exists(r->user))
+        sl__warn("replica %s.%u: --user %s: no such user on this node", r->service,
+                 (unsigned)r->index, r->user);
     int err = uv_spawn(s->loop, &r->proc, &opt);
     sl__sup_free_strv(env);
     free(args);

@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "starling/catalog.h"
+#include "starling/reconcile.h"
 #include "starling/error.h"
 #include "starling/reports.h"
 #include "starling/rng.h"
@@ -36,6 +37,89 @@ typedef struct msg {
 /* A record with a health check: it round-trips, old records keep their
  * bytes, signatures cover the options, an option of a newer version is kept
  * verbatim, and bad options are refused. */
+/* The user option (key 8): round trip, signed, bounded, checked on decode. */
+static void the_user_option_round_trips_and_is_checked(void **state)
+{
+    (void)state;
+    uint8_t b[SL_SVC_RECORD_MAX], b2[SL_SVC_RECORD_MAX];
+    sl_service s = web_spec(1), got;
+    strcpy(s.writer, "n1");
+    s.stamp = 7;
+    strcpy(s.user, "nobody");
+    int n = sl_service_encode(&s, b, sizeof b);
+    assert_true(n > 0);
+    assert_int_equal(b[0], 0x9c); /* twelve: the options map last */
+    assert_int_equal(sl_service_decode(b, (size_t)n, &got), 0);
+    assert_string_equal(got.user, "nobody");
+    assert_int_equal(sl_service_encode(&got, b2, sizeof b2), n);
+    assert_memory_equal(b, b2, (size_t)n);
+    sl_service_clear(&got);
+    /* Absent means the agent's user, and writes no option. */
+    s.user[0] = 0;
+    n = sl_service_encode(&s, b, sizeof b);
+    assert_int_equal(b[0], 0x9b);
+    assert_int_equal(sl_service_decode(b, (size_t)n, &got), 0);
+    assert_string_equal(got.user, "");
+    sl_service_clear(&got);
+
+    /* Signed: changing or removing the user breaks the signature. */
+    uint8_t pk[32], sk[64];
+    crypto_sign_keypair(pk, sk);
+    strcpy(s.user, "www-data");
+    assert_int_equal(sl_service_sign(&s, "c1", sk), 0);
+    n = sl_service_encode(&s, b, sizeof b);
+    assert_int_equal(sl_service_decode(b, (size_t)n, &got), 0);
+    assert_true(sl_service_verify(&got, "c1"));
+    strcpy(got.user, "root");
+    assert_false(sl_service_verify(&got, "c1"));
+    got.user[0] = 0;
+    assert_false(sl_service_verify(&got, "c1"));
+    sl_service_clear(&got);
+    s.is_signed = false;
+
+    /* What a replica runs includes the user: changing it restarts them. */
+    uint64_t as_www = sl_service_spec_hash(&s);
+    strcpy(s.user, "nobody");
+    assert_true(sl_service_spec_hash(&s) != as_www);
+    s.user[0] = 0;
+    assert_true(sl_service_spec_hash(&s) != as_www);
+
+    /* Names: the POSIX portable set, 1..32 bytes, no leading '-'. */
+    const char *good[] = {"nobody", "a", "_x", "svc.web-1", "A0",
+                          "abcdefghijklmnopqrstuvwxyz012345"};
+    const char *badn[] = {"",     "-x",    "a b",   "a:b", "a/b", "ro\not", "\xc3\xa9",
+                          "abcdefghijklmnopqrstuvwxyz0123456"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+        assert_int_equal(sl_service_user_check(good[i]), 0);
+    for (size_t i = 0; i < sizeof badn / sizeof *badn; i++) {
+        assert_int_equal(sl_service_user_check(badn[i]), SL_EINVAL);
+        snprintf(s.user, sizeof s.user, "%s", badn[i]);
+        if (badn[i][0] && strlen(badn[i]) <= SL_SVC_USER_MAX) /* "": the default */
+            assert_int_equal(sl_service_encode(&s, b, sizeof b), SL_EINVAL);
+    }
+
+    /* On decode: a bad name, an empty one, a long one, a non-string. */
+    const char *wire[] = {"a b", "", "-x", "abcdefghijklmnopqrstuvwxyz0123456"};
+    for (int k = 0; k < 5; k++) {
+        strcpy(s.user, "nobody");
+        n = sl_service_encode(&s, b, sizeof b);
+        assert_true(n > 0);
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        msgpack_sbuffer_write(&sb, (const char *)b, (size_t)n - 7); /* up to the map */
+        assert_int_equal((uint8_t)sb.data[sb.size - 2], 0x81); /* one entry */
+        assert_int_equal(sb.data[sb.size - 1], 8);              /* key 8 */
+        msgpack_packer pk2;
+        msgpack_packer_init(&pk2, &sb, msgpack_sbuffer_write);
+        if (k < 4)
+            msgpack_pack_str_with_body(&pk2, wire[k], strlen(wire[k]));
+        else
+            msgpack_pack_uint32(&pk2, 65534);
+        assert_int_equal(sl_service_decode((uint8_t *)sb.data, sb.size, &got), SL_EMALFORMED);
+        msgpack_sbuffer_destroy(&sb);
+    }
+}
+
 static void options_round_trip_and_are_signed(void **state)
 {
     (void)state;
@@ -843,6 +927,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(put_and_find),
         cmocka_unit_test(options_round_trip_and_are_signed),
+        cmocka_unit_test(the_user_option_round_trips_and_is_checked),
         cmocka_unit_test(concurrent_writes_converge_to_one_winner),
         cmocka_unit_test(the_later_of_two_unseen_writes_wins),
         cmocka_unit_test(any_order_gives_the_same_catalog),
