@@ -63,6 +63,12 @@ typedef struct prep {
     int32_t native;        /* its member after the first greedy, or -1 */
     uint64_t native_score; /* and its score there */
     bool preset;           /* native known before the first greedy */
+    /* scanned: whether it scanned its preferred zone past its list in the first
+     * greedy (best_in_zone); scan_hi: the worst score such a scan found
+     * there (UINT64_MAX: one found no member). A member of that zone
+     * scoring above it won no scan (incremental.c). */
+    bool scanned;
+    uint64_t scan_hi;
 } prep;
 
 /* An eligible member as the candidate scans read it, in canonical order;

@@ -327,6 +327,44 @@ static bool same_zones(const ctx *o, const ctx *n)
            !memcmp(o->zone_elig, n->zone_elig, n->nzones * sizeof *n->zone_elig);
 }
 
+/* Whether member p, in zone z and eligible, scores above hi with key. */
+static bool above(const pnode *p, uint32_t z, uint64_t key, uint64_t hi)
+{
+    return !p->eligible || p->zone != z || sl__placement_score_below(key, p->hash, p->weight, hi + 1) > hi;
+}
+
+/* Whether the first greedy's scans of zone z by the replicas of old service
+ * t find the same members on the new input: every member of z that a
+ * change added, removed, altered or moved in or out of the zone scores, in
+ * both its old and its new version, above every score such a scan found
+ * (prep.scan_hi), so that it won no scan and wins none. zmoved lists the
+ * new indexes of the members that changed zone. */
+static bool scans_kept(const ctx *o, const ctx *n, const diff *d, const uint32_t *zmoved,
+                       size_t nzmoved, const psvc *t, uint32_t z)
+{
+    for (uint32_t r = 0; r < t->replicas; r++) {
+        const prep *a = &o->reps[t->first + r];
+        if (!a->scanned)
+            continue;
+        if (a->scan_hi == UINT64_MAX)
+            return false;
+        for (uint32_t c = 0; c < d->nch; c++) {
+            const change *x = &d->ch[c];
+            if (x->old >= 0 && !above(&o->nodes[x->old], z, a->key, a->scan_hi))
+                return false;
+            if (x->now >= 0 && !above(&n->nodes[x->now], z, a->key, a->scan_hi))
+                return false;
+        }
+        for (size_t i = 0; i < nzmoved; i++) {
+            uint32_t m = zmoved[i];
+            if (!above(&o->nodes[d->mfrom[m]], z, a->key, a->scan_hi) ||
+                !above(&n->nodes[m], z, a->key, a->scan_hi))
+                return false;
+        }
+    }
+    return true;
+}
+
 /* Gives the replicas of n the lists of the cache's replicas that the diff
  * allows, and their natives when `natives` (the first greedy of both runs
  * is per service) and the service's are sure to be the same (the top of
@@ -344,11 +382,19 @@ static void patch_lists(sl_placement_cache *k, ctx *n, const diff *d, bool nativ
         if (d->ch[c].now >= 0)
             touched[n->nodes[d->ch[c].now].zone] = true;
     }
+    uint32_t *zmoved = NULL;
+    size_t nzmoved = 0;
     for (size_t i = 0; natives && i < n->nn; i++)
         if (d->zmoved[i]) {
             touched[n->nodes[i].zone] = true;
             touched[o->nodes[d->mfrom[i]].zone] = true;
+            nzmoved++;
         }
+    if (nzmoved && !(zmoved = malloc(nzmoved * sizeof *zmoved)))
+        natives = false;
+    for (size_t i = 0, j = 0; natives && j < nzmoved; i++)
+        if (d->zmoved[i])
+            zmoved[j++] = (uint32_t)i;
     for (size_t i = 0; i < n->ns; i++) {
         int32_t j = d->sfrom[i];
         const psvc *s = &n->svcs[i];
@@ -356,9 +402,12 @@ static void patch_lists(sl_placement_cache *k, ctx *n, const diff *d, bool nativ
             continue;
         const psvc *t = &o->svcs[j];
         uint32_t common = t->replicas < s->replicas ? t->replicas : s->replicas;
-        bool same =
-            natives && same_service(t, s) &&
-            (t->scan_zone == NO_ZONE || (t->scan_zone != SCAN_ANY && !touched[t->scan_zone]));
+        bool rescan = natives && t->scan_zone != NO_ZONE && t->scan_zone != SCAN_ANY &&
+                      touched[t->scan_zone];
+        bool same = natives && same_service(t, s) &&
+                    (t->scan_zone == NO_ZONE ||
+                     (t->scan_zone != SCAN_ANY &&
+                      (!rescan || scans_kept(o, n, d, zmoved, nzmoved, t, t->scan_zone))));
         for (uint32_t r = 0; r < common; r++) {
             patched how = patch_list(o, t->first + r, n, s->first + r, d);
             if (how == LIST_UNSET)
@@ -380,10 +429,14 @@ static void patch_lists(sl_placement_cache *k, ctx *n, const diff *d, bool nativ
             b->preset = true;
             b->native = d->moved[a->native];
             b->native_score = a->native_score;
+            b->scanned = a->scanned; /* its scans would find the same */
+            b->scan_hi = a->scan_hi;
         }
         k->stats.natives_kept++;
+        k->stats.scans_kept += rescan;
     }
     free(touched);
+    free(zmoved);
 }
 
 /* Takes the names of the new input into the cache: an old copy where the

@@ -657,6 +657,11 @@ static int32_t best_in_zone(ctx *c, uint32_t r, uint32_t z, uint64_t *score)
             best_sc = sc;
         }
     }
+    if (c->pass1) {
+        prep *w = &c->reps[r];
+        w->scan_hi = !w->scanned || best_sc > w->scan_hi ? best_sc : w->scan_hi;
+        w->scanned = true;
+    }
     *score = best_sc;
     return best;
 }
