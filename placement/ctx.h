@@ -102,6 +102,16 @@ typedef struct proposal {
     uint32_t version;
 } proposal;
 
+/* The per-replica arrays of a ctx, kept by a caller between calls
+ * (incremental.c) so that the next ctx writes into memory already mapped
+ * instead of faulting in fresh pages: cap replicas each. */
+typedef struct ctx_spare {
+    prep *reps;
+    uint32_t *cand;
+    uint64_t *cand_score;
+    size_t cap;
+} ctx_spare;
+
 typedef struct ctx {
     pnode *nodes;
     size_t nn;
@@ -109,6 +119,7 @@ typedef struct ctx {
     size_t ns;
     prep *reps;
     size_t nr;
+    size_t cap_r;         /* replicas that reps, cand and cand_score have room for */
     uint32_t *cand;       /* nr * CAND_MAX member indexes, best first */
     uint64_t *cand_score; /* their scores */
     uint32_t nzones;      /* distinct zones */
@@ -154,11 +165,21 @@ void sl__placement_build_candidates(ctx *c, uint32_t r);
 /* Fills c from the inputs, as the first steps of sl_placement_compute():
  * checks them, allocates, sorts them into canonical order, sets the load
  * bounds, the zones and the preferred zones; no candidate list is built yet
- * (every replica's ncand is CAND_UNSET). Returns 0 or an error; either way
- * the caller frees c with sl__placement_ctx_free() (placement.c). */
+ * (every replica's ncand is CAND_UNSET). When spare is not NULL and has room
+ * for the replicas, c takes its arrays (and spare is left empty) instead of
+ * allocating them. Returns 0 or an error; either way the caller frees c
+ * with sl__placement_ctx_free() (placement.c). */
 int sl__placement_prepare(ctx *c, const sl_placement_member *members, size_t nmembers,
                           const sl_placement_service *services, size_t nservices,
-                          const sl_placement_options *o);
+                          const sl_placement_options *o, ctx_spare *spare);
+
+/* Moves c's per-replica arrays into *spare (freeing what spare held), to be
+ * given to a later sl__placement_prepare(); c keeps the rest, for
+ * sl__placement_ctx_free(). */
+void sl__placement_ctx_keep_spare(ctx *c, ctx_spare *spare);
+
+/* Frees what spare holds and empties it. */
+void sl__placement_spare_free(ctx_spare *spare);
 
 /* Runs the greedy (both passes when bounded) on a prepared c, building the
  * candidate lists still CAND_UNSET. Returns 0 or SL_ENOMEM (placement.c). */

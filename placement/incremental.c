@@ -83,6 +83,10 @@ struct sl_placement_cache {
     char **sname; /* c.ns service names, canonical order, owned */
     sl_placement_options opts;
     sl_placement_cache_stats stats;
+    /* The replica arrays of the ctx before c, reused by the next call: a
+     * call needs the old ctx and a new one at once anyway, and memory
+     * already mapped is cheaper to write than fresh pages. */
+    ctx_spare spare;
 };
 
 /* One changed member: its canonical index before and after, -1 when it was
@@ -124,6 +128,7 @@ static void cache_clear(sl_placement_cache *k)
     }
     k->valid = false;
     k->name = k->sname = NULL;
+    sl__placement_spare_free(&k->spare);
 }
 
 void sl_placement_cache_free(sl_placement_cache *cache)
@@ -482,7 +487,7 @@ int sl_placement_cache_compute(sl_placement_cache *cache, const sl_placement_mem
         return SL_EINVAL;
     ctx n;
     diff d = {0};
-    int rc = sl__placement_prepare(&n, members, nmembers, services, nservices, o);
+    int rc = sl__placement_prepare(&n, members, nmembers, services, nservices, o, &cache->spare);
     inputs in = {&n, members, services};
     bool inc = rc == 0 && cache->valid && cache->opts.eps_milli == o->eps_milli &&
                cache->opts.unbounded == o->unbounded;
@@ -525,8 +530,10 @@ int sl_placement_cache_compute(sl_placement_cache *cache, const sl_placement_mem
         cache_clear(cache);
         return rc;
     }
-    if (had)
+    if (had) {
+        sl__placement_ctx_keep_spare(&cache->c, &cache->spare);
         sl__placement_ctx_free(&cache->c);
+    }
     cache->c = n;
     cache->name = name;
     cache->sname = sname;

@@ -996,16 +996,45 @@ void sl__placement_ctx_free(ctx *c)
     free(c->ws);
 }
 
-static int ctx_alloc(ctx *c, size_t nn, size_t ns, size_t nr)
+void sl__placement_spare_free(ctx_spare *spare)
+{
+    free(spare->reps);
+    free(spare->cand);
+    free(spare->cand_score);
+    *spare = (ctx_spare){0};
+}
+
+void sl__placement_ctx_keep_spare(ctx *c, ctx_spare *spare)
+{
+    sl__placement_spare_free(spare);
+    *spare = (ctx_spare){c->reps, c->cand, c->cand_score, c->cap_r};
+    c->reps = NULL;
+    c->cand = NULL;
+    c->cand_score = NULL;
+    c->cap_r = 0;
+}
+
+static int ctx_alloc(ctx *c, size_t nn, size_t ns, size_t nr, ctx_spare *spare)
 {
     c->nn = nn;
     c->ns = ns;
     c->nr = nr;
     c->nodes = calloc(nn ? nn : 1, sizeof *c->nodes);
     c->svcs = calloc(ns ? ns : 1, sizeof *c->svcs);
-    c->reps = calloc(nr ? nr : 1, sizeof *c->reps);
-    c->cand = malloc((nr ? nr : 1) * CAND_MAX * sizeof *c->cand);
-    c->cand_score = malloc((nr ? nr : 1) * CAND_MAX * sizeof *c->cand_score);
+    if (spare && spare->reps && spare->cand && spare->cand_score && spare->cap >= nr &&
+        spare->cap > 0) {
+        c->reps = spare->reps;
+        c->cand = spare->cand;
+        c->cand_score = spare->cand_score;
+        c->cap_r = spare->cap;
+        *spare = (ctx_spare){0};
+        memset(c->reps, 0, nr * sizeof *c->reps);
+    } else {
+        c->cap_r = nr ? nr : 1;
+        c->reps = calloc(c->cap_r, sizeof *c->reps);
+        c->cand = malloc(c->cap_r * CAND_MAX * sizeof *c->cand);
+        c->cand_score = malloc(c->cap_r * CAND_MAX * sizeof *c->cand_score);
+    }
     c->zone_elig = calloc(nn ? nn : 1, sizeof *c->zone_elig);
     c->zone_count = calloc(nn ? nn : 1, sizeof *c->zone_count);
     c->zone_hash = calloc(nn ? nn : 1, sizeof *c->zone_hash);
@@ -1026,7 +1055,7 @@ static int ctx_alloc(ctx *c, size_t nn, size_t ns, size_t nr)
 
 int sl__placement_prepare(ctx *c, const sl_placement_member *members, size_t nmembers,
                           const sl_placement_service *services, size_t nservices,
-                          const sl_placement_options *o)
+                          const sl_placement_options *o, ctx_spare *spare)
 {
     memset(c, 0, sizeof *c);
     int rc = check_inputs(members, nmembers, services, nservices, o);
@@ -1035,7 +1064,7 @@ int sl__placement_prepare(ctx *c, const sl_placement_member *members, size_t nme
     size_t nr = 0;
     for (size_t i = 0; i < nservices; i++)
         nr += services[i].replicas;
-    rc = ctx_alloc(c, nmembers, nservices, nr);
+    rc = ctx_alloc(c, nmembers, nservices, nr, spare);
     sl__placement_coarse_init(c->coarse);
     c->draw_fast = sl__placement_draw_fast();
     c->guess = UINT64_MAX;
@@ -1066,7 +1095,7 @@ int sl_placement_compute(const sl_placement_member *members, size_t nmembers,
     if (!out)
         return SL_EINVAL;
     ctx c;
-    int rc = sl__placement_prepare(&c, members, nmembers, services, nservices, o);
+    int rc = sl__placement_prepare(&c, members, nmembers, services, nservices, o, NULL);
     if (rc == 0)
         rc = sl__placement_solve(&c, o);
     if (rc == 0) {
