@@ -146,7 +146,24 @@ typedef struct ctx {
     uint32_t nclass;               /* 0: too many distinct weights */
     bool draw_fast;                /* sl__placement_draw_fast() */
     uint64_t guess;                /* a cut to try first (build_candidates) */
+    /* The hot members zone by zone (indexes into hot), zone z's from
+     * zone_start[z] to zone_start[z + 1]; built by the first zone scan. */
+    uint32_t *zone_hot;
+    uint32_t *zone_start;
 } ctx;
+
+/* A monotone stand-in for a score, in units of 2^-10 of it: for a pair
+ * whose e = (53 << 32) - log2(x) lies in [e_lo, e_hi], the score times 2^10
+ * lies in [coarse_key(e_lo) - 2^10, coarse_key(e_hi) + COARSE_SLACK). The
+ * truncations of e >> 10 (e < 2^38) and of rw = floor(2^36 / w) cost at most
+ * 2^28 + 2^36 below the exact e * 2^26 / w, and the floor of the score at
+ * most 2^10; nothing overflows (e_hi >> 10 < 2^28, rw <= 2^36). */
+#define COARSE_SLACK ((1ull << 36) + (1ull << 28) + 1)
+
+static inline uint64_t coarse_key(uint64_t e, uint64_t rw)
+{
+    return (e >> 10) * rw;
+}
 
 /* Whether a request fits a capacity (0: unlimited) with `used` taken. */
 static inline bool sl__placement_fits_cap(uint32_t cap, uint64_t used, uint32_t req)
