@@ -52,7 +52,11 @@
  * a replica scans past its list, it looks at every member of its preferred
  * zone (best_in_zone) or at every member (scan_all): a service that did so
  * (psvc.scan_zone) is reused only when it scanned one zone and no changed
- * or moved member was or is in that zone. A service is given its old natives (prep.preset; granted
+ * or moved member was or is in that zone, or when each such member, in its
+ * old and its new version, scores above the worst score any of the
+ * service's scans found (prep.scan_hi, strictly): it then won no scan and
+ * wins none, the other members keep their scores and relative order, so
+ * every scan, hence the service's whole first greedy, finds the same. A service is given its old natives (prep.preset; granted
  * before the first run, which then runs for the other services only) when,
  * in both the old and the new input, no service requests cpu or memory,
  * the zones are the same ids with the same hashes and eligibility, and
