@@ -31,19 +31,6 @@
  * machine-specific paths compute the very same integers. */
 #include "ctx.h"
 
-/* A monotone stand-in for a score, in units of 2^-10 of it: for a pair
- * whose e = (53 << 32) - log2(x) lies in [e_lo, e_hi], the score times 2^10
- * lies in [coarse_key(e_lo) - 2^10, coarse_key(e_hi) + COARSE_SLACK). The
- * truncations of e >> 10 (e < 2^38) and of rw = floor(2^36 / w) cost at most
- * 2^28 + 2^36 below the exact e * 2^26 / w, and the floor of the score at
- * most 2^10; nothing overflows (e_hi >> 10 < 2^28, rw <= 2^36). */
-#define COARSE_SLACK ((1ull << 36) + (1ull << 28) + 1)
-
-static uint64_t coarse_key(uint64_t e, uint64_t rw)
-{
-    return (e >> 10) * rw;
-}
-
 /* Returns the smallest draw x whose coarse_key(e_lo) can be at most cut
  * for a member whose rw is given, or a lower bound of it: every smaller x
  * is ruled out. coarse_key(e_lo) <= cut exactly when (e_lo >> 10) <= f =

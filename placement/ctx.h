@@ -65,6 +65,12 @@ typedef struct prep {
     int32_t native;        /* its member after the first greedy, or -1 */
     uint64_t native_score; /* and its score there */
     bool preset;           /* native known before the first greedy */
+    /* scanned: whether it scanned its preferred zone past its list in the first
+     * greedy (best_in_zone); scan_hi: the worst score such a scan found
+     * there (UINT64_MAX: one found no member). A member of that zone
+     * scoring above it won no scan (incremental.c). */
+    bool scanned;
+    uint64_t scan_hi;
 } prep;
 
 /* An eligible member as the candidate scans read it, in canonical order;
@@ -98,6 +104,16 @@ typedef struct proposal {
     uint32_t version;
 } proposal;
 
+/* The per-replica arrays of a ctx, kept by a caller between calls
+ * (incremental.c) so that the next ctx writes into memory already mapped
+ * instead of faulting in fresh pages: cap replicas each. */
+typedef struct ctx_spare {
+    prep *reps;
+    uint32_t *cand;
+    uint64_t *cand_score;
+    size_t cap;
+} ctx_spare;
+
 typedef struct ctx {
     pnode *nodes;
     size_t nn;
@@ -105,6 +121,7 @@ typedef struct ctx {
     size_t ns;
     prep *reps;
     size_t nr;
+    size_t cap_r;         /* replicas that reps, cand and cand_score have room for */
     uint32_t *cand;       /* nr * CAND_MAX member indexes, best first */
     uint64_t *cand_score; /* their scores */
     uint32_t nzones;      /* distinct zones */
@@ -133,7 +150,24 @@ typedef struct ctx {
     bool draw_fast;                /* sl__placement_draw_fast() */
     uint64_t guess;                /* a cut to try first (build_candidates) */
     uint32_t *avoid;               /* canonical member indexes avoided, by service */
+    /* The hot members zone by zone (indexes into hot), zone z's from
+     * zone_start[z] to zone_start[z + 1]; built by the first zone scan. */
+    uint32_t *zone_hot;
+    uint32_t *zone_start;
 } ctx;
+
+/* A monotone stand-in for a score, in units of 2^-10 of it: for a pair
+ * whose e = (53 << 32) - log2(x) lies in [e_lo, e_hi], the score times 2^10
+ * lies in [coarse_key(e_lo) - 2^10, coarse_key(e_hi) + COARSE_SLACK). The
+ * truncations of e >> 10 (e < 2^38) and of rw = floor(2^36 / w) cost at most
+ * 2^28 + 2^36 below the exact e * 2^26 / w, and the floor of the score at
+ * most 2^10; nothing overflows (e_hi >> 10 < 2^28, rw <= 2^36). */
+#define COARSE_SLACK ((1ull << 36) + (1ull << 28) + 1)
+
+static inline uint64_t coarse_key(uint64_t e, uint64_t rw)
+{
+    return (e >> 10) * rw;
+}
 
 /* Whether a request fits a capacity (0: unlimited) with `used` taken. */
 static inline bool sl__placement_fits_cap(uint32_t cap, uint64_t used, uint32_t req)
@@ -152,11 +186,21 @@ void sl__placement_build_candidates(ctx *c, uint32_t r);
 /* Fills c from the inputs, as the first steps of sl_placement_compute():
  * checks them, allocates, sorts them into canonical order, sets the load
  * bounds, the zones and the preferred zones; no candidate list is built yet
- * (every replica's ncand is CAND_UNSET). Returns 0 or an error; either way
- * the caller frees c with sl__placement_ctx_free() (placement.c). */
+ * (every replica's ncand is CAND_UNSET). When spare is not NULL and has room
+ * for the replicas, c takes its arrays (and spare is left empty) instead of
+ * allocating them. Returns 0 or an error; either way the caller frees c
+ * with sl__placement_ctx_free() (placement.c). */
 int sl__placement_prepare(ctx *c, const sl_placement_member *members, size_t nmembers,
                           const sl_placement_service *services, size_t nservices,
-                          const sl_placement_options *o);
+                          const sl_placement_options *o, ctx_spare *spare);
+
+/* Moves c's per-replica arrays into *spare (freeing what spare held), to be
+ * given to a later sl__placement_prepare(); c keeps the rest, for
+ * sl__placement_ctx_free(). */
+void sl__placement_ctx_keep_spare(ctx *c, ctx_spare *spare);
+
+/* Frees what spare holds and empties it. */
+void sl__placement_spare_free(ctx_spare *spare);
 
 /* Runs the greedy (both passes when bounded) on a prepared c, building the
  * candidate lists still CAND_UNSET. Returns 0 or SL_ENOMEM (placement.c). */

@@ -52,7 +52,11 @@
  * a replica scans past its list, it looks at every member of its preferred
  * zone (best_in_zone) or at every member (scan_all): a service that did so
  * (psvc.scan_zone) is reused only when it scanned one zone and no changed
- * or moved member was or is in that zone. A service is given its old natives (prep.preset; granted
+ * or moved member was or is in that zone, or when each such member, in its
+ * old and its new version, scores above the worst score any of the
+ * service's scans found (prep.scan_hi, strictly): it then won no scan and
+ * wins none, the other members keep their scores and relative order, so
+ * every scan, hence the service's whole first greedy, finds the same. A service is given its old natives (prep.preset; granted
  * before the first run, which then runs for the other services only) when,
  * in both the old and the new input, no service requests cpu or memory,
  * the zones are the same ids with the same hashes and eligibility, and
@@ -83,6 +87,10 @@ struct sl_placement_cache {
     char **sname; /* c.ns service names, canonical order, owned */
     sl_placement_options opts;
     sl_placement_cache_stats stats;
+    /* The replica arrays of the ctx before c, reused by the next call: a
+     * call needs the old ctx and a new one at once anyway, and memory
+     * already mapped is cheaper to write than fresh pages. */
+    ctx_spare spare;
 };
 
 /* One changed member: its canonical index before and after, -1 when it was
@@ -124,6 +132,7 @@ static void cache_clear(sl_placement_cache *k)
     }
     k->valid = false;
     k->name = k->sname = NULL;
+    sl__placement_spare_free(&k->spare);
 }
 
 void sl_placement_cache_free(sl_placement_cache *cache)
@@ -327,6 +336,44 @@ static bool same_zones(const ctx *o, const ctx *n)
            !memcmp(o->zone_elig, n->zone_elig, n->nzones * sizeof *n->zone_elig);
 }
 
+/* Whether member p, in zone z and eligible, scores above hi with key. */
+static bool above(const pnode *p, uint32_t z, uint64_t key, uint64_t hi)
+{
+    return !p->eligible || p->zone != z || sl__placement_score_below(key, p->hash, p->weight, hi + 1) > hi;
+}
+
+/* Whether the first greedy's scans of zone z by the replicas of old service
+ * t find the same members on the new input: every member of z that a
+ * change added, removed, altered or moved in or out of the zone scores, in
+ * both its old and its new version, above every score such a scan found
+ * (prep.scan_hi), so that it won no scan and wins none. zmoved lists the
+ * new indexes of the members that changed zone. */
+static bool scans_kept(const ctx *o, const ctx *n, const diff *d, const uint32_t *zmoved,
+                       size_t nzmoved, const psvc *t, uint32_t z)
+{
+    for (uint32_t r = 0; r < t->replicas; r++) {
+        const prep *a = &o->reps[t->first + r];
+        if (!a->scanned)
+            continue;
+        if (a->scan_hi == UINT64_MAX)
+            return false;
+        for (uint32_t c = 0; c < d->nch; c++) {
+            const change *x = &d->ch[c];
+            if (x->old >= 0 && !above(&o->nodes[x->old], z, a->key, a->scan_hi))
+                return false;
+            if (x->now >= 0 && !above(&n->nodes[x->now], z, a->key, a->scan_hi))
+                return false;
+        }
+        for (size_t i = 0; i < nzmoved; i++) {
+            uint32_t m = zmoved[i];
+            if (!above(&o->nodes[d->mfrom[m]], z, a->key, a->scan_hi) ||
+                !above(&n->nodes[m], z, a->key, a->scan_hi))
+                return false;
+        }
+    }
+    return true;
+}
+
 /* Gives the replicas of n the lists of the cache's replicas that the diff
  * allows, and their natives when `natives` (the first greedy of both runs
  * is per service) and the service's are sure to be the same (the top of
@@ -344,11 +391,19 @@ static void patch_lists(sl_placement_cache *k, ctx *n, const diff *d, bool nativ
         if (d->ch[c].now >= 0)
             touched[n->nodes[d->ch[c].now].zone] = true;
     }
+    uint32_t *zmoved = NULL;
+    size_t nzmoved = 0;
     for (size_t i = 0; natives && i < n->nn; i++)
         if (d->zmoved[i]) {
             touched[n->nodes[i].zone] = true;
             touched[o->nodes[d->mfrom[i]].zone] = true;
+            nzmoved++;
         }
+    if (nzmoved && !(zmoved = malloc(nzmoved * sizeof *zmoved)))
+        natives = false;
+    for (size_t i = 0, j = 0; natives && j < nzmoved; i++)
+        if (d->zmoved[i])
+            zmoved[j++] = (uint32_t)i;
     for (size_t i = 0; i < n->ns; i++) {
         int32_t j = d->sfrom[i];
         const psvc *s = &n->svcs[i];
@@ -356,9 +411,12 @@ static void patch_lists(sl_placement_cache *k, ctx *n, const diff *d, bool nativ
             continue;
         const psvc *t = &o->svcs[j];
         uint32_t common = t->replicas < s->replicas ? t->replicas : s->replicas;
-        bool same =
-            natives && same_service(t, s) &&
-            (t->scan_zone == NO_ZONE || (t->scan_zone != SCAN_ANY && !touched[t->scan_zone]));
+        bool rescan = natives && t->scan_zone != NO_ZONE && t->scan_zone != SCAN_ANY &&
+                      touched[t->scan_zone];
+        bool same = natives && same_service(t, s) &&
+                    (t->scan_zone == NO_ZONE ||
+                     (t->scan_zone != SCAN_ANY &&
+                      (!rescan || scans_kept(o, n, d, zmoved, nzmoved, t, t->scan_zone))));
         for (uint32_t r = 0; r < common; r++) {
             patched how = patch_list(o, t->first + r, n, s->first + r, d);
             if (how == LIST_UNSET)
@@ -380,10 +438,14 @@ static void patch_lists(sl_placement_cache *k, ctx *n, const diff *d, bool nativ
             b->preset = true;
             b->native = d->moved[a->native];
             b->native_score = a->native_score;
+            b->scanned = a->scanned; /* its scans would find the same */
+            b->scan_hi = a->scan_hi;
         }
         k->stats.natives_kept++;
+        k->stats.scans_kept += rescan;
     }
     free(touched);
+    free(zmoved);
 }
 
 /* Takes the names of the new input into the cache: an old copy where the
@@ -429,7 +491,7 @@ int sl_placement_cache_compute(sl_placement_cache *cache, const sl_placement_mem
         return SL_EINVAL;
     ctx n;
     diff d = {0};
-    int rc = sl__placement_prepare(&n, members, nmembers, services, nservices, o);
+    int rc = sl__placement_prepare(&n, members, nmembers, services, nservices, o, &cache->spare);
     inputs in = {&n, members, services};
     /* Avoid lists (members that gave a service up) are rare and short-lived:
      * an input that has one, or follows one, is placed in full. */
@@ -474,8 +536,10 @@ int sl_placement_cache_compute(sl_placement_cache *cache, const sl_placement_mem
         cache_clear(cache);
         return rc;
     }
-    if (had)
+    if (had) {
+        sl__placement_ctx_keep_spare(&cache->c, &cache->spare);
         sl__placement_ctx_free(&cache->c);
+    }
     cache->c = n;
     cache->name = name;
     cache->sname = sname;

@@ -676,6 +676,96 @@ static int32_t scan_all(ctx *c, uint32_t r, bool zones, uint64_t *score)
     return best;
 }
 
+/* Groups the hot members by zone (ctx.zone_hot). Returns 0 or SL_ENOMEM. */
+static int build_zone_hot(ctx *c)
+{
+    c->zone_start = calloc(c->nzones + 1, sizeof *c->zone_start);
+    c->zone_hot = malloc((c->nhot ? c->nhot : 1) * sizeof *c->zone_hot);
+    if (!c->zone_start || !c->zone_hot) {
+        free(c->zone_start);
+        free(c->zone_hot);
+        c->zone_start = c->zone_hot = NULL;
+        return SL_ENOMEM;
+    }
+    for (size_t h = 0; h < c->nhot; h++)
+        c->zone_start[c->nodes[c->hot[h].node].zone + 1]++;
+    for (uint32_t z = 0; z < c->nzones; z++)
+        c->zone_start[z + 1] += c->zone_start[z];
+    uint32_t *at = malloc((c->nzones ? c->nzones : 1) * sizeof *at);
+    if (!at) {
+        free(c->zone_start);
+        free(c->zone_hot);
+        c->zone_start = c->zone_hot = NULL;
+        return SL_ENOMEM;
+    }
+    memcpy(at, c->zone_start, c->nzones * sizeof *at);
+    for (size_t h = 0; h < c->nhot; h++) /* canonical order within a zone */
+        c->zone_hot[at[c->nodes[c->hot[h].node].zone]++] = (uint32_t)h;
+    free(at);
+    return 0;
+}
+
+#define ZONE_SCAN_SIBLINGS 32
+
+/* The scan of best_in_zone() past replica r's list, over zone z's eligible
+ * members only and mostly without exact scores: each allowed member's draw
+ * gives coarse bounds of its score (coarse_key(), as in candidates.c); only
+ * the members whose lower bound is not above the least upper bound can be
+ * the best, and only they get their exact score, compared by (score,
+ * index) in canonical order: the member, and the score, of the plain scan.
+ * Sets *best (or -1) and *best_sc (UINT64_MAX when none) and returns 0, or
+ * returns -1 when it cannot run (out of memory, many siblings, members to
+ * avoid): then the caller scans. */
+static int zone_scan_fast(ctx *c, uint32_t r, uint32_t z, int32_t *best, uint64_t *best_sc)
+{
+    const prep *q = &c->reps[r];
+    const psvc *s = &c->svcs[q->svc];
+    if (s->replicas > ZONE_SCAN_SIBLINGS || (s->navoid && !q->avoid_off) ||
+        (!c->zone_hot && build_zone_hot(c)))
+        return -1; /* (avoided members, rare: the plain scan skips them) */
+    uint32_t sib[ZONE_SCAN_SIBLINGS], nsib = 0;
+    for (uint32_t i = 0; i < s->replicas; i++)
+        if (c->reps[s->first + i].node >= 0)
+            sib[nsib++] = (uint32_t)c->reps[s->first + i].node;
+    const uint64_t e_top = 53ull << 32;
+    uint64_t min_hi = UINT64_MAX;
+    size_t nsurv = 0;
+    for (uint32_t k = c->zone_start[z]; k < c->zone_start[z + 1]; k++) {
+        uint32_t h = c->zone_hot[k];
+        const hnode *hn = &c->hot[h];
+        const pnode *p = &c->nodes[hn->node];
+        if (!fits_static(p, s) || !fits_now(p, s))
+            continue;
+        bool used = false;
+        for (uint32_t i = 0; i < nsib; i++)
+            used |= sib[i] == hn->node;
+        if (used)
+            continue;
+        uint64_t x = sl__placement_pair_x_pre(q->key, c->hot_hash[h], c->hot_golden[h]), lo, hi;
+        sl__placement_coarse_log(c->coarse, x, &lo, &hi);
+        uint64_t key_lo = coarse_key(e_top - hi, hn->rw);
+        if (key_lo >= min_hi + (1u << 10) && min_hi < UINT64_MAX - (1u << 10))
+            continue; /* above a bound already seen: it cannot be the best */
+        uint64_t key_hi = coarse_key(e_top - lo, hn->rw) + COARSE_SLACK;
+        if (key_hi < min_hi)
+            min_hi = key_hi;
+        c->surv[nsurv++] = (survivor){key_lo, key_hi, x, hn->node};
+    }
+    *best = -1;
+    *best_sc = UINT64_MAX;
+    for (size_t i = 0; i < nsurv; i++) {
+        const survivor *v = &c->surv[i];
+        if (v->key_lo >= min_hi + (1u << 10))
+            continue;
+        uint64_t sc = sl__placement_score_x(v->x, c->nodes[v->node].weight);
+        if (sc < *best_sc) { /* survivors are in canonical order: ties keep the first */
+            *best = (int32_t)v->node;
+            *best_sc = sc;
+        }
+    }
+    return 0;
+}
+
 /* Returns replica r's best member with room in its preferred zone z (by
  * score, then index) and sets *score, or returns -1, also when z already
  * holds its quota of the service's replicas. */
@@ -710,6 +800,8 @@ static int32_t best_in_zone(ctx *c, uint32_t r, uint32_t z, uint64_t *score)
     }
     int32_t best = -1;
     uint64_t best_sc = UINT64_MAX;
+    if (zone_scan_fast(c, r, z, &best, &best_sc) == 0)
+        goto done;
     for (uint32_t n = 0; n < c->nn; n++) {
         const pnode *p = &c->nodes[n];
         if (p->zone != z || !fits_static(p, s) || !fits_now(p, s))
@@ -722,6 +814,12 @@ static int32_t best_in_zone(ctx *c, uint32_t r, uint32_t z, uint64_t *score)
             best = (int32_t)n;
             best_sc = sc;
         }
+    }
+done:
+    if (c->pass1) {
+        prep *w = &c->reps[r];
+        w->scan_hi = !w->scanned || best_sc > w->scan_hi ? best_sc : w->scan_hi;
+        w->scanned = true;
     }
     *score = best_sc;
     return best;
@@ -1069,9 +1167,30 @@ void sl__placement_ctx_free(ctx *c)
     free(c->xs);
     free(c->ws);
     free(c->avoid);
+    free(c->zone_hot);
+    free(c->zone_start);
 }
 
-static int ctx_alloc(ctx *c, size_t nn, size_t ns, size_t nr, size_t navoid)
+void sl__placement_spare_free(ctx_spare *spare)
+{
+    free(spare->reps);
+    free(spare->cand);
+    free(spare->cand_score);
+    *spare = (ctx_spare){0};
+}
+
+void sl__placement_ctx_keep_spare(ctx *c, ctx_spare *spare)
+{
+    sl__placement_spare_free(spare);
+    *spare = (ctx_spare){c->reps, c->cand, c->cand_score, c->cap_r};
+    c->reps = NULL;
+    c->cand = NULL;
+    c->cand_score = NULL;
+    c->cap_r = 0;
+}
+
+static int ctx_alloc(ctx *c, size_t nn, size_t ns, size_t nr, size_t navoid,
+                     ctx_spare *spare)
 {
     c->avoid = malloc((navoid ? navoid : 1) * sizeof *c->avoid);
     if (!c->avoid)
@@ -1081,9 +1200,20 @@ static int ctx_alloc(ctx *c, size_t nn, size_t ns, size_t nr, size_t navoid)
     c->nr = nr;
     c->nodes = calloc(nn ? nn : 1, sizeof *c->nodes);
     c->svcs = calloc(ns ? ns : 1, sizeof *c->svcs);
-    c->reps = calloc(nr ? nr : 1, sizeof *c->reps);
-    c->cand = malloc((nr ? nr : 1) * CAND_MAX * sizeof *c->cand);
-    c->cand_score = malloc((nr ? nr : 1) * CAND_MAX * sizeof *c->cand_score);
+    if (spare && spare->reps && spare->cand && spare->cand_score && spare->cap >= nr &&
+        spare->cap > 0) {
+        c->reps = spare->reps;
+        c->cand = spare->cand;
+        c->cand_score = spare->cand_score;
+        c->cap_r = spare->cap;
+        *spare = (ctx_spare){0};
+        memset(c->reps, 0, nr * sizeof *c->reps);
+    } else {
+        c->cap_r = nr ? nr : 1;
+        c->reps = calloc(c->cap_r, sizeof *c->reps);
+        c->cand = malloc(c->cap_r * CAND_MAX * sizeof *c->cand);
+        c->cand_score = malloc(c->cap_r * CAND_MAX * sizeof *c->cand_score);
+    }
     c->zone_elig = calloc(nn ? nn : 1, sizeof *c->zone_elig);
     c->zone_count = calloc(nn ? nn : 1, sizeof *c->zone_count);
     c->zone_hash = calloc(nn ? nn : 1, sizeof *c->zone_hash);
@@ -1104,7 +1234,7 @@ static int ctx_alloc(ctx *c, size_t nn, size_t ns, size_t nr, size_t navoid)
 
 int sl__placement_prepare(ctx *c, const sl_placement_member *members, size_t nmembers,
                           const sl_placement_service *services, size_t nservices,
-                          const sl_placement_options *o)
+                          const sl_placement_options *o, ctx_spare *spare)
 {
     memset(c, 0, sizeof *c);
     int rc = check_inputs(members, nmembers, services, nservices, o);
@@ -1115,7 +1245,7 @@ int sl__placement_prepare(ctx *c, const sl_placement_member *members, size_t nme
         nr += services[i].replicas;
         navoid += services[i].navoid;
     }
-    rc = ctx_alloc(c, nmembers, nservices, nr, navoid);
+    rc = ctx_alloc(c, nmembers, nservices, nr, navoid, spare);
     c->has_avoid = navoid > 0;
     sl__placement_coarse_init(c->coarse);
     c->draw_fast = sl__placement_draw_fast();
@@ -1147,7 +1277,7 @@ int sl_placement_compute(const sl_placement_member *members, size_t nmembers,
     if (!out)
         return SL_EINVAL;
     ctx c;
-    int rc = sl__placement_prepare(&c, members, nmembers, services, nservices, o);
+    int rc = sl__placement_prepare(&c, members, nmembers, services, nservices, o, NULL);
     if (rc == 0)
         rc = sl__placement_solve(&c, o);
     if (rc == 0) {

@@ -157,6 +157,7 @@ typedef struct sl_placement_cache_stats {
     uint64_t lists_kept;    /* candidate lists reused (incremental calls) */
     uint64_t lists_rebuilt; /* candidate lists recomputed (incremental calls) */
     uint64_t natives_kept;  /* services whose first, unbounded greedy was reused */
+    uint64_t scans_kept;    /* of those, services that scanned a zone a change touched */
     uint32_t last_changes;  /* changes found by the last call (UINT32_MAX: full) */
 } sl_placement_cache_stats;
 

@@ -353,7 +353,22 @@ static int start_exec(sl__sup_probe *p, const sl__sup_replica *r)
     char **env = exec_env(r);
     if (!env)
         return UV_ENOMEM;
-    char *args[] = {s->shim, "_exec", s->parent_pid, "--", "/bin/sh", "-c", p->check.arg, NULL};
+    /* An exec check runs as the replica does: as its --user, when it has one. */
+    char user[sizeof r->user];
+    snprintf(user, sizeof user, "%s", r->user);
+    char *args[10], **a = args;
+    *a++ = s->shim;
+    *a++ = "_exec";
+    *a++ = s->parent_pid;
+    if (user[0]) {
+        *a++ = "--user";
+        *a++ = user;
+    }
+    *a++ = "--";
+    *a++ = "/bin/sh";
+    *a++ = "-c";
+    *a++ = p->check.arg;
+    *a = NULL;
     uv_stdio_container_t stdio[3] = {
         {.flags = UV_IGNORE}, {.flags = UV_IGNORE}, {.flags = UV_IGNORE}};
     uv_process_options_t o = {.exit_cb = on_exec_exit,

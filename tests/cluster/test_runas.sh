@@ -72,6 +72,14 @@ check "services --json shows the user" \
     bash -c "'$STARLING' services --json --rpc '$(rpc_of a1)' | grep -q '\"user\": *\"nobody\"'"
 runs_who() { where_of who a1 | grep -q '^0 a1 running$'; }
 check "the replica runs" wait_until 20 runs_who
+# An exec check runs as the replica does: it passes only as uid 65534 (and
+# the replica is starting, never running, while it fails).
+"$STARLING" deploy whocheck --replicas 1 --user nobody --check 'exec:test "$(id -u)" = 65534' \
+    --check-interval 1 --rpc "$(rpc_of a1)" -- sleep 600 >/dev/null
+runs_whocheck() { where_of whocheck a1 | grep -q '^0 a1 running$'; }
+check "an exec check of a --user service runs as that user (it passes as 65534)" \
+    wait_until 20 runs_whocheck
+"$STARLING" rm whocheck --rpc "$(rpc_of a1)" >/dev/null
 # The same command without --user: the spec changed, the replica restarts
 # as the agent's user.
 "$STARLING" deploy who --replicas 1 --rpc "$(rpc_of a1)" -- /bin/sh -c \

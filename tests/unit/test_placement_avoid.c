@@ -3,6 +3,7 @@
  * nothing, and the answer does not depend on the order of the list. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -121,12 +122,50 @@ static void avoided_members_are_a_last_resort(void **state)
     assert_null(out);
 }
 
+/* Past its candidate list. A service that avoids every member of a zone
+ * but one, in a cluster far larger than a candidate list, reaches that one
+ * only by scanning the zone: the scan too must skip the avoided members
+ * (bounded placement, as agents run it; each spared member in turn). */
+static void a_zone_scan_skips_avoided_members(void **state)
+{
+    (void)state;
+    enum { BIG = 300, ZONES = 3, SPARED = 12 };
+    static char bnames[BIG][16];
+    static sl_placement_member big[BIG];
+    static const char *avoid[BIG];
+    static const char *zones[ZONES] = {"z0", "z1", "z2"};
+    for (int i = 0; i < BIG; i++) {
+        snprintf(bnames[i], sizeof bnames[i], "m%03d", i);
+        big[i] = (sl_placement_member){.name = bnames[i], .zone = zones[i % ZONES]};
+    }
+    for (int spared = 0; spared < SPARED * ZONES; spared += ZONES) { /* members of z0 */
+        uint32_t navoid = 0;
+        for (int i = 0; i < BIG; i += ZONES)
+            if (i != spared)
+                avoid[navoid++] = bnames[i];
+        sl_placement_service s = {.name = "web", .replicas = 3, .avoid = avoid, .navoid = navoid};
+        sl_placement *p = NULL;
+        assert_int_equal(sl_placement_compute(big, BIG, &s, 1, NULL, &p), 0);
+        bool in_z0 = false;
+        for (uint32_t r = 0; r < 3; r++) {
+            int32_t n = sl_placement_node(p, 0, r);
+            assert_true(n >= 0);
+            /* members are in name order: index n is m<n> */
+            assert_true(n % ZONES != 0 || n == spared);
+            in_z0 |= n == spared;
+        }
+        assert_true(in_z0); /* zone spread: z0's replica is on the one left */
+        sl_placement_free(p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(an_avoided_member_gets_none_of_that_service),
         cmocka_unit_test(the_order_of_the_list_does_not_matter),
         cmocka_unit_test(avoided_members_are_a_last_resort),
+        cmocka_unit_test(a_zone_scan_skips_avoided_members),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -233,11 +233,12 @@ static void test_random_changes(void **state)
     sl_placement_cache_stats_get(k, &st);
     fprintf(stderr,
             "# %llu changes (%llu steps with several); cache: %llu incremental, "
-            "%llu full, %llu lists kept, %llu rebuilt, natives of %llu services kept\n",
+            "%llu full, %llu lists kept, %llu rebuilt, natives of %llu services kept (%llu that "
+            "scanned a changed zone)\n",
             (unsigned long long)changes, (unsigned long long)multi,
             (unsigned long long)st.incremental, (unsigned long long)st.full,
             (unsigned long long)st.lists_kept, (unsigned long long)st.lists_rebuilt,
-            (unsigned long long)st.natives_kept);
+            (unsigned long long)st.natives_kept, (unsigned long long)st.scans_kept);
     for (int i = 0; i < CH_KINDS; i++)
         assert_true(applied[i] > 100);
     assert_true(changes >= 6000);
@@ -350,12 +351,87 @@ static void test_zone_moves(void **state)
     sl_placement_cache_free(k);
 }
 
+/* Member changes on a cluster with a small zone (z2): replicas dealt to it
+ * seldom find a member of it among their list, so they scan the zone in
+ * the first greedy, and a change in that zone must not keep their natives
+ * unless none of its members' scores (old and new) could have won a scan.
+ * Requests are off (the first greedy is per service) and the zone set stays. */
+static void test_zone_scans(void **state)
+{
+    (void)state;
+    sl_placement_cache *k = sl_placement_cache_new();
+    assert_non_null(k);
+    sl_placement_cache_stats st0, st;
+    sl_placement_cache_stats_get(k, &st0);
+    for (uint64_t seed = 1; seed <= 12; seed++) {
+        world w;
+        memset(&w, 0, sizeof w);
+        sl_rng_seed(&w.rng, 1000 + seed);
+        w.nzones = 3;
+        w.weights = true;
+        sl_placement_options_init(&w.o);
+        w.nm = 90;
+        w.ns = 120;
+        for (size_t i = 0; i < w.nm; i++) {
+            random_member(&w, &w.mem[i]);
+            uint32_t z = i % 15 == 0 ? 2 : (uint32_t)(i % 2);
+            snprintf(w.mem[i].zone, PI_NAME, "z%u", z);
+            w.mem[i].m.zone = w.mem[i].zone;
+            w.mem[i].m.state = SL_PLACEMENT_ALIVE;
+        }
+        for (size_t i = 0; i < w.ns; i++) {
+            random_service(&w, &w.svc[i]);
+            w.svc[i].s.replicas = 3;
+            w.svc[i].s.spread = SL_PLACEMENT_SPREAD_ZONE;
+        }
+        check(&w, k);
+        for (int step = 0; step < 40; step++) {
+            pmem *m = &w.mem[below(&w, (uint32_t)w.nm)];
+            switch (below(&w, 5)) {
+            case 0: /* joins, mostly in the small zone */
+                if (w.nm < PI_MEMBERS_MAX) {
+                    m = &w.mem[w.nm++];
+                    random_member(&w, m);
+                    m->m.state = SL_PLACEMENT_ALIVE;
+                    snprintf(m->zone, PI_NAME, "z%u", below(&w, 2) ? 2 : below(&w, 2));
+                }
+                break;
+            case 1: /* leaves (never the last of the small zone: the zone set stays) */
+                if (strcmp(m->zone, "z2") || below(&w, 2))
+                    *m = w.mem[--w.nm];
+                break;
+            case 2: m->m.weight = 1 + (m->m.weight + below(&w, 3)) % 6; break;
+            case 3:
+                m->m.state = m->m.state == SL_PLACEMENT_DRAINING ? SL_PLACEMENT_ALIVE
+                                                                 : SL_PLACEMENT_DRAINING;
+                break;
+            case 4: snprintf(m->zone, PI_NAME, "z%u", below(&w, 3)); break;
+            }
+            for (size_t i = 0; i < w.nm; i++) {
+                w.mem[i].m.name = w.mem[i].name;
+                w.mem[i].m.zone = w.mem[i].zone;
+            }
+            check(&w, k);
+        }
+    }
+    sl_placement_cache_stats_get(k, &st);
+    fprintf(stderr, "# zone scans: %llu incremental calls, natives of %llu services kept, %llu "
+            "of them after a change in the zone they scanned\n",
+            (unsigned long long)(st.incremental - st0.incremental),
+            (unsigned long long)(st.natives_kept - st0.natives_kept),
+            (unsigned long long)(st.scans_kept - st0.scans_kept));
+    assert_true(st.incremental - st0.incremental > 300);
+    assert_true(st.scans_kept - st0.scans_kept > 1000);
+    sl_placement_cache_free(k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_changes),
         cmocka_unit_test(test_one_member_counts),
         cmocka_unit_test(test_zone_moves),
+        cmocka_unit_test(test_zone_scans),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
