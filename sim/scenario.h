@@ -39,6 +39,7 @@ typedef enum sl_sim_action_type {
     SL_SIM_DRAIN,      /* nodes: set the draining tag (placement moves their replicas) */
     SL_SIM_UNHEALTHY,  /* service: its health checks fail from then on */
     SL_SIM_HEALTHY,    /* service: they pass again */
+    SL_SIM_ACTION_LAST = SL_SIM_HEALTHY, /* keep equal to the last one */
 } sl_sim_action_type;
 
 /* Returns "crash", "pause", ... */

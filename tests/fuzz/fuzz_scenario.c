@@ -68,15 +68,19 @@ static void check_action(const sl_sim_action *a, long avail)
     bool wants_nodes = a->type == SL_SIM_CRASH || a->type == SL_SIM_PAUSE ||
                        a->type == SL_SIM_LEAVE || a->type == SL_SIM_RESTART ||
                        a->type == SL_SIM_LOSS || a->type == SL_SIM_DRAIN;
-    bool named = a->type >= SL_SIM_DEPLOY && a->type <= SL_SIM_FIX_START;
+    bool named = (a->type >= SL_SIM_DEPLOY && a->type <= SL_SIM_FIX_START) ||
+                 a->type == SL_SIM_UNHEALTHY || a->type == SL_SIM_HEALTHY;
     bool via = a->type == SL_SIM_DEPLOY || a->type == SL_SIM_SCALE || a->type == SL_SIM_RM;
-    FUZZ_CHECK((unsigned)a->type <= SL_SIM_DRAIN);
+    FUZZ_CHECK((unsigned)a->type <= SL_SIM_ACTION_LAST);
     FUZZ_CHECK(named ? name_ok(a->service, sizeof a->service) : a->service[0] == 0);
     FUZZ_CHECK(via ? a->via >= 0 && a->via < avail : a->via == 0);
     FUZZ_CHECK(a->replicas <= 1000);
     FUZZ_CHECK(a->type != SL_SIM_DEPLOY || a->replicas >= 1);
+    /* A service's behaviour change may name nodes (`on SET`) or not. */
+    bool nodes_optional = a->type == SL_SIM_FAIL_START || a->type == SL_SIM_FIX_START ||
+                          a->type == SL_SIM_UNHEALTHY || a->type == SL_SIM_HEALTHY;
     check_set(&a->nodes, avail, !wants_nodes);
-    FUZZ_CHECK(wants_nodes || a->nodes.n == 0);
+    FUZZ_CHECK(wants_nodes || nodes_optional || a->nodes.n == 0);
     for (size_t g = 0; g < a->ngroups; g++)
         check_set(&a->groups[g], avail, false);
     switch (a->type) {
@@ -111,7 +115,9 @@ static void check_scenario(const sl_sim_scenario *sc)
         const sl_sim_action *a = &sc->actions[i];
         if (i > 0) {
             const sl_sim_action *prev = &sc->actions[i - 1];
-            FUZZ_CHECK(prev->at_ms < a->at_ms || (prev->at_ms == a->at_ms && prev->line < a->line));
+            /* Sorted by time, then line; one `stall` line expands into
+             * several pauses, which may share a time. */
+            FUZZ_CHECK(prev->at_ms < a->at_ms || (prev->at_ms == a->at_ms && prev->line <= a->line));
         }
         FUZZ_CHECK(a->at_ms <= sc->run_ms && a->line >= 1);
         check_action(a, avail);
