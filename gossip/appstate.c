@@ -453,6 +453,23 @@ int sl_appstate_remove(sl_appstate *a, const char *name, uint64_t now_ms, uint64
     return local_write(a, rc, msg, len, name, now_ms, err, errcap);
 }
 
+int sl_appstate_rollback(sl_appstate *a, const char *name, uint64_t now_ms, uint64_t wall_ms,
+                         char *err, size_t errcap)
+{
+    uint8_t msg[SL_SVC_RECORD_MAX];
+    size_t len = 0;
+    int rc = sl_catalog_rollback(a->cat, name, a->node, wall_ms, msg, sizeof msg, &len);
+    if (rc == SL_ESTATE) {
+        snprintf(err, errcap, "%s has no previous version to roll back to", name);
+        return rc;
+    }
+    if (rc == SL_ENOTFOUND) {
+        snprintf(err, errcap, "no service named '%s'", name);
+        return rc;
+    }
+    return local_write(a, rc, msg, len, name, now_ms, err, errcap);
+}
+
 int sl_appstate_write(sl_appstate *a, const uint8_t *rec, size_t len, uint64_t now_ms,
                       uint64_t wall_ms, char *err, size_t errcap)
 {
@@ -592,6 +609,18 @@ void sl_app_view_sort(sl_app_view *v, const char *self)
     for (size_t i = 0; i < v->n; i++)
         if (!strcmp(v->pm[i].name, self))
             v->self = (int)i;
+}
+
+bool sl_appstate_replica(void *ud, const char *node, const char *service, uint32_t replica,
+                         sl_replica_status *status, uint32_t *version)
+{
+    const sl_appstate *a = ud;
+    sl_replica_report r;
+    if (!sl_reports_replica(a->rep, node, service, replica, &r))
+        return false;
+    *status = (sl_replica_status)r.status;
+    *version = r.version;
+    return true;
 }
 
 bool sl_appstate_runs(void *ud, const char *node, const char *service, uint32_t replica)

@@ -29,7 +29,24 @@ typedef struct entry {
     uint64_t successor_running_ms; /* we first saw the successor run it, or 0 */
     char successor[SL_SVC_WRITER_MAX + 1];
     bool seen; /* among the local replicas in this step */
+    /* Rolling updates: when we started it with the spec it runs as a step
+     * of a rollout (a restart, or a surge replica), 0 when not, or once it
+     * was done; whether it is a surge replica kept in this step; and
+     * whether we asked for the revert of its version already. */
+    uint64_t roll_since_ms;
+    bool surge_kept;
+    bool revert_asked;
 } entry;
+
+/* A replica of a service in a rollout, as we see it: since when its owner
+ * has reported it running `version` (0: it does not). */
+typedef struct watch {
+    char service[SL_SVC_NAME_MAX + 1];
+    uint32_t replica;
+    uint32_t version;
+    uint64_t since_ms;
+    bool seen;
+} watch;
 
 struct sl_reconciler {
     uint32_t handoff_ms;
@@ -38,6 +55,8 @@ struct sl_reconciler {
     sl_rc_action *act;
     size_t nact, act_cap;
     sl_placement_cache *pc; /* the last step's placement input: incremental */
+    watch *w;
+    size_t nw, wcap;
 };
 
 sl_reconciler *sl_reconciler_new(uint32_t handoff_ms)
@@ -59,6 +78,7 @@ void sl_reconciler_free(sl_reconciler *rc)
     if (!rc)
         return;
     free(rc->e);
+    free(rc->w);
     free(rc->act);
     sl_placement_cache_free(rc->pc);
     free(rc);
@@ -176,14 +196,296 @@ static const sl_rc_local *find_local(const sl_reconcile_input *in, const char *s
     return NULL;
 }
 
-/* Starts what is placed here and not running (or running an older spec). */
-static int start_owned(sl_reconciler *rc, const sl_reconcile_input *in, const sl_placement *p)
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* ---- rolling updates (see the header) ---- */
+
+/* Surge replicas one service runs at most, whatever max_surge says. */
+#define SURGE_MAX 64
+
+/* One service's rollout as this step sees it. */
+typedef struct rollout {
+    const sl_service *svc;
+    size_t s;          /* its index in the input */
+    uint64_t hash;     /* of the spec the catalog now says */
+    uint32_t version;  /* its low 32 bits, as reports carry it */
+    uint32_t R, S, U;  /* replicas, surge replicas, unavailable allowed */
+    uint64_t min_healthy, deadline;
+    int32_t owner_of_surge[SURGE_MAX];
+    bool any_old;      /* a slot's owner runs an older version */
+    bool *done;        /* R + S entries: the slot's owner runs it, new, healthy for min_healthy */
+} rollout;
+
+static watch *watch_of(sl_reconciler *rc, const char *service, uint32_t replica)
+{
+    for (size_t i = 0; i < rc->nw; i++)
+        if (rc->w[i].replica == replica && !strcmp(rc->w[i].service, service))
+            return &rc->w[i];
+    if (room_for_one((void **)&rc->w, &rc->wcap, rc->nw, sizeof *rc->w) != 0)
+        return NULL;
+    watch *w = &rc->w[rc->nw++];
+    memset(w, 0, sizeof *w);
+    snprintf(w->service, sizeof w->service, "%s", service);
+    w->replica = replica;
+    return w;
+}
+
+/* FNV-1a, then splitmix64's finaliser: the surge nodes' rendezvous. */
+static uint64_t mix64(uint64_t x)
+{
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static uint64_t name_hash(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+    return mix64(h);
+}
+
+/* Chooses the surge nodes of ro: for each surge replica, the member (not
+ * draining) with the highest rendezvous score among those that hold no
+ * replica of the service and no earlier surge replica, else among those
+ * that hold no earlier surge replica; -1 when there is none. */
+static int pick_surge_nodes(const sl_reconcile_input *in, const sl_placement *p, rollout *ro)
+{
+    uint8_t *hold = calloc(in->nmembers ? in->nmembers : 1, 1);
+    if (!hold)
+        return SL_ENOMEM;
+    for (uint32_t j = 0; j < ro->R; j++) {
+        int32_t o = sl_placement_node(p, ro->s, j);
+        if (o >= 0)
+            hold[o] = 1;
+    }
+    uint64_t sh = name_hash(ro->svc->name);
+    for (uint32_t k = 0; k < ro->S; k++) {
+        int32_t best = -1;
+        uint64_t best_score = 0;
+        for (int pass = 0; pass < 2 && best < 0; pass++)
+            for (size_t m = 0; m < in->nmembers; m++) {
+                if (in->members[m].state == SL_PLACEMENT_DRAINING || hold[m] > pass)
+                    continue;
+                uint64_t score = mix64(sh ^ ((uint64_t)(ro->R + k) * 0x9e3779b97f4a7c15ull) ^
+                                       name_hash(in->members[m].name));
+                if (best < 0 || score > best_score) {
+                    best = (int32_t)m;
+                    best_score = score;
+                }
+            }
+        ro->owner_of_surge[k] = best;
+        if (best >= 0)
+            hold[best] = 2;
+    }
+    free(hold);
+    return 0;
+}
+
+static int32_t owner_of(const sl_placement *p, const rollout *ro, uint32_t j)
+{
+    return j < ro->R ? sl_placement_node(p, ro->s, j) : ro->owner_of_surge[j - ro->R];
+}
+
+/* What the owner of replica j runs of the service: *runs_new when it runs
+ * the new version (running), and whether it runs an older one (any status
+ * but stopping). Our own replicas from what we started, others' from their
+ * reports. */
+static void owner_runs(sl_reconciler *rc, const sl_reconcile_input *in, const rollout *ro,
+                       int32_t owner, uint32_t j, bool *runs_new, bool *runs_old)
+{
+    *runs_new = *runs_old = false;
+    if (owner < 0)
+        return;
+    if (owner == in->self) {
+        const sl_rc_local *l = find_local(in, ro->svc->name, j);
+        entry *x = find(rc, ro->svc->name, j);
+        if (!l || !x || !x->has_spec || l->status == SL_REPLICA_STOPPING)
+            return;
+        *runs_new = l->status == SL_REPLICA_RUNNING && x->spec_hash == ro->hash;
+        *runs_old = x->spec_hash != ro->hash;
+        return;
+    }
+    sl_replica_status st;
+    uint32_t ver = 0;
+    if (!in->replica(in->replica_ud, in->members[owner].name, ro->svc->name, j, &st, &ver) ||
+        st == SL_REPLICA_STOPPING || ver == 0)
+        return;
+    *runs_new = st == SL_REPLICA_RUNNING && ver == ro->version;
+    *runs_old = ver != ro->version;
+}
+
+/* Fills ro (the surge nodes, which slots run old, which are done) for
+ * service s. Returns 0, or SL_ENOMEM (then ro->done is NULL). */
+static int rollout_view(sl_reconciler *rc, const sl_reconcile_input *in, const sl_placement *p,
+                        size_t s, rollout *ro, sl_reconcile_result *out)
+{
+    const sl_service *svc = in->svc[s];
+    memset(ro, 0, sizeof *ro);
+    ro->svc = svc;
+    ro->s = s;
+    ro->hash = sl_service_spec_hash(svc);
+    ro->version = (uint32_t)ro->hash;
+    ro->R = svc->replicas;
+    ro->S = sl_rollout_max_surge(&svc->rollout);
+    ro->S = ro->S < ro->R ? ro->S : ro->R;
+    ro->S = ro->S < SURGE_MAX ? ro->S : SURGE_MAX;
+    if (ro->R + ro->S > SL_SVC_REPLICAS_MAX) /* surge indexes stay valid replica indexes */
+        ro->S = SL_SVC_REPLICAS_MAX - ro->R;
+    ro->U = svc->rollout.max_unavailable;
+    ro->min_healthy = sl_rollout_min_healthy_ms(&svc->rollout);
+    ro->deadline = sl_rollout_deadline_ms(&svc->rollout);
+    int e = pick_surge_nodes(in, p, ro);
+    if (e)
+        return e;
+    ro->done = calloc(ro->R + ro->S + 1, sizeof *ro->done);
+    if (!ro->done)
+        return SL_ENOMEM;
+    uint64_t now = in->now_ms;
+    for (uint32_t j = 0; j < ro->R + ro->S; j++) {
+        int32_t o = owner_of(p, ro, j);
+        bool runs_new, runs_old;
+        owner_runs(rc, in, ro, o, j, &runs_new, &runs_old);
+        if (j < ro->R)
+            ro->any_old |= runs_old;
+        watch *w = watch_of(rc, svc->name, j);
+        if (!w)
+            return SL_ENOMEM;
+        w->seen = true;
+        if (!runs_new) {
+            w->since_ms = 0;
+            continue;
+        }
+        if (!w->since_ms || w->version != ro->version) {
+            w->since_ms = now ? now : 1;
+            w->version = ro->version;
+        }
+        if (now - w->since_ms >= ro->min_healthy)
+            ro->done[j] = true;
+        else
+            out->next_ms = min_u64(out->next_ms, w->since_ms + ro->min_healthy);
+    }
+    return 0;
+}
+
+/* A new replica here (slot or surge j, entry x) started by the rollout:
+ * done, it leaves the rollout's watch; past the deadline, the rollout
+ * halts and may ask for the revert. */
+static int watch_deadline(sl_reconciler *rc, const sl_reconcile_input *in, const rollout *ro,
+                          uint32_t j, entry *x, sl_reconcile_result *out)
+{
+    if (!x->roll_since_ms)
+        return 0;
+    if (ro->done[j]) {
+        x->roll_since_ms = 0;
+        return 0;
+    }
+    uint64_t at = x->roll_since_ms + ro->deadline;
+    if (in->now_ms < at) {
+        out->next_ms = min_u64(out->next_ms, at);
+        return 0;
+    }
+    if (!out->rollouts_halted++) {
+        out->first_halted_service = ro->svc->name;
+        out->first_halted_replica = j;
+    }
+    if (!ro->svc->rollout.auto_revert || x->revert_asked)
+        return 0;
+    x->revert_asked = true;
+    return emit(rc, (sl_rc_action){
+                        .kind = SL_RC_REVERT, .service = ro->svc->name, .replica = j, .svc = ro->svc});
+}
+
+/* Surge replicas: run them here while the rollout needs them. */
+static int run_surge(sl_reconciler *rc, const sl_reconcile_input *in, rollout *ro,
+                     sl_reconcile_result *out)
+{
+    bool all_done = true;
+    for (uint32_t j = 0; j < ro->R; j++)
+        all_done &= ro->done[j];
+    for (uint32_t k = 0; k < ro->S; k++) {
+        if (ro->owner_of_surge[k] != in->self)
+            continue;
+        uint32_t r = ro->R + k;
+        const sl_rc_local *l = find_local(in, ro->svc->name, r);
+        entry *x = find(rc, ro->svc->name, r);
+        bool runs_current = l && l->status != SL_REPLICA_STOPPING && x && x->has_spec &&
+                            x->spec_hash == ro->hash;
+        /* Started while an old replica runs; kept, once running the new
+         * version, until every slot is done. */
+        if (!ro->any_old && !(runs_current && !all_done))
+            continue;
+        x = find_or_add(rc, ro->svc->name, r);
+        if (!x)
+            return SL_ENOMEM;
+        x->seen = x->surge_kept = true;
+        x->handing = false;
+        if (runs_current)
+            continue;
+        sl_rc_kind k2 = !l || l->status == SL_REPLICA_STOPPING ? SL_RC_START : SL_RC_RESTART;
+        x->has_spec = true;
+        x->spec_hash = ro->hash;
+        x->roll_since_ms = in->now_ms ? in->now_ms : 1;
+        x->revert_asked = false;
+        int e = emit(rc, (sl_rc_action){
+                             .kind = k2, .service = ro->svc->name, .replica = r, .svc = ro->svc});
+        if (e)
+            return e;
+    }
+    for (uint32_t k = 0; k < ro->S; k++) {
+        entry *x = ro->owner_of_surge[k] == in->self ? find(rc, ro->svc->name, ro->R + k) : NULL;
+        if (x && x->surge_kept) {
+            int e = watch_deadline(rc, in, ro, ro->R + k, x, out);
+            if (e)
+                return e;
+        }
+    }
+    return 0;
+}
+
+/* Whether slot i, ours and running an older version, may restart now. */
+static bool slot_may_restart(const rollout *ro, uint32_t i)
+{
+    uint32_t not_done = 0, surge_done = 0;
+    for (uint32_t j = 0; j < i; j++)
+        not_done += !ro->done[j];
+    for (uint32_t k = 0; k < ro->S; k++)
+        surge_done += ro->done[ro->R + k];
+    return not_done < ro->U + surge_done;
+}
+
+/* Whether the service's redeploys roll: the catalog kept a previous
+ * version (every peer sees the same record, so every peer agrees). */
+static bool rolls(const sl_reconcile_input *in, const sl_service *svc)
+{
+    return in->replica && svc->prev.has;
+}
+
+/* Starts what is placed here and not running (or running an older spec,
+ * when the rollout lets it). */
+static int start_owned(sl_reconciler *rc, const sl_reconcile_input *in, const sl_placement *p,
+                       sl_reconcile_result *out)
 {
     for (size_t s = 0; s < in->nsvc && in->self >= 0; s++) {
         const sl_service *svc = in->svc[s];
         uint64_t h = 0;
         bool hashed = false;
-        for (uint32_t r = 0; r < svc->replicas; r++) {
+        rollout ro = {0};
+        bool viewed = false;
+        int e = 0;
+        if (rolls(in, svc)) { /* we may be a surge node: look at every slot */
+            e = rollout_view(rc, in, p, s, &ro, out);
+            viewed = true;
+            if (!e && (ro.any_old || ro.S))
+                e = run_surge(rc, in, &ro, out);
+            h = ro.hash;
+            hashed = true;
+        }
+        for (uint32_t r = 0; r < svc->replicas && !e; r++) {
             if (sl_placement_node(p, s, r) != in->self)
                 continue;
             if (!hashed) {
@@ -192,36 +494,48 @@ static int start_owned(sl_reconciler *rc, const sl_reconcile_input *in, const sl
             }
             const sl_rc_local *l = find_local(in, svc->name, r);
             entry *x = find_or_add(rc, svc->name, r);
-            if (!x)
-                return SL_ENOMEM;
+            if (!x) {
+                e = SL_ENOMEM;
+                break;
+            }
             x->handing = false; /* ours again */
             x->seen = true;
             sl_rc_kind k;
             if (!l || l->status == SL_REPLICA_STOPPING)
                 k = SL_RC_START; /* the supervisor restarts a stopping one once stopped */
-            else if (x->has_spec && x->spec_hash != h)
+            else if (x->has_spec && x->spec_hash != h) {
                 k = SL_RC_RESTART;
-            else if (!x->has_spec) {
+                if (viewed && !slot_may_restart(&ro, r)) {
+                    out->rollout_waiting++;
+                    out->next_ms = min_u64(out->next_ms, in->now_ms + SL_RC_POLL_MS);
+                    continue;
+                }
+                if (viewed) {
+                    x->roll_since_ms = in->now_ms ? in->now_ms : 1;
+                    x->revert_asked = false;
+                }
+            } else if (!x->has_spec) {
                 x->has_spec = true; /* held before we knew (a restart of the driver) */
                 x->spec_hash = h;
                 continue;
-            } else
+            } else {
+                if (viewed)
+                    e = watch_deadline(rc, in, &ro, r, x, out);
                 continue;
+            }
+            if (k == SL_RC_START)
+                x->roll_since_ms = 0; /* a fresh start is no step of a rollout */
             x->has_spec = true;
             x->spec_hash = h;
-            int e =
-                emit(rc, (sl_rc_action){.kind = k, .service = svc->name, .replica = r, .svc = svc});
-            if (e)
-                return e;
+            e = emit(rc, (sl_rc_action){.kind = k, .service = svc->name, .replica = r, .svc = svc});
         }
+        free(ro.done);
+        if (e)
+            return e;
     }
     return 0;
 }
 
-static uint64_t min_u64(uint64_t a, uint64_t b)
-{
-    return a < b ? a : b;
-}
 
 /* Decides, for each local replica placement does not give us, whether to
  * keep it or stop it now. */
@@ -233,6 +547,9 @@ static int give_up_foreign(sl_reconciler *rc, const sl_reconcile_input *in, cons
         const sl_rc_local *l = &in->local[i];
         if (l->status == SL_REPLICA_STOPPING)
             continue;
+        entry *kept = find(rc, l->service, l->replica);
+        if (kept && kept->surge_kept)
+            continue; /* run_surge saw it */
         size_t s = find_service(in, l->service);
         int32_t owner = s == SIZE_MAX || l->replica >= in->svc[s]->replicas
                             ? -2 /* deleted or scaled down: nobody */
@@ -302,16 +619,24 @@ int sl_reconcile_placed(sl_reconciler *rc, const sl_reconcile_input *in, const s
     out->next_ms = UINT64_MAX;
     rc->nact = 0;
     for (size_t i = 0; i < rc->n; i++)
-        rc->e[i].seen = false;
-    int e = start_owned(rc, in, p);
+        rc->e[i].seen = rc->e[i].surge_kept = false;
+    for (size_t i = 0; i < rc->nw; i++)
+        rc->w[i].seen = false;
+    int e = start_owned(rc, in, p, out);
     if (!e)
         e = give_up_foreign(rc, in, p, out);
     if (e)
         return e;
-    /* Entries of replicas that neither run here nor are placed here. */
+    /* Entries of replicas that neither run here nor are placed here, and
+     * watches of services no longer in a rollout. */
     for (size_t i = 0; i < rc->n;)
         if (!rc->e[i].seen)
             rc->e[i] = rc->e[--rc->n];
+        else
+            i++;
+    for (size_t i = 0; i < rc->nw;)
+        if (!rc->w[i].seen)
+            rc->w[i] = rc->w[--rc->nw];
         else
             i++;
     out->actions = rc->act;

@@ -242,6 +242,13 @@ static void perform(vnode *v, const sl_rc_action *x, uint64_t now)
         sl_vsup_start(v->sup, x->service, x->replica, now);
         break;
     case SL_RC_STOP: sl_vsup_stop(v->sup, x->service, x->replica, now); break;
+    case SL_RC_REVERT: {
+        char err[256];
+        if (sl_appstate_rollback(v->app, x->service, now, sl_sim_wall_ms(now), err, sizeof err) ==
+            0)
+            rt->stats.reverts++;
+        break;
+    }
     }
 }
 
@@ -278,6 +285,8 @@ static void reconcile(vnode *v, uint64_t now)
                                  .runs_ud = v->app,
                                  .trying = sl_appstate_trying,
                                  .trying_ud = v->app,
+                                 .replica = sl_appstate_replica,
+                                 .replica_ud = v->app,
                                  .now_ms = now};
         rc = sl_reconcile_placed(v->rc, &in, p, &res);
     }

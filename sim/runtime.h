@@ -114,6 +114,7 @@ typedef struct sl_sim_rt_stats {
     uint64_t placements_incremental; /* of the computed, incremental ones */
     uint64_t reconcile_errors;
     uint64_t actions; /* performed: starts, restarts, stops */
+    uint64_t reverts; /* rollouts reverted by --auto-revert (SL_RC_REVERT performed) */
     uint64_t saves, restores;
     uint64_t give_ups; /* replicas given up after failing to start (giveup.h) */
     uint64_t unhealthy; /* running replicas made unhealthy by failed health checks */

@@ -111,6 +111,11 @@ int sl_appstate_scale(sl_appstate *a, const char *name, uint32_t replicas, uint6
                       uint64_t wall_ms, char *err, size_t errcap);
 int sl_appstate_remove(sl_appstate *a, const char *name, uint64_t now_ms, uint64_t wall_ms,
                        char *err, size_t errcap);
+/* Writes the live record's previous spec back as its spec (the current one
+ * becomes the previous: `starling rollback` and --auto-revert).
+ * SL_ESTATE: no previous version kept; SL_ENOTFOUND: no such service. */
+int sl_appstate_rollback(sl_appstate *a, const char *name, uint64_t now_ms, uint64_t wall_ms,
+                         char *err, size_t errcap);
 /* A whole record written and signed elsewhere, checked like one from the
  * network (SL_ESTALE: a newer write exists; SL_EAUTH: not signed by a
  * trusted key). */
@@ -196,6 +201,10 @@ void sl_app_view_sort(sl_app_view *v, const char *self);
 /* Whether `node` reports replica `replica` of `service` running: the
  * successor test of a hand-off (an sl_rc_runs_fn with ud = the state). */
 bool sl_appstate_runs(void *a, const char *node, const char *service, uint32_t replica);
+/* The reconciler's `replica`: what `node` reports of a replica, its status
+ * and version (0: unknown). False when it reports nothing of it. */
+bool sl_appstate_replica(void *a, const char *node, const char *service, uint32_t replica,
+                         sl_replica_status *status, uint32_t *version);
 
 /* Whether `node` reports that replica starting, failed, oom or unhealthy
  * (not running, not stopping), without having given it up: it is still

@@ -12,8 +12,27 @@
  *
  *   - A replica placed here that does not run is started (START). One that
  *     runs with another command or environment than the catalog now says is
- *     restarted (RESTART; all replicas of a service at once, there is no
- *     rolling update yet).
+ *     restarted (RESTART) when the rollout lets it (below).
+ *   - Rolling updates. A redeploy with another spec replaces the running
+ *     replicas in steps, decided by every peer for its own replicas from
+ *     the catalog (the service's rollout parameters) and the reports (which
+ *     version each replica runs, and its status), so that no peer holds the
+ *     rollout's state and any peer carries it on. Replica j is "done" when
+ *     its owner reports it running the new version and we have seen that
+ *     for min_healthy. While a replica of slots 0..R-1 runs an older
+ *     version, up to max_surge extra replicas (indexes R..R+S-1) run the new
+ *     one on surge nodes (a rendezvous choice among the members that hold
+ *     no replica of the service when there are such); a surge replica stays
+ *     until every slot is done, then stops. The owner of slot i restarts it
+ *     with the new version when fewer than max_unavailable + (surge
+ *     replicas done) of the slots before it are not done: with the
+ *     defaults (surge 1, unavailable 0) one slot at a time, each only while
+ *     the surge replica and every earlier slot are healthy, so that R
+ *     healthy replicas run throughout. A new replica here that is not done
+ *     within the progress deadline of its start halts the rollout where it
+ *     is (nothing further becomes done, so nothing further restarts) and,
+ *     with auto_revert, asks for the previous spec (REVERT). Replicas that
+ *     start fresh (a new slot, a crash, a hand-off) start the new version.
  *   - A replica that runs here but is placed elsewhere is handed off, make
  *     before break: it is kept until the successor reports it running, and
  *     then for linger_ms more while the successor still reports it running
@@ -98,6 +117,13 @@ typedef struct sl_reconcile_input {
      * given it up (NULL: never): a hand-off to it does not time out. */
     sl_rc_runs_fn trying;
     void *trying_ud;
+    /* What `node` reports of one replica: its status and the version it
+     * runs (the low 32 bits of sl_service_spec_hash of its spec; 0:
+     * unknown). Returns false when the node reports nothing of it. NULL: no
+     * rolling updates (a redeploy restarts every replica at once). */
+    bool (*replica)(void *ud, const char *node, const char *service, uint32_t replica,
+                    sl_replica_status *status, uint32_t *version);
+    void *replica_ud;
     uint64_t now_ms; /* monotonic */
 } sl_reconcile_input;
 
@@ -105,6 +131,11 @@ typedef enum sl_rc_kind {
     SL_RC_START,   /* start replica `replica` of `svc` */
     SL_RC_RESTART, /* stop it and start it again with svc's new spec */
     SL_RC_STOP,    /* stop it now (why says why) */
+    /* The rollout of svc's spec missed its progress deadline here and the
+     * service asks for --auto-revert: write its previous spec back (when
+     * the catalog still holds svc's spec; `replica` is the one that did
+     * not become healthy). Emitted once per replica and version. */
+    SL_RC_REVERT,
 } sl_rc_kind;
 
 typedef enum sl_rc_stop_why {
@@ -134,6 +165,13 @@ typedef struct sl_reconcile_result {
     size_t handoffs_begun;
     const char *first_begun_service, *first_begun_successor;
     uint32_t first_begun_replica;
+    /* Rolling updates: local replicas that run an older spec and wait for
+     * their turn, and rollouts whose new replicas here missed the progress
+     * deadline (halted; see SL_RC_REVERT), with the first of each. */
+    size_t rollout_waiting;
+    size_t rollouts_halted;
+    const char *first_halted_service;
+    uint32_t first_halted_replica;
     uint64_t next_ms; /* call again by then (UINT64_MAX: no need) */
 } sl_reconcile_result;
 

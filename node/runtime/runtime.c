@@ -33,6 +33,7 @@ struct sl__runtime {
     uv_timer_t timer;  /* at the core's deadline */
     uint64_t timer_at;
     int open_handles;
+    size_t halted_logged; /* rollouts seen halted at the last step (logged once) */
     bool closing;
     void (*close_done)(void *ud);
     void *close_ud;
@@ -130,7 +131,7 @@ static void perform(sl__runtime *rt, const sl_rc_action *x)
     const sl_service *s = x->svc;
     switch (x->kind) {
     case SL_RC_RESTART:
-        sl__info("replica %s/%u: the service's command or environment changed; restarting it",
+        sl__info("replica %s/%u: the service's spec changed; restarting it with the new one",
                  x->service, x->replica);
         sl__supervisor_stop(rt->sup, x->service, x->replica); /* start below runs it again */
         /* fall through */
@@ -139,6 +140,20 @@ static void perform(sl__runtime *rt, const sl_rc_action *x)
                                     s->envc, s->user) == 0)
             sl__supervisor_set_check(rt->sup, s->name, x->replica, &s->check);
         break;
+    case SL_RC_REVERT: {
+        char err[256];
+        sl__warn("service %s: replica %u of its new version did not become healthy within %u s "
+                 "(--progress-deadline); reverting to the previous version (--auto-revert)",
+                 x->service, x->replica, sl_rollout_deadline_ms(&s->rollout) / 1000);
+        int rc = sl_appstate_rollback(rt->app, x->service, now_of(rt), wall_ms(), err, sizeof err);
+        if (rc == SL_EAUTH)
+            sl__error("cannot revert %s: this peer runs only what an operator key signed; run "
+                      "`starling rollback %s` with one",
+                      x->service, x->service);
+        else if (rc != 0)
+            sl__error("cannot revert %s: %s", x->service, err);
+        break;
+    }
     case SL_RC_STOP:
         if (x->why == SL_RC_STOP_TIMEOUT)
             sl__warn("replica %s/%u: %s did not report it running within %u ms; stopping it here",
@@ -174,6 +189,8 @@ static void reconcile(sl__runtime *rt)
                                  .runs_ud = rt->app,
                                  .trying = sl_appstate_trying,
                                  .trying_ud = rt->app,
+                                 .replica = sl_appstate_replica,
+                                 .replica_ud = rt->app,
                                  .now_ms = now_of(rt)};
         rc = sl_reconcile(rt->rc, &in, &res);
     }
@@ -187,6 +204,12 @@ static void reconcile(sl__runtime *rt)
                      res.first_begun_service, res.first_begun_replica, res.first_begun_successor,
                      res.first_begun_successor,
                      res.handoffs_begun > 1 ? " (and more hand-offs began)" : "");
+        if (res.rollouts_halted != rt->halted_logged && res.rollouts_halted)
+            sl__warn("the rollout of %s halted: its replica %u here is not healthy within the "
+                     "progress deadline; see `starling rollout %s`",
+                     res.first_halted_service, res.first_halted_replica,
+                     res.first_halted_service);
+        rt->halted_logged = res.rollouts_halted;
         for (size_t i = 0; i < res.n; i++)
             perform(rt, &res.actions[i]);
         sl_appstate_reconciled(rt->app, res.handoffs, res.next_ms);
