@@ -28,6 +28,7 @@ const sl__command sl__commands[] = {
     {"services", "List the services the cluster wants", sl__cmd_services},
     {"ps", "List the replicas one peer runs", sl__cmd_ps},
     {"where", "List where every replica of a service runs", sl__cmd_where},
+    {"rollout", "Show how far a service's rolling update has come", sl__cmd_rollout},
     {"logs", "Print or follow a replica's output, from the peer that runs it", sl__cmd_logs},
     {"drain", "Hand a peer's replicas to others before it leaves", sl__cmd_drain},
     {"keygen", "Print a new random cluster key (for --encrypt and keys install)", sl__cmd_keygen},

@@ -24,6 +24,7 @@ int sl__cmd_rm(int argc, char **argv);
 int sl__cmd_services(int argc, char **argv);
 int sl__cmd_ps(int argc, char **argv);
 int sl__cmd_where(int argc, char **argv);
+int sl__cmd_rollout(int argc, char **argv);
 int sl__cmd_logs(int argc, char **argv);
 int sl__cmd_drain(int argc, char **argv);
 int sl__cmd_operator_keygen(int argc, char **argv);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "rpc/rpc_rollout.h"
 #include "rpc/rpc_runtime.h"
 #include "runtime/runtime.h"
 #include "starling/error.h"
@@ -388,6 +389,8 @@ json_t *sl__rpc_runtime(sl__agent *a, const char *cmd, json_t *req, char *err, s
         return ps(a);
     if (!strcmp(cmd, "where"))
         return where(a, req, err, errcap);
+    if (!strcmp(cmd, "rollout"))
+        return sl__rpc_rollout(a, req, err, errcap);
     *handled = false;
     return NULL;
 }
