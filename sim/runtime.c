@@ -611,6 +611,13 @@ const sl_vsup *sl_sim_runtime_vsup(const sl_sim_runtime *rt, int node)
     return node >= 0 && node < rt->max_nodes ? rt->nodes[node].sup : NULL;
 }
 
+const sl_reports *sl_sim_runtime_reports(const sl_sim_runtime *rt, int node)
+{
+    return node >= 0 && node < rt->max_nodes && rt->nodes[node].app
+               ? sl_appstate_reports(rt->nodes[node].app)
+               : NULL;
+}
+
 const sl_sim_rt_stats *sl_sim_runtime_stats(const sl_sim_runtime *rt)
 {
     return &rt->stats;
