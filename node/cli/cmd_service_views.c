@@ -105,18 +105,17 @@ static void print_replicas(json_t *list, bool with_node)
 {
     size_t i;
     json_t *r;
-    printf("%-20s  %7s  %s%-9s  %-22s  %8s  %-8s\n", "SERVICE", "REPLICA",
+    printf("%-20s  %7s  %s%-9s  %-22s  %8s  %s\n", "SERVICE", "REPLICA",
            with_node ? "NODE        " : "", "STATUS", "ADDR", "RESTARTS", "VERSION");
     json_array_foreach(list, i, r)
     {
         if (with_node)
-            printf("%-20s  %7lld  %-12s%-9s  %-22s  %8lld  %-8s\n", s_of(r, "service"),
+            printf("%-20s  %7lld  %-12s%-9s  %-22s  %8lld  %s\n", s_of(r, "service"),
                    i_of(r, "replica"), s_of(r, "node"), s_of(r, "status"), s_of(r, "addr"),
                    i_of(r, "restarts"), s_of(r, "version"));
         else
-            printf("%-20s  %7lld  %-9s  %-22s  %8lld  %-8s\n", s_of(r, "service"),
-                   i_of(r, "replica"), s_of(r, "status"), s_of(r, "addr"), i_of(r, "restarts"),
-                   s_of(r, "version"));
+            printf("%-20s  %7lld  %-9s  %-22s  %8lld  %s\n", s_of(r, "service"), i_of(r, "replica"),
+                   s_of(r, "status"), s_of(r, "addr"), i_of(r, "restarts"), s_of(r, "version"));
     }
 }
 
