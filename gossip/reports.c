@@ -1,9 +1,14 @@
 /* Node reports (see include/starling/reports.h).
  *
- *   report := [2, node, service, version, [[replica, status, port, restarts, gave_up?]...]]
+ *   report := [2, node, service, version, [entry...]]
+ *   entry  := [replica, status, port, restarts, gave_up?, spec_version?]
  *
- * gave_up (1) is written only when set, after the four fields that older
- * versions read (they skip what follows).
+ * The trailing elements of an entry are optional, each appended after the
+ * fields that older versions read (decoders skip any elements after those
+ * they know, so a newer peer may append more). gave_up (0 or 1) is written
+ * when set or when spec_version follows; spec_version (a uint32, the low
+ * bits of the replica's spec hash) only when known (not 0). An entry
+ * without it decodes with version 0 (not known).
  *
  * A report replaces an older one for the same (node, service) when its
  * version is higher. Only the node itself writes its reports, so versions
@@ -20,7 +25,7 @@
 
 /* A report as held: its key and replicas in one allocation sized to what
  * it holds. A peer holds one per (node, service) of the cluster, thousands:
- * a full sl_report is 620 bytes, a held one about 48, and its version and
+ * a full sl_report is 536 bytes, a held one about 52, and its version and
  * key share the first cache line, so a copy already held is recognised with
  * one read of memory. Layout after the header: node, NUL, service, NUL,
  * padding to 4, then `cap` replica slots of which the first n are used. */
@@ -209,13 +214,15 @@ static void report_encode(sl__mp_writer *w, const char *node, size_t node_len, c
     msgpack_pack_uint64(pk, version);
     msgpack_pack_array(pk, n);
     for (uint32_t i = 0; i < n; i++) {
-        msgpack_pack_array(pk, reps[i].gave_up ? 5 : 4);
+        msgpack_pack_array(pk, reps[i].version ? 6 : reps[i].gave_up ? 5 : 4);
         msgpack_pack_uint32(pk, reps[i].replica);
         msgpack_pack_uint32(pk, reps[i].status);
         msgpack_pack_uint32(pk, reps[i].port);
         msgpack_pack_uint32(pk, reps[i].restarts);
-        if (reps[i].gave_up)
-            msgpack_pack_uint8(pk, 1);
+        if (reps[i].gave_up || reps[i].version)
+            msgpack_pack_uint8(pk, reps[i].gave_up ? 1 : 0);
+        if (reps[i].version)
+            msgpack_pack_uint32(pk, reps[i].version);
     }
 }
 
@@ -241,7 +248,9 @@ static int report_decode(sl__mp_reader *rd, sl_report *r)
         if (f >= 5 && (sl__mp_read_u32(rd, &flag) || flag > 1))
             return SL_EMALFORMED;
         x->gave_up = flag == 1;
-        for (uint32_t k = 5; k < f; k++)
+        if (f >= 6 && sl__mp_read_u32(rd, &x->version))
+            return SL_EMALFORMED;
+        for (uint32_t k = 6; k < f; k++)
             if (sl__mp_skip(rd))
                 return SL_EMALFORMED;
     }
@@ -406,8 +415,10 @@ int sl_reports_apply(sl_reports *t, const uint8_t *buf, size_t len,
 int sl_reports_encode(const sl_reports *t, uint8_t **out, size_t *len)
 {
     size_t cap = 16;
-    for (size_t i = 0; i < t->n; i++) /* str headers, fixed fields, 4 uint32 per replica */
-        cap += 32 + t->r[i]->node_len + t->r[i]->svc_len + t->r[i]->n * 24u;
+    /* Str headers and fixed fields; per replica, its array header, 4 uint32,
+     * the flag and the spec version (27 bytes at most). */
+    for (size_t i = 0; i < t->n; i++)
+        cap += 32 + t->r[i]->node_len + t->r[i]->svc_len + t->r[i]->n * 27u;
     uint8_t *buf = malloc(cap);
     if (!buf)
         return SL_ENOMEM;
@@ -513,15 +524,32 @@ bool sl_reports_find(const sl_reports *t, const char *node, const char *service,
     return h != NULL;
 }
 
-int sl_reports_replica_status(const sl_reports *t, const char *node, const char *service,
-                              uint32_t replica)
+/* The entry of `replica` in the held report of (node, service), or NULL. */
+static const sl_replica_report *find_replica(const sl_reports *t, const char *node,
+                                             const char *service, uint32_t replica)
 {
     const held *h = find(t, node, service);
     const sl_replica_report *reps = h ? held_reps(h) : NULL;
     for (uint32_t i = 0; h && i < h->n; i++)
         if (reps[i].replica == replica)
-            return (int)reps[i].status;
-    return -1;
+            return &reps[i];
+    return NULL;
+}
+
+int sl_reports_replica_status(const sl_reports *t, const char *node, const char *service,
+                              uint32_t replica)
+{
+    const sl_replica_report *x = find_replica(t, node, service, replica);
+    return x ? (int)x->status : -1;
+}
+
+bool sl_reports_replica(const sl_reports *t, const char *node, const char *service,
+                        uint32_t replica, sl_replica_report *out)
+{
+    const sl_replica_report *x = find_replica(t, node, service, replica);
+    if (x && out)
+        *out = *x;
+    return x != NULL;
 }
 
 size_t sl_reports_forget_unless(sl_reports *t, bool (*keep)(void *ud, const char *node), void *ud)

@@ -155,7 +155,11 @@ static void collect_service(void *ud, const sl_vsup_replica *r)
 {
     replicas_of *c = ud;
     if (c->n < sizeof c->rep / sizeof c->rep[0])
-        c->rep[c->n++] = (sl_replica_report){r->replica, r->status, r->port, r->restarts, false};
+        c->rep[c->n++] = (sl_replica_report){.replica = r->replica,
+                                             .status = r->status,
+                                             .port = r->port,
+                                             .restarts = r->restarts,
+                                             .version = r->version};
 }
 
 static void publish(vnode *v, const char *service)
@@ -239,7 +243,8 @@ static void perform(vnode *v, const sl_rc_action *x, uint64_t now)
     case SL_RC_START:
         if (rt->obs.started)
             rt->obs.started(rt->obs.ud, v->index, x->service, x->replica);
-        sl_vsup_start(v->sup, x->service, x->replica, now);
+        sl_vsup_start_version(v->sup, x->service, x->replica,
+                              (uint32_t)sl_service_spec_hash(x->svc), now);
         break;
     case SL_RC_STOP: sl_vsup_stop(v->sup, x->service, x->replica, now); break;
     case SL_RC_REVERT: {
@@ -613,6 +618,13 @@ const sl_catalog *sl_sim_runtime_catalog(const sl_sim_runtime *rt, int node)
 const sl_vsup *sl_sim_runtime_vsup(const sl_sim_runtime *rt, int node)
 {
     return node >= 0 && node < rt->max_nodes ? rt->nodes[node].sup : NULL;
+}
+
+const sl_reports *sl_sim_runtime_reports(const sl_sim_runtime *rt, int node)
+{
+    return node >= 0 && node < rt->max_nodes && rt->nodes[node].app
+               ? sl_appstate_reports(rt->nodes[node].app)
+               : NULL;
 }
 
 const sl_sim_rt_stats *sl_sim_runtime_stats(const sl_sim_runtime *rt)

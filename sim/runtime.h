@@ -103,9 +103,11 @@ void sl_sim_runtime_fail_start(sl_sim_runtime *rt, const char *service, int node
  * a starting one stays starting. */
 void sl_sim_runtime_check_fail(sl_sim_runtime *rt, const char *service, int node, bool failing);
 
-/* Node's catalog and supervisor; NULL while it is down. */
+/* Node's catalog, supervisor and reports table (what it has heard every
+ * node report, its own included); NULL while it is down. */
 const sl_catalog *sl_sim_runtime_catalog(const sl_sim_runtime *rt, int node);
 const sl_vsup *sl_sim_runtime_vsup(const sl_sim_runtime *rt, int node);
+const sl_reports *sl_sim_runtime_reports(const sl_sim_runtime *rt, int node);
 
 typedef struct sl_sim_rt_stats {
     uint64_t reconciles;

@@ -66,6 +66,8 @@ typedef struct vrep {
     uint64_t backoff_ms;   /* the delay of the next retry */
     bool doomed;           /* STARTING, but it failed to start: FAILED when due */
     bool start_after_stop; /* STOPPING, and start() was called since */
+    uint32_t version;      /* spec version of the current run */
+    uint32_t next_version; /* of the start() that start_after_stop remembers */
     /* The health check of the current run, copied at spawn (kind DEFAULT:
      * none; its arg is not kept: virtual checks need none). */
     sl_check_kind chk_kind;
@@ -245,6 +247,7 @@ static sl_vsup_replica public_of(const vrep *r, const char *service)
         .port = (uint16_t)(SL_VSUP_PORT_BASE + r->slot),
         .restarts = r->restarts,
         .at_ms = r->at_ms,
+        .version = r->version,
     };
 }
 
@@ -377,6 +380,7 @@ static void stopped(sl_vsup *s, vrep *r, uint64_t now_ms)
         return;
     }
     r->start_after_stop = false;
+    r->version = r->next_version;
     r->restarts = 0;
     r->backoff_ms = s->cfg.backoff_base_ms;
     s->stats.restarts++;
@@ -483,13 +487,21 @@ static int reserve(sl_vsup *s)
 
 int sl_vsup_start(sl_vsup *s, const char *service, uint32_t replica, uint64_t now_ms)
 {
+    return sl_vsup_start_version(s, service, replica, 0, now_ms);
+}
+
+int sl_vsup_start_version(sl_vsup *s, const char *service, uint32_t replica, uint32_t version,
+                          uint64_t now_ms)
+{
     if (!name_ok(service))
         return SL_EINVAL;
     size_t i = lower_bound(s, service, replica);
     if (i < s->n && !key_cmp(s->by_key[i], service, replica)) {
         vrep *old = s->by_key[i];
-        if (old->status == SL_REPLICA_STOPPING)
+        if (old->status == SL_REPLICA_STOPPING) {
             old->start_after_stop = true;
+            old->next_version = version;
+        }
         return 0;
     }
     if (!s->nfree && s->next_slot >= SLOTS_MAX)
@@ -502,6 +514,7 @@ int sl_vsup_start(sl_vsup *s, const char *service, uint32_t replica, uint64_t no
         return SL_ENOMEM;
     memcpy(r->service, service, strlen(service) + 1);
     r->replica = replica;
+    r->version = version;
     r->slot = slot_take(s);
     r->backoff_ms = s->cfg.backoff_base_ms;
     r->born = s->born++;

@@ -60,6 +60,10 @@ typedef struct sl_vsup_replica {
     uint16_t port;
     uint32_t restarts; /* restarts after a failure since start() */
     uint64_t at_ms;    /* when this status began */
+    /* The spec version (reports.h) its current run was spawned with: that
+     * of the start() that asked for the run (a start on a STOPPING replica
+     * takes effect when it starts again); 0: not given. */
+    uint32_t version;
 } sl_vsup_replica;
 
 typedef struct sl_vsup_config {
@@ -112,6 +116,13 @@ void sl_vsup_free(sl_vsup *s);
  * SL_SVC_NAME_MAX), SL_EFULL (every port up to 65535 is held) or
  * SL_ENOMEM. */
 int sl_vsup_start(sl_vsup *s, const char *service, uint32_t replica, uint64_t now_ms);
+
+/* start(), with `version` the spec version (reports.h: the low 32 bits of
+ * sl_service_spec_hash()) of what the replica runs, carried by its public
+ * form from its next spawn on: at once for a new replica, when it starts
+ * again for a stopping one; a starting, running or failed one keeps its own. */
+int sl_vsup_start_version(sl_vsup *s, const char *service, uint32_t replica, uint32_t version,
+                          uint64_t now_ms);
 
 /* Stops a replica: STOPPING now, removed after the stop delay; a failed one
  * is removed at once (on_removed fires before this returns). Returns 0 (also

@@ -2,11 +2,11 @@
  *
  * Each node is the only writer of its own reports. It publishes one report
  * per service it runs (or stopped running): the replicas with their status,
- * port and restart count, stamped with a version that only grows (a boot
- * generation in the high 32 bits, a counter in the low ones, so a restarted
- * node's news wins over its old life's). Reports travel as application
- * messages and push-pulls; `starling where` and the hand-off of a replica
- * during a rebalance read them. Sans-IO, strict bounded decoders. */
+ * port, restart count and the version of the spec each runs, stamped with a version that only grows
+ * (a boot generation in the high 32 bits, a counter in the low ones, so a restarted node's news
+ * wins over its old life's). Reports travel as application messages and push-pulls; `starling
+ * where` and the hand-off of a replica during a rebalance read them. Sans-IO, strict bounded
+ * decoders. */
 #ifndef STARLING_REPORTS_H
 #define STARLING_REPORTS_H
 
@@ -20,9 +20,15 @@
 #define SL_APPMSG_REPORT 2        /* application message kind of a report */
 #define SL_REPORT_REPLICAS_MAX 16 /* replicas of one service on one node in one report */
 #define SL_REPORTS_MAX 100000     /* (node, service) reports held */
-/* The longest report message: array and kind (2), node (64 + 2) and service
- * (63 + 2) strings, version (9), replica array (1) and 16 replicas of 4
- * uint32 and a gave-up flag (22 each): 497 bytes, rounded up. */
+/* The longest report message, with every field at the largest size that
+ * sl_reports_put() and the decoders accept (report_check): array and kind
+ * (2), node (2 + 64) and service (2 + 63) strings, version (9), replica
+ * array header (3: 16 is past a fixarray), and 16 replicas of 19 bytes:
+ * array header (1), replica index below SL_SVC_REPLICAS_MAX (3), status (1),
+ * port (3), restarts (5), gave-up flag (1), spec version (5). 449 bytes;
+ * 512 leaves room for a
+ * trailing element or two of a later version, and is well within
+ * SL_SWIM_USER_MAX (1024), which every broadcast must fit. */
 #define SL_REPORT_MSG_MAX 512
 
 /* Replica status values. Wire values: append only. */
@@ -58,6 +64,12 @@ typedef struct sl_replica_report {
      * while (see gossip/appstate.h). Older versions ignore it and see a
      * failed replica. */
     bool gave_up;
+    /* Which version of the service's spec the replica was started with: the
+     * low 32 bits of sl_service_spec_hash() (starling/reconcile.h) of that
+     * spec, so that any peer can tell old replicas from new ones during a
+     * rolling update. 0: not known (a report from an older peer, or a
+     * replica whose spec the node did not know). */
+    uint32_t version;
 } sl_replica_report;
 
 /* One node's report about one service. */
@@ -131,5 +143,11 @@ bool sl_reports_find(const sl_reports *t, const char *node, const char *service,
  * `node` about `service`, or -1 when that report does not list it. */
 int sl_reports_replica_status(const sl_reports *t, const char *node, const char *service,
                               uint32_t replica);
+
+/* Copies into out (NULL: only ask) the entry of replica `replica` in the
+ * report of `node` about `service`: its status, port, restarts, gave-up flag
+ * and spec version. Returns whether that report lists it. */
+bool sl_reports_replica(const sl_reports *t, const char *node, const char *service,
+                        uint32_t replica, sl_replica_report *out);
 
 #endif

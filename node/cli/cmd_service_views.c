@@ -19,10 +19,14 @@ static const char ps_usage[] =
     "Usage: starling ps [--rpc HOST:PORT] [--json]\n" SL__CLI_TOKEN_USAGE "\n"
     "Lists the replicas the peer at --rpc runs: service, replica, status\n"
     "(starting, running, unhealthy, failed, stopping, or oom: killed for using\n"
-    "more than its --mem, waiting to restart), address, restarts and pid.\n"
+    "more than its --mem, waiting to restart), address, restarts, pid and version.\n"
     "A replica is running once its health check passes (see `deploy --help`). The pid\n"
     "is that of the small process that leads the replica's process group: a\n"
-    "signal sent to it reaches the replica's command.\n" SL__CLI_TOKEN_HELP;
+    "signal sent to it reaches the replica's command. The version names the spec\n"
+    "the replica was started with (8 hex digits of its hash: command, arguments,\n"
+    "environment, check and user); replicas of the same spec show the same one.\n"
+    "With --json, an array of objects with service, replica, status, addr,\n"
+    "restarts, pid and version (\"\" when not known).\n" SL__CLI_TOKEN_HELP;
 
 static const char where_usage[] =
     "Usage: starling where NAME [--rpc HOST:PORT] [--json]\n" SL__CLI_TOKEN_USAGE "\n"
@@ -30,8 +34,11 @@ static const char where_usage[] =
     "report them: service, replica, node, status (starting, running, unhealthy,\n"
     "failed, stopping, oom, or gave-up: that node failed to start it too often\n"
     "in a row and placement avoids it there for a while), addr (host:port of\n"
-    "the replica) and restarts. With --json, an array of objects with those "
-    "keys.\n" SL__CLI_TOKEN_HELP;
+    "the replica), restarts and version: the spec the replica was started with\n"
+    "(8 hex digits of its hash: command, arguments, environment, check and user;\n"
+    "\"-\" when its node does not say, as older versions do), so that during a\n"
+    "rolling update old and new replicas can be told apart. With --json, an array\n"
+    "of objects with those keys (version \"\" when not known).\n" SL__CLI_TOKEN_HELP;
 
 static const char *s_of(json_t *o, const char *k)
 {
@@ -98,17 +105,17 @@ static void print_replicas(json_t *list, bool with_node)
 {
     size_t i;
     json_t *r;
-    printf("%-20s  %7s  %s%-9s  %-22s  %8s\n", "SERVICE", "REPLICA",
-           with_node ? "NODE        " : "", "STATUS", "ADDR", "RESTARTS");
+    printf("%-20s  %7s  %s%-9s  %-22s  %8s  %s\n", "SERVICE", "REPLICA",
+           with_node ? "NODE        " : "", "STATUS", "ADDR", "RESTARTS", "VERSION");
     json_array_foreach(list, i, r)
     {
         if (with_node)
-            printf("%-20s  %7lld  %-12s%-9s  %-22s  %8lld\n", s_of(r, "service"),
+            printf("%-20s  %7lld  %-12s%-9s  %-22s  %8lld  %s\n", s_of(r, "service"),
                    i_of(r, "replica"), s_of(r, "node"), s_of(r, "status"), s_of(r, "addr"),
-                   i_of(r, "restarts"));
+                   i_of(r, "restarts"), s_of(r, "version"));
         else
-            printf("%-20s  %7lld  %-9s  %-22s  %8lld\n", s_of(r, "service"), i_of(r, "replica"),
-                   s_of(r, "status"), s_of(r, "addr"), i_of(r, "restarts"));
+            printf("%-20s  %7lld  %-9s  %-22s  %8lld  %s\n", s_of(r, "service"), i_of(r, "replica"),
+                   s_of(r, "status"), s_of(r, "addr"), i_of(r, "restarts"), s_of(r, "version"));
     }
 }
 

@@ -202,19 +202,22 @@ static json_t *services(sl__agent *a)
     return json_pack("{s:o}", "services", list);
 }
 
-/* One replica; a given-up one (reports.h) has the status "gave-up". */
+/* One replica; a given-up one (reports.h) has the status "gave-up". Its spec
+ * version is 8 hex digits, or "" when not known (0). */
 static json_t *replica_json(const char *service, uint32_t replica, const char *node,
                             uint32_t status, bool gave_up, const sl_addr *host, uint32_t port,
-                            uint32_t restarts)
+                            uint32_t restarts, uint32_t version)
 {
-    char addr[SL_ADDR_STRLEN];
+    char addr[SL_ADDR_STRLEN], ver[9] = "";
     sl_addr at = *host;
     at.port = (uint16_t)port;
     sl_addr_format(&at, addr, sizeof addr);
-    json_t *o =
-        json_pack("{s:s, s:i, s:s, s:s, s:i}", "service", service, "replica", (json_int_t)replica,
-                  "status", gave_up ? "gave-up" : sl_replica_status_name(status), "addr",
-                  port ? addr : "", "restarts", (json_int_t)restarts);
+    if (version)
+        snprintf(ver, sizeof ver, "%08x", (unsigned)version);
+    json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:i, s:s}", "service", service, "replica",
+                          (json_int_t)replica, "status",
+                          gave_up ? "gave-up" : sl_replica_status_name(status), "addr",
+                          port ? addr : "", "restarts", (json_int_t)restarts, "version", ver);
     if (node)
         json_object_set_new(o, "node", json_string(node));
     return o;
@@ -229,7 +232,7 @@ static json_t *ps(sl__agent *a)
     json_t *list = json_array();
     for (size_t i = 0; i < n; i++) {
         json_t *o = replica_json(local[i].service, local[i].replica, NULL, local[i].status, false,
-                                 &self.addr, local[i].port, local[i].restarts);
+                                 &self.addr, local[i].port, local[i].restarts, local[i].version);
         json_object_set_new(o, "pid", json_integer(local[i].pid));
         json_array_append_new(list, o);
     }
@@ -252,11 +255,12 @@ static json_t *where(sl__agent *a, json_t *req, char *err, size_t errcap)
         if (strcmp(r->service, name) != 0 || sl_swim_find(a->swim, r->node, &v) != 0 ||
             (v.state != SL_MEMBER_ALIVE && v.state != SL_MEMBER_SUSPECT))
             continue;
-        for (uint32_t k = 0; k < r->n; k++)
-            json_array_append_new(list, replica_json(name, r->replicas[k].replica, r->node,
-                                                     r->replicas[k].status, r->replicas[k].gave_up,
-                                                     &v.addr, r->replicas[k].port,
-                                                     r->replicas[k].restarts));
+        for (uint32_t k = 0; k < r->n; k++) {
+            const sl_replica_report *x = &r->replicas[k];
+            json_array_append_new(list,
+                                  replica_json(name, x->replica, r->node, x->status, x->gave_up,
+                                               &v.addr, x->port, x->restarts, x->version));
+        }
     }
     if (json_array_size(list) == 0 && !sl_catalog_find(sl__runtime_catalog(a->runtime), name)) {
         json_decref(list);

@@ -136,8 +136,8 @@ static void perform(sl__runtime *rt, const sl_rc_action *x)
         sl__supervisor_stop(rt->sup, x->service, x->replica); /* start below runs it again */
         /* fall through */
     case SL_RC_START:
-        if (sl__supervisor_start_as(rt->sup, s->name, x->replica, s->argv, s->argc, s->env,
-                                    s->envc, s->user) == 0)
+        if (sl__supervisor_start_as(rt->sup, s->name, x->replica, s->argv, s->argc, s->env, s->envc,
+                                    s->user, (uint32_t)sl_service_spec_hash(s)) == 0)
             sl__supervisor_set_check(rt->sup, s->name, x->replica, &s->check);
         break;
     case SL_RC_REVERT: {
@@ -232,7 +232,7 @@ static void collect_service(void *ud, const sl__replica_info *r)
 {
     service_replicas *c = ud;
     if (!strcmp(r->service, c->service) && c->n < sizeof c->rep / sizeof c->rep[0])
-        c->rep[c->n++] = (sl_replica_report){r->replica, r->status, r->port, r->restarts, false};
+        c->rep[c->n++] = sl__supervisor_report_of(r);
 }
 
 static void publish(sl__runtime *rt, const char *service)
@@ -259,6 +259,7 @@ static void collect(void *ud, const sl__replica_info *r)
     x->port = r->port;
     x->restarts = r->restarts;
     x->pid = r->pid;
+    x->version = r->version;
 }
 
 size_t sl__runtime_local(const sl__runtime *rt, sl__local_replica **out)

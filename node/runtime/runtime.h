@@ -99,6 +99,7 @@ typedef struct sl__local_replica {
     uint16_t port;
     uint32_t restarts;
     int pid;
+    uint32_t version; /* spec version (reports.h) of its command; 0: not known */
 } sl__local_replica;
 
 /* Copies the local replicas, sorted by (service, replica), into a malloc()ed

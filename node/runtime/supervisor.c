@@ -89,7 +89,17 @@ static void info_of(const sl__sup_replica *r, sl__replica_info *out)
         .exit_status = r->exit_status,
         .term_signal = r->term_signal,
         .oom_kills = r->oom_kills,
+        .version = r->run_version,
     };
+}
+
+sl_replica_report sl__supervisor_report_of(const sl__replica_info *r)
+{
+    return (sl_replica_report){.replica = r->replica,
+                               .status = r->status,
+                               .port = r->port,
+                               .restarts = r->restarts,
+                               .version = r->version};
 }
 
 void sl__sup_set_status(sl__sup_replica *r, sl_replica_status st)
@@ -478,12 +488,12 @@ static void insert_sorted(sl__supervisor *s, sl__sup_replica *r)
 int sl__supervisor_start(sl__supervisor *s, const char *service, uint32_t replica,
                          char *const *argv, uint32_t argc, char *const *env, uint32_t envc)
 {
-    return sl__supervisor_start_as(s, service, replica, argv, argc, env, envc, NULL);
+    return sl__supervisor_start_as(s, service, replica, argv, argc, env, envc, NULL, 0);
 }
 
 int sl__supervisor_start_as(sl__supervisor *s, const char *service, uint32_t replica,
                             char *const *argv, uint32_t argc, char *const *env, uint32_t envc,
-                            const char *user)
+                            const char *user, uint32_t version)
 {
     int rc = check_start_args(service, argv, argc, env, envc);
     if (rc)
@@ -508,6 +518,7 @@ int sl__supervisor_start_as(sl__supervisor *s, const char *service, uint32_t rep
     r->env = ev;
     r->envc = envc;
     snprintf(r->user, sizeof r->user, "%s", user ? user : "");
+    r->version = version;
     if (r->sup) { /* stopping: run again once the old process is gone */
         r->start_after_stop = true;
         return 0;

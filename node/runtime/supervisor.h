@@ -48,6 +48,11 @@ typedef struct sl__replica_info {
     int64_t exit_status; /* of the last exit, or 0 */
     int term_signal;     /* the signal that ended the last exit, or 0 */
     uint32_t oom_kills;  /* exits that were OOM kills (its cgroup said so) since start() */
+    /* The spec version (reports.h) of the command of its last spawn: the
+     * `version` of the start() that gave that command; 0 when not given. A
+     * replica started again while stopping keeps the old one until the new
+     * command is spawned. */
+    uint32_t version;
 } sl__replica_info;
 
 typedef struct sl__supervisor_config {
@@ -116,15 +121,23 @@ int sl__supervisor_start(sl__supervisor *s, const char *service, uint32_t replic
                          char *const *argv, uint32_t argc, char *const *env, uint32_t envc);
 
 /* start(), the command to run as `user` (a POSIX user name, copied; NULL or
- * "": the agent's user). The shim resolves it when it spawns the command
+ * "": the agent's user), and `version` the spec version of the command
+ * (reports.h: the low 32 bits of sl_service_spec_hash() of the spec it comes
+ * from; 0: not known), which the replica's info carries from its next spawn
+ * on. The shim resolves the user when it spawns the command
  * and drops to it there (`starling _exec --user`); an unknown user, or an
  * agent that is not root, makes every start fail, with the reason in the
- * replica's log and the agent's. A replica already there keeps the user it
- * was started with until it is stopped and started again. Returns what
- * start() returns, and UV_EINVAL for a bad user name too. */
+ * replica's log and the agent's. A replica already there keeps the user and
+ * version it was started with until it is stopped and started again.
+ * Returns what start() returns, and UV_EINVAL for a bad user name too. */
 int sl__supervisor_start_as(sl__supervisor *s, const char *service, uint32_t replica,
                             char *const *argv, uint32_t argc, char *const *env, uint32_t envc,
-                            const char *user);
+                            const char *user, uint32_t version);
+
+/* The entry of a report (reports.h) for the replica `r` describes: index,
+ * status, port, restarts and spec version (never given up: the agent's
+ * core marks that). */
+sl_replica_report sl__supervisor_report_of(const sl__replica_info *r);
 
 /* Sets the health check of a replica that start() made (copied; NULL: the
  * default check). A STARTING replica is RUNNING once its check passes; a

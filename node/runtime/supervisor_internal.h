@@ -31,6 +31,8 @@ struct sl__sup_replica {
     char **env;
     uint32_t envc;
     char user[SL_SVC_USER_MAX + 1]; /* the user its command runs as; "": the agent's */
+    uint32_t version;               /* the spec version of argv/env/user (start_as) */
+    uint32_t run_version;           /* `version` at the last spawn: what info carries */
     sl_replica_status status;
     uint16_t port;
     uint32_t restarts;

@@ -277,6 +277,7 @@ void sl__sup_spawn(sl__sup_replica *r)
         r->spawn_pending = true;
         return;
     }
+    r->run_version = r->version; /* also when this spawn fails: the new command failed */
     const char *why = NULL;
     int err = 0, fd = -1;
     sl__sup_cgroup_retry(s);

@@ -698,8 +698,8 @@ static void reports_newest_version_wins(void **state)
     sl_report r = {.version = (1ull << 32) | 1, .n = 2};
     strcpy(r.node, "n1");
     strcpy(r.service, "web");
-    r.replicas[0] = (sl_replica_report){0, SL_REPLICA_RUNNING, 20001, 0, false};
-    r.replicas[1] = (sl_replica_report){2, SL_REPLICA_STARTING, 20002, 1, false};
+    r.replicas[0] = (sl_replica_report){0, SL_REPLICA_RUNNING, 20001, 0, false, 0};
+    r.replicas[1] = (sl_replica_report){2, SL_REPLICA_STARTING, 20002, 1, false, 0};
     assert_int_equal(sl_reports_put(a, &r, m1, sizeof m1, &l1), 0);
     r.version++;
     r.replicas[1].status = SL_REPLICA_RUNNING;
@@ -743,7 +743,7 @@ static void an_oom_status_travels(void **state)
     sl_report r = {.version = 1, .n = 1};
     strcpy(r.node, "n1");
     strcpy(r.service, "big");
-    r.replicas[0] = (sl_replica_report){0, SL_REPLICA_OOM, 20001, 3, false};
+    r.replicas[0] = (sl_replica_report){0, SL_REPLICA_OOM, 20001, 3, false, 0};
     assert_int_equal(sl_reports_put(a, &r, m, sizeof m, &len), 0);
     assert_int_equal(sl_reports_apply(b, m, len, NULL, NULL), 1);
     assert_int_equal(sl_reports_replica_status(b, "n1", "big", 0), SL_REPLICA_OOM);
@@ -808,14 +808,14 @@ static void a_report_that_grows_and_shrinks_keeps_its_place(void **state)
         sl_report r = {.version = 1, .n = 1};
         strcpy(r.node, nodes[i]);
         strcpy(r.service, "web");
-        r.replicas[0] = (sl_replica_report){0, SL_REPLICA_STARTING, 0, 0, false};
+        r.replicas[0] = (sl_replica_report){0, SL_REPLICA_STARTING, 0, 0, false, 0};
         assert_int_equal(sl_reports_put(t, &r, m, sizeof m, &l), 0);
     }
     sl_report big = {.version = 2, .n = SL_REPORT_REPLICAS_MAX};
     strcpy(big.node, "b");
     strcpy(big.service, "web");
     for (uint32_t i = 0; i < big.n; i++)
-        big.replicas[i] = (sl_replica_report){i, SL_REPLICA_RUNNING, 20000 + i, i, false};
+        big.replicas[i] = (sl_replica_report){i, SL_REPLICA_RUNNING, 20000 + i, i, false, 0};
     assert_int_equal(sl_reports_put(t, &big, m, sizeof m, &l), 0);
     sl_report got;
     assert_true(sl_reports_find(t, "b", "web", &got));
@@ -862,8 +862,8 @@ static void the_longest_report_fits_its_bound(void **state)
     memset(r.node, 'n', 64);
     memset(r.service, 's', SL_SVC_NAME_MAX);
     for (uint32_t i = 0; i < r.n; i++)
-        r.replicas[i] = (sl_replica_report){SL_SVC_REPLICAS_MAX - 1 - i, SL_REPLICA_STOPPING, 65535,
-                                            UINT32_MAX, false};
+        r.replicas[i] = (sl_replica_report){
+            SL_SVC_REPLICAS_MAX - 1 - i, SL_REPLICA_STOPPING, 65535, UINT32_MAX, false, 0};
     uint8_t m[SL_REPORT_MSG_MAX];
     size_t len = 0;
     assert_int_equal(sl_reports_put(t, &r, m, sizeof m, &len), 0);

@@ -45,7 +45,8 @@ static void publish(vnode *v, const char *service)
     uint32_t k = 0;
     for (size_t i = 0; i < v->nlocal; i++)
         if (!strcmp(v->names[i], service))
-            reps[k++] = (sl_replica_report){v->local[i].replica, SL_REPLICA_RUNNING, 0, 0, false};
+            reps[k++] =
+                (sl_replica_report){v->local[i].replica, SL_REPLICA_RUNNING, 0, 0, false, 0};
     sl_appstate_publish(v->app, service, reps, k);
 }
 

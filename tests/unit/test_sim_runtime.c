@@ -19,6 +19,8 @@
 #include "../../sim/report.h"
 #include "../../sim/runner.h"
 #include "starling/catalog.h"
+#include "starling/reconcile.h"
+#include "starling/reports.h"
 
 typedef struct held {
     const char *service;
@@ -105,6 +107,55 @@ static void initial_services_run_once(void **state)
     assert_int_equal(now.duplicates, 0);
     for (int n = 0; n < 8; n++) /* every catalog holds all six */
         assert_int_equal(sl_catalog_size(sl_sim_runtime_catalog(r->rt, n)), 6);
+    sl_sim_run_free(r);
+    sl_sim_scenario_deinit(&sc);
+}
+
+typedef struct version_ctx {
+    const sl_sim_run *r;
+    int node;
+    size_t checked;
+} version_ctx;
+
+/* A running replica carries the version of the spec it was started with,
+ * and so does its entry in the reports of its own node and of node 0. */
+static void check_version(void *ud, const sl_vsup_replica *x)
+{
+    version_ctx *c = ud;
+    if (x->status != SL_REPLICA_RUNNING)
+        return;
+    const sl_service *svc = sl_catalog_find(sl_sim_runtime_catalog(c->r->rt, c->node), x->service);
+    assert_non_null(svc);
+    uint32_t want = (uint32_t)sl_service_spec_hash(svc);
+    assert_int_not_equal(want, 0);
+    assert_int_equal(x->version, want);
+    const char *name = sl_world_name(c->r->w, c->node);
+    int observers[] = {c->node, 0};
+    for (int i = 0; i < 2; i++) {
+        sl_replica_report e;
+        assert_true(sl_reports_replica(sl_sim_runtime_reports(c->r->rt, observers[i]), name,
+                                       x->service, x->replica, &e));
+        assert_int_equal(e.version, want);
+    }
+    c->checked++;
+}
+
+/* Reports carry the spec version of every running replica, as its own node
+ * and another one hold them. */
+static void reports_carry_spec_versions(void **state)
+{
+    (void)state;
+    sl_sim_scenario sc;
+    sl_sim_run *r = run_text("nodes 6\nseed 9\nservices 3 replicas 2\nrun 40s\n", &sc);
+    size_t checked = 0;
+    for (int n = 0; n < 6; n++) {
+        version_ctx c = {r, n, 0};
+        const sl_vsup *s = sl_sim_runtime_vsup(r->rt, n);
+        assert_non_null(s);
+        sl_vsup_foreach(s, check_version, &c);
+        checked += c.checked;
+    }
+    assert_int_equal(checked, 6);
     sl_sim_run_free(r);
     sl_sim_scenario_deinit(&sc);
 }
@@ -243,6 +294,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(initial_services_run_once),
+        cmocka_unit_test(reports_carry_spec_versions),
         cmocka_unit_test(crash_rehosts_and_counts_starts),
         cmocka_unit_test(restart_restores_saved_catalog),
         cmocka_unit_test(failing_service_never_runs),

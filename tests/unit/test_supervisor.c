@@ -44,6 +44,7 @@ typedef struct event {
     int term_signal;
     uint64_t at; /* uv_now() */
     bool removed;
+    uint32_t version;
 } event;
 
 typedef struct fixture {
@@ -78,6 +79,7 @@ static void record(fixture *f, const sl__replica_info *r, bool removed)
     e->term_signal = r->term_signal;
     e->at = uv_now(&f->loop);
     e->removed = removed;
+    e->version = r->version;
 }
 
 static void on_change(void *ud, const sl__replica_info *r)
@@ -749,6 +751,68 @@ static void start_while_stopping_runs_it_again(void **state)
     assert_int_equal(sl__supervisor_count(f->sup), 0);
 }
 
+/* Each replica carries the spec version it was started with, into its info
+ * and its report entry; a restart with a new spec (stop, then start_as while
+ * stopping, as the agent's RESTART does) keeps the old version while the old
+ * process stops and takes the new one with the new process. */
+static void the_spec_version_follows_the_running_command(void **state)
+{
+    fixture *f = *state;
+    open_default(f);
+    char *argv[] = {f->whoami};
+    assert_int_equal(sl__supervisor_start_as(f->sup, "web", 0, argv, 1, NULL, 0, NULL, 0xaaaa0001u),
+                     0);
+    assert_int_equal(f->ev[0].status, SL_REPLICA_STARTING);
+    assert_int_equal(f->ev[0].version, 0xaaaa0001u);
+    want running = {"web", 0, SL_REPLICA_RUNNING, 0};
+    assert_true(wait_for(f, has_status, &running, 5000));
+    sl__replica_info before;
+    assert_int_equal(sl__supervisor_find(f->sup, "web", 0, &before), 0);
+    assert_int_equal(before.version, 0xaaaa0001u);
+    sl_replica_report e = sl__supervisor_report_of(&before);
+    assert_int_equal(e.replica, 0);
+    assert_int_equal(e.status, SL_REPLICA_RUNNING);
+    assert_int_equal(e.port, before.port);
+    assert_int_equal(e.restarts, 0);
+    assert_false(e.gave_up);
+    assert_int_equal(e.version, 0xaaaa0001u);
+
+    /* Starting what runs, with another version, changes nothing. */
+    assert_int_equal(sl__supervisor_start_as(f->sup, "web", 0, argv, 1, NULL, 0, NULL, 0xbbbb0002u),
+                     0);
+    sl__replica_info same;
+    assert_int_equal(sl__supervisor_find(f->sup, "web", 0, &same), 0);
+    assert_int_equal(same.version, 0xaaaa0001u);
+    assert_int_equal(same.pid, before.pid);
+
+    /* The restart. */
+    size_t mark = f->nev;
+    assert_int_equal(sl__supervisor_stop(f->sup, "web", 0), 0);
+    assert_int_equal(sl__supervisor_start_as(f->sup, "web", 0, argv, 1, NULL, 0, NULL, 0xbbbb0002u),
+                     0);
+    assert_true(f->nev > mark);
+    assert_int_equal(f->ev[mark].status, SL_REPLICA_STOPPING);
+    assert_int_equal(f->ev[mark].version, 0xaaaa0001u); /* the old process still runs */
+    sl__replica_info stopping;
+    assert_int_equal(sl__supervisor_find(f->sup, "web", 0, &stopping), 0);
+    assert_int_equal(stopping.version, 0xaaaa0001u);
+    assert_true(wait_for(f, has_status, &running, 5000));
+    sl__replica_info after;
+    assert_int_equal(sl__supervisor_find(f->sup, "web", 0, &after), 0);
+    assert_int_not_equal(after.pid, before.pid);
+    assert_int_equal(after.version, 0xbbbb0002u);
+    assert_int_equal(sl__supervisor_report_of(&after).version, 0xbbbb0002u);
+    for (size_t i = mark + 1; i < f->nev; i++)
+        if (f->ev[i].status == SL_REPLICA_STARTING)
+            assert_int_equal(f->ev[i].version, 0xbbbb0002u);
+
+    /* start() without a version: 0, not known. */
+    start_whoami(f, "plain", 0, NULL, 0);
+    sl__replica_info plain;
+    assert_int_equal(sl__supervisor_find(f->sup, "plain", 0, &plain), 0);
+    assert_int_equal(plain.version, 0);
+}
+
 static void sigterm_ignored_means_sigkill(void **state)
 {
     fixture *f = *state;
@@ -1264,6 +1328,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_signal_to_the_pid_reaches_the_command, setup, teardown),
         cmocka_unit_test_setup_teardown(stop_ends_the_process_and_frees_the_port, setup, teardown),
         cmocka_unit_test_setup_teardown(start_while_stopping_runs_it_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_spec_version_follows_the_running_command, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(sigterm_ignored_means_sigkill, setup, teardown),
         cmocka_unit_test_setup_teardown(an_unknown_command_fails_with_backoff, setup, teardown),
         cmocka_unit_test_setup_teardown(a_long_run_resets_the_backoff, setup, teardown),

@@ -25,6 +25,7 @@ typedef struct event {
     uint16_t port;
     uint32_t restarts;
     uint64_t at_ms;
+    uint32_t version;
 } event;
 
 typedef struct fixture fixture;
@@ -55,6 +56,7 @@ static void record(fixture *f, const sl_vsup_replica *r, bool removed)
     e->port = r->port;
     e->restarts = r->restarts;
     e->at_ms = r->at_ms;
+    e->version = r->version;
     if (f->hook) {
         event copy = *e;
         f->hook(f, &copy);
@@ -339,6 +341,47 @@ static void start_while_stopping_starts_after_the_stop(void **state)
     assert_int_equal(st->starts, 1);
     assert_int_equal(st->restarts, 2); /* the retry and the start after the stop */
     assert_int_equal(st->removed, 0);
+    sl_vsup_free(f.s);
+}
+
+static uint32_t version_of(fixture *f, const char *service, uint32_t replica)
+{
+    sl_vsup_replica r;
+    assert_int_equal(sl_vsup_find(f->s, service, replica, &r), 0);
+    return r.version;
+}
+
+/* A replica carries the version of the start that spawned its run: a start
+ * of a stopping one (a restart with a new spec) takes effect when it starts
+ * again; retries and starts of a running one keep the version. */
+static void the_spec_version_follows_the_run(void **state)
+{
+    (void)state;
+    fixture f;
+    setup_exact(&f);
+    assert_int_equal(sl_vsup_start_version(f.s, "web", 0, 0x11u, 0), 0);
+    assert_int_equal(f.ev[0].version, 0x11u); /* STARTING */
+    run_until(&f, 10);
+    assert_int_equal(f.ev[1].version, 0x11u);                             /* RUNNING */
+    assert_int_equal(sl_vsup_start_version(f.s, "web", 0, 0x22u, 20), 0); /* left alone */
+    assert_int_equal(version_of(&f, "web", 0), 0x11u);
+    assert_int_equal(sl_vsup_crash(f.s, "web", 0, 30), 0); /* retried at 130 */
+    run_until(&f, 140);
+    assert_int_equal(status_of(&f, "web", 0), SL_REPLICA_RUNNING);
+    assert_int_equal(version_of(&f, "web", 0), 0x11u);
+
+    assert_int_equal(sl_vsup_stop(f.s, "web", 0, 200), 0);
+    assert_int_equal(sl_vsup_start_version(f.s, "web", 0, 0x22u, 200), 0);
+    assert_int_equal(version_of(&f, "web", 0), 0x11u); /* still the old run, stopping */
+    size_t n = f.n;
+    run_until(&f, 300);
+    check_event(&f.ev[n], false, "web", 0, SL_REPLICA_STARTING, 300);
+    assert_int_equal(f.ev[n].version, 0x22u);
+    assert_int_equal(version_of(&f, "web", 0), 0x22u);
+
+    /* sl_vsup_start: not known. */
+    assert_int_equal(sl_vsup_start(f.s, "api", 0, 400), 0);
+    assert_int_equal(version_of(&f, "api", 0), 0);
     sl_vsup_free(f.s);
 }
 
@@ -795,6 +838,7 @@ int main(void)
         cmocka_unit_test(stop_while_starting),
         cmocka_unit_test(stop_of_a_failed_replica_removes_at_once),
         cmocka_unit_test(start_while_stopping_starts_after_the_stop),
+        cmocka_unit_test(the_spec_version_follows_the_run),
         cmocka_unit_test(stop_again_cancels_a_pending_start),
         cmocka_unit_test(crash_retries_with_doubling_capped_backoff),
         cmocka_unit_test(failing_starts_never_run),
