@@ -113,6 +113,8 @@ int sl__cmd_rollback(int argc, char **argv)
     if (rc == 0 && !cli.json)
         printf("rolled %s back to its previous version%s\n", cli.args[0],
                secret ? " (signed)" : "");
+    else if (rc == 0 && secret)
+        printf("{\"name\":\"%s\",\"signed\":true}\n", cli.args[0]); /* a checked name */
     return rc;
 }
 
