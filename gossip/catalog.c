@@ -320,21 +320,6 @@ static int store(sl_catalog *c, sl_service *rec)
     return 1;
 }
 
-static char **strv_copy(char *const *v, uint32_t n)
-{
-    if (n == 0)
-        return NULL;
-    char **out = calloc(n, sizeof *out);
-    for (uint32_t i = 0; out && i < n; i++)
-        if (!(out[i] = strdup(v[i]))) {
-            for (uint32_t k = 0; k < i; k++)
-                free(out[k]);
-            free(out);
-            return NULL;
-        }
-    return out;
-}
-
 void sl_service_stamp_write(sl_service *rec, const sl_service *cur, uint64_t stamp,
                             bool spec_changed)
 {
@@ -347,11 +332,17 @@ void sl_service_stamp_write(sl_service *rec, const sl_service *cur, uint64_t sta
         rec->replicas_stamp = sl__replicas_stamp(cur);
 }
 
+/* What a local write does with the previous version (see catalog_prev.c). */
+typedef enum prev_mode {
+    PREV_CARRY, /* a deploy: sl_service_carry_prev over the current record */
+    PREV_KEEP,  /* a scale, rm or rollback: spec's prev, copied */
+} prev_mode;
+
 /* Stamps, encodes and stores a local write of spec (whose vectors are
  * borrowed from the caller and copied on success); spec_changed: see
  * sl_service_stamp_write. */
 static int write_local(sl_catalog *c, const sl_service *spec, bool deleted, bool spec_changed,
-                       const char *writer, uint64_t wall_ms, uint8_t *msg, size_t cap,
+                       prev_mode pm, const char *writer, uint64_t wall_ms, uint8_t *msg, size_t cap,
                        size_t *msg_len)
 {
     if (c->ntrusted)
@@ -359,24 +350,43 @@ static int write_local(sl_catalog *c, const sl_service *spec, bool deleted, bool
     if (!writer || !*writer || strlen(writer) > SL_SVC_WRITER_MAX)
         return SL_EINVAL;
     sl_service rec = *spec;
+    const sl_service *cur = sl_catalog_find_any(c, spec->name);
     rec.deleted = deleted;
     rec.is_signed = false;
-    sl_service_stamp_write(&rec, sl_catalog_find_any(c, spec->name),
-                           sl_catalog_next_stamp(c->clock, wall_ms), spec_changed);
+    sl_service_stamp_write(&rec, cur, sl_catalog_next_stamp(c->clock, wall_ms), spec_changed);
     strcpy(rec.writer, writer);
-    if (sl__service_check(&rec))
-        return SL_EINVAL;
+    /* From here rec owns its prev (a copy); argv and env are still spec's. */
+    int rc = 0;
+    if (pm == PREV_CARRY)
+        rc = sl_service_carry_prev(&rec, cur);
+    else if (spec->prev.has && !deleted) {
+        rec.prev = spec->prev;
+        rec.prev.argv = sl__strv_copy(spec->prev.argv, spec->prev.argc);
+        rec.prev.env = sl__strv_copy(spec->prev.env, spec->prev.envc);
+        if ((spec->prev.argc && !rec.prev.argv) || (spec->prev.envc && !rec.prev.env))
+            rc = SL_ENOMEM;
+    } else
+        rec.prev = (sl_service_prev){0};
     sl__mp_writer w;
     sl__mp_writer_init(&w, msg, cap < SL_SVC_RECORD_MAX ? cap : SL_SVC_RECORD_MAX);
-    if (sl__service_pack(&rec, &w) != 0)
-        return SL_ETOOBIG;
-    rec.argv = strv_copy(spec->argv, spec->argc);
-    rec.env = strv_copy(spec->env, spec->envc);
-    if ((spec->argc && !rec.argv) || (spec->envc && !rec.env)) {
-        sl_service_clear(&rec);
-        return SL_ENOMEM;
+    if (rc == 0 && sl__service_check(&rec))
+        rc = SL_EINVAL;
+    if (rc == 0 && sl__service_pack(&rec, &w) != 0)
+        rc = SL_ETOOBIG;
+    if (rc == 0) {
+        rec.argv = sl__strv_copy(spec->argv, spec->argc);
+        rec.env = sl__strv_copy(spec->env, spec->envc);
+        if ((spec->argc && !rec.argv) || (spec->envc && !rec.env))
+            rc = SL_ENOMEM;
+    } else {
+        rec.argv = rec.env = NULL; /* spec's: not ours to free */
+        rec.argc = rec.envc = 0;
     }
-    int rc = store(c, &rec);
+    if (rc != 0) {
+        sl_service_clear(&rec);
+        return rc;
+    }
+    rc = store(c, &rec);
     if (rc < 0)
         return rc;
     if (rc == 0)
@@ -388,7 +398,7 @@ static int write_local(sl_catalog *c, const sl_service *spec, bool deleted, bool
 int sl_catalog_put(sl_catalog *c, const sl_service *spec, const char *writer, uint64_t wall_ms,
                    uint8_t *msg, size_t cap, size_t *msg_len)
 {
-    return write_local(c, spec, false, true, writer, wall_ms, msg, cap, msg_len);
+    return write_local(c, spec, false, true, PREV_CARRY, writer, wall_ms, msg, cap, msg_len);
 }
 
 int sl_catalog_delete(sl_catalog *c, const char *name, const char *writer, uint64_t wall_ms,
@@ -399,7 +409,7 @@ int sl_catalog_delete(sl_catalog *c, const char *name, const char *writer, uint6
         return SL_ENOTFOUND;
     sl_service tomb = {0};
     strcpy(tomb.name, cur->name);
-    return write_local(c, &tomb, true, true, writer, wall_ms, msg, cap, msg_len);
+    return write_local(c, &tomb, true, true, PREV_KEEP, writer, wall_ms, msg, cap, msg_len);
 }
 
 int sl_catalog_scale(sl_catalog *c, const char *name, uint32_t replicas, const char *writer,
@@ -410,7 +420,22 @@ int sl_catalog_scale(sl_catalog *c, const char *name, uint32_t replicas, const c
         return SL_ENOTFOUND;
     sl_service spec = *cur;
     spec.replicas = replicas;
-    return write_local(c, &spec, false, false, writer, wall_ms, msg, cap, msg_len);
+    return write_local(c, &spec, false, false, PREV_KEEP, writer, wall_ms, msg, cap, msg_len);
+}
+
+int sl_catalog_rollback(sl_catalog *c, const char *name, const char *writer, uint64_t wall_ms,
+                        uint8_t *msg, size_t cap, size_t *msg_len)
+{
+    const sl_service *cur = sl_catalog_find(c, name);
+    sl_service rb;
+    if (!cur)
+        return SL_ENOTFOUND;
+    int rc = sl_service_rollback_of(cur, &rb);
+    if (rc != 0)
+        return rc;
+    rc = write_local(c, &rb, false, true, PREV_KEEP, writer, wall_ms, msg, cap, msg_len);
+    sl_service_clear(&rb);
+    return rc;
 }
 
 int sl_catalog_apply(sl_catalog *c, const uint8_t *buf, size_t len, uint64_t wall_ms)

@@ -21,6 +21,21 @@ static inline uint64_t sl__replicas_stamp(const sl_service *s)
     return s->replicas_stamp ? s->replicas_stamp : s->stamp;
 }
 
+/* A deep copy of a vector of n strings (NULL when n is 0). Returns NULL
+ * when out of memory with n > 0. */
+char **sl__strv_copy(char *const *v, uint32_t n);
+
+/* Frees a vector of n strings. NULL is fine. */
+void sl__strv_free(char **v, uint32_t n);
+
+/* Checks one environment entry: KEY=VALUE, KEY [A-Za-z_][A-Za-z0-9_]*.
+ * Returns 0 or SL_EINVAL. */
+int sl__env_check(const char *kv);
+
+/* Checks a record's previous version (when it has one): the same bounds as
+ * the record's own argv, env, check and user. Returns 0 or SL_EINVAL. */
+int sl__prev_check(const sl_service_prev *p);
+
 /* Checks the user-settable fields of a record. Returns 0 or SL_EINVAL. */
 int sl__service_check(const sl_service *s);
 

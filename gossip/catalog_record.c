@@ -9,15 +9,16 @@
  * that a peer of an older version, which skips trailing fields, still reads
  * it.
  *
- * Options. Fields added after the first eleven (the health check today; a
- * user, rollout parameters, a log cap later) are one trailing map, `opts`,
+ * Options. Fields added after the first eleven (the health check, a user,
+ * rollout parameters, the previous version; a log cap later) are one trailing map, `opts`,
  * at index 11 of an unsigned record and 13 of a signed one, so that the
  * signature fields stay where older peers look for them:
  *
  *   opts := { key: value, ... }    key: a positive integer, strictly
  *                                  increasing; value: an unsigned integer
  *                                  (64 bits), a string (at most
- *                                  SL_CHECK_ARG_MAX bytes, no NUL) or a bool
+ *                                  SL_CHECK_ARG_MAX bytes, no NUL), a bool,
+ *                                  or, for key 14 only, the array `prev`
  *
  * At most SL_SVC_OPTS_MAX entries. An option at its default value is not
  * written, and a record without options has no map (an empty map is
@@ -32,6 +33,28 @@
  *     count, so that a deploy or an rm stays what older versions wrote)
  *   8 user (string, 1..SL_SVC_USER_MAX bytes, sl_service_user_check: the
  *     user the replicas run as; absent: the agent's user)
+ *   9 max surge (0..SL_SVC_REPLICAS_MAX; written when it was given, even 0
+ *     or 1: absent means the default, SL_ROLL_SURGE)
+ *   10 max unavailable   11 min healthy ms   12 progress deadline ms
+ *     (unsigned, never 0: 0 is the default, not written; bounds in
+ *     sl_rollout_validate, which also refuses surge and unavailable both 0)
+ *   13 auto-revert (bool, only true: false is the default, not written)
+ *   14 prev: the version the last deploy replaced (sl_service_prev), one
+ *     nested array of exactly eight fields, each bounded as the record's own:
+ *
+ *       prev := [[arg...], [KEY=VALUE...], check kind, check arg (string,
+ *                may be empty), check interval ms, check timeout ms,
+ *                check failures, user (string, may be empty)]
+ *
+ *     with 1..SL_SVC_ARGS_MAX arguments (the first not empty) and at most
+ *     SL_SVC_ENV_MAX entries of at most SL_SVC_STR_MAX bytes each; every
+ *     field is always written (the array has one layout), and a later
+ *     version that adds to it uses a new key. Never on a tombstone.
+ *
+ * Keys 9..14 are the spec group's, like the command (catalog.h). Note for
+ * mixed versions: a peer of a version before key 14 keeps unknown options
+ * only when they are scalars within SL_SVC_OPTS_EXTRA_MAX bytes, so it
+ * refuses a record that carries `prev`; keys 9..13 it keeps verbatim.
  *
  * A key above the last one known here was written by a newer version: its
  * entry is kept verbatim (at most SL_SVC_OPTS_EXTRA_MAX bytes of them) and
@@ -79,7 +102,13 @@ enum {
     OPT_SPEC_STAMP = 6,
     OPT_COUNT_STAMP = 7,
     OPT_USER = 8,
-    OPT_LAST_KNOWN = OPT_USER,
+    OPT_ROLL_SURGE = 9,
+    OPT_ROLL_UNAVAILABLE = 10,
+    OPT_ROLL_MIN_HEALTHY = 11,
+    OPT_ROLL_DEADLINE = 12,
+    OPT_ROLL_AUTO_REVERT = 13,
+    OPT_PREV = 14,
+    OPT_LAST_KNOWN = OPT_PREV,
 };
 
 int sl_service_name_check(const char *name)
@@ -112,7 +141,7 @@ int sl_service_user_check(const char *user)
     return 0;
 }
 
-static int env_check(const char *kv)
+int sl__env_check(const char *kv)
 {
     const char *eq = strchr(kv, '=');
     if (!eq || eq == kv)
@@ -204,7 +233,8 @@ int sl__service_check(const sl_service *s)
 {
     if (sl_check_validate(&s->check) || s->opts_extra_len > SL_SVC_OPTS_EXTRA_MAX ||
         s->opts_extra_n > SL_SVC_OPTS_MAX || opts_count(s) > SL_SVC_OPTS_MAX ||
-        (s->user[0] && sl_service_user_check(s->user)))
+        (s->user[0] && sl_service_user_check(s->user)) || sl_rollout_validate(&s->rollout) ||
+        (s->prev.has && (s->deleted || sl__prev_check(&s->prev))))
         return SL_EINVAL;
     if (sl_service_name_check(s->name) || s->replicas > SL_SVC_REPLICAS_MAX ||
         s->argc > SL_SVC_ARGS_MAX || s->envc > SL_SVC_ENV_MAX || s->spread > SL_SPREAD_NODES ||
@@ -217,7 +247,7 @@ int sl__service_check(const sl_service *s)
         if (strlen(s->argv[i]) > SL_SVC_STR_MAX)
             return SL_EINVAL;
     for (uint32_t i = 0; i < s->envc; i++)
-        if (strlen(s->env[i]) > SL_SVC_STR_MAX || env_check(s->env[i]))
+        if (strlen(s->env[i]) > SL_SVC_STR_MAX || sl__env_check(s->env[i]))
             return SL_EINVAL;
     return 0;
 }
@@ -232,6 +262,10 @@ static uint32_t opts_count(const sl_service *s)
              (c->failures != 0);
     n += (sl__spec_stamp(s) != s->stamp) + (sl__replicas_stamp(s) != s->stamp);
     n += s->user[0] != 0;
+    const sl_rollout *ro = &s->rollout;
+    n += ro->surge_set + (ro->max_unavailable != 0) + (ro->min_healthy_ms != 0) +
+         (ro->deadline_ms != 0) + ro->auto_revert;
+    n += s->prev.has;
     return n;
 }
 
@@ -241,6 +275,43 @@ static void put_u32_opt(sl__mp_writer *w, uint32_t key, uint32_t v)
         return;
     msgpack_pack_uint32(&w->pk, key);
     msgpack_pack_uint32(&w->pk, v);
+}
+
+static void pack_strv(sl__mp_writer *w, char *const *v, uint32_t n)
+{
+    msgpack_pack_array(&w->pk, n);
+    for (uint32_t i = 0; i < n; i++)
+        sl__mp_put_str(w, v[i], strlen(v[i]));
+}
+
+/* Packs options 9..14: the rollout parameters and the previous version. */
+static void pack_rollout_prev(const sl_service *s, sl__mp_writer *w)
+{
+    const sl_rollout *ro = &s->rollout;
+    if (ro->surge_set) { /* 0 is a value here: written whenever it was given */
+        msgpack_pack_uint32(&w->pk, OPT_ROLL_SURGE);
+        msgpack_pack_uint32(&w->pk, ro->max_surge);
+    }
+    put_u32_opt(w, OPT_ROLL_UNAVAILABLE, ro->max_unavailable);
+    put_u32_opt(w, OPT_ROLL_MIN_HEALTHY, ro->min_healthy_ms);
+    put_u32_opt(w, OPT_ROLL_DEADLINE, ro->deadline_ms);
+    if (ro->auto_revert) {
+        msgpack_pack_uint32(&w->pk, OPT_ROLL_AUTO_REVERT);
+        msgpack_pack_true(&w->pk);
+    }
+    if (!s->prev.has)
+        return;
+    const sl_service_prev *p = &s->prev;
+    msgpack_pack_uint32(&w->pk, OPT_PREV);
+    msgpack_pack_array(&w->pk, 8);
+    pack_strv(w, p->argv, p->argc);
+    pack_strv(w, p->env, p->envc);
+    msgpack_pack_uint32(&w->pk, p->check.kind);
+    sl__mp_put_str(w, p->check.arg, strlen(p->check.arg));
+    msgpack_pack_uint32(&w->pk, p->check.interval_ms);
+    msgpack_pack_uint32(&w->pk, p->check.timeout_ms);
+    msgpack_pack_uint32(&w->pk, p->check.failures);
+    sl__mp_put_str(w, p->user, strlen(p->user));
 }
 
 /* Packs the options map (see the top of this file); nothing when empty. */
@@ -273,6 +344,7 @@ static void pack_opts(const sl_service *s, sl__mp_writer *w)
         msgpack_pack_uint32(&w->pk, OPT_USER);
         sl__mp_put_str(w, s->user, strlen(s->user));
     }
+    pack_rollout_prev(s, w);
     if (s->opts_extra_len)
         msgpack_pack_str_body(&w->pk, s->opts_extra, s->opts_extra_len); /* raw bytes */
 }
@@ -294,12 +366,8 @@ static void pack_content(const sl_service *s, sl__mp_writer *w, uint32_t fields)
     msgpack_pack_uint32(pk, s->cpu_milli);
     msgpack_pack_uint32(pk, s->mem_mb);
     msgpack_pack_uint32(pk, s->spread);
-    msgpack_pack_array(pk, s->argc);
-    for (uint32_t i = 0; i < s->argc; i++)
-        sl__mp_put_str(w, s->argv[i], strlen(s->argv[i]));
-    msgpack_pack_array(pk, s->envc);
-    for (uint32_t i = 0; i < s->envc; i++)
-        sl__mp_put_str(w, s->env[i], strlen(s->env[i]));
+    pack_strv(w, s->argv, s->argc);
+    pack_strv(w, s->env, s->envc);
 }
 
 int sl__service_pack(const sl_service *s, sl__mp_writer *w)
@@ -328,14 +396,13 @@ int sl_service_encode(const sl_service *rec, uint8_t *buf, size_t cap)
 
 void sl_service_clear(sl_service *s)
 {
-    for (uint32_t i = 0; s->argv && i < s->argc; i++)
-        free(s->argv[i]);
-    for (uint32_t i = 0; s->env && i < s->envc; i++)
-        free(s->env[i]);
-    free(s->argv);
-    free(s->env);
+    sl__strv_free(s->argv, s->argc);
+    sl__strv_free(s->env, s->envc);
     s->argv = s->env = NULL;
     s->argc = s->envc = 0;
+    sl__strv_free(s->prev.argv, s->prev.argc);
+    sl__strv_free(s->prev.env, s->prev.envc);
+    s->prev = (sl_service_prev){0};
 }
 
 /* Reads an array of at most max strings into a new vector. */
@@ -369,11 +436,64 @@ static int read_strv(sl__mp_reader *r, uint32_t max, char ***out, uint32_t *coun
     return 0;
 }
 
+/* Reads option 14, the previous version, into out->prev (which then owns
+ * its vectors, also on failure: sl_service_clear frees them). Bounds are
+ * checked here as far as the reader goes, the rest by sl__prev_check. */
+static int read_prev(sl__mp_reader *r, sl_service *out)
+{
+    sl_service_prev *p = &out->prev;
+    uint32_t n, kind;
+    if (sl__mp_read_array(r, &n) || n != 8)
+        return SL_EMALFORMED;
+    p->has = true;
+    if (read_strv(r, SL_SVC_ARGS_MAX, &p->argv, &p->argc) ||
+        read_strv(r, SL_SVC_ENV_MAX, &p->env, &p->envc) || sl__mp_read_u32(r, &kind) ||
+        kind > SL_CHECK_EXEC || sl__mp_read_cstr(r, p->check.arg, SL_CHECK_ARG_MAX) ||
+        sl__mp_read_u32(r, &p->check.interval_ms) || sl__mp_read_u32(r, &p->check.timeout_ms) ||
+        sl__mp_read_u32(r, &p->check.failures) || sl__mp_read_cstr(r, p->user, SL_SVC_USER_MAX))
+        return SL_EMALFORMED;
+    p->check.kind = (sl_check_kind)kind;
+    return sl__prev_check(p) ? SL_EMALFORMED : 0;
+}
+
+/* Reads options 9..14 (see the top of this file) into out. */
+static int read_rollout_prev_opt(sl__mp_reader *r, uint64_t key, sl_service *out)
+{
+    sl_rollout *ro = &out->rollout;
+    uint32_t v = 0;
+    bool b;
+    if (key == OPT_PREV)
+        return read_prev(r, out);
+    if (key == OPT_ROLL_AUTO_REVERT) { /* only true: false is the default */
+        if (sl__mp_read_bool(r, &b) || !b)
+            return SL_EMALFORMED;
+        ro->auto_revert = true;
+        return 0;
+    }
+    if (sl__mp_read_u32(r, &v))
+        return SL_EMALFORMED;
+    if (key == OPT_ROLL_SURGE) { /* any value: written whenever it was given */
+        ro->surge_set = true;
+        ro->max_surge = v;
+        return 0;
+    }
+    if (v == 0) /* a default value is never written */
+        return SL_EMALFORMED;
+    switch (key) {
+    case OPT_ROLL_UNAVAILABLE: ro->max_unavailable = v; return 0;
+    case OPT_ROLL_MIN_HEALTHY: ro->min_healthy_ms = v; return 0;
+    case OPT_ROLL_DEADLINE: ro->deadline_ms = v; return 0;
+    }
+    return SL_EMALFORMED;
+}
+
 /* Reads one known option's value into out. */
 static int read_known_opt(sl__mp_reader *r, uint64_t key, sl_service *out)
 {
     sl_check *c = &out->check;
     uint32_t v = 0;
+    if (key >= OPT_ROLL_SURGE)
+        return read_rollout_prev_opt(r, key, out);
     if (key == OPT_SPEC_STAMP || key == OPT_COUNT_STAMP) {
         uint64_t at; /* a group stamp: below the record's (equal is the default, not written) */
         if (sl__mp_read_uint(r, &at) || at == 0 || at >= out->stamp)

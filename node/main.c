@@ -25,6 +25,7 @@ const sl__command sl__commands[] = {
     {"deploy", "Create or replace a service in the cluster's catalog", sl__cmd_deploy},
     {"scale", "Change a service's replica count", sl__cmd_scale},
     {"rm", "Remove a service; its replicas stop everywhere", sl__cmd_rm},
+    {"rollback", "Write back the version a service's last deploy replaced", sl__cmd_rollback},
     {"services", "List the services the cluster wants", sl__cmd_services},
     {"ps", "List the replicas one peer runs", sl__cmd_ps},
     {"where", "List where every replica of a service runs", sl__cmd_where},

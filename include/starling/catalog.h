@@ -33,8 +33,9 @@
  * it was away and the tombstones are gone.
  *
  * Field groups. A record holds two groups of fields, each with its own
- * stamp: the spec (command, arguments, environment, requests, spread, and
- * whether it is deleted) and the replica count. A write stamps only the
+ * stamp: the spec (command, arguments, environment, requests, spread, the
+ * options: check, user, rollout and previous version, and whether it is
+ * deleted) and the replica count. A write stamps only the
  * groups it changes and carries the others with the stamps it read them
  * with: `scale` changes the count, `deploy` the spec (and the count when
  * it differs from the current one), `rm` both. The catalog takes each group
@@ -108,6 +109,51 @@ typedef struct sl_check {
     uint32_t failures;              /* 0: SL_CHECK_FAILURES */
 } sl_check;
 
+/* Rolling updates (issue 15): defaults and bounds. */
+#define SL_ROLL_SURGE 1u                          /* default extra new replicas at once */
+#define SL_ROLL_MIN_HEALTHY_MS 10000u             /* default time a new replica stays healthy */
+#define SL_ROLL_DEADLINE_MS (10u * 60u * 1000u)   /* default progress deadline */
+#define SL_ROLL_TIME_MAX_MS (24u * 3600u * 1000u) /* cap of min-healthy and the deadline */
+
+/* How a redeploy replaces running replicas (issue 15). Zero means the
+ * defaults. Part of the spec group (it follows the spec's stamp in the
+ * merged view, like the command and the check). */
+typedef struct sl_rollout {
+    bool surge_set;           /* max_surge was given; otherwise SL_ROLL_SURGE (1) */
+    uint32_t max_surge;       /* extra new replicas at once, 0..SL_SVC_REPLICAS_MAX */
+    uint32_t max_unavailable; /* replicas that may be down at once, default 0, up to
+                               * SL_SVC_REPLICAS_MAX */
+    uint32_t min_healthy_ms;  /* 0: SL_ROLL_MIN_HEALTHY_MS (10 s) */
+    uint32_t deadline_ms;     /* progress deadline, 0: SL_ROLL_DEADLINE_MS (10 min) */
+    bool auto_revert;         /* a rollout past its deadline writes the previous spec back */
+} sl_rollout;
+
+/* r's parameters with the defaults filled in. */
+uint32_t sl_rollout_max_surge(const sl_rollout *r);
+uint32_t sl_rollout_min_healthy_ms(const sl_rollout *r);
+uint32_t sl_rollout_deadline_ms(const sl_rollout *r);
+
+/* Checks r's fields: returns SL_EINVAL when the surge (with its default)
+ * and max_unavailable are both 0 (a rollout could never progress), when
+ * either is over SL_SVC_REPLICAS_MAX, or when min_healthy_ms or
+ * deadline_ms is over SL_ROLL_TIME_MAX_MS (24 h); otherwise 0. */
+int sl_rollout_validate(const sl_rollout *r);
+
+/* The version a redeploy replaced: what `rollback` and auto-revert write
+ * back. Only the spec's run-time part (command, environment, check, user):
+ * requests, count and rollout stay the live record's. Owned like the
+ * record's argv/env (a stored record's by the catalog, a decoded one's by
+ * the caller: sl_service_clear frees them too). */
+typedef struct sl_service_prev {
+    bool has; /* false: no previous version (the other fields are zero) */
+    uint32_t argc;
+    char **argv;
+    uint32_t envc;
+    char **env;
+    sl_check check;
+    char user[SL_SVC_USER_MAX + 1];
+} sl_service_prev;
+
 typedef enum sl_spread {
     SL_SPREAD_ZONES = 0, /* distinct nodes, spread over zones first (default) */
     SL_SPREAD_NODES = 1, /* distinct nodes, zones ignored */
@@ -144,6 +190,11 @@ typedef struct sl_service {
      * user name (sl_service_user_check); "" (the default, not written): the
      * agent's user. */
     char user[SL_SVC_USER_MAX + 1];
+    /* Options of the spec group (issue 15): how a redeploy rolls out (zero:
+     * the defaults, not written), and the spec it replaced (has false: none,
+     * not written). sl_catalog_put sets prev itself (sl_service_carry_prev). */
+    sl_rollout rollout;
+    sl_service_prev prev;
     /* Options this version does not know (written by a newer one), kept
      * verbatim so that the record encodes (and verifies) as it came. */
     uint32_t opts_extra_n;   /* entries */
@@ -238,17 +289,17 @@ int sl_service_name_check(const char *name);
 int sl_service_user_check(const char *user);
 
 /* Writes a local, unsigned change: spec's name, replicas, requests, spread,
- * argv, env and options (check, opts_extra) are copied (spec's stamp, writer, signature and deleted are
- * ignored); it is stamped with sl_catalog_next_stamp(clock, wall_ms) (wall_ms:
- * the writer's wall clock in ms since the epoch; 0 gives a plain Lamport
- * clock) and `writer`. On success, encodes the new record into msg (capacity
+ * argv, env and options (check, user, rollout, opts_extra) are copied
+ * (spec's stamp, writer, signature, deleted and prev are ignored: prev is
+ * set by sl_service_carry_prev over the current record); it is stamped with
+ * sl_catalog_next_stamp(clock, wall_ms) (wall_ms: the writer's wall clock in ms since the epoch; 0
+ * gives a plain Lamport clock) and `writer`. On success, encodes the new record into msg (capacity
  * cap, at least SL_SVC_RECORD_MAX) for the caller to broadcast and sets
  * *msg_len. Returns 0, SL_EINVAL (bad name, replicas over
  * SL_SVC_REPLICAS_MAX, an empty command, too many or too long arguments or
- * environment entries, "K=V" malformed, a check sl_check_validate refuses), SL_ETOOBIG (the record would not
- * fit SL_SVC_RECORD_MAX), SL_EAUTH (the policy requires signed writes),
- * SL_ESTALE (a record that cannot be beaten is held: the write would not
- * win), SL_EFULL or SL_ENOMEM. */
+ * environment entries, "K=V" malformed, a check sl_check_validate refuses), SL_ETOOBIG (the record
+ * would not fit SL_SVC_RECORD_MAX), SL_EAUTH (the policy requires signed writes), SL_ESTALE (a
+ * record that cannot be beaten is held: the write would not win), SL_EFULL or SL_ENOMEM. */
 int sl_catalog_put(sl_catalog *c, const sl_service *spec, const char *writer, uint64_t wall_ms,
                    uint8_t *msg, size_t cap, size_t *msg_len);
 
@@ -258,10 +309,21 @@ int sl_catalog_delete(sl_catalog *c, const char *name, const char *writer, uint6
                       uint8_t *msg, size_t cap, size_t *msg_len);
 
 /* Sets the replica count of a live service (a put of its record with a new
- * count, whose spec group keeps the stamp it had: see "Field groups"). Same
- * outputs as sl_catalog_put. */
+ * count, whose spec group keeps the stamp it had: see "Field groups"; its
+ * rollout and previous version are kept as they are). Same outputs as
+ * sl_catalog_put. */
 int sl_catalog_scale(sl_catalog *c, const char *name, uint32_t replicas, const char *writer,
                      uint64_t wall_ms, uint8_t *msg, size_t cap, size_t *msg_len);
+
+/* Rolls a live service back to its previous version: a deploy (the spec
+ * group gets the new stamp) of sl_service_rollback_of(live record): the
+ * previous command, environment, check and user become the spec, and the
+ * spec they replace becomes the previous version, so a second rollback
+ * undoes the first. Count, requests, spread and rollout are kept. Same
+ * outputs as sl_catalog_put; SL_ENOTFOUND when no live record has that
+ * name, SL_ESTATE when it keeps no previous version. */
+int sl_catalog_rollback(sl_catalog *c, const char *name, const char *writer, uint64_t wall_ms,
+                        uint8_t *msg, size_t cap, size_t *msg_len);
 
 /* Applies one record received from a peer (an application message of kind
  * SL_APPMSG_SERVICE), or a signed write from the CLI, checked against the
@@ -336,7 +398,7 @@ int sl_service_encode(const sl_service *rec, uint8_t *buf, size_t cap);
  * SL_EMALFORMED. */
 int sl_service_decode(const uint8_t *buf, size_t len, sl_service *out);
 
-/* Frees a decoded record's vectors and empties them. */
+/* Frees a decoded record's vectors (its prev's too) and empties them. */
 void sl_service_clear(sl_service *rec);
 
 /* Stamps a write made at `stamp` over cur, the current record of its name
@@ -347,6 +409,38 @@ void sl_service_clear(sl_service *rec);
  * catalog's own writes use it, and so does the CLI for signed ones. */
 void sl_service_stamp_write(sl_service *rec, const sl_service *cur, uint64_t stamp,
                             bool spec_changed);
+
+/* Returns true when a and b have the same spec as a rollout sees it:
+ * argv, env, check and user (not the count, requests, spread, rollout or
+ * previous version). A redeploy with the same spec changes no replica. */
+bool sl_service_same_spec(const sl_service *a, const sl_service *b);
+
+/* Sets rec->prev for a deploy of rec written over cur, the current record
+ * of its name (NULL: none). rec->prev is overwritten, not freed (it must
+ * own nothing). No cur, or a deleted one: no previous version. cur's spec
+ * differs from rec's (sl_service_same_spec): prev := cur's argv, env,
+ * check and user. The same spec: prev := cur->prev (kept across a
+ * redeploy that changes only the count, requests or rollout). The vectors
+ * are deep copies that rec then owns (sl_service_clear frees them).
+ *
+ * Size: when rec with that prev could not be encoded within
+ * SL_SVC_RECORD_MAX by a later write (measured with a signature, the
+ * largest stamps and the longest writer name, so that any scale or
+ * rollback of it still fits), rec is left without prev: the deploy is
+ * written, and a rollback then says there is no previous version. Call it
+ * on a record whose argv and env are set. Returns 0 or SL_ENOMEM (rec->prev
+ * is then empty). */
+int sl_service_carry_prev(sl_service *rec, const sl_service *cur);
+
+/* Builds in *out the record of a rollback of cur (a live record): cur's
+ * name, count, requests, spread, rollout and unknown options; cur->prev's
+ * argv, env, check and user as the spec; cur's argv, env, check and user as
+ * out->prev. out's vectors (and prev's) are deep copies that the caller
+ * frees with sl_service_clear; its stamps and writer are cur's and it is
+ * unsigned: the caller stamps it (sl_service_stamp_write with spec_changed),
+ * names the writer and signs it if needed. Returns 0, SL_ESTATE (cur is
+ * deleted or has no previous version; *out is then zeroed) or SL_ENOMEM. */
+int sl_service_rollback_of(const sl_service *cur, sl_service *out);
 
 /* Signs rec (its content and `cluster`) with an operator secret key,
  * setting signer, sig and is_signed. Returns 0 or SL_EINVAL. */

@@ -7,6 +7,7 @@
 
 #include "cli/cli_sign.h"
 #include "agent/security.h"
+#include "starling/error.h"
 
 const char *sl__cli_secret_path(const char *flag)
 {
@@ -58,7 +59,9 @@ static int current_record(json_t *reply, sl_service *cur)
     return sl_service_decode(buf, len, cur) == 0 ? 0 : -1;
 }
 
-/* Builds the record of the write: *rec borrows spec's or cur's vectors. */
+/* Builds the record of the write. *rec borrows spec's or cur's vectors,
+ * except its own copies: the previous version of a DEPLOY, everything of a
+ * ROLLBACK (see free_own). */
 static int build(const sl__cli *cli, sl__signed_op op, const sl_service *spec, const char *name,
                  uint32_t replicas, json_t *info, sl_service *cur, bool *have_cur, sl_service *rec)
 {
@@ -66,12 +69,21 @@ static int build(const sl__cli *cli, sl__signed_op op, const sl_service *spec, c
     bool live = *have_cur && !cur->deleted;
     if (op == SL__SIGNED_DEPLOY) {
         *rec = *spec;
+        rec->prev = (sl_service_prev){0};
     } else if (!live) {
         sl__cli_error(cli, "no service named '%s'", name);
         return -1;
     } else if (op == SL__SIGNED_SCALE) {
-        *rec = *cur;
+        *rec = *cur; /* its rollout and previous version too */
         rec->replicas = replicas;
+    } else if (op == SL__SIGNED_ROLLBACK) {
+        int rc = sl_service_rollback_of(cur, rec);
+        if (rc == SL_ESTATE)
+            sl__cli_error(cli, "%s has no previous version to roll back to", name);
+        else if (rc != 0)
+            sl__cli_error(cli, "out of memory");
+        if (rc != 0)
+            return -1;
     } else {
         memset(rec, 0, sizeof *rec);
         snprintf(rec->name, sizeof rec->name, "%s", cur->name);
@@ -88,7 +100,23 @@ static int build(const sl__cli *cli, sl__signed_op op, const sl_service *spec, c
         op != SL__SIGNED_SCALE);
     const char *node = json_string_value(json_object_get(info, "node"));
     snprintf(rec->writer, sizeof rec->writer, "%s", node ? node : "operator");
+    if (op == SL__SIGNED_DEPLOY && sl_service_carry_prev(rec, live ? cur : NULL) != 0) {
+        sl__cli_error(cli, "out of memory");
+        return -1;
+    }
     return 0;
+}
+
+/* Frees what build() copied into rec (see there). */
+static void free_own(sl__signed_op op, sl_service *rec)
+{
+    if (op == SL__SIGNED_ROLLBACK) {
+        sl_service_clear(rec);
+    } else if (op == SL__SIGNED_DEPLOY) {
+        sl_service prev_only = {.prev = rec->prev}; /* argv and env are spec's */
+        sl_service_clear(&prev_only);
+        rec->prev = (sl_service_prev){0};
+    }
 }
 
 int sl__cli_signed_write(const sl__cli *cli, const char *secret_path, sl__signed_op op,
@@ -103,7 +131,7 @@ int sl__cli_signed_write(const sl__cli *cli, const char *secret_path, sl__signed
         sodium_memzero(sk, sizeof sk);
         return 1;
     }
-    sl_service cur, rec;
+    sl_service cur, rec = {0};
     bool have_cur = false;
     int rc = build(cli, op, spec, name, replicas, info, &cur, &have_cur, &rec);
     const char *cluster = json_string_value(json_object_get(info, "cluster"));
@@ -124,6 +152,7 @@ int sl__cli_signed_write(const sl__cli *cli, const char *secret_path, sl__signed
         rc = -1;
     }
     sodium_memzero(sk, sizeof sk);
+    free_own(op, &rec);
     if (have_cur)
         sl_service_clear(&cur);
     json_decref(info);

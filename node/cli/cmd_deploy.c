@@ -15,7 +15,9 @@ static const char usage[] =
     "                       [--spread zones|nodes] [--operator-secret FILE]\n"
     "                       [--check tcp|http:/PATH|exec:CMD] [--check-interval DURATION]\n"
     "                       [--check-timeout DURATION] [--check-failures N]\n"
-    "                       [--user NAME]\n"
+    "                       [--user NAME] [--max-surge N] [--max-unavailable N]\n"
+    "                       [--min-healthy DURATION] [--progress-deadline DURATION]\n"
+    "                       [--auto-revert]\n"
     "                       [--rpc HOST:PORT] [--json]\n"
     "                       [--token TOKEN | --token-file FILE | --data-dir DIR]\n"
     "                       -- CMD [ARGS...]\n\n"
@@ -30,9 +32,21 @@ static const char usage[] =
     "--mem is then OOM-killed and shown as oom (`starling info` says whether\n"
     "limits are enforced there). When two peers change the same service at once,\n"
     "the last writer wins for each part: the spec, and the replica count (a scale\n"
-    "racing a deploy keeps both). Deploying a service again\n"
-    "with another command, environment, check or user restarts its replicas (all\n"
-    "at once).\n"
+    "racing a deploy keeps both).\n"
+    "Rolling updates: deploying a service again with another command, environment,\n"
+    "check or user replaces its replicas in steps. At most --max-surge N (default\n"
+    "1) new replicas run beyond the count at once, and at most --max-unavailable N\n"
+    "(default 0) replicas are down at once (not both 0); each new replica must stay\n"
+    "healthy (running by its check) for --min-healthy DURATION (default 10s)\n"
+    "before the next step. A rollout whose new replicas are not healthy within\n"
+    "--progress-deadline DURATION (default 10m) halts, the old replicas kept; with\n"
+    "--auto-revert the catalog then goes back to the previous version everywhere.\n"
+    "Both durations are at most 24h. The catalog keeps the version a deploy\n"
+    "replaced (one version back; a deploy that changes only the count, requests\n"
+    "or rollout flags keeps the one it had), so `starling rollback NAME` writes it\n"
+    "back; a service whose record would be over the size limit with it keeps\n"
+    "none. A redeploy with the same command, environment, check and user restarts\n"
+    "nothing.\n"
     "--user NAME: the replicas run as user NAME (its uid, gid and groups; HOME,\n"
     "USER and LOGNAME set to its), in their cgroup as before; their logs stay the\n"
     "agent's. Without it they run as the agent's user. It needs agents running as\n"
@@ -50,8 +64,8 @@ static const char usage[] =
     "2xx; `--check exec:CMD`: `/bin/sh -c CMD` exits 0 (it gets the replica's\n"
     "STARLING_* variables; killed, with its process group, at the timeout).\n"
     "Without --check a replica is running once its port accepts a connection or\n"
-    "it stayed up 2s, and is never checked again. DURATION: N (seconds), Ns or\n"
-    "Nms.\n"
+    "it stayed up 2s, and is never checked again. DURATION: N (seconds), Ns, Nms\n"
+    "or Nm (minutes).\n"
     "With --operator-secret FILE (or $STARLING_OPERATOR_SECRET naming the file), the\n"
     "record is signed with that operator key (see `starling operator-keygen`): peers\n"
     "started with --operator-key run only signed records. Without it, the agent\n"
@@ -73,7 +87,8 @@ static int parse_u32(const char *s, uint32_t max, uint32_t *out)
     return 0;
 }
 
-/* Reads a duration: N (seconds), Ns or Nms, 1 ms up to max ms. */
+/* Reads a duration: N (seconds), Ns, Nms or Nm (minutes), 1 ms up to max
+ * ms. */
 static int parse_ms(const char *s, uint32_t max, uint32_t *out)
 {
     char *end;
@@ -84,6 +99,8 @@ static int parse_ms(const char *s, uint32_t max, uint32_t *out)
         ;
     else if (!*end || !strcmp(end, "s"))
         v *= 1000;
+    else if (!strcmp(end, "m") && v <= UINT32_MAX / 60000)
+        v *= 60000;
     else
         return -1;
     if (v == 0 || v > max)
@@ -92,11 +109,32 @@ static int parse_ms(const char *s, uint32_t max, uint32_t *out)
     return 0;
 }
 
+/* The "rollout" object of a deploy request: the flags given, NULL when
+ * none was (the defaults). */
+static json_t *rollout_json(const sl_rollout *r)
+{
+    if (!r->surge_set && !r->max_unavailable && !r->min_healthy_ms && !r->deadline_ms &&
+        !r->auto_revert)
+        return NULL;
+    json_t *o = json_object();
+    if (r->surge_set)
+        json_object_set_new(o, "max_surge", json_integer(r->max_surge));
+    if (r->max_unavailable)
+        json_object_set_new(o, "max_unavailable", json_integer(r->max_unavailable));
+    if (r->min_healthy_ms)
+        json_object_set_new(o, "min_healthy_ms", json_integer(r->min_healthy_ms));
+    if (r->deadline_ms)
+        json_object_set_new(o, "deadline_ms", json_integer(r->deadline_ms));
+    if (r->auto_revert)
+        json_object_set_new(o, "auto_revert", json_true());
+    return o;
+}
+
 /* Builds the spec from the flags and writes it signed. */
 static int signed_deploy(const sl__cli *cli, const char *secret, const char *name,
                          uint32_t replicas, uint32_t cpu, uint32_t mem, const char *spread,
-                         json_t *env, const sl_check *check, const char *user, int argc,
-                         char **argv)
+                         json_t *env, const sl_check *check, const char *user,
+                         const sl_rollout *rollout, int argc, char **argv)
 {
     char *envv[SL_SVC_ENV_MAX];
     size_t nenv = json_array_size(env);
@@ -117,7 +155,8 @@ static int signed_deploy(const sl__cli *cli, const char *secret, const char *nam
                        .argv = argv,
                        .envc = (uint32_t)nenv,
                        .env = envv,
-                       .check = *check};
+                       .check = *check,
+                       .rollout = *rollout};
     snprintf(spec.name, sizeof spec.name, "%s", name);
     snprintf(spec.user, sizeof spec.user, "%s", user ? user : "");
     return sl__cli_signed_write(cli, secret, SL__SIGNED_DEPLOY, &spec, name, replicas);
@@ -138,6 +177,11 @@ int sl__cmd_deploy(int argc, char **argv)
         {"check-timeout", required_argument, NULL, 'T'},
         {"check-failures", required_argument, NULL, 'F'},
         {"user", required_argument, NULL, 'u'},
+        {"max-surge", required_argument, NULL, 'S'},
+        {"max-unavailable", required_argument, NULL, 'U'},
+        {"min-healthy", required_argument, NULL, 'H'},
+        {"progress-deadline", required_argument, NULL, 'D'},
+        {"auto-revert", no_argument, NULL, 'A'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         SL__CLI_TOKEN_OPTIONS,
@@ -152,6 +196,7 @@ int sl__cmd_deploy(int argc, char **argv)
     sl_check check = {0};
     bool check_tuned = false;
     const char *user = NULL;
+    sl_rollout roll = {0};
     json_t *env = json_array();
     int opt;
     opterr = 0;
@@ -216,6 +261,27 @@ int sl__cmd_deploy(int argc, char **argv)
                            optarg);
             user = optarg;
             break;
+        case 'S':
+            if (parse_u32(optarg, SL_SVC_REPLICAS_MAX, &roll.max_surge))
+                return json_decref(env), bad(&cli, "--max-surge must be 0..1000, not", optarg);
+            roll.surge_set = true;
+            break;
+        case 'U':
+            if (parse_u32(optarg, SL_SVC_REPLICAS_MAX, &roll.max_unavailable))
+                return json_decref(env),
+                       bad(&cli, "--max-unavailable must be 0..1000, not", optarg);
+            break;
+        case 'H':
+            if (parse_ms(optarg, SL_ROLL_TIME_MAX_MS, &roll.min_healthy_ms))
+                return json_decref(env),
+                       bad(&cli, "--min-healthy must be a duration up to 24h, not", optarg);
+            break;
+        case 'D':
+            if (parse_ms(optarg, SL_ROLL_TIME_MAX_MS, &roll.deadline_ms))
+                return json_decref(env),
+                       bad(&cli, "--progress-deadline must be a duration up to 24h, not", optarg);
+            break;
+        case 'A': roll.auto_revert = true; break;
         case 'r': cli.rpc = optarg; break;
         case 'k': cli.secret = optarg; break;
         case 'j': cli.json = true; break;
@@ -243,10 +309,18 @@ int sl__cmd_deploy(int argc, char **argv)
                                      "--check-interval, --check-timeout and "
                                      "--check-failures need",
                                      "--check");
+    if (sl_rollout_validate(&roll) != 0) {
+        json_decref(env);
+        fprintf(stderr,
+                "starling deploy: --max-surge 0 needs --max-unavailable 1 or more (a rollout "
+                "could never take a step)\n%s",
+                usage);
+        return 2;
+    }
     const char *secret = sl__cli_secret_path(cli.secret);
     if (secret) {
         int rc = signed_deploy(&cli, secret, name, replicas, cpu, mem, spread, env, &check, user,
-                               argc - optind, argv + optind);
+                               &roll, argc - optind, argv + optind);
         json_decref(env);
         if (rc == 0 && !cli.json)
             printf("deployed %s: %u replica%s (signed)\n", name, replicas,
@@ -279,6 +353,9 @@ int sl__cmd_deploy(int argc, char **argv)
     }
     if (user)
         json_object_set_new(req, "user", json_string(user));
+    json_t *ro = rollout_json(&roll);
+    if (ro)
+        json_object_set_new(req, "rollout", ro);
     json_t *reply;
     if (sl__cli_call(&cli, req, &reply, SL__CLI_TIMEOUT_MS) != 0)
         return 1;

@@ -1,5 +1,6 @@
-/* `starling scale NAME N`, `starling rm NAME` and `starling drain`: small
- * changes to the desired state, each one RPC to any peer. */
+/* `starling scale NAME N`, `starling rm NAME`, `starling rollback NAME` and
+ * `starling drain`: small changes to the desired state, each one RPC to any
+ * peer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,19 @@ static const char rm_usage[] =
     "deletion is kept as a tombstone (--tombstone-ttl of the agents, 7 days by\n"
     "default) so that no stale peer brings the service back. --operator-secret\n"
     "signs the delete (see `starling scale --help`).\n" SL__CLI_TOKEN_HELP;
+
+static const char rollback_usage[] =
+    "Usage: starling rollback NAME [--operator-secret FILE] [--rpc HOST:PORT] "
+    "[--json]\n" SL__CLI_TOKEN_USAGE "\n"
+    "Writes back the version of service NAME that its last deploy of another\n"
+    "command, environment, check or user replaced (the catalog keeps one version\n"
+    "back): that spec becomes the wanted one, rolled out like a deploy, and the\n"
+    "spec it replaces becomes the previous version, so a second rollback undoes\n"
+    "the first. The replica count, requests and rollout flags stay as they are.\n"
+    "Fails (exit 1) when NAME keeps no previous version: it was never redeployed\n"
+    "with another spec since it was created, or that record would have been over\n"
+    "the size limit. --operator-secret signs the write (see `starling scale\n"
+    "--help`).\n" SL__CLI_TOKEN_HELP;
 
 static const char drain_usage[] =
     "Usage: starling drain [--rpc HOST:PORT] [--json]\n" SL__CLI_TOKEN_USAGE "\n"
@@ -82,6 +96,25 @@ int sl__cmd_rm(int argc, char **argv)
         rc = simple(&cli, json_pack("{s:s, s:s}", "command", "rm", "name", cli.args[0]));
     if (rc == 0 && !cli.json)
         printf("removed %s\n", cli.args[0]);
+    return rc;
+}
+
+int sl__cmd_rollback(int argc, char **argv)
+{
+    sl__cli cli = {.name = "rollback", .usage = rollback_usage};
+    int rc = sl__cli_parse(&cli, argc, argv, SL__CLI_SECRET, 1, 1);
+    if (rc >= 0)
+        return rc;
+    const char *secret = sl__cli_secret_path(cli.secret);
+    if (secret)
+        rc = sl__cli_signed_write(&cli, secret, SL__SIGNED_ROLLBACK, NULL, cli.args[0], 0);
+    else
+        rc = simple(&cli, json_pack("{s:s, s:s}", "command", "rollback", "name", cli.args[0]));
+    if (rc == 0 && !cli.json)
+        printf("rolled %s back to its previous version%s\n", cli.args[0],
+               secret ? " (signed)" : "");
+    else if (rc == 0 && secret)
+        printf("{\"name\":\"%s\",\"signed\":true}\n", cli.args[0]); /* a checked name */
     return rc;
 }
 

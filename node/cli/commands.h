@@ -21,6 +21,7 @@ int sl__cmd_monitor(int argc, char **argv);
 int sl__cmd_deploy(int argc, char **argv);
 int sl__cmd_scale(int argc, char **argv);
 int sl__cmd_rm(int argc, char **argv);
+int sl__cmd_rollback(int argc, char **argv);
 int sl__cmd_services(int argc, char **argv);
 int sl__cmd_ps(int argc, char **argv);
 int sl__cmd_where(int argc, char **argv);

@@ -1,10 +1,12 @@
-/* The runtime's RPC commands: deploy, scale, rm, drain, services, ps, where.
+/* The runtime's RPC commands: deploy, scale, rm, rollback, drain, services,
+ * ps, where.
  * rpc_server.c hands every command it does not know itself to
  * sl__rpc_runtime(). */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/agent.h"
@@ -76,6 +78,42 @@ bad:
     return -1;
 }
 
+/* Reads the optional "rollout" object of a deploy: {"max_surge",
+ * "max_unavailable", "min_healthy_ms", "deadline_ms" (integers), "auto_revert"
+ * (bool)}, each optional. Returns 0, or -1 with err set. */
+static int rollout_of(json_t *req, sl_rollout *out, char *err, size_t errcap)
+{
+    json_t *o = json_object_get(req, "rollout");
+    *out = (sl_rollout){0};
+    if (!o)
+        return 0;
+    const char *keys[] = {"max_surge", "max_unavailable", "min_healthy_ms", "deadline_ms"};
+    uint32_t *dst[] = {&out->max_surge, &out->max_unavailable, &out->min_healthy_ms,
+                       &out->deadline_ms};
+    json_t *revert = json_object_get(o, "auto_revert");
+    if (!json_is_object(o) || (revert && !json_is_boolean(revert)))
+        goto bad;
+    for (int i = 0; i < 4; i++) {
+        json_t *v = json_object_get(o, keys[i]);
+        if (!v)
+            continue;
+        json_int_t n = json_integer_value(v);
+        if (!json_is_integer(v) || n < 0 || n > UINT32_MAX)
+            goto bad;
+        *dst[i] = (uint32_t)n;
+    }
+    out->surge_set = json_object_get(o, "max_surge") != NULL;
+    out->auto_revert = json_is_true(revert);
+    if (sl_rollout_validate(out) == 0)
+        return 0;
+bad:
+    snprintf(err, errcap,
+             "deploy: the rollout needs max_surge and max_unavailable of 0..%d, not both 0, and "
+             "min_healthy_ms and deadline_ms up to %u",
+             SL_SVC_REPLICAS_MAX, SL_ROLL_TIME_MAX_MS);
+    return -1;
+}
+
 /* A deploy or a signed write with --user goes through root agents only:
  * this one would never start such a replica itself (cmd_exec.c), and an
  * operator who ran one here would see only failed starts. Returns 0, or -1
@@ -117,7 +155,8 @@ static json_t *deploy(sl__agent *a, json_t *req, char *err, size_t errcap)
                        .envc = (uint32_t)envc,
                        .env = (char **)env};
     snprintf(spec.name, sizeof spec.name, "%s", name);
-    if (check_of(req, &spec.check, err, errcap) != 0)
+    if (check_of(req, &spec.check, err, errcap) != 0 ||
+        rollout_of(req, &spec.rollout, err, errcap) != 0)
         return NULL;
     json_t *user = json_object_get(req, "user");
     if (user && (!json_is_string(user) || sl_service_user_check(json_string_value(user)))) {
@@ -162,6 +201,27 @@ static json_t *strv_json(char **v, uint32_t n)
     return a;
 }
 
+/* A service's rollout parameters, defaults filled in. */
+static json_t *rollout_json(const sl_rollout *r)
+{
+    return json_pack("{s:i, s:i, s:I, s:I, s:b}", "max_surge", (json_int_t)sl_rollout_max_surge(r),
+                     "max_unavailable", (json_int_t)r->max_unavailable, "min_healthy_ms",
+                     (json_int_t)sl_rollout_min_healthy_ms(r), "deadline_ms",
+                     (json_int_t)sl_rollout_deadline_ms(r), "auto_revert", r->auto_revert);
+}
+
+/* The previous version a rollback writes back: {argv, env, check, user?}. */
+static json_t *prev_json(const sl_service_prev *p)
+{
+    char check[SL_CHECK_ARG_MAX + 8];
+    sl_check_format(&p->check, check, sizeof check);
+    json_t *o = json_pack("{s:o, s:o, s:s}", "argv", strv_json(p->argv, p->argc), "env",
+                          strv_json(p->env, p->envc), "check", check);
+    if (o && p->user[0])
+        json_object_set_new(o, "user", json_string(p->user));
+    return o;
+}
+
 static json_t *services(sl__agent *a)
 {
     const sl_catalog *cat = sl__runtime_catalog(a->runtime);
@@ -195,6 +255,8 @@ static json_t *services(sl__agent *a)
             json_object_set_new(last, "check", c);
             if (s->user[0]) /* absent: the agent's user */
                 json_object_set_new(last, "user", json_string(s->user));
+            json_object_set_new(last, "rollout", rollout_json(&s->rollout));
+            json_object_set_new(last, "previous", s->prev.has ? prev_json(&s->prev) : json_null());
         }
         if (last && s->is_signed)
             json_object_set_new(last, "signed_by", b64_json(s->signer, sizeof s->signer));
@@ -289,6 +351,62 @@ static json_t *catalog_get(sl__agent *a, json_t *req)
     return o;
 }
 
+static uint64_t wall_now_ms(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec < 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* `rollback NAME`, unsigned: the record of sl_service_rollback_of(the live
+ * record), stamped over it and written by this peer as any received
+ * record is (the same path as a signed write). Replies {name, argv}: the
+ * command now wanted. */
+static json_t *rollback(sl__agent *a, json_t *req, char *err, size_t errcap)
+{
+    const sl_catalog *cat = sl__runtime_catalog(a->runtime);
+    const char *name = json_string_value(json_object_get(req, "name"));
+    if (!name) {
+        snprintf(err, errcap, "rollback needs a service name");
+        return NULL;
+    }
+    if (sl_catalog_requires_signatures(cat)) {
+        snprintf(err, errcap,
+                 "this peer runs only what a trusted operator key signed: pass "
+                 "--operator-secret FILE (or set STARLING_OPERATOR_SECRET) with a key it trusts");
+        return NULL;
+    }
+    const sl_service *cur = sl_catalog_find(cat, name);
+    sl_service rec;
+    int rc = cur ? sl_service_rollback_of(cur, &rec) : SL_ENOTFOUND;
+    if (rc != 0) {
+        if (rc == SL_ENOTFOUND)
+            snprintf(err, errcap, "no service named '%s'", name);
+        else if (rc == SL_ESTATE)
+            snprintf(err, errcap, "%s has no previous version to roll back to", name);
+        else
+            snprintf(err, errcap, "%s", sl_strerror(rc));
+        return NULL;
+    }
+    sl_service_stamp_write(&rec, cur, sl_catalog_next_stamp(sl_catalog_clock(cat), wall_now_ms()),
+                           true);
+    snprintf(rec.writer, sizeof rec.writer, "%s", a->cfg.name);
+    uint8_t buf[SL_SVC_RECORD_MAX];
+    bool allowed = user_allowed(rec.user, err, errcap) == 0;
+    int n = allowed ? sl_service_encode(&rec, buf, sizeof buf) : -1;
+    json_t *argv = n > 0 ? strv_json(rec.argv, rec.argc) : NULL;
+    if (allowed && n <= 0)
+        snprintf(err, errcap, "the rollback of '%s' does not fit a record (%d bytes at most)", name,
+                 SL_SVC_RECORD_MAX);
+    sl_service_clear(&rec);
+    if (n <= 0 || sl__runtime_write(a->runtime, buf, (size_t)n, err, errcap) != 0) {
+        json_decref(argv);
+        return NULL;
+    }
+    return json_pack("{s:s, s:o}", "name", name, "argv", argv);
+}
+
 /* A whole record written by the client (signed with an operator key). */
 static json_t *write_record(sl__agent *a, json_t *req, char *err, size_t errcap)
 {
@@ -381,6 +499,8 @@ json_t *sl__rpc_runtime(sl__agent *a, const char *cmd, json_t *req, char *err, s
         }
         return sl__runtime_remove(a->runtime, name, err, errcap) ? NULL : json_object();
     }
+    if (!strcmp(cmd, "rollback"))
+        return rollback(a, req, err, errcap);
     if (!strcmp(cmd, "catalog-get"))
         return catalog_get(a, req);
     if (!strcmp(cmd, "write"))

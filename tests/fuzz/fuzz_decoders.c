@@ -70,10 +70,22 @@ static void write_seeds(const char *dir)
     /* One with options (a health check). */
     sl_service checked = spec;
     snprintf(checked.name, sizeof checked.name, "api");
-    checked.check = (sl_check){.kind = SL_CHECK_HTTP, .arg = "/healthz", .interval_ms = 500,
-                               .failures = 2};
+    checked.check =
+        (sl_check){.kind = SL_CHECK_HTTP, .arg = "/healthz", .interval_ms = 500, .failures = 2};
     if (sl_catalog_put(a.cat, &checked, "alpha", 0, msg, sizeof msg, &n) == 0)
         write_seed(dir, "service-record-check", T_CAT_APPLY, msg, n);
+    /* One with rollout options and a previous version (api redeployed). */
+    char *argv2[] = {"/bin/echo", "v2"};
+    sl_service rolled = checked;
+    rolled.argv = argv2;
+    rolled.rollout = (sl_rollout){.surge_set = true,
+                                  .max_surge = 0,
+                                  .max_unavailable = 1,
+                                  .min_healthy_ms = 500,
+                                  .deadline_ms = 60000,
+                                  .auto_revert = true};
+    if (sl_catalog_put(a.cat, &rolled, "alpha", 0, msg, sizeof msg, &n) == 0)
+        write_seed(dir, "service-record-prev", T_CAT_APPLY, msg, n);
     uint8_t *buf = NULL;
     size_t len = 0;
     if (sl_catalog_encode(a.cat, &buf, &len) == 0)
