@@ -147,7 +147,8 @@ svc_pids() { # svc_pids SERVICE: the pids of its replicas on every live agent, s
     done | sort -n | tr '\n' ' '
 }
 old_pids=$(svc_pids dup)
-"$STARLING" deploy dup --replicas "$n" --env VERSION=2 --rpc "$(rpc_of a1)" -- "$WHOAMI" >/dev/null
+"$STARLING" deploy dup --replicas "$n" --env VERSION=2 --min-healthy 1 --rpc "$(rpc_of a1)" \
+    -- "$WHOAMI" >/dev/null
 all_new() {
     local now p
     now=$(svc_pids dup)

@@ -32,12 +32,12 @@
 #define START_MS 800 /* a good version is running this long after its start */
 #define STEP_MS 100
 
-typedef struct replica {
+typedef struct rep_t {
     bool present;
     sl_replica_status status;
     uint32_t version;
     uint64_t started_ms;
-} replica;
+} rep_t;
 
 typedef struct world {
     sl_placement_member m[PEERS];
@@ -47,7 +47,7 @@ typedef struct world {
     const sl_service *svcs[1];
     sl_placement_service ps;
     sl_reconciler *rc[PEERS];
-    replica rep[PEERS][REPL_MAX]; /* per peer, per replica index */
+    rep_t rep[PEERS][REPL_MAX]; /* per peer, per replica index */
     uint32_t broken;              /* a version that never becomes running */
     size_t reverts;
     size_t max_restarting;        /* most slots (0..R-1) not running at once */
@@ -106,7 +106,7 @@ static void round_at(world *w, uint64_t now)
 {
     for (size_t i = 0; i < w->npeers; i++)
         for (uint32_t r = 0; r < REPL_MAX; r++) {
-            replica *x = &w->rep[i][r];
+            rep_t *x = &w->rep[i][r];
             if (x->present && x->status == SL_REPLICA_STARTING && x->version != w->broken &&
                 now - x->started_ms >= START_MS)
                 x->status = SL_REPLICA_RUNNING;
@@ -136,11 +136,11 @@ static void round_at(world *w, uint64_t now)
         for (size_t a = 0; a < res.n; a++) {
             const sl_rc_action *x = &res.actions[a];
             assert_true(x->replica < REPL_MAX);
-            replica *y = &w->rep[i][x->replica];
+            rep_t *y = &w->rep[i][x->replica];
             switch (x->kind) {
             case SL_RC_START:
             case SL_RC_RESTART:
-                *y = (replica){true, SL_REPLICA_STARTING,
+                *y = (rep_t){true, SL_REPLICA_STARTING,
                                (uint32_t)sl_service_spec_hash(x->svc), now};
                 break;
             case SL_RC_STOP:
@@ -159,7 +159,7 @@ static size_t running(const world *w, uint32_t version, bool any_index)
     size_t n = 0;
     for (size_t i = 0; i < w->npeers; i++)
         for (uint32_t r = 0; r < REPL_MAX; r++) {
-            const replica *x = &w->rep[i][r];
+            const rep_t *x = &w->rep[i][r];
             if (x->present && x->status == SL_REPLICA_RUNNING &&
                 (!version || x->version == version) && (any_index || r < w->svc.replicas))
                 n++;
