@@ -13,7 +13,10 @@ static const char services_usage[] =
     "health check and the command. With --json, an array of objects with name,\n"
     "replicas, running, unhealthy, cpu, mem, spread, check ({spec, and for a\n"
     "given check interval_ms, timeout_ms, failures}), argv, env, stamp (the\n"
-    "write's hybrid logical clock; also as lamport, its old name) and writer.\n" SL__CLI_TOKEN_HELP;
+    "write's hybrid logical clock; also as lamport, its old name), writer,\n"
+    "rollout ({max_surge, max_unavailable, min_healthy_ms, deadline_ms,\n"
+    "auto_revert}, defaults filled in) and previous (the version `rollback`\n"
+    "writes back: {argv, env, check, user if any}, or null).\n" SL__CLI_TOKEN_HELP;
 
 static const char ps_usage[] =
     "Usage: starling ps [--rpc HOST:PORT] [--json]\n" SL__CLI_TOKEN_USAGE "\n"
