@@ -424,6 +424,8 @@ static int run_surge(sl_reconciler *rc, const sl_reconcile_input *in, rollout *r
             return SL_ENOMEM;
         x->seen = x->surge_kept = true;
         x->handing = false;
+        /* Reports of the slots do not call us: look again soon. */
+        out->next_ms = min_u64(out->next_ms, in->now_ms + SL_RC_POLL_MS);
         if (runs_current)
             continue;
         sl_rc_kind k2 = !l || l->status == SL_REPLICA_STOPPING ? SL_RC_START : SL_RC_RESTART;

@@ -51,6 +51,12 @@ typedef struct world {
     uint32_t broken;              /* a version that never becomes running */
     size_t reverts;
     size_t max_restarting;        /* most slots (0..R-1) not running at once */
+    /* When each peer reconciles, as the agent does: at the time its last
+     * step asked for, when one of its replicas changed, when the catalog
+     * changed; reports of others call it only while a hand-off waits. */
+    uint64_t due[PEERS];
+    bool poke[PEERS];
+    bool handing[PEERS];
 } world;
 
 static char *cmd_v1[] = {"/bin/v1"}, *cmd_v2[] = {"/bin/v2"};
@@ -64,6 +70,7 @@ static void world_init(world *w, size_t npeers, uint32_t replicas)
         w->m[i] = (sl_placement_member){.name = w->names[i], .weight = 1};
         w->rc[i] = sl_reconciler_new(0);
         assert_non_null(w->rc[i]);
+        w->poke[i] = true;
     }
     snprintf(w->svc.name, sizeof w->svc.name, "web");
     w->svc.replicas = replicas;
@@ -108,11 +115,16 @@ static void round_at(world *w, uint64_t now)
         for (uint32_t r = 0; r < REPL_MAX; r++) {
             rep_t *x = &w->rep[i][r];
             if (x->present && x->status == SL_REPLICA_STARTING && x->version != w->broken &&
-                now - x->started_ms >= START_MS)
+                now - x->started_ms >= START_MS) {
                 x->status = SL_REPLICA_RUNNING;
+                w->poke[i] = true;
+            }
         }
     w->ps.replicas = w->svc.replicas;
     for (size_t i = 0; i < w->npeers; i++) {
+        if (!w->poke[i] && !w->handing[i] && now < w->due[i])
+            continue;
+        w->poke[i] = false;
         sl_rc_local local[REPL_MAX];
         size_t nlocal = 0;
         for (uint32_t r = 0; r < REPL_MAX; r++)
@@ -133,6 +145,8 @@ static void round_at(world *w, uint64_t now)
                                  .now_ms = now};
         sl_reconcile_result res;
         assert_int_equal(sl_reconcile(w->rc[i], &in, &res), 0);
+        w->due[i] = res.next_ms;
+        w->handing[i] = res.handoffs > 0;
         for (size_t a = 0; a < res.n; a++) {
             const sl_rc_action *x = &res.actions[a];
             assert_true(x->replica < REPL_MAX);
@@ -191,10 +205,18 @@ static uint64_t run_for(world *w, uint64_t t0, uint64_t ms, size_t floor)
     return t;
 }
 
+/* A catalog change: every peer reconciles. */
+static void catalog_changed(world *w)
+{
+    for (size_t i = 0; i < w->npeers; i++)
+        w->poke[i] = true;
+}
+
 static void deploy_v2(world *w)
 {
     w->svc.argv = cmd_v2;
     w->svc.prev.has = true; /* the catalog kept v1 */
+    catalog_changed(w);
 }
 
 /* Surge 1, unavailable 0: never fewer than R running; ends all new. */
@@ -290,6 +312,7 @@ static void without_a_previous_version_restarts_at_once(void **state)
     world_init(&w, 6, 5);
     uint64_t t = run_for(&w, 0, 3000, 0);
     w.svc.argv = cmd_v2; /* prev.has stays false */
+    catalog_changed(&w);
     round_at(&w, t);
     size_t restarting = 0;
     for (size_t i = 0; i < w.npeers; i++)
