@@ -386,7 +386,8 @@ static int watch_deadline(sl_reconciler *rc, const sl_reconcile_input *in, const
     }
     uint64_t at = x->roll_since_ms + ro->deadline;
     if (in->now_ms < at) {
-        out->next_ms = min_u64(out->next_ms, at);
+        /* A local status change does not call us: look again soon. */
+        out->next_ms = min_u64(out->next_ms, min_u64(at, in->now_ms + SL_RC_POLL_MS));
         return 0;
     }
     if (!out->rollouts_halted++) {
@@ -512,9 +513,10 @@ static int start_owned(sl_reconciler *rc, const sl_reconcile_input *in, const sl
                     out->next_ms = min_u64(out->next_ms, in->now_ms + SL_RC_POLL_MS);
                     continue;
                 }
-                if (viewed) {
+                if (viewed) { /* watched until done: see watch_deadline */
                     x->roll_since_ms = in->now_ms ? in->now_ms : 1;
                     x->revert_asked = false;
+                    out->next_ms = min_u64(out->next_ms, in->now_ms + SL_RC_POLL_MS);
                 }
             } else if (!x->has_spec) {
                 x->has_spec = true; /* held before we knew (a restart of the driver) */

@@ -12,9 +12,14 @@ with --rpc-after. Prints one line:
 
     done=0|1 min_running=N samples=N elapsed=S killed=0|1
 
-min_running is the fewest replicas (of any index) `where` showed running in
-one sample, counted from the first sample. Exit status 0 when done.
+min_running is the fewest replicas that answered at once, counted from the
+first sample: every address `where` ever listed for the service (each
+replica's host:port) is asked GET /healthz in every sample, and one that
+answers 200 counts (the test service in HTTP mode answers so while its
+check would pass). That is what clients see, not what the reports say
+(they lag by the gossip's delay). Exit status 0 when done.
 """
+import http.client
 import json
 import os
 import signal
@@ -29,6 +34,18 @@ def sample(starling, rpc, name):
     if out.returncode != 0:
         return None
     return json.loads(out.stdout)
+
+
+def answers(addr):
+    host, _, port = addr.rpartition(":")
+    try:
+        c = http.client.HTTPConnection(host, int(port), timeout=0.2)
+        c.request("GET", "/healthz")
+        ok = c.getresponse().status == 200
+        c.close()
+        return ok
+    except (OSError, http.client.HTTPException, ValueError):
+        return False
 
 
 def main():
@@ -46,6 +63,7 @@ def main():
     replicas, seconds = int(replicas), float(seconds)
     start = time.monotonic()
     min_running, samples, done, killed = None, 0, False, False
+    addrs = set()
     while time.monotonic() - start < seconds:
         t = time.monotonic()
         try:
@@ -55,7 +73,8 @@ def main():
         if reps is not None:
             samples += 1
             running = [r for r in reps if r.get("status") == "running"]
-            n = len(running)
+            addrs |= {r["addr"] for r in reps if r.get("addr")}
+            n = sum(1 for a in addrs if answers(a))
             min_running = n if min_running is None else min(min_running, n)
             new_slots = {r["replica"] for r in running
                          if r["replica"] < replicas and r.get("version") not in (old, None, "")}

@@ -43,7 +43,26 @@ print(sum(1 for r in reps if r["status"] == st and (ver == "any" or r["version"]
 }
 count_is() { [ "$(count "$1" "$2" "$3" "${5:-0}")" = "$4" ]; }
 one_version() { v=$(versions "$1" running) && [ -n "$v" ] && [ "${v// /}" = "$v" ]; }
-surge_gone() { [ "$(count "$1" any any 5)" = 0 ] && [ "$("$STARLING" where web --json --rpc "$(rpc_of "$1")" | python3 -c 'import json,sys; print(sum(1 for r in json.load(sys.stdin) if r["replica"] >= 5))')" = 0 ]; }
+# surges OBS [VERSION]: replicas of index 5 or more (of VERSION), any status.
+surges() {
+    "$STARLING" where web --json --rpc "$(rpc_of "$1")" | python3 -c '
+import json, sys
+v = sys.argv[1]
+print(sum(1 for r in json.load(sys.stdin) if r["replica"] >= 5 and (not v or r["version"] == v)))
+' "${2:-}"
+}
+surge_gone() { [ "$(surges "$1")" = 0 ]; }
+surge_not_of() { # surge_not_of OBS VERSION: a surge replica of another version exists
+    [ "$(surges "$1")" -gt "$(surges "$1" "$2")" ]
+}
+# env_has OBS K=V: the catalog's current spec (not the previous) has K=V.
+env_has() {
+    "$STARLING" services --json --rpc "$(rpc_of "$1")" | python3 -c '
+import json, sys
+svc = [s for s in json.load(sys.stdin) if s["name"] == "web"]
+sys.exit(0 if svc and sys.argv[1] in svc[0]["env"] else 1)
+' "$2"
+}
 
 deploy() { # deploy VIA [extra flags...]
     local via=$1
@@ -75,13 +94,13 @@ check "rollout says complete" \
 BAD=$CL_DIR/bad
 touch "$BAD"
 deploy a2 --env V=3 --env "WHOAMI_UNHEALTHY_FILE=$BAD" --progress-deadline 8s --auto-revert
-check "v3 (broken): a surge replica tries it" wait_until 20 sh -c \
-    "[ \"\$('$STARLING' where web --json --rpc $(rpc_of a5) | python3 -c 'import json,sys; print(sum(1 for r in json.load(sys.stdin) if r[\"replica\"] >= 5))')\" -ge 1 ]"
+check "v3 (broken): a surge replica tries it" wait_until 20 surge_not_of a5 "$V2"
 check "v3 (broken): the 5 v2 replicas keep running meanwhile" count_is a3 running "$V2" 5
 check "rollout shows it in progress, with the surge replica" \
     sh -c "'$STARLING' rollout web --rpc $(rpc_of a4) | grep -q 'in progress'"
+check "v3 (broken): the catalog holds V=3 meanwhile" env_has a1 V=3
 check "v3 (broken): reverted past the progress deadline: the catalog holds V=2 again" \
-    wait_until 40 sh -c "'$STARLING' services --json --rpc $(rpc_of a1) | grep -q '\"V=2\"'"
+    wait_until 40 env_has a1 V=2
 check "after the revert the surge replica goes" wait_until 30 surge_gone a4
 check "after the revert all 5 run v2, never restarted by the broken version" \
     count_is a5 running "$V2" 5
@@ -97,6 +116,8 @@ out=$(python3 "$WATCH" "$STARLING" "$(rpc_of a6)" web 5 "$V2" $((120 * CL_SLOW))
 echo "rollout v2 -> v4: $out"
 check "v4: rolled out" [ "${out%% *}" = "done=1" ]
 V4=$(versions a2 running)
+check "v4: the catalog's previous version is v2's" sh -c \
+    "'$STARLING' rollout web --rpc $(rpc_of a5) | grep -q 'previous $V2'"
 "$STARLING" rollback web --rpc "$(rpc_of a4)" >/dev/null
 out=$(python3 "$WATCH" "$STARLING" "$(rpc_of a6)" web 5 "$V4" $((120 * CL_SLOW)))
 echo "rollback v4 -> v2: $out"
@@ -107,8 +128,10 @@ expect_fail 1 "nosuch" "rollback of an unknown service fails, saying which" \
     "$STARLING" rollback nosuch --rpc "$(rpc_of a1)"
 
 # ---- the peer that started the rollout dies in the middle -----------------
+check "before v5: one version runs" wait_until 20 one_version a2
+VB=$(versions a2 running)
 deploy a1 --env V=5
-out=$(python3 "$WATCH" "$STARLING" "$(rpc_of a1)" web 5 "$V2" $((150 * CL_SLOW)) \
+out=$(python3 "$WATCH" "$STARLING" "$(rpc_of a1)" web 5 "$VB" $((150 * CL_SLOW)) \
     --kill "${CL_PID[a1]}" --rpc-after "$(rpc_of a6)")
 echo "rollout v2 -> v5, a1 killed: $out"
 wait "${CL_PID[a1]}" 2>/dev/null

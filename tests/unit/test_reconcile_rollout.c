@@ -50,16 +50,18 @@ typedef struct world {
     rep_t rep[PEERS][REPL_MAX]; /* per peer, per replica index */
     uint32_t broken;              /* a version that never becomes running */
     size_t reverts;
+    char **revert_to; /* non-NULL: a REVERT writes this command back */
     size_t max_restarting;        /* most slots (0..R-1) not running at once */
     /* When each peer reconciles, as the agent does: at the time its last
-     * step asked for, when one of its replicas changed, when the catalog
-     * changed; reports of others call it only while a hand-off waits. */
+     * step asked for and when the catalog changed; not when one of its
+     * replicas changes status; reports of others call it only while a
+     * hand-off waits. */
     uint64_t due[PEERS];
     bool poke[PEERS];
     bool handing[PEERS];
 } world;
 
-static char *cmd_v1[] = {"/bin/v1"}, *cmd_v2[] = {"/bin/v2"};
+static char *cmd_v1[] = {"/bin/v1"}, *cmd_v2[] = {"/bin/v2"}, *cmd_v3[] = {"/bin/v3"};
 
 static void world_init(world *w, size_t npeers, uint32_t replicas)
 {
@@ -115,10 +117,8 @@ static void round_at(world *w, uint64_t now)
         for (uint32_t r = 0; r < REPL_MAX; r++) {
             rep_t *x = &w->rep[i][r];
             if (x->present && x->status == SL_REPLICA_STARTING && x->version != w->broken &&
-                now - x->started_ms >= START_MS) {
-                x->status = SL_REPLICA_RUNNING;
-                w->poke[i] = true;
-            }
+                now - x->started_ms >= START_MS)
+                x->status = SL_REPLICA_RUNNING; /* the agent does not reconcile on this */
         }
     w->ps.replicas = w->svc.replicas;
     for (size_t i = 0; i < w->npeers; i++) {
@@ -161,7 +161,14 @@ static void round_at(world *w, uint64_t now)
                 memset(y, 0, sizeof *y);
                 sl_reconciler_forget(w->rc[i], "web", x->replica);
                 break;
-            case SL_RC_REVERT: w->reverts++; break;
+            case SL_RC_REVERT:
+                w->reverts++;
+                if (w->revert_to) {
+                    w->svc.argv = w->revert_to;
+                    for (size_t k = 0; k < w->npeers; k++)
+                        w->poke[k] = true;
+                }
+                break;
             }
         }
     }
@@ -304,6 +311,34 @@ static void broken_version_halts_after_the_surge(void **state)
     }
 }
 
+/* A good rollout, then a broken one that reverts: exactly one REVERT, by
+ * the surge replica's owner; the replicas restarted by the good rollout do
+ * not count as late for the broken one. */
+static void one_revert_after_a_good_rollout(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 6, 5);
+    w.svc.rollout.min_healthy_ms = 500;
+    w.svc.rollout.deadline_ms = 5000;
+    w.svc.rollout.auto_revert = true;
+    uint64_t t = run_for(&w, 0, 3000, 0);
+    deploy_v2(&w);
+    t = run_for(&w, t, 30000, 5);
+    uint32_t v2 = (uint32_t)sl_service_spec_hash(&w.svc);
+    assert_int_equal(running(&w, v2, false), 5);
+    w.svc.argv = cmd_v3;
+    w.broken = (uint32_t)sl_service_spec_hash(&w.svc);
+    w.revert_to = cmd_v2;
+    catalog_changed(&w);
+    t = run_for(&w, t, 30000, 5);
+    assert_int_equal(w.reverts, 1);
+    assert_ptr_equal(w.svc.argv, cmd_v2);
+    assert_int_equal(running(&w, v2, false), 5);
+    assert_int_equal(present_at_or_above(&w, 5), 0);
+    world_free(&w);
+}
+
 /* No previous version kept: every replica restarts at once, as before. */
 static void without_a_previous_version_restarts_at_once(void **state)
 {
@@ -330,6 +365,7 @@ int main(void)
         cmocka_unit_test(waits_min_healthy_between_steps),
         cmocka_unit_test(max_unavailable_bounds_the_slots_down),
         cmocka_unit_test(broken_version_halts_after_the_surge),
+        cmocka_unit_test(one_revert_after_a_good_rollout),
         cmocka_unit_test(without_a_previous_version_restarts_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
