@@ -48,6 +48,15 @@ typedef struct watch {
     bool seen;
 } watch;
 
+/* A service's surge replicas as this step placed them, for the hand-off of
+ * one that runs here but whose surge node is now another. */
+typedef struct surge_view {
+    size_t s;
+    uint32_t R, S;
+    bool needed; /* an old replica still runs, or a new one is not done yet */
+    int32_t owner[64];
+} surge_view;
+
 struct sl_reconciler {
     uint32_t handoff_ms;
     entry *e;
@@ -57,6 +66,8 @@ struct sl_reconciler {
     sl_placement_cache *pc; /* the last step's placement input: incremental */
     watch *w;
     size_t nw, wcap;
+    surge_view *sv; /* this step's, one per service in a rollout */
+    size_t nsv, svcap;
 };
 
 sl_reconciler *sl_reconciler_new(uint32_t handoff_ms)
@@ -79,6 +90,7 @@ void sl_reconciler_free(sl_reconciler *rc)
         return;
     free(rc->e);
     free(rc->w);
+    free(rc->sv);
     free(rc->act);
     sl_placement_cache_free(rc->pc);
     free(rc);
@@ -214,7 +226,7 @@ typedef struct rollout {
     uint32_t version;  /* its low 32 bits, as reports carry it */
     uint32_t R, S, U;  /* replicas, surge replicas, unavailable allowed */
     uint64_t min_healthy, deadline;
-    int32_t owner_of_surge[SURGE_MAX];
+    int32_t owner_of_surge[SURGE_MAX]; /* SURGE_MAX: surge_view's owner too */
     bool any_old;      /* a slot's owner runs an older version */
     bool *done;        /* R + S entries: the slot's owner runs it, new, healthy for min_healthy */
 } rollout;
@@ -408,6 +420,14 @@ static int run_surge(sl_reconciler *rc, const sl_reconcile_input *in, rollout *r
     bool all_done = true;
     for (uint32_t j = 0; j < ro->R; j++)
         all_done &= ro->done[j];
+    if (room_for_one((void **)&rc->sv, &rc->svcap, rc->nsv, sizeof *rc->sv) != 0)
+        return SL_ENOMEM;
+    surge_view *v = &rc->sv[rc->nsv++];
+    v->s = ro->s;
+    v->R = ro->R;
+    v->S = ro->S;
+    v->needed = ro->any_old || !all_done;
+    memcpy(v->owner, ro->owner_of_surge, sizeof v->owner);
     for (uint32_t k = 0; k < ro->S; k++) {
         if (ro->owner_of_surge[k] != in->self)
             continue;
@@ -558,6 +578,14 @@ static int give_up_foreign(sl_reconciler *rc, const sl_reconcile_input *in, cons
         int32_t owner = s == SIZE_MAX || l->replica >= in->svc[s]->replicas
                             ? -2 /* deleted or scaled down: nobody */
                             : sl_placement_node(p, s, l->replica);
+        /* A surge replica whose surge node is now another, while the
+         * rollout still needs it: handed off, make before break. */
+        for (size_t k = 0; owner == -2 && s != SIZE_MAX && k < rc->nsv; k++) {
+            const surge_view *v = &rc->sv[k];
+            if (v->s == s && v->needed && l->replica >= v->R && l->replica < v->R + v->S &&
+                v->owner[l->replica - v->R] >= 0)
+                owner = v->owner[l->replica - v->R];
+        }
         if (owner >= 0 && owner == in->self)
             continue; /* start_owned saw it */
         entry *x = find_or_add(rc, l->service, l->replica);
@@ -624,6 +652,7 @@ int sl_reconcile_placed(sl_reconciler *rc, const sl_reconcile_input *in, const s
     rc->nact = 0;
     for (size_t i = 0; i < rc->n; i++)
         rc->e[i].seen = rc->e[i].surge_kept = false;
+    rc->nsv = 0;
     for (size_t i = 0; i < rc->nw; i++)
         rc->w[i].seen = false;
     int e = start_owned(rc, in, p, out);

@@ -156,6 +156,12 @@ sl_sim_verdict sl_sim_check(const sl_sim_run *r, const sl_sim_expect *e)
     case SL_SIM_M_UNHEALTHY:
         v.value = r->rt ? (double)sl_sim_runtime_stats(r->rt)->unhealthy : 0;
         break;
+    case SL_SIM_M_STALE_VERSIONS:
+        v.value = r->rt ? (double)sl_sim_runtime_stale_versions(r->rt) : 0;
+        break;
+    case SL_SIM_M_REVERTS:
+        v.value = r->rt ? (double)sl_sim_runtime_stats(r->rt)->reverts : 0;
+        break;
     case SL_SIM_M_SERVICES_BACK:
     case SL_SIM_M_MIN_RUNNING:
     case SL_SIM_M_DUPLICATES_GONE:
@@ -434,6 +440,8 @@ static json_t *json_runtime_stats(const sl_sim_runtime *rt)
         json_object_set_new(o, "give_ups", json_integer((json_int_t)st->give_ups));
     if (st->unhealthy) /* likewise */
         json_object_set_new(o, "unhealthy", json_integer((json_int_t)st->unhealthy));
+    if (st->reverts) /* likewise */
+        json_object_set_new(o, "reverts", json_integer((json_int_t)st->reverts));
     return o;
 }
 

@@ -181,7 +181,8 @@ static void write_via(ctx *c, const sl_sim_action *a)
     int rc;
     switch (a->type) {
     case SL_SIM_DEPLOY:
-        rc = sl_sim_runtime_deploy(r->rt, a->via, a->service, a->replicas, &stamp, why, sizeof why);
+        rc = sl_sim_runtime_deploy(r->rt, a->via, a->service, a->replicas, a->version, &stamp, why,
+                                   sizeof why);
         break;
     case SL_SIM_SCALE:
         rc = sl_sim_runtime_scale(r->rt, a->via, a->service, a->replicas, &stamp, why, sizeof why);

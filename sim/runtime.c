@@ -484,7 +484,7 @@ static vnode *live_node(sl_sim_runtime *rt, int node, char *err, size_t errcap)
 
 /* The spec a write of `name` carries: its command is its name. */
 static void spec_of(const sl_sim_runtime *rt, const char *name, uint32_t replicas, sl_service *s,
-                    char **argv)
+                    char **argv, char **env, char *env0, size_t env0_cap, uint32_t version)
 {
     memset(s, 0, sizeof *s);
     snprintf(s->name, sizeof s->name, "%s", name);
@@ -503,6 +503,12 @@ static void spec_of(const sl_sim_runtime *rt, const char *name, uint32_t replica
     argv[0] = s->name;
     s->argc = 1;
     s->argv = argv;
+    if (version) {
+        snprintf(env0, env0_cap, "SIM_VERSION=%u", version);
+        env[0] = env0;
+        s->envc = 1;
+        s->env = env;
+    }
 }
 
 static int written(sl_sim_runtime *rt, vnode *v, int rc, const char *name, uint64_t *stamp)
@@ -517,14 +523,14 @@ static int written(sl_sim_runtime *rt, vnode *v, int rc, const char *name, uint6
 }
 
 int sl_sim_runtime_deploy(sl_sim_runtime *rt, int node, const char *name, uint32_t replicas,
-                          uint64_t *stamp, char *err, size_t errcap)
+                          uint32_t version, uint64_t *stamp, char *err, size_t errcap)
 {
     vnode *v = live_node(rt, node, err, errcap);
     if (!v)
         return SL_ENOTFOUND;
     sl_service s;
-    char *argv[1];
-    spec_of(rt, name, replicas, &s, argv);
+    char *argv[1], *env[1], env0[32];
+    spec_of(rt, name, replicas, &s, argv, env, env0, sizeof env0, version);
     uint64_t now = sl_world_now(rt->w);
     int rc = sl_appstate_deploy(v->app, &s, now, sl_sim_wall_ms(now), err, errcap);
     return written(rt, v, rc, name, stamp);
@@ -632,6 +638,33 @@ const sl_sim_rt_stats *sl_sim_runtime_stats(const sl_sim_runtime *rt)
     return &rt->stats;
 }
 
+typedef struct stale_ctx {
+    const sl_catalog *cat;
+    uint64_t n;
+} stale_ctx;
+
+static void count_stale(void *ud, const sl_vsup_replica *r)
+{
+    stale_ctx *c = ud;
+    const sl_service *s = sl_catalog_find(c->cat, r->service);
+    if (r->status == SL_REPLICA_RUNNING && s && r->version != (uint32_t)sl_service_spec_hash(s))
+        c->n++;
+}
+
+uint64_t sl_sim_runtime_stale_versions(const sl_sim_runtime *rt)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < rt->max_nodes; i++) {
+        const vnode *v = &rt->nodes[i];
+        if (!v->sup || !v->app)
+            continue;
+        stale_ctx c = {sl_appstate_catalog(v->app), 0};
+        sl_vsup_foreach(v->sup, count_stale, &c);
+        n += c.n;
+    }
+    return n;
+}
+
 /* ---- creation ---- */
 
 /* The catalog file every node starts with: the scenario's services,
@@ -654,8 +687,8 @@ static int initial_catalog(sl_sim_runtime *rt, char *err, size_t errcap)
     for (size_t i = 0; i < rt->sc->nservices && rc == 0; i++) {
         const sl_sim_service *d = &rt->sc->services[i];
         sl_service s;
-        char *argv[1];
-        spec_of(rt, d->name, d->replicas, &s, argv);
+        char *argv[1], *env[1], env0[32];
+        spec_of(rt, d->name, d->replicas, &s, argv, env, env0, sizeof env0, 0);
         char why[256];
         rc = sl_appstate_deploy(a, &s, 0, sl_sim_wall_ms(0), why, sizeof why);
         if (rc != 0)

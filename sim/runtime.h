@@ -72,12 +72,18 @@ void sl_sim_runtime_free(sl_sim_runtime *rt);
 uint64_t sl_sim_wall_ms(uint64_t now_ms);
 
 /* Writes made on node `node` as the CLI would: deploy (the command is the
- * service's name; requests and spread from its `service` line, if any),
- * scale and rm. On success returns 0 and the write's stamp in *stamp;
+ * service's name; requests and spread from its `service` line, if any;
+ * version > 0 adds SIM_VERSION=version to its environment: another
+ * version is another spec, rolled out), scale and rm. On success returns 0 and the write's stamp in *stamp;
  * otherwise a negative code and the one-line reason in err (a node that is
  * down refuses: SL_ENOTFOUND). */
+/* Replicas running now, on live nodes, with a version other than that of
+ * their node's catalog spec: a rolling update that has not reached them
+ * (or halted before them). */
+uint64_t sl_sim_runtime_stale_versions(const sl_sim_runtime *rt);
+
 int sl_sim_runtime_deploy(sl_sim_runtime *rt, int node, const char *name, uint32_t replicas,
-                          uint64_t *stamp, char *err, size_t errcap);
+                          uint32_t version, uint64_t *stamp, char *err, size_t errcap);
 int sl_sim_runtime_scale(sl_sim_runtime *rt, int node, const char *name, uint32_t replicas,
                          uint64_t *stamp, char *err, size_t errcap);
 int sl_sim_runtime_rm(sl_sim_runtime *rt, int node, const char *name, uint64_t *stamp, char *err,

@@ -106,6 +106,8 @@ static const char *const metric_names[] = {
     [SL_SIM_M_CATALOG_CONVERGED] = "catalog_converged_within",
     [SL_SIM_M_WRITES_RUNNING] = "writes_running_within",
     [SL_SIM_M_UNHEALTHY] = "unhealthy",
+    [SL_SIM_M_STALE_VERSIONS] = "stale_versions",
+    [SL_SIM_M_REVERTS] = "reverts",
 };
 
 static const char *const op_names[] = {
@@ -428,6 +430,14 @@ static int parse_action_args(parser *p, int i, sl_sim_action *a)
             return expected(p, i + 1, "'replicas N'");
         if (parse_replicas(p, i + 2, 1, &a->replicas) != 0)
             return -1;
+        if (strcmp(tok_or_eol(p, i + 3), "version") == 0) {
+            uint64_t ver;
+            if (i + 4 >= p->ntok || parse_uint(p->tok[i + 4], SL_SIM_VERSION_MAX, &ver) != 0 ||
+                ver == 0)
+                return expected(p, i + 4, "a version from 1 to 1000000");
+            a->version = (uint32_t)ver;
+            return parse_via(p, i + 5, a);
+        }
         return parse_via(p, i + 3, a);
     case SL_SIM_SCALE:
         if (parse_svc_name(p, i, a->service, sizeof a->service) != 0)
@@ -595,7 +605,7 @@ static int stmt_expect(parser *p)
             "converged_at, live, "
             "messages_per_node_per_s, services_at_count_within, min_running, "
             "duplicates_gone_within, lost_writes, starts_per_lost, catalog_converged_within, "
-            "writes_running_within or unhealthy");
+            "writes_running_within, unhealthy, stale_versions or reverts");
     e.metric = (sl_sim_metric)m;
     int i = 2;
     if (e.metric != SL_SIM_M_CONVERGED) {

@@ -16,6 +16,8 @@
 
 /* Largest node count a scenario may reach (initial nodes plus joins). */
 #define SL_SIM_NODES_MAX 1000000
+/* Largest `version K` of a deploy. */
+#define SL_SIM_VERSION_MAX 1000000
 /* Largest number of services a scenario may name (`services` included). */
 #define SL_SIM_SERVICES_MAX 100000
 
@@ -31,7 +33,8 @@ typedef enum sl_sim_action_type {
     SL_SIM_HEAL,      /* nothing */
     /* The runtime's statements (a write made on node `via`, or a change of
      * a service's behaviour in the virtual supervisors): */
-    SL_SIM_DEPLOY,     /* service, replicas, via: `deploy NAME replicas N via NODE` */
+    SL_SIM_DEPLOY,     /* service, replicas, version, via:
+                        * `deploy NAME replicas N [version K] via NODE` */
     SL_SIM_SCALE,      /* service, replicas, via: `scale NAME N via NODE` */
     SL_SIM_RM,         /* service, via: `rm NAME via NODE` */
     SL_SIM_FAIL_START, /* service: its replicas exit at once from then on */
@@ -73,6 +76,10 @@ typedef struct sl_sim_action {
     char service[64];     /* deploy, scale, rm, fail-start, fix-start, unhealthy, healthy */
     uint32_t replicas;    /* deploy, scale */
     int via;              /* deploy, scale, rm: the node the write is made on */
+    /* deploy: `version K` (1..SL_SIM_VERSION_MAX), 0 when not given: the
+     * spec's environment carries SIM_VERSION=K, so a deploy of another
+     * version is a new spec, rolled out like the agent's redeploys. */
+    uint32_t version;
 } sl_sim_action;
 
 /* A service in the catalog from the start: `service NAME replicas N [cpu
@@ -116,6 +123,9 @@ typedef enum sl_sim_metric {
     SL_SIM_M_WRITES_RUNNING,    /* `writes_running_within`: worst time from a write until its
                                  * service runs at the write's count on every side (time) */
     SL_SIM_M_UNHEALTHY,         /* `unhealthy`: running replicas made unhealthy by their checks */
+    SL_SIM_M_STALE_VERSIONS,    /* `stale_versions`: replicas running at the end with a version
+                                 * other than their node's catalog spec */
+    SL_SIM_M_REVERTS,           /* `reverts`: rollouts reverted by --auto-revert */
     SL_SIM_M__COUNT
 } sl_sim_metric;
 

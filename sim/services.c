@@ -1,10 +1,13 @@
 /* The services tracker. See services.h for what it measures.
  *
- * Replica indexes are "slots": service s owns slots base..base+maxr-1,
- * where maxr is the largest count any of its writes asks for. Per side g
+ * Replica indexes are "slots": service s owns slots base..base+maxr,
+ * where maxr is the largest count any of its writes asks for, and the one
+ * more is room for the surge replica of a rolling update (index R while
+ * the replicas 0..R-1 are replaced; see placement/reconcile.c). Per side g
  * and slot, cnt counts the live nodes of g on which that replica runs; tot
  * counts them over all sides (duplicates). distinct[g][s] counts the slots
- * of s below its count R with cnt > 0, so a side's deficit for s is
+ * of s with cnt > 0, at most its count R (a surge replica stands in for a
+ * replica being replaced: R replicas run), so a side's deficit for s is
  * max(0, min(R, eligible[g]) - distinct[g][s]). A hash set holds the
  * (node, slot) pairs counted as running, so that a status change knows
  * what it replaces and a crash can take its node's replicas away. */
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#define SURGE_SLOTS 1 /* slots above the largest count: a rollout's surge replica */
 #define EMPTY 0ull
 #define GONE 1ull /* a deleted entry of the running set */
 
@@ -21,7 +25,7 @@ typedef struct svc {
     char name[64];
     uint32_t r;     /* count of the newest acknowledged write anywhere (0: deleted) */
     uint64_t stamp; /* its stamp */
-    uint32_t maxr;  /* slots */
+    uint32_t maxr;  /* the largest count; slots: maxr + SURGE_SLOTS */
     uint32_t base;
 } svc;
 
@@ -62,6 +66,7 @@ struct sl_sim_svc {
     size_t pending_back, pending_dup; /* windows waiting for deficit 0 / no duplicate */
     uint64_t deficit_before;
     bool in_action; /* between action_begin and action_end */
+    uint32_t taken; /* running replicas the current action took down (a crash) */
     sl_sim_svc_write *wr;
     pending_write *pw;
     size_t nwr, wrcap;
@@ -203,7 +208,7 @@ static bool write_running(const sl_sim_svc *t, size_t i)
     for (int g = 0; g < t->nsides; g++)
         if (t->kn[(size_t)g * t->ns + p->svc].stamp < t->wr[i].stamp || term(t, g, p->svc))
             return false;
-    for (uint32_t j = p->r; j < sv->maxr; j++)
+    for (uint32_t j = p->r; j < sv->maxr + SURGE_SLOTS; j++)
         if (t->tot[sv->base + j])
             return false;
     return true;
@@ -288,9 +293,9 @@ static void retarget_side(sl_sim_svc *t, int g, int delta)
 static void recount(sl_sim_svc *t, int g, size_t s)
 {
     uint32_t d = 0, r = known_r(t, g, s);
-    for (uint32_t i = 0; i < r; i++)
+    for (uint32_t i = 0; i < t->s[s].maxr + SURGE_SLOTS; i++)
         d += t->cnt[(size_t)g * t->slots + t->s[s].base + i] > 0;
-    t->distinct[(size_t)g * t->ns + s] = d;
+    t->distinct[(size_t)g * t->ns + s] = d < r ? d : r;
     t->deficit += term(t, g, s);
 }
 
@@ -317,13 +322,12 @@ static void count(sl_sim_svc *t, int node, uint32_t slot, int d)
     uint16_t tb = t->tot[slot], ta = (uint16_t)(tb + d);
     t->tot[slot] = ta;
     t->dups = t->dups - (tb > 1 ? tb - 1u : 0) + (ta > 1 ? ta - 1u : 0);
-    if (slot - t->s[s].base >= known_r(t, g, s) || (before > 0) == (after > 0))
+    if ((before > 0) == (after > 0))
         return;
     uint64_t old = term(t, g, s);
-    t->distinct[(size_t)g * t->ns + s] += after > 0 ? 1 : (uint32_t)-1;
-    uint64_t now_term = term(t, g, s);
-    t->deficit = t->deficit - old + now_term;
-    if (now_term > old)
+    t->deficit -= old;
+    recount(t, g, s); /* adds the new term */
+    if (term(t, g, s) > old)
         dipped(t, g, s);
 }
 
@@ -332,7 +336,7 @@ static void count(sl_sim_svc *t, int node, uint32_t slot, int d)
 static long slot_of(const sl_sim_svc *t, const char *service, uint32_t replica)
 {
     long s = find_svc(t, service);
-    if (s < 0 || replica >= t->s[s].maxr)
+    if (s < 0 || replica >= t->s[s].maxr + SURGE_SLOTS)
         return -1;
     return (long)(t->s[s].base + replica);
 }
@@ -379,6 +383,7 @@ static void take_down(void *ud, const sl_vsup_replica *r)
         return;
     set_del(c->t, k);
     count(c->t, c->node, (uint32_t)slot, -1);
+    c->t->taken++;
 }
 
 void sl_sim_svc_node_down(sl_sim_svc *t, int node, const sl_vsup *sup)
@@ -481,6 +486,7 @@ void sl_sim_svc_action_begin(sl_sim_svc *t, const sl_sim_action *a, uint64_t now
     (void)a, (void)now_ms;
     t->deficit_before = t->deficit;
     t->in_action = true;
+    t->taken = 0;
 }
 
 static void open_window(sl_sim_svc *t, const sl_sim_action *a, uint64_t now, uint64_t before)
@@ -502,8 +508,10 @@ static void open_window(sl_sim_svc *t, const sl_sim_action *a, uint64_t now, uin
                              .dup_max = t->dups,
                              .dup_gone_ms = 0};
     /* An `unhealthy` loses its replicas later, by their checks: a fault, not a rebalance. */
-    w->rebalance = a && before == 0 && w->lost == 0 && a->type != SL_SIM_HEAL &&
-                   a->type != SL_SIM_UNHEALTHY;
+    /* A crash that took only a replica the count did not need (a surge
+     * replica, one being handed off) loses nothing, but is a fault too. */
+    w->rebalance = a && before == 0 && w->lost == 0 && t->taken == 0 &&
+                   a->type != SL_SIM_HEAL && a->type != SL_SIM_UNHEALTHY;
     w->min_count = UINT64_MAX;
     for (int g = 0; w->rebalance && g < t->nsides; g++) /* every service runs its count */
         for (size_t s = 0; s < t->ns; s++)
@@ -758,14 +766,14 @@ sl_sim_svc *sl_sim_svc_new(const sl_sim_scenario *sc, int max_nodes)
     }
     for (size_t s = 0; s < t->ns; s++) {
         t->s[s].base = t->slots;
-        t->slots += t->s[s].maxr;
+        t->slots += t->s[s].maxr + SURGE_SLOTS;
     }
     t->svc_of_slot = calloc((size_t)t->slots + 1, sizeof *t->svc_of_slot);
     t->tot = calloc((size_t)t->slots + 1, sizeof *t->tot);
     if (!t->svc_of_slot || !t->tot)
         goto oom;
     for (size_t s = 0; s < t->ns; s++)
-        for (uint32_t i = 0; i < t->s[s].maxr; i++)
+        for (uint32_t i = 0; i < t->s[s].maxr + SURGE_SLOTS; i++)
             t->svc_of_slot[t->s[s].base + i] = (uint32_t)s;
     t->nsides = 1;
     t->cnt = calloc((size_t)t->slots + 1, sizeof *t->cnt);

@@ -75,6 +75,7 @@ static void check_action(const sl_sim_action *a, long avail)
     FUZZ_CHECK(named ? name_ok(a->service, sizeof a->service) : a->service[0] == 0);
     FUZZ_CHECK(via ? a->via >= 0 && a->via < avail : a->via == 0);
     FUZZ_CHECK(a->replicas <= 1000);
+    FUZZ_CHECK(a->type == SL_SIM_DEPLOY ? a->version <= SL_SIM_VERSION_MAX : a->version == 0);
     FUZZ_CHECK(a->type != SL_SIM_DEPLOY || a->replicas >= 1);
     /* A service's behaviour change may name nodes (`on SET`) or not. */
     bool nodes_optional = a->type == SL_SIM_FAIL_START || a->type == SL_SIM_FIX_START ||

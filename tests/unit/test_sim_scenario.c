@@ -163,6 +163,7 @@ static void runtime_statements(void **state)
                                "at 8s fail-start web\n"
                                "at 9s fix-start web\n"
                                "at 10s drain n1 n4-n5\n"
+                               "at 11s deploy api replicas 4 version 7 via n2\n"
                                "run 20s\n"
                                "expect services_at_count_within <= 10s\n"
                                "expect min_running >= 1\n"
@@ -203,12 +204,16 @@ static void runtime_statements(void **state)
     assert_int_equal(sc.stopping_ms, 250);
     assert_int_equal(sc.stopping_jitter_ms, 0);
 
-    assert_int_equal(sc.nactions, 6);
+    assert_int_equal(sc.nactions, 7);
     const sl_sim_action *a = sc.actions;
     assert_int_equal(a[0].type, SL_SIM_DEPLOY);
     assert_string_equal(a[0].service, "api");
     assert_int_equal(a[0].replicas, 4);
     assert_int_equal(a[0].via, 3);
+    assert_int_equal(a[0].version, 0);
+    assert_int_equal(a[6].type, SL_SIM_DEPLOY); /* `version K`: another spec */
+    assert_int_equal(a[6].version, 7);
+    assert_int_equal(a[6].via, 2);
     assert_int_equal(a[1].type, SL_SIM_SCALE);
     assert_string_equal(a[1].service, "web");
     assert_int_equal(a[1].replicas, 0);
@@ -394,8 +399,12 @@ static const struct {
      "messages_per_node_per_s, "
      "services_at_count_within, "
      "min_running, duplicates_gone_within, lost_writes, starts_per_lost, "
-     "catalog_converged_within, writes_running_within or unhealthy, "
-     "got 'happiness'"},
+     "catalog_converged_within, writes_running_within, unhealthy, stale_versions or "
+     "reverts, got 'happiness'"},
+    {"nodes 3\nat 1s deploy web replicas 2 version 0 via n1\nrun 2s\n",
+     "f:2: expected a version from 1 to 1000000, got '0'"},
+    {"nodes 3\nat 1s deploy web replicas 2 version via n1\nrun 2s\n",
+     "f:2: expected a version from 1 to 1000000, got 'via'"},
     /* The runtime's statements. */
     {"nodes 3\nservice\nrun 1s\n",
      "f:2: expected a service name (1 to 63 letters, digits, '.', '_' or '-', starting with a "
