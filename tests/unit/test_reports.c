@@ -280,7 +280,7 @@ static void a_table_of_longest_reports_encodes(void **state)
     uint8_t m[SL_REPORT_MSG_MAX];
     size_t len;
     for (int i = 0; i < 50; i++) {
-        snprintf(r.service + SL_SVC_NAME_MAX - 2, 3, "%02d", i);
+        snprintf(r.service + SL_SVC_NAME_MAX - 2, 3, "%02u", (unsigned)i % 100u);
         assert_int_equal(sl_reports_put(t, &r, m, sizeof m, &len), 0);
     }
     uint8_t *enc;
