@@ -351,18 +351,9 @@ static json_t *catalog_get(sl__agent *a, json_t *req)
     return o;
 }
 
-static uint64_t wall_now_ms(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec < 0)
-        return 0;
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* `rollback NAME`, unsigned: the record of sl_service_rollback_of(the live
- * record), stamped over it and written by this peer as any received
- * record is (the same path as a signed write). Replies {name, argv}: the
- * command now wanted. */
+/* `rollback NAME`, unsigned: sl_catalog_rollback through the runtime (the
+ * path --auto-revert takes too). Replies {name, argv}: the command now
+ * wanted. */
 static json_t *rollback(sl__agent *a, json_t *req, char *err, size_t errcap)
 {
     const sl_catalog *cat = sl__runtime_catalog(a->runtime);
@@ -378,32 +369,12 @@ static json_t *rollback(sl__agent *a, json_t *req, char *err, size_t errcap)
         return NULL;
     }
     const sl_service *cur = sl_catalog_find(cat, name);
-    sl_service rec;
-    int rc = cur ? sl_service_rollback_of(cur, &rec) : SL_ENOTFOUND;
-    if (rc != 0) {
-        if (rc == SL_ENOTFOUND)
-            snprintf(err, errcap, "no service named '%s'", name);
-        else if (rc == SL_ESTATE)
-            snprintf(err, errcap, "%s has no previous version to roll back to", name);
-        else
-            snprintf(err, errcap, "%s", sl_strerror(rc));
+    if (cur && cur->prev.has && user_allowed(cur->prev.user, err, errcap) != 0)
         return NULL;
-    }
-    sl_service_stamp_write(&rec, cur, sl_catalog_next_stamp(sl_catalog_clock(cat), wall_now_ms()),
-                           true);
-    snprintf(rec.writer, sizeof rec.writer, "%s", a->cfg.name);
-    uint8_t buf[SL_SVC_RECORD_MAX];
-    bool allowed = user_allowed(rec.user, err, errcap) == 0;
-    int n = allowed ? sl_service_encode(&rec, buf, sizeof buf) : -1;
-    json_t *argv = n > 0 ? strv_json(rec.argv, rec.argc) : NULL;
-    if (allowed && n <= 0)
-        snprintf(err, errcap, "the rollback of '%s' does not fit a record (%d bytes at most)", name,
-                 SL_SVC_RECORD_MAX);
-    sl_service_clear(&rec);
-    if (n <= 0 || sl__runtime_write(a->runtime, buf, (size_t)n, err, errcap) != 0) {
-        json_decref(argv);
+    if (sl__runtime_rollback(a->runtime, name, err, errcap) != 0)
         return NULL;
-    }
+    cur = sl_catalog_find(cat, name); /* the rollback's record */
+    json_t *argv = cur ? strv_json(cur->argv, cur->argc) : json_array();
     return json_pack("{s:s, s:o}", "name", name, "argv", argv);
 }
 

@@ -365,6 +365,13 @@ int sl__runtime_scale(sl__runtime *rt, const char *name, uint32_t replicas, char
     return rc;
 }
 
+int sl__runtime_rollback(sl__runtime *rt, const char *name, char *err, size_t errcap)
+{
+    int rc = sl_appstate_rollback(rt->app, name, now_of(rt), wall_ms(), err, errcap);
+    arm(rt);
+    return rc;
+}
+
 int sl__runtime_remove(sl__runtime *rt, const char *name, char *err, size_t errcap)
 {
     int rc = sl_appstate_remove(rt->app, name, now_of(rt), wall_ms(), err, errcap);

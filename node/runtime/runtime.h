@@ -77,6 +77,10 @@ void sl__runtime_member_event(sl__runtime *rt, const sl_swim_event *ev);
 /* Operations behind the CLI. Each returns 0 or a negative SL_E* code and
  * writes a one-line reason into err (capacity errcap) on failure. */
 int sl__runtime_deploy(sl__runtime *rt, const sl_service *spec, char *err, size_t errcap);
+/* Writes the live record's previous version back as its spec (`rollback`;
+ * see sl_appstate_rollback). Returns 0 or a negative code with a one-line
+ * reason in err. */
+int sl__runtime_rollback(sl__runtime *rt, const char *name, char *err, size_t errcap);
 int sl__runtime_scale(sl__runtime *rt, const char *name, uint32_t replicas, char *err,
                       size_t errcap);
 int sl__runtime_remove(sl__runtime *rt, const char *name, char *err, size_t errcap);
