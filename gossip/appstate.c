@@ -470,6 +470,51 @@ int sl_appstate_rollback(sl_appstate *a, const char *name, uint64_t now_ms, uint
     return local_write(a, rc, msg, len, name, now_ms, err, errcap);
 }
 
+int sl_appstate_revert(sl_appstate *a, const sl_service *rolling, uint64_t now_ms,
+                       uint64_t wall_ms, char *err, size_t errcap)
+{
+    const sl_service *cur = sl_catalog_find_spec_record(a->cat, rolling->name);
+    if (!cur || cur->deleted || !sl_service_same_spec(cur, rolling)) {
+        snprintf(err, errcap, "the spec of %s changed meanwhile: nothing to revert", rolling->name);
+        return SL_ESTALE;
+    }
+    sl_service rv;
+    int rc = sl_service_revert_of(cur, &rv);
+    if (rc == SL_ESTATE) {
+        snprintf(err, errcap, "%s has no previous version to revert to", rolling->name);
+        return rc;
+    }
+    if (rc != 0) {
+        snprintf(err, errcap, "%s", sl_strerror(rc));
+        return rc;
+    }
+    if (sl_catalog_requires_signatures(a->cat)) {
+        if (!cur->is_signed || !cur->has_revert_sig) {
+            sl_service_clear(&rv);
+            snprintf(err, errcap,
+                     "this peer runs only signed records and the deploy of %s carries no signed "
+                     "revert (sign it with `deploy --auto-revert --operator-secret`); run "
+                     "`starling rollback %s` with an operator key",
+                     rolling->name, rolling->name);
+            return SL_EAUTH;
+        }
+        rv.is_signed = true; /* the operator signed this very record with the deploy */
+        memcpy(rv.signer, cur->signer, sizeof rv.signer);
+        memcpy(rv.sig, cur->revert_sig, sizeof rv.sig);
+    }
+    uint8_t buf[SL_SVC_RECORD_MAX];
+    int n = sl_service_encode(&rv, buf, sizeof buf);
+    sl_service_clear(&rv);
+    if (n < 0) {
+        snprintf(err, errcap, "the revert of %s does not fit a record", rolling->name);
+        return n;
+    }
+    rc = sl_appstate_write(a, buf, (size_t)n, now_ms, wall_ms, err, errcap);
+    if (rc == SL_ESTALE) /* another peer wrote the same revert first */
+        snprintf(err, errcap, "%s is reverted already", rolling->name);
+    return rc;
+}
+
 int sl_appstate_write(sl_appstate *a, const uint8_t *rec, size_t len, uint64_t now_ms,
                       uint64_t wall_ms, char *err, size_t errcap)
 {

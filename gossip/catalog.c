@@ -586,6 +586,13 @@ const sl_service *sl_catalog_find_any(const sl_catalog *c, const char *name)
     return found ? &c->s[pos].view : NULL;
 }
 
+const sl_service *sl_catalog_find_spec_record(const sl_catalog *c, const char *name)
+{
+    bool found;
+    size_t pos = locate(c, name, &found);
+    return found ? &c->s[pos].spec : NULL;
+}
+
 const sl_service *sl_catalog_find(const sl_catalog *c, const char *name)
 {
     const sl_service *s = sl_catalog_find_any(c, name);

@@ -29,6 +29,7 @@
  * least a byte): six fields, up to one byte each way per spec, so a swap
  * changes the size by at most 12 bytes, rounded up to 16. A deploy that
  * would not leave that room is written without a previous version. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -185,6 +186,7 @@ int sl_service_rollback_of(const sl_service *cur, sl_service *out)
     rb.argc = rb.envc = 0;
     rb.argv = rb.env = NULL;
     rb.is_signed = false;
+    rb.has_revert_sig = false; /* it signed the revert of cur, not of this */
     if (prev_copy(&rb.prev, cur->argc, cur->argv, cur->envc, cur->env, &cur->check, cur->user))
         return SL_ENOMEM;
     rb.argv = sl__strv_copy(p->argv, p->argc);
@@ -198,5 +200,28 @@ int sl_service_rollback_of(const sl_service *cur, sl_service *out)
         return SL_ENOMEM;
     }
     *out = rb;
+    return 0;
+}
+
+int sl_service_revert_of(const sl_service *cur, sl_service *out)
+{
+    int rc = sl_service_rollback_of(cur, out);
+    if (rc != 0)
+        return rc;
+    /* Only what the spec group holds, which every record holding that spec
+     * (the deploy, a scale over it) carries alike: never the count, the
+     * record's own stamp or its writer. */
+    uint64_t spec_at = cur->spec_stamp ? cur->spec_stamp : cur->stamp;
+    out->rollout.auto_revert = false;
+    out->has_revert_sig = false;
+    memset(out->revert_sig, 0, sizeof out->revert_sig);
+    memset(out->signer, 0, sizeof out->signer);
+    memset(out->sig, 0, sizeof out->sig);
+    out->is_signed = false;
+    out->stamp = spec_at + 1;
+    out->spec_stamp = out->stamp;
+    out->replicas = 0;
+    out->replicas_stamp = 1; /* below every count written: the count stays */
+    snprintf(out->writer, sizeof out->writer, "%s", SL_REVERT_WRITER);
     return 0;
 }

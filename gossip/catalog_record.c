@@ -18,7 +18,8 @@
  *                                  increasing; value: an unsigned integer
  *                                  (64 bits), a string (at most
  *                                  SL_CHECK_ARG_MAX bytes, no NUL), a bool,
- *                                  or, for key 14 only, the array `prev`
+ *                                  or, for key 14 only, the array `prev`,
+ *                                  for key 15 only, a bin of 64 bytes
  *
  * At most SL_SVC_OPTS_MAX entries. An option at its default value is not
  * written, and a record without options has no map (an empty map is
@@ -50,8 +51,11 @@
  *     SL_SVC_ENV_MAX entries of at most SL_SVC_STR_MAX bytes each; every
  *     field is always written (the array has one layout), and a later
  *     version that adds to it uses a new key. Never on a tombstone.
+ *   15 revert signature (bin, exactly SL_OPERATOR_SIG_BYTES): the signature,
+ *     by this record's signer, of sl_service_revert_of(this record), made
+ *     by a signed `deploy --auto-revert`; absent otherwise.
  *
- * Keys 9..14 are the spec group's, like the command (catalog.h). Note for
+ * Keys 9..15 are the spec group's, like the command (catalog.h). Note for
  * mixed versions: a peer of a version before key 14 keeps unknown options
  * only when they are scalars within SL_SVC_OPTS_EXTRA_MAX bytes, so it
  * refuses a record that carries `prev`; keys 9..13 it keeps verbatim.
@@ -108,7 +112,8 @@ enum {
     OPT_ROLL_DEADLINE = 12,
     OPT_ROLL_AUTO_REVERT = 13,
     OPT_PREV = 14,
-    OPT_LAST_KNOWN = OPT_PREV,
+    OPT_REVERT_SIG = 15,
+    OPT_LAST_KNOWN = OPT_REVERT_SIG,
 };
 
 int sl_service_name_check(const char *name)
@@ -265,7 +270,7 @@ static uint32_t opts_count(const sl_service *s)
     const sl_rollout *ro = &s->rollout;
     n += ro->surge_set + (ro->max_unavailable != 0) + (ro->min_healthy_ms != 0) +
          (ro->deadline_ms != 0) + ro->auto_revert;
-    n += s->prev.has;
+    n += s->prev.has + s->has_revert_sig;
     return n;
 }
 
@@ -284,7 +289,8 @@ static void pack_strv(sl__mp_writer *w, char *const *v, uint32_t n)
         sl__mp_put_str(w, v[i], strlen(v[i]));
 }
 
-/* Packs options 9..14: the rollout parameters and the previous version. */
+/* Packs options 9..15: the rollout parameters, the previous version and
+ * the revert signature. */
 static void pack_rollout_prev(const sl_service *s, sl__mp_writer *w)
 {
     const sl_rollout *ro = &s->rollout;
@@ -299,19 +305,23 @@ static void pack_rollout_prev(const sl_service *s, sl__mp_writer *w)
         msgpack_pack_uint32(&w->pk, OPT_ROLL_AUTO_REVERT);
         msgpack_pack_true(&w->pk);
     }
-    if (!s->prev.has)
-        return;
-    const sl_service_prev *p = &s->prev;
-    msgpack_pack_uint32(&w->pk, OPT_PREV);
-    msgpack_pack_array(&w->pk, 8);
-    pack_strv(w, p->argv, p->argc);
-    pack_strv(w, p->env, p->envc);
-    msgpack_pack_uint32(&w->pk, p->check.kind);
-    sl__mp_put_str(w, p->check.arg, strlen(p->check.arg));
-    msgpack_pack_uint32(&w->pk, p->check.interval_ms);
-    msgpack_pack_uint32(&w->pk, p->check.timeout_ms);
-    msgpack_pack_uint32(&w->pk, p->check.failures);
-    sl__mp_put_str(w, p->user, strlen(p->user));
+    if (s->prev.has) {
+        const sl_service_prev *p = &s->prev;
+        msgpack_pack_uint32(&w->pk, OPT_PREV);
+        msgpack_pack_array(&w->pk, 8);
+        pack_strv(w, p->argv, p->argc);
+        pack_strv(w, p->env, p->envc);
+        msgpack_pack_uint32(&w->pk, p->check.kind);
+        sl__mp_put_str(w, p->check.arg, strlen(p->check.arg));
+        msgpack_pack_uint32(&w->pk, p->check.interval_ms);
+        msgpack_pack_uint32(&w->pk, p->check.timeout_ms);
+        msgpack_pack_uint32(&w->pk, p->check.failures);
+        sl__mp_put_str(w, p->user, strlen(p->user));
+    }
+    if (s->has_revert_sig) {
+        msgpack_pack_uint32(&w->pk, OPT_REVERT_SIG);
+        sl__mp_put_bin(w, s->revert_sig, sizeof s->revert_sig);
+    }
 }
 
 /* Packs the options map (see the top of this file); nothing when empty. */
@@ -464,6 +474,15 @@ static int read_rollout_prev_opt(sl__mp_reader *r, uint64_t key, sl_service *out
     bool b;
     if (key == OPT_PREV)
         return read_prev(r, out);
+    if (key == OPT_REVERT_SIG) { /* exactly a signature's 64 bytes */
+        const uint8_t *sig;
+        uint32_t len;
+        if (sl__mp_read_bin(r, &sig, &len) || len != SL_OPERATOR_SIG_BYTES)
+            return SL_EMALFORMED;
+        memcpy(out->revert_sig, sig, len);
+        out->has_revert_sig = true;
+        return 0;
+    }
     if (key == OPT_ROLL_AUTO_REVERT) { /* only true: false is the default */
         if (sl__mp_read_bool(r, &b) || !b)
             return SL_EMALFORMED;

@@ -249,8 +249,7 @@ static void perform(vnode *v, const sl_rc_action *x, uint64_t now)
     case SL_RC_STOP: sl_vsup_stop(v->sup, x->service, x->replica, now); break;
     case SL_RC_REVERT: {
         char err[256];
-        if (sl_appstate_rollback(v->app, x->service, now, sl_sim_wall_ms(now), err, sizeof err) ==
-            0)
+        if (sl_appstate_revert(v->app, x->svc, now, sl_sim_wall_ms(now), err, sizeof err) == 0)
             rt->stats.reverts++;
         break;
     }

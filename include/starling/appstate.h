@@ -116,6 +116,15 @@ int sl_appstate_remove(sl_appstate *a, const char *name, uint64_t now_ms, uint64
  * SL_ESTATE: no previous version kept; SL_ENOTFOUND: no such service. */
 int sl_appstate_rollback(sl_appstate *a, const char *name, uint64_t now_ms, uint64_t wall_ms,
                          char *err, size_t errcap);
+/* --auto-revert: writes sl_service_revert_of(the record holding the spec of
+ * rolling->name) when that spec is still rolling's, signed with the deploy's
+ * revert signature when this catalog runs only signed records. Every peer
+ * that reverts writes the same record. Returns 0; SL_ESTALE (the spec
+ * changed meanwhile, or the same revert is held already: nothing to do);
+ * SL_EAUTH (signatures required and the deploy carries no revert
+ * signature); SL_ESTATE (no previous version); with a reason in err. */
+int sl_appstate_revert(sl_appstate *a, const sl_service *rolling, uint64_t now_ms,
+                       uint64_t wall_ms, char *err, size_t errcap);
 /* A whole record written and signed elsewhere, checked like one from the
  * network (SL_ESTALE: a newer write exists; SL_EAUTH: not signed by a
  * trusted key). */

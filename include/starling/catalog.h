@@ -195,6 +195,12 @@ typedef struct sl_service {
      * not written). sl_catalog_put sets prev itself (sl_service_carry_prev). */
     sl_rollout rollout;
     sl_service_prev prev;
+    /* An option (key 15): an operator's signature, by the record's own
+     * signer, of the record that reverts this one (sl_service_revert_of),
+     * made by `deploy --auto-revert` on a signed write, so that peers that
+     * run only signed records can still revert the rollout by themselves. */
+    bool has_revert_sig;
+    uint8_t revert_sig[SL_OPERATOR_SIG_BYTES];
     /* Options this version does not know (written by a newer one), kept
      * verbatim so that the record encodes (and verifies) as it came. */
     uint32_t opts_extra_n;   /* entries */
@@ -365,6 +371,11 @@ const sl_service *sl_catalog_find(const sl_catalog *c, const char *name);
 /* The record named `name`, tombstone or not, or NULL. */
 const sl_service *sl_catalog_find_any(const sl_catalog *c, const char *name);
 
+/* The record, as written (signature included), that holds the spec of
+ * `name`: the winner of the spec group (see "Field groups"), or NULL. The
+ * pointer stays valid until the next change to the catalog. */
+const sl_service *sl_catalog_find_spec_record(const sl_catalog *c, const char *name);
+
 /* Returns the kind of an application message (its first field), or
  * SL_EMALFORMED. */
 int sl_appmsg_kind(const uint8_t *buf, size_t len);
@@ -441,6 +452,23 @@ int sl_service_carry_prev(sl_service *rec, const sl_service *cur);
  * names the writer and signs it if needed. Returns 0, SL_ESTATE (cur is
  * deleted or has no previous version; *out is then zeroed) or SL_ENOMEM. */
 int sl_service_rollback_of(const sl_service *cur, sl_service *out);
+
+/* The writer of a record sl_service_revert_of builds. */
+#define SL_REVERT_WRITER "auto-revert"
+
+/* Builds in *out the record that --auto-revert writes over cur (a live
+ * record holding the spec to revert: the deploy, or a scale over it): the
+ * rollback of its spec (sl_service_rollback_of) with auto_revert off (a
+ * revert is not reverted in turn) and no revert signature, whose spec
+ * group is stamped one above cur's spec stamp, whose count group (0
+ * replicas, stamped 1) loses to every count written, so that the count
+ * stays, and whose writer is SL_REVERT_WRITER. It is a function of cur's
+ * spec group alone: every peer builds the same bytes from any record that
+ * holds the spec, the CLI signs them when it signs the deploy
+ * (revert_sig), and two peers that revert at once write one record.
+ * Unsigned; the caller frees it with sl_service_clear. Returns 0,
+ * SL_ESTATE (no previous version) or SL_ENOMEM. */
+int sl_service_revert_of(const sl_service *cur, sl_service *out);
 
 /* Signs rec (its content and `cluster`) with an operator secret key,
  * setting signer, sig and is_signed. Returns 0 or SL_EINVAL. */

@@ -255,6 +255,8 @@ static json_t *services(sl__agent *a)
             json_object_set_new(last, "check", c);
             if (s->user[0]) /* absent: the agent's user */
                 json_object_set_new(last, "user", json_string(s->user));
+            if (s->has_revert_sig) /* absent: no revert signed in advance */
+                json_object_set_new(last, "revert_signed", json_true());
             json_object_set_new(last, "rollout", rollout_json(&s->rollout));
             json_object_set_new(last, "previous", s->prev.has ? prev_json(&s->prev) : json_null());
         }

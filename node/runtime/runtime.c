@@ -141,15 +141,13 @@ static void perform(sl__runtime *rt, const sl_rc_action *x)
             sl__supervisor_set_check(rt->sup, s->name, x->replica, &s->check);
         break;
     case SL_RC_REVERT: {
-        char err[256];
+        char err[384];
         sl__warn("service %s: replica %u of its new version did not become healthy within %u s "
                  "(--progress-deadline); reverting to the previous version (--auto-revert)",
                  x->service, x->replica, sl_rollout_deadline_ms(&s->rollout) / 1000);
-        int rc = sl_appstate_rollback(rt->app, x->service, now_of(rt), wall_ms(), err, sizeof err);
-        if (rc == SL_EAUTH)
-            sl__error("cannot revert %s: this peer runs only what an operator key signed; run "
-                      "`starling rollback %s` with one",
-                      x->service, x->service);
+        int rc = sl_appstate_revert(rt->app, s, now_of(rt), wall_ms(), err, sizeof err);
+        if (rc == SL_ESTALE)
+            sl__info("service %s: %s", x->service, err);
         else if (rc != 0)
             sl__error("cannot revert %s: %s", x->service, err);
         break;

@@ -619,6 +619,130 @@ static void a_prev_that_does_not_fit_is_dropped(void **state)
     sl_catalog_free(c);
 }
 
+/* Signs rec the way `deploy --auto-revert --operator-secret` does: first
+ * the revert of rec (its signature into revert_sig), then rec itself. */
+static int sign_with_revert(sl_service *rec, const uint8_t sk[SL_OPERATOR_SEC_BYTES], msg *m)
+{
+    sl_service rv;
+    assert_int_equal(sl_service_revert_of(rec, &rv), 0);
+    assert_int_equal(sl_service_sign(&rv, "prod", sk), 0);
+    rec->has_revert_sig = true;
+    memcpy(rec->revert_sig, rv.sig, sizeof rec->revert_sig);
+    sl_service_clear(&rv);
+    assert_int_equal(sl_service_sign(rec, "prod", sk), 0);
+    int n = sl_service_encode(rec, m->b, sizeof m->b);
+    assert_true(n > 0);
+    m->len = (size_t)n;
+    return n;
+}
+
+/* What a peer writes when the rollout of cur's spec misses its deadline. */
+static int revert_record(const sl_service *cur, msg *m, bool with_sig)
+{
+    sl_service rv;
+    int rc = sl_service_revert_of(cur, &rv);
+    if (rc != 0)
+        return rc;
+    if (with_sig) {
+        rv.is_signed = true;
+        memcpy(rv.signer, cur->signer, sizeof rv.signer);
+        memcpy(rv.sig, cur->revert_sig, sizeof rv.sig);
+    }
+    int n = sl_service_encode(&rv, m->b, sizeof m->b);
+    sl_service_clear(&rv);
+    assert_true(n > 0);
+    m->len = (size_t)n;
+    return 0;
+}
+
+/* The signed revert: a catalog that runs only signed records takes the
+ * revert a peer builds from the deploy (or from a scale over it: the same
+ * bytes) with the signature the deploy carries; the spec goes back, the
+ * count stays the scale's, auto-revert is off, the writer says so; the
+ * same revert twice changes nothing; a revert signature that does not
+ * match is refused; the option round-trips and its length is checked. */
+static void a_signed_revert_applies_where_only_signed_records_run(void **state)
+{
+    (void)state;
+    uint8_t pk[SL_OPERATOR_PUB_BYTES], sk[SL_OPERATOR_SEC_BYTES];
+    crypto_sign_keypair(pk, sk);
+    sl_catalog_policy pol = {
+        .trusted = (const uint8_t(*)[SL_OPERATOR_PUB_BYTES])pk, .ntrusted = 1, .cluster = "prod"};
+    sl_catalog *c = sl_catalog_new();
+    assert_int_equal(sl_catalog_set_policy(c, &pol), 0);
+    sl_service dep = full_record(); /* v2 over v1, auto-revert */
+    dep.stamp = (T0 + 1000) * SL_CATALOG_TICKS_PER_MS;
+    msg m;
+    sign_with_revert(&dep, sk, &m);
+    assert_int_equal(sl_catalog_apply(c, m.b, m.len, T0 + 1000), 1);
+    sl_service back;
+    assert_int_equal(sl_service_decode(m.b, m.len, &back), 0); /* the option round-trips */
+    assert_true(back.has_revert_sig);
+    assert_memory_equal(back.revert_sig, dep.revert_sig, SL_OPERATOR_SIG_BYTES);
+    sl_service_clear(&back);
+    /* A signed scale over it, as the CLI writes one (it keeps the options). */
+    sl_service sc = dep;
+    sc.is_signed = false;
+    sc.replicas = 9;
+    sl_service_stamp_write(&sc, &dep, dep.stamp + 5000, false);
+    assert_int_equal(sl_service_sign(&sc, "prod", sk), 0);
+    msg ms;
+    ms.len = (size_t)sl_service_encode(&sc, ms.b, sizeof ms.b);
+    assert_int_equal(sl_catalog_apply(c, ms.b, ms.len, T0 + 2000), 1);
+    /* The revert from the record holding the spec equals the one from the deploy. */
+    const sl_service *holder = sl_catalog_find_spec_record(c, "web");
+    assert_non_null(holder);
+    msg r1, r2;
+    assert_int_equal(revert_record(&dep, &r1, true), 0);
+    assert_int_equal(revert_record(holder, &r2, true), 0);
+    assert_int_equal(r1.len, r2.len);
+    assert_memory_equal(r1.b, r2.b, r1.len);
+    /* Unsigned, it is refused here; signed with the deploy's revert signature, taken. */
+    msg ru;
+    assert_int_equal(revert_record(holder, &ru, false), 0);
+    assert_int_equal(sl_catalog_apply(c, ru.b, ru.len, T0 + 3000), SL_EAUTH);
+    assert_int_equal(sl_catalog_apply(c, r2.b, r2.len, T0 + 3000), 1);
+    const sl_service *now = web(c);
+    assert_string_equal(now->argv[1], "--v1"); /* the spec went back */
+    assert_string_equal(now->prev.argv[1], "--v2");
+    assert_int_equal(now->replicas, 9); /* the scale's count stayed */
+    assert_false(now->rollout.auto_revert);
+    assert_false(now->has_revert_sig);
+    assert_int_equal(now->rollout.max_unavailable, 2);
+    assert_int_equal(sl_catalog_apply(c, r1.b, r1.len, T0 + 3000), 0); /* the same: nothing */
+    const sl_service *spec_rec = sl_catalog_find_spec_record(c, "web");
+    assert_string_equal(spec_rec->writer, SL_REVERT_WRITER);
+    /* A revert signature that is not the revert's: refused. */
+    sl_catalog *c2 = sl_catalog_new();
+    assert_int_equal(sl_catalog_set_policy(c2, &pol), 0);
+    sl_service bad = full_record();
+    bad.stamp = (T0 + 1000) * SL_CATALOG_TICKS_PER_MS;
+    sign_with_revert(&bad, sk, &m);
+    bad.revert_sig[0] ^= 1;
+    assert_int_equal(sl_service_sign(&bad, "prod", sk), 0); /* the deploy itself verifies */
+    m.len = (size_t)sl_service_encode(&bad, m.b, sizeof m.b);
+    assert_int_equal(sl_catalog_apply(c2, m.b, m.len, T0 + 1000), 1);
+    assert_int_equal(revert_record(sl_catalog_find_spec_record(c2, "web"), &r1, true), 0);
+    assert_int_equal(sl_catalog_apply(c2, r1.b, r1.len, T0 + 3000), SL_EAUTH);
+    assert_string_equal(web(c2)->argv[1], "--v2");
+    /* A manual rollback does not carry the deploy's revert signature. */
+    sl_service rb;
+    assert_int_equal(sl_service_rollback_of(&dep, &rb), 0);
+    assert_false(rb.has_revert_sig);
+    sl_service_clear(&rb);
+    /* The option's length is checked on decode. */
+    sl_service x = full_record();
+    x.has_revert_sig = true;
+    int n = sl_service_encode(&x, m.b, sizeof m.b);
+    assert_true(n > 66);
+    uint8_t *hdr = memmem(m.b, (size_t)n, "\x0f\xc4\x40", 3); /* key 15, bin 8 of 64 */
+    assert_non_null(hdr);
+    hdr[2] = 63;
+    assert_int_equal(sl_service_decode(m.b, (size_t)n, &back), SL_EMALFORMED);
+    sl_catalog_free(c);
+    sl_catalog_free(c2);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -634,6 +758,7 @@ int main(void)
         cmocka_unit_test(rollback_swaps_and_twice_is_back),
         cmocka_unit_test(rollback_of_builds_a_record),
         cmocka_unit_test(a_prev_that_does_not_fit_is_dropped),
+        cmocka_unit_test(a_signed_revert_applies_where_only_signed_records_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
