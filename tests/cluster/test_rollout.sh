@@ -64,20 +64,23 @@ sys.exit(0 if svc and sys.argv[1] in svc[0]["env"] else 1)
 ' "$2"
 }
 
-deploy() { # deploy VIA [extra flags...]
+# deploy VIA [extra flags...]: web, 5 replicas, command $CMD (default whoami).
+deploy() {
     local via=$1
     shift
     "$STARLING" deploy web --replicas 5 --rpc "$(rpc_of "$via")" --env WHOAMI_HTTP=1 \
         --check http:/healthz --check-interval 200ms --check-failures 2 --min-healthy 1 "$@" \
-        -- "$WHOAMI" >/dev/null
+        -- "${CMD:-$WHOAMI}" >/dev/null
 }
+# The same program under another path: a new command, as a new build is.
+cp "$WHOAMI" "$CL_DIR/whoami-v2"
 
 # ---- a good rollout ------------------------------------------------------
 deploy a1 --env V=1
 check "v1: 5 replicas running" wait_until 40 count_is a2 running any 5
 check "v1: one version" one_version a3
 V1=$(versions a3 running)
-deploy a1 --env V=2
+CMD=$CL_DIR/whoami-v2 deploy a1 --env V=2 # a new command and environment
 out=$(python3 "$WATCH" "$STARLING" "$(rpc_of a6)" web 5 "$V1" $((120 * CL_SLOW)))
 echo "rollout v1 -> v2: $out"
 check "v2: the rollout ends with all 5 on the new version and no surge replica" \
@@ -86,9 +89,11 @@ min=$(echo "$out" | sed -n 's/.*min_running=\([0-9]*\).*/\1/p')
 check "v2: never fewer than 5 running replicas during the rollout (fewest: $min)" \
     [ "${min:-0}" -ge 5 ]
 V2=$(versions a2 running)
-check "v2: a new version ($V1 -> $V2)" [ -n "$V2" ] && [ "$V2" != "$V1" ]
-check "rollout says complete" \
-    sh -c "'$STARLING' rollout web --rpc $(rpc_of a4) | grep -q complete"
+check "v2: a new version ($V1 -> $V2)" test -n "$V2" -a "$V2" != "$V1"
+new_command() { "$STARLING" services --json --rpc "$(rpc_of a3)" | grep -q 'whoami-v2"'; }
+check "v2: the catalog holds the new command" new_command
+rollout_complete() { "$STARLING" rollout web --rpc "$(rpc_of "$1")" | grep -q '^state: complete'; }
+check "rollout says complete (once a4 heard the last reports)" wait_until 10 rollout_complete a4
 
 # ---- a broken version halts after the surge replica, then reverts ---------
 BAD=$CL_DIR/bad
@@ -96,8 +101,8 @@ touch "$BAD"
 deploy a2 --env V=3 --env "WHOAMI_UNHEALTHY_FILE=$BAD" --progress-deadline 8s --auto-revert
 check "v3 (broken): a surge replica tries it" wait_until 20 surge_not_of a5 "$V2"
 check "v3 (broken): the 5 v2 replicas keep running meanwhile" count_is a3 running "$V2" 5
-check "rollout shows it in progress, with the surge replica" \
-    sh -c "'$STARLING' rollout web --rpc $(rpc_of a4) | grep -q 'in progress'"
+rollout_in_progress() { "$STARLING" rollout web --rpc "$(rpc_of "$1")" | grep -q '^state: in progress: .* 1 surge'; }
+check "rollout shows it in progress, with the surge replica" wait_until 10 rollout_in_progress a4
 check "v3 (broken): the catalog holds V=3 meanwhile" env_has a1 V=3
 check "v3 (broken): reverted past the progress deadline: the catalog holds V=2 again" \
     wait_until 40 env_has a1 V=2
