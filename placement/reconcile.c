@@ -6,7 +6,16 @@
  *   started   the spec hash the replica was last started with, so that a
  *             redeploy with another command restarts it;
  *   handoff   when a hand-off began, who the successor is, and when we first
- *             saw the successor report the replica running.
+ *             saw the successor report the replica running;
+ *   rollout   when a rolling update restarted it (or started it as a surge
+ *             replica), until it is healthy for min_healthy: past the
+ *             progress deadline the rollout halts (and may revert).
+ *
+ * And per replica of a service in a rollout, wherever it runs (the watch
+ * table): since when its owner has reported it running the new version,
+ * which makes it "done" after min_healthy. Watches of services no longer
+ * in a rollout go at the end of the step. Rollouts cost a step O(R +
+ * members) per service whose record has a previous version.
  *
  * Entries go when the caller says the replica is gone
  * (sl_reconciler_forget) or when it no longer appears among the local
@@ -48,13 +57,16 @@ typedef struct watch {
     bool seen;
 } watch;
 
+/* Surge replicas one service runs at most, whatever max_surge says. */
+#define SURGE_MAX 64
+
 /* A service's surge replicas as this step placed them, for the hand-off of
  * one that runs here but whose surge node is now another. */
 typedef struct surge_view {
     size_t s;
     uint32_t R, S;
     bool needed; /* an old replica still runs, or a new one is not done yet */
-    int32_t owner[64];
+    int32_t owner[SURGE_MAX];
 } surge_view;
 
 struct sl_reconciler {
@@ -215,9 +227,6 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 
 /* ---- rolling updates (see the header) ---- */
 
-/* Surge replicas one service runs at most, whatever max_surge says. */
-#define SURGE_MAX 64
-
 /* One service's rollout as this step sees it. */
 typedef struct rollout {
     const sl_service *svc;
@@ -226,7 +235,7 @@ typedef struct rollout {
     uint32_t version;  /* its low 32 bits, as reports carry it */
     uint32_t R, S, U;  /* replicas, surge replicas, unavailable allowed */
     uint64_t min_healthy, deadline;
-    int32_t owner_of_surge[SURGE_MAX]; /* SURGE_MAX: surge_view's owner too */
+    int32_t owner_of_surge[SURGE_MAX];
     bool any_old;      /* a slot's owner runs an older version */
     bool *done;        /* R + S entries: the slot's owner runs it, new, healthy for min_healthy */
 } rollout;
