@@ -98,12 +98,12 @@ check "rollout says complete (once a4 heard the last reports)" wait_until 10 rol
 # ---- a broken version halts after the surge replica, then reverts ---------
 BAD=$CL_DIR/bad
 touch "$BAD"
-deploy a2 --env V=3 --env "WHOAMI_UNHEALTHY_FILE=$BAD" --progress-deadline 8s --auto-revert
+deploy a2 --env V=3 --env "WHOAMI_UNHEALTHY_FILE=$BAD" --progress-deadline 12s --auto-revert
+check "v3 (broken): the catalog holds V=3 (before its deadline)" env_has a2 V=3
 check "v3 (broken): a surge replica tries it" wait_until 20 surge_not_of a5 "$V2"
 check "v3 (broken): the 5 v2 replicas keep running meanwhile" count_is a3 running "$V2" 5
 rollout_in_progress() { "$STARLING" rollout web --rpc "$(rpc_of "$1")" | grep -q '^state: in progress: .* 1 surge'; }
 check "rollout shows it in progress, with the surge replica" wait_until 10 rollout_in_progress a4
-check "v3 (broken): the catalog holds V=3 meanwhile" env_has a1 V=3
 check "v3 (broken): reverted past the progress deadline: the catalog holds V=2 again" \
     wait_until 40 env_has a1 V=2
 check "after the revert the surge replica goes" wait_until 30 surge_gone a4

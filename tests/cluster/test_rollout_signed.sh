@@ -72,9 +72,9 @@ r0=$(restarts a3)
 # ---- auto-revert, signed in advance ------------------------------------
 BAD=$CL_DIR/bad
 touch "$BAD"
-deploy a2 --env V=2 --env "WHOAMI_UNHEALTHY_FILE=$BAD" --progress-deadline 6s --auto-revert
+deploy a2 --env V=2 --env "WHOAMI_UNHEALTHY_FILE=$BAD" --progress-deadline 10s --auto-revert
 check "v2 (broken, signed, --auto-revert): the catalog holds it, with a signed revert" \
-    wait_until 10 signed_revert a4
+    wait_until 10 signed_revert a2
 check "v2: a surge replica tries it" wait_until 20 surge_at_least a1 1
 check "v2: both v1 replicas keep running" runs_n a2 "$V1" 2
 check "v2: past the deadline an agent writes the signed revert: the catalog holds V=1" \
