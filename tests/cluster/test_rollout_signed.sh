@@ -76,7 +76,7 @@ deploy a2 --env V=2 --env "WHOAMI_UNHEALTHY_FILE=$BAD" --progress-deadline 10s -
 check "v2 (broken, signed, --auto-revert): the catalog holds it, with a signed revert" \
     wait_until 10 signed_revert a2
 check "v2: a surge replica tries it" wait_until 20 surge_at_least a1 1
-check "v2: both v1 replicas keep running" runs_n a2 "$V1" 2
+check "v2: both v1 replicas keep running (as a3 saw them start)" runs_n a3 "$V1" 2
 check "v2: past the deadline an agent writes the signed revert: the catalog holds V=1" \
     wait_until 40 env_has a3 V=1
 check "v2: the revert's writer is auto-revert" writer_is a1 auto-revert
