@@ -6,9 +6,9 @@
  * the replicas 0..R-1 are replaced; see placement/reconcile.c). Per side g
  * and slot, cnt counts the live nodes of g on which that replica runs; tot
  * counts them over all sides (duplicates). distinct[g][s] counts the slots
- * of s with cnt > 0, at most its count R (a surge replica stands in for a
- * replica being replaced: R replicas run), so a side's deficit for s is
- * max(0, min(R, eligible[g]) - distinct[g][s]). A hash set holds the
+ * of s with cnt > 0, and running() caps it at the count R (a surge replica
+ * stands in for a replica being replaced: R replicas run), so a side's
+ * deficit for s is max(0, min(R, eligible[g]) - running(g, s)). A hash set holds the
  * (node, slot) pairs counted as running, so that a status change knows
  * what it replaces and a crash can take its node's replicas away. */
 #include "services.h"
@@ -181,6 +181,13 @@ static uint32_t known_r(const sl_sim_svc *t, int g, size_t s)
     return t->kn[(size_t)g * t->ns + s].r;
 }
 
+/* Replicas of s running on side g, at most its count there. */
+static uint32_t running(const sl_sim_svc *t, int g, size_t s)
+{
+    uint32_t d = t->distinct[(size_t)g * t->ns + s], r = known_r(t, g, s);
+    return d < r ? d : r;
+}
+
 static uint64_t target(const sl_sim_svc *t, int g, size_t s)
 {
     uint32_t e = (uint32_t)t->eligible[g], r = known_r(t, g, s);
@@ -189,7 +196,7 @@ static uint64_t target(const sl_sim_svc *t, int g, size_t s)
 
 static uint64_t term(const sl_sim_svc *t, int g, size_t s)
 {
-    uint64_t want = target(t, g, s), have = t->distinct[(size_t)g * t->ns + s];
+    uint64_t want = target(t, g, s), have = running(t, g, s);
     return want > have ? want - have : 0;
 }
 
@@ -269,7 +276,7 @@ static void dipped(sl_sim_svc *t, int g, size_t s)
     }
     if (!w->rebalance)
         return;
-    uint32_t have = t->distinct[(size_t)g * t->ns + s];
+    uint32_t have = running(t, g, s);
     double f = (double)have / (double)want;
     if (f < w->min_running)
         w->min_running = f;
@@ -292,10 +299,10 @@ static void retarget_side(sl_sim_svc *t, int g, int delta)
 /* Counts distinct[g][s] afresh and adds its term to the deficit. */
 static void recount(sl_sim_svc *t, int g, size_t s)
 {
-    uint32_t d = 0, r = known_r(t, g, s);
+    uint32_t d = 0;
     for (uint32_t i = 0; i < t->s[s].maxr + SURGE_SLOTS; i++)
         d += t->cnt[(size_t)g * t->slots + t->s[s].base + i] > 0;
-    t->distinct[(size_t)g * t->ns + s] = d < r ? d : r;
+    t->distinct[(size_t)g * t->ns + s] = d;
     t->deficit += term(t, g, s);
 }
 
@@ -325,9 +332,10 @@ static void count(sl_sim_svc *t, int node, uint32_t slot, int d)
     if ((before > 0) == (after > 0))
         return;
     uint64_t old = term(t, g, s);
-    t->deficit -= old;
-    recount(t, g, s); /* adds the new term */
-    if (term(t, g, s) > old)
+    t->distinct[(size_t)g * t->ns + s] += after > 0 ? 1 : (uint32_t)-1;
+    uint64_t now_term = term(t, g, s);
+    t->deficit = t->deficit - old + now_term;
+    if (now_term > old)
         dipped(t, g, s);
 }
 
@@ -515,8 +523,8 @@ static void open_window(sl_sim_svc *t, const sl_sim_action *a, uint64_t now, uin
     w->min_count = UINT64_MAX;
     for (int g = 0; w->rebalance && g < t->nsides; g++) /* every service runs its count */
         for (size_t s = 0; s < t->ns; s++)
-            if (target(t, g, s) && t->distinct[(size_t)g * t->ns + s] < w->min_count)
-                w->min_count = t->distinct[(size_t)g * t->ns + s];
+            if (target(t, g, s) && running(t, g, s) < w->min_count)
+                w->min_count = running(t, g, s);
     if (w->back_ms == SL_SIM_NEVER)
         t->pending_back++;
     if (a && a->type == SL_SIM_HEAL && t->dups) {
@@ -637,7 +645,7 @@ void sl_sim_svc_sample_now(const sl_sim_svc *t, sl_sim_svc_sample *out)
     memset(out, 0, sizeof *out);
     for (int g = 0; g < t->nsides; g++)
         for (size_t s = 0; s < t->ns; s++) {
-            out->running += t->distinct[(size_t)g * t->ns + s];
+            out->running += running(t, g, s);
             out->target += target(t, g, s);
         }
     out->deficit = t->deficit;
@@ -669,7 +677,7 @@ void sl_sim_svc_info_get(const sl_sim_svc *t, size_t i, sl_sim_svc_info *out)
     out->name = t->s[i].name;
     out->replicas = t->s[i].r;
     for (int g = 0; g < t->nsides; g++) {
-        out->running += t->distinct[(size_t)g * t->ns + i];
+        out->running += running(t, g, i);
         out->target += target(t, g, i);
     }
 }
